@@ -1,0 +1,5 @@
+import sys
+
+from mydocker.cli.main import main
+
+sys.exit(main())

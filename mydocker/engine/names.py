@@ -1,0 +1,27 @@
+"""Container names: validated user names, or Docker-style generated ones (adjective_surname)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from mydocker.errors import InvalidArgument
+
+_VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_ADJECTIVES = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy",
+               "jolly", "keen", "lucid", "modest", "nifty", "optimistic", "quirky", "serene",
+               "trusting", "upbeat", "vibrant", "wizardly", "zealous")
+_SURNAMES = ("babbage", "curie", "dijkstra", "engelbart", "feynman", "goldberg", "hopper", "kare",
+             "lamport", "lovelace", "mccarthy", "noether", "pike", "ritchie", "shannon", "thompson",
+             "torvalds", "turing", "wozniak", "yonath")
+
+
+def check_name(name: str) -> str:
+    if not _VALID.match(name):
+        raise InvalidArgument(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, "
+                              "at least two characters")
+    return name.lstrip("/")
+
+
+def generate_name() -> str:
+    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SURNAMES)}_{secrets.token_hex(2)}"

@@ -1,0 +1,35 @@
+"""One exception hierarchy for every layer; the CLI maps each class to Docker's exit codes."""
+
+
+class MyDockerError(Exception):
+    """An error a user can act on. The message says what was wrong and what to do."""
+
+    exit_code = 125
+
+
+class InvalidArgument(MyDockerError):
+    """Bad user input: a flag, a reference, a config.json field."""
+
+
+class NotFound(MyDockerError):
+    """A container, image, network or volume that does not exist."""
+
+
+class Conflict(MyDockerError):
+    """The object exists already, or is in the wrong state for the operation."""
+
+
+class RuntimeFailure(MyDockerError):
+    """The kernel or a host tool refused something while creating or running a container."""
+
+
+class CommandNotExecutable(MyDockerError):
+    """The container's command exists but cannot be executed (Docker's 126)."""
+
+    exit_code = 126
+
+
+class CommandNotFound(MyDockerError):
+    """The container's command is not on its PATH (Docker's 127)."""
+
+    exit_code = 127

@@ -1,0 +1,127 @@
+"""A content-addressed store in the OCI image layout, plus each layer unpacked once.
+
+    <root>/oci-layout, index.json     the OCI image layout (index.json lists manifests by ref name)
+    <root>/blobs/sha256/<hex>         manifests, configs, layer tars
+    <root>/layers/<diff-id hex>/      each layer unpacked once, shared by images and containers
+
+Names belong to the engine's records; the store only knows digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+from mydocker.errors import NotFound
+
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+class ImageStore:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.blobs = os.path.join(root, "blobs", "sha256")
+        self.layers = os.path.join(root, "layers")
+
+    def ensure(self) -> None:
+        if os.path.isdir(self.layers):
+            return
+        os.makedirs(self.blobs, exist_ok=True)
+        os.makedirs(self.layers, exist_ok=True)
+        _write_atomic(os.path.join(self.root, "oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
+        if not os.path.exists(os.path.join(self.root, "index.json")):
+            _write_atomic(os.path.join(self.root, "index.json"),
+                          json.dumps({"schemaVersion": 2, "manifests": []}).encode())
+
+    def blob_path(self, digest: str) -> str:
+        algo, _, hexpart = digest.partition(":")
+        if algo != "sha256" or len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
+            raise NotFound(f"blob {digest} is not a sha256 digest")
+        return os.path.join(self.blobs, hexpart)
+
+    def has_blob(self, digest: str) -> bool:
+        return os.path.exists(self.blob_path(digest))
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        path = self.blob_path(digest)
+        if not os.path.exists(path):
+            _write_atomic(path, data)
+        return digest
+
+    def put_json(self, obj: dict) -> tuple[str, int]:
+        data = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+        return self.put_bytes(data), len(data)
+
+    def put_file(self, path: str) -> tuple[str, int]:
+        """Move a finished file into the store under its digest."""
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        digest = "sha256:" + h.hexdigest()
+        size = os.path.getsize(path)
+        target = self.blob_path(digest)
+        if os.path.exists(target):
+            os.unlink(path)
+        else:
+            os.rename(path, target)
+        return digest, size
+
+    def read_json(self, digest: str) -> dict:
+        try:
+            with open(self.blob_path(digest), "rb") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is missing from the image store") from None
+
+    def layer_dir(self, diff_id: str) -> str:
+        return os.path.join(self.layers, diff_id.partition(":")[2])
+
+    def has_layer(self, diff_id: str) -> bool:
+        return os.path.isdir(self.layer_dir(diff_id))
+
+    def unpack_layer(self, blob_digest: str, diff_id: str, apply) -> str:
+        """Unpack a layer blob once (into a temp dir renamed into place); return its directory."""
+        target = self.layer_dir(diff_id)
+        if os.path.isdir(target):
+            return target
+        tmp = tempfile.mkdtemp(prefix=".unpack-", dir=self.layers)
+        try:
+            os.chmod(tmp, 0o755)
+            apply(self.blob_path(blob_digest), tmp)
+            os.rename(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    def image_layers(self, manifest_digest: str) -> tuple[dict, dict, list[str]]:
+        """(manifest, config, unpacked layer dirs bottom to top)."""
+        manifest = self.read_json(manifest_digest)
+        config = self.read_json(manifest["config"]["digest"])
+        dirs = [self.layer_dir(d) for d in config.get("rootfs", {}).get("diff_ids", [])]
+        return manifest, config, dirs
+
+    def add_to_index(self, manifest_digest: str, size: int, ref_name: str) -> None:
+        path = os.path.join(self.root, "index.json")
+        with open(path, "rb") as f:
+            index = json.load(f)
+        index["manifests"] = [m for m in index["manifests"]
+                              if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != ref_name]
+        index["manifests"].append({"mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": size,
+                                   "annotations": {"org.opencontainers.image.ref.name": ref_name}})
+        _write_atomic(path, json.dumps(index, indent=1).encode())
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)

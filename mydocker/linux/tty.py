@@ -1,0 +1,32 @@
+"""Pseudo-terminal helpers: open a pty from a given devpts instance, window sizes, controlling tty."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import termios
+
+_TIOCSPTLCK = 0x40045431
+_TIOCGPTN = 0x80045430
+
+
+def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, str]:
+    """Open a new pty master on the devpts behind `ptmx`; return (master fd, slave path)."""
+    master = os.open(ptmx, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+    number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, struct.pack("I", 0)))[0]
+    return master, os.path.join(os.path.dirname(os.path.realpath(ptmx)), str(number))
+
+
+def make_controlling(fd: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+
+
+def get_winsize(fd: int) -> tuple[int, int]:
+    rows, cols, _x, _y = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
+    return rows, cols
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))

@@ -1,0 +1,36 @@
+"""`create`: set up the container and leave its init blocked before the user's command."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+
+from mydocker.runtime import state as st
+from mydocker.runtime.process import InitProcess, spawn_init
+from mydocker.runtime.spec import Spec, load_spec
+
+
+def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
+           stdio: tuple[int, int, int] | None = None) -> tuple[st.State, InitProcess]:
+    """Create container `container_id` from `bundle`; return its state and init (with any console fd)."""
+    spec = spec or load_spec(bundle)
+    directory = st.claim(root, container_id)
+    record = st.State(id=container_id, bundle=os.path.abspath(bundle), annotations=spec.annotations,
+                      rootfs=spec.root_path,
+                      created=datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"))
+    try:
+        st.save(root, record)
+        fifo = os.path.join(directory, "exec.fifo")
+        os.mkfifo(fifo, 0o600)
+
+        def record_pid(pid: int) -> None:
+            record.pid = pid
+            record.pid_start = st.process_start_time(pid) or 0
+            st.save(root, record)
+
+        init = spawn_init(spec, fifo, before_go=record_pid, stdio=stdio)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return record, init

@@ -1,0 +1,36 @@
+"""`kill`: send a signal to a container's init."""
+
+from __future__ import annotations
+
+import os
+import signal as signals
+
+from mydocker.errors import Conflict, InvalidArgument
+from mydocker.runtime import state as st
+
+
+def parse_signal(value: str | int) -> int:
+    """Accept 9, "9", "KILL", "SIGKILL" (any case)."""
+    if isinstance(value, int) or str(value).isdigit():
+        number = int(value)
+        if 0 < number < signals.NSIG:
+            return number
+    else:
+        name = str(value).upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        number = getattr(signals, name, None)
+        if isinstance(number, int):
+            return number
+    raise InvalidArgument(f"invalid signal {value!r}: use a name such as TERM or KILL, or a number")
+
+
+def kill(root: str, container_id: str, sig: int = signals.SIGTERM) -> None:
+    record = st.load(root, container_id)
+    current = st.status(root, record)
+    if current not in ("created", "running"):
+        raise Conflict(f"container {container_id} is {current}: only a created or running container can be signalled")
+    pidfd = os.pidfd_open(record.pid)  # a pidfd pins the process: no signal to a reused pid
+    try:
+        signals.pidfd_send_signal(pidfd, sig)
+    finally:
+        os.close(pidfd)

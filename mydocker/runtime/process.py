@@ -1,0 +1,184 @@
+"""Start a container's init: fork, join or create namespaces, fork again into the new PID namespace.
+
+    runtime ──fork──► intermediate: setns(paths) · unshare(user) · unshare(others) ──fork──► init (PID 1)
+       ▲                    │ sends the init's pid, exits                                │
+       └──────── channel: "go" + process ─────────────────────────────────────────────────┘
+                 ◄─────── "console" (+pty fd) · "ready" | "error"
+
+Each child does the minimum and leaves with os._exit; errors come back over the channel.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RuntimeFailure
+from mydocker.linux import syscalls as sc
+from mydocker.runtime.channel import Channel
+from mydocker.runtime.init import error_message, run_init
+from mydocker.runtime.spec import IDMapping, Spec
+
+_CLONE_FLAGS = {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,
+                "pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET, "time": sc.CLONE_NEWTIME}
+# Join order: the user namespace first (it owns the others), the mount namespace last (it moves /).
+_JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+
+
+@dataclass
+class InitProcess:
+    pid: int
+    console_fd: int | None = None
+
+
+def spawn_init(spec: Spec, fifo_path: str, before_go=None, stdio: tuple[int, int, int] | None = None) -> InitProcess:
+    """Fork the container's init and wait until it is ready and blocked on the exec fifo.
+
+    `before_go(pid)` runs once the init exists and before it does anything (cgroup placement).
+    `stdio` replaces the inherited fds 0-2 of the container's process (ignored with a terminal).
+    """
+    if spec.process is None:
+        raise InvalidArgument("config.json: process is required to create a container")
+    new = {ns.type for ns in spec.linux.namespaces if not ns.path}
+    in_userns = spec.linux.namespace("user") is not None
+    parent, child = Channel.pair()
+    pid = os.fork()
+    if pid == 0:  # intermediate
+        parent.close()
+        try:
+            _intermediate(spec, child, fifo_path, new, in_userns, stdio)
+        except BaseException as exc:  # noqa: BLE001
+            try:
+                child.send(error_message(exc))
+            finally:
+                os._exit(1)
+        os._exit(0)
+    child.close()
+    init_pid = 0
+    try:
+        init_pid = _receive_pid(parent, pid, spec, "user" in new)
+        if before_go:
+            before_go(init_pid)
+        parent.send({"type": "go", "process": spec.raw["process"]})
+        return _receive_ready(parent, init_pid)
+    except BaseException:
+        if init_pid:
+            _kill_and_reap(init_pid)
+        raise
+    finally:
+        parent.close()
+
+
+def _intermediate(spec: Spec, ch: Channel, fifo_path: str, new: set[str], in_userns: bool,
+                  stdio: tuple[int, int, int] | None) -> None:
+    for kind in _JOIN_ORDER:
+        ns = spec.linux.namespace(kind)
+        if ns and ns.path:
+            fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                sc.setns(fd, 0, ns.path)
+            except OSError as e:
+                raise OSError(e.errno, f"cannot join the {kind} namespace at {ns.path}: {e.strerror}") from None
+            finally:
+                os.close(fd)
+    if "user" in new:
+        sc.unshare(sc.CLONE_NEWUSER)
+        ch.send({"type": "userns"})
+        msg, _ = ch.recv()
+        if msg is None:
+            os._exit(1)
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    flags = 0
+    for kind in new:
+        flags |= _CLONE_FLAGS.get(kind, 0)
+    sc.unshare(flags)
+    pid = os.fork()
+    if pid == 0:
+        run_init(spec, ch, fifo_path, new, in_userns, stdio)
+    ch.send({"type": "pid", "pid": pid})
+
+
+def _receive_pid(ch: Channel, intermediate: int, spec: Spec, new_userns: bool) -> int:
+    try:
+        msg, _ = ch.recv()
+        if new_userns and msg and msg.get("type") == "userns":
+            _write_id_maps(intermediate, spec.linux.uid_mappings, spec.linux.gid_mappings)
+            ch.send({"type": "mapped"})
+            msg, _ = ch.recv()
+    finally:
+        os.waitpid(intermediate, 0)
+    if msg is None:
+        raise RuntimeFailure("container setup failed: the runtime's child exited without a word")
+    if msg.get("type") == "error":
+        raise _to_error(msg)
+    return int(msg["pid"])
+
+
+def _write_id_maps(pid: int, uid_maps: list[IDMapping], gid_maps: list[IDMapping]) -> None:
+    if not uid_maps or not gid_maps:
+        raise InvalidArgument("config.json: linux.uidMappings and linux.gidMappings are required "
+                              "with a new user namespace")
+    for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise InvalidArgument(f"config.json: linux.{name[:3]}Mappings rejected by the kernel "
+                                  f"({e.strerror}): {text.strip()!r}") from None
+
+
+def _receive_ready(ch: Channel, pid: int) -> InitProcess:
+    result = InitProcess(pid)
+    while True:
+        msg, fds = ch.recv()
+        if msg is None:
+            raise RuntimeFailure("container setup failed: the container's init exited during setup")
+        if msg["type"] == "console":
+            result.console_fd = fds[0]
+        elif msg["type"] == "ready":
+            return result
+        elif msg["type"] == "error":
+            if result.console_fd is not None:
+                os.close(result.console_fd)
+            raise _to_error(msg)
+
+
+def _to_error(msg: dict) -> Exception:
+    kind = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invalid": InvalidArgument}
+    return kind.get(msg.get("kind"), RuntimeFailure)(msg["message"])
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass  # not our child (no subreaper): the host's init reaps it
+
+
+def wait_for_exit(pid: int) -> int:
+    """Wait for the init (our child, or reparented to us as subreaper) and reap what it leaves.
+
+    Returns the exit code as Docker reports it: the code, or 128+N for signal N.
+    """
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    while True:  # orphans of the container's PID namespace were reparented to us too
+        try:
+            orphan, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if orphan == 0:
+            break
+    return 128 - code if code < 0 else code

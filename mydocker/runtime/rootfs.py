@@ -1,0 +1,233 @@
+"""Build the container's filesystem view inside its new mount namespace (runs in the init).
+
+Order follows the runtime spec: make / private, bind the rootfs onto itself, mount config.json's
+mounts in order, create /dev nodes, pivot_root and detach the old root, then masked and read-only
+paths and a read-only root.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from mydocker.linux import syscalls as sc
+from mydocker.runtime.mountopts import PROPAGATION, REMOUNT_FLAGS, parse_options
+from mydocker.runtime.paths import secure_join
+from mydocker.runtime.spec import Mount, Spec
+
+# What runtime-spec "Default Devices" requires in every container.
+DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+                   ("urandom", 1, 9), ("tty", 5, 0))
+_DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+              ("stderr", "/proc/self/fd/2"))
+# Flags the kernel locks on mounts inherited into a user namespace; a remount must keep them.
+_LOCKED = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+
+
+def prepare_root(spec: Spec) -> None:
+    """Make mount events stay inside the container, then bind the rootfs so it is a mount point."""
+    propagation = PROPAGATION.get(spec.linux.rootfs_propagation or "", sc.MS_PRIVATE | sc.MS_REC)
+    sc.mount(None, "/", None, propagation)
+    sc.mount(spec.root_path, spec.root_path, None, sc.MS_BIND | sc.MS_REC)
+
+
+def mount_all(spec: Spec, in_userns: bool) -> None:
+    for entry in spec.mounts:
+        mount_entry(spec.root_path, entry, in_userns)
+    if _owns_dev(spec):
+        create_devices(spec.root_path, spec.linux.devices, in_userns)
+
+
+def mount_entry(root: str, entry: Mount, in_userns: bool) -> None:
+    opts = parse_options(entry.options)
+    dest = secure_join(root, entry.destination)
+    kind = entry.type or ("bind" if opts.is_bind else None)
+    if opts.is_bind or kind == "bind":
+        _bind(entry.source or "", dest, opts.flags | sc.MS_BIND, in_userns)
+    elif kind in ("cgroup", "cgroup2"):
+        _mount_cgroupfs(dest, opts.flags)
+    else:
+        os.makedirs(dest, exist_ok=True)
+        _mount_fs(entry, dest, opts.flags, opts.data, in_userns)
+    for flag in opts.propagation or ():
+        sc.mount(None, dest, None, flag)
+
+
+def _bind(source: str, dest: str, flags: int, in_userns: bool) -> None:
+    if not os.path.exists(source):
+        raise OSError(errno.ENOENT, f"bind source {source} does not exist", source)
+    _make_target(dest, directory=os.path.isdir(source))
+    sc.mount(source, dest, None, flags & (sc.MS_BIND | sc.MS_REC))
+    if flags & REMOUNT_FLAGS:
+        _remount(dest, flags & ~sc.MS_REC, in_userns)
+
+
+def _remount(dest: str, flags: int, in_userns: bool) -> None:
+    if in_userns:
+        flags |= os.statvfs(dest).f_flag & _LOCKED
+    sc.mount(None, dest, None, flags | sc.MS_BIND | sc.MS_REMOUNT)
+
+
+def _mount_fs(entry: Mount, dest: str, flags: int, data: str, in_userns: bool) -> None:
+    source = entry.source or entry.type or "none"
+    try:
+        sc.mount(source, dest, entry.type, flags, data or None)
+    except OSError as e:
+        if entry.type == "sysfs" and e.errno == errno.EPERM and in_userns:
+            # A user namespace that shares the host's netns may not mount sysfs: bind the host's.
+            sc.mount("/sys", dest, None, sc.MS_BIND | sc.MS_REC)
+            _remount(dest, flags, in_userns)
+        elif entry.type == "devpts" and e.errno == errno.EINVAL and "gid=" in data:
+            # gid 5 (tty) may not be mapped in a user namespace.
+            kept = ",".join(o for o in data.split(",") if not o.startswith("gid="))
+            sc.mount(source, dest, entry.type, flags, kept or None)
+        elif entry.type == "mqueue" and e.errno == errno.EPERM:
+            # Sharing the host's IPC namespace from a user namespace: bind the host's mqueue.
+            sc.mount("/dev/mqueue", dest, None, sc.MS_BIND | sc.MS_REC)
+        else:
+            raise
+
+
+def _mount_cgroupfs(dest: str, flags: int) -> None:
+    """Show the container its own cgroups, read-only unless asked otherwise.
+
+    On cgroup v2 this is a cgroup2 mount. On v1 and hybrid hosts it is a tmpfs with one bind mount
+    per hierarchy of the init's own cgroup directory (the init is already placed in its cgroups).
+    """
+    os.makedirs(dest, exist_ok=True)
+    hierarchies = _own_cgroup_dirs()
+    if list(hierarchies) == [""]:
+        sc.mount("cgroup2", dest, "cgroup2", flags)
+        return
+    sc.mount("tmpfs", dest, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
+    for name, host_dir in hierarchies.items():
+        target = os.path.join(dest, name or "unified")
+        os.makedirs(target, exist_ok=True)
+        sc.mount(host_dir, target, None, sc.MS_BIND | sc.MS_REC)
+        _remount(target, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, False)
+    if flags & sc.MS_RDONLY:
+        _remount(dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, False)
+
+
+def _own_cgroup_dirs() -> dict[str, str]:
+    """Map each mounted hierarchy (its mount point's name, "" for cgroup2) to our cgroup dir there."""
+    own: dict[str, str] = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _id, controllers, path = line.rstrip("\n").split(":", 2)
+            own[controllers.replace("name=", "")] = path
+    found: dict[str, str] = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, options = fields[sep + 1], fields[sep + 3].split(",")
+            if fstype == "cgroup2":
+                key = ""
+            elif fstype == "cgroup":
+                key = ",".join(o.replace("name=", "") for o in options
+                               if o not in ("rw", "ro") and not o.startswith(("relatime", "release_agent")))
+            else:
+                continue
+            if key in own:
+                name = "" if key == "" and len(own) == 1 else os.path.basename(fields[4])
+                mount_root = fields[3]
+                rel = os.path.relpath(own[key], mount_root) if own[key].startswith(mount_root) else "."
+                found[name] = os.path.normpath(os.path.join(fields[4], rel))
+    return found
+
+
+def _owns_dev(spec: Spec) -> bool:
+    return any(m.destination == "/dev" and m.type != "bind" and "bind" not in m.options
+               and "rbind" not in m.options for m in spec.mounts)
+
+
+def create_devices(root: str, devices: list[dict], in_userns: bool) -> None:
+    dev = os.path.join(root, "dev")
+    old_umask = os.umask(0)
+    try:
+        wanted = [{"path": f"/dev/{name}", "type": "c", "major": major, "minor": minor, "fileMode": 0o666}
+                  for name, major, minor in DEFAULT_DEVICES]
+        wanted += devices
+        for device in wanted:
+            _make_device(root, device, in_userns)
+        for name, target in _DEV_LINKS:
+            _symlink(target, os.path.join(dev, name))
+        if os.path.isdir(os.path.join(dev, "pts")):
+            _symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+        if os.path.exists("/proc/kcore"):
+            _symlink("/proc/kcore", os.path.join(dev, "core"))
+    finally:
+        os.umask(old_umask)
+
+
+def _make_device(root: str, device: dict, in_userns: bool) -> None:
+    path = secure_join(root, device["path"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if in_userns:  # mknod is not allowed in a user namespace: bind the host's node instead
+        _make_target(path, directory=False)
+        sc.mount(device["path"], path, None, sc.MS_BIND)
+        return
+    kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[device["type"]]
+    mode = device.get("fileMode", 0o666) & 0o7777
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.mknod(path, kind | mode, os.makedev(device.get("major", 0), device.get("minor", 0)))
+    os.chown(path, device.get("uid", 0), device.get("gid", 0))
+
+
+def _make_target(path: str, directory: bool) -> None:
+    if directory:
+        os.makedirs(path, exist_ok=True)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+
+
+def _symlink(target: str, path: str) -> None:
+    try:
+        os.symlink(target, path)
+    except FileExistsError:
+        pass
+
+
+def pivot_to(root: str) -> None:
+    """pivot_root into root and detach the old root (runc's pivot_root(".", ".") trick)."""
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.chdir(root)
+        sc.pivot_root(".", ".")
+        os.fchdir(old_root)
+        # Keep the detach from propagating to the host's mounts.
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        sc.umount2(".", sc.MNT_DETACH)
+    finally:
+        os.close(old_root)
+    os.chdir("/")
+
+
+def mask_paths(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            continue
+        if is_dir:
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
+        else:
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+
+
+def readonly_paths(paths: list[str], in_userns: bool) -> None:
+    for path in paths:
+        try:
+            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+        except FileNotFoundError:
+            continue
+        _remount(path, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_REC, in_userns)
+
+
+def readonly_root(in_userns: bool) -> None:
+    _remount("/", sc.MS_RDONLY, in_userns)

@@ -1,0 +1,32 @@
+"""`start`: release a created container's init so it execs the user's command."""
+
+from __future__ import annotations
+
+import os
+import select
+
+from mydocker.errors import Conflict, RuntimeFailure
+from mydocker.runtime import state as st
+
+
+def start(root: str, container_id: str) -> st.State:
+    record = st.load(root, container_id)
+    current = st.status(root, record)
+    if current != "created":
+        raise Conflict(f"container {container_id} is {current}, not created: only a created container can be started")
+    fifo = os.path.join(st.container_dir(root, container_id), "exec.fifo")
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        pidfd = os.pidfd_open(record.pid)
+        try:
+            ready, _, _ = select.select([fd, pidfd], [], [])
+            if fd not in ready or not os.read(fd, 1):
+                raise RuntimeFailure(f"container {container_id} exited before it could start")
+        finally:
+            os.close(pidfd)
+    finally:
+        os.close(fd)
+    os.unlink(fifo)
+    record.started = True
+    st.save(root, record)
+    return record

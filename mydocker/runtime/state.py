@@ -1,0 +1,110 @@
+"""Per-container runtime state: <runtime root>/<id>/state.json, written atomically.
+
+The directory is created with mkdir, so of two `create`s of one id exactly one wins. The record is
+written before each thing it names is created (pid, cgroup paths), so `delete --force` after a
+crash at any point can remove everything from the record alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+
+from mydocker.errors import Conflict, InvalidArgument, NotFound
+
+OCI_VERSION = "1.0.2"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
+
+
+@dataclass
+class State:
+    id: str
+    bundle: str
+    pid: int = 0
+    pid_start: int = 0          # the init's start time in clock ticks: guards against pid reuse
+    created: str = ""
+    annotations: dict = field(default_factory=dict)
+    cgroup_paths: dict = field(default_factory=dict)
+    rootfs: str = ""
+    started: bool = False
+
+
+def check_id(container_id: str) -> None:
+    if not _ID.match(container_id):
+        raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, '_', '.', '+', '-' "
+                              "(at most 128, starting with a letter or digit)")
+
+
+def container_dir(root: str, container_id: str) -> str:
+    return os.path.join(root, container_id)
+
+
+def claim(root: str, container_id: str) -> str:
+    """Create the container's state directory; fail if another create has it."""
+    check_id(container_id)
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    path = container_dir(root, container_id)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        raise Conflict(f"container {container_id} already exists: delete it first or choose another id") from None
+    return path
+
+
+def save(root: str, state: State) -> None:
+    path = os.path.join(container_dir(root, state.id), "state.json")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(asdict(state), f)
+    os.rename(tmp, path)
+
+
+def load(root: str, container_id: str) -> State:
+    check_id(container_id)
+    path = os.path.join(container_dir(root, container_id), "state.json")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        if os.path.isdir(container_dir(root, container_id)):
+            return State(id=container_id, bundle="")  # create died before its first record
+        raise NotFound(f"container {container_id} does not exist") from None
+    return State(**data)
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        return sorted(name for name in os.listdir(root) if _ID.match(name))
+    except FileNotFoundError:
+        return []
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat, or None when the process is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = data[data.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def status(root: str, state: State) -> str:
+    """created | running | stopped, from the process itself, not from what was recorded."""
+    if state.pid <= 0 or process_start_time(state.pid) != state.pid_start:
+        return "stopped" if state.pid > 0 or not state.bundle else "creating"
+    if os.path.exists(os.path.join(container_dir(root, state.id), "exec.fifo")):
+        return "created"
+    return "running"
+
+
+def oci_state(root: str, state: State) -> dict:
+    current = status(root, state)
+    return {"ociVersion": OCI_VERSION, "id": state.id, "status": current,
+            "pid": state.pid if current in ("created", "running") else 0,
+            "bundle": state.bundle, "annotations": state.annotations}
