@@ -1,7 +1,7 @@
 """Write start-up-fast launchers for `mydocker` and `mydocker-runtime`.
 
 Site processing (.pth files) costs 20 ms or more per start on some machines, and
-`mydocker-runtime state` is called many times per container. The launchers run Python with -S
+`mydocker-runtime state` is called many times per container. The launchers run Python with -IS (isolated from PYTHON* variables, no site)
 and put the package's own directory and its site-packages on sys.path themselves.
 
     python3 -m mydocker.launcher /usr/local/bin
@@ -14,8 +14,8 @@ import sys
 import sysconfig
 
 SCRIPTS = {"mydocker": "mydocker.cli.main", "mydocker-runtime": "mydocker.runtime.cli"}
-_TEMPLATE = """#!{python} -S
-# Written by `python3 -m mydocker.launcher`: no site processing, for a fast start.
+_TEMPLATE = """#!{python} -IS
+# Written by `python3 -m mydocker.launcher`: isolated (-I) and without site processing (-S), for a fast start.
 import sys
 sys.path.extend({paths!r})
 from {module} import run_main

@@ -13,7 +13,7 @@ import signal
 import termios
 import tty as ttymod
 from contextlib import contextmanager
-from typing import Iterator
+from collections.abc import Iterator
 
 from mydocker.linux.tty import get_winsize, set_winsize
 

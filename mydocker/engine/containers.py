@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-from dataclasses import dataclass
+from mydocker.record import record
 
 from mydocker.engine import attach
 from mydocker.engine.images import ImageService, now
@@ -23,7 +21,7 @@ from mydocker.linux import syscalls as sc
 from mydocker.runtime.process import wait_for_exit
 
 
-@dataclass
+@record
 class Stdio:
     """The caller's side of the container's standard streams."""
     stdin: int = 0
@@ -49,7 +47,7 @@ class ContainerService:
 
         stdio = stdio or Stdio()
         image = self.images.get(opts.image)
-        record = ContainerRecord(id=secrets.token_hex(32), name=check_name(opts.name) if opts.name else generate_name(),
+        record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created")
         self.records.add_container(record)
         directory = self.container_dir(record.id)
@@ -100,5 +98,6 @@ class ContainerService:
         directory = self.container_dir(container_id)
         snapshot.release(directory)
         if remove:
+            import shutil
             shutil.rmtree(directory, ignore_errors=True)
             self.records.remove_container(container_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from mydocker.record import record
 
 from mydocker.engine.records import Records
 from mydocker.errors import NotFound
@@ -13,7 +13,7 @@ from mydocker.image.store import ImageStore
 BUSYBOX = "docker.io/library/busybox:latest"
 
 
-@dataclass
+@record
 class Image:
     name: str                 # canonical reference
     manifest_digest: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import secrets
+import os
 
 from mydocker.errors import InvalidArgument
 
@@ -24,4 +24,5 @@ def check_name(name: str) -> str:
 
 
 def generate_name() -> str:
-    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_SURNAMES)}_{secrets.token_hex(2)}"
+    a, b = os.urandom(2)
+    return f"{_ADJECTIVES[a % len(_ADJECTIVES)]}_{_SURNAMES[b % len(_SURNAMES)]}_{os.urandom(2).hex()}"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from mydocker.record import factory, record
 
 
-@dataclass
+@record
 class RunOptions:
     image: str
-    command: list[str] = field(default_factory=list)
+    command: list[str] = factory(list)
     name: str | None = None
-    env: list[str] = field(default_factory=list)
+    env: list[str] = factory(list)
     tty: bool = False
     interactive: bool = False
     remove: bool = False

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
-from typing import Iterator
+from mydocker.record import asdict, factory, fields, record
+from collections.abc import Iterator
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS image_tags (
 """
 
 
-@dataclass
+@record
 class ContainerRecord:
     id: str
     name: str
@@ -36,10 +36,10 @@ class ContainerRecord:
     exit_code: int | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    config: dict = field(default_factory=dict)
+    config: dict = factory(dict)
 
 
-_COLUMNS = [f.name for f in fields(ContainerRecord)]
+_COLUMNS = list(fields(ContainerRecord))
 
 
 class Records:

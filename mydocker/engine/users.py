@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from mydocker.record import factory, record
 
 from mydocker.errors import InvalidArgument
 from mydocker.runtime.paths import secure_join
 
 
-@dataclass
+@record
 class ResolvedUser:
     uid: int
     gid: int
     home: str = "/"
-    additional_gids: list[int] = field(default_factory=list)
+    additional_gids: list[int] = factory(list)
 
 
 def _read(rootfs: str, path: str) -> list[list[str]]:
@@ -39,7 +39,8 @@ def resolve_user(rootfs: str, spec: str | None) -> ResolvedUser:
         if found is None and not group.isdigit():
             raise InvalidArgument(f"unable to find group {group}: no matching entries in the image's /etc/group")
         gid = int(group) if group.isdigit() else int(found[2])
-    extra = []
+    # Like runc: the primary group is always a supplementary group too, then the user's memberships.
+    extra = [gid]
     if entry and not group:
-        extra = sorted({int(g[2]) for g in groups if entry[0] in g[3].split(",") and int(g[2]) != gid})
+        extra += sorted({int(g[2]) for g in groups if entry[0] in g[3].split(",") and int(g[2]) != gid})
     return ResolvedUser(uid, gid, entry[5] if entry else "/", extra)

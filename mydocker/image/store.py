@@ -9,11 +9,8 @@ Names belong to the engine's records; the store only knows digests.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 
 from mydocker.errors import NotFound
 
@@ -49,6 +46,7 @@ class ImageStore:
         return os.path.exists(self.blob_path(digest))
 
     def put_bytes(self, data: bytes) -> str:
+        import hashlib
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         path = self.blob_path(digest)
         if not os.path.exists(path):
@@ -61,6 +59,7 @@ class ImageStore:
 
     def put_file(self, path: str) -> tuple[str, int]:
         """Move a finished file into the store under its digest."""
+        import hashlib
         h = hashlib.sha256()
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
@@ -89,6 +88,8 @@ class ImageStore:
 
     def unpack_layer(self, blob_digest: str, diff_id: str, apply) -> str:
         """Unpack a layer blob once (into a temp dir renamed into place); return its directory."""
+        import shutil
+        import tempfile
         target = self.layer_dir(diff_id)
         if os.path.isdir(target):
             return target

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import shutil
 
 from mydocker.runtime import state as st
 from mydocker.runtime.process import InitProcess, spawn_init
@@ -23,14 +22,28 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
         st.save(root, record)
         fifo = os.path.join(directory, "exec.fifo")
         os.mkfifo(fifo, 0o600)
+        os.chown(fifo, _host_id(spec.linux.uid_mappings), _host_id(spec.linux.gid_mappings))
 
         def record_pid(pid: int) -> None:
             record.pid = pid
             record.pid_start = st.process_start_time(pid) or 0
             st.save(root, record)
 
-        init = spawn_init(spec, fifo, before_go=record_pid, stdio=stdio)
+        # Opened here, as the host's root, so an init in a user namespace needs no path to it.
+        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        try:
+            init = spawn_init(spec, fifo_fd, before_go=record_pid, stdio=stdio)
+        finally:
+            os.close(fifo_fd)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        st.remove_dir(root, container_id)
         raise
     return record, init
+
+
+def _host_id(mappings) -> int:
+    """The host id of the container's root: the init opens the exec fifo as that user."""
+    for m in mappings:
+        if m.container_id <= 0 < m.container_id + m.size:
+            return m.host_id - m.container_id
+    return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import time
 
@@ -18,7 +17,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         raise Conflict(f"container {container_id} is running: stop it first or use --force")
     if current in ("created", "running"):
         _kill_and_wait(record.pid)
-    shutil.rmtree(st.container_dir(root, container_id), ignore_errors=True)
+    st.remove_dir(root, container_id)
 
 
 def _kill_and_wait(pid: int) -> None:

@@ -41,7 +41,7 @@ def error_message(exc: BaseException) -> dict:
     return {"type": "error", "kind": kind, "message": text}
 
 
-def run_init(spec: Spec, ch: Channel, fifo_path: str, new_namespaces: set[str], in_userns: bool,
+def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_userns: bool,
              stdio: tuple[int, int, int] | None = None) -> None:
     """Never returns: execs the command or exits non-zero after reporting why."""
     try:
@@ -49,7 +49,6 @@ def run_init(spec: Spec, ch: Channel, fifo_path: str, new_namespaces: set[str], 
         if msg is None or msg.get("type") != "go":
             os._exit(1)  # the runtime went away before releasing us
         process = Process.from_dict(msg["process"])
-        fifo = os.open(fifo_path, os.O_PATH | os.O_CLOEXEC)
         os.setsid()
         if "cgroup" in new_namespaces:
             sc.unshare(sc.CLONE_NEWCGROUP)  # after the runtime placed us in our cgroups

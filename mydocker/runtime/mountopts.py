@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from mydocker.record import record
 
 from mydocker.linux import syscalls as sc
 
@@ -37,7 +37,7 @@ REMOUNT_FLAGS = (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.M
                  | sc.MS_NODIRATIME | sc.MS_RELATIME | sc.MS_STRICTATIME | sc.MS_NOSYMFOLLOW)
 
 
-@dataclass
+@record
 class MountOptions:
     flags: int = 0
     propagation: list[int] | None = None

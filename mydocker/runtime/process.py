@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
-from dataclasses import dataclass
+from mydocker.record import record
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RuntimeFailure
 from mydocker.linux import syscalls as sc
@@ -26,13 +26,13 @@ _CLONE_FLAGS = {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 
 
-@dataclass
+@record
 class InitProcess:
     pid: int
     console_fd: int | None = None
 
 
-def spawn_init(spec: Spec, fifo_path: str, before_go=None, stdio: tuple[int, int, int] | None = None) -> InitProcess:
+def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, int] | None = None) -> InitProcess:
     """Fork the container's init and wait until it is ready and blocked on the exec fifo.
 
     `before_go(pid)` runs once the init exists and before it does anything (cgroup placement).
@@ -47,7 +47,7 @@ def spawn_init(spec: Spec, fifo_path: str, before_go=None, stdio: tuple[int, int
     if pid == 0:  # intermediate
         parent.close()
         try:
-            _intermediate(spec, child, fifo_path, new, in_userns, stdio)
+            _intermediate(spec, child, fifo_fd, new, in_userns, stdio)
         except BaseException as exc:  # noqa: BLE001
             try:
                 child.send(error_message(exc))
@@ -70,7 +70,7 @@ def spawn_init(spec: Spec, fifo_path: str, before_go=None, stdio: tuple[int, int
         parent.close()
 
 
-def _intermediate(spec: Spec, ch: Channel, fifo_path: str, new: set[str], in_userns: bool,
+def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_userns: bool,
                   stdio: tuple[int, int, int] | None) -> None:
     for kind in _JOIN_ORDER:
         ns = spec.linux.namespace(kind)
@@ -96,7 +96,7 @@ def _intermediate(spec: Spec, ch: Channel, fifo_path: str, new: set[str], in_use
     sc.unshare(flags)
     pid = os.fork()
     if pid == 0:
-        run_init(spec, ch, fifo_path, new, in_userns, stdio)
+        run_init(spec, ch, fifo_fd, new, in_userns, stdio)
     ch.send({"type": "pid", "pid": pid})
 
 

@@ -1,12 +1,10 @@
-"""The OCI runtime config (config.json) as dataclasses, loaded with errors that name the field."""
+"""The OCI runtime config (config.json) as typed records, loaded with errors that name the field."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Any
-
+from mydocker.record import factory, record
 from mydocker.errors import InvalidArgument
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
@@ -16,7 +14,7 @@ def _bad(field_name: str, problem: str) -> InvalidArgument:
     return InvalidArgument(f"config.json: {field_name} {problem}")
 
 
-def _get(data: dict, key: str, kind: type | tuple[type, ...], where: str, default: Any = None) -> Any:
+def _get(data: dict, key: str, kind: type | tuple[type, ...], where: str, default: object = None) -> object:
     value = data.get(key, default)
     if value is not None and not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
@@ -24,7 +22,7 @@ def _get(data: dict, key: str, kind: type | tuple[type, ...], where: str, defaul
     return value
 
 
-def _strings(value: Any, where: str) -> list[str]:
+def _strings(value: object, where: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -32,12 +30,12 @@ def _strings(value: Any, where: str) -> list[str]:
     return value
 
 
-@dataclass
+@record
 class User:
     uid: int = 0
     gid: int = 0
     umask: int | None = None
-    additional_gids: list[int] = field(default_factory=list)
+    additional_gids: list[int] = factory(list)
 
     @classmethod
     def from_dict(cls, d: dict) -> User:
@@ -48,16 +46,16 @@ class User:
                    umask=_get(d, "umask", int, "process.user."), additional_gids=gids)
 
 
-@dataclass
+@record
 class Process:
     args: list[str]
-    env: list[str] = field(default_factory=list)
+    env: list[str] = factory(list)
     cwd: str = "/"
     terminal: bool = False
-    user: User = field(default_factory=User)
+    user: User = factory(User)
     no_new_privileges: bool = False
     oom_score_adj: int | None = None
-    rlimits: list[dict] = field(default_factory=list)
+    rlimits: list[dict] = factory(list)
     capabilities: dict | None = None
     console_size: dict | None = None
 
@@ -88,12 +86,12 @@ class Process:
         return None
 
 
-@dataclass
+@record
 class Mount:
     destination: str
     type: str | None = None
     source: str | None = None
-    options: list[str] = field(default_factory=list)
+    options: list[str] = factory(list)
 
     @classmethod
     def from_dict(cls, d: dict, index: int) -> Mount:
@@ -109,30 +107,30 @@ class Mount:
                    options=_strings(d.get("options"), f"{where}options"))
 
 
-@dataclass
+@record
 class Namespace:
     type: str
     path: str | None = None
 
 
-@dataclass
+@record
 class IDMapping:
     container_id: int
     host_id: int
     size: int
 
 
-@dataclass
+@record
 class Linux:
-    namespaces: list[Namespace] = field(default_factory=list)
-    uid_mappings: list[IDMapping] = field(default_factory=list)
-    gid_mappings: list[IDMapping] = field(default_factory=list)
-    devices: list[dict] = field(default_factory=list)
+    namespaces: list[Namespace] = factory(list)
+    uid_mappings: list[IDMapping] = factory(list)
+    gid_mappings: list[IDMapping] = factory(list)
+    devices: list[dict] = factory(list)
     cgroups_path: str | None = None
-    resources: dict = field(default_factory=dict)
-    sysctl: dict[str, str] = field(default_factory=dict)
-    masked_paths: list[str] = field(default_factory=list)
-    readonly_paths: list[str] = field(default_factory=list)
+    resources: dict = factory(dict)
+    sysctl: dict[str, str] = factory(dict)
+    masked_paths: list[str] = factory(list)
+    readonly_paths: list[str] = factory(list)
     rootfs_propagation: str | None = None
     seccomp: dict | None = None
 
@@ -176,7 +174,7 @@ def _mappings(d: dict, key: str) -> list[IDMapping]:
     return out
 
 
-@dataclass
+@record
 class Spec:
     oci_version: str
     root_path: str
@@ -191,7 +189,7 @@ class Spec:
     raw: dict
 
     @classmethod
-    def from_dict(cls, data: Any, bundle: str) -> Spec:
+    def from_dict(cls, data: object, bundle: str) -> Spec:
         if not isinstance(data, dict):
             raise InvalidArgument("config.json: must be a JSON object")
         version = _get(data, "ociVersion", str, "")

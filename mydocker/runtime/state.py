@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from mydocker.record import asdict, factory, record
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 
@@ -18,15 +18,15 @@ OCI_VERSION = "1.0.2"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
 
 
-@dataclass
+@record
 class State:
     id: str
     bundle: str
     pid: int = 0
     pid_start: int = 0          # the init's start time in clock ticks: guards against pid reuse
     created: str = ""
-    annotations: dict = field(default_factory=dict)
-    cgroup_paths: dict = field(default_factory=dict)
+    annotations: dict = factory(dict)
+    cgroup_paths: dict = factory(dict)
     rootfs: str = ""
     started: bool = False
 
@@ -44,13 +44,28 @@ def container_dir(root: str, container_id: str) -> str:
 def claim(root: str, container_id: str) -> str:
     """Create the container's state directory; fail if another create has it."""
     check_id(container_id)
-    os.makedirs(root, mode=0o700, exist_ok=True)
+    os.makedirs(root, mode=0o711, exist_ok=True)
     path = container_dir(root, container_id)
     try:
-        os.mkdir(path, 0o700)
+        os.mkdir(path, 0o711)  # searchable: an init in a user namespace opens its exec fifo here
     except FileExistsError:
         raise Conflict(f"container {container_id} already exists: delete it first or choose another id") from None
     return path
+
+
+def remove_dir(root: str, container_id: str) -> None:
+    """Remove the container's state directory (flat: state.json, exec.fifo, temp files)."""
+    path = container_dir(root, container_id)
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    os.rmdir(path)
 
 
 def save(root: str, state: State) -> None:

@@ -1,0 +1,64 @@
+"""Bundles for the runtime: a busybox rootfs made from the host's busybox-static, and config.json."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tarfile
+
+import pytest
+
+from mydocker.engine import specbuild
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory) -> str:
+    from mydocker.image.busybox import build_layer, find_host_busybox
+    base = tmp_path_factory.mktemp("mydocker-rootfs")
+    layer = base / "layer.tar"
+    with open(layer, "wb") as out:
+        build_layer(find_host_busybox(), out)
+    rootfs = base / "rootfs"
+    rootfs.mkdir()
+    with tarfile.open(layer) as tar:
+        tar.extractall(rootfs, numeric_owner=True, filter="fully_trusted")
+    return str(rootfs)
+
+
+def base_config(args: list[str]) -> dict:
+    return {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                    "env": [specbuild.DEFAULT_PATH], "cwd": "/"},
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "bundle",
+        "mounts": copy.deepcopy(specbuild.DEFAULT_MOUNTS),
+        "linux": {"namespaces": [{"type": t} for t in specbuild.NAMESPACES],
+                  "maskedPaths": list(specbuild.MASKED_PATHS), "readonlyPaths": list(specbuild.READONLY_PATHS)},
+    }
+
+
+@pytest.fixture
+def make_bundle(tmp_path, busybox_rootfs):
+    """make_bundle(args, **changes) -> bundle dir; `changes` edits the config (a callable or dict)."""
+    count = 0
+
+    def make(args: list[str], edit=None) -> str:
+        nonlocal count
+        count += 1
+        bundle = tmp_path / f"mydocker-bundle{count}"
+        bundle.mkdir()
+        os.symlink(busybox_rootfs, bundle / "rootfs")
+        config = base_config(args)
+        if edit:
+            edit(config)
+        (bundle / "config.json").write_text(json.dumps(config))
+        return str(bundle)
+
+    return make
+
+
+@pytest.fixture
+def runtime_root(tmp_path, no_leaks) -> str:
+    return str(tmp_path / "mydocker-runtime-root")

@@ -1,0 +1,140 @@
+"""The runtime on bundles, in-process: create leaves the init blocked, start releases it, states, kill, delete."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.linux import syscalls as sc
+from mydocker.runtime import state as st
+from mydocker.runtime.create import create
+from mydocker.runtime.delete import delete
+from mydocker.runtime.kill import kill, parse_signal
+from mydocker.runtime.start import start
+
+
+@pytest.fixture(autouse=True)
+def subreaper():
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the inits are reparented to the test process
+    yield
+
+
+def status(root: str, cid: str) -> str:
+    return st.oci_state(root, st.load(root, cid))["status"]
+
+
+def wait_status(root: str, cid: str, wanted: str, pid: int | None = None) -> None:
+    deadline = time.monotonic() + 10
+    while status(root, cid) != wanted:
+        if pid:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        assert time.monotonic() < deadline, f"{cid} never became {wanted}"
+        time.sleep(0.01)
+
+
+def test_create_start_stopped(runtime_root, make_bundle, tmp_path):
+    out = tmp_path / "out"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o644)
+    bundle = make_bundle(["sh", "-c", "echo started; hostname"])
+    record, init = create(runtime_root, "c1", bundle, stdio=(0, fd, fd))
+    os.close(fd)
+    assert status(runtime_root, "c1") == "created"
+    assert out.read_text() == ""  # the user's command has not run yet
+    state = st.oci_state(runtime_root, st.load(runtime_root, "c1"))
+    assert state["pid"] == init.pid and state["bundle"] == bundle and state["ociVersion"]
+    start(runtime_root, "c1")
+    os.waitpid(init.pid, 0)
+    assert status(runtime_root, "c1") == "stopped"
+    assert out.read_text() == "started\nbundle\n"
+    with pytest.raises(Conflict):
+        start(runtime_root, "c1")
+    delete(runtime_root, "c1")
+    with pytest.raises(NotFound):
+        st.load(runtime_root, "c1")
+
+
+def test_kill_running_and_delete_refuses_without_force(runtime_root, make_bundle):
+    record, init = create(runtime_root, "c2", make_bundle(["sleep", "60"]))
+    start(runtime_root, "c2")
+    assert status(runtime_root, "c2") == "running"
+    with pytest.raises(Conflict):
+        delete(runtime_root, "c2")
+    kill(runtime_root, "c2", signal.SIGKILL)
+    _, code = os.waitpid(init.pid, 0)
+    assert os.WTERMSIG(code) == signal.SIGKILL
+    assert status(runtime_root, "c2") == "stopped"
+    with pytest.raises(Conflict):
+        kill(runtime_root, "c2", signal.SIGTERM)
+    delete(runtime_root, "c2")
+
+
+def test_delete_force_of_a_created_container(runtime_root, make_bundle):
+    record, init = create(runtime_root, "c3", make_bundle(["true"]))
+    delete(runtime_root, "c3", force=True)
+    assert st.list_ids(runtime_root) == []
+    assert st.process_start_time(init.pid) is None
+
+
+def test_two_creates_of_one_id_exactly_one_wins(runtime_root, make_bundle):
+    bundle = make_bundle(["sleep", "60"])
+    pids = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                create(runtime_root, "same", bundle)
+                os._exit(0)
+            except Conflict:
+                os._exit(3)
+            except BaseException:
+                os._exit(4)
+        pids.append(pid)
+    codes = sorted(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids)
+    assert codes == [0, 3]
+    assert status(runtime_root, "same") == "created"
+    delete(runtime_root, "same", force=True)
+
+
+@pytest.mark.parametrize("config_text,field", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"ociVersion": "1.0.2", "process": {"args": ["true"]}}), "root.path"),
+    (json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": []}}), "process.args"),
+    (json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["true"], "cwd": "rel"}}),
+     "process.cwd"),
+    (json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["true"]},
+                 "linux": {"namespaces": [{"type": "bogus"}]}}), "linux.namespaces[0].type"),
+    (json.dumps({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["true"]},
+                 "mounts": [{"destination": "relative"}]}), "mounts[0].destination"),
+])
+def test_invalid_config_is_rejected_naming_the_field(runtime_root, make_bundle, config_text, field):
+    bundle = make_bundle(["true"])
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        f.write(config_text)
+    with pytest.raises(InvalidArgument) as err:
+        create(runtime_root, "bad", bundle)
+    assert field in str(err.value)
+    assert "\n" not in str(err.value)
+    assert st.list_ids(runtime_root) == []
+
+
+def test_setup_error_comes_back_as_one_message(runtime_root, make_bundle):
+    def add_bad_mount(config):
+        config["mounts"].append({"destination": "/data", "type": "bind", "source": "/no/such/host/dir",
+                                 "options": ["rbind"]})
+    with pytest.raises(Exception) as err:
+        create(runtime_root, "badmount", make_bundle(["true"], add_bad_mount))
+    assert "/no/such/host/dir" in str(err.value)
+    assert st.list_ids(runtime_root) == []
+
+
+def test_bad_id_is_rejected(runtime_root, make_bundle):
+    with pytest.raises(InvalidArgument):
+        create(runtime_root, "../escape", make_bundle(["true"]))
