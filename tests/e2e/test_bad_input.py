@@ -52,4 +52,4 @@ def test_empty_command_with_an_image_that_has_none(mydocker, tmp_path):
 
 
 def test_help_is_not_an_error(mydocker):
-    assert "Run a command in a new container" in mydocker("run", "--help").out
+    assert "Create and run a new container" in mydocker("run", "--help").out
