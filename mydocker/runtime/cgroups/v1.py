@@ -1,0 +1,137 @@
+"""The cgroup v1 driver: one directory per hierarchy. On a hybrid host the process is also placed in
+the cgroup2 hierarchy ("unified"), which holds no controller the driver sets."""
+
+from __future__ import annotations
+
+import os
+
+from mydocker.errors import RuntimeFailure
+from mydocker.runtime.cgroups.base import Cgroup, CgroupStats, key_values, limit_value
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_UNLIMITED_MEMORY = (2**63 - 1) // _PAGE * _PAGE  # what memory.limit_in_bytes reads when unset
+
+_MEMSW = "memory.memsw.limit_in_bytes"
+
+
+class V1Cgroup(Cgroup):
+    def create(self) -> None:
+        for directory in self._dirs():
+            self._mkdir_p(directory)
+        if "cpuset" in self.paths:
+            self._fill_cpuset(self.paths["cpuset"])
+
+    def _fill_cpuset(self, leaf: str) -> None:
+        # A new v1 cpuset has no CPUs and no memory nodes, and refuses tasks until it gets some:
+        # give each empty level its parent's, top-down.
+        empty = []
+        directory = leaf
+        while any(not self._read(directory, n) for n in ("cpuset.cpus", "cpuset.mems")):
+            if directory == os.path.dirname(directory):
+                raise RuntimeFailure(f"no cpuset above {leaf} has CPUs and memory nodes; is the cpuset hierarchy mounted?")
+            empty.append(directory)
+            directory = os.path.dirname(directory)
+        for directory in reversed(empty):
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                if not self._read(directory, name):
+                    self._write(directory, name, self._read(os.path.dirname(directory), name), f"cgroup {name}")
+
+    # --- resources -------------------------------------------------------------------------
+    def set(self, resources: dict) -> None:
+        self._set_memory(resources.get("memory") or {})
+        self._set_cpu(resources.get("cpu") or {})
+        pids = (resources.get("pids") or {}).get("limit")
+        if pids:  # 0 leaves pids.max alone, as in runc
+            self._set("pids", "pids.max", limit_value(pids), "pids.limit")
+        weight = (resources.get("blockIO") or {}).get("weight")
+        if weight:
+            blkio = self.paths.get("blkio")
+            # Kernels with only the BFQ scheduler have no blkio.weight (this host's 6.18 among them).
+            name = "blkio.weight" if blkio and self._fs.exists(os.path.join(blkio, "blkio.weight")) else "blkio.bfq.weight"
+            self._set("blkio", name, weight, "blockIO.weight")
+        for rule in resources.get("devices") or []:
+            self._set("devices", "devices.allow" if rule.get("allow") else "devices.deny", _device_rule(rule), "devices")
+
+    def _set(self, hierarchy: str, name: str, value: object, field: str) -> None:
+        directory = self.paths.get(hierarchy)
+        if directory is None:
+            raise RuntimeFailure(f"linux.resources.{field}: the {hierarchy} cgroup hierarchy is not mounted on this host; "
+                                 "leave the setting out")
+        self._write(directory, name, value, f"linux.resources.{field}")
+
+    def _set_memory(self, memory: dict) -> None:
+        limit, swap = memory.get("limit"), memory.get("swap")
+        directory = self.paths.get("memory")
+        # Without swap accounting there is no memsw file and no swap to limit: Docker drops the
+        # setting then too ("memory limited without swap").
+        has_memsw = directory is not None and self._fs.exists(os.path.join(directory, _MEMSW))
+        if not has_memsw:
+            swap = None
+        elif limit == -1 and swap is None:
+            swap = -1  # unlimited memory means unlimited memory+swap (runc)
+        steps = [("memory.limit_in_bytes", limit, "memory.limit"), (_MEMSW, swap, "memory.swap")]
+        # memsw may never drop below the limit: when the new total is above the current limit,
+        # raise it first (runc's order).
+        if limit and swap and (swap == -1 or self._read_int(directory, "memory.limit_in_bytes") < swap):
+            steps.reverse()
+        for name, value, field in steps:
+            if value:
+                self._set("memory", name, value, field)
+        if memory.get("reservation"):
+            self._set("memory", "memory.soft_limit_in_bytes", memory["reservation"], "memory.reservation")
+
+    def _set_cpu(self, cpu: dict) -> None:
+        if cpu.get("shares"):
+            self._set("cpu", "cpu.shares", cpu["shares"], "cpu.shares")
+        if cpu.get("period"):
+            self._set("cpu", "cpu.cfs_period_us", cpu["period"], "cpu.period")
+        if cpu.get("quota"):
+            self._set("cpu", "cpu.cfs_quota_us", cpu["quota"], "cpu.quota")
+        for key in ("cpus", "mems"):
+            if cpu.get(key):
+                self._set("cpuset", f"cpuset.{key}", cpu[key], f"cpu.{key}")
+
+    # --- observation and control -------------------------------------------------------------
+    def stats(self) -> CgroupStats:
+        memory, pids = self.paths.get("memory"), self.paths.get("pids")
+        limit = self._read_int(memory, "memory.limit_in_bytes")
+        pids_max = self._read(pids, "pids.max")
+        return CgroupStats(
+            cpu_usage_ns=self._read_int(self.paths.get("cpuacct"), "cpuacct.usage"),
+            memory_usage=self._read_int(memory, "memory.usage_in_bytes"),
+            memory_limit=None if limit in (0, _UNLIMITED_MEMORY) else limit,
+            pids_current=self._read_int(pids, "pids.current"),
+            pids_limit=int(pids_max) if pids_max and pids_max.isdigit() else None,
+            oom_kills=key_values(self._read(memory, "memory.oom_control") or "").get("oom_kill", 0),
+        )
+
+    def oom_killed(self) -> bool:
+        return self.stats().oom_kills > 0
+
+    def freeze(self) -> None:
+        self._freezer("FROZEN")
+
+    def thaw(self) -> None:
+        self._freezer("THAWED")
+
+    def _freezer(self, state: str) -> None:
+        directory = self.paths.get("freezer")
+        if directory is None:
+            raise RuntimeFailure("the freezer cgroup hierarchy is not mounted on this host: cannot pause or resume")
+
+        def reached() -> bool:
+            # Writing FROZEN again retries tasks that were busy the first time (runc does the same).
+            self._write(directory, "freezer.state", state, "freezer.state")
+            return self._read(directory, "freezer.state") == state
+
+        self._wait_for(reached, f"{directory} to become {state}")
+
+
+def _device_rule(rule: dict) -> str:
+    """An OCI device rule as devices.allow/deny takes it: "c 1:3 rwm", "a *:* rwm"."""
+
+    def number(key: str) -> str:
+        value = rule.get(key)
+        return "*" if value is None or value < 0 else str(value)
+
+    return f"{rule.get('type') or 'a'} {number('major')}:{number('minor')} {rule.get('access') or 'rwm'}"
