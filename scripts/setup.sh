@@ -14,5 +14,5 @@ fi
 [ -x /opt/mydocker/bin/python ] || python3 -m venv /opt/mydocker
 /opt/mydocker/bin/python -m pip install -q --upgrade pip >/dev/null
 /opt/mydocker/bin/python -m pip install -q ".[test]"
-/opt/mydocker/bin/python -m mydocker.launcher /usr/local/bin >/dev/null
+(cd / && /opt/mydocker/bin/python -m mydocker.launcher /usr/local/bin >/dev/null)  # the installed copy, not this checkout
 echo "mydocker installed: $(command -v mydocker)"
