@@ -103,10 +103,7 @@ def parse(cmd: Command, argv: list[str], prog: str) -> tuple[Options, list[str]]
                     opts[flag.dest] = True
                 continue
             if not eq:
-                if i >= len(argv):
-                    raise UsageError(f"flag needs an argument: {name}. See '{prog} {cmd.name} --help'.")
-                value = argv[i]
-                i += 1
+                value, i = _next_value(argv, i, name, cmd, prog)
             _store(opts, flag, value, name, cmd, prog)
             continue
         # short flags, possibly combined: -ti, -e K=V, -eK=V, -e=K=V
@@ -120,10 +117,7 @@ def parse(cmd: Command, argv: list[str], prog: str) -> tuple[Options, list[str]]
                 continue
             value = token[j:].removeprefix("=")
             if not value:
-                if i >= len(argv):
-                    raise UsageError(f"flag needs an argument: {name}. See '{prog} {cmd.name} --help'.")
-                value = argv[i]
-                i += 1
+                value, i = _next_value(argv, i, name, cmd, prog)
             _store(opts, flag, value, name, cmd, prog)
             break
     return opts, args
@@ -138,6 +132,13 @@ def check_args(cmd: Command, args: list[str], prog: str) -> None:
         raise UsageError(f"'{prog} {cmd.name}' accepts at most {cmd.max_args} argument"
                          f"{'s' if cmd.max_args != 1 else ''}, got {len(args)}: {' '.join(args)}. "
                          f"See '{prog} {cmd.name} --help'.")
+
+
+def _next_value(argv: list[str], i: int, name: str, cmd: Command, prog: str) -> tuple[str, int]:
+    """The separate argument of a flag (`--name x`, `-e K=V`) and the index after it."""
+    if i >= len(argv):
+        raise UsageError(f"flag needs an argument: {name}. See '{prog} {cmd.name} --help'.")
+    return argv[i], i + 1
 
 
 def _lookup(by_name: dict, name: str, cmd: Command, prog: str) -> Flag:
