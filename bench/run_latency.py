@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Latency of running `true` in a fresh container: runc, crun, podman and mydocker, one busybox rootfs.
+
+    python3 bench/run_latency.py [--runs 30] [--warmups 3] [--mydocker PATH] [--json]
+
+Everything it creates lives in one temp dir and in cgroups named after a random tag; both are
+removed at the end and checked for leaks. A tool that fails is reported as skipped; the exit code
+is non-zero only for a bug in this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (BenchError, Contender, Result, Stats, build_busybox_rootfs, cgroups_named,  # noqa: E402
+                     check_run, mounts_under, print_table, remove_cgroups, results_json, tar_dir,
+                     time_interleaved, unmount_all)
+
+TITLE = "run_latency"
+UNIFIED = "/sys/fs/cgroup/unified"
+IMAGE = "localhost/benchbox"
+# Paths the tools create on the host when missing; removed again if we caused them and they are empty.
+HOST_DIRS = ("/run/runc",)
+CRUN_NS, NS_ONLY = "crun+ns", "ns only"
+
+
+def is_hybrid() -> bool:
+    """cgroup v1 controllers plus a cgroup2 mount at /sys/fs/cgroup/unified (crun refuses this)."""
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == UNIFIED and " - cgroup2 " in line for line in f)
+
+
+def in_private_mountns(tmpfs_over: str, cmd: list[str]) -> list[str]:
+    """`cmd` run in a private mount namespace where an empty tmpfs hides `tmpfs_over`."""
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount -t tmpfs none "$0" && exec "$@"', tmpfs_over, *cmd]
+
+
+def make_bundle(bundle: Path, rootfs: Path, cgroups_path: str) -> Path:
+    bundle.mkdir()
+    check_run(["runc", "spec", "--bundle", str(bundle)])
+    config_file = bundle / "config.json"
+    config = json.loads(config_file.read_text())
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["true"]
+    config["root"] = {"path": str(rootfs), "readonly": True}
+    config["linux"]["cgroupsPath"] = cgroups_path
+    config_file.write_text(json.dumps(config, indent=2))
+    return bundle
+
+
+def runc_contender(tmp: Path, bundle: Path, cid: str) -> Contender:
+    return Contender("runc", ["runc", "--root", str(tmp / "runc-state"), "run", "--bundle", str(bundle), cid])
+
+
+def crun_contenders(tmp: Path, bundle: Path, cid: str) -> list[Contender]:
+    """crun, and on hybrid cgroups the private-mount-namespace wrapper it needs, timed alone too."""
+    run = ["crun", "--root", str(tmp / "crun-state"), "run", "--bundle", str(bundle), cid]
+    if not is_hybrid():
+        return [Contender("crun", run)]
+    return [Contender(CRUN_NS, in_private_mountns(UNIFIED, run), note="crun inside the ns wrapper"),
+            Contender(NS_ONLY, in_private_mountns(UNIFIED, ["true"]),
+                      note="wrapper alone: unshare -m, tmpfs over cgroup2, exec true")]
+
+
+def podman_contender(tmp: Path, rootfs_tar: Path, cgroup_parent: str) -> Contender | Result:
+    """podman with all its state under `tmp`, the rootfs imported as an image; a Result if it fails."""
+    base = tmp / "podman"
+    (base / "tmpfiles").mkdir(parents=True)
+    conf = base / "containers.conf"
+    conf.write_text('[engine]\nlock_type = "file"\n')  # locks under --tmpdir, not /dev/shm/libpod_lock
+    env = {**os.environ, "CONTAINERS_CONF": str(conf), "TMPDIR": str(base / "tmpfiles")}
+    # podman 4.3 writes its blob-info cache to /var/lib/containers/cache whatever --root says:
+    # hide that behind a tmpfs while importing.
+    hide = next(p for p in ("/var/lib/containers/cache", "/var/lib/containers", "/var/lib") if os.path.isdir(p))
+    errors = []
+    for driver in ("overlay", "vfs"):
+        d = base / driver
+        podman = ["podman", "--root", str(d / "root"), "--runroot", str(d / "run"), "--tmpdir", str(d / "tmp"),
+                  "--storage-driver", driver, "--events-backend", "file", "--cgroup-manager", "cgroupfs",
+                  "--runtime", "runc",  # crun refuses hybrid cgroups
+                  "--network-config-dir", str(d / "net"), "--volumepath", str(d / "volumes")]
+        run = [*podman, "run", "--rm", "--network", "none", "--cgroup-parent", cgroup_parent,
+               "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=20000:20000", IMAGE, "true"]
+        try:
+            check_run(in_private_mountns(hide, [*podman, "import", str(rootfs_tar), IMAGE]), env)
+            check_run(run, env)
+            return Contender("podman", run, env, note=f"storage {driver}, runtime runc")
+        except BenchError as e:
+            errors.append(f"{driver}: {e}")
+    return Result("podman", skipped="; ".join(errors))
+
+
+def find_mydocker(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    if os.access("/usr/local/bin/mydocker", os.X_OK):
+        return "/usr/local/bin/mydocker"
+    return shutil.which("mydocker")
+
+
+def mydocker_contender(tmp: Path, mydocker: str | None) -> Contender | Result:
+    if mydocker is None:
+        return Result("mydocker", skipped="not found: pass --mydocker PATH")
+    cmd = [mydocker, "--root", str(tmp / "mydocker" / "root"), "--runroot", str(tmp / "mydocker" / "run"),
+           "run", "--rm", "busybox", "true"]
+    try:
+        check_run(cmd, timeout=300)  # provisions the busybox image on first use
+    except BenchError as e:
+        return Result("mydocker", skipped=str(e))
+    return Contender("mydocker", cmd, note="target <= 2.00x runc")
+
+
+def measure(tmp: Path, tag: str, mydocker: str | None, runs: int, warmups: int) -> list[Result]:
+    rootfs = build_busybox_rootfs(tmp / "rootfs")
+    rootfs_tar = tar_dir(rootfs, tmp / "rootfs.tar")
+    bundle = make_bundle(tmp / "bundle", rootfs, f"/{tag}/ctr")
+    runc_id, crun_id = f"{tag}-runc", f"{tag}-crun"
+    entries: list[Contender | Result] = [runc_contender(tmp, bundle, runc_id),
+                                         *crun_contenders(tmp, bundle, crun_id),
+                                         podman_contender(tmp, rootfs_tar, f"/{tag}/podman"),
+                                         mydocker_contender(tmp, mydocker)]
+    contenders = [e for e in entries if isinstance(e, Contender)]
+    try:
+        timings = time_interleaved(contenders, runs, warmups)
+    finally:
+        subprocess.run(["runc", "--root", str(tmp / "runc-state"), "delete", "-f", runc_id], capture_output=True)
+        crun_delete = ["crun", "--root", str(tmp / "crun-state"), "delete", "-f", crun_id]
+        subprocess.run(in_private_mountns(UNIFIED, crun_delete) if is_hybrid() else crun_delete, capture_output=True)
+
+    results = []
+    for e in entries:
+        if isinstance(e, Result):
+            results.append(e)
+            continue
+        t = timings[e.name]
+        if isinstance(t, str):
+            results.append(Result("crun" if e.name == CRUN_NS else e.name, skipped=t))
+        else:
+            results.append(Result(e.name, Stats.of(t), note=e.note))
+        if e.name == NS_ONLY and isinstance(t, list) and isinstance(raw := timings[CRUN_NS], list):
+            wrapper = statistics.median(t)
+            results.append(Result("crun net", Stats.of([s - wrapper for s in raw]),
+                                  note=f"{CRUN_NS} minus the median of {NS_ONLY}"))
+    return results
+
+
+# --- cleanup and leak checks -------------------------------------------------------------------
+
+def processes_using(path: Path) -> list[int]:
+    """PIDs whose command line mentions `path` (only what this bench started can: the dir is new)."""
+    needle = str(path).encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if needle in f.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def cgroup_has_procs(path: str) -> bool:
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def cleanup(tmp: Path, tag: str, host_dirs_missing: list[str]) -> list[str]:
+    """Remove everything the bench made; return what had leaked (and was then removed)."""
+    leaks = []
+    deadline = time.monotonic() + 10
+    while (pids := processes_using(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        leaks.append(f"process {pid} still running, killed")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if mounts := mounts_under(tmp):
+        leaks.append(f"mounts under the temp dir, unmounted: {' '.join(mounts)}")
+        unmount_all(tmp)
+    # The parent cgroups (bundle cgroupsPath, podman --cgroup-parent) are ours to remove; a cgroup
+    # still holding a process is a leak.
+    busy = [d for top in cgroups_named(tag) for d, _, _ in os.walk(top) if cgroup_has_procs(d)]
+    if busy:
+        leaks.append(f"cgroups still holding processes: {' '.join(busy)}")
+    remove_cgroups(tag)
+    for path in host_dirs_missing:
+        try:
+            os.rmdir(path)
+        except OSError:
+            if os.path.exists(path):
+                leaks.append(f"{path} created and not empty")
+    if left := mounts_under(tmp):
+        raise RuntimeError(f"mounts remain under {tmp}: {left}")
+    shutil.rmtree(tmp)
+    if left := cgroups_named(tag):
+        raise RuntimeError(f"cgroups remain: {left}")
+    return leaks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="timed runs per tool (default 30)")
+    parser.add_argument("--warmups", type=int, default=3, help="untimed runs first (default 3)")
+    parser.add_argument("--mydocker", metavar="PATH", help="mydocker executable (default: from PATH)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable results")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.warmups < 0:
+        parser.error("--runs must be >= 1 and --warmups >= 0")
+    if os.geteuid() != 0:
+        parser.error("needs root")
+
+    tag = f"mdbench-{secrets.token_hex(4)}"
+    tmp = Path(tempfile.mkdtemp(prefix=f"{tag}."))
+    host_dirs_missing = [p for p in HOST_DIRS if not os.path.exists(p)]
+    try:
+        results = measure(tmp, tag, find_mydocker(args.mydocker), args.runs, args.warmups)
+    finally:
+        leaks = cleanup(tmp, tag, host_dirs_missing)
+
+    if args.json:
+        out = results_json(TITLE, results, "runc")
+        out.update(runs=args.runs, warmups=args.warmups, leaks=leaks)
+        print(json.dumps(out, indent=2))
+    else:
+        print_table(TITLE, results, "runc")
+        for leak in leaks:
+            print(f"  leak: {leak}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
