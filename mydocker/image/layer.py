@@ -1,29 +1,175 @@
-"""Make and apply layer tars.
+"""Apply layer tars to a directory, safely, in overlay's on-disk form.
 
-`apply_layer` refuses members that would land outside the target (absolute names, `..`,
-hard links leaving the layer) and applies the rest with ownership, modes and links intact.
+A layer is untrusted input. It is extracted by a forked child that has chrooted into the target
+(as Docker does), so `../` names, absolute names, symlinks to `/` followed by files through them,
+and hard links to host paths all resolve inside the target and can never reach the host. Names
+that try to climb out are refused outright before anything is written.
+
+Whiteouts are translated to what overlayfs understands: `.wh.<name>` becomes a 0/0 character
+device, `.wh..wh..opq` becomes the `trusted.overlay.opaque=y` xattr on its directory. PAX
+`SCHILY.xattr.*` records (e.g. security.capability) are applied after ownership, which clears them.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
+import stat
 import tarfile
 
-from mydocker.errors import InvalidArgument
+from mydocker.errors import InvalidArgument, RuntimeFailure
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_XATTR_PAX = "SCHILY.xattr."
 
 
-def _check_member(member: tarfile.TarInfo) -> None:
-    name = member.name
-    parts = name.split("/")
-    if name.startswith("/") or ".." in parts:
+def clean_name(name: str) -> str:
+    """The member's path relative to the layer root; refuse names that climb out of it."""
+    relative = name.lstrip("/")  # absolute names are taken relative to the layer, as Docker does
+    cleaned = posixpath.normpath(relative) if relative else "."
+    if cleaned == ".." or cleaned.startswith("../"):
         raise InvalidArgument(f"layer entry {name!r} points outside the layer: refused")
-    if member.islnk() and (member.linkname.startswith("/") or ".." in member.linkname.split("/")):
-        raise InvalidArgument(f"layer hard link {name!r} -> {member.linkname!r} leaves the layer: refused")
+    return "" if cleaned == "." else cleaned
 
 
-def apply_layer(tar_path: str, target: str) -> None:
-    with tarfile.open(tar_path, "r:*") as tar:
-        members = tar.getmembers()
-        for member in members:
-            _check_member(member)
-        tar.extractall(target, members=members, numeric_owner=True, filter="fully_trusted")
+def _members(tar: tarfile.TarFile, target: str):
+    """Yield the members tarfile should extract; do whiteouts and xattrs ourselves."""
+    pending: tarfile.TarInfo | None = None
+    for member in tar:
+        if pending is not None:
+            _apply_xattrs(pending, target)
+            pending = None
+        member.name = clean_name(member.name)
+        if member.islnk():
+            member.linkname = clean_name(member.linkname)
+        if not member.name:
+            continue  # the root itself: the target's own attributes stay
+        parent, base = posixpath.split(member.name)
+        if base == OPAQUE:
+            directory = posixpath.join(target, parent)
+            os.makedirs(directory, exist_ok=True)
+            os.setxattr(directory, OPAQUE_XATTR, b"y", follow_symlinks=False)
+            continue
+        if base.startswith(WHITEOUT):
+            path = posixpath.join(target, parent, base[len(WHITEOUT):])
+            os.makedirs(posixpath.dirname(path), exist_ok=True)
+            _remove(path)
+            os.mknod(path, stat.S_IFCHR | 0o000, 0)
+            continue
+        path = posixpath.join(target, member.name)
+        if os.path.lexists(path) and not (member.isdir() and os.path.isdir(path)):
+            _remove(path)  # a later entry replaces an earlier one of another kind
+        if any(k.startswith(_XATTR_PAX) for k in member.pax_headers):
+            pending = member
+        yield member
+    if pending is not None:
+        _apply_xattrs(pending, target)
+
+
+def _apply_xattrs(member: tarfile.TarInfo, target: str) -> None:
+    path = posixpath.join(target, member.name)
+    for key, value in member.pax_headers.items():
+        if key.startswith(_XATTR_PAX):
+            name = key[len(_XATTR_PAX):]
+            if name.startswith("trusted.overlay."):
+                continue  # a layer may not forge overlay's own metadata
+            os.setxattr(path, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+class _HashingReader:
+    """Reads through to `raw`, hashing (sha256) what passes: the layer's diff id."""
+
+    def __init__(self, raw) -> None:
+        import hashlib
+        self.raw = raw
+        self.hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.hash.update(data)
+        return data
+
+
+def _extract(fileobj, target: str, diff_id: str | None) -> None:
+    reader = _HashingReader(fileobj)
+    with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tar:
+        tar.copybufsize = 1 << 20
+        tar.extractall(target, members=_members(tar, target), numeric_owner=True, filter="fully_trusted")
+    while reader.read(1 << 20):  # the padding after the end-of-archive blocks counts too
+        pass
+    actual = "sha256:" + reader.hash.hexdigest()
+    if diff_id and actual != diff_id:
+        raise InvalidArgument(f"its content has digest {actual}, but the image config says {diff_id}: "
+                              "the image is damaged or forged; remove it and load or pull it again")
+
+
+def open_layer(path: str):
+    """(stream of the layer's uncompressed tar, what else to close: the zstd tool's process or
+    the compressed file, or None): gzip, bzip2 and xz are decompressed here, zstd by the zstd tool."""
+    f = open(path, "rb")
+    head = os.pread(f.fileno(), 4, 0)  # not f.read: the zstd tool shares the fd's offset
+    if head == b"\x28\xb5\x2f\xfd":
+        import subprocess
+        try:
+            proc = subprocess.Popen(["zstd", "-dcq"], stdin=f, stdout=subprocess.PIPE)
+        except FileNotFoundError:
+            raise RuntimeFailure("this layer is zstd-compressed: install zstd ('apt-get install zstd')") from None
+        finally:
+            f.close()
+        return proc.stdout, proc
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+        return gzip.GzipFile(fileobj=f, mode="rb"), f
+    if head[:3] == b"BZh":
+        import bz2
+        return bz2.BZ2File(f), f
+    if head == b"\xfd7zX":
+        import lzma
+        return lzma.LZMAFile(f), f
+    return f, None
+
+
+def apply_layer(tar_path: str, target: str, diff_id: str | None = None) -> None:
+    """Extract the layer at `tar_path` into the directory `target` inside a chrooted child;
+    with `diff_id`, the uncompressed content must have that digest."""
+    import gzip, bz2, hashlib, lzma, shutil, zlib  # noqa: E401,F401 -- loaded before chroot: unreachable after
+    stream, helper = open_layer(tar_path)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            os.chroot(target)
+            os.chdir("/")
+            os.umask(0)
+            _extract(stream, "/", diff_id)
+            os._exit(0)
+        except BaseException as e:  # noqa: BLE001 -- report anything to the parent
+            try:
+                os.write(write_end, f"{type(e).__name__}: {e}".encode()[:4000])
+            finally:
+                os._exit(1)
+    os.close(write_end)
+    stream.close()
+    try:
+        with os.fdopen(read_end, "rb") as r:
+            message = r.read().decode(errors="replace")
+    finally:
+        _pid, status = os.waitpid(pid, 0)
+        if hasattr(helper, "wait"):
+            helper.wait()
+        elif helper is not None:
+            helper.close()
+    if status != 0:
+        reason = message or f"the extracting process ended with status {status}"
+        raise InvalidArgument(f"layer {os.path.basename(tar_path)[:12]} cannot be applied: {reason}")

@@ -97,7 +97,12 @@ class ImageStore:
         try:
             os.chmod(tmp, 0o755)
             apply(self.blob_path(blob_digest), tmp)
-            os.rename(tmp, target)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if not os.path.isdir(target):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # a concurrent unpack of the same layer won
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -109,6 +114,43 @@ class ImageStore:
         config = self.read_json(manifest["config"]["digest"])
         dirs = [self.layer_dir(d) for d in config.get("rootfs", {}).get("diff_ids", [])]
         return manifest, config, dirs
+
+    def temp_dir(self, prefix: str) -> str:
+        """A scratch directory on the store's filesystem, so finished files can be renamed in."""
+        import tempfile
+        self.ensure()
+        return tempfile.mkdtemp(prefix=prefix, dir=self.root)
+
+    def remove_blob(self, digest: str) -> None:
+        try:
+            os.unlink(self.blob_path(digest))
+        except FileNotFoundError:
+            pass
+
+    def remove_layer(self, diff_id: str) -> None:
+        """Delete an unpacked layer: renamed away first so a half-deleted layer is never used."""
+        import shutil
+        path = self.layer_dir(diff_id)
+        if not os.path.isdir(path):
+            return
+        doomed = os.path.join(self.layers, f".remove-{os.path.basename(path)}")
+        os.rename(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+        short = os.path.join(self.root, "l", os.path.basename(path)[:12])
+        if os.path.islink(short) and os.readlink(short).endswith(os.path.basename(path)):
+            os.unlink(short)
+
+    def write_index(self, entries: list[tuple[str, int, str | None]]) -> None:
+        """Rewrite index.json: one descriptor per (manifest digest, size, ref name or None)."""
+        self.ensure()
+        manifests = []
+        for digest, size, name in entries:
+            desc = {"mediaType": MEDIA_MANIFEST, "digest": digest, "size": size}
+            if name:
+                desc["annotations"] = {"org.opencontainers.image.ref.name": name}
+            manifests.append(desc)
+        _write_atomic(os.path.join(self.root, "index.json"),
+                      json.dumps({"schemaVersion": 2, "manifests": manifests}, indent=1).encode())
 
     def add_to_index(self, manifest_digest: str, size: int, ref_name: str) -> None:
         path = os.path.join(self.root, "index.json")

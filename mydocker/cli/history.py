@@ -1,0 +1,27 @@
+"""`mydocker history IMAGE`: IMAGE CREATED CREATED BY SIZE COMMENT, newest first."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("history", "Show the history of an image", usage="history [OPTIONS] IMAGE", min_args=1, max_args=1)
+    .flag("-H", "--human", help="print sizes and dates in human readable format (the default)")
+    .flag("--no-trunc", help="do not truncate output")
+    .flag("-q", "--quiet", help="only show image IDs")
+)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    import sys
+    from mydocker.cli.images import ago, human_size, table
+    rows = engine.images.history(args[0])
+    ident = (lambda i: i if opts.no_trunc or i == "<missing>" else i.partition(":")[2][:12])
+    if opts.quiet:
+        sys.stdout.write("".join(f"{ident(r['ID'])}\n" for r in rows))
+        return 0
+    trunc = (lambda t: t if opts.no_trunc or len(t) <= 45 else t[:44] + "…")
+    out = [[ident(r["ID"]), ago(r["Created"]), trunc(r["CreatedBy"]), human_size(r["Size"]), r["Comment"]]
+           for r in rows]
+    sys.stdout.write(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], out))
+    return 0

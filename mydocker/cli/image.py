@@ -1,0 +1,106 @@
+"""`mydocker image COMMAND`: ls, rm, prune, inspect, tag, history, save, load, import."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command, UsageError, check_args, parse
+
+SUBCOMMANDS = {
+    "ls": ("mydocker.cli.images", "List images"),
+    "rm": ("mydocker.cli.rmi", "Remove one or more images"),
+    "prune": ("mydocker.cli.image", "Remove unused images"),
+    "inspect": ("mydocker.cli.image", "Display detailed information on one or more images"),
+    "tag": ("mydocker.cli.tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "history": ("mydocker.cli.history", "Show the history of an image"),
+    "save": ("mydocker.cli.save", "Save one or more images to a tar archive"),
+    "load": ("mydocker.cli.load", "Load an image from a tar archive or STDIN"),
+    "import": ("mydocker.cli.import_", "Import the contents from a tarball to create a filesystem image"),
+}
+
+command = Command("image", "Manage images", usage="image COMMAND", interspersed=False)
+for _name, (_module, _summary) in SUBCOMMANDS.items():
+    command.subcommands[_name] = Command(_name, _summary)
+
+prune_command = (
+    Command("image prune", "Remove unused images", usage="image prune [OPTIONS]", max_args=0)
+    .flag("-a", "--all", help="remove all images no container uses, not just untagged ones")
+    .flag("-f", "--force", help="do not prompt for confirmation")
+)
+inspect_command = (
+    Command("image inspect", "Display detailed information on one or more images",
+            usage="image inspect [OPTIONS] IMAGE [IMAGE...]", min_args=1)
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="only {{json .}} is understood")
+)
+
+
+def dispatch(engine, args: list[str], subcommands: dict, noun: str, local: dict) -> int:
+    """Run `noun SUB ...`: SUB's command and handler live in the module `subcommands` names."""
+    import importlib
+    import sys
+    from mydocker.cli.main import PROG
+    if not args:
+        sys.stdout.write(command_help(noun, subcommands))
+        return 0
+    sub, rest = args[0], args[1:]
+    if sub not in subcommands:
+        raise UsageError(f"unknown command: {noun} {sub}. See '{PROG} {noun} --help'.")
+    module_name = subcommands[sub][0]
+    if sub in local:
+        cmd, handler = local[sub]
+    else:
+        module = importlib.import_module(module_name)
+        cmd, handler = module.command, module.handle
+    opts, positionals = parse(cmd, rest, PROG)
+    if opts.get("help"):
+        sys.stdout.write(cmd.help_text(PROG))
+        return 0
+    check_args(cmd, positionals, PROG)
+    return handler(engine, opts, positionals)
+
+
+def command_help(noun: str, subcommands: dict) -> str:
+    from mydocker.cli.main import PROG
+    cmd = Command(noun, f"Manage {noun}s", usage=f"{noun} COMMAND")
+    for name, (_m, summary) in subcommands.items():
+        cmd.subcommands[name] = Command(name, summary)
+    return cmd.help_text(PROG)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    return dispatch(engine, args, SUBCOMMANDS, "image",
+                    {"prune": (prune_command, handle_prune), "inspect": (inspect_command, handle_inspect)})
+
+
+def handle_prune(engine, opts, args: list[str]) -> int:
+    import sys
+    if not opts.force and sys.stdin.isatty():
+        what = "all images without at least one container associated to them" if opts.all else "all dangling images"
+        sys.stdout.write(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    lines = engine.images.prune(all_images=opts.all)
+    if lines:
+        sys.stdout.write("Deleted Images:\n" + "".join(f"{line}\n" for line in lines))
+    return 0
+
+
+def handle_inspect(engine, opts, args: list[str]) -> int:
+    import json
+    import sys
+    from mydocker.errors import NotFound
+    docs, missing = [], []
+    for name in args:
+        try:
+            docs.append(engine.images.inspect(name))
+        except NotFound:
+            missing.append(name)
+    if opts.format and opts.format.strip() not in ("{{json .}}", "json"):
+        from mydocker.errors import InvalidArgument
+        raise InvalidArgument(f"format {opts.format!r} is not supported: use --format '{{{{json .}}}}' or none")
+    if opts.format:
+        sys.stdout.write("".join(json.dumps(d) + "\n" for d in docs))
+    else:
+        sys.stdout.write(json.dumps(docs, indent=4) + "\n")
+    if missing:
+        raise NotFound(f"no such image: {', '.join(missing)}")
+    return 0

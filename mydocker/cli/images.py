@@ -1,0 +1,72 @@
+"""`mydocker images`: REPOSITORY TAG IMAGE ID CREATED SIZE (also `image ls`).
+
+Also the small output helpers the image and volume commands share: sizes, ages, tables."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("images", "List images", usage="images [OPTIONS] [REPOSITORY[:TAG]]", max_args=1)
+    .flag("-q", "--quiet", help="only show image IDs")
+    .flag("-a", "--all", help="show all images (the default: there are no intermediate images)")
+    .flag("--no-trunc", help="do not truncate output")
+    .flag("--digests", help="show the manifest digests")
+)
+
+
+def human_size(size: float) -> str:
+    """Docker's go-units HumanSize: decimal units, three significant digits."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.3g}{unit}"
+        size /= 1000
+    return f"{size:.3g}TB"
+
+
+def ago(timestamp: str) -> str:
+    """"3 minutes ago" for an RFC 3339 time, as Docker prints CREATED."""
+    import datetime
+    if not timestamp:
+        return "N/A"
+    import re
+    text = re.sub(r"(\.\d{6})\d+", r"\1", timestamp)  # Go writes nanoseconds; Python reads micro
+    try:
+        then = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=datetime.timezone.utc)
+    seconds = (datetime.datetime.now(datetime.timezone.utc) - then).total_seconds()
+    for unit, length in (("year", 31536000), ("month", 2592000), ("week", 604800), ("day", 86400),
+                         ("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * length:
+            return f"{int(seconds // length)} {unit}s ago"
+        if seconds >= length:
+            return f"{'an' if unit == 'hour' else 'a'} {unit} ago"
+    return "Less than a second ago" if seconds < 1 else f"{int(seconds)} seconds ago"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns as Docker's tabwriter pads them."""
+    from mydocker.cli.table import tabwrite
+    return tabwrite(["\t".join(line) for line in [headers, *rows]])
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    import sys
+    rows = engine.images.list()
+    if args:
+        from mydocker.image import reference
+        ref = reference.parse(args[0], default_tag="")
+        rows = [r for r in rows if r["Repository"] == ref.familiar_repository and (not ref.tag or r["Tag"] == ref.tag)]
+    if opts.quiet:
+        ids = [r["ID"] if opts.no_trunc else r["ID"].partition(":")[2][:12] for r in rows]
+        sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(ids)))
+        return 0
+    headers = ["REPOSITORY", "TAG", *(["DIGEST"] if opts.digests else []), "IMAGE ID", "CREATED", "SIZE"]
+    out = [[r["Repository"], r["Tag"], *([r["Manifest"]] if opts.digests else []),
+            r["ID"] if opts.no_trunc else r["ID"].partition(":")[2][:12], ago(r["Created"]), human_size(r["Size"])]
+           for r in rows]
+    sys.stdout.write(table(headers, out))
+    return 0
