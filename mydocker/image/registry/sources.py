@@ -1,0 +1,46 @@
+"""Which repositories hold a blob, so a push can ask for a cross-repository mount instead of uploading.
+
+A hint cache, as Docker's "v2 metadata": `<store>/registry-sources.json` maps a digest to
+"<registry>/<repository>" names it was pulled from or pushed to. Losing an entry only costs an upload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+_FILE = "registry-sources.json"
+_KEEP = 5   # names per blob
+
+
+def _path(store) -> str:
+    return os.path.join(store.root, _FILE)
+
+
+def load(store) -> dict[str, list[str]]:
+    try:
+        with open(_path(store), "rb") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def remember(store, digests: list[str], repository: str) -> None:
+    data = load(store)
+    for digest in digests:
+        names = [n for n in data.get(digest, []) if n != repository]
+        data[digest] = ([repository] + names)[:_KEEP]
+    tmp = f"{_path(store)}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.rename(tmp, _path(store))
+
+
+def mount_source(store, digest: str, domain: str, repository: str) -> str | None:
+    """A repository on the same registry (other than the target) that holds the blob, or None."""
+    for name in load(store).get(digest, []):
+        other_domain, _, path = name.partition("/")
+        if other_domain == domain and path != repository:
+            return path
+    return None
