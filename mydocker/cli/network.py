@@ -1,0 +1,166 @@
+"""`mydocker network COMMAND`: create, ls, inspect, rm, prune, connect, disconnect, reconcile."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+SUBCOMMANDS = {
+    "create": ("mydocker.cli.network", "Create a network"),
+    "ls": ("mydocker.cli.network", "List networks"),
+    "inspect": ("mydocker.cli.network", "Display detailed information on one or more networks"),
+    "rm": ("mydocker.cli.network", "Remove one or more networks"),
+    "prune": ("mydocker.cli.network", "Remove all unused networks"),
+    "connect": ("mydocker.cli.network", "Connect a container to a network"),
+    "disconnect": ("mydocker.cli.network", "Disconnect a container from a network"),
+    "reconcile": ("mydocker.cli.network", "Recreate bridges and firewall rules from the records (after a reboot or flush)"),
+}
+
+command = Command("network", "Manage networks", usage="network COMMAND", interspersed=False)
+for _name, (_module, _summary) in SUBCOMMANDS.items():
+    command.subcommands[_name] = Command(_name, _summary)
+
+create_command = (
+    Command("network create", "Create a network", usage="network create [OPTIONS] NETWORK", min_args=1, max_args=1)
+    .flag("-d", "--driver", kind="str", metavar="DRIVER", default="bridge", help="driver (only bridge)")
+    .flag("--subnet", kind="str", metavar="CIDR", help="subnet, e.g. 10.77.0.0/24 (default: a free private one)")
+    .flag("--gateway", kind="str", metavar="IP", help="gateway address (default: the subnet's first)")
+    .flag("--internal", help="no traffic to or from outside the network")
+    .flag("-l", "--label", kind="list", metavar="K=V", help="set metadata on the network")
+)
+ls_command = (
+    Command("network ls", "List networks", usage="network ls [OPTIONS]", max_args=0)
+    .flag("-q", "--quiet", help="only show network IDs")
+    .flag("--no-trunc", help="do not truncate the output")
+)
+inspect_command = (
+    Command("network inspect", "Display detailed information on one or more networks",
+            usage="network inspect [OPTIONS] NETWORK [NETWORK...]", min_args=1)
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="only {{json .}} is understood")
+)
+rm_command = Command("network rm", "Remove one or more networks", usage="network rm NETWORK [NETWORK...]", min_args=1)
+prune_command = (
+    Command("network prune", "Remove all unused networks", usage="network prune [OPTIONS]", max_args=0)
+    .flag("-f", "--force", help="do not prompt for confirmation")
+)
+connect_command = (
+    Command("network connect", "Connect a container to a network",
+            usage="network connect [OPTIONS] NETWORK CONTAINER", min_args=2, max_args=2)
+    .flag("--ip", kind="str", metavar="IP", help="IPv4 address on the network")
+    .flag("--alias", kind="list", metavar="NAME", help="another name for the container on the network")
+)
+disconnect_command = (
+    Command("network disconnect", "Disconnect a container from a network",
+            usage="network disconnect [OPTIONS] NETWORK CONTAINER", min_args=2, max_args=2)
+    .flag("-f", "--force", help="accepted for Docker compatibility")
+)
+reconcile_command = Command("network reconcile", SUBCOMMANDS["reconcile"][1], usage="network reconcile", max_args=0)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.image import dispatch
+    return dispatch(engine, args, SUBCOMMANDS, "network", {
+        "create": (create_command, handle_create), "ls": (ls_command, handle_ls),
+        "inspect": (inspect_command, handle_inspect), "rm": (rm_command, handle_rm),
+        "prune": (prune_command, handle_prune), "connect": (connect_command, handle_connect),
+        "disconnect": (disconnect_command, handle_disconnect), "reconcile": (reconcile_command, handle_reconcile),
+    })
+
+
+def handle_create(engine, opts, args: list[str]) -> int:
+    from mydocker.errors import InvalidArgument
+    labels = {}
+    for entry in opts.label:
+        key, _, value = entry.partition("=")
+        if not key:
+            raise InvalidArgument(f"invalid label {entry!r}: use --label key=value")
+        labels[key] = value
+    net = engine.networks.create(args[0], driver=opts.driver, subnet=opts.subnet, gateway=opts.gateway,
+                                 internal=opts.internal, labels=labels)
+    print(net.id)
+    return 0
+
+
+def handle_ls(engine, opts, args: list[str]) -> int:
+    import sys
+    from mydocker.cli.images import table
+    nets = engine.networks.networks()
+    if opts.quiet:
+        sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))
+        return 0
+    rows = [[n.id if opts.no_trunc else n.id[:12], n.name, n.driver, n.subnet, n.bridge] for n in nets]
+    sys.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "BRIDGE"], rows))
+    return 0
+
+
+def handle_inspect(engine, opts, args: list[str]) -> int:
+    import json
+    import sys
+    from mydocker.errors import NotFound
+    found, missing = [], []
+    for ref in args:
+        try:
+            found.append(engine.networks.inspect(ref))
+        except NotFound as e:
+            missing.append(str(e))
+    if opts.format and "json ." in opts.format:
+        sys.stdout.write("".join(json.dumps(n) + "\n" for n in found))
+    else:
+        sys.stdout.write(json.dumps(found, indent=4) + "\n")
+    if missing:
+        raise NotFound("; ".join(missing))
+    return 0
+
+
+def handle_rm(engine, opts, args: list[str]) -> int:
+    import sys
+    from mydocker.errors import MyDockerError
+    code = 0
+    for ref in args:
+        try:
+            engine.networks.remove(ref)
+            print(ref)
+        except MyDockerError as e:
+            print(f"mydocker: {e}", file=sys.stderr)
+            code = e.exit_code if e.exit_code != 125 else 1
+    return code
+
+
+def handle_prune(engine, opts, args: list[str]) -> int:
+    import sys
+    if not opts.force and sys.stdin.isatty():
+        sys.stdout.write("WARNING! This will remove all networks not used by at least one container.\n"
+                         "Are you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    removed = engine.networks.prune()
+    if removed:
+        sys.stdout.write("Deleted Networks:\n" + "".join(f"{n}\n" for n in removed))
+    return 0
+
+
+def handle_connect(engine, opts, args: list[str]) -> int:
+    engine.networks.connect(args[0], args[1], ip=opts.ip, aliases=opts.alias)
+    return 0
+
+
+def handle_disconnect(engine, opts, args: list[str]) -> int:
+    engine.networks.disconnect(args[0], args[1])
+    return 0
+
+
+def handle_reconcile(engine, opts, args: list[str]) -> int:
+    import os
+    import sys
+    records = {c.id: c for c in engine.records.containers()}
+
+    def live(container_id: str) -> bool:
+        c = records.get(container_id)
+        if c is None or c.status != "running" or not c.pid:
+            return False
+        return os.path.exists(f"/proc/{c.pid}")
+
+    result = engine.networks.reconcile(live)
+    sys.stdout.write(f"networks: {', '.join(result['networks']) or '-'}; rules in table {result['table']}; "
+                     f"detached {len(result['detached'])} stale container(s)\n")
+    return 0

@@ -1,0 +1,92 @@
+"""IP address management: the book's bitmap allocator over one IPv4 subnet.
+
+One byte per address, as the book's string of "0"/"1" (0 free, 1 taken), so the first free
+address is a C-speed `bytearray.find`. Network, gateway and broadcast are reserved at creation.
+The bitmap is plain bytes: the engine stores it in its SQLite records and changes it inside a
+`BEGIN IMMEDIATE` transaction, which is what keeps concurrent `run`s from sharing an address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from mydocker.errors import Conflict, InvalidArgument
+
+FREE, TAKEN = 0, 1
+
+
+def parse_subnet(text: str) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.IPv4Network(text, strict=False)
+    except ValueError:
+        raise InvalidArgument(f"invalid subnet {text!r}: give an IPv4 network such as 10.77.0.0/24") from None
+    if "/" not in text or net.network_address != ipaddress.IPv4Address(text.split("/")[0]):
+        raise InvalidArgument(f"invalid subnet {text!r}: give the network address and prefix, e.g. {net}")
+    if not 8 <= net.prefixlen <= 30:
+        raise InvalidArgument(f"subnet {text} has an unusable size: use a prefix from /8 to /30 "
+                              "(network, gateway and broadcast are reserved)")
+    return net
+
+
+class Bitmap:
+    """Addresses of one subnet; offsets are address - network address."""
+
+    def __init__(self, subnet: str, gateway: str | None = None, bits: bytes | None = None) -> None:
+        self.net = parse_subnet(subnet)
+        self.base = int(self.net.network_address)
+        if bits is not None:
+            if len(bits) != self.net.num_addresses:
+                raise ValueError(f"bitmap for {subnet} has {len(bits)} entries, not {self.net.num_addresses}")
+            self.bits = bytearray(bits)
+        else:
+            self.bits = bytearray(self.net.num_addresses)
+            self.bits[0] = self.bits[-1] = TAKEN        # network and broadcast
+            self.bits[self.offset(gateway or self.default_gateway())] = TAKEN
+        self._hint = 1
+
+    def default_gateway(self) -> str:
+        return str(self.net.network_address + 1)
+
+    def offset(self, address: str) -> int:
+        try:
+            ip = ipaddress.IPv4Address(address)
+        except ValueError:
+            raise InvalidArgument(f"invalid IP address {address!r}: give an IPv4 address such as 10.77.0.5") from None
+        if ip not in self.net:
+            raise InvalidArgument(f"IP address {address} is not in the network's subnet {self.net}: "
+                                  "choose an address inside it")
+        return int(ip) - self.base
+
+    def allocate(self, address: str | None = None) -> str:
+        """The first free address, or `address` if it is free."""
+        if address is not None:
+            i = self.offset(address)
+            if self.bits[i] == TAKEN:
+                raise Conflict(f"IP address {address} is already in use on {self.net} (or reserved): "
+                               "choose another --ip or leave it out")
+        else:
+            i = self.bits.find(FREE, self._hint)
+            if i < 0:
+                i = self.bits.find(FREE, 1)
+            if i < 0:
+                raise Conflict(f"no free IP address left in subnet {self.net}: remove containers from the "
+                               "network or create a network with a larger --subnet")
+            self._hint = i + 1
+        self.bits[i] = TAKEN
+        return str(ipaddress.IPv4Address(self.base + i))
+
+    def release(self, address: str) -> None:
+        i = self.offset(address)
+        if i in (0, len(self.bits) - 1):
+            return  # never free the reserved ends
+        self.bits[i] = FREE
+        self._hint = min(self._hint, i)
+
+    def taken(self, address: str) -> bool:
+        return self.bits[self.offset(address)] == TAKEN
+
+    def free_count(self) -> int:
+        return self.bits.count(FREE)
+
+    def to_bytes(self) -> bytes:
+        return bytes(self.bits)

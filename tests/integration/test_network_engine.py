@@ -1,0 +1,351 @@
+"""The engine's network API on the real kernel: netns + veth + bridge, NAT, published ports, isolation,
+IPAM under concurrency, crash-safe detach, reconcile.
+
+Processes stand in for containers here (`nsenter --net=<the container's netns>`), so this tests the
+network plumbing alone; tests/e2e/test_network_cli.py does the same through `mydocker run`.
+Traffic only goes to loopback or to namespaces these tests create.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mydocker.engine.networks import NetworkService
+from mydocker.engine.records import Records
+from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.network import ports as portspec
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUSYBOX = "/bin/busybox"
+
+# A tiny server: prints "ready", then answers each TCP connection / UDP datagram with
+# "<the client's address> <what it sent>", so a test can see whether NAT rewrote the source.
+SERVER = r"""
+import socket, sys
+proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+s = socket.socket(socket.AF_INET, kind)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, port))
+if proto == "tcp":
+    s.listen(16)
+print("ready", flush=True)
+while True:
+    if proto == "tcp":
+        c, addr = s.accept()
+        data = c.recv(100)
+        c.sendall(f"{addr[0]} ".encode() + data)
+        c.close()
+    else:
+        data, addr = s.recvfrom(100)
+        s.sendto(f"{addr[0]} ".encode() + data, addr)
+"""
+CLIENT = r"""
+import socket, sys
+proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+s = socket.socket(socket.AF_INET, kind)
+s.settimeout(3)
+try:
+    if proto == "tcp":
+        s.connect((host, port)); s.sendall(b"hi"); print(s.recv(100).decode())
+    else:
+        s.sendto(b"hi", (host, port)); print(s.recvfrom(100)[0].decode())
+except OSError as e:
+    print("FAILED", e)
+"""
+
+
+def in_netns(path: str | None, *argv: str, timeout: float = 10) -> subprocess.CompletedProcess:
+    prefix = ["nsenter", f"--net={path}"] if path else []
+    return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def ping(path: str, address: str) -> bool:
+    return in_netns(path, BUSYBOX, "ping", "-c", "1", "-W", "2", address).returncode == 0
+
+
+def request(path: str | None, proto: str, host: str, port: int) -> str:
+    return in_netns(path, sys.executable, "-c", CLIENT, proto, host, str(port)).stdout.strip()
+
+
+class Servers:
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, path: str | None, proto: str, host: str, port: int) -> None:
+        prefix = ["nsenter", f"--net={path}"] if path else []
+        proc = subprocess.Popen([*prefix, sys.executable, "-c", SERVER, proto, host, str(port)],
+                                stdout=subprocess.PIPE, text=True)
+        self.procs.append(proc)
+        assert proc.stdout.readline().strip() == "ready"
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def servers():
+    s = Servers()
+    yield s
+    s.stop()
+
+
+def host_state(scope: str, names: set[str], table: str) -> dict:
+    """What a network test could leave behind, scoped to the test's own objects: other engineers'
+    tests run containers (with their own bridges, veths and nft tables) on this host meanwhile."""
+    links = {n for n in os.listdir("/sys/class/net") if n in names or n.startswith(("mdt", f"md{table[9:]}"))}
+    ruleset = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True).stdout
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    with open("/proc/self/mountinfo") as f:
+        mounts = {line.split()[4] for line in f if line.split()[4].startswith(scope)}
+    return {"links": links, "nft": ruleset, "netns": netns, "mounts": mounts}
+
+
+@pytest.fixture
+def service(tmp_path, monkeypatch):
+    """A NetworkService on a private root. Afterwards: every link it made (bridges, veths), its nft
+    table, named netns and mounts under the test's dir are gone."""
+    from mydocker.network import links
+    root = tmp_path / "mydocker-net-root"
+    root.mkdir()
+    svc = NetworkService(Records(str(root / "mydocker.db")), str(root), str(tmp_path / "mydocker-net-run"))
+    made: set[str] = set()
+    plug, ensure_bridge = links.plug, links.ensure_bridge
+
+    def recording_plug(netns_path, host_name, *args, **kwargs):
+        made.add(host_name)
+        return plug(netns_path, host_name, *args, **kwargs)
+
+    def recording_bridge(name, *args, **kwargs):
+        made.add(name)
+        return ensure_bridge(name, *args, **kwargs)
+
+    monkeypatch.setattr(links, "plug", recording_plug)
+    monkeypatch.setattr(links, "ensure_bridge", recording_bridge)
+    before = host_state(str(tmp_path), made, svc.table)
+    yield svc
+    for (container,) in svc.db.execute("SELECT container FROM sandboxes").fetchall():
+        svc.detach(container)
+    for net in svc.networks():
+        if net.name != "bridge":
+            svc.remove(net.name)
+    svc._rebuild_firewall(force=True)
+    assert host_state(str(tmp_path), made, svc.table) == before
+    assert before["links"] == set() and before["nft"] == ""
+
+
+def free_subnet(prefix: int = 24) -> str:
+    """A random network in 10.64.0.0/12 that no host route covers: these tests may run twice at once
+    on this host (several engineers), and other tests' bridges are routes too."""
+    import random
+    routes = [ipaddress.IPv4Network(line.split()[0]) for line in
+              subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout.splitlines()
+              if line.split()[0] != "default"]
+    for _ in range(1000):
+        base = ipaddress.IPv4Address("10.64.0.0") + random.randrange(4096) * 256
+        candidate = ipaddress.IPv4Network((base, prefix))
+        if not any(candidate.overlaps(r) for r in routes):
+            return str(candidate)
+    pytest.skip("no free subnet in 10.64.0.0/12 on this host")
+
+
+def cid(n: int) -> str:
+    return f"{n:02x}" * 32
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A network namespace acting as "the internet" (or a remote client): a veth pair from the host,
+    a free /30 (.1 on the host side, .2 inside). Nothing routes back to container subnets."""
+    from mydocker.network import links, netns
+    made = []
+
+    def make() -> tuple[str, str, str]:
+        k = len(made) + 1
+        net = ipaddress.IPv4Network(free_subnet(30))
+        host_ip, peer_ip = str(net.network_address + 1), str(net.network_address + 2)
+        path = str(tmp_path / f"mydocker-outside{k}")
+        host_if, peer_if = f"mdt{os.urandom(3).hex()}h", f"mdt{os.urandom(3).hex()}p"
+        made.append((path, host_if))
+        netns.create(path)
+        subprocess.run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if], check=True)
+        with links._iproute()() as ipr:
+            ipr.link("set", ifname=peer_if, net_ns_fd=path)
+        subprocess.run(["ip", "addr", "add", f"{host_ip}/30", "dev", host_if], check=True)
+        subprocess.run(["ip", "link", "set", host_if, "up"], check=True)
+        for cmd in (["ip", "addr", "add", f"{peer_ip}/30", "dev", peer_if], ["ip", "link", "set", peer_if, "up"],
+                    ["ip", "link", "set", "lo", "up"], ["ip", "route", "add", "default", "via", host_ip]):
+            subprocess.run(["nsenter", f"--net={path}", *cmd], check=True)
+        return path, host_ip, peer_ip
+
+    yield make
+    for path, host_if in made:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        netns.remove(path)
+
+
+def test_two_containers_on_a_user_network_ping_and_know_each_other(service):
+    subnet = free_subnet()
+    first, fixed, gateway = (subnet.rsplit(".", 1)[0] + f".{n}" for n in (2, 50, 1))
+    service.create("appnet", subnet=subnet)
+    a = service.attach(cid(1), "web", "appnet", aliases=["www"])
+    b = service.attach(cid(2), "client", "appnet", ip=fixed)
+    assert a.addresses == [first] and b.addresses == [fixed]
+    assert ping(b.netns, first) and ping(a.netns, fixed)
+    hosts_b = open(os.path.join(service.files_dir, cid(2), "hosts")).read()
+    assert f"{first}\tweb www" in hosts_b
+    hosts_a = open(os.path.join(service.files_dir, cid(1), "hosts")).read()
+    assert f"{fixed}\tclient" in hosts_a  # rewritten in place when b joined
+    # inside: eth0 with the address, lo up, the default route via the gateway
+    addr = json.loads(in_netns(a.netns, "ip", "-j", "addr").stdout)
+    by_name = {link["ifname"]: link for link in addr}
+    assert {"lo", "eth0"} <= set(by_name) and "UP" in by_name["lo"]["flags"]
+    assert [i["local"] for i in by_name["eth0"]["addr_info"] if i["family"] == "inet"] == [first]
+    assert f"default via {gateway} dev eth0" in in_netns(a.netns, "ip", "route").stdout
+    service.detach(cid(2))
+    assert "client" not in open(os.path.join(service.files_dir, cid(1), "hosts")).read()
+
+
+def test_egress_is_masqueraded_to_an_outside_namespace(service, outside, servers):
+    path, host_side, server_ip = outside()
+    servers.start(path, "tcp", server_ip, 8000)  # its own namespace: no clash with anything
+    a = service.attach(cid(1), "c1", None)  # the default bridge
+    assert request(a.netns, "tcp", server_ip, 8000) == f"{host_side} hi"  # the server saw the host, not 172.x
+    assert not ping(path, a.addresses[0])   # and "the internet" has no way back in
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_published_port_from_loopback_host_address_and_a_remote_namespace(service, outside, servers, proto):
+    path, host_side, _remote_ip = outside()
+    service.create("pubnet", subnet=free_subnet())
+    a = service.attach(cid(1), "srv", "pubnet", ports=[portspec.parse(f"81/{proto}")])  # a free host port
+    port = service.published(cid(1))[0][2]
+    assert service.published(cid(1)) == [(f"81/{proto}", "0.0.0.0", port)]
+    servers.start(a.netns, proto, "0.0.0.0", 81)
+    assert request(None, proto, "127.0.0.1", port).endswith(" hi")          # from the host's loopback
+    assert request(None, proto, host_side, port).endswith(" hi")            # from a host address
+    assert request(path, proto, host_side, port) == f"{_remote_ip} hi"      # a remote client keeps its address
+
+
+def test_loopback_only_publish_is_not_reachable_from_outside(service, outside, servers):
+    path, host_side, _ = outside()
+    a = service.attach(cid(1), "srv", None, ports=[portspec.parse("127.0.0.1::82")])
+    port = service.published(cid(1))[0][2]
+    servers.start(a.netns, "tcp", "0.0.0.0", 82)
+    assert request(None, "tcp", "127.0.0.1", port).endswith(" hi")
+    assert request(path, "tcp", host_side, port).startswith("FAILED")
+
+
+def test_networks_are_isolated_from_each_other(service):
+    service.create("neta", subnet=free_subnet())
+    service.create("netb", subnet=free_subnet())
+    a = service.attach(cid(1), "a", "neta")
+    b = service.attach(cid(2), "b", "netb")
+    assert ping(a.netns, service.get("neta").gateway)  # its own gateway: yes
+    assert not ping(a.netns, b.addresses[0])           # the other network: no
+    assert not ping(b.netns, a.addresses[0])
+
+
+def test_fifty_concurrent_attaches_get_fifty_distinct_addresses(service):
+    service.create("many", subnet=free_subnet())
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from mydocker.engine.records import Records\nfrom mydocker.engine.networks import NetworkService\n"
+            "s = NetworkService(Records(%r), %r, %r)\nprint(s.attach(sys.argv[1], 'c' + sys.argv[1][:6], 'many').addresses[0])")
+    code = code % (REPO, os.path.join(service.root, "mydocker.db"), service.root, service.runroot)
+    procs = [subprocess.Popen([sys.executable, "-c", code, cid(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for n in range(50)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _out, err in results if err][:3]
+    addresses = [out.strip() for out, _err in results]
+    assert len(set(addresses)) == 50
+    assert {e.ip for e in service.endpoints(network="many")} == set(addresses)
+
+
+def test_full_subnet_fixed_ip_and_port_conflicts_are_clear(service):
+    tiny = free_subnet(30)
+    service.create("tiny", subnet=tiny)
+    service.attach(cid(1), "one", "tiny")
+    with pytest.raises(Conflict, match=f"no free IP address left in subnet {tiny}"):
+        service.attach(cid(2), "two", "tiny")
+    assert service.sandbox(cid(2)) is None      # the failed attach left nothing
+    other = free_subnet()
+    seventh = other.rsplit(".", 1)[0] + ".7"
+    service.create("other", subnet=other)
+    service.attach(cid(3), "three", "other", ip=seventh, ports=[portspec.parse("80")])
+    port = service.published(cid(3))[0][2]
+    with pytest.raises(Conflict, match="already in use"):
+        service.attach(cid(4), "four", "other", ip=seventh)
+    with pytest.raises(Conflict, match="already published"):
+        service.attach(cid(5), "five", "other", ports=[portspec.parse(f"{port}:80")])
+    with pytest.raises(Conflict, match="overlaps network"):
+        service.create("overlap", subnet=str(ipaddress.IPv4Network(other).supernet(new_prefix=16)))
+    with pytest.raises(Conflict, match="active endpoints"):
+        service.remove("other")
+    with pytest.raises(NotFound, match="network nosuch not found"):
+        service.attach(cid(6), "six", "nosuch")
+    with pytest.raises(InvalidArgument, match="--ip needs a user-defined network"):
+        service.attach(cid(7), "seven", None, ip="172.17.0.9")
+
+
+def test_detach_after_a_crash_midway_removes_what_exists(service):
+    crash = free_subnet()
+    service.create("crash", subnet=crash)
+    a = service.attach(cid(1), "a", "crash")
+    veth = service.endpoints(container=cid(1))[0].veth
+    subprocess.run(["ip", "link", "del", veth], check=True)  # half gone already
+    service.detach(cid(1))
+    service.detach(cid(1))  # and again: nothing to do
+    assert not os.path.exists(a.netns)
+    assert service.endpoints(network="crash") == []
+    # the address went back to the pool
+    assert service.attach(cid(2), "b", "crash").addresses == [crash.rsplit(".", 1)[0] + ".2"]
+
+
+def test_detach_after_a_crash_before_the_endpoint_retires_the_default_network(service):
+    from mydocker.engine.networks import Sandbox
+    # killed right after the default network (and its bridge) was made for this container
+    service._record_sandbox(Sandbox(cid(1), "a", "bridge", os.path.join(service.netns_dir, cid(1)), True, "a",
+                                    os.path.join(service.files_dir, cid(1))))
+    bridge = service._network_for_use("bridge").bridge
+    assert os.path.exists(f"/sys/class/net/{bridge}")
+    service.detach(cid(1))
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
+    assert service.networks() == [] and service.sandbox(cid(1)) is None
+
+
+def test_reconcile_restores_the_rules_after_a_flush(service, outside, servers):
+    path, host_side, _ = outside()
+    a = service.attach(cid(1), "srv", None, ports=[portspec.parse("84")])
+    port = service.published(cid(1))[0][2]
+    servers.start(a.netns, "tcp", "0.0.0.0", 84)
+    subprocess.run(["nft", "delete", "table", "ip", service.table], check=True)  # an admin's flush
+    assert request(path, "tcp", host_side, port).startswith("FAILED")
+    result = service.reconcile(live=lambda _cid: True)
+    assert result["detached"] == []
+    assert request(path, "tcp", host_side, port).endswith(" hi")
+    # a container whose process is gone is detached by reconcile
+    assert service.reconcile(live=lambda _cid: False)["detached"] == [cid(1)]
+    assert service.sandbox(cid(1)) is None
+
+
+def test_none_and_host_modes_make_no_host_objects(service):
+    none = service.attach(cid(1), "n", "none")
+    host = service.attach(cid(2), "h", "host")
+    assert none.netns is None and not none.host_netns
+    assert host.host_netns and host.hostname == socket.gethostname()
+    config = {"linux": {"namespaces": [{"type": "network"}, {"type": "uts"}]}, "process": {"env": ["HOSTNAME=x"]},
+              "mounts": [{"destination": "/proc"}], "hostname": "x"}
+    service.apply_to_spec(config, host)
+    assert config["linux"]["namespaces"] == [{"type": "uts"}]
+    assert [m["destination"] for m in config["mounts"]] == ["/proc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]

@@ -1,0 +1,155 @@
+"""IPAM bitmap, port specs, generated /etc files and the nft batch: pure logic, no root."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mydocker.errors import Conflict, InvalidArgument
+from mydocker.network import etcfiles, firewall, ports
+from mydocker.network.ipam import Bitmap, parse_subnet
+
+
+def test_reserved_addresses_are_never_handed_out():
+    b = Bitmap("10.77.0.0/29")
+    got = [b.allocate() for _ in range(5)]
+    assert got == ["10.77.0.2", "10.77.0.3", "10.77.0.4", "10.77.0.5", "10.77.0.6"]
+    with pytest.raises(Conflict, match="no free IP address left in subnet 10.77.0.0/29"):
+        b.allocate()
+
+
+def test_custom_gateway_is_reserved():
+    b = Bitmap("10.77.0.0/29", gateway="10.77.0.6")
+    assert b.taken("10.77.0.6") and not b.taken("10.77.0.1")
+    assert "10.77.0.6" not in [b.allocate() for _ in range(5)]
+
+
+def test_fixed_ip_and_its_errors():
+    b = Bitmap("10.77.0.0/24")
+    assert b.allocate("10.77.0.50") == "10.77.0.50"
+    with pytest.raises(Conflict, match="already in use"):
+        b.allocate("10.77.0.50")
+    with pytest.raises(Conflict):
+        b.allocate("10.77.0.1")  # the gateway
+    with pytest.raises(InvalidArgument, match="not in the network's subnet"):
+        b.allocate("10.78.0.5")
+    with pytest.raises(InvalidArgument, match="invalid IP address"):
+        b.allocate("10.77.0.500")
+
+
+def test_release_makes_the_address_available_again_and_survives_a_round_trip():
+    b = Bitmap("10.77.0.0/24")
+    first = b.allocate()
+    second = b.allocate()
+    b.release(first)
+    again = Bitmap("10.77.0.0/24", bits=b.to_bytes())   # as stored in the records
+    assert again.allocate() == first
+    assert again.taken(second)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("10.77.0.0", "network address and prefix"), ("10.77.0.5/24", "network address and prefix"),
+    ("10.77.0.0/31", "unusable size"), ("10.0.0.0/7", "unusable size"), ("banana", "invalid subnet"),
+    ("fd00::/64", "invalid subnet"),
+])
+def test_bad_subnets(text, message):
+    with pytest.raises(InvalidArgument, match=message):
+        parse_subnet(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(prefix=st.integers(24, 30), ops=st.lists(st.tuples(st.booleans(), st.integers(0, 255)), max_size=200))
+def test_allocations_are_unique_inside_the_subnet_and_never_reserved(prefix, ops):
+    b = Bitmap(f"10.99.0.0/{prefix}")
+    net = ipaddress.IPv4Network(f"10.99.0.0/{prefix}")
+    held: list[str] = []
+    for allocate, pick in ops:
+        if allocate:
+            try:
+                ip = b.allocate()
+            except Conflict:
+                assert len(held) == net.num_addresses - 3
+                continue
+            assert ip not in held
+            assert ipaddress.IPv4Address(ip) in net
+            assert ip not in (str(net.network_address), str(net.broadcast_address), str(net.network_address + 1))
+            held.append(ip)
+        elif held:
+            b.release(held.pop(pick % len(held)))
+        assert b.free_count() == net.num_addresses - 3 - len(held)
+
+
+@pytest.mark.parametrize("spec, want", [
+    ("80", ports.PortMapping(80, "tcp", 0, "")),
+    ("8080:80", ports.PortMapping(80, "tcp", 8080, "")),
+    ("127.0.0.1:8443:443/tcp", ports.PortMapping(443, "tcp", 8443, "127.0.0.1")),
+    ("5353:53/udp", ports.PortMapping(53, "udp", 5353, "")),
+    ("0.0.0.0:81:80", ports.PortMapping(80, "tcp", 81, "")),
+    ("127.0.0.1::80", ports.PortMapping(80, "tcp", 0, "127.0.0.1")),
+])
+def test_port_specs(spec, want):
+    assert ports.parse(spec) == want
+
+
+@pytest.mark.parametrize("spec", ["", "80/sctp", "0:80", "8080:70000", "a:b", "1.2.3.4.5:80:80", "1:2:3:4",
+                                  "8000-8010:80", "[::1]:80:80", "8080:"])
+def test_bad_port_specs(spec):
+    with pytest.raises(InvalidArgument, match="-p"):
+        ports.parse(spec)
+
+
+@given(st.integers(1, 65535), st.integers(1, 65535), st.sampled_from(["tcp", "udp"]))
+def test_port_spec_round_trip(host, ctr, proto):
+    assert ports.parse(f"{host}:{ctr}/{proto}") == ports.PortMapping(ctr, proto, host, "")
+
+
+def test_resolv_conf_drops_loopback_resolvers_only():
+    host = "# generated\nsearch example.org\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nnameserver ::1\noptions edns0\n"
+    out = etcfiles.resolv_conf(host)
+    assert "127.0.0.53" not in out and "::1" not in out
+    assert "nameserver 192.0.2.53" in out and "search example.org" in out and "options edns0" in out
+    assert "8.8.8.8" not in out
+
+
+def test_resolv_conf_falls_back_when_only_loopback_remains():
+    out = etcfiles.resolv_conf("nameserver 127.0.0.1\n")
+    assert out.splitlines() == ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    assert "127.0.0.1" in etcfiles.resolv_conf("nameserver 127.0.0.1\n", host_netns=True)
+
+
+def test_hosts_lists_self_and_peers():
+    text = etcfiles.hosts([("10.77.0.2", ["abc", "web", "web"])], [("10.77.0.3", ["db", "database"])])
+    assert "127.0.0.1\tlocalhost" in text
+    assert "10.77.0.2\tabc web\n" in text and "10.77.0.3\tdb database\n" in text
+
+
+def test_write_in_place_keeps_the_inode(tmp_path):
+    path = tmp_path / "hosts"
+    etcfiles.write_in_place(str(path), "a much longer first version\n")
+    inode = path.stat().st_ino
+    etcfiles.write_in_place(str(path), "short\n")
+    assert path.read_text() == "short\n" and path.stat().st_ino == inode
+
+
+def test_firewall_batch_names_its_own_table_and_chains():
+    rs = firewall.Ruleset("mydocker", [firewall.Net("md-a", "10.77.0.0/24"), firewall.Net("md-b", "10.78.0.0/24")],
+                          [firewall.Port("c" * 64, "udp", 5353, "10.77.0.2", 53, "127.0.0.1")])
+    cmds = firewall.batch(rs)
+    text = json.dumps(cmds)
+    assert cmds[0] == {"add": {"table": {"family": "ip", "name": "mydocker"}}}
+    assert {"flush": {"table": {"family": "ip", "name": "mydocker"}}} in cmds
+    chains = [c["add"]["chain"]["name"] for c in cmds if "chain" in c.get("add", {})]
+    assert all(name.startswith("MYDOCKER") for name in chains)
+    assert all(c["add"]["rule"]["table"] == "mydocker" for c in cmds if "rule" in c.get("add", {}))
+    assert '"dnat": {"addr": "10.77.0.2", "port": 53}' in text and '"cccccccccccc"' in text
+    drops = [c["add"]["rule"]["expr"][0] for c in cmds
+             if "rule" in c.get("add", {}) and {"drop": None} in c["add"]["rule"]["expr"]]
+    # nothing else gets into either network: isolation from each other and from routed outsiders
+    assert [d["match"]["right"] for d in drops] == ["md-a", "md-b"]
+
+
+def test_firewall_batch_without_networks_only_removes_the_table():
+    assert [list(c) for c in firewall.batch(firewall.Ruleset("mydocker"))] == [["add"], ["delete"]]
