@@ -1,0 +1,55 @@
+"""`mydocker container COMMAND`: the container verbs under one noun, plus `prune`."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+SUBCOMMANDS = {
+    "ls": ("mydocker.cli.ps", "List containers"),
+    "ps": ("mydocker.cli.ps", "List containers"),
+    "run": ("mydocker.cli.run", "Create and run a new container from an image"),
+    "start": ("mydocker.cli.start", "Start one or more stopped containers"),
+    "stop": ("mydocker.cli.stop", "Stop one or more running containers"),
+    "restart": ("mydocker.cli.restart", "Restart one or more containers"),
+    "kill": ("mydocker.cli.kill", "Kill one or more running containers"),
+    "rm": ("mydocker.cli.rm", "Remove one or more containers"),
+    "logs": ("mydocker.cli.logs", "Fetch the logs of a container"),
+    "exec": ("mydocker.cli.exec", "Execute a command in a running container"),
+    "inspect": ("mydocker.cli.inspect", "Display detailed information on one or more containers"),
+    "wait": ("mydocker.cli.wait", "Block until one or more containers stop, then print their exit codes"),
+    "top": ("mydocker.cli.top", "Display the running processes of a container"),
+    "rename": ("mydocker.cli.rename", "Rename a container"),
+    "prune": ("mydocker.cli.container", "Remove all stopped containers"),
+}
+
+command = Command("container", "Manage containers", usage="container COMMAND", interspersed=False)
+for _name, (_module, _summary) in SUBCOMMANDS.items():
+    command.subcommands[_name] = Command(_name, _summary)
+
+prune_command = (
+    Command("container prune", "Remove all stopped containers", usage="container prune [OPTIONS]", max_args=0)
+    .flag("-f", "--force", help="do not prompt for confirmation")
+)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.image import dispatch
+    local = {"prune": (prune_command, handle_prune)}
+    if args and args[0] == "inspect":  # `container inspect` never falls back to images
+        from mydocker.cli import inspect
+        local["inspect"] = (inspect.command, lambda e, o, a: inspect.handle(e, _typed(o), a))
+    return dispatch(engine, args, SUBCOMMANDS, "container", local)
+
+
+def _typed(opts):
+    opts["type"] = "container"
+    return opts
+
+
+def handle_prune(engine, opts, args: list[str]) -> int:
+    removed = engine.containers.prune()
+    print("Deleted Containers:" if removed else "", end="\n" if removed else "")
+    for container_id in removed:
+        print(container_id)
+    print(("\n" if removed else "") + "Total reclaimed space: 0B")
+    return 0

@@ -1,0 +1,56 @@
+"""`mydocker inspect`: containers (or images) as Docker-shaped JSON, or through a -f template."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("inspect", "Return low-level information on containers or images",
+            usage="inspect [OPTIONS] NAME|ID [NAME|ID...]", min_args=1)
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="format the output using a Go template")
+    .flag("-s", "--size", help="display total file sizes")
+    .flag("--type", kind="str", metavar="TYPE", help="only look for a container or an image")
+)
+
+
+def find(engine, ref: str, kind: str | None) -> dict:
+    from mydocker.engine.inspect import container_json
+    from mydocker.errors import NotFound
+    if kind not in (None, "container", "image"):
+        from mydocker.errors import InvalidArgument
+        raise InvalidArgument(f"invalid --type {kind!r}: use container or image")
+    if kind != "image":
+        service = engine.containers
+        try:
+            rec = service.find(ref)
+            return container_json(rec, service.container_dir(rec.id), service.log_path(rec.id))
+        except NotFound:
+            if kind == "container":
+                raise
+    inspect_image = getattr(engine.images, "inspect", None)
+    if inspect_image is None:
+        raise NotFound(f"no such container: {ref}")
+    try:
+        return inspect_image(ref)
+    except NotFound:
+        raise NotFound(f"no such object: {ref} (neither a container nor an image)") from None
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    import json
+    import sys
+    from mydocker.errors import MyDockerError
+    found, code = [], 0
+    for ref in args:
+        try:
+            found.append(find(engine, ref, opts.type))
+        except MyDockerError as e:
+            print(f"mydocker: {e}", file=sys.stderr)
+            code = 1
+    if opts.format:
+        from mydocker.engine.gotemplate import Template
+        template = Template(opts.format.replace("\\n", "\n").replace("\\t", "\t"))
+        sys.stdout.write("".join(template.execute(item) + "\n" for item in found))
+    else:
+        sys.stdout.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    return code

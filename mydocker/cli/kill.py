@@ -1,0 +1,18 @@
+"""`mydocker kill`: send a signal (default KILL) to a container's main process."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("kill", "Kill one or more running containers", usage="kill [OPTIONS] CONTAINER [CONTAINER...]",
+            min_args=1)
+    .flag("-s", "--signal", kind="str", metavar="SIGNAL", default="KILL", help="signal to send (default KILL)")
+)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.stop import each
+    from mydocker.runtime.kill import parse_signal
+    parse_signal(opts.signal)  # a bad signal is one error, not one per container
+    return each(args, lambda ref: engine.containers.kill(ref, opts.signal))

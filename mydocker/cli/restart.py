@@ -1,0 +1,16 @@
+"""`mydocker restart`: stop (StopSignal, -t, SIGKILL), then start."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("restart", "Restart one or more containers", usage="restart [OPTIONS] CONTAINER [CONTAINER...]",
+            min_args=1)
+    .flag("-t", "--time", kind="int", metavar="SECONDS", help="seconds to wait before killing it (default 10)")
+)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.stop import each
+    return each(args, lambda ref: engine.containers.restart(ref, opts.time))

@@ -1,0 +1,16 @@
+"""`mydocker rm`: remove containers and everything they own; -f stops a running one first."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("rm", "Remove one or more containers", usage="rm [OPTIONS] CONTAINER [CONTAINER...]", min_args=1)
+    .flag("-f", "--force", help="force the removal of a running container (uses SIGKILL)")
+    .flag("-v", "--volumes", help="remove anonymous volumes associated with the container")
+)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.stop import each
+    return each(args, lambda ref: engine.containers.remove(ref, force=opts.force))

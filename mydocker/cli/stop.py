@@ -1,0 +1,40 @@
+"""`mydocker stop`: the image's StopSignal (default SIGTERM), then SIGKILL after -t seconds."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("stop", "Stop one or more running containers", usage="stop [OPTIONS] CONTAINER [CONTAINER...]",
+            min_args=1)
+    .flag("-t", "--time", kind="int", metavar="SECONDS", help="seconds to wait before killing it (default 10)")
+    .flag("-s", "--signal", kind="str", metavar="SIGNAL", help="signal to send instead of the image's StopSignal")
+)
+
+
+def each(args: list[str], action) -> int:
+    """Docker's manner for verbs on several containers: print each that worked, report each failure."""
+    import sys
+    from mydocker.errors import MyDockerError
+    code = 0
+    for ref in args:
+        try:
+            action(ref)
+        except MyDockerError as e:
+            print(f"mydocker: {e}", file=sys.stderr)
+            code = e.exit_code if code == 0 else code
+            continue
+        print(ref)
+    return code
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    service = engine.containers
+    if opts.signal:
+        from mydocker.runtime.kill import parse_signal
+        parse_signal(opts.signal)  # a bad signal is one error, not one per container
+
+    def stop(ref: str) -> None:
+        service.stop(ref, opts.time, opts.signal)
+
+    return each(args, stop)

@@ -1,0 +1,21 @@
+"""`mydocker wait`: block until containers stop, then print their exit codes."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = Command("wait", "Block until one or more containers stop, then print their exit codes",
+                  usage="wait CONTAINER [CONTAINER...]", min_args=1)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    import sys
+    from mydocker.errors import MyDockerError
+    code = 0
+    for ref in args:
+        try:
+            print(engine.containers.wait(ref), flush=True)
+        except MyDockerError as e:
+            print(f"mydocker: {e}", file=sys.stderr)
+            code = code or e.exit_code
+    return code

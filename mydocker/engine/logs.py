@@ -1,0 +1,211 @@
+"""Container logs in Docker's json-file form: one JSON object per line, rotated by size.
+
+    {"log":"hello\\n","stream":"stdout","time":"2024-05-01T10:00:00.123456789Z"}
+
+The writer runs inside the monitor (small imports only); the reader serves `logs` with
+--since/--until/--tail/-f/-t and keeps stdout and stderr apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+LOG_NAME = "{id}-json.log"        # Docker's file name, under the container's directory
+PARTIAL = 16 * 1024               # Docker cuts lines longer than this into partial messages
+
+
+def log_path(container_dir: str, container_id: str) -> str:
+    return os.path.join(container_dir, LOG_NAME.format(id=container_id))
+
+
+def rfc3339nano(ns: int, fixed: bool = False) -> str:
+    """Go's RFC3339Nano (trailing zeros dropped), or Docker's fixed 9-digit display form."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    frac = f"{nanos:09d}"
+    if not fixed:
+        frac = frac.rstrip("0")
+    return f"{base}.{frac}Z" if frac else f"{base}Z"
+
+
+def parse_time(text: str) -> int:
+    """RFC 3339 (any fraction, Z or ±hh:mm) -> nanoseconds since the epoch."""
+    import calendar
+    import re
+    m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?", text)
+    if not m:
+        raise ValueError(text)
+    y, mo, d, h, mi, s, frac, zone = m.groups()
+    seconds = calendar.timegm((int(y), int(mo), int(d), int(h), int(mi), int(s)))
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    elif not zone:
+        seconds += time.timezone  # no zone: local time, as Docker reads it
+    return seconds * 1_000_000_000 + int((frac or "0").ljust(9, "0"))
+
+
+class LogWriter:
+    """Appends a container's output; rotates at `max_size` bytes keeping `max_file` files."""
+
+    def __init__(self, path: str, max_size: int = 0, max_file: int = 1) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.max_file = max(1, max_file)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = os.fstat(self.fd).st_size
+        self.pending: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def feed(self, stream: str, data: bytes) -> None:
+        """Output as it arrives; whole lines are written, a tail waits for its newline."""
+        buf = self.pending[stream] + data
+        lines = buf.split(b"\n")
+        self.pending[stream] = lines.pop()
+        for line in lines:
+            line += b"\n"
+            while len(line) > PARTIAL:  # Docker's copier reads 16 KiB at a time: long lines arrive in parts
+                self._write(stream, line[:PARTIAL])
+                line = line[PARTIAL:]
+            self._write(stream, line)
+        while len(self.pending[stream]) >= PARTIAL:
+            chunk, self.pending[stream] = self.pending[stream][:PARTIAL], self.pending[stream][PARTIAL:]
+            self._write(stream, chunk)
+
+    def flush(self, stream: str) -> None:
+        """The stream ended: write what is left without a newline, as Docker does."""
+        if self.pending[stream]:
+            self._write(stream, self.pending[stream])
+            self.pending[stream] = b""
+
+    def _write(self, stream: str, data: bytes) -> None:
+        entry = json.dumps({"log": data.decode("utf-8", "replace"), "stream": stream,
+                            "time": rfc3339nano(time.time_ns())}, ensure_ascii=False).encode() + b"\n"
+        if self.max_size and self.size and self.size + len(entry) > self.max_size:
+            self._rotate()
+        os.write(self.fd, entry)
+        self.size += len(entry)
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        if self.max_file <= 1:
+            os.truncate(self.path, 0)
+        else:
+            for n in range(self.max_file - 1, 0, -1):
+                older = f"{self.path}.{n - 1}" if n > 1 else self.path
+                if os.path.exists(older):
+                    os.rename(older, f"{self.path}.{n}")
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.size = 0
+
+    def close(self) -> None:
+        for stream in self.pending:
+            self.flush(stream)
+        os.close(self.fd)
+
+
+def parse_size(text: str) -> int:
+    """--log-opt max-size: 10k, 5m, 1g (Docker's units, powers of 1024)."""
+    from mydocker.engine.units import ram_in_bytes
+    from mydocker.errors import InvalidArgument
+    try:
+        return ram_in_bytes(text)
+    except ValueError:
+        raise InvalidArgument(f"invalid --log-opt max-size={text}: use a size such as 512k, 10m or 1g") from None
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+def _files(path: str) -> list[str]:
+    rotated = []
+    n = 1
+    while os.path.exists(f"{path}.{n}"):
+        rotated.append(f"{path}.{n}")
+        n += 1
+    return [*reversed(rotated), path]
+
+
+def _entries(data: bytes) -> list[dict]:
+    out = []
+    for line in data.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by a crash: skip it
+    return out
+
+
+def read_logs(path: str, write, since: int | None = None, until: int | None = None, tail: int | None = None,
+              timestamps: bool = False, follow=None, poll: float = 0.1) -> None:
+    """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited."""
+    entries = []
+    for name in _files(path):
+        try:
+            with open(name, "rb") as f:
+                entries += _entries(f.read())
+        except FileNotFoundError:
+            pass
+    offset = _size(path)
+    inode = _inode(path)
+    if tail is not None and tail >= 0:
+        entries = entries[-tail:] if tail else []
+    _emit(entries, write, since, until, timestamps)
+    if follow is None:
+        return
+    rest = b""
+    while True:
+        running = follow()
+        if _inode(path) != inode:  # rotated: the old file is complete, start the new one
+            inode, offset, rest = _inode(path), 0, b""
+        size = _size(path)
+        if size > offset:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = rest + f.read(size - offset)
+            offset = size
+            complete, _, rest = data.rpartition(b"\n")
+            if _emit(_entries(complete), write, since, until, timestamps):
+                return
+        elif not running:
+            return
+        else:
+            time.sleep(poll)
+
+
+def _emit(entries: list[dict], write, since, until, timestamps: bool) -> bool:
+    """Write entries in the window; True once past --until (nothing more to follow)."""
+    for entry in entries:
+        t = entry.get("time", "")
+        if since is not None or until is not None:
+            try:
+                ns = parse_time(t)
+            except ValueError:
+                ns = 0
+            if since is not None and ns < since:
+                continue
+            if until is not None and ns > until:
+                return True
+        data = entry.get("log", "").encode("utf-8", "surrogateescape")
+        if timestamps:
+            try:
+                t = rfc3339nano(parse_time(t), fixed=True)
+            except ValueError:
+                pass
+            data = t.encode() + b" " + data
+        write(entry.get("stream", "stdout"), data)
+    return False
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _inode(path: str) -> int:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return 0

@@ -1,0 +1,504 @@
+"""The monitor: one process per engine root that parents, reaps and logs every detached container.
+
+Why one per root and not one per container (conmon's design): a Python process costs about 4.4 MB
+PSS, conmon 0.56 MB; one monitor shared by N containers costs (its RSS)/N, about 0.1 MB each at 100
+containers (bench/idle_cost.py). It is single-threaded (DESIGN: no threads where containers are
+forked): one epoll loop over the listening socket, the containers' output pipes and SIGCHLD.
+
+    CLI ──unix socket──► monitor (child subreaper) ──fork──► launch worker: runtime create + start
+                            ▲  │ reaps the init                 (then exits: the init is reparented
+                            │  └─fork──► exit worker: record the exit, tear down, restart?  to us)
+                            └── stdout/stderr pipes → <container>/<id>-json.log
+
+Everything heavy (SQLite, the runtime) runs in the short-lived forked workers, so the monitor itself
+stays small. It exits by itself once it has had nothing to watch for MYDOCKER_MONITOR_IDLE seconds.
+If it is killed, its containers keep running (reparented to the host's init); `ps` then reads the
+truth from the processes and `rm -f` still cleans up (records are written before anything exists).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import sys
+import time
+
+SOCKET = "monitor.sock"
+LOCK = "monitor.lock"
+LOG = "monitor.log"                 # the monitor's stderr: tracebacks of failed workers, for bug reports
+RESTART = 3                         # an exit worker's code asking for a restart
+_NOFILE = (1024, 1024)             # the open-files limit the monitor was started with
+_LOG_DRAIN = 1.0                    # seconds to wait for a dead container's last output
+_MAX = 1 << 16
+
+
+def idle_timeout() -> float:
+    return float(os.environ.get("MYDOCKER_MONITOR_IDLE", "5"))
+
+
+# --- the client side: what the CLI calls -----------------------------------------------------
+
+def request(root: str, runroot: str, message: dict, timeout: float = 60) -> dict:
+    """Send `message` to the root's monitor (starting it if needed) and return its reply."""
+    from mydocker.errors import RuntimeFailure
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = _connect(runroot)
+        if sock is None:
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"cannot reach the container monitor at {os.path.join(runroot, SOCKET)}: "
+                                     "check that the run root is writable and retry")
+            _spawn(root, runroot)
+            continue
+        with sock:
+            sock.settimeout(timeout)
+            try:
+                sock.send(json.dumps(message).encode())
+                ack = sock.recv(_MAX)
+            except (ConnectionError, OSError):
+                ack = b""
+            if not ack:  # the monitor was exiting and never saw the request: ask the next one
+                continue
+            try:
+                reply = sock.recv(_MAX)
+            except (ConnectionError, OSError):
+                reply = b""
+        if not reply:
+            raise RuntimeFailure("the container monitor died while handling the request: "
+                                 "see `mydocker ps -a` and retry")
+        return json.loads(reply)
+
+
+def _connect(runroot: str) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(os.path.join(runroot, SOCKET))
+        return sock
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        return None
+
+
+def _spawn(root: str, runroot: str) -> None:
+    """Start a monitor in its own session and wait until it listens (or lost the race to another)."""
+    import subprocess
+    os.makedirs(runroot, mode=0o711, exist_ok=True)
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    paths = list(dict.fromkeys([package_parent, *sys.path]))  # ours: the launcher's site-packages too
+    code = f"import sys; sys.path[:0] = {paths!r}; from mydocker.engine.monitor import main; main()"
+    r, w = os.pipe()
+    log = os.open(os.path.join(runroot, LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        subprocess.Popen([sys.executable, "-I", "-S", "-c", code, root, runroot, str(w)], pass_fds=(w,),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                         start_new_session=True, cwd="/")
+        os.close(w)
+        w = -1
+        os.read(r, 1)  # one byte when listening; EOF if it exited (another monitor holds the lock)
+    finally:
+        os.close(r)
+        os.close(log)
+        if w >= 0:
+            os.close(w)
+    # The monitor's parent (us) exits soon; it is reparented, not our zombie: no wait needed.
+
+
+# --- the monitor itself ------------------------------------------------------------------------
+
+class _Container:
+    def __init__(self, cid: str, params: dict, writer) -> None:
+        self.id = cid
+        self.params = params
+        self.writer = writer
+        self.pid = 0
+        self.status: int | None = None   # wait status once the init is reaped
+        self.exited_at = 0.0
+        self.streams: set[int] = set()
+        self.stdin_w = -1
+        self.launching = True
+        self.started_at = 0.0
+        self.backoff = 0.1
+        self.restart_at = 0.0
+        self.exiting = False             # an exit worker is tearing it down
+        self.pending = None              # a launch request that waits for that worker
+
+
+class Monitor:
+    def __init__(self, root: str, runroot: str, lock_fd: int = -1) -> None:
+        self.lock_fd = lock_fd
+        self.root = root
+        self.runroot = runroot
+        from mydocker.engine.lifecycle import identity
+        self.me = identity(os.getpid())  # recorded with each container: `ps` knows whether we still watch it
+        self.ep = select.epoll()
+        self.handlers: dict[int, object] = {}
+        self.containers: dict[str, _Container] = {}
+        self.inits: dict[int, str] = {}
+        self.workers: dict[int, tuple[str, str]] = {}
+        self.unknown: dict[int, int] = {}
+        self.idle_since = time.monotonic()
+
+    # fds
+    def watch(self, fd: int, handler) -> None:
+        self.handlers[fd] = handler
+        self.ep.register(fd, select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR)
+
+    def unwatch(self, fd: int) -> None:
+        if self.handlers.pop(fd, None) is not None:
+            self.ep.unregister(fd)
+            os.close(fd)
+
+    def serve(self, listener: socket.socket) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)   # only SIGKILL ends a monitor mid-work
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.listener = listener
+        self.wake = (wake_r, wake_w)
+        self.handlers[listener.fileno()] = self._accept
+        self.ep.register(listener.fileno(), select.EPOLLIN)
+        self.watch(wake_r, self._reap)
+        while True:
+            self._reap(None)
+            now = time.monotonic()
+            for c in list(self.containers.values()):
+                if c.restart_at and now >= c.restart_at:
+                    c.restart_at = 0.0
+                    self._launch(c, None)
+                if c.status is not None and not c.launching and (not c.streams or now > c.exited_at + _LOG_DRAIN):
+                    self._finish(c)
+            if self.containers or self.workers:
+                self.idle_since = now
+            elif now - self.idle_since > idle_timeout():
+                return
+            busy = any(c.status is not None or c.restart_at for c in self.containers.values())
+            try:
+                events = self.ep.poll(0.05 if busy else 1.0)
+            except InterruptedError:
+                continue
+            for fd, _mask in events:
+                handler = self.handlers.get(fd)
+                if handler is not None:
+                    handler(fd)
+
+    def _accept(self, _fd: int) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(True)
+        conn.settimeout(5)
+        try:
+            msg = json.loads(conn.recv(_MAX) or b"null")
+            conn.send(b'{"accepted": true}')
+        except (OSError, ValueError):
+            conn.close()
+            return
+        if not msg or msg.get("op") != "launch":
+            conn.send(json.dumps({"error": "invalid", "message": "unknown monitor request"}).encode())
+            conn.close()
+            return
+        cid = msg["id"]
+        c = self.containers.get(cid)
+        if c is not None and (c.pid or c.launching):
+            conn.send(json.dumps({"error": "conflict", "message": f"container {cid} is already running"}).encode())
+            conn.close()
+            return
+        if c is None:
+            from mydocker.engine.logs import LogWriter
+            log = msg.get("log") or {}
+            c = self.containers[cid] = _Container(cid, msg, LogWriter(msg["log_path"], log.get("max_size", 0),
+                                                                      log.get("max_file", 1)))
+        c.params = msg
+        c.restart_at = 0.0
+        if c.exiting:
+            c.pending = conn  # launched once the last run's teardown is over
+            return
+        self._launch(c, conn)
+
+    def _launch(self, c: _Container, conn: socket.socket | None) -> None:
+        """Fork a worker that creates and starts the container with pipes we read."""
+        from mydocker.runtime.channel import Channel
+        tty, interactive = c.params.get("tty"), c.params.get("interactive")
+        stdio = [-1, -1, -1]
+        ours = []
+        if interactive and not tty:
+            r, c.stdin_w = os.pipe2(os.O_CLOEXEC)
+            stdio[0] = r
+        if not tty:
+            for i in (1, 2):
+                r, w = os.pipe2(os.O_CLOEXEC)
+                stdio[i] = w
+                ours.append((r, "stdout" if i == 1 else "stderr"))
+        parent, child = Channel.pair()
+        c.launching = True
+        c.status = None
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                self._in_child()
+                parent.close()
+                code = _launch_worker(self.root, self.runroot, c.id, stdio, child, conn, self.me)
+            except BaseException:  # noqa: BLE001 - to monitor.log
+                _log_exception(f"launching {c.id}")
+            finally:
+                os._exit(code)
+        self.workers[pid] = ("launch", c.id)
+        child.close()
+        if conn is not None:
+            conn.close()
+        for fd in stdio:
+            if fd >= 0:
+                os.close(fd)
+        for fd, stream in ours:
+            c.streams.add(fd)
+            self.watch(fd, self._reader(c, stream))
+        self.watch(parent.sock.detach(), self._channel(c))
+
+    def _in_child(self) -> None:
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, _NOFILE)  # containers get the limit a `run` would give
+        import gc
+        gc.disable()  # a worker lives for milliseconds: collecting would only copy the monitor's pages
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        self.ep.close()
+        for fd in [*self.handlers, self.wake[1], self.lock_fd]:
+            if fd >= 0:
+                os.close(fd)
+        for c in self.containers.values():
+            if c.stdin_w >= 0:
+                os.close(c.stdin_w)
+
+    def _reader(self, c: _Container, stream: str):
+        def read(fd: int) -> None:
+            try:
+                data = os.read(fd, _MAX)
+            except OSError as e:
+                data = b"" if e.errno == errno.EIO else None  # EIO: the pty's last slave closed
+                if data is None:
+                    raise
+            if data:
+                c.writer.feed(stream, data)
+                return
+            c.writer.flush(stream)
+            c.streams.discard(fd)
+            self.unwatch(fd)
+        return read
+
+    def _channel(self, c: _Container):
+        from mydocker.runtime.channel import Channel
+
+        def receive(fd: int) -> None:
+            ch = Channel(socket.socket(fileno=os.dup(fd)))
+            try:
+                msg, fds = ch.recv()
+            finally:
+                ch.close()
+            if msg is None:
+                self.unwatch(fd)
+                return
+            if msg.get("type") == "started":
+                c.pid = msg["pid"]
+                c.started_at = time.monotonic()
+                self.inits[c.pid] = c.id
+                for console in fds:
+                    os.set_blocking(console, False)
+                    c.streams.add(console)
+                    self.watch(console, self._reader(c, "stdout"))
+                if c.pid in self.unknown:
+                    self._exited(c, self.unknown.pop(c.pid))
+        return receive
+
+    def _reap(self, fd: int | None) -> None:
+        if fd is not None:
+            try:
+                while os.read(fd, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.workers:
+                self._worker_done(pid, status)
+            elif pid in self.inits:
+                self._exited(self.containers[self.inits.pop(pid)], status)
+            else:
+                self.unknown[pid] = status
+                if len(self.unknown) > 1000:
+                    self.unknown.pop(next(iter(self.unknown)))
+
+    def _exited(self, c: _Container, status: int) -> None:
+        self.inits.pop(c.pid, None)
+        c.pid = 0
+        c.status = status
+        c.exited_at = time.monotonic()
+        if c.stdin_w >= 0:
+            os.close(c.stdin_w)
+            c.stdin_w = -1
+
+    def _worker_done(self, pid: int, status: int) -> None:
+        kind, cid = self.workers.pop(pid)
+        c = self.containers.get(cid)
+        if c is None:
+            return
+        code = os.waitstatus_to_exitcode(status)
+        if kind == "launch":
+            c.launching = False
+            if code != 0:  # it reported and cleaned up: nothing runs
+                self._drop(c)
+            return
+        c.exiting = False
+        if c.pending is not None:
+            conn, c.pending = c.pending, None
+            self._launch(c, conn)
+            return
+        if code == RESTART and c.id in self.containers:
+            ran = time.monotonic() - c.started_at
+            c.backoff = 0.1 if ran > 10 else min(c.backoff * 2, 60.0)
+            c.restart_at = time.monotonic() + c.backoff
+            c.status = None
+            c.pid = 0
+            return
+        self._drop(c)
+
+    def _finish(self, c: _Container) -> None:
+        """The init is gone and its output drained: a worker records the exit and tears down."""
+        status, c.status = c.status, None
+        for fd in list(c.streams):
+            self.unwatch(fd)
+        c.streams.clear()
+        c.writer.flush("stdout")
+        c.writer.flush("stderr")
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code
+        pid = os.fork()
+        if pid == 0:
+            rc = 1
+            try:
+                self._in_child()
+                rc = _exit_worker(self.root, self.runroot, c.id, code)
+            except BaseException:  # noqa: BLE001 - to monitor.log
+                _log_exception(f"recording the exit of {c.id}")
+            finally:
+                os._exit(rc)
+        self.workers[pid] = ("exit", c.id)
+        c.exiting = True
+
+    def _drop(self, c: _Container) -> None:
+        for fd in list(c.streams):
+            self.unwatch(fd)
+        c.streams.clear()
+        if c.stdin_w >= 0:
+            os.close(c.stdin_w)
+        self.inits.pop(c.pid, None)
+        try:
+            c.writer.close()
+        except OSError:
+            pass
+        self.containers.pop(c.id, None)
+
+
+def _log_exception(what: str) -> None:
+    import traceback
+    sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} mydocker monitor: error {what}:\n{traceback.format_exc()}")
+    sys.stderr.flush()
+
+
+def _service(root: str, runroot: str):
+    from mydocker.engine.engine import Engine
+    return Engine(root=root, runroot=runroot).containers
+
+
+def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn, me: str) -> int:
+    reply = _service(root, runroot).launch(cid, stdio, ch, me)
+    if conn is not None:
+        try:
+            conn.send(json.dumps(reply).encode())
+        except OSError:
+            pass
+    return 0 if "pid" in reply else 1
+
+
+def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
+    return RESTART if _service(root, runroot).exited(cid, code) else 0
+
+
+# What the forked workers run, imported once here: each fork then starts warm (about 30 ms less per
+# run -d and per exit). The pages are shared with the workers (copy-on-write); bench/idle_cost.py
+# measures what they add to the monitor.
+_PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.engine.records",
+            "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete", "mydocker.runtime.kill",
+            "mydocker.runtime.stats", "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2",
+            "mydocker.engine.networks", "mydocker.engine.volumes")
+
+
+def _preload() -> None:
+    import importlib
+    for name in _PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a module another engineer renamed: the worker imports what it needs
+            _log_exception(f"preloading {name}")
+    import gc
+    gc.freeze()  # the collector in a forked worker then leaves these pages alone (fewer copy-on-write faults)
+
+
+def main() -> None:
+    root, runroot, ready = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    os.makedirs(runroot, mode=0o711, exist_ok=True)
+    lock = os.open(os.path.join(runroot, LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os._exit(0)  # another monitor serves this root: the client connects to it
+    import resource
+    global _NOFILE
+    _NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Three fds per container (two pipes and its log): raise the soft limit to the hard one we may use.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_NOFILE[1], _NOFILE[1]))
+    from mydocker.linux import syscalls as sc
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # every init is reparented to us when its creator exits
+    import ctypes
+    name = ctypes.create_string_buffer(b"mydocker-monitor"[:15])
+    sc.prctl(sc.PR_SET_NAME, ctypes.addressof(name))
+    os.ftruncate(lock, 0)
+    os.write(lock, f"{os.getpid()}\n".encode())  # for `ps`, tests and humans: who monitors this root
+    path = os.path.join(runroot, SOCKET)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(128)
+    os.write(ready, b"1")
+    os.close(ready)
+    _preload()
+    try:
+        Monitor(root, runroot, lock).serve(listener)
+    finally:
+        try:
+            os.unlink(path)  # new clients start a new monitor; it takes the lock once we are gone
+        except FileNotFoundError:
+            pass
+        listener.close()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
