@@ -5,6 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 need=""
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"  # the image needs a static busybox
+dpkg -s nftables >/dev/null 2>&1 || need="$need nftables"  # bridge networking: NAT and -p rules via `nft -j`
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need="$need python3-venv"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 if [ -n "$need" ]; then

@@ -10,18 +10,58 @@ command = (
     .flag("-i", "--interactive", help="keep stdin open")
     .flag("-t", "--tty", help="allocate a pseudo-terminal")
     .flag("--rm", help="remove the container when it exits")
+    .flag("-d", "--detach", help="run the container in the background and print its ID")
+    .flag("--restart", kind="str", metavar="POLICY", default="no", help="no, on-failure[:N], always, unless-stopped")
+    .flag("--log-opt", kind="list", metavar="K=V", help="json-file log options: max-size=10m, max-file=3")
     .flag("--name", kind="str", metavar="NAME", help="name the container")
     .flag("-e", "--env", kind="list", metavar="K=V", help="set an environment variable")
     .flag("-h", "--hostname", kind="str", metavar="NAME", help="container host name")
     .flag("-w", "--workdir", kind="str", metavar="DIR", help="working directory inside the container")
     .flag("-u", "--user", kind="str", metavar="USER", help="user[:group] or uid[:gid]")
     .flag("--entrypoint", kind="str", metavar="CMD", help="override the image's entrypoint")
+    .flag("-v", "--volume", kind="list", metavar="SRC:DST[:ro]", help="bind mount a host path or a named volume")
+    .flag("-m", "--memory", kind="str", metavar="BYTES", help="memory limit (e.g. 64m)")
+    .flag("--memory-swap", kind="str", metavar="BYTES", help="memory plus swap limit; -1 for unlimited swap")
+    .flag("--memory-reservation", kind="str", metavar="BYTES", help="memory soft limit")
+    .flag("--cpus", kind="str", metavar="N", help="number of CPUs (e.g. 0.5)")
+    .flag("-c", "--cpu-shares", kind="int", metavar="N", help="relative CPU weight")
+    .flag("--cpuset-cpus", kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)")
+    .flag("--cpuset-mems", kind="str", metavar="LIST", help="memory nodes the container may use")
+    .flag("--pids-limit", kind="int", metavar="N", help="process limit (-1 for unlimited)")
+    .flag("--cap-add", kind="list", metavar="CAP", help="add a Linux capability (or ALL)")
+    .flag("--cap-drop", kind="list", metavar="CAP", help="drop a Linux capability (or ALL)")
+    .flag("--privileged", help="all capabilities and devices, no seccomp, writable /sys")
+    .flag("--security-opt", kind="list", metavar="OPT", help="no-new-privileges, seccomp=unconfined|PROFILE.json")
+    .flag("--read-only", help="mount the container's root filesystem read-only")
+    .flag("--ulimit", kind="list", metavar="NAME=SOFT[:HARD]", help="set a resource limit (nofile=1024:2048)")
+    .flag("--init", help="run a tiny init as PID 1 that reaps zombies and forwards signals")
+    .flag("--network", "--net", kind="str", metavar="NET", help="bridge (default), none, host, container:NAME or a network")
+    .flag("-p", "--publish", kind="list", metavar="[IP:][HOST:]PORT[/PROTO]", help="publish a container port on the host")
+    .flag("--ip", kind="str", metavar="IP", help="IPv4 address on a user-defined network")
 )
 
 
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.engine.options import RunOptions
+    from mydocker.engine.security import SecurityOptions
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
-                          workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint)
-    return engine.containers.run(run_opts)
+                          workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
+                          memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
+                          cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
+                          cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit,
+                          network=opts.network, publish=opts.publish, ip=opts.ip,
+                          security=SecurityOptions(cap_add=opts.cap_add, cap_drop=opts.cap_drop,
+                                                   privileged=opts.privileged, security_opt=opts.security_opt,
+                                                   read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
+    run_opts.detach, run_opts.restart, run_opts.log_opts = opts.detach, opts.restart, opts.log_opt
+    if opts.detach:  # the monitor owns it from here (engine/monitor.py)
+        print(engine.containers.run_detached(run_opts))
+        return 0
+    code = engine.containers.run(run_opts)
+    if getattr(engine.containers, "oom_killed", False):
+        import sys
+        from mydocker.engine.units import ram_in_bytes
+        limit = f" (limit {ram_in_bytes(opts.memory) / 1048576:g}MiB)" if opts.memory else ""
+        print(f"mydocker: container was killed: out of memory{limit}", file=sys.stderr)
+    return code

@@ -10,15 +10,11 @@ import json
 import os
 from mydocker.record import record
 
-from mydocker.engine import attach
-from mydocker.engine.images import ImageService, now
-from mydocker.engine.names import check_name, generate_name
+from mydocker.engine.lifecycle import Lifecycle, LOWERS, identity as _identity
 from mydocker.engine.options import RunOptions
-from mydocker.engine.records import ContainerRecord, Records
-from mydocker.engine.specbuild import build_spec
-from mydocker.image import snapshot
-from mydocker.linux import syscalls as sc
-from mydocker.runtime.process import wait_for_exit
+from mydocker.engine.records import ContainerRecord, Records, now
+# ps, stop, rm... do not need what only `run` uses: attach, specbuild, names, runtime.process are
+# imported in the functions that use them (start-up time is a feature).
 
 
 @record
@@ -29,12 +25,18 @@ class Stdio:
     stderr: int = 2
 
 
-class ContainerService:
-    def __init__(self, records: Records, images: ImageService, containers_dir: str, runtime_root: str) -> None:
+class ContainerService(Lifecycle):
+    def __init__(self, records: Records, images, containers_dir: str, runtime_root: str) -> None:
         self.records = records
-        self.images = images
+        self._images = images  # the ImageService, or a function making it: stop, rm, ps never need it
         self.containers_dir = containers_dir
         self.runtime_root = runtime_root
+
+    @property
+    def images(self):
+        if callable(self._images):
+            self._images = self._images()
+        return self._images
 
     def container_dir(self, container_id: str) -> str:
         return os.path.join(self.containers_dir, container_id)
@@ -44,30 +46,26 @@ class ContainerService:
         from mydocker.runtime.create import create
         from mydocker.runtime.spec import Spec
         from mydocker.runtime.start import start
+        from mydocker.runtime.stats import oom_killed
+        from mydocker.linux import syscalls as sc
 
         stdio = stdio or Stdio()
-        image = self.images.get(opts.image)
-        record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
-                                 image=opts.image, image_id=image.manifest_digest, created=now(), status="created")
-        self.records.add_container(record)
+        record, config = self._create(opts)
         directory = self.container_dir(record.id)
         console = devnull = None
         try:
-            os.makedirs(directory, mode=0o700)
-            rootfs = snapshot.prepare(image.layer_dirs, directory)
-            config = build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12])
-            with open(os.path.join(directory, "config.json"), "w") as f:
-                json.dump(config, f, indent=1)
             if not opts.interactive:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the init is reparented to us: we reap it
+            self.records.update_container(record.id, monitor=_identity(os.getpid()))
             _state, init = create(self.runtime_root, record.id, directory, spec=Spec.from_dict(config, directory),
                                   stdio=(devnull if devnull is not None else stdio.stdin, stdio.stdout, stdio.stderr))
             console = init.console_fd
-            self.records.update_container(record.id, status="running", pid=init.pid, started_at=now(),
-                                          config={"args": config["process"]["args"], "tty": opts.tty})
+            self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
             code = self._attach(init.pid, console, opts, stdio, lambda: start(self.runtime_root, record.id))
-            self.records.update_container(record.id, status="exited", exit_code=code, finished_at=now(), pid=0)
+            self.oom_killed = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
+            self.records.update_container(record.id, status="exited", exit_code=code, finished_at=now(), pid=0,
+                                          oom_killed=self.oom_killed)
             return code
         finally:
             for fd in (console, devnull):
@@ -75,7 +73,53 @@ class ContainerService:
                     os.close(fd)
             self.teardown(record.id, remove=opts.remove)
 
+    def _create(self, opts: RunOptions) -> tuple[ContainerRecord, dict]:
+        """Record the container, then make its rootfs and config.json (record before create)."""
+        from mydocker.engine.lifecycle import docker_config, host_config
+        from mydocker.engine.names import check_name, generate_name
+        from mydocker.engine.specbuild import build_spec
+        image = self.images.get(opts.image)
+        host = host_config(opts)
+        record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
+                                 image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
+                                 host_config=host)
+        self.records.add_container(record)
+        directory = self.container_dir(record.id)
+        try:
+            os.makedirs(directory, mode=0o700)
+            from mydocker.image import snapshot
+            with open(os.path.join(directory, LOWERS), "w") as f:
+                json.dump(image.layer_dirs, f)  # `start` mounts the same layers again
+            rootfs = snapshot.prepare(image.layer_dirs, directory)
+            config = build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12], container_id=record.id)
+            from mydocker.engine.security import SecurityOptions, apply_security  # Docker's defaults and flags
+            apply_security(config, opts.security or SecurityOptions())
+            from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
+            config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
+            from mydocker.engine.networks import NetworkService  # netns joined by path (as CNI), /etc files, -p
+            NetworkService(self.records, self.root, self.runroot).configure(record.id, record.name, opts, config)
+            with open(os.path.join(directory, "config.json"), "w") as f:
+                json.dump(config, f, indent=1)
+            self.records.update_container(record.id, config=docker_config(image.config, opts, config))
+        except BaseException:
+            self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
+            raise
+        return record, config
+
+    def run_detached(self, opts: RunOptions) -> str:
+        """`run -d`: create the container and hand it to the monitor; return its id once it runs."""
+        record, _config = self._create(opts)
+        try:
+            self.launch_via_monitor(record.id)
+        except BaseException:
+            if opts.remove:
+                self.teardown(record.id, remove=True)
+            raise
+        return record.id
+
     def _attach(self, pid: int, console: int | None, opts: RunOptions, stdio: Stdio, start) -> int:
+        from mydocker.engine import attach
+        from mydocker.runtime.process import wait_for_exit
         terminal = attach.terminal_of(stdio.stdin, stdio.stdout) if console is not None else None
         with attach.forward_signals(pid, console, terminal):
             if console is None:
@@ -95,9 +139,14 @@ class ContainerService:
             delete(self.runtime_root, container_id, force=True)
         except NotFound:
             pass
+        from mydocker.engine.networks import NetworkService  # veth, netns, address, rules; forgotten on rm
+        NetworkService(self.records, self.root, self.runroot).release(container_id, forget=remove)
+        from mydocker.image import snapshot
         directory = self.container_dir(container_id)
         snapshot.release(directory)
         if remove:
+            from mydocker.engine.volumes import release_container  # frees volumes; anonymous ones go
+            release_container(self.records, self.containers_dir, container_id, remove_anonymous=True)
             import shutil
             shutil.rmtree(directory, ignore_errors=True)
             self.records.remove_container(container_id)

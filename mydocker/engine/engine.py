@@ -28,7 +28,17 @@ class Engine:
         return ImageService(self.records, store)
 
     @cached_property
+    def networks(self):
+        from mydocker.engine.networks import NetworkService
+        return NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT)
+
+    @cached_property
+    def volumes(self):
+        from mydocker.engine.volumes import VolumeService
+        return VolumeService(self.records, self.root)
+
+    @cached_property
     def containers(self):
         from mydocker.engine.containers import ContainerService
-        return ContainerService(self.records, self.images, os.path.join(self.root, "containers"),
+        return ContainerService(self.records, lambda: self.images, os.path.join(self.root, "containers"),
                                 os.path.join(self.runroot, "runtime"))

@@ -18,3 +18,20 @@ class RunOptions:
     workdir: str | None = None
     user: str | None = None
     entrypoint: str | None = None
+    detach: bool = False                  # -d: the monitor owns the container (engine/monitor.py)
+    restart: str = "no"                   # --restart no|on-failure[:N]|always|unless-stopped
+    log_opts: list[str] = factory(list)   # --log-opt max-size=10m, max-file=3
+    volumes: list[str] = factory(list)   # -v arguments as typed; engine/volumes.py parses them
+    # resource flags as typed (None: absent); engine/resources.py turns them into linux.resources
+    memory: str | None = None
+    memory_swap: str | None = None
+    memory_reservation: str | None = None
+    cpus: str | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: int | None = None
+    security: SecurityOptions | None = None  # engine/security.py: caps, seccomp, --privileged, --init...
+    network: str | None = None       # engine/networks.py: bridge (default) | none | host | container:<ref> | <network>
+    publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them
+    ip: str | None = None

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, image TEXT NOT NULL, image_id TEXT NOT NULL,
@@ -22,6 +22,16 @@ CREATE TABLE IF NOT EXISTS containers (
 CREATE TABLE IF NOT EXISTS image_tags (
     name TEXT PRIMARY KEY, manifest TEXT NOT NULL, created TEXT NOT NULL);
 """
+# Columns added after version 1; a version-1 database gets them by ALTER TABLE.
+_ADDED_COLUMNS = {
+    "oom_killed": "INTEGER NOT NULL DEFAULT 0",
+    "error": "TEXT NOT NULL DEFAULT ''",
+    "restart_count": "INTEGER NOT NULL DEFAULT 0",
+    "monitor": "TEXT NOT NULL DEFAULT ''",          # "pid:starttime" of the process that reaps it
+    "host_config": "TEXT NOT NULL DEFAULT '{}'",
+    "manually_stopped": "INTEGER NOT NULL DEFAULT 0",   # `stop`: no restart policy brings it back
+}
+_JSON_COLUMNS = ("config", "host_config")
 
 
 @record
@@ -31,15 +41,27 @@ class ContainerRecord:
     image: str           # as the user named it
     image_id: str        # the image's manifest digest
     created: str
-    status: str          # created | running | exited
+    status: str          # created | running | exited | removing
     pid: int = 0
     exit_code: int | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    config: dict = factory(dict)
+    config: dict = factory(dict)        # Docker's Config: Cmd, Entrypoint, Env, Tty, StopSignal, ...
+    oom_killed: bool = False
+    error: str = ""
+    restart_count: int = 0
+    monitor: str = ""
+    host_config: dict = factory(dict)   # Docker's HostConfig: RestartPolicy, LogConfig, AutoRemove, ...
+    manually_stopped: bool = False
 
 
 _COLUMNS = list(fields(ContainerRecord))
+
+
+def now() -> str:
+    """An RFC 3339 UTC time with microseconds, as the records store times."""
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class Records:
@@ -50,6 +72,10 @@ class Records:
             with self.transaction():
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self.db.execute(statement)
+                have = {row[1] for row in self.db.execute("PRAGMA table_info(containers)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in have:
+                        self.db.execute(f"ALTER TABLE containers ADD COLUMN {column} {kind}")
                 self.db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         self.db.execute("PRAGMA synchronous=NORMAL")
 
@@ -67,7 +93,8 @@ class Records:
 
     def add_container(self, record: ContainerRecord) -> None:
         row = asdict(record)
-        row["config"] = json.dumps(record.config)
+        for column in _JSON_COLUMNS:
+            row[column] = json.dumps(row[column])
         try:
             with self.transaction():
                 self.db.execute(f"INSERT INTO containers ({','.join(_COLUMNS)}) VALUES "
@@ -76,29 +103,48 @@ class Records:
             raise Conflict(f'the container name "{record.name}" is already in use: '
                            "remove that container or choose another --name") from None
 
-    def update_container(self, container_id: str, **values) -> None:
-        if "config" in values:
-            values["config"] = json.dumps(values["config"])
+    def update_container(self, container_id: str, unless_status: tuple[str, ...] = (), **values) -> bool:
+        """Set `values`; with `unless_status`, only if the status is none of those. True if a row changed."""
+        for column in _JSON_COLUMNS:
+            if column in values:
+                values[column] = json.dumps(values[column])
         assignments = ",".join(f"{k}=?" for k in values)
+        condition = f" AND status NOT IN ({','.join('?' * len(unless_status))})" if unless_status else ""
         with self.transaction():
-            self.db.execute(f"UPDATE containers SET {assignments} WHERE id=?", [*values.values(), container_id])
+            cursor = self.db.execute(f"UPDATE containers SET {assignments} WHERE id=?{condition}",
+                                     [*values.values(), container_id, *unless_status])
+        return cursor.rowcount > 0
 
     def remove_container(self, container_id: str) -> None:
         with self.transaction():
             self.db.execute("DELETE FROM containers WHERE id=?", (container_id,))
 
     def find_container(self, ref: str) -> ContainerRecord:
-        """By full id, unique id prefix, or name."""
+        """By name, full id, or unique id prefix (Docker's order)."""
         rows = self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM containers WHERE name=? OR id=?",
-                               (ref, ref)).fetchall()
-        if not rows and len(ref) >= 1 and all(c in "0123456789abcdef" for c in ref):
-            rows = self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM containers WHERE id LIKE ?",
+                               (ref.lstrip("/"), ref)).fetchall()
+        if not rows and ref and all(c in "0123456789abcdef" for c in ref):
+            rows = self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM containers WHERE id LIKE ? LIMIT 2",
                                    (ref + "%",)).fetchall()
             if len(rows) > 1:
-                raise InvalidArgument(f"container id prefix {ref} is ambiguous: give more characters")
+                raise InvalidArgument(f"container id prefix {ref} is ambiguous: it matches more than one "
+                                      "container; give more characters or the name")
         if not rows:
-            raise NotFound(f"no such container: {ref}")
+            raise NotFound(f"no such container: {ref} (`mydocker ps -a` lists them)")
         return _container(rows[0])
+
+    def get_container(self, container_id: str) -> ContainerRecord | None:
+        row = self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM containers WHERE id=?",
+                              (container_id,)).fetchone()
+        return _container(row) if row else None
+
+    def rename_container(self, container_id: str, name: str) -> None:
+        try:
+            with self.transaction():
+                self.db.execute("UPDATE containers SET name=? WHERE id=?", (name, container_id))
+        except sqlite3.IntegrityError:
+            raise Conflict(f'the container name "{name}" is already in use: '
+                           "remove that container or choose another name") from None
 
     def containers(self) -> list[ContainerRecord]:
         rows = self.db.execute(f"SELECT {','.join(_COLUMNS)} FROM containers ORDER BY created DESC").fetchall()
@@ -120,5 +166,8 @@ class Records:
 
 def _container(row: tuple) -> ContainerRecord:
     values = dict(zip(_COLUMNS, row))
-    values["config"] = json.loads(values["config"])
+    for column in _JSON_COLUMNS:
+        values[column] = json.loads(values[column])
+    values["oom_killed"] = bool(values["oom_killed"])
+    values["manually_stopped"] = bool(values["manually_stopped"])
     return ContainerRecord(**values)

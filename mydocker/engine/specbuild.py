@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from mydocker.engine.options import RunOptions
+from mydocker.engine.resources import resources_from_options
 from mydocker.engine.users import resolve_user
 from mydocker.errors import InvalidArgument
 
@@ -66,7 +67,7 @@ def command_for(image_config: dict, opts: RunOptions) -> list[str]:
     return args
 
 
-def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str) -> dict:
+def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str, container_id: str | None = None) -> dict:
     """config.json for a container whose merged root filesystem is mounted at `rootfs`."""
     cfg = image_config.get("config") or {}
     workdir = opts.workdir or cfg.get("WorkingDir") or "/"
@@ -95,6 +96,10 @@ def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str)
             "namespaces": [{"type": t} for t in NAMESPACES],
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
-            "resources": {},
+            "resources": resources_from_options(
+                memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
+                cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
+                cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit),
+            **({"cgroupsPath": f"/mydocker/{container_id}"} if container_id else {}),
         },
     }

@@ -120,3 +120,49 @@ def setdomainname(name: str) -> None:
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+
+
+# --- capabilities, keyrings, personality (the runtime's process security) -----------------------
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+_SYS_CAPGET = 125  # x86_64
+_SYS_CAPSET = 126
+_SYS_KEYCTL = 250
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def capget(pid: int = 0) -> tuple[int, int, int]:
+    """(effective, permitted, inheritable) of `pid` (0: this thread) as 64-bit masks."""
+    header, data = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid), (_CapData * 2)()
+    _check(_libc.syscall(_SYS_CAPGET, ctypes.byref(header), data), "capget")
+    return tuple(data[0].__getattribute__(n) | (data[1].__getattribute__(n) << 32)
+                 for n in ("effective", "permitted", "inheritable"))  # type: ignore[return-value]
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    header, data = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    for i in (0, 1):
+        data[i].effective = (effective >> (32 * i)) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> (32 * i)) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> (32 * i)) & 0xFFFFFFFF
+    _check(_libc.syscall(_SYS_CAPSET, ctypes.byref(header), data), "capset")
+
+
+def join_session_keyring(name: str | None) -> int:
+    """A new session keyring named `name` (an anonymous one for None), as runc gives each container."""
+    return _check(_libc.syscall(_SYS_KEYCTL, ctypes.c_long(_KEYCTL_JOIN_SESSION_KEYRING),
+                                ctypes.c_char_p(_enc(name))), "keyctl(JOIN_SESSION_KEYRING)")
+
+
+def personality(persona: int) -> int:
+    return _check(_libc.personality(ctypes.c_ulong(persona)), f"personality({persona:#x})")

@@ -2,46 +2,72 @@
 
 The book passes the user's command to the init through a pipe; here the pipe is a socketpair, so
 the same channel also carries the init's setup errors back and the console's pty master (SCM_RIGHTS).
+Built on `_socket` and `struct`: the `socket` module's enums cost start-up time on every create.
 """
 
 from __future__ import annotations
 
-import array
-import json
-import socket
+import _socket
+import struct  # not array: array registers with collections.abc, which imports all of collections
+
+from mydocker.errors import CommandNotExecutable, CommandNotFound, MyDockerError
+from mydocker.runtime import jsonio
 
 _MAX = 1 << 20
 
 
 class Channel:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock) -> None:
         self.sock = sock
 
     @classmethod
     def pair(cls) -> tuple[Channel, Channel]:
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         return cls(a), cls(b)
 
     def send(self, msg: dict, fds: list[int] | None = None) -> None:
-        data = json.dumps(msg).encode()
+        data = jsonio.dumps(msg).encode()
         if fds:
-            socket.send_fds(self.sock, [data], fds)
+            send_fds(self.sock, data, fds)
         else:
             self.sock.send(data)
 
     def recv(self) -> tuple[dict | None, list[int]]:
         """Next message and any fds it carried; (None, []) when the other side is gone."""
-        fds = array.array("i")
-        data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, socket.CMSG_SPACE(4 * fds.itemsize))
+        fds: list[int] = []
+        data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
         for level, kind, payload in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) - len(payload) % 4]))
         if not data:
-            return None, list(fds)
-        return json.loads(data), list(fds)
+            return None, fds
+        return jsonio.loads(data), fds
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
     def close(self) -> None:
         self.sock.close()
+
+
+def send_fds(sock, data: bytes, fds: list[int]) -> None:
+    """One message with `fds` as SCM_RIGHTS (socket.send_fds without the socket module)."""
+    sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))])
+
+
+def error_message(exc: BaseException) -> dict:
+    """Turn an exception in a child into a message the runtime raises again with context."""
+    if isinstance(exc, CommandNotFound):
+        kind = "notfound"
+    elif isinstance(exc, CommandNotExecutable):
+        kind = "notexec"
+    elif isinstance(exc, MyDockerError):
+        kind = "invalid"
+    else:
+        kind = "runtime"
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror if exc.filename is None or str(exc.filename) in exc.strerror \
+            else f"{exc.strerror}: {exc.filename}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return {"type": "error", "kind": kind, "message": text}

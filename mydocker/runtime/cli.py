@@ -1,18 +1,21 @@
 """`mydocker-runtime`: the OCI runtime with runc's command line.
 
-Verbs: create, start, state, kill, delete, run, list. Exit status 0 on success, 1 on error (runc's).
+Verbs: create, start, state, kill, delete, run, exec, list, ps, pause, resume, events, update, spec,
+features. Exit status 0 on success, 1 on error (runc's; `run` returns the container's status).
+Errors go to stderr, and to --log (text, or JSON lines as containerd and podman read them).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from mydocker.cli.flags import Command, UsageError, check_args, parse
 from mydocker.errors import MyDockerError
+from mydocker.runtime import jsonio
 
 PROG = "mydocker-runtime"
+VERSION = "0.1.0"
 DEFAULT_ROOT = "/run/mydocker-runtime"
 
 
@@ -20,143 +23,404 @@ def _create_flags(cmd: Command) -> Command:
     return (cmd.flag("-b", "--bundle", kind="str", metavar="DIR", default=".", help="the bundle directory")
             .flag("--pid-file", kind="str", metavar="FILE", help="write the init's pid here")
             .flag("--console-socket", kind="str", metavar="PATH", help="send the pty master to this socket")
-            .flag("--no-pivot", help="accepted")
-            .flag("--no-new-keyring", help="accepted")
-            .flag("--preserve-fds", kind="int", default=0, metavar="N", help="pass N extra fds"))
+            .flag("--no-pivot", help="move the rootfs over / instead of pivot_root (rootfs on ramfs)")
+            .flag("--no-new-keyring", help="keep the caller's session keyring")
+            .flag("--preserve-fds", kind="int", default=0, metavar="N", help="pass fds 3 to 3+N-1 to the container"))
+
+
+def _update_command() -> Command:
+    cmd = Command("update", "update a container's resource limits", usage="update [OPTIONS] ID",
+                  min_args=1, max_args=1)
+    cmd.flag("-r", "--resources", kind="str", metavar="FILE", help="linux.resources JSON ('-' for stdin)")
+    for name, help_text in (("--blkio-weight", "block IO weight (10-1000)"), ("--cpu-period", "CPU CFS period (µs)"),
+                            ("--cpu-quota", "CPU CFS quota (µs)"), ("--cpu-share", "CPU shares"),
+                            ("--cpu-rt-period", "CPU realtime period"), ("--cpu-rt-runtime", "CPU realtime runtime"),
+                            ("--cpuset-cpus", "CPUs to use"), ("--cpuset-mems", "memory nodes to use"),
+                            ("--memory", "memory limit"), ("--memory-reservation", "memory soft limit"),
+                            ("--memory-swap", "memory plus swap limit"), ("--pids-limit", "process limit")):
+        cmd.flag(name, kind="str", metavar="VALUE", help=help_text)
+    for name in ("--kernel-memory", "--kernel-memory-tcp", "--l3-cache-schema", "--mem-bw-schema"):
+        cmd.flag(name, kind="str", metavar="VALUE", help="accepted for runc compatibility; refused if set")
+    return cmd
 
 
 def commands() -> dict[str, Command]:
+    """Every verb's command (for --help); `command(verb)` builds just one, on the hot path."""
+    return {verb: command(verb) for verb in VERBS}
+
+
+VERBS = ("create", "run", "start", "state", "kill", "delete", "list", "ps", "pause", "resume", "events",
+         "update", "exec", "spec", "features")
+
+
+def command(verb: str) -> Command:
+    one = {"min_args": 1, "max_args": 1}
+    if verb == "state":
+        return Command("state", "print a container's state as JSON", usage="state ID", **one)
+    if verb == "create":
+        return _create_flags(Command("create", "create a container", usage="create [OPTIONS] ID", **one))
+    if verb == "start":
+        return Command("start", "start a created container", usage="start ID", **one)
+    if verb == "kill":
+        return Command("kill", "signal a container's init", usage="kill [OPTIONS] ID [SIGNAL]",
+                       min_args=1, max_args=2).flag("-a", "--all", help="signal every process of the container")
+    if verb == "delete":
+        return Command("delete", "delete a container", usage="delete [OPTIONS] ID", **one) \
+            .flag("-f", "--force", help="kill it first if it is running")
+    if verb == "run":
+        return _create_flags(Command("run", "create and start a container", usage="run [OPTIONS] ID", **one)) \
+            .flag("-d", "--detach", help="do not wait for the container") \
+            .flag("--keep", help="do not delete the container when it exits")
+    if verb == "update":
+        return _update_command()
+    return _other_commands()[verb]
+
+
+def _other_commands() -> dict[str, Command]:
+    one = {"min_args": 1, "max_args": 1}
     return {
-        "create": _create_flags(Command("create", "create a container", usage="create [OPTIONS] ID",
-                                        min_args=1, max_args=1)),
-        "run": _create_flags(Command("run", "create and start a container", usage="run [OPTIONS] ID",
-                                     min_args=1, max_args=1)).flag("-d", "--detach", help="do not wait"),
-        "start": Command("start", "start a created container", usage="start ID", min_args=1, max_args=1),
-        "state": Command("state", "print a container's state as JSON", usage="state ID", min_args=1, max_args=1),
-        "kill": Command("kill", "signal a container's init", usage="kill [OPTIONS] ID [SIGNAL]",
-                        min_args=1, max_args=2).flag("-a", "--all", help="all processes"),
-        "delete": Command("delete", "delete a container", usage="delete [OPTIONS] ID",
-                          min_args=1, max_args=1).flag("-f", "--force", help="kill it first if running"),
         "list": Command("list", "list containers", usage="list [OPTIONS]", max_args=0)
         .flag("-f", "--format", kind="str", default="table", metavar="table|json")
         .flag("-q", "--quiet", help="ids only"),
+        "ps": Command("ps", "list a container's processes", usage="ps [OPTIONS] ID [PS ARGS...]", min_args=1,
+                      interspersed=False)
+        .flag("-f", "--format", kind="str", default="table", metavar="table|json"),
+        "pause": Command("pause", "freeze every process of a container", usage="pause ID", **one),
+        "resume": Command("resume", "thaw a paused container", usage="resume ID", **one),
+        "events": Command("events", "print a container's stats and OOM events as JSON", usage="events [OPTIONS] ID",
+                          **one)
+        .flag("--stats", help="print the stats once and exit")
+        .flag("--interval", kind="str", default="5s", metavar="DURATION", help="time between stats (default 5s)"),
+        "exec": Command("exec", "run a process in a running container",
+                        usage="exec [OPTIONS] ID [COMMAND [ARG...]]", min_args=1, interspersed=False)
+        .flag("-p", "--process", kind="str", metavar="FILE", help="the process as JSON (config.json's process)")
+        .flag("-t", "--tty", help="allocate a pseudo-terminal")
+        .flag("--console-socket", kind="str", metavar="PATH", help="send the pty master to this socket")
+        .flag("--pid-file", kind="str", metavar="FILE", help="write the process's pid here")
+        .flag("-d", "--detach", help="do not wait for the process")
+        .flag("--cwd", kind="str", metavar="DIR", help="working directory")
+        .flag("-e", "--env", kind="list", metavar="K=V", help="set an environment variable")
+        .flag("-u", "--user", kind="str", metavar="UID[:GID]", help="user to run as")
+        .flag("--additional-gids", kind="list", metavar="GID", help="supplementary group")
+        .flag("-c", "--cap", kind="list", metavar="CAP", help="add a capability")
+        .flag("--no-new-privs", help="set no_new_privileges")
+        .flag("--preserve-fds", kind="int", default=0, metavar="N", help="pass N extra fds")
+        .flag("--process-label", kind="str", metavar="LABEL", help="accepted")
+        .flag("--apparmor", kind="str", metavar="PROFILE", help="accepted"),
+        "spec": Command("spec", "write a starter config.json", usage="spec [OPTIONS]", max_args=0)
+        .flag("-b", "--bundle", kind="str", default=".", metavar="DIR", help="where to write config.json")
+        .flag("--rootless", help="a spec for a rootless container (user namespace)"),
+        "features": Command("features", "print what this runtime supports, as JSON", usage="features", max_args=0),
     }
 
 
 def root_command() -> Command:
     cmd = Command("", "An OCI runtime in Python, runc-compatible.", usage="[GLOBAL OPTIONS] COMMAND", interspersed=False)
     cmd.flag("--root", kind="str", metavar="DIR", default=DEFAULT_ROOT, help=f"state directory (default {DEFAULT_ROOT})")
-    cmd.flag("--log", kind="str", metavar="FILE", help="log file")
+    cmd.flag("--log", kind="str", metavar="FILE", help="also write errors to this file")
     cmd.flag("--log-format", kind="str", default="text", metavar="text|json")
     cmd.flag("--debug", help="more logging")
     cmd.flag("--systemd-cgroup", help="accepted; cgroupfs is used")
+    cmd.flag("--rootless", kind="str", metavar="true|false|auto", help="accepted")
+    cmd.flag("--criu", kind="str", metavar="PATH", help="accepted; checkpoint is not supported")
     cmd.flag("-v", "--version", help="print the version")
     return cmd
 
 
-def _create(root: str, cid: str, opts):
-    from mydocker.runtime.create import create
-    _state, init = create(root, cid, opts.bundle)
-    if init.console_fd is not None:
-        if opts.console_socket:
-            _send_console(opts.console_socket, init.console_fd)
-        os.close(init.console_fd)
+def prewarm_cgroup_lock() -> int | None:
+    """Fork a child that moves itself into its own cgroup (a no-op move), while we load and check.
+
+    The container's first move into its cgroups takes the kernel's global threadgroup lock, whose
+    first writer waits for an RCU grace period (10-15 ms here), but writers arriving while that
+    period runs or just after it share it. Started here, in parallel with our imports, the wait is
+    mostly over by the time `create` moves the container. Returns the child's pid, to reap."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            own = next((line.rstrip("\n").split(":", 2)[2] for line in f if line.startswith("0::")), None)
+    except OSError:
+        return None
+    base = next((b for b in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
+                 if os.path.exists(b + "/cgroup.procs")), None)
+    if own is None or base is None:
+        return None
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fd = os.open(f"{base}{own.rstrip('/')}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+            os.write(fd, b"0")
+        finally:
+            os._exit(0)
+    return pid
+
+
+def _create(root: str, cid: str, opts, detach_stdio: bool = False):
+    from mydocker.runtime.create import CreateOptions, create
+    options = CreateOptions(no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
+                            preserve_fds=opts.preserve_fds or 0)
+    _state, init = create(root, cid, opts.bundle, options=options)
+    if init.console_fd is not None and opts.console_socket:
+        try:
+            send_console(opts.console_socket, init.console_fd)
+        finally:
+            os.close(init.console_fd)
+            init.console_fd = None
     if opts.pid_file:
-        tmp = opts.pid_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(init.pid))
-        os.rename(tmp, opts.pid_file)
+        write_pid_file(opts.pid_file, init.pid)
     return init
 
 
-def _send_console(path: str, fd: int) -> None:
-    import socket
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(path)
-        socket.send_fds(s, [b"console"], [fd])
+def write_pid_file(path: str, pid: int) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def send_console(path: str, fd: int) -> None:
+    """What runc sends: one message on a stream socket, the master's name as data, the fd as SCM_RIGHTS."""
+    import _socket
+
+    from mydocker.runtime.channel import send_fds
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.connect(path)
+        send_fds(sock, b"/dev/ptmx", [fd])
+    finally:
+        sock.close()
 
 
 def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
     from mydocker.runtime import state as st
-    if verb == "create":
-        _create(root, args[0], opts)
+    if verb == "state":
+        print(jsonio.pretty(st.oci_state(root, st.load(root, args[0]))))
+    elif verb == "create":
+        init = _create(root, args[0], opts)
+        if init.console_fd is not None:
+            os.close(init.console_fd)
     elif verb == "start":
         from mydocker.runtime.start import start
         start(root, args[0])
-    elif verb == "state":
-        print(json.dumps(st.oci_state(root, st.load(root, args[0])), indent=2))
     elif verb == "kill":
         from mydocker.runtime.kill import kill, parse_signal
-        kill(root, args[0], parse_signal(args[1] if len(args) > 1 else "SIGTERM"))
+        kill(root, args[0], parse_signal(args[1] if len(args) > 1 else "SIGTERM"), all_processes=opts.all)
     elif verb == "delete":
         from mydocker.runtime.delete import delete
         delete(root, args[0], force=opts.force)
-    elif verb == "list":
-        _list(root, opts)
     elif verb == "run":
         return _run(root, args[0], opts)
+    elif verb == "list":
+        _list(root, opts)
+    elif verb == "ps":
+        from mydocker.runtime.ps import container_pids, ps_table
+        pids = container_pids(root, args[0])
+        if opts.format == "json":
+            print(jsonio.dumps(pids))
+        else:
+            sys.stdout.write(ps_table(pids, args[1:]))
+    elif verb in ("pause", "resume"):
+        from mydocker.runtime import pause
+        getattr(pause, verb)(root, args[0])
+    elif verb == "events":
+        from mydocker.runtime.events import events
+        events(root, args[0], opts.stats, opts.interval)
+    elif verb == "update":
+        _update(root, args[0], opts)
+    elif verb == "exec":
+        return _exec(root, args[0], args[1:], opts)
+    elif verb == "spec":
+        from mydocker.runtime.specgen import write_spec
+        write_spec(opts.bundle, rootless=opts.rootless)
+    elif verb == "features":
+        from mydocker.runtime.features import features
+        print(jsonio.pretty(features(), 4))
     return 0
 
 
 def _run(root: str, cid: str, opts) -> int:
     from mydocker.linux import syscalls as sc
+    from mydocker.runtime import foreground
     from mydocker.runtime.delete import delete
     from mydocker.runtime.process import wait_for_exit
     from mydocker.runtime.start import start
     if not opts.detach:
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     init = _create(root, cid, opts)
-    start(root, cid)
     if opts.detach:
+        if init.console_fd is not None:
+            os.close(init.console_fd)
+        start(root, cid)
         return 0
-    from mydocker.engine.attach import forward_signals
-    with forward_signals(init.pid):
+    previous = foreground.forward_signals(init.pid)
+    try:
+        start(root, cid)
+        if init.console_fd is not None:
+            foreground.relay(init.console_fd)
         code = wait_for_exit(init.pid)
-    delete(root, cid, force=True)
+    finally:
+        foreground.restore(previous)
+        if init.console_fd is not None:
+            os.close(init.console_fd)
+    if not opts.keep:
+        delete(root, cid, force=True)
     return code
+
+
+def _update(root: str, cid: str, opts) -> None:
+    from mydocker.errors import InvalidArgument
+    from mydocker.runtime.update import resources_from_flags, update
+    for refused in ("kernel_memory", "kernel_memory_tcp", "l3_cache_schema", "mem_bw_schema"):
+        if opts.get(refused):
+            raise InvalidArgument(f"--{refused.replace('_', '-')} is not supported by mydocker-runtime: leave it out")
+    update(root, cid, resources_from_flags(opts, opts.resources))
+
+
+def _exec(root: str, cid: str, command: list[str], opts) -> int:
+    from mydocker.runtime import exec as runtime_exec
+    from mydocker.runtime import foreground
+    process = _exec_process(root, cid, command, opts)
+    if opts.preserve_fds:
+        raise MyDockerError("exec --preserve-fds is not supported yet: pass the files another way")
+    started = runtime_exec.exec_process(root, cid, process, detach=opts.detach)
+    console = started.console_fd
+    try:
+        if console is not None and opts.console_socket:
+            send_console(opts.console_socket, console)
+            os.close(console)
+            console = None
+        if opts.pid_file:
+            write_pid_file(opts.pid_file, started.pid)
+        if opts.detach:
+            return 0
+        previous = foreground.forward_signals(started.pid)
+        try:
+            if console is not None:
+                foreground.relay(console)
+            return runtime_exec.wait_for_exit(started.pid)
+        finally:
+            foreground.restore(previous)
+    finally:
+        if console is not None:
+            os.close(console)
+
+
+def _exec_process(root: str, cid: str, command: list[str], opts) -> dict:
+    """-p FILE as given; else the container's own process (env, user, capabilities) with the
+    command line's args, --env, --cwd, --user, --tty on top, as runc builds it."""
+    from mydocker.errors import InvalidArgument
+    if opts.process:
+        try:
+            process = jsonio.load_file(opts.process)
+        except (OSError, ValueError) as e:
+            raise InvalidArgument(f"--process {opts.process}: cannot read the process JSON ({e})") from None
+        if not isinstance(process, dict):
+            raise InvalidArgument(f"--process {opts.process}: must hold a JSON object (config.json's process)")
+        return process
+    if not command:
+        raise InvalidArgument("exec needs a command after the container id, or --process FILE")
+    from mydocker.runtime import state as st
+    record = st.load(root, cid)
+    try:
+        base = jsonio.load_file(os.path.join(record.bundle, "config.json")).get("process") or {}
+    except (OSError, ValueError):
+        base = {}
+    process = {key: base[key] for key in ("env", "cwd", "user", "capabilities", "rlimits", "noNewPrivileges",
+                                          "apparmorProfile") if key in base}
+    process["args"] = command
+    process["terminal"] = bool(opts.tty)
+    process["env"] = [*process.get("env", []), *opts.env]
+    if opts.cwd:
+        process["cwd"] = opts.cwd
+    if opts.user:
+        uid, _, gid = opts.user.partition(":")
+        try:
+            process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+        except ValueError:
+            raise InvalidArgument(f"--user {opts.user!r}: use numeric UID[:GID]") from None
+    if opts.additional_gids:
+        process.setdefault("user", {})["additionalGids"] = [int(g) for g in opts.additional_gids]
+    if opts.no_new_privs:
+        process["noNewPrivileges"] = True
+    return process
 
 
 def _list(root: str, opts) -> None:
     from mydocker.runtime import state as st
-    states = [st.oci_state(root, st.load(root, i)) for i in st.list_ids(root)]
+    states = []
+    for i in st.list_ids(root):
+        try:
+            states.append(st.oci_state(root, st.load(root, i)))
+        except MyDockerError:
+            continue  # deleted while we listed
     if opts.format == "json":
-        print(json.dumps(states))
+        print(jsonio.dumps(states or None))
     elif opts.quiet:
-        print("\n".join(s["id"] for s in states))
+        if states:
+            print("\n".join(s["id"] for s in states))
     else:
-        print(f"{'ID':<24}{'PID':<10}{'STATUS':<10}BUNDLE")
+        print(f"{'ID':<24}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}{'CREATED':<32}OWNER")
         for s in states:
-            print(f"{s['id']:<24}{s['pid']:<10}{s['status']:<10}{s['bundle']}")
+            print(f"{s['id']:<24}{s['pid']:<10}{s['status']:<10}{s['bundle']:<40}{s['created']:<32}root")
+
+
+def log_error(path: str | None, fmt: str, message: str) -> None:
+    """Append the error to --log the way runc's logrus does: containerd and podman read the last
+    "error" entry of a JSON log to explain a failure."""
+    if not path:
+        return
+    import time
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if fmt == "json":
+        line = jsonio.dumps({"level": "error", "msg": message, "time": stamp})
+    else:
+        line = f'time="{stamp}" level=error msg={jsonio.dumps(message)}'
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass  # the log is best effort: stderr has the message
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    glob = None
     try:
         top = root_command()
         glob, rest = parse(top, argv, PROG)
         if glob.version:
-            print("mydocker-runtime version 0.1.0\nspec: 1.0.2")
+            print(f"{PROG} version {VERSION}\nspec: 1.0.2")
             return 0
-        verbs = commands()
         if not rest or glob.get("help"):
-            top.subcommands = verbs
+            top.subcommands = commands()
             sys.stdout.write(top.help_text(PROG))
             return 0
         verb, args = rest[0], rest[1:]
-        if verb not in verbs:
+        if verb not in VERBS:
             raise UsageError(f"unknown command: {verb!r}. See '{PROG} --help'.")
-        opts, positionals = parse(verbs[verb], args, PROG)
+        cmd = command(verb)
+        opts, positionals = parse(cmd, args, PROG)
         if opts.get("help"):
-            sys.stdout.write(verbs[verb].help_text(PROG))
+            sys.stdout.write(cmd.help_text(PROG))
             return 0
-        check_args(verbs[verb], positionals, PROG)
-        return dispatch(verb, glob.root, opts, positionals)
+        check_args(cmd, positionals, PROG)
+        helper = prewarm_cgroup_lock() if verb in ("create", "run") else None
+        try:
+            return dispatch(verb, glob.root, opts, positionals)
+        finally:
+            if helper:
+                try:
+                    os.waitpid(helper, 0)
+                except ChildProcessError:
+                    pass  # reaped already, by `run`'s wait for orphans
     except MyDockerError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
+        message = str(e)
     except OSError as e:
-        print(f"{PROG}: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
-        return 1
+        message = f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}"
+    except KeyboardInterrupt:
+        return 130
+    print(f"{PROG}: {message}", file=sys.stderr)
+    if glob is not None:
+        log_error(glob.log, glob.log_format, message)
+    return 1
 
 
 def run_main() -> None:

@@ -1,44 +1,165 @@
-"""`create`: set up the container and leave its init blocked before the user's command."""
+"""`create`: set up the container and leave its init blocked before the user's command.
+
+Order (each thing is recorded in state.json before it is created, so `delete` after a crash at any
+step removes it): claim the id → record (bundle, cgroup paths, hooks) → exec fifo → fork the init →
+record its pid → cgroups created, limited, joined → init builds the rootfs (prestart, createRuntime,
+createContainer hooks on the way) → "ready", blocked on the fifo.
+"""
 
 from __future__ import annotations
 
-import datetime
 import os
+import time
 
+from mydocker.errors import Conflict
+from mydocker.record import record as _record
 from mydocker.runtime import state as st
 from mydocker.runtime.process import InitProcess, spawn_init
 from mydocker.runtime.spec import Spec, load_spec
 
+DEFAULT_ROOT = "/run/mydocker-runtime"
+
+
+@_record
+class CreateOptions:
+    """runc's create flags that reach the init."""
+    no_pivot: bool = False
+    no_new_keyring: bool = False
+    preserve_fds: int = 0
+
+
+def default_cgroups_path(root: str, container_id: str) -> str:
+    """runc names a container's cgroup after it when config.json does not. Ids are unique per
+    runtime root only, so another root gets its own parent (pruned with its last container)."""
+    if os.path.abspath(root) == DEFAULT_ROOT:
+        return f"/mydocker/{container_id}"
+    import zlib
+    return f"/mydocker-{zlib.crc32(os.path.abspath(root).encode()):08x}/{container_id}"
+
 
 def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
-           stdio: tuple[int, int, int] | None = None) -> tuple[st.State, InitProcess]:
+           stdio: tuple[int, int, int] | None = None,
+           options: CreateOptions | None = None) -> tuple[st.State, InitProcess]:
     """Create container `container_id` from `bundle`; return its state and init (with any console fd)."""
-    spec = spec or load_spec(bundle)
+    from mydocker.runtime import hooks
+    from mydocker.runtime.cgroups import open_cgroup
+    options = options or CreateOptions()
+    if spec is None:
+        spec = load_spec(bundle)
+        from mydocker.runtime.validate import validate_config
+        validate_config(spec.raw)
+    hooks.check(spec.hooks)
+    if spec.linux.seccomp:
+        from mydocker.runtime import seccomp
+        seccomp.prepare(spec.linux.seccomp)  # compiled before the fork: errors name the field, the init reuses it
     directory = st.claim(root, container_id)
     record = st.State(id=container_id, bundle=os.path.abspath(bundle), annotations=spec.annotations,
-                      rootfs=spec.root_path,
-                      created=datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"))
+                      rootfs=spec.root_path, hooks=_kept_hooks(spec.hooks),
+                      created=_now())
+    cgroup = None
     try:
+        cgroup = open_cgroup(spec.linux.cgroups_path or default_cgroups_path(root, container_id))
+        _check_unused(cgroup, container_id)
+        record.cgroup_paths = cgroup.paths
         st.save(root, record)
         fifo = os.path.join(directory, "exec.fifo")
         os.mkfifo(fifo, 0o600)
         os.chown(fifo, _host_id(spec.linux.uid_mappings), _host_id(spec.linux.gid_mappings))
 
-        def record_pid(pid: int) -> None:
+        def after_fork() -> None:
+            cgroup.create()  # before "go": the init binds these directories into its /sys/fs/cgroup
+            go["cgroup_binds"] = _cgroup_binds(cgroup.paths)
+
+        def before_go(pid: int) -> None:
             record.pid = pid
             record.pid_start = st.process_start_time(pid) or 0
             st.save(root, record)
+            go["state"] = st.hook_state(record, "creating")  # hooks in the init see its pid
 
+        def place(pid: int) -> None:
+            cgroup.set(_with_device_rules(spec))
+            cgroup.apply(pid)
+
+        def runtime_hooks() -> None:
+            state = st.hook_state(record, "creating")
+            hooks.run_hooks(spec.hooks, "prestart", state)
+            hooks.run_hooks(spec.hooks, "createRuntime", state)
+
+        go = {"options": {"no_pivot": options.no_pivot, "keyring": not options.no_new_keyring,
+                          "preserve_fds": options.preserve_fds}}
         # Opened here, as the host's root, so an init in a user namespace needs no path to it.
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         try:
-            init = spawn_init(spec, fifo_fd, before_go=record_pid, stdio=stdio)
+            init = spawn_init(spec, fifo_fd, before_go=before_go, stdio=stdio, on_hooks=runtime_hooks, go=go,
+                              place=place, after_fork=after_fork)
         finally:
             os.close(fifo_fd)
     except BaseException:
+        if cgroup is not None and record.cgroup_paths:
+            try:
+                cgroup.destroy()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
         st.remove_dir(root, container_id)
         raise
     return record, init
+
+
+# What a container needs whatever its device rules say (runc's AllowedDevices): mknod of anything,
+# the runtime-spec's default devices, /dev/console, ptys and tun.
+_BUILTIN_DEVICES = [("c", None, None, "m"), ("b", None, None, "m"), ("c", 1, 3, "rwm"), ("c", 1, 8, "rwm"),
+                    ("c", 1, 7, "rwm"), ("c", 5, 0, "rwm"), ("c", 1, 5, "rwm"), ("c", 1, 9, "rwm"),
+                    ("c", 5, 1, "rwm"), ("c", 136, None, "rwm"), ("c", 5, 2, "rwm"), ("c", 10, 200, "rwm")]
+
+
+def _with_device_rules(spec: Spec) -> dict:
+    """linux.resources with the built-in device rules and linux.devices added after the config's own,
+    when it has device rules at all (without any, the devices cgroup stays as the host has it)."""
+    resources = spec.linux.resources or {}
+    rules = resources.get("devices")
+    if not rules:
+        return resources
+    added = [{"allow": True, "type": t, "major": ma, "minor": mi, "access": a} for t, ma, mi, a in _BUILTIN_DEVICES]
+    added += [{"allow": True, "type": d.get("type", "c"), "major": d.get("major"), "minor": d.get("minor"),
+               "access": "rwm"} for d in spec.linux.devices if d.get("type") in ("c", "b", "u")]
+    return dict(resources, devices=[*rules, *added])
+
+
+def _cgroup_binds(paths: dict[str, str]) -> list[list[str]] | None:
+    """[name under /sys/fs/cgroup, host directory] per v1 hierarchy (its mount point's name), or
+    None on a pure v2 host (the init mounts cgroup2 once it is in its cgroup namespace)."""
+    from mydocker.runtime.cgroups.detect import UNIFIED, hierarchies
+    if set(paths) == {UNIFIED}:
+        return None
+    with open("/proc/self/mountinfo") as f:
+        mountinfo = f.read()
+    with open("/proc/self/cgroup") as f:
+        own = f.read()
+    binds = {}
+    for h in hierarchies(mountinfo, own):
+        directory = paths.get(h.keys[0])
+        if directory:
+            binds[os.path.basename(h.mountpoint) or UNIFIED] = directory
+    return [[name, directory] for name, directory in binds.items()]
+
+
+def _now() -> str:
+    """RFC 3339 UTC with nanoseconds, as runc records `created` (datetime costs start-up time)."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
+
+
+def _check_unused(cgroup, container_id: str) -> None:
+    """Two containers in one cgroup would kill each other on delete: refuse a busy one."""
+    first = next(iter(cgroup.paths.values()), None)
+    if first and os.path.isdir(first) and cgroup.pids():
+        raise Conflict(f"cgroup {first} already holds processes: give container {container_id} "
+                       "its own linux.cgroupsPath")
+
+
+def _kept_hooks(hooks: dict) -> dict:
+    """The hooks later verbs run (start: poststart, delete: poststop)."""
+    return {kind: hooks[kind] for kind in ("poststart", "poststop") if hooks.get(kind)}
 
 
 def _host_id(mappings) -> int:

@@ -1,9 +1,10 @@
-"""`delete`: remove what a container left: its init (with --force), its runtime state."""
+"""`delete`: remove what a container left: its processes (with --force), cgroups, runtime state;
+then the poststop hooks. Works from state.json alone, also after the container died by itself."""
 
 from __future__ import annotations
 
+import _signal
 import os
-import signal
 import time
 
 from mydocker.errors import Conflict
@@ -13,16 +14,32 @@ from mydocker.runtime import state as st
 def delete(root: str, container_id: str, force: bool = False) -> None:
     record = st.load(root, container_id)
     current = st.status(root, record)
-    if current == "running" and not force:
-        raise Conflict(f"container {container_id} is running: stop it first or use --force")
-    if current in ("created", "running"):
+    if current in ("running", "paused") and not force:
+        raise Conflict(f"container {container_id} is {current}: stop it first or use --force")
+    cgroup = None
+    if record.cgroup_paths:
+        from mydocker.runtime.cgroups import cgroup_from_paths
+        cgroup = cgroup_from_paths(record.cgroup_paths)
+    if current == "paused" and cgroup is not None:
+        cgroup.thaw()  # a frozen process cannot die
+    if current in ("created", "running", "paused"):
         _kill_and_wait(record.pid)
+    if cgroup is not None:
+        cgroup.destroy()  # also kills what the init left behind (a container without a PID namespace)
     st.remove_dir(root, container_id)
+    if record.hooks.get("poststop"):
+        from mydocker.errors import RuntimeFailure
+        from mydocker.runtime.hooks import run_hooks
+        try:
+            run_hooks(record.hooks, "poststop", st.hook_state(record, "stopped"))
+        except RuntimeFailure as e:  # the spec: log a warning, the delete has happened
+            import sys
+            sys.stderr.write(f"mydocker-runtime: warning: {e}\n")
 
 
 def _kill_and_wait(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, _signal.SIGKILL)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + 10

@@ -11,34 +11,17 @@ import os
 import resource
 import sys
 
-from mydocker.errors import CommandNotExecutable, CommandNotFound, MyDockerError
+from mydocker.errors import MyDockerError
 # Everything the init uses is imported here: after pivot_root the host's modules are out of reach.
 from mydocker.linux import syscalls as sc
 from mydocker.linux import tty
 from mydocker.linux.net import set_link_up
-from mydocker.runtime import command, rootfs
-from mydocker.runtime.channel import Channel
+from mydocker.runtime import caps, command, hooks, rootfs
+from mydocker.runtime.channel import Channel, error_message  # noqa: F401 - error_message: exec.py imports it here
 from mydocker.runtime.spec import Process, Spec
 
 _RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
-
-
-def error_message(exc: BaseException) -> dict:
-    """Turn an exception in a child into a message the runtime raises again with context."""
-    if isinstance(exc, CommandNotFound):
-        kind = "notfound"
-    elif isinstance(exc, CommandNotExecutable):
-        kind = "notexec"
-    elif isinstance(exc, MyDockerError):
-        kind = "invalid"
-    else:
-        kind = "runtime"
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror if exc.filename is None or str(exc.filename) in exc.strerror \
-            else f"{exc.strerror}: {exc.filename}"
-    else:
-        text = str(exc) or type(exc).__name__
-    return {"type": "error", "kind": kind, "message": text}
+_PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
 def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_userns: bool,
@@ -49,17 +32,23 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
         if msg is None or msg.get("type") != "go":
             os._exit(1)  # the runtime went away before releasing us
         process = Process.from_dict(msg["process"])
+        options = msg.get("options") or {}
+        state = msg.get("state") or {}
+        seccomp_program = _seccomp_program(spec)
         os.setsid()
-        if "cgroup" in new_namespaces:
-            sc.unshare(sc.CLONE_NEWCGROUP)  # after the runtime placed us in our cgroups
-        _setup_system(spec, new_namespaces, in_userns)
+        placed = _Placement(ch, "cgroup" in new_namespaces)
+        _setup_system(spec, ch, state, dict(options, cgroup_binds=msg.get("cgroup_binds")), new_namespaces,
+                      in_userns, placed)
         if process.terminal:
             _attach_console(ch, process)
         elif stdio:
             for target, fd in enumerate(stdio):
                 if fd != target:
                     os.dup2(fd, target)
-        _apply_process_limits(process)
+        if options.get("keyring", True):
+            _join_keyring(state.get("id"))
+        _apply_process_limits(spec, process)
+        masks = caps.to_masks(process.capabilities, caps.last_cap()) if process.capabilities is not None else None
         path = command.resolve(process.args[0], process.env_value("PATH"))
         _enter_cwd(process.cwd)
         ch.send({"type": "ready"})
@@ -68,31 +57,113 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
             ch.send(error_message(exc))
         finally:
             os._exit(1)
-    _wait_for_start(fifo)
-    _exec(process, path)
+    try:
+        _wait_for_start(fifo, lambda: hooks.run_hooks(spec.hooks, "startContainer", dict(state, status="created"))
+                        if spec.hooks.get("startContainer") else None)
+        if seccomp_program is not None and not process.no_new_privileges:
+            _install_seccomp(seccomp_program, False)  # without no_new_privs loading needs CAP_SYS_ADMIN
+        _drop_privileges(process, masks)
+        if process.no_new_privileges and seccomp_program is not None:
+            _install_seccomp(seccomp_program, True)  # last: as few syscalls as possible run filtered
+        elif process.no_new_privileges:
+            sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    except BaseException as exc:  # noqa: BLE001 - `start` has returned: stderr is all that is left
+        sys.stderr.write(f"mydocker-runtime: {error_message(exc)['message']}\n")
+        os._exit(1)
+    _exec(process, path, int(options.get("preserve_fds") or 0))
 
 
-def _setup_system(spec: Spec, new_namespaces: set[str], in_userns: bool) -> None:
+class _Placement:
+    """Wait, once, for the runtime to have put us in our cgroups (it does so while we mount)."""
+
+    def __init__(self, ch: Channel, new_cgroupns: bool) -> None:
+        self.ch, self.new_cgroupns, self.done = ch, new_cgroupns, False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        msg, _ = self.ch.recv()
+        if msg is None or msg.get("type") != "placed":
+            os._exit(1)  # the runtime failed to place us and is killing us
+        self.done = True
+        if self.new_cgroupns:
+            sc.unshare(sc.CLONE_NEWCGROUP)  # rooted at the cgroup the runtime placed us in
+
+
+def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_namespaces: set[str],
+                  in_userns: bool, placed: _Placement) -> None:
     if "mount" in new_namespaces:
         rootfs.prepare_root(spec)
-        rootfs.mount_all(spec, in_userns)
-        rootfs.pivot_to(spec.root_path)
+        rootfs.mount_all(spec, in_userns, before_cgroupfs=placed, cgroup_binds=options.get("cgroup_binds"))
+        _container_hooks(spec, ch, state, placed)
+        if options.get("no_pivot"):
+            rootfs.move_to(spec.root_path)
+        else:
+            rootfs.pivot_to(spec.root_path)
+        rootfs.root_propagation(spec)
+        _write_sysctl(spec)  # before readonlyPaths makes /proc/sys read-only
         rootfs.mask_paths(spec.linux.masked_paths)
         rootfs.readonly_paths(spec.linux.readonly_paths, in_userns)
         if spec.root_readonly:
             rootfs.readonly_root(in_userns)
     else:
+        _container_hooks(spec, ch, state, placed)
         os.chroot(spec.root_path)
         os.chdir("/")
+        _write_sysctl(spec)
     if spec.hostname:
         sc.sethostname(spec.hostname)
     if spec.domainname:
         sc.setdomainname(spec.domainname)
-    for key, value in spec.linux.sysctl.items():
-        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-            f.write(value)
     if "network" in new_namespaces:
         set_link_up("lo")
+    placed()  # in our cgroups (and cgroup namespace) before anything else runs
+
+
+def _write_sysctl(spec: Spec) -> None:
+    for key, value in spec.linux.sysctl.items():
+        try:
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise MyDockerError(f"config.json: linux.sysctl {key}={value!r} was refused ({e.strerror}): "
+                                "only namespaced sysctls can be set in a container") from None
+
+
+def _container_hooks(spec: Spec, ch: Channel, state: dict, placed: _Placement) -> None:
+    """Mounts done, before pivot_root: the runtime runs prestart and createRuntime, then we run
+    createContainer here, in the container's namespaces (and cgroups)."""
+    if not any(spec.hooks.get(k) for k in ("prestart", "createRuntime", "createContainer")):
+        return
+    placed()
+    if spec.hooks.get("prestart") or spec.hooks.get("createRuntime"):
+        ch.send({"type": "hooks"})
+        reply, _ = ch.recv()
+        if reply is None or reply.get("type") != "hooks-done":
+            os._exit(1)  # the runtime failed a hook and is killing us
+    if spec.hooks.get("createContainer"):
+        hooks.run_hooks(spec.hooks, "createContainer", dict(state, status="creating"))
+
+
+def _join_keyring(container_id: str | None) -> None:
+    try:
+        sc.join_session_keyring(f"_ses.{container_id}" if container_id else None)
+    except OSError:
+        pass  # no keyrings in this kernel or namespace: runc goes on too
+
+
+def _seccomp_program(spec: Spec):
+    """The compiled linux.seccomp, or None. `create` compiled it before the fork (errors name the
+    field there); this runs before pivot_root, while the module is reachable."""
+    if not spec.linux.seccomp:
+        return None
+    from mydocker.runtime import seccomp
+    return seccomp.prepare(spec.linux.seccomp)
+
+
+def _install_seccomp(program, no_new_privileges: bool) -> None:
+    from mydocker.runtime import seccomp  # already imported by _seccomp_program when a filter exists
+    seccomp.install(program, no_new_privileges)
 
 
 def _attach_console(ch: Channel, process: Process) -> None:
@@ -113,7 +184,10 @@ def _attach_console(ch: Channel, process: Process) -> None:
         os.close(slave)
 
 
-def _apply_process_limits(process: Process) -> None:
+def _apply_process_limits(spec: Spec, process: Process) -> None:
+    persona = spec.linux.personality
+    if persona:
+        sc.personality(_PERSONALITIES[persona.get("domain", "LINUX")])
     for limit in process.rlimits:
         name = limit.get("type", "")
         if name not in _RLIMITS:
@@ -139,21 +213,31 @@ def _enter_cwd(cwd: str) -> None:
         raise MyDockerError(f"working directory {cwd} is outside the container")
 
 
-def _wait_for_start(fifo: int) -> None:
-    """Block until `start` opens the exec fifo for reading, then tell it we are going."""
+def _wait_for_start(fifo: int, start_hooks) -> None:
+    """Block until `start` opens the exec fifo for reading, run the startContainer hooks, then tell
+    it we are going (so `start` returns, and runs poststart, only after them)."""
     fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    os.close(fifo)
+    start_hooks()
     os.write(fd, b"0")
     os.close(fd)
-    os.close(fifo)
 
 
-def _exec(process: Process, path: str) -> None:
+def _drop_privileges(process: Process, masks: dict | None) -> None:
+    user = process.user
+    last = caps.last_cap()
+    if masks is not None:
+        caps.drop_bounding(masks, last)
+    caps.switch_user(user.uid, user.gid, user.additional_gids, keep_caps=masks is not None)
+    if masks is not None:
+        caps.apply_sets(masks)
+
+
+def _exec(process: Process, path: str, preserve_fds: int = 0) -> None:
     try:
-        user = process.user
-        os.setgroups(user.additional_gids)
-        os.setresgid(user.gid, user.gid, user.gid)
-        os.setresuid(user.uid, user.uid, user.uid)
-        os.closerange(3, 1 << 20)  # no host handle may reach the container (CVE-2024-21626)
+        for fd in range(3, 3 + preserve_fds):
+            os.set_inheritable(fd, True)
+        os.closerange(3 + preserve_fds, 1 << 20)  # no host handle may reach the container (CVE-2024-21626)
         os.execve(path, process.args, _env(process.env))
     except OSError as exc:
         sys.stderr.write(f"mydocker: cannot execute {process.args[0]}: {exc.strerror}\n")

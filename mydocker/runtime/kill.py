@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal as signals
+import _signal as signals  # the C module: `signal` imports enum, start-up time
 
 from mydocker.errors import Conflict, InvalidArgument
 from mydocker.runtime import state as st
@@ -24,12 +24,23 @@ def parse_signal(value: str | int) -> int:
     raise InvalidArgument(f"invalid signal {value!r}: use a name such as TERM or KILL, or a number")
 
 
-def kill(root: str, container_id: str, sig: int = signals.SIGTERM) -> None:
+def kill(root: str, container_id: str, sig: int = signals.SIGTERM, all_processes: bool = False) -> None:
+    """Signal the init; with `all_processes`, every process in the container's cgroup (runc --all)."""
     record = st.load(root, container_id)
     current = st.status(root, record)
-    if current not in ("created", "running"):
+    if all_processes and record.cgroup_paths:
+        from mydocker.runtime.cgroups import cgroup_from_paths
+        cgroup = cgroup_from_paths(record.cgroup_paths)
+        if current == "stopped" and not cgroup.pids():
+            raise Conflict(f"container {container_id} is stopped and has no processes left to signal")
+        cgroup.kill_all(sig)
+        return
+    if current not in ("created", "running", "paused"):
         raise Conflict(f"container {container_id} is {current}: only a created or running container can be signalled")
-    pidfd = os.pidfd_open(record.pid)  # a pidfd pins the process: no signal to a reused pid
+    try:
+        pidfd = os.pidfd_open(record.pid)  # a pidfd pins the process: no signal to a reused pid
+    except ProcessLookupError:
+        raise Conflict(f"container {container_id} is stopped: only a created or running container can be signalled") from None
     try:
         signals.pidfd_send_signal(pidfd, sig)
     finally:

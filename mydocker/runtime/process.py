@@ -11,17 +11,15 @@ Each child does the minimum and leaves with os._exit; errors come back over the 
 from __future__ import annotations
 
 import os
-import signal
+import _signal
 from mydocker.record import record
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RuntimeFailure
-from mydocker.linux import syscalls as sc
-from mydocker.runtime.channel import Channel
-from mydocker.runtime.init import error_message, run_init
+from mydocker.runtime.channel import Channel, error_message
 from mydocker.runtime.spec import IDMapping, Spec
 
-_CLONE_FLAGS = {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,
-                "pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET, "time": sc.CLONE_NEWTIME}
+# ctypes (mydocker.linux) and the init's modules are imported in the children, after the fork:
+# there they load while the runtime creates the cgroups, instead of before, on the critical path.
 # Join order: the user namespace first (it owns the others), the mount namespace last (it moves /).
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 
@@ -32,11 +30,18 @@ class InitProcess:
     console_fd: int | None = None
 
 
-def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, int] | None = None) -> InitProcess:
+def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, int] | None = None,
+               on_hooks=None, go: dict | None = None, place=None, after_fork=None) -> InitProcess:
     """Fork the container's init and wait until it is ready and blocked on the exec fifo.
 
-    `before_go(pid)` runs once the init exists and before it does anything (cgroup placement).
+    `after_fork()` runs while the children set up namespaces (creating the cgroups).
+    `before_go(pid)` runs once the init exists and before it does anything (recording its pid).
+    `place(pid)` (limits, joining the cgroups) runs while the init builds its
+    rootfs: the init waits for it before its cgroup namespace, hooks and the user's command. Moving a
+    task between cgroups waits for an RCU grace period (about 10 ms here): in parallel it is free.
     `stdio` replaces the inherited fds 0-2 of the container's process (ignored with a terminal).
+    `on_hooks()` runs the runtime-namespace hooks (prestart, createRuntime) when the init, its
+    mounts done and before pivot_root, asks for them. `go` adds fields to the init's "go" message.
     """
     if spec.process is None:
         raise InvalidArgument("config.json: process is required to create a container")
@@ -57,11 +62,25 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     child.close()
     init_pid = 0
     try:
+        failure = None
+        try:
+            if after_fork:
+                after_fork()
+        except BaseException as exc:  # noqa: BLE001 - raised once the init's pid is known, to kill it
+            failure = exc
         init_pid = _receive_pid(parent, pid, spec, "user" in new)
+        if failure is not None:
+            raise failure
         if before_go:
             before_go(init_pid)
-        parent.send({"type": "go", "process": spec.raw["process"]})
-        return _receive_ready(parent, init_pid)
+        parent.send({**(go or {}), "type": "go", "process": spec.raw["process"]})
+        if place:
+            place(init_pid)
+        try:
+            parent.send({"type": "placed"})
+        except OSError:
+            pass  # the init failed already: its error is waiting in the channel
+        return _receive_ready(parent, init_pid, on_hooks)
     except BaseException:
         if init_pid:
             _kill_and_reap(init_pid)
@@ -72,6 +91,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
 
 def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_userns: bool,
                   stdio: tuple[int, int, int] | None) -> None:
+    from mydocker.linux import syscalls as sc
+    if in_userns:
+        # As root of a user namespace we can no longer read the host's python (e.g. under /root).
+        from mydocker.runtime.init import run_init  # noqa: F401
+    clone_flags = {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,
+                   "pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET, "time": sc.CLONE_NEWTIME}
     for kind in _JOIN_ORDER:
         ns = spec.linux.namespace(kind)
         if ns and ns.path:
@@ -92,10 +117,17 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
         os.setresuid(0, 0, 0)
     flags = 0
     for kind in new:
-        flags |= _CLONE_FLAGS.get(kind, 0)
+        flags |= clone_flags.get(kind, 0)
     sc.unshare(flags)
     pid = os.fork()
     if pid == 0:
+        try:
+            from mydocker.runtime.init import run_init  # everything the init needs, before pivot_root
+        except BaseException as exc:  # noqa: BLE001
+            try:
+                ch.send(error_message(exc))
+            finally:
+                os._exit(1)
         run_init(spec, ch, fifo_fd, new, in_userns, stdio)
     ch.send({"type": "pid", "pid": pid})
 
@@ -130,13 +162,22 @@ def _write_id_maps(pid: int, uid_maps: list[IDMapping], gid_maps: list[IDMapping
                                   f"({e.strerror}): {text.strip()!r}") from None
 
 
-def _receive_ready(ch: Channel, pid: int) -> InitProcess:
+def _receive_ready(ch: Channel, pid: int, on_hooks=None) -> InitProcess:
     result = InitProcess(pid)
     while True:
         msg, fds = ch.recv()
         if msg is None:
             raise RuntimeFailure("container setup failed: the container's init exited during setup")
-        if msg["type"] == "console":
+        if msg["type"] == "hooks":
+            try:
+                if on_hooks:
+                    on_hooks()
+            except BaseException:
+                if result.console_fd is not None:
+                    os.close(result.console_fd)
+                raise
+            ch.send({"type": "hooks-done"})
+        elif msg["type"] == "console":
             result.console_fd = fds[0]
         elif msg["type"] == "ready":
             return result
@@ -153,7 +194,7 @@ def _to_error(msg: dict) -> Exception:
 
 def _kill_and_reap(pid: int) -> None:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, _signal.SIGKILL)
     except ProcessLookupError:
         return
     try:

@@ -27,26 +27,32 @@ _LOCKED = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
 
 def prepare_root(spec: Spec) -> None:
     """Make mount events stay inside the container, then bind the rootfs so it is a mount point."""
-    propagation = PROPAGATION.get(spec.linux.rootfs_propagation or "", sc.MS_PRIVATE | sc.MS_REC)
+    # runc's default is rslave: the host's mount events still reach the container, never the reverse.
+    propagation = PROPAGATION.get(spec.linux.rootfs_propagation or "", sc.MS_SLAVE | sc.MS_REC)
     sc.mount(None, "/", None, propagation)
     sc.mount(spec.root_path, spec.root_path, None, sc.MS_BIND | sc.MS_REC)
 
 
-def mount_all(spec: Spec, in_userns: bool) -> None:
+def mount_all(spec: Spec, in_userns: bool, before_cgroupfs=None, cgroup_binds: list | None = None) -> None:
+    """config.json's mounts in order. A cgroup mount shows the container's own cgroup directories:
+    `cgroup_binds` ([name, host dir] per v1 hierarchy, from the runtime) are bound even before the
+    init joins them; without them, `before_cgroupfs()` first waits until the init has been placed."""
     for entry in spec.mounts:
-        mount_entry(spec.root_path, entry, in_userns)
+        if entry.type in ("cgroup", "cgroup2") and not cgroup_binds and before_cgroupfs:
+            before_cgroupfs()
+        mount_entry(spec.root_path, entry, in_userns, cgroup_binds)
     if _owns_dev(spec):
         create_devices(spec.root_path, spec.linux.devices, in_userns)
 
 
-def mount_entry(root: str, entry: Mount, in_userns: bool) -> None:
+def mount_entry(root: str, entry: Mount, in_userns: bool, cgroup_binds: list | None = None) -> None:
     opts = parse_options(entry.options)
     dest = secure_join(root, entry.destination)
     kind = entry.type or ("bind" if opts.is_bind else None)
     if opts.is_bind or kind == "bind":
         _bind(entry.source or "", dest, opts.flags | sc.MS_BIND, in_userns)
     elif kind in ("cgroup", "cgroup2"):
-        _mount_cgroupfs(dest, opts.flags)
+        _mount_cgroupfs(dest, opts.flags, cgroup_binds)
     else:
         os.makedirs(dest, exist_ok=True)
         _mount_fs(entry, dest, opts.flags, opts.data, in_userns)
@@ -89,14 +95,14 @@ def _mount_fs(entry: Mount, dest: str, flags: int, data: str, in_userns: bool) -
             raise
 
 
-def _mount_cgroupfs(dest: str, flags: int) -> None:
+def _mount_cgroupfs(dest: str, flags: int, binds: list | None = None) -> None:
     """Show the container its own cgroups, read-only unless asked otherwise.
 
     On cgroup v2 this is a cgroup2 mount. On v1 and hybrid hosts it is a tmpfs with one bind mount
     per hierarchy of the init's own cgroup directory (the init is already placed in its cgroups).
     """
     os.makedirs(dest, exist_ok=True)
-    hierarchies = _own_cgroup_dirs()
+    hierarchies = dict(binds) if binds else _own_cgroup_dirs()
     if list(hierarchies) == [""]:
         sc.mount("cgroup2", dest, "cgroup2", flags)
         return
@@ -205,6 +211,20 @@ def pivot_to(root: str) -> None:
         sc.umount2(".", sc.MNT_DETACH)
     finally:
         os.close(old_root)
+    os.chdir("/")
+
+
+def root_propagation(spec: Spec) -> None:
+    """linux.rootfsPropagation on the new / (runc re-applies it after pivot_root too)."""
+    if spec.linux.rootfs_propagation in PROPAGATION:
+        sc.mount(None, "/", None, PROPAGATION[spec.linux.rootfs_propagation])
+
+
+def move_to(root: str) -> None:
+    """--no-pivot: move the rootfs over / and chroot (for a rootfs on ramfs, where pivot_root fails)."""
+    os.chdir(root)
+    sc.mount(root, "/", None, sc.MS_MOVE)
+    os.chroot(".")
     os.chdir("/")
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from mydocker.record import factory, record
 from mydocker.errors import InvalidArgument
+from mydocker.runtime import jsonio
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 
@@ -133,6 +133,7 @@ class Linux:
     readonly_paths: list[str] = factory(list)
     rootfs_propagation: str | None = None
     seccomp: dict | None = None
+    personality: dict | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> Linux:
@@ -155,10 +156,20 @@ class Linux:
                    masked_paths=_strings(d.get("maskedPaths"), "linux.maskedPaths"),
                    readonly_paths=_strings(d.get("readonlyPaths"), "linux.readonlyPaths"),
                    rootfs_propagation=_get(d, "rootfsPropagation", str, "linux."),
-                   seccomp=_get(d, "seccomp", dict, "linux."))
+                   seccomp=_get(d, "seccomp", dict, "linux."),
+                   personality=_personality(d))
 
     def namespace(self, kind: str) -> Namespace | None:
         return next((ns for ns in self.namespaces if ns.type == kind), None)
+
+
+def _personality(d: dict) -> dict | None:
+    persona = _get(d, "personality", dict, "linux.")
+    if persona and persona.get("domain", "LINUX") not in ("LINUX", "LINUX32"):
+        raise _bad("linux.personality.domain", "must be LINUX or LINUX32")
+    if persona and persona.get("flags"):
+        raise _bad("linux.personality.flags", "are not supported: leave them out")
+    return persona
 
 
 def _mappings(d: dict, key: str) -> list[IDMapping]:
@@ -202,6 +213,8 @@ class Spec:
         if not os.path.isdir(root_path):
             raise _bad("root.path", f"{root_path} is not a directory")
         process = data.get("process")
+        if (data.get("linux") or {}).get("intelRdt") is not None:
+            raise _bad("linux.intelRdt", "is not supported by mydocker-runtime (no resctrl support): remove it")
         return cls(oci_version=version, root_path=os.path.realpath(root_path),
                    root_readonly=bool(_get(root, "readonly", bool, "root.", False)),
                    process=Process.from_dict(process) if process is not None else None,
@@ -216,10 +229,11 @@ def load_spec(bundle: str) -> Spec:
     """Read and validate <bundle>/config.json."""
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path, "rb") as f:
-            data = json.load(f)
+        data = jsonio.load_file(path)
     except FileNotFoundError:
         raise InvalidArgument(f"{path} does not exist: pass the bundle directory with --bundle") from None
-    except json.JSONDecodeError as e:
+    except jsonio.JSONError as e:
         raise InvalidArgument(f"config.json: not valid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError:
+        raise InvalidArgument("config.json: not valid UTF-8 text") from None
     return Spec.from_dict(data, os.path.abspath(bundle))

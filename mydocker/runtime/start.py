@@ -15,18 +15,31 @@ def start(root: str, container_id: str) -> st.State:
     if current != "created":
         raise Conflict(f"container {container_id} is {current}, not created: only a created container can be started")
     fifo = os.path.join(st.container_dir(root, container_id), "exec.fifo")
-    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    # The pidfd first: opening the fifo releases the init, which may exec, exit and be reaped by its
+    # parent (a shim) before a later pidfd_open could find it.
     try:
         pidfd = os.pidfd_open(record.pid)
+    except ProcessLookupError:
+        raise RuntimeFailure(f"container {container_id} exited before it could start") from None
+    try:
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
             ready, _, _ = select.select([fd, pidfd], [], [])
             if fd not in ready or not os.read(fd, 1):
                 raise RuntimeFailure(f"container {container_id} exited before it could start")
         finally:
-            os.close(pidfd)
+            os.close(fd)
     finally:
-        os.close(fd)
+        os.close(pidfd)
     os.unlink(fifo)
     record.started = True
     st.save(root, record)
+    if record.hooks.get("poststart"):
+        from mydocker.runtime.hooks import run_hooks
+        # A failing poststart hook is logged, and the container goes on (runtime spec).
+        try:
+            run_hooks(record.hooks, "poststart", st.hook_state(record, "running"))
+        except RuntimeFailure as e:
+            import sys
+            sys.stderr.write(f"mydocker-runtime: warning: {e}\n")
     return record

@@ -7,15 +7,20 @@ crash at any point can remove everything from the record alone.
 
 from __future__ import annotations
 
-import json
 import os
-import re
+
 from mydocker.record import asdict, factory, record
+from mydocker.runtime import jsonio
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 
 OCI_VERSION = "1.0.2"
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
+
+
+def valid_id(name: str) -> bool:
+    """[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}, without `re` (its import is on every call's start-up)."""
+    return 0 < len(name) <= 128 and name[0].isascii() and name[0].isalnum() and _ID_CHARS.issuperset(name)
 
 
 @record
@@ -29,10 +34,12 @@ class State:
     cgroup_paths: dict = factory(dict)
     rootfs: str = ""
     started: bool = False
+    paused: bool = False
+    hooks: dict = factory(dict)  # poststart and poststop run from `start` and `delete`, after create has gone
 
 
 def check_id(container_id: str) -> None:
-    if not _ID.match(container_id):
+    if not valid_id(container_id):
         raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, '_', '.', '+', '-' "
                               "(at most 128, starting with a letter or digit)")
 
@@ -72,7 +79,7 @@ def save(root: str, state: State) -> None:
     path = os.path.join(container_dir(root, state.id), "state.json")
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
-        json.dump(asdict(state), f)
+        f.write(jsonio.dumps(asdict(state)))
     os.rename(tmp, path)
 
 
@@ -80,8 +87,7 @@ def load(root: str, container_id: str) -> State:
     check_id(container_id)
     path = os.path.join(container_dir(root, container_id), "state.json")
     try:
-        with open(path) as f:
-            data = json.load(f)
+        data = jsonio.load_file(path)
     except FileNotFoundError:
         if os.path.isdir(container_dir(root, container_id)):
             return State(id=container_id, bundle="")  # create died before its first record
@@ -91,7 +97,7 @@ def load(root: str, container_id: str) -> State:
 
 def list_ids(root: str) -> list[str]:
     try:
-        return sorted(name for name in os.listdir(root) if _ID.match(name))
+        return sorted(name for name in os.listdir(root) if valid_id(name))
     except FileNotFoundError:
         return []
 
@@ -115,11 +121,20 @@ def status(root: str, state: State) -> str:
         return "stopped" if state.pid > 0 or not state.bundle else "creating"
     if os.path.exists(os.path.join(container_dir(root, state.id), "exec.fifo")):
         return "created"
-    return "running"
+    return "paused" if state.paused else "running"
 
 
 def oci_state(root: str, state: State) -> dict:
     current = status(root, state)
-    return {"ociVersion": OCI_VERSION, "id": state.id, "status": current,
-            "pid": state.pid if current in ("created", "running") else 0,
+    out = {"ociVersion": OCI_VERSION, "id": state.id, "status": current,
+           "pid": state.pid if current in ("created", "running", "paused") else 0,
+           "bundle": state.bundle, "rootfs": state.rootfs, "created": state.created, "owner": ""}
+    if state.annotations:
+        out["annotations"] = state.annotations
+    return out
+
+
+def hook_state(state: State, status: str) -> dict:
+    """The state hooks get on stdin (the spec's fields only)."""
+    return {"ociVersion": OCI_VERSION, "id": state.id, "status": status, "pid": state.pid,
             "bundle": state.bundle, "annotations": state.annotations}

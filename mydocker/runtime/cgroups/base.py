@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
+import _signal as signal  # the C module: signal.py and collections.abc cost start-up time on every create
 import time
-from collections.abc import Callable
+from _collections_abc import Callable
 from mydocker.record import record
 
 from mydocker.errors import InvalidArgument, RuntimeFailure

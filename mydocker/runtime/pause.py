@@ -1,0 +1,35 @@
+"""`pause` and `resume`: freeze and thaw every process of a running container (the freezer cgroup)."""
+
+from __future__ import annotations
+
+from mydocker.errors import Conflict
+from mydocker.runtime import state as st
+
+
+def pause(root: str, container_id: str) -> None:
+    _set_paused(root, container_id, True)
+
+
+def resume(root: str, container_id: str) -> None:
+    _set_paused(root, container_id, False)
+
+
+def _set_paused(root: str, container_id: str, paused: bool) -> None:
+    record = st.load(root, container_id)
+    current = st.status(root, record)
+    wanted = "running" if paused else "paused"
+    if current != wanted:
+        verb = "paused" if paused else "resumed"
+        raise Conflict(f"container {container_id} is {current}: only a {wanted} container can be {verb}")
+    if not record.cgroup_paths:
+        raise Conflict(f"container {container_id} has no cgroups recorded: it cannot be {'paused' if paused else 'resumed'}")
+    from mydocker.runtime.cgroups import cgroup_from_paths
+    cgroup = cgroup_from_paths(record.cgroup_paths)
+    if paused:
+        record.paused = True  # recorded first: `delete --force` thaws before it kills
+        st.save(root, record)
+        cgroup.freeze()
+    else:
+        cgroup.thaw()
+        record.paused = False
+        st.save(root, record)

@@ -1,0 +1,78 @@
+"""`mydocker run` resource flags reach the container's cgroups through the runtime, the runtime
+removes them, and an OOM kill is reported (issue 3's acceptance through the runtime's wiring)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mydocker.runtime.cgroups import detect_mode
+
+pytestmark = pytest.mark.skipif(detect_mode() == "v2", reason="reads v1 controller files (this host is hybrid)")
+
+
+def test_resource_flags_are_applied_in_the_containers_cgroups(mydocker):
+    out = mydocker("run", "--rm", "-m", "100m", "--memory-reservation", "32m", "--cpus", "0.5", "--cpu-shares", "512",
+                   "--cpuset-cpus", "0", "--pids-limit", "64", "busybox", "cat",
+                   "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.soft_limit_in_bytes",
+                   "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+                   "/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpuset/cpuset.cpus",
+                   "/sys/fs/cgroup/pids/pids.max").out.split()
+    assert out == [str(100 << 20), str(32 << 20), "50000", "100000", "512", "0", "64"]
+
+
+def test_the_container_is_in_its_own_cgroup_named_after_it(mydocker):
+    out = mydocker("run", "--rm", "busybox", "cat", "/proc/self/cgroup").out
+    memory = next(line for line in out.splitlines() if ":memory:" in line)
+    assert memory.split(":")[2].startswith("/mydocker/") and len(memory.split("/")[-1]) == 64
+
+
+def test_out_of_memory_is_reported_by_run(mydocker):
+    r = mydocker("run", "--rm", "-m", "16m", "--memory-swap", "16m", "busybox",
+                 "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1", rc=137)
+    assert "mydocker: container was killed: out of memory (limit 16MiB)" in r.err
+
+
+def test_no_message_without_an_oom_kill(mydocker):
+    r = mydocker("run", "--rm", "-m", "64m", "busybox", "sh", "-c", "exit 137", rc=137)
+    assert "out of memory" not in r.err
+
+
+def test_cgroups_are_removed_even_when_the_runtime_state_is_all_that_is_left(tmp_path, make_bundle):
+    """delete works from state.json alone: a container whose init died is cleaned from the record."""
+    from mydocker.linux import syscalls as sc
+    from mydocker.runtime.create import create
+    from mydocker.runtime.delete import delete
+    from mydocker.runtime.process import wait_for_exit
+    from mydocker.runtime.start import start
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    root = str(tmp_path / "mydocker-runtime-root")
+    record, init = create(root, "gone", make_bundle(["true"]))
+    start(root, "gone")
+    wait_for_exit(init.pid)
+    assert all(os.path.isdir(p) for p in record.cgroup_paths.values())
+    delete(root, "gone")
+    assert not any(os.path.exists(p) for p in record.cgroup_paths.values())
+
+
+def test_stats_shows_usage_against_the_limit(mydocker):
+    import subprocess
+    import time
+    # bounded by `timeout`: the container ends by itself even if this test cannot stop it
+    proc = subprocess.Popen(mydocker.argv("run", "--rm", "--name", "busy", "-m", "64m", "busybox", "timeout", "20",
+                                          "sh", "-c", "while true; do :; done"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while "busy" not in mydocker("ps").out:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        lines = mydocker("stats", "--no-stream").out.splitlines()
+        assert lines[0].split()[:3] == ["CONTAINER", "ID", "NAME"]
+        row = next(line for line in lines if " busy " in line).split()
+        assert float(row[2].rstrip("%")) > 20  # a busy loop
+        assert row[5] == "64MiB" and row[-1] == "2"  # timeout and its sh
+    finally:
+        mydocker("kill", "busy", rc=None)
+        proc.wait(timeout=30)
