@@ -33,3 +33,14 @@ class CommandNotFound(MyDockerError):
     """The container's command is not on its PATH (Docker's 127)."""
 
     exit_code = 127
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a user: our messages as they are, an OSError as "what: path", a bug by its type."""
+    if isinstance(exc, MyDockerError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        text = exc.strerror or str(exc)
+        return f"{text}: {exc.filename}" if exc.filename and str(exc.filename) not in text else text
+    return (f"internal error: {type(exc).__name__}: {exc} "
+            "(please report it; set MYDOCKER_DEBUG=1 to see where it happened)")

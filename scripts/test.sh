@@ -3,7 +3,15 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-# test dependencies: a local registry (and htpasswd for its auth tests), skopeo/umoci as oracles
-dpkg -s docker-registry apache2-utils skopeo umoci >/dev/null 2>&1 || { apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry apache2-utils skopeo umoci; }
+# Test peers and oracles (tests skip with a reason when one is missing):
+#   docker-registry + apache2-utils (htpasswd): a local registry with basic auth
+#   skopeo, umoci: image format oracles; podman, runc, crun, containerd, docker.io: real clients/peers
+#   catatonit, tini: static inits for --init; zstd: zstd layers; iproute2: independent checks with `ip`
+peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2"
+missing=""
+for p in $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
 exec /opt/mydocker/bin/python -m pytest -p no:cacheprovider "$@" tests

@@ -14,26 +14,60 @@ sys.path.insert(0, REPO)
 
 
 def host_objects() -> dict[str, set[str]]:
-    """Host objects a container could leave behind: mounts, cgroups, links, network namespaces."""
+    """Host objects with mydocker's names (DESIGN.md): mounts, cgroups, links, network namespaces."""
     with open("/proc/self/mountinfo") as f:
-        mounts = {line.split()[4] for line in f}
+        mounts = {line.split()[4] for line in f if "mydocker" in line.split()[4]}
     cgroups = set()
-    for top, dirs, _files in os.walk("/sys/fs/cgroup"):
-        depth = top.count("/") - 3
-        if depth >= 3:
-            dirs[:] = []
-        cgroups.update(os.path.join(top, d) for d in dirs if "mydocker" in d)
-        dirs[:] = [d for d in dirs if d != "process_api"]  # the machine's own: never walk into it
-    links = set(os.listdir("/sys/class/net"))
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", hierarchy)
+        if os.path.isdir(top) and not os.path.islink(top):
+            cgroups.update(os.path.join(top, d) for d in os.listdir(top) if d.startswith("mydocker"))
+    links = {n for n in os.listdir("/sys/class/net") if n.startswith(("md", "mydocker"))}
     netns = set(os.listdir("/run/mydocker/netns")) if os.path.isdir("/run/mydocker/netns") else set()
     return {"mount": mounts, "cgroup": cgroups, "link": links, "netns": netns}
 
 
-@pytest.fixture
-def no_leaks():
-    before = host_objects()
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_after_the_run():
+    """After the whole run, no host object with mydocker's names may be left that was not there before."""
+    before = host_objects() if os.geteuid() == 0 else None
     yield
-    after = host_objects()
+    if before is not None:
+        after = host_objects()
+        leaked = {kind: sorted(after[kind] - before[kind]) for kind in after if after[kind] - before[kind]}
+        assert not leaked, f"the test run left behind: {leaked}"
+
+
+def _own_objects(base: str) -> dict[str, set[str]]:
+    """What this test's own roots (all under `base`) put on the host.
+
+    Scoped so that tests running at the same time on one host cannot blame each other: mounts under
+    `base`, links named with its engine root's tag, cgroups under its runtime roots' parents.
+    """
+    from mydocker.engine.networks import root_tag
+    from mydocker.runtime.create import default_cgroups_path
+    with open("/proc/self/mountinfo") as f:
+        mounts = {line.split()[4] for line in f if line.split()[4].startswith(base)}
+    tag = root_tag(os.path.join(base, "mydocker-test", "root"))
+    links = {n for n in os.listdir("/sys/class/net") if n.startswith(f"md{tag}")}
+    parents = {default_cgroups_path(r, "x").split("/")[1]
+               for r in (os.path.join(base, "mydocker-test", "run", "runtime"), os.path.join(base, "mydocker-runtime-root"))}
+    cgroups = set()
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        for parent in parents:
+            path = os.path.join("/sys/fs/cgroup", hierarchy, parent)
+            if os.path.isdir(path):
+                cgroups.add(path)
+    netns_dir = os.path.join(base, "mydocker-test", "run", "netns")
+    netns = set(os.listdir(netns_dir)) if os.path.isdir(netns_dir) else set()
+    return {"mount": mounts, "cgroup": cgroups, "link": links, "netns": netns}
+
+
+@pytest.fixture
+def no_leaks(tmp_path):
+    before = _own_objects(str(tmp_path))
+    yield
+    after = _own_objects(str(tmp_path))
     leaked = {kind: sorted(after[kind] - before[kind]) for kind in after if after[kind] - before[kind]}
     assert not leaked, f"left behind: {leaked}"
 

@@ -10,7 +10,7 @@ import os
 import sys
 
 from mydocker.cli.flags import Command, UsageError, check_args, parse
-from mydocker.errors import MyDockerError
+from mydocker.errors import MyDockerError, describe
 
 PROG = "mydocker"
 VERSION = "0.1.0"
@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tag": ("mydocker.cli.tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "rmi": ("mydocker.cli.rmi", "Remove one or more images"),
     "commit": ("mydocker.cli.commit", "Create a new image from a container's changes"),
+    "build": ("mydocker.cli.build", "Build an image from a Dockerfile"),
     "save": ("mydocker.cli.save", "Save one or more images to a tar archive"),
     "load": ("mydocker.cli.load", "Load an image from a tar archive or STDIN"),
     "import": ("mydocker.cli.import_", "Import the contents from a tarball to create a filesystem image"),
@@ -88,14 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         check_args(cmd, positionals, PROG)
         from mydocker.engine.engine import Engine
         return module.handle(Engine(root=glob.root, runroot=glob.runroot), opts, positionals)
-    except MyDockerError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return e.exit_code
     except KeyboardInterrupt:
         return 130
-    except OSError as e:
-        print(f"{PROG}: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", file=sys.stderr)
-        return 125
+    except Exception as e:  # noqa: BLE001 - no traceback reaches a user
+        if os.environ.get("MYDOCKER_DEBUG") and not isinstance(e, MyDockerError):
+            raise
+        print(f"{PROG}: {describe(e)}", file=sys.stderr)
+        return e.exit_code if isinstance(e, MyDockerError) else 125
 
 
 def run_main() -> None:

@@ -13,4 +13,4 @@ command = (
 
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.cli.stop import each
-    return each(args, lambda ref: engine.containers.remove(ref, force=opts.force))
+    return each(args, lambda ref: engine.containers.remove(ref, force=opts.force, volumes=opts.volumes))

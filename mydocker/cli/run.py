@@ -42,7 +42,14 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
+    if not opts.detach:  # the container is created by this process: overlap the kernel's wait with our imports
+        from mydocker.runtime.cgroups.prewarm import prewarm_attach_lock
+        prewarm_attach_lock()  # reaped with the container's orphans
+    import sys
+
+    from mydocker.cli.progress import Progress
     from mydocker.engine.options import RunOptions
+    engine.images.pull_progress = Progress(sys.stderr)  # used only if the image must be pulled first
     from mydocker.engine.security import SecurityOptions
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,

@@ -131,8 +131,11 @@ class ContainerService(Lifecycle):
                 attach.relay_console(console, stdio.stdin if opts.interactive else None, stdio.stdout)
             return wait_for_exit(pid)
 
-    def teardown(self, container_id: str, remove: bool) -> None:
-        """Undo whatever exists of the container: its process, runtime state, rootfs mount, files."""
+    def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True) -> None:
+        """Undo whatever exists of the container: its process, runtime state, rootfs mount, files.
+
+        `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
+        """
         from mydocker.errors import NotFound
         from mydocker.runtime.delete import delete
         try:
@@ -146,7 +149,7 @@ class ContainerService(Lifecycle):
         snapshot.release(directory)
         if remove:
             from mydocker.engine.volumes import release_container  # frees volumes; anonymous ones go
-            release_container(self.records, self.containers_dir, container_id, remove_anonymous=True)
+            release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
             import shutil
             shutil.rmtree(directory, ignore_errors=True)
             self.records.remove_container(container_id)

@@ -328,7 +328,7 @@ class Lifecycle:
         rec = self.stop(ref, timeout)
         return self.start(rec.id)
 
-    def remove(self, ref: str, force: bool = False) -> ContainerRecord:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
         rec = self.find(ref)
         if rec.status in ("running", "restarting", "paused") and not force:
             raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
@@ -336,7 +336,7 @@ class Lifecycle:
         if rec.status == "running":
             self._signal(rec, signal.SIGKILL)
             self._wait_gone(rec, 10)
-        self.teardown(rec.id, remove=True)
+        self.teardown(rec.id, remove=True, remove_volumes=volumes)
         return rec
 
     def rename(self, ref: str, new_name: str) -> None:

@@ -11,7 +11,8 @@ import os
 import sys
 
 from mydocker.cli.flags import Command, UsageError, check_args, parse
-from mydocker.errors import MyDockerError
+from mydocker.errors import MyDockerError, describe
+from mydocker.runtime.cgroups.prewarm import prewarm_attach_lock
 from mydocker.runtime import jsonio
 
 PROG = "mydocker-runtime"
@@ -125,32 +126,6 @@ def root_command() -> Command:
     cmd.flag("--criu", kind="str", metavar="PATH", help="accepted; checkpoint is not supported")
     cmd.flag("-v", "--version", help="print the version")
     return cmd
-
-
-def prewarm_cgroup_lock() -> int | None:
-    """Fork a child that moves itself into its own cgroup (a no-op move), while we load and check.
-
-    The container's first move into its cgroups takes the kernel's global threadgroup lock, whose
-    first writer waits for an RCU grace period (10-15 ms here), but writers arriving while that
-    period runs or just after it share it. Started here, in parallel with our imports, the wait is
-    mostly over by the time `create` moves the container. Returns the child's pid, to reap."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            own = next((line.rstrip("\n").split(":", 2)[2] for line in f if line.startswith("0::")), None)
-    except OSError:
-        return None
-    base = next((b for b in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup")
-                 if os.path.exists(b + "/cgroup.procs")), None)
-    if own is None or base is None:
-        return None
-    pid = os.fork()
-    if pid == 0:
-        try:
-            fd = os.open(f"{base}{own.rstrip('/')}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-            os.write(fd, b"0")
-        finally:
-            os._exit(0)
-    return pid
 
 
 def _create(root: str, cid: str, opts, detach_stdio: bool = False):
@@ -402,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(cmd.help_text(PROG))
             return 0
         check_args(cmd, positionals, PROG)
-        helper = prewarm_cgroup_lock() if verb in ("create", "run") else None
+        helper = prewarm_attach_lock() if verb in ("create", "run") else None
         try:
             return dispatch(verb, glob.root, opts, positionals)
         finally:
@@ -411,12 +386,12 @@ def main(argv: list[str] | None = None) -> int:
                     os.waitpid(helper, 0)
                 except ChildProcessError:
                     pass  # reaped already, by `run`'s wait for orphans
-    except MyDockerError as e:
-        message = str(e)
-    except OSError as e:
-        message = f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}"
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - no traceback reaches a user
+        if os.environ.get("MYDOCKER_DEBUG") and not isinstance(e, (MyDockerError, OSError)):
+            raise
+        message = describe(e)
     print(f"{PROG}: {message}", file=sys.stderr)
     if glob is not None:
         log_error(glob.log, glob.log_format, message)

@@ -7,6 +7,7 @@ the command. Any failure before that point travels back over the channel and the
 
 from __future__ import annotations
 
+import _signal
 import os
 import resource
 import sys
@@ -192,7 +193,7 @@ def _apply_process_limits(spec: Spec, process: Process) -> None:
         name = limit.get("type", "")
         if name not in _RLIMITS:
             raise MyDockerError(f"config.json: process.rlimits type {name!r} is not a Linux rlimit")
-        resource.setrlimit(_RLIMITS[name], (limit.get("soft", 0), limit.get("hard", 0)))
+        resource.setrlimit(_RLIMITS[name], (_rlim(limit.get("soft", 0)), _rlim(limit.get("hard", 0))))
     if process.oom_score_adj is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process.oom_score_adj))
@@ -233,7 +234,16 @@ def _drop_privileges(process: Process, masks: dict | None) -> None:
         caps.apply_sets(masks)
 
 
+def _rlim(value: int) -> int:
+    """OCI writes "unlimited" as 2^64-1, which setrlimit takes as RLIM_INFINITY."""
+    return resource.RLIM_INFINITY if value >= 2**63 - 1 else value
+
+
 def _exec(process: Process, path: str, preserve_fds: int = 0) -> None:
+    # CPython ignores SIGPIPE and SIGXFSZ, and ignored dispositions survive execve: give the
+    # container's command the defaults it would get from any other runtime.
+    for signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
+        _signal.signal(signum, _signal.SIG_DFL)
     try:
         for fd in range(3, 3 + preserve_fds):
             os.set_inheritable(fd, True)

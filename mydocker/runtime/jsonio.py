@@ -44,8 +44,15 @@ def loads(text: str | bytes) -> object:
         value, end = _scan(text, start)
     except StopIteration as e:
         raise JSONError("Expecting value", text, e.value) from None
-    except ValueError as e:  # json.decoder.JSONDecodeError (imported by _json only on errors)
-        raise JSONError(getattr(e, "msg", str(e)), text, getattr(e, "pos", start)) from None
+    except (ValueError, SystemError):
+        # The scanner's error path needs json.decoder, which the fast path never imports
+        # (without it the scanner fails with SystemError): let the stdlib parser say what is wrong.
+        import json
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as e:
+            raise JSONError(e.msg, text, e.pos) from None
+        raise
     rest = len(text) - len(text[end:].lstrip(_WHITESPACE))
     if rest != len(text) and text[end:].strip(_WHITESPACE):
         raise JSONError("Extra data", text, end)

@@ -106,3 +106,14 @@ def _busybox_layer() -> bytes:
     buf = io.BytesIO()
     build_layer(find_host_busybox(), buf)
     return buf.getvalue()
+
+
+def test_rm_keeps_anonymous_volumes_unless_v(mydocker):
+    # Docker: `rm` leaves a container's anonymous volumes; `rm -v` removes them with it.
+    mydocker("run", "--name", "keeps", "-v", "/scratch", "busybox", "true")
+    mydocker("rm", "keeps")
+    assert len(mydocker("volume", "ls", "-q").out.split()) == 1
+    mydocker("volume", "prune", "-f")
+    mydocker("run", "--name", "drops", "-v", "/scratch", "busybox", "true")
+    mydocker("rm", "-v", "drops")
+    assert mydocker("volume", "ls", "-q").out.split() == []

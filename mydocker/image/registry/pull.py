@@ -65,8 +65,9 @@ def pull(store, reference, *, platform: str | None = None, tls_verify: bool | No
     client = RegistryClient(reference.domain, reference.path, tls_verify=tls_verify,
                             insecure_registries=insecure_registries)
     store.ensure()
-    progress("", f"{reference.tag or reference.digest}: Pulling from {reference.familiar_repository}")
     data, kind, digest = resolve(client, reference, wanted, bool(platform), progress)
+    # Like Docker, only once the registry has the image: a failed lookup stays a one-line error.
+    progress("", f"{reference.tag or reference.digest}: Pulling from {reference.familiar_repository}")
     manifest = _json(data, reference.familiar)
     config_desc = manifest.get("config") or {}
     layers = manifest.get("layers") or []
