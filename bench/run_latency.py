@@ -115,7 +115,7 @@ def mydocker_contender(tmp: Path, mydocker: str | None) -> Contender | Result:
     if mydocker is None:
         return Result("mydocker", skipped="not found: pass --mydocker PATH")
     cmd = [mydocker, "--root", str(tmp / "mydocker" / "root"), "--runroot", str(tmp / "mydocker" / "run"),
-           "run", "--rm", "busybox", "true"]
+           "run", "--rm", "--network", "none", "busybox", "true"]  # as podman: no network for either
     try:
         check_run(cmd, timeout=300)  # provisions the busybox image on first use
     except BenchError as e:
