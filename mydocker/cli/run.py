@@ -28,6 +28,7 @@ command = (
     .flag("--cpuset-cpus", kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)")
     .flag("--cpuset-mems", kind="str", metavar="LIST", help="memory nodes the container may use")
     .flag("--pids-limit", kind="int", metavar="N", help="process limit (-1 for unlimited)")
+    .flag("--cgroup-parent", kind="str", metavar="PATH", help="parent cgroup for the container (default /mydocker)")
     .flag("--cap-add", kind="list", metavar="CAP", help="add a Linux capability (or ALL)")
     .flag("--cap-drop", kind="list", metavar="CAP", help="drop a Linux capability (or ALL)")
     .flag("--privileged", help="all capabilities and devices, no seccomp, writable /sys")
@@ -56,7 +57,7 @@ def handle(engine, opts, args: list[str]) -> int:
                           workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
                           memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
                           cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
-                          cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit,
+                          cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit, cgroup_parent=opts.cgroup_parent,
                           network=opts.network, publish=opts.publish, ip=opts.ip,
                           security=SecurityOptions(cap_add=opts.cap_add, cap_drop=opts.cap_drop,
                                                    privileged=opts.privileged, security_opt=opts.security_opt,

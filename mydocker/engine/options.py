@@ -31,6 +31,7 @@ class RunOptions:
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     pids_limit: int | None = None
+    cgroup_parent: str | None = None   # the container's cgroups go under <parent>/<id> (default /mydocker)
     security: SecurityOptions | None = None  # engine/security.py: caps, seccomp, --privileged, --init...
     network: str | None = None       # engine/networks.py: bridge (default) | none | host | container:<ref> | <network>
     publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them

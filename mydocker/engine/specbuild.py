@@ -67,6 +67,15 @@ def command_for(image_config: dict, opts: RunOptions) -> list[str]:
     return args
 
 
+def cgroups_path(parent: str | None, container_id: str) -> str:
+    """<parent>/<id>, the parent "/mydocker" unless --cgroup-parent names another (absolute, or relative
+    to the caller's own cgroup, as the OCI runtime spec reads cgroupsPath)."""
+    parent = (parent or "/mydocker").rstrip("/") or "/mydocker"
+    if ".." in parent.split("/"):
+        raise InvalidArgument(f"invalid --cgroup-parent {parent!r}: '..' is not allowed")
+    return f"{parent}/{container_id}"
+
+
 def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str, container_id: str | None = None) -> dict:
     """config.json for a container whose merged root filesystem is mounted at `rootfs`."""
     cfg = image_config.get("config") or {}
@@ -100,6 +109,6 @@ def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str,
                 memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
                 cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
                 cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit),
-            **({"cgroupsPath": f"/mydocker/{container_id}"} if container_id else {}),
+            **({"cgroupsPath": cgroups_path(opts.cgroup_parent, container_id)} if container_id else {}),
         },
     }

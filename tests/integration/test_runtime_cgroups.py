@@ -76,3 +76,13 @@ def test_stats_shows_usage_against_the_limit(mydocker):
     finally:
         mydocker("kill", "busy", rc=None)
         proc.wait(timeout=30)
+
+
+def test_cgroup_parent_is_configurable(mydocker):
+    out = mydocker("run", "--rm", "--network", "none", "--cgroup-parent", "/mydocker-parent-test",
+                   "busybox", "grep", "memory", "/proc/self/cgroup").out
+    assert ":memory:/mydocker-parent-test/" in out
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        assert not os.path.exists(f"/sys/fs/cgroup/{hierarchy}/mydocker-parent-test")  # removed when empty
+    r = mydocker("run", "--rm", "--cgroup-parent", "/a/../b", "busybox", "true", rc=125)
+    assert "--cgroup-parent" in r.err
