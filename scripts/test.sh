@@ -7,7 +7,8 @@ sh scripts/setup.sh
 #   docker-registry + apache2-utils (htpasswd): a local registry with basic auth
 #   skopeo, umoci: image format oracles; podman, runc, crun, containerd, docker.io: real clients/peers
 #   catatonit, tini: static inits for --init; zstd: zstd layers; iproute2: independent checks with `ip`
-peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2"
+#   debootstrap: the debian:bookworm base of the nginx and flask + redis walk-throughs (slow tests)
+peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap"
 missing=""
 for p in $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

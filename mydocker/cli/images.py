@@ -9,7 +9,7 @@ from mydocker.cli.flags import Command
 command = (
     Command("images", "List images", usage="images [OPTIONS] [REPOSITORY[:TAG]]", max_args=1)
     .flag("-q", "--quiet", help="only show image IDs")
-    .flag("-a", "--all", help="show all images (the default: there are no intermediate images)")
+    .flag("-a", "--all", help="show all images (by default, build steps' intermediate images are hidden)")
     .flag("--no-trunc", help="do not truncate output")
     .flag("--digests", help="show the manifest digests")
 )
@@ -55,7 +55,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-    rows = engine.images.list()
+    rows = engine.images.list(all_images=opts.all)
     if args:
         from mydocker.image import reference
         ref = reference.parse(args[0], default_tag="")

@@ -13,6 +13,7 @@ goes only when no remaining image lists it.
 from __future__ import annotations
 
 import datetime
+import sqlite3
 import os
 
 from mydocker.engine.records import Records
@@ -143,17 +144,27 @@ class ImageService:
         rows = []
         tagged_configs = {r[0] for r in self.db.execute(
             "SELECT DISTINCT config FROM images JOIN image_tags ON image_tags.manifest=images.manifest")}
+        intermediates = set() if all_images else self._build_intermediates()
         for manifest, config_digest, created in self.db.execute(
                 "SELECT manifest, config, created FROM images ORDER BY created DESC").fetchall():
             info = self._summary(manifest, config_digest, created)
             tags = self._tags_of(manifest)
             if not tags and config_digest in tagged_configs:
                 continue  # another manifest of the same image (say, compressed) carries its names
+            if not tags and not all_images and manifest in intermediates:
+                continue  # a build step's image: shown with -a only, as Docker does
             for name in tags or [None]:
                 ref = reference.parse(name) if name else None
                 rows.append(dict(info, Repository=ref.familiar_repository if ref else "<none>",
                                  Tag=(ref.tag or "<none>") if ref else "<none>"))
         return rows
+
+    def _build_intermediates(self) -> set[str]:
+        """Manifests made by build steps (the build cache's table exists once anything was built)."""
+        try:
+            return {row[0] for row in self.db.execute("SELECT manifest FROM build_cache")}
+        except sqlite3.OperationalError:  # no build yet: no such table
+            return set()
 
     def _summary(self, manifest_digest: str, config_digest: str, created: str) -> dict:
         manifest = self.store.read_json(manifest_digest)

@@ -1,0 +1,29 @@
+"""`mydocker build [OPTIONS] PATH`: build an image from a Dockerfile and a context directory."""
+
+from __future__ import annotations
+
+from mydocker.cli.flags import Command
+
+command = (
+    Command("build", "Build an image from a Dockerfile", usage="build [OPTIONS] PATH", min_args=1, max_args=1)
+    .flag("-t", "--tag", kind="list", metavar="NAME[:TAG]", help="name (and optionally tag) the image")
+    .flag("-f", "--file", kind="str", metavar="PATH", help="the Dockerfile (default PATH/Dockerfile)")
+    .flag("--build-arg", kind="list", metavar="K=V", help="set a build-time variable")
+    .flag("--no-cache", help="do not use the cache when building")
+    .flag("-q", "--quiet", help="print only the image ID")
+    .flag("--network", kind="str", metavar="NET", help="network for RUN: bridge (default), none, host or a network")
+)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.engine.build import BuildOptions, Builder
+    from mydocker.image import reference
+    for tag in opts.tag:
+        reference.parse(tag)  # a bad name fails before anything runs
+    builder = Builder(engine, BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
+                                           build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
+                                           network=opts.network))
+    image_id = builder.build()
+    if opts.quiet:
+        print(image_id)
+    return 0
