@@ -39,6 +39,7 @@ command = (
     .flag("--network", "--net", kind="str", metavar="NET", help="bridge (default), none, host, container:NAME or a network")
     .flag("-p", "--publish", kind="list", metavar="[IP:][HOST:]PORT[/PROTO]", help="publish a container port on the host")
     .flag("--ip", kind="str", metavar="IP", help="IPv4 address on a user-defined network")
+    .flag("--userns", kind="str", metavar="MODE", help="host (default), or remap[:HOST-UID:SIZE]: root in the container is an unprivileged uid on the host")
 )
 
 
@@ -58,7 +59,7 @@ def handle(engine, opts, args: list[str]) -> int:
                           memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
                           cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
                           cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit, cgroup_parent=opts.cgroup_parent,
-                          network=opts.network, publish=opts.publish, ip=opts.ip,
+                          network=opts.network, publish=opts.publish, ip=opts.ip, userns=opts.userns,
                           security=SecurityOptions(cap_add=opts.cap_add, cap_drop=opts.cap_drop,
                                                    privileged=opts.privileged, security_opt=opts.security_opt,
                                                    read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))

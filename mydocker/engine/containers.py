@@ -88,9 +88,17 @@ class ContainerService(Lifecycle):
         try:
             os.makedirs(directory, mode=0o700)
             from mydocker.image import snapshot
+            from mydocker.engine.specbuild import userns_remap
+            remap, lowers = userns_remap(opts.userns), image.layer_dirs
+            if remap:  # --userns remap: layers shifted to the mapped ids, the container's dirs owned by its root
+                from mydocker.image.shift import shifted_layers
+                lowers = shifted_layers(lowers, *remap)
+                for path in (directory, *(os.path.join(directory, d) for d in ("upper", "work", "rootfs"))):
+                    os.makedirs(path, exist_ok=True)
+                    os.chown(path, remap[0], remap[0])
             with open(os.path.join(directory, LOWERS), "w") as f:
-                json.dump(image.layer_dirs, f)  # `start` mounts the same layers again
-            rootfs = snapshot.prepare(image.layer_dirs, directory)
+                json.dump(lowers, f)  # `start` mounts the same layers again
+            rootfs = snapshot.prepare(lowers, directory)
             config = build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12], container_id=record.id)
             from mydocker.engine.security import SecurityOptions, apply_security  # Docker's defaults and flags
             apply_security(config, opts.security or SecurityOptions())
@@ -98,6 +106,11 @@ class ContainerService(Lifecycle):
             config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
             from mydocker.engine.networks import NetworkService  # netns joined by path (as CNI), /etc files, -p
             NetworkService(self.records, self.root, self.runroot).configure(record.id, record.name, opts, config)
+            if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
+                from mydocker.image.shift import reachable
+                for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
+                                      and m["source"].startswith(self.root + os.sep))]:
+                    reachable(path, remap[0], self.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 json.dump(config, f, indent=1)
             self.records.update_container(record.id, config=docker_config(image.config, opts, config))

@@ -36,3 +36,4 @@ class RunOptions:
     network: str | None = None       # engine/networks.py: bridge (default) | none | host | container:<ref> | <network>
     publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them
     ip: str | None = None
+    userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py

@@ -76,6 +76,24 @@ def cgroups_path(parent: str | None, container_id: str) -> str:
     return f"{parent}/{container_id}"
 
 
+REMAP_DEFAULT = (100000, 65536)  # Docker's dockremap subordinate range
+
+
+def userns_remap(value: str | None) -> tuple[int, int] | None:
+    """--userns: None for host (no user namespace), else (first host id, size) of the remap range."""
+    if value in (None, "", "host"):
+        return None
+    mode, _, rest = value.partition(":")
+    if value == "remap":
+        return REMAP_DEFAULT
+    start, _, size = rest.partition(":")
+    if mode == "remap" and start.isdigit() and size.isdigit() and 0 < int(start) and 0 < int(size) \
+            and int(start) + int(size) <= 2**32 - 1:
+        return int(start), int(size)
+    raise InvalidArgument(f"invalid --userns {value!r}: use host, remap or remap:<host-uid>:<size> "
+                          "(e.g. remap:100000:65536)")
+
+
 def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str, container_id: str | None = None) -> dict:
     """config.json for a container whose merged root filesystem is mounted at `rootfs`."""
     cfg = image_config.get("config") or {}
@@ -102,7 +120,7 @@ def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str,
         "hostname": hostname,
         "mounts": [dict(m, options=list(m["options"])) for m in DEFAULT_MOUNTS],
         "linux": {
-            "namespaces": [{"type": t} for t in NAMESPACES],
+            "namespaces": [{"type": t} for t in [*NAMESPACES, *(["user"] if userns_remap(opts.userns) else [])]],
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
             "resources": resources_from_options(
@@ -110,5 +128,14 @@ def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str,
                 cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
                 cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit),
             **({"cgroupsPath": cgroups_path(opts.cgroup_parent, container_id)} if container_id else {}),
+            **_userns(userns_remap(opts.userns)),
         },
     }
+
+
+def _userns(remap: tuple[int, int] | None) -> dict:
+    """linux.uidMappings/gidMappings for --userns remap; the namespace itself is added by build_spec."""
+    if remap is None:
+        return {}
+    mapping = [{"containerID": 0, "hostID": remap[0], "size": remap[1]}]
+    return {"uidMappings": mapping, "gidMappings": [dict(mapping[0])]}

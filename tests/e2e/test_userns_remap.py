@@ -1,0 +1,117 @@
+"""`mydocker run --userns remap`: root in the container is uid 100000 on the host, the image's files
+shifted so they still belong to root inside."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pytest
+
+HOST_BASE = 100000
+
+
+@pytest.fixture
+def reachable_tmp(tmp_path):
+    """The remapped root must walk down to the engine root (Docker requires o+x on its ancestors too):
+    open pytest's 0700 dirs above the test's engine root for the test, then close them again."""
+    changed = []
+    path = tmp_path
+    while str(path) not in ("/", "/tmp"):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if not mode & stat.S_IXOTH:
+            os.chmod(path, mode | stat.S_IXOTH)
+            changed.append((path, mode))
+        path = path.parent
+    yield tmp_path
+    for path, mode in changed:
+        os.chmod(path, mode)
+
+
+def _status(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def test_root_inside_is_uid_0_and_the_image_is_owned_by_it(mydocker, reachable_tmp):
+    out = mydocker("run", "--rm", "--userns", "remap", "--network", "none", "busybox", "sh", "-c",
+                   "id -u; cat /proc/self/uid_map; cat /proc/self/gid_map; stat -c %u:%g /bin/busybox /etc").out
+    lines = out.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", str(HOST_BASE), "65536"]
+    assert lines[2].split() == ["0", str(HOST_BASE), "65536"]
+    assert lines[3:] == ["0:0", "0:0"], out
+    # the shifted copies live under the engine's image store, owned by the mapped ids on the host
+    shifted = os.path.join(mydocker.root, "image", "shifted", str(HOST_BASE), "layers")
+    layers = os.listdir(shifted)
+    assert layers and all(os.stat(os.path.join(shifted, layer)).st_uid == HOST_BASE for layer in layers)
+
+
+def test_custom_range_and_host_default(mydocker, reachable_tmp):
+    out = mydocker("run", "--rm", "--userns", "remap:200000:70000", "--network", "none", "busybox",
+                   "cat", "/proc/self/uid_map").out
+    assert out.split() == ["0", "200000", "70000"]
+    out = mydocker("run", "--rm", "--userns", "host", "--network", "none", "busybox", "cat", "/proc/self/uid_map").out
+    assert out.split() == ["0", "0", "4294967295"]
+
+
+def test_pid1_runs_unprivileged_on_the_host_and_writes_as_it(mydocker, reachable_tmp):
+    cid = mydocker("run", "-d", "--userns", "remap", "busybox", "sh", "-c",
+                   "touch /made-in-root /tmp/made-in-tmp && sleep 1000").out.strip()
+    try:
+        pid = int(mydocker("inspect", "--format", "{{.State.Pid}}", cid).out)
+        status = _status(pid)
+        assert status["Uid"].split() == [str(HOST_BASE)] * 4
+        assert status["Gid"].split() == [str(HOST_BASE)] * 4
+        assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+        upper = os.path.join(mydocker.root, "containers", cid, "upper")
+        made = [os.path.join(upper, "made-in-root"), os.path.join(upper, "tmp", "made-in-tmp")]
+        deadline = time.monotonic() + 10
+        while not all(os.path.exists(p) for p in made) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for path in made:
+            st = os.stat(path)
+            assert (st.st_uid, st.st_gid) == (HOST_BASE, HOST_BASE), path
+    finally:
+        mydocker("rm", "-f", cid)
+
+
+def test_root_inside_cannot_write_a_root_owned_host_file(mydocker, reachable_tmp):
+    host_file = reachable_tmp / "host-owned"
+    host_file.write_text("original\n")
+    os.chmod(host_file, 0o644)
+    os.chown(host_file, 0, 0)
+    result = mydocker("run", "--rm", "--userns", "remap", "--network", "none", "-v", f"{host_file}:/f",
+                      "busybox", "sh", "-c", "cat /f; echo x >> /f; echo rc=$?; rm /f; echo rm=$?")
+    assert "original" in result.out and "rc=1" in result.out, result
+    assert host_file.read_text() == "original\n"
+    # without --userns the container's root can write it: the test can tell the difference
+    mydocker("run", "--rm", "--network", "none", "-v", f"{host_file}:/f", "busybox", "sh", "-c", "echo x >> /f")
+    assert host_file.read_text() == "original\nx\n"
+
+
+@pytest.mark.parametrize("value", ["bogus", "remap:", "remap:100000", "remap:x:65536", "remap:100000:0",
+                                   "remap:0:65536", "remap:4294967000:65536"])
+def test_bad_userns_value_is_one_line_error(mydocker, value):
+    result = mydocker("run", "--rm", "--userns", value, "busybox", "true", rc=125)
+    assert len(result.err.strip().splitlines()) == 1, result
+    assert "--userns" in result.err and "remap" in result.err
+    assert mydocker("ps", "-a", "-q").out.strip() == ""
+
+
+def test_unreachable_engine_root_is_one_line_error(mydocker):
+    """pytest's 0700 tmp dirs above the engine root block the remapped root: said, as Docker says it."""
+    if all(os.stat(p).st_mode & stat.S_IXOTH for p in _ancestors(mydocker.root)):
+        pytest.skip("the engine root is reachable by every uid here")
+    result = mydocker("run", "--rm", "--userns", "remap", "--network", "none", "busybox", "true", rc=125)
+    assert len(result.err.strip().splitlines()) == 1 and "chmod o+x" in result.err, result
+    assert mydocker("ps", "-a", "-q").out.strip() == ""
+
+
+def _ancestors(path: str) -> list[str]:
+    out = []
+    while path != "/":
+        path = os.path.dirname(path)
+        out.append(path)
+    return out
