@@ -60,6 +60,8 @@ def root_command() -> Command:
              help="engine state directory (default /var/lib/mydocker)")
     cmd.flag("--runroot", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_RUNROOT", "/run/mydocker"),
              help="runtime state directory (default /run/mydocker)")
+    cmd.flag("--cluster-store", kind="str", metavar="URL", default=os.environ.get("MYDOCKER_CLUSTER_STORE", ""),
+             help="etcd://host:port[,host:port] shared by the hosts of overlay networks")
     cmd.flag("-v", "--version", help="print the version and exit")
     for name, (_module, summary) in COMMANDS.items():
         cmd.subcommands[name] = Command(name, summary)
@@ -88,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         check_args(cmd, positionals, PROG)
         from mydocker.engine.engine import Engine
+        if glob.cluster_store:  # the processes this one starts (monitor, overlay agent) see it too
+            os.environ["MYDOCKER_CLUSTER_STORE"] = glob.cluster_store
         return module.handle(Engine(root=glob.root, runroot=glob.runroot), opts, positionals)
     except KeyboardInterrupt:
         return 130

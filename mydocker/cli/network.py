@@ -21,7 +21,7 @@ for _name, (_module, _summary) in SUBCOMMANDS.items():
 
 create_command = (
     Command("network create", "Create a network", usage="network create [OPTIONS] NETWORK", min_args=1, max_args=1)
-    .flag("-d", "--driver", kind="str", metavar="DRIVER", default="bridge", help="driver (only bridge)")
+    .flag("-d", "--driver", kind="str", metavar="DRIVER", default="bridge", help="driver: bridge, or overlay (needs --cluster-store)")
     .flag("--subnet", kind="str", metavar="CIDR", help="subnet, e.g. 10.77.0.0/24 (default: a free private one)")
     .flag("--gateway", kind="str", metavar="IP", help="gateway address (default: the subnet's first)")
     .flag("--internal", help="no traffic to or from outside the network")
@@ -83,6 +83,12 @@ def handle_create(engine, opts, args: list[str]) -> int:
 def handle_ls(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.cli.images import table
+    if engine.networks.overlay.configured():  # overlay networks other hosts created show here too
+        from mydocker.network.cluster import StoreUnavailable
+        try:
+            engine.networks.overlay.join_all()
+        except StoreUnavailable as e:
+            print(f"mydocker: warning: {e}", file=sys.stderr)
     nets = engine.networks.networks()
     if opts.quiet:
         sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))

@@ -145,6 +145,14 @@ class NetworkService:
             name = f"{name[:10]}{zlib.crc32(network.encode()) & 0xfffff:05x}"
         return name
 
+    @property
+    def overlay(self):
+        """The overlay driver (mydocker/network/overlay.py), made on first use."""
+        if "_overlay" not in self.__dict__:
+            from mydocker.network.overlay import OverlayDriver
+            self._overlay = OverlayDriver(self)
+        return self._overlay
+
     # networks
 
     def create(self, name: str, driver: str = "bridge", subnet: str | None = None, gateway: str | None = None,
@@ -153,13 +161,15 @@ class NetworkService:
             raise Conflict(f"network name {name!r} is reserved: choose another name")
         if not name or not name[0].isalnum() or not all(c.isalnum() or c in "_.-" for c in name) or len(name) < 2:
             raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+")
-        if driver != "bridge":
-            raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge")
+        if driver not in ("bridge", "overlay"):
+            raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge or overlay")
         if self.db.execute("SELECT 1 FROM networks WHERE name=?", (name,)).fetchone():
             raise Conflict(f"network {name!r} already exists: choose another name or remove it with "
                            "`mydocker network rm`")
         if gateway and not subnet:
             raise InvalidArgument("--gateway needs --subnet: give both, or neither for an automatic subnet")
+        if driver == "overlay":  # defined in the cluster store: mydocker/network/overlay.py
+            return self.overlay.create(name, subnet, gateway, labels or {})
         net = self._add_network(name, subnet, gateway, internal, labels or {})
         try:
             with self._lock():
@@ -285,6 +295,8 @@ class NetworkService:
             if not gone:
                 raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
             links.delete(net.bridge)
+            if net.driver == "overlay":
+                self.overlay.remove(net)
             self._rebuild_firewall()
 
     def prune(self) -> list[str]:
@@ -377,6 +389,9 @@ class NetworkService:
         try:
             return self.get(mode)
         except NotFound:
+            joined = self.overlay.join(mode) if mode != DEFAULT_NETWORK and self.overlay.configured() else None
+            if joined:
+                return joined  # an overlay network another host created
             if mode != DEFAULT_NETWORK:
                 raise NotFound(f"network {mode} not found: create it with `mydocker network create {mode}` "
                                "or use --network bridge|host|none") from None
@@ -395,6 +410,8 @@ class NetworkService:
         for p in ports:
             host_port = p.host_port or free_port(p.proto, p.host_ip)
             rows.append([p.proto, p.host_ip, host_port, p.container_port])
+        if net.driver == "overlay":  # the address comes from the cluster store, the bitmap just mirrors it
+            ip = self.overlay.allocate(net, container_id, ip)
         with self.records.transaction():
             bits = self.db.execute("SELECT bitmap FROM networks WHERE name=?", (net.name,)).fetchone()
             if bits is None:
@@ -428,6 +445,8 @@ class NetworkService:
     def _wire(self, path: str, net: Network, ep: Endpoint, create_netns: bool) -> None:
         """Create the host objects of an endpoint (called under the lock, after recording it)."""
         from mydocker.network import links, netns
+        if net.driver == "overlay":
+            return self.overlay.wire(path, net, ep, create_netns)
         links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
         links.enable_ip_forward()
         if create_netns:
@@ -478,6 +497,7 @@ class NetworkService:
                 other = self.sandbox(ep.container)
                 if ep.container != sb.container and other:
                     peers.append((ep.ip, [other.name, *ep.aliases, ep.container[:12]]))
+        peers += self.overlay.peers(user_nets) if user_nets else []  # other hosts' containers
         etcfiles.write_in_place(os.path.join(sb.files, "hosts"), etcfiles.hosts(own, peers))
 
     def _refresh_peers(self, container_id: str, networks: set | None = None) -> None:
@@ -536,6 +556,8 @@ class NetworkService:
         from mydocker.network.ipam import Bitmap
         with self._lock():
             links.delete(ep.veth)
+            if self.db.execute("SELECT 1 FROM networks WHERE name=? AND driver='overlay'", (ep.network,)).fetchone():
+                self.overlay.drop(ep)
             with self.records.transaction():
                 row = self.db.execute("SELECT subnet, gateway, bitmap FROM networks WHERE name=?",
                                       (ep.network,)).fetchone()
