@@ -47,11 +47,8 @@ def handle(engine, opts, args: list[str]) -> int:
     if not opts.detach:  # the container is created by this process: overlap the kernel's wait with our imports
         from mydocker.runtime.cgroups.prewarm import prewarm_attach_lock
         prewarm_attach_lock()  # reaped with the container's orphans
-    import sys
-
-    from mydocker.cli.progress import Progress
     from mydocker.engine.options import RunOptions
-    engine.images.pull_progress = Progress(sys.stderr)  # used only if the image must be pulled first
+    engine.images.pull_progress = _pull_progress  # shown only if the image must be pulled first
     from mydocker.engine.security import SecurityOptions
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
@@ -74,3 +71,17 @@ def handle(engine, opts, args: list[str]) -> int:
         limit = f" (limit {ram_in_bytes(opts.memory) / 1048576:g}MiB)" if opts.memory else ""
         print(f"mydocker: container was killed: out of memory{limit}", file=sys.stderr)
     return code
+
+
+_progress = None
+
+
+def _pull_progress(*args, **kwargs) -> None:
+    """Docker's pull display on stderr, loaded only when `run` has to pull: start-up is a feature."""
+    global _progress
+    if _progress is None:
+        import sys
+
+        from mydocker.cli.progress import Progress
+        _progress = Progress(sys.stderr)
+    _progress(*args, **kwargs)
