@@ -1,14 +1,12 @@
 """Connect a caller's terminal or stdio to a running container and forward its signals.
 
 Single-threaded on purpose (DESIGN: no threads in a process that forks containers): one select
-loop relays the pty; signal handlers forward to the container's init.
+loop (runtime/foreground.relay_console) relays the pty; signal handlers forward to the container's init.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import select
 import signal
 import termios
 import tty as ttymod
@@ -67,39 +65,3 @@ def raw_mode(fd: int | None) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
-def relay_console(console: int, stdin: int | None, stdout: int) -> None:
-    """Copy stdin → console and console → stdout until the container's side closes."""
-    readers = [console] + ([stdin] if stdin is not None else [])
-    while True:
-        try:
-            ready, _, _ = select.select(readers, [], [])
-        except InterruptedError:
-            continue
-        if console in ready:
-            try:
-                data = os.read(console, 65536)
-            except OSError as e:
-                if e.errno == errno.EIO:  # every slave fd closed: the container is gone
-                    return
-                raise
-            if not data:
-                return
-            _write_all(stdout, data)
-        if stdin is not None and stdin in ready:
-            data = os.read(stdin, 65536)
-            if data:
-                _write_all(console, data)
-            else:  # EOF on our stdin: end the container's input like a typed Ctrl-D
-                _write_all(console, b"\x04")
-                readers.remove(stdin)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            select.select([], [fd], [])

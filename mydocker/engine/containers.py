@@ -132,6 +132,7 @@ class ContainerService(Lifecycle):
 
     def _attach(self, pid: int, console: int | None, opts: RunOptions, stdio: Stdio, start) -> int:
         from mydocker.engine import attach
+        from mydocker.runtime.foreground import relay_console
         from mydocker.runtime.process import wait_for_exit
         terminal = attach.terminal_of(stdio.stdin, stdio.stdout) if console is not None else None
         with attach.forward_signals(pid, console, terminal):
@@ -141,7 +142,7 @@ class ContainerService(Lifecycle):
             attach._copy_winsize(terminal, console)
             with attach.raw_mode(stdio.stdin if opts.interactive and os.isatty(stdio.stdin) else None):
                 start()
-                attach.relay_console(console, stdio.stdin if opts.interactive else None, stdio.stdout)
+                relay_console(console, stdio.stdin if opts.interactive else None, stdio.stdout)
             return wait_for_exit(pid)
 
     def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True) -> None:

@@ -383,6 +383,7 @@ class Lifecycle:
              stdio: tuple[int, int, int] = (0, 1, 2)) -> int:
         """Run `command` in the container's namespaces and cgroup; its exit code (0 with detach)."""
         from mydocker.engine import attach
+        from mydocker.runtime.foreground import relay_console
         from mydocker.engine.specbuild import merge_env, validate_env
         from mydocker.runtime.exec import exec_process, wait_for_exit
         rec = self.find(ref)
@@ -427,7 +428,7 @@ class Lifecycle:
                 if console is not None:
                     attach._copy_winsize(terminal, console)
                     with attach.raw_mode(stdio[0] if interactive and os.isatty(stdio[0]) else None):
-                        attach.relay_console(console, stdio[0] if interactive else None, stdio[1])
+                        relay_console(console, stdio[0] if interactive else None, stdio[1])
                 return wait_for_exit(proc.pid)
         finally:
             if console is not None:

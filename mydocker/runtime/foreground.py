@@ -36,29 +36,49 @@ def relay(console: int, stdin: int = 0, stdout: int = 1) -> None:
     if os.isatty(stdin):
         saved = termios.tcgetattr(stdin)
         tty.setraw(stdin)
-    sources = [console, stdin]
     try:
-        while True:
-            try:
-                ready, _, _ = select.select(sources, [], [])
-            except InterruptedError:
-                continue
-            if console in ready:
-                try:
-                    data = os.read(console, 65536)
-                except OSError as e:
-                    if e.errno == errno.EIO:  # every slave closed: the container is done
-                        return
-                    raise
-                if not data:
-                    return
-                os.write(stdout, data)
-            if stdin in ready:
-                data = os.read(stdin, 65536)
-                if data:
-                    os.write(console, data)
-                else:
-                    sources.remove(stdin)
+        relay_console(console, stdin, stdout, eof_as_ctrl_d=False)
     finally:
         if saved is not None:
             termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+
+
+def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: bool = True) -> None:
+    """Copy stdin → console and console → stdout until the container's side closes.
+
+    The one relay loop of `mydocker run -t` and `mydocker-runtime run`. `eof_as_ctrl_d`: when our
+    stdin ends, type Ctrl-D into the container (mydocker) or just stop reading it (runc's manner).
+    """
+    readers = [console] + ([stdin] if stdin is not None else [])
+    while True:
+        try:
+            ready, _, _ = select.select(readers, [], [])
+        except InterruptedError:
+            continue
+        if console in ready:
+            try:
+                data = os.read(console, 65536)
+            except OSError as e:
+                if e.errno == errno.EIO:  # every slave fd closed: the container is gone
+                    return
+                raise
+            if not data:
+                return
+            _write_all(stdout, data)
+        if stdin is not None and stdin in ready:
+            data = os.read(stdin, 65536)
+            if data:
+                _write_all(console, data)
+            else:  # EOF on our stdin
+                if eof_as_ctrl_d:
+                    _write_all(console, b"\x04")
+                readers.remove(stdin)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            select.select([], [fd], [])
