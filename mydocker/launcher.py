@@ -13,7 +13,7 @@ import os
 import sys
 import sysconfig
 
-SCRIPTS = {"mydocker": "mydocker.cli.main", "mydocker-runtime": "mydocker.runtime.cli"}
+SCRIPTS = {"mydocker": "mydocker.cli.main", "mydocker-runtime": "mydocker.runtime.entry"}
 _TEMPLATE = """#!{python} -IS
 # Written by `python3 -m mydocker.launcher`: isolated (-I) and without site processing (-S), for a fast start.
 import sys

@@ -72,6 +72,23 @@ def no_leaks(tmp_path):
     assert not leaked, f"left behind: {leaked}"
 
 
+def unpack_busybox(rootfs, scratch) -> None:
+    """The busybox image's one layer (made from the host's busybox-static) unpacked into `rootfs`."""
+    import tarfile
+    from mydocker.image.busybox import build_layer, find_host_busybox
+    layer = os.path.join(scratch, "busybox-layer.tar")
+    with open(layer, "wb") as out:
+        build_layer(find_host_busybox(), out)
+    os.makedirs(rootfs, exist_ok=True)
+    with tarfile.open(layer) as tar:
+        tar.extractall(rootfs, numeric_owner=True, **_NO_FILTER)
+    os.unlink(layer)
+
+
+# Our own layer: no filter needed. 3.11.4+ wants one named; Python 3.11.2 (Debian 12) has none.
+_NO_FILTER = {"filter": "fully_trusted"} if hasattr(__import__("tarfile"), "fully_trusted_filter") else {}
+
+
 @pytest.fixture(scope="session")
 def bindir(tmp_path_factory) -> str:
     """`mydocker` and `mydocker-runtime` launchers for this checkout, written by the product's own code."""

@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main() -> None:
-    sys.exit(main())
+    from mydocker.exit import exit_now
+    exit_now(main())
 
 
 if __name__ == "__main__":

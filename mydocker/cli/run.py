@@ -45,7 +45,7 @@ command = (
 
 def handle(engine, opts, args: list[str]) -> int:
     if not opts.detach:  # the container is created by this process: overlap the kernel's wait with our imports
-        from mydocker.runtime.cgroups.prewarm import prewarm_attach_lock
+        from mydocker.runtime.prewarm import prewarm_attach_lock
         prewarm_attach_lock()  # reaped with the container's orphans
     from mydocker.engine.options import RunOptions
     engine.images.pull_progress = _pull_progress  # shown only if the image must be pulled first

@@ -7,7 +7,7 @@ loop (runtime/foreground.relay_console) relays the pty; signal handlers forward 
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the functions without the Signals enum (enum's import is ~1 ms)
 import termios
 import tty as ttymod
 from contextlib import contextmanager

@@ -6,13 +6,13 @@ whether or not it happened, so a failure at any point leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import os
 from mydocker.record import record
 
 from mydocker.engine.lifecycle import Lifecycle, LOWERS, identity as _identity
 from mydocker.engine.options import RunOptions
 from mydocker.engine.records import ContainerRecord, Records, now
+from mydocker import jsonio
 # ps, stop, rm... do not need what only `run` uses: attach, specbuild, names, runtime.process are
 # imported in the functions that use them (start-up time is a feature).
 
@@ -97,7 +97,7 @@ class ContainerService(Lifecycle):
                     os.makedirs(path, exist_ok=True)
                     os.chown(path, remap[0], remap[0])
             with open(os.path.join(directory, LOWERS), "w") as f:
-                json.dump(lowers, f)  # `start` mounts the same layers again
+                f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
             rootfs = snapshot.prepare(lowers, directory)
             config = build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12], container_id=record.id)
             from mydocker.engine.security import SecurityOptions, apply_security  # Docker's defaults and flags
@@ -112,7 +112,7 @@ class ContainerService(Lifecycle):
                                       and m["source"].startswith(self.root + os.sep))]:
                     reachable(path, remap[0], self.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
-                json.dump(config, f, indent=1)
+                f.write(jsonio.pretty(config, 1))
             self.records.update_container(record.id, config=docker_config(image.config, opts, config))
         except BaseException:
             self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
@@ -164,6 +164,6 @@ class ContainerService(Lifecycle):
         if remove:
             from mydocker.engine.volumes import release_container  # frees volumes; anonymous ones go
             release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
-            import shutil
-            shutil.rmtree(directory, ignore_errors=True)
+            from mydocker.linux.fs import remove_tree
+            remove_tree(directory)
             self.records.remove_container(container_id)

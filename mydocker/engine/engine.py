@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from functools import cached_property
+
+from mydocker.record import lazy
 
 DEFAULT_ROOT = "/var/lib/mydocker"
 DEFAULT_RUNROOT = "/run/mydocker"
@@ -15,29 +16,29 @@ class Engine:
         self.runroot = os.path.abspath(runroot)
         os.makedirs(self.root, mode=0o711, exist_ok=True)
 
-    @cached_property
+    @lazy
     def records(self):
         from mydocker.engine.records import Records
         return Records(os.path.join(self.root, "mydocker.db"))
 
-    @cached_property
+    @lazy
     def images(self):
         from mydocker.engine.images import ImageService
         from mydocker.image.store import ImageStore
         store = ImageStore(os.path.join(self.root, "image"))
         return ImageService(self.records, store)
 
-    @cached_property
+    @lazy
     def networks(self):
         from mydocker.engine.networks import NetworkService
         return NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT)
 
-    @cached_property
+    @lazy
     def volumes(self):
         from mydocker.engine.volumes import VolumeService
         return VolumeService(self.records, self.root)
 
-    @cached_property
+    @lazy
     def containers(self):
         from mydocker.engine.containers import ContainerService
         return ContainerService(self.records, lambda: self.images, os.path.join(self.root, "containers"),

@@ -12,11 +12,10 @@ goes only when no remaining image lists it.
 
 from __future__ import annotations
 
-import datetime
 import sqlite3
 import os
 
-from mydocker.engine.records import Records
+from mydocker.engine.records import Records, now  # noqa: F401 - now: build and overlay take it from here
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.image import reference
 from mydocker.image.store import ImageStore
@@ -34,10 +33,6 @@ class Image:
     manifest_digest: str
     config: dict              # the OCI image config (its "config" holds Env, Cmd, ...)
     layer_dirs: list[str]     # unpacked, bottom to top
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class ImageService:

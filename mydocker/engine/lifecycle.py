@@ -8,12 +8,12 @@ is gone too (kill -9), marked exited with an unknown status (255) and an error s
 
 from __future__ import annotations
 
-import json
+import _signal as signal  # the constants without the Signals enum: `signal` imports enum
 import os
-import signal
 import time
 
 from mydocker.engine.records import ContainerRecord, now
+from mydocker import jsonio
 from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, InvalidArgument, MyDockerError,
                              NotFound, RuntimeFailure)
 
@@ -23,10 +23,10 @@ LOST = "the container's monitor was gone when it exited, so its exit status is u
 
 
 class _LazyMonitor:
-    """engine/monitor.py imports socket and select: only the commands that talk to it pay for them."""
+    """The monitor's client: only the commands that talk to it pay for loading it."""
 
     def __getattr__(self, name: str):
-        from mydocker.engine import monitor as module
+        from mydocker.engine import monitor_client as module
         return getattr(module, name)
 
 
@@ -191,7 +191,7 @@ class Lifecycle:
             from mydocker.engine.networks import NetworkService  # attached again after a stop (config.json paths stay)
             NetworkService(self.records, self.root, self.runroot).ensure_attached(container_id)
             with open(os.path.join(directory, "config.json")) as f:
-                config = json.load(f)
+                config = jsonio.loads(f.read())
             _state, init = create(self.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
                                   stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
@@ -241,7 +241,7 @@ class Lifecycle:
             return
         try:
             with open(os.path.join(directory, LOWERS)) as f:
-                lowers = json.load(f)
+                lowers = jsonio.loads(f.read())
         except FileNotFoundError:
             raise Conflict(f"container {container_id} has no record of its image layers: remove it and run a new one") from None
         snapshot.prepare(lowers, directory)
@@ -390,7 +390,7 @@ class Lifecycle:
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
         with open(os.path.join(self.container_dir(rec.id), "config.json")) as f:
-            config = json.load(f)
+            config = jsonio.loads(f.read())
         base = config["process"]
         process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
         process["args"] = command

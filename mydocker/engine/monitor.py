@@ -28,84 +28,12 @@ import socket
 import sys
 import time
 
-SOCKET = "monitor.sock"
-LOCK = "monitor.lock"
-LOG = "monitor.log"                 # the monitor's stderr: tracebacks of failed workers, for bug reports
+from mydocker.engine.monitor_client import LOCK, LOG, SOCKET, idle_timeout
+
 RESTART = 3                         # an exit worker's code asking for a restart
 _NOFILE = (1024, 1024)             # the open-files limit the monitor was started with
 _LOG_DRAIN = 1.0                    # seconds to wait for a dead container's last output
 _MAX = 1 << 16
-
-
-def idle_timeout() -> float:
-    return float(os.environ.get("MYDOCKER_MONITOR_IDLE", "5"))
-
-
-# --- the client side: what the CLI calls -----------------------------------------------------
-
-def request(root: str, runroot: str, message: dict, timeout: float = 60) -> dict:
-    """Send `message` to the root's monitor (starting it if needed) and return its reply."""
-    from mydocker.errors import RuntimeFailure
-    deadline = time.monotonic() + timeout
-    while True:
-        sock = _connect(runroot)
-        if sock is None:
-            if time.monotonic() > deadline:
-                raise RuntimeFailure(f"cannot reach the container monitor at {os.path.join(runroot, SOCKET)}: "
-                                     "check that the run root is writable and retry")
-            _spawn(root, runroot)
-            continue
-        with sock:
-            sock.settimeout(timeout)
-            try:
-                sock.send(json.dumps(message).encode())
-                ack = sock.recv(_MAX)
-            except (ConnectionError, OSError):
-                ack = b""
-            if not ack:  # the monitor was exiting and never saw the request: ask the next one
-                continue
-            try:
-                reply = sock.recv(_MAX)
-            except (ConnectionError, OSError):
-                reply = b""
-        if not reply:
-            raise RuntimeFailure("the container monitor died while handling the request: "
-                                 "see `mydocker ps -a` and retry")
-        return json.loads(reply)
-
-
-def _connect(runroot: str) -> socket.socket | None:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-    try:
-        sock.connect(os.path.join(runroot, SOCKET))
-        return sock
-    except (FileNotFoundError, ConnectionRefusedError):
-        sock.close()
-        return None
-
-
-def _spawn(root: str, runroot: str) -> None:
-    """Start a monitor in its own session and wait until it listens (or lost the race to another)."""
-    import subprocess
-    os.makedirs(runroot, mode=0o711, exist_ok=True)
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    paths = list(dict.fromkeys([package_parent, *sys.path]))  # ours: the launcher's site-packages too
-    code = f"import sys; sys.path[:0] = {paths!r}; from mydocker.engine.monitor import main; main()"
-    r, w = os.pipe()
-    log = os.open(os.path.join(runroot, LOG), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        subprocess.Popen([sys.executable, "-I", "-S", "-c", code, root, runroot, str(w)], pass_fds=(w,),
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                         start_new_session=True, cwd="/")
-        os.close(w)
-        w = -1
-        os.read(r, 1)  # one byte when listening; EOF if it exited (another monitor holds the lock)
-    finally:
-        os.close(r)
-        os.close(log)
-        if w >= 0:
-            os.close(w)
-    # The monitor's parent (us) exits soon; it is reparented, not our zombie: no wait needed.
 
 
 # --- the monitor itself ------------------------------------------------------------------------
@@ -472,9 +400,9 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (_NOFILE[1], _NOFILE[1]))
     from mydocker.linux import syscalls as sc
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # every init is reparented to us when its creator exits
-    import ctypes
-    name = ctypes.create_string_buffer(b"mydocker-monitor"[:15])
-    sc.prctl(sc.PR_SET_NAME, ctypes.addressof(name))
+    from mydocker.linux import libc
+    name = libc.buffer(b"mydocker-monitor"[:15] + b"\0")
+    sc.prctl(sc.PR_SET_NAME, libc.addressof(name))
     os.ftruncate(lock, 0)
     os.write(lock, f"{os.getpid()}\n".encode())  # for `ps`, tests and humans: who monitors this root
     path = os.path.join(runroot, SOCKET)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import os
 
 from mydocker.errors import InvalidArgument
 
-_VALID = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _ADJECTIVES = ("admiring", "brave", "clever", "dazzling", "eager", "focused", "gallant", "happy",
                "jolly", "keen", "lucid", "modest", "nifty", "optimistic", "quirky", "serene",
                "trusting", "upbeat", "vibrant", "wizardly", "zealous")
@@ -16,8 +15,14 @@ _SURNAMES = ("babbage", "curie", "dijkstra", "engelbart", "feynman", "goldberg",
              "torvalds", "turing", "wozniak", "yonath")
 
 
+def valid_name(name: str) -> bool:
+    """Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+ for containers, networks and volumes, without `re`
+    (which, with enum, is 2 ms of every command that names something)."""
+    return len(name) >= 2 and name[0].isascii() and name[0].isalnum() and _NAME_CHARS.issuperset(name)
+
+
 def check_name(name: str) -> str:
-    if not _VALID.match(name):
+    if not valid_name(name[1:] if name.startswith("/") else name):
         raise InvalidArgument(f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed, "
                               "at least two characters")
     return name.lstrip("/")

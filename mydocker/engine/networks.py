@@ -12,17 +12,16 @@ default adds a short tag derived from the root to each, so private roots (tests)
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from contextlib import contextmanager
 from collections.abc import Iterator
 
-from mydocker.engine.images import now
 from mydocker.engine.names import check_name
-from mydocker.engine.records import Records
+from mydocker.engine.records import Records, now
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.record import factory, record
+from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 
 DEFAULT_NETWORK = "bridge"
 SPECIAL_MODES = ("none", "host")
@@ -318,9 +317,10 @@ class NetworkService:
         """Give a container its network (`bridge` by default, a user network, none, host or
         container:<ref>) and the /etc files; the result goes into its config.json."""
         mode = network or DEFAULT_NETWORK
-        if not hostname:
+        if not hostname and mode == "host":
             import socket
-            hostname = socket.gethostname() if mode == "host" else container_id[:12]
+            hostname = socket.gethostname()
+        hostname = hostname or container_id[:12]
         ports, aliases = list(ports or []), list(aliases or [])
         if mode == "default":
             mode = DEFAULT_NETWORK

@@ -5,13 +5,11 @@ Concurrent `run`s can never share a name: the UNIQUE constraint decides, inside 
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from contextlib import contextmanager
 from mydocker.record import asdict, factory, fields, record
-from collections.abc import Iterator
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 
 _SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -79,15 +77,9 @@ class Records:
                 self.db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         self.db.execute("PRAGMA synchronous=NORMAL")
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> "_Transaction":
+        """`with records.transaction() as db:` BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any exception."""
+        return _Transaction(self.db)
 
     # containers
 
@@ -171,3 +163,18 @@ def _container(row: tuple) -> ContainerRecord:
     values["oom_killed"] = bool(values["oom_killed"])
     values["manually_stopped"] = bool(values["manually_stopped"])
     return ContainerRecord(**values)
+
+
+class _Transaction:
+    """What @contextmanager would make of transaction(), without contextlib (and functools) loading."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")
+        return False

@@ -176,9 +176,8 @@ def parse_security_opts(values: list[str]) -> tuple[str | None, bool, bool]:
 
 
 def default_profile() -> dict:
-    import json
-    with open(os.path.join(os.path.dirname(__file__), "seccomp_default.json"), "rb") as f:
-        return json.load(f)
+    from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
+    return jsonio.load_file(os.path.join(os.path.dirname(__file__), "seccomp_default.json"))
 
 
 def load_profile(path: str) -> dict:

@@ -11,13 +11,13 @@ is first filled with what the image has at the mount point, as Docker does.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 
+from mydocker.engine.names import valid_name as _valid_name
 from mydocker.engine.records import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.record import record
+from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS volumes (name TEXT PRIMARY KEY, created TEXT NOT NULL, "
@@ -25,7 +25,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS volume_users (volume TEXT NOT NULL, container TEXT NOT NULL, "
     "PRIMARY KEY (volume, container))",
 )
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
 _MODES = {"ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared", "rshared", "slave", "rslave"}
 
 
@@ -68,7 +68,7 @@ def parse_spec(text: str) -> VolumeSpec:
         kind = "bind"
     else:
         kind = "volume"
-        if source and not _NAME.match(source):
+        if source and not _valid_name(source):
             raise InvalidArgument(f"invalid volume name {source!r}: use letters, digits and _ . - "
                                   "(at least two characters), or an absolute host path for a bind mount")
     return VolumeSpec(kind, source, os.path.normpath(dest), "ro" in options, "nocopy" not in options, propagation)
@@ -89,10 +89,10 @@ class VolumeService:
 
     def create(self, name: str | None = None, labels: dict | None = None, anonymous: bool = False) -> str:
         """Create a volume (idempotent for an existing name, as Docker's)."""
-        from mydocker.engine.images import now
+        from mydocker.engine.records import now
         if name is None:
             name, anonymous = os.urandom(32).hex(), True
-        if not _NAME.match(name):
+        if not _valid_name(name):
             raise InvalidArgument(f"invalid volume name {name!r}: use letters, digits and _ . - "
                                   "(at least two characters)")
         with self.records.transaction():
@@ -132,7 +132,7 @@ class VolumeService:
         self._delete(name)
 
     def _delete(self, name: str) -> None:
-        import shutil
+        from mydocker.linux.fs import remove_tree
         with self.records.transaction():
             self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
             self.db.execute("DELETE FROM volume_users WHERE volume=?", (name,))
@@ -140,7 +140,7 @@ class VolumeService:
         if os.path.isdir(path):
             doomed = os.path.join(self.dir, f".remove-{name}")
             os.rename(path, doomed)
-            shutil.rmtree(doomed, ignore_errors=True)
+            remove_tree(doomed)
 
     def prune(self, all_volumes: bool = False) -> list[str]:
         """Remove unused anonymous volumes (named ones too with `all_volumes`), as Docker 23+."""

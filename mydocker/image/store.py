@@ -9,9 +9,9 @@ Names belong to the engine's records; the store only knows digests.
 
 from __future__ import annotations
 
-import json
 import os
 
+from mydocker import jsonio  # reads with the C codec alone; writers load json, for sort_keys and indent
 from mydocker.errors import NotFound
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -33,8 +33,7 @@ class ImageStore:
         os.makedirs(self.layers, exist_ok=True)
         _write_atomic(os.path.join(self.root, "oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
         if not os.path.exists(os.path.join(self.root, "index.json")):
-            _write_atomic(os.path.join(self.root, "index.json"),
-                          json.dumps({"schemaVersion": 2, "manifests": []}).encode())
+            _write_atomic(os.path.join(self.root, "index.json"), b'{"schemaVersion": 2, "manifests": []}')
 
     def blob_path(self, digest: str) -> str:
         algo, _, hexpart = digest.partition(":")
@@ -54,6 +53,7 @@ class ImageStore:
         return digest
 
     def put_json(self, obj: dict) -> tuple[str, int]:
+        import json
         data = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
         return self.put_bytes(data), len(data)
 
@@ -75,8 +75,7 @@ class ImageStore:
 
     def read_json(self, digest: str) -> dict:
         try:
-            with open(self.blob_path(digest), "rb") as f:
-                return json.load(f)
+            return jsonio.load_file(self.blob_path(digest))
         except FileNotFoundError:
             raise NotFound(f"blob {digest} is missing from the image store") from None
 
@@ -150,17 +149,16 @@ class ImageStore:
                 desc["annotations"] = {"org.opencontainers.image.ref.name": name}
             manifests.append(desc)
         _write_atomic(os.path.join(self.root, "index.json"),
-                      json.dumps({"schemaVersion": 2, "manifests": manifests}, indent=1).encode())
+                      jsonio.pretty({"schemaVersion": 2, "manifests": manifests}, 1).encode())
 
     def add_to_index(self, manifest_digest: str, size: int, ref_name: str) -> None:
         path = os.path.join(self.root, "index.json")
-        with open(path, "rb") as f:
-            index = json.load(f)
+        index = jsonio.load_file(path)
         index["manifests"] = [m for m in index["manifests"]
                               if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != ref_name]
         index["manifests"].append({"mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": size,
                                    "annotations": {"org.opencontainers.image.ref.name": ref_name}})
-        _write_atomic(path, json.dumps(index, indent=1).encode())
+        _write_atomic(path, jsonio.pretty(index, 1).encode())
 
 
 def _write_atomic(path: str, data: bytes) -> None:

@@ -6,10 +6,11 @@ mydocker.runtime.seccomp: the container's init only hands them to the kernel.
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+from mydocker.linux import libc as ctypes  # ctypes' names, without its import time
+
+_libc = ctypes.CDLL()
 _libc.syscall.restype = ctypes.c_long
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
@@ -39,7 +40,7 @@ def load_filter(program: bytes, flags: int = 0) -> None:
     """
     if not program or len(program) % 8:
         raise ValueError("a seccomp program is a non-empty sequence of 8-byte instructions")
-    buf = ctypes.create_string_buffer(program, len(program))
+    buf = ctypes.buffer(program)
     prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
     if flags:
         result = _libc.syscall(_SYS_SECCOMP, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog))

@@ -5,10 +5,11 @@ Every wrapper raises OSError(errno, strerror, path) so callers can name what fai
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+from mydocker.linux import libc as ctypes  # ctypes' names, without its import time
+
+_libc = ctypes.CDLL()
 
 # mount(2) flags
 MS_RDONLY = 0x1

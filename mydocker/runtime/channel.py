@@ -11,7 +11,7 @@ import _socket
 import struct  # not array: array registers with collections.abc, which imports all of collections
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, MyDockerError
-from mydocker.runtime import jsonio
+from mydocker import jsonio
 
 _MAX = 1 << 20
 

@@ -12,12 +12,12 @@ import sys
 
 from mydocker.cli.flags import Command, UsageError, check_args, parse
 from mydocker.errors import MyDockerError, describe
-from mydocker.runtime.cgroups.prewarm import prewarm_attach_lock
-from mydocker.runtime import jsonio
+from mydocker import jsonio
+from mydocker.runtime import status
 
 PROG = "mydocker-runtime"
 VERSION = "0.1.0"
-DEFAULT_ROOT = "/run/mydocker-runtime"
+DEFAULT_ROOT = status.DEFAULT_ROOT
 
 
 def _create_flags(cmd: Command) -> Command:
@@ -121,7 +121,7 @@ def root_command() -> Command:
     cmd.flag("--log", kind="str", metavar="FILE", help="also write errors to this file")
     cmd.flag("--log-format", kind="str", default="text", metavar="text|json")
     cmd.flag("--debug", help="more logging")
-    cmd.flag("--systemd-cgroup", help="accepted; cgroupfs is used")
+    cmd.flag("--systemd-cgroup", help="read cgroupsPath as slice:prefix:name; the cgroup is made with cgroupfs")
     cmd.flag("--rootless", kind="str", metavar="true|false|auto", help="accepted")
     cmd.flag("--criu", kind="str", metavar="PATH", help="accepted; checkpoint is not supported")
     cmd.flag("-v", "--version", help="print the version")
@@ -377,7 +377,13 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(cmd.help_text(PROG))
             return 0
         check_args(cmd, positionals, PROG)
-        helper = prewarm_attach_lock() if verb in ("create", "run") else None
+        helper = None
+        if verb in ("create", "run"):
+            if glob.systemd_cgroup:
+                from mydocker.runtime import cgroups
+                cgroups.SYSTEMD = True  # cgroupsPath read as "slice:prefix:name"
+            from mydocker.runtime.prewarm import prewarm_attach_lock  # outside cgroups/: that loads after the fork
+            helper = prewarm_attach_lock()
         try:
             return dispatch(verb, glob.root, opts, positionals)
         finally:
@@ -399,4 +405,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main() -> None:
-    sys.exit(main())
+    from mydocker.exit import exit_now
+    exit_now(main())

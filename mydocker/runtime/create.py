@@ -17,7 +17,7 @@ from mydocker.runtime import state as st
 from mydocker.runtime.process import InitProcess, spawn_init
 from mydocker.runtime.spec import Spec, load_spec
 
-DEFAULT_ROOT = "/run/mydocker-runtime"
+DEFAULT_ROOT = st.DEFAULT_ROOT
 
 
 @_record
@@ -42,7 +42,6 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
            options: CreateOptions | None = None) -> tuple[st.State, InitProcess]:
     """Create container `container_id` from `bundle`; return its state and init (with any console fd)."""
     from mydocker.runtime import hooks
-    from mydocker.runtime.cgroups import open_cgroup
     options = options or CreateOptions()
     if spec is None:
         spec = load_spec(bundle)
@@ -51,23 +50,30 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
     hooks.check(spec.hooks)
     if spec.linux.seccomp:
         from mydocker.runtime import seccomp
-        seccomp.prepare(spec.linux.seccomp)  # compiled before the fork: errors name the field, the init reuses it
+        # Compiled before the fork (errors name the field; the init reuses it), or read from the
+        # root's cache (not a valid container id, so never listed as one).
+        seccomp.prepare(spec.linux.seccomp, cache_dir=os.path.join(root, ".seccomp-cache"))
     directory = st.claim(root, container_id)
     record = st.State(id=container_id, bundle=os.path.abspath(bundle), annotations=spec.annotations,
                       rootfs=spec.root_path, hooks=_kept_hooks(spec.hooks),
                       created=_now())
     cgroup = None
     try:
-        cgroup = open_cgroup(spec.linux.cgroups_path or default_cgroups_path(root, container_id))
-        _check_unused(cgroup, container_id)
-        record.cgroup_paths = cgroup.paths
-        st.save(root, record)
         fifo = os.path.join(directory, "exec.fifo")
         os.mkfifo(fifo, 0o600)
         os.chown(fifo, _host_id(spec.linux.uid_mappings), _host_id(spec.linux.gid_mappings))
 
         def after_fork() -> None:
-            cgroup.create()  # before "go": the init binds these directories into its /sys/fs/cgroup
+            # While the children make namespaces (the fork is early, so they overlap this work):
+            # record the cgroup's paths, then create it before "go", as the init binds its directories.
+            nonlocal cgroup
+            from mydocker.runtime.cgroups import open_cgroup
+            cgroup = open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
+                                 container_id=container_id)
+            _check_unused(cgroup, container_id)
+            record.cgroup_paths = cgroup.paths
+            st.save(root, record)
+            cgroup.create()
             go["cgroup_binds"] = _cgroup_binds(cgroup.paths)
 
         def before_go(pid: int) -> None:

@@ -47,7 +47,7 @@ def _describe(code: int) -> str:
 
 def run_hook(hook: dict, state: dict) -> int:
     """Exit status of the hook (negative: killed by that signal; -1000: timed out and killed)."""
-    from mydocker.runtime import jsonio
+    from mydocker import jsonio
     data = jsonio.dumps(state).encode()
     read_end, write_end = os.pipe()
     args = hook.get("args") or [hook["path"]]

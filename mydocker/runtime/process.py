@@ -60,7 +60,7 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
                 os._exit(1)
         os._exit(0)
     child.close()
-    init_pid = 0
+    init_pid, reaped = 0, False
     try:
         failure = None
         try:
@@ -80,13 +80,17 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
             parent.send({"type": "placed"})
         except OSError:
             pass  # the init failed already: its error is waiting in the channel
+        _reap(pid)  # the intermediate, gone since it sent the pid: reaped here, not on the way to "go"
+        reaped = True
         return _receive_ready(parent, init_pid, on_hooks)
     except BaseException:
         if init_pid:
             _kill_and_reap(init_pid)
         raise
     finally:
-        parent.close()
+        parent.close()  # first: an intermediate still waiting on the channel sees it close and exits
+        if not reaped:
+            _reap(pid)
 
 
 def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_userns: bool,
@@ -133,14 +137,11 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
 
 
 def _receive_pid(ch: Channel, intermediate: int, spec: Spec, new_userns: bool) -> int:
-    try:
+    msg, _ = ch.recv()
+    if new_userns and msg and msg.get("type") == "userns":
+        _write_id_maps(intermediate, spec.linux.uid_mappings, spec.linux.gid_mappings)
+        ch.send({"type": "mapped"})
         msg, _ = ch.recv()
-        if new_userns and msg and msg.get("type") == "userns":
-            _write_id_maps(intermediate, spec.linux.uid_mappings, spec.linux.gid_mappings)
-            ch.send({"type": "mapped"})
-            msg, _ = ch.recv()
-    finally:
-        os.waitpid(intermediate, 0)
     if msg is None:
         raise RuntimeFailure("container setup failed: the runtime's child exited without a word")
     if msg.get("type") == "error":
@@ -190,6 +191,13 @@ def _receive_ready(ch: Channel, pid: int, on_hooks=None) -> InitProcess:
 def _to_error(msg: dict) -> Exception:
     kind = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invalid": InvalidArgument}
     return kind.get(msg.get("kind"), RuntimeFailure)(msg["message"])
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass  # reaped already (by a caller's wait for any child)
 
 
 def _kill_and_reap(pid: int) -> None:

@@ -29,8 +29,37 @@ def prepare_root(spec: Spec) -> None:
     """Make mount events stay inside the container, then bind the rootfs so it is a mount point."""
     # runc's default is rslave: the host's mount events still reach the container, never the reverse.
     propagation = PROPAGATION.get(spec.linux.rootfs_propagation or "", sc.MS_SLAVE | sc.MS_REC)
+    if propagation & sc.MS_UNBINDABLE:  # the rootfs could not be bound: private now, unbindable after pivot
+        propagation = sc.MS_PRIVATE | (propagation & sc.MS_REC)
     sc.mount(None, "/", None, propagation)
+    # runc: a shared parent would carry the rootfs bind (and every mount under it) back to the host,
+    # and pivot_root (like MS_MOVE) refuses one; make it private. After a recursive slave/private
+    # nothing is shared, so the mountinfo read is skipped on the default path.
+    if propagation & sc.MS_SHARED or not propagation & sc.MS_REC:
+        point, shared = parent_mount(spec.root_path)
+        if shared:
+            sc.mount(None, point, None, sc.MS_PRIVATE)
     sc.mount(spec.root_path, spec.root_path, None, sc.MS_BIND | sc.MS_REC)
+
+
+def parent_mount(path: str, mountinfo: str = "/proc/self/mountinfo") -> tuple[str, bool]:
+    """The mount point holding `path` (the path itself if it is one) and whether that mount is shared."""
+    path = os.path.realpath(path)
+    best, shared = "/", False
+    with open(mountinfo) as f:
+        for line in f:
+            fields = line.split()
+            point = _unescape(fields[4])
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best = point  # the later of two mounts on one point is the one on top
+                shared = any(f.startswith("shared:") for f in fields[6:fields.index("-")])
+    return best, shared
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as \\ooo (octal)."""
+    head, *rest = field.split("\\")
+    return head + "".join(chr(int(part[:3], 8)) + part[3:] for part in rest)
 
 
 def mount_all(spec: Spec, in_userns: bool, before_cgroupfs=None, cgroup_binds: list | None = None) -> None:

@@ -235,7 +235,9 @@ SCHEMAS = {'config-linux.json': {'linux': {'description': 'Linux platform-specif
                                                      'properties': {'domain': {'$ref': '#/definitions/PersonalityDomain'},
                                                                     'flags': {'$ref': 'defs.json#/definitions/ArrayOfStrings'}}},
                                      'RootfsPropagation': {'type': 'string',
-                                                           'enum': ['private', 'shared', 'slave', 'unbindable']},
+                                                           # + runc's recursive forms (not in the spec's enum)
+                                                           'enum': ['private', 'shared', 'slave', 'unbindable',
+                                                                    'rprivate', 'rshared', 'rslave', 'runbindable']},
                                      'SeccompArch': {'type': 'string',
                                                      'enum': ['SCMP_ARCH_X86',
                                                               'SCMP_ARCH_X86_64',

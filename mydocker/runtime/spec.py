@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from mydocker.record import factory, record
 from mydocker.errors import InvalidArgument
-from mydocker.runtime import jsonio
+from mydocker import jsonio
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 

@@ -10,17 +10,11 @@ from __future__ import annotations
 import os
 
 from mydocker.record import asdict, factory, record
-from mydocker.runtime import jsonio
+from mydocker import jsonio
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
-
-OCI_VERSION = "1.0.2"
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
-
-
-def valid_id(name: str) -> bool:
-    """[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}, without `re` (its import is on every call's start-up)."""
-    return 0 < len(name) <= 128 and name[0].isascii() and name[0].isalnum() and _ID_CHARS.issuperset(name)
+# These live in status.py, which `mydocker-runtime state` imports without os
+from mydocker.runtime.status import DEFAULT_ROOT, OCI_VERSION, oci_state, process_start_time, status, valid_id  # noqa: F401
 
 
 @record
@@ -100,38 +94,6 @@ def list_ids(root: str) -> list[str]:
         return sorted(name for name in os.listdir(root) if valid_id(name))
     except FileNotFoundError:
         return []
-
-
-def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat, or None when the process is gone or a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    fields = data[data.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
-
-
-def status(root: str, state: State) -> str:
-    """created | running | stopped, from the process itself, not from what was recorded."""
-    if state.pid <= 0 or process_start_time(state.pid) != state.pid_start:
-        return "stopped" if state.pid > 0 or not state.bundle else "creating"
-    if os.path.exists(os.path.join(container_dir(root, state.id), "exec.fifo")):
-        return "created"
-    return "paused" if state.paused else "running"
-
-
-def oci_state(root: str, state: State) -> dict:
-    current = status(root, state)
-    out = {"ociVersion": OCI_VERSION, "id": state.id, "status": current,
-           "pid": state.pid if current in ("created", "running", "paused") else 0,
-           "bundle": state.bundle, "rootfs": state.rootfs, "created": state.created, "owner": ""}
-    if state.annotations:
-        out["annotations"] = state.annotations
-    return out
 
 
 def hook_state(state: State, status: str) -> dict:

@@ -11,7 +11,6 @@ import copy
 import json
 import os
 import subprocess
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -43,16 +42,10 @@ def base_config(args: list[str]) -> dict:
 
 @pytest.fixture(scope="session")
 def busybox_tree(tmp_path_factory) -> str:
-    from mydocker.image.busybox import build_layer, find_host_busybox
+    from tests.conftest import unpack_busybox
     base = tmp_path_factory.mktemp("mydocker-oci-rootfs")
-    layer = base / "layer.tar"
-    with open(layer, "wb") as out:
-        build_layer(find_host_busybox(), out)
-    rootfs = base / "rootfs"
-    rootfs.mkdir()
-    with tarfile.open(layer) as tar:
-        tar.extractall(rootfs, numeric_owner=True, filter="fully_trusted")
-    return str(rootfs)
+    unpack_busybox(base / "rootfs", base)
+    return str(base / "rootfs")
 
 
 @pytest.fixture

@@ -142,3 +142,27 @@ def test_pid_file_is_written_by_run_detached(oci, bundle, tmp_path):
     pid_file = tmp_path / "run.pid"
     oci("run", "-d", "--pid-file", str(pid_file), "--bundle", bundle(["sleep", "30"]), "p")
     assert int(pid_file.read_text()) == oci.state("p")["pid"]
+
+
+def test_state_fast_path_prints_what_the_full_command_prints(oci, bundle, capsys):
+    """`state` answers from entry.py without the flag parser; cli.main is the reference."""
+    from mydocker.runtime import cli
+
+    def full(cid: str) -> str:
+        assert cli.main(["--root", oci.root, "state", cid]) == 0
+        return capsys.readouterr().out
+
+    b = bundle(["sleep", "30"], edit=lambda c: c.setdefault("annotations", {}).update({"k": "v"}))
+    oci("create", "--bundle", b, "fast")
+    seen = set()
+    for step in ("created", "start", "kill"):
+        if step == "start":
+            oci("start", "fast")
+        elif step == "kill":
+            oci("kill", "fast", "KILL")
+            oci.wait_status("fast", "stopped")
+        fast = oci("--debug", "state", "fast").out  # a global flag after --root: still the fast path
+        assert fast == full("fast")
+        seen.add(json.loads(fast)["status"])
+    assert seen == {"created", "running", "stopped"} and json.loads(fast)["annotations"] == {"k": "v"}
+    oci("delete", "fast")

@@ -119,12 +119,13 @@ def test_podman(bindir, tmp_path, busybox_tar, short_dir, scoped_leaks):
     p = [podman, "--root", f"{base}/root", "--runroot", f"{short_dir}/run", "--cgroup-manager", "cgroupfs",
          "--events-backend", "file", "--runtime", runtime]
     # No CAP_SYS_RESOURCE here: podman's default NOFILE/NPROC limits cannot be set (foundation bench).
-    # seccomp=unconfined: mydocker's seccomp compiler refuses podman's default profile (reported).
-    opts = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "none",
-            "--security-opt", "seccomp=unconfined"]
+    # podman's default seccomp profile (containers-common) applies: no --security-opt seccomp=unconfined.
+    opts = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "none"]
     try:
         sh(*p, "import", busybox_tar, "localhost/busybox:latest")
         assert sh(*p, "run", "--rm", *opts, "busybox", "echo", "hi").stdout == "hi\n"
+        status = sh(*p, "run", "--rm", *opts, "busybox", "grep", "^Seccomp:", "/proc/self/status").stdout
+        assert status.split() == ["Seccomp:", "2"]  # filtered
         cid = sh(*p, "run", "-d", "--name", "web", *opts, "busybox", "sh", "-c", "echo started; sleep 100").stdout.strip()
         assert cid
         time.sleep(0.5)

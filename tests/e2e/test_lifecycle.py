@@ -412,7 +412,12 @@ def test_monitor_killed_at_any_moment_of_run_d(mydocker, delay):
 def test_a_foreground_container_is_listed_stopped_and_removed_like_others(mydocker):
     proc = subprocess.Popen(mydocker.argv("run", "--name", "fg", "busybox", "sleep", "60"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    until(lambda: "fg" in mydocker("ps", "--format", "{{.Names}}").out, what="the foreground container")
+    try:
+        until(lambda: "fg" in mydocker("ps", "--format", "{{.Names}}").out, what="the foreground container")
+    except AssertionError:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"no running fg: `run` exited {proc.returncode}, stdout {out!r}, stderr {err!r}") from None
     remember(mydocker)
     assert mydocker("ps", "--format", "{{.Status}}").out.startswith("Up ")
     assert mydocker("exec", "fg", "hostname").out.strip() == inspect(mydocker, "fg")["Id"][:12]

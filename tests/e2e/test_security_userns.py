@@ -10,7 +10,6 @@ import copy
 import json
 import os
 import subprocess
-import tarfile
 import time
 
 import pytest
@@ -26,15 +25,10 @@ def userns_bundle(tmp_path):
     import pathlib
     import shutil
     import tempfile
-    from mydocker.image.busybox import build_layer, find_host_busybox
-    layer = tmp_path / "layer.tar"
-    with open(layer, "wb") as out:
-        build_layer(find_host_busybox(), out)
+    from tests.conftest import unpack_busybox
     bundle = pathlib.Path(tempfile.mkdtemp(prefix="mydocker-userns-"))
     rootfs = bundle / "rootfs"
-    rootfs.mkdir(parents=True)
-    with tarfile.open(layer) as tar:
-        tar.extractall(rootfs, numeric_owner=True, filter="fully_trusted")
+    unpack_busybox(rootfs, tmp_path)
     os.chmod(bundle, 0o755)
     config = {
         "ociVersion": "1.0.2",

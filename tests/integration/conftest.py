@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tarfile
 
 import pytest
 
@@ -14,16 +13,10 @@ from mydocker.engine import specbuild
 
 @pytest.fixture(scope="session")
 def busybox_rootfs(tmp_path_factory) -> str:
-    from mydocker.image.busybox import build_layer, find_host_busybox
+    from tests.conftest import unpack_busybox
     base = tmp_path_factory.mktemp("mydocker-rootfs")
-    layer = base / "layer.tar"
-    with open(layer, "wb") as out:
-        build_layer(find_host_busybox(), out)
-    rootfs = base / "rootfs"
-    rootfs.mkdir()
-    with tarfile.open(layer) as tar:
-        tar.extractall(rootfs, numeric_owner=True, filter="fully_trusted")
-    return str(rootfs)
+    unpack_busybox(base / "rootfs", base)
+    return str(base / "rootfs")
 
 
 def base_config(args: list[str]) -> dict:

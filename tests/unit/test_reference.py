@@ -39,3 +39,11 @@ def test_any_text_parses_or_is_rejected_cleanly(text):
     except InvalidArgument:
         return
     assert parse(str(ref)) == ref  # canonical form is a fixed point
+
+
+@given(kind=s.sampled_from(["path", "tag", "digest", "domain"]),
+       value=s.text(alphabet="abcAZ09_.-:/@\n é", max_size=40) | s.from_regex(r"[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,2}"))
+def test_the_fast_checks_agree_with_the_grammar(kind, value):
+    import re
+    from mydocker.image.reference import _GRAMMAR, _matches
+    assert _matches(kind, value) == (re.match(_GRAMMAR[kind], value) is not None)

@@ -26,13 +26,22 @@ def detect_mode(mountinfo: str | None = None, self_cgroup: str | None = None) ->
                                _read("/proc/self/cgroup") if self_cgroup is None else self_cgroup))
 
 
-def open_cgroup(cgroups_path: str, *, mountinfo_path: str = "/proc/self/mountinfo",
+# `mydocker-runtime --systemd-cgroup`: cgroupsPath is runc's "slice:prefix:name" (set by the runtime CLI).
+SYSTEMD = False
+
+
+def open_cgroup(cgroups_path: str | None, *, default: str = "", container_id: str = "",
+                systemd: bool | None = None, mountinfo_path: str = "/proc/self/mountinfo",
                 cgroup_path: str = "/proc/self/cgroup") -> Cgroup:
-    """The container's cgroup for OCI linux.cgroupsPath; nothing is created yet.
+    """The container's cgroup for OCI linux.cgroupsPath (`default` when it is empty); nothing is created yet.
 
     An absolute path ("/mydocker/<id>") hangs under each hierarchy's mount; a relative one
-    ("mydocker/<id>") under the caller's own cgroup in each hierarchy, as in runc."""
-    inner = check_cgroups_path(cgroups_path)
+    ("mydocker/<id>") under the caller's own cgroup in each hierarchy, as in runc. In systemd mode
+    "slice:prefix:name" becomes the path systemd gives that unit (cgroups/systemd.py), made with cgroupfs."""
+    if SYSTEMD if systemd is None else systemd:
+        from mydocker.runtime.cgroups.systemd import systemd_cgroup_path
+        cgroups_path = systemd_cgroup_path(cgroups_path or "", container_id)
+    inner = check_cgroups_path(cgroups_path or default)
     found = hierarchies(_read(mountinfo_path), _read(cgroup_path))
     mode = mode_of(found)
     if mode == "v2":

@@ -73,8 +73,12 @@ def limit_value(value: int) -> str:
 
 
 def _is_project_dir(path: str) -> bool:
+    """Parents we may remove once empty: the project's, and the slices --systemd-cgroup made where
+    systemd is not the init (sd_booted(): /run/systemd/system) and so nothing else owns them."""
     name = os.path.basename(path)
-    return name == "mydocker" or name.startswith("mydocker-")
+    if name == "mydocker" or name.startswith("mydocker-"):
+        return True
+    return name.endswith(".slice") and not os.path.isdir("/run/systemd/system")
 
 
 class Cgroup:
@@ -147,6 +151,10 @@ class Cgroup:
             self.thaw()
 
     def destroy(self) -> None:
+        if all(self._removed_if_empty(d) for d in self._dirs()):
+            for directory in self._dirs():
+                self._prune_parents(directory)
+            return
         deadline = time.monotonic() + self._KILL_TIMEOUT
         while leftovers := self.pids():
             if time.monotonic() > deadline:
@@ -217,6 +225,17 @@ class Cgroup:
                 raise RuntimeFailure(f"timed out waiting for {what}; a process may be in uninterruptible sleep, retry")
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+    def _removed_if_empty(self, path: str) -> bool:
+        """rmdir alone: it is what removes an exited container's leaf cgroup, without reading
+        cgroup.procs first. False when the kernel says busy (processes or children): destroy's slow path."""
+        try:
+            self._fs.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        return True
 
     def _rmdir(self, path: str) -> None:
         delay = 0.001

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from mydocker.errors import RuntimeFailure
+from mydocker.errors import InvalidArgument, RuntimeFailure
 from mydocker.runtime.cgroups.base import Cgroup, CgroupStats, key_values, limit_value
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -43,12 +43,16 @@ class V1Cgroup(Cgroup):
         pids = (resources.get("pids") or {}).get("limit")
         if pids:  # 0 leaves pids.max alone, as in runc
             self._set("pids", "pids.max", limit_value(pids), "pids.limit")
-        weight = (resources.get("blockIO") or {}).get("weight")
-        if weight:
-            blkio = self.paths.get("blkio")
-            # Kernels with only the BFQ scheduler have no blkio.weight (this host's 6.18 among them).
-            name = "blkio.weight" if blkio and self._fs.exists(os.path.join(blkio, "blkio.weight")) else "blkio.bfq.weight"
-            self._set("blkio", name, weight, "blockIO.weight")
+        self._set_blkio(resources.get("blockIO") or {})
+        for i, limit in enumerate(resources.get("hugepageLimits") or []):
+            self._set("hugetlb", f"hugetlb.{limit.get('pageSize')}.limit_in_bytes", limit.get("limit", 0),
+                      f"hugepageLimits[{i}]")
+        network = resources.get("network") or {}
+        if network.get("classID"):
+            self._set("net_cls", "net_cls.classid", network["classID"], "network.classID")
+        for i, prio in enumerate(network.get("priorities") or []):
+            self._set("net_prio", "net_prio.ifpriomap", f"{prio.get('name')} {prio.get('priority', 0)}",
+                      f"network.priorities[{i}]")
         for rule in resources.get("devices") or []:
             self._set("devices", "devices.allow" if rule.get("allow") else "devices.deny", _device_rule(rule), "devices")
 
@@ -79,6 +83,16 @@ class V1Cgroup(Cgroup):
                 self._set("memory", name, value, field)
         if memory.get("reservation"):
             self._set("memory", "memory.soft_limit_in_bytes", memory["reservation"], "memory.reservation")
+        if memory.get("kernelTCP"):
+            self._set("memory", "memory.kmem.tcp.limit_in_bytes", memory["kernelTCP"], "memory.kernelTCP")
+        # memory.kernel: accepted and ignored, as runc 1.1 does (kernels >= 5.16 dropped the kmem limit).
+        swappiness = memory.get("swappiness")
+        if swappiness is not None and swappiness != -1 and swappiness != 2**64 - 1:  # -1 (as uint64): unset
+            if not 0 <= swappiness <= 100:
+                raise InvalidArgument(f"linux.resources.memory.swappiness must be 0 to 100, not {swappiness}")
+            self._set("memory", "memory.swappiness", swappiness, "memory.swappiness")
+        if memory.get("disableOOMKiller"):
+            self._set("memory", "memory.oom_control", 1, "memory.disableOOMKiller")
 
     def _set_cpu(self, cpu: dict) -> None:
         if cpu.get("shares"):
@@ -87,9 +101,33 @@ class V1Cgroup(Cgroup):
             self._set("cpu", "cpu.cfs_period_us", cpu["period"], "cpu.period")
         if cpu.get("quota"):
             self._set("cpu", "cpu.cfs_quota_us", cpu["quota"], "cpu.quota")
+        if cpu.get("realtimePeriod"):
+            self._set("cpu", "cpu.rt_period_us", cpu["realtimePeriod"], "cpu.realtimePeriod")
+        if cpu.get("realtimeRuntime"):
+            self._set("cpu", "cpu.rt_runtime_us", cpu["realtimeRuntime"], "cpu.realtimeRuntime")
         for key in ("cpus", "mems"):
             if cpu.get(key):
                 self._set("cpuset", f"cpuset.{key}", cpu[key], f"cpu.{key}")
+
+    def _set_blkio(self, blkio: dict) -> None:
+        directory = self.paths.get("blkio")
+        # Kernels with only the BFQ scheduler have no blkio.weight (this host's 6.18 among them).
+        bfq = directory is not None and not self._fs.exists(os.path.join(directory, "blkio.weight"))
+        prefix = "blkio.bfq." if bfq else "blkio."
+        if blkio.get("weight"):
+            self._set("blkio", f"{prefix}weight", blkio["weight"], "blockIO.weight")
+        if blkio.get("leafWeight"):
+            self._set("blkio", "blkio.leaf_weight", blkio["leafWeight"], "blockIO.leafWeight")
+        for i, dev in enumerate(blkio.get("weightDevice") or []):
+            for key, name in (("weight", f"{prefix}weight_device"), ("leafWeight", "blkio.leaf_weight_device")):
+                if dev.get(key):
+                    self._set("blkio", name, f"{_major_minor(dev)} {dev[key]}", f"blockIO.weightDevice[{i}].{key}")
+        for key, name in (("throttleReadBpsDevice", "read_bps_device"), ("throttleWriteBpsDevice", "write_bps_device"),
+                          ("throttleReadIOPSDevice", "read_iops_device"),
+                          ("throttleWriteIOPSDevice", "write_iops_device")):
+            for i, dev in enumerate(blkio.get(key) or []):
+                self._set("blkio", f"blkio.throttle.{name}", f"{_major_minor(dev)} {dev.get('rate', 0)}",
+                          f"blockIO.{key}[{i}]")
 
     # --- observation and control -------------------------------------------------------------
     def stats(self) -> CgroupStats:
@@ -125,6 +163,10 @@ class V1Cgroup(Cgroup):
             return self._read(directory, "freezer.state") == state
 
         self._wait_for(reached, f"{directory} to become {state}")
+
+
+def _major_minor(dev: dict) -> str:
+    return f"{dev.get('major', 0)}:{dev.get('minor', 0)}"
 
 
 def _device_rule(rule: dict) -> str:

@@ -5,8 +5,6 @@ milliseconds of every `mydocker-runtime state` that podman and containerd call m
 container. The C scanner and encoder that `json` itself uses need none of them.
 """
 
-from __future__ import annotations
-
 import _json
 
 _WHITESPACE = " \t\n\r"
