@@ -9,38 +9,14 @@ import _ctypes
 from _ctypes import Structure, addressof, byref, get_errno, sizeof  # noqa: F401 - re-exported
 
 
-class c_int(_ctypes._SimpleCData):
-    _type_ = "i"
+def _simple(name: str, code: str) -> type:
+    """A C scalar type, as ctypes/__init__ makes each (`code`: the struct-module letter)."""
+    return type(name, (_ctypes._SimpleCData,), {"_type_": code})
 
 
-class c_uint(_ctypes._SimpleCData):
-    _type_ = "I"
-
-
-class c_ushort(_ctypes._SimpleCData):
-    _type_ = "H"
-
-
-class c_long(_ctypes._SimpleCData):
-    _type_ = "l"
-
-
-class c_ulong(_ctypes._SimpleCData):
-    _type_ = "L"
-
-
-class c_char(_ctypes._SimpleCData):
-    _type_ = "c"
-
-
-class c_char_p(_ctypes._SimpleCData):
-    _type_ = "z"
-
-
-class c_void_p(_ctypes._SimpleCData):
-    _type_ = "P"
-
-
+c_int, c_uint, c_ushort = _simple("c_int", "i"), _simple("c_uint", "I"), _simple("c_ushort", "H")
+c_long, c_ulong = _simple("c_long", "l"), _simple("c_ulong", "L")
+c_char, c_char_p, c_void_p = _simple("c_char", "c"), _simple("c_char_p", "z"), _simple("c_void_p", "P")
 c_uint32 = c_uint
 c_size_t = c_ulong  # LP64 (x86_64, arm64), the only ABIs mydocker runs on
 
