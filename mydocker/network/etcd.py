@@ -244,11 +244,18 @@ class Watch:
         try:
             line = self._line(timeout)
             while line is not None:
-                result = json.loads(line).get("result", {})
+                reply = json.loads(line)
+                result = reply.get("result") or {}
+                if "error" in reply or result.get("canceled"):
+                    # etcd ends a watch whose start revision was compacted away (compact_revision),
+                    # or on an error: what it would have delivered is lost, the caller must re-read
+                    reason = result.get("cancel_reason") or reply.get("error") or \
+                        f"revision compacted to {result.get('compact_revision')}"
+                    raise StoreUnavailable(f"the cluster store cancelled the watch ({reason}): read it again")
                 out += [(e.get("type", "PUT"), _unb64(e["kv"].get("key")), _unb64(e["kv"].get("value")))
                         for e in result.get("events") or []]
                 line = self._line(0)
-        except OSError as e:
+        except (OSError, ValueError, KeyError) as e:
             raise StoreUnavailable(f"the cluster store watch broke ({e}): it is retried when etcd is back") from None
         return out
 

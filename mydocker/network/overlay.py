@@ -17,7 +17,12 @@ endpoint, gone when the root has none) watches the store and re-syncs on every c
 its own process, not a part of the monitor: the monitor forks containers (no threads, no blocking
 calls allowed) and exits when idle, while the overlay needs a watcher as long as an endpoint exists;
 the agent is single-threaded anyway (select on the watch socket). It also renews the host's lease.
-When etcd is away the agent keeps the kernel state as it is (traffic keeps flowing) and reconnects.
+When etcd is away the agent keeps the kernel state as it is (traffic keeps flowing) and reconnects
+with backoff; every (re)connection is a full read of the endpoint records, applied, then a watch
+from just after that read (see `agent`).
+
+A container's MAC is derived from its address (02:42:<IPv4>, as Docker's overlay): an address
+released and taken again, on any host, keeps its MAC, so the peers' ARP caches stay right.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from mydocker.network import links
 VXLAN_PORT = 4789
 OVERHEAD = 50                    # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
 ZERO_MAC = "00:00:00:00:00:00"
-RESYNC = 5.0                     # seconds between the agent's full passes, watch or not
+CHECK = 5.0                      # seconds between the agent's checks that its watch missed nothing
+BACKOFF_MAX = 5.0                # seconds at most between the agent's reconnection attempts
 
 
 def vxlan_name(tag: str, vni: int) -> str:
@@ -99,7 +105,15 @@ def ensure_devices(bridge: str, vxlan: str, vni: int, vtep: str) -> int:
     return mtu
 
 
-def set_mtu(netns_path: str, ifname: str, host_veth: str, mtu: int) -> None:
+def ip_mac(ip: str) -> str:
+    """The MAC of the container holding `ip`: 02:42 and the address (Docker's overlay does the same).
+    An address freed and taken again keeps its MAC, so a peer's ARP cache that still maps the address
+    (REACHABLE for a while, never refreshed across hosts) stays right for the new container."""
+    return "02:42:" + ":".join(f"{int(octet):02x}" for octet in ip.split("."))
+
+
+def set_link(netns_path: str, ifname: str, host_veth: str, mtu: int, mac: str) -> None:
+    """The overlay MTU on both ends of the container's veth, and the container side's MAC."""
     from mydocker.network import netns
     IPRoute = links._iproute()
     with IPRoute() as ipr:
@@ -107,7 +121,7 @@ def set_mtu(netns_path: str, ifname: str, host_veth: str, mtu: int) -> None:
     with netns.entered(netns_path):
         inside = IPRoute()
     try:
-        inside.link("set", ifname=ifname, mtu=mtu)
+        inside.link("set", ifname=ifname, mtu=mtu, address=mac)
     finally:
         inside.close()
 
@@ -130,7 +144,11 @@ def program(vxlan: str, remote: list[dict]) -> None:
     for mac, dst in have_fdb - want_fdb:
         _tool("bridge", "fdb", "del", mac, "dev", vxlan, "dst", dst, check=False)
     for mac, dst in want_fdb - have_fdb:
-        _tool("bridge", "fdb", "append", mac, "dev", vxlan, "dst", dst, "self", "permanent")
+        proc = subprocess.run(("bridge", "fdb", "append", mac, "dev", vxlan, "dst", dst, "self", "permanent"),
+                              capture_output=True, text=True)
+        if proc.returncode != 0 and "exists" not in proc.stderr:  # a concurrent sync added it first
+            raise RuntimeFailure(f"bridge fdb append {mac} dev {vxlan} dst {dst} failed: {proc.stderr.strip()}; "
+                                 "check `bridge fdb`")
     want_neigh = {(e["ip"], e["mac"].lower()) for e in remote if e.get("mac")}
     have_neigh = {(n["dst"], n.get("lladdr", "").lower())
                   for n in json.loads(_tool("ip", "-j", "-4", "neigh", "show", "dev", vxlan) or "[]")}
@@ -152,6 +170,7 @@ class OverlayDriver:
     def __init__(self, service) -> None:
         self.svc = service
         self._store = None
+        self._pinned: dict[str, list[dict]] = {}
 
     @property
     def store(self):
@@ -228,8 +247,11 @@ class OverlayDriver:
         mtu = ensure_devices(net.bridge, self.vxlan(net), int(net.labels["vni"]), vtep)
         if create_netns:
             netns.create(path)
-        mac = links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), None, ep.ifname)
-        set_mtu(path, ep.ifname, ep.veth, mtu)
+        links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), None, ep.ifname)
+        mac = ip_mac(ep.ip)
+        set_link(path, ep.ifname, ep.veth, mtu, mac)
+        # the address (so the MAC) may have lived on another host: the bridge may still send it there
+        _tool("bridge", "fdb", "del", mac, "dev", self.vxlan(net), "master", check=False)
         with self.svc.records.transaction():
             self.svc.db.execute("UPDATE endpoints SET mac=? WHERE container=? AND network=?",
                                 (mac, ep.container, net.name))
@@ -269,6 +291,8 @@ class OverlayDriver:
         """Other hosts' endpoints of the network; while the store is away, the last ones seen (kept in
         <root>/network/overlay/<net>.json) so that rewriting a hosts file keeps the remote names."""
         from mydocker.network.cluster import StoreUnavailable
+        if network in self._pinned:  # a sync in progress: every hosts file from the same read
+            return self._pinned[network]
         cache = os.path.join(self.svc.root, "network", "overlay", f"{network}.json")
         try:
             found = [e for e in self.store.endpoints(network) if e.get("host") != self.store.host]
@@ -278,12 +302,16 @@ class OverlayDriver:
                     return json.load(f)
             except (OSError, ValueError):
                 return []
+        self._remember(network, found)
+        return found
+
+    def _remember(self, network: str, found: list[dict]) -> None:
+        cache = os.path.join(self.svc.root, "network", "overlay", f"{network}.json")
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         tmp = f"{cache}.{os.getpid()}.{os.urandom(4).hex()}"
         with open(tmp, "w") as f:
             json.dump(found, f)
         os.replace(tmp, cache)
-        return found
 
     def peers(self, networks: set) -> list[tuple[str, list]]:
         """/etc/hosts lines (ip, names) of the other hosts' containers on these networks."""
@@ -293,22 +321,37 @@ class OverlayDriver:
         return [(e["ip"], [e["name"], *e.get("aliases", []), e["container"][:12]])
                 for net in overlays for e in self.remote(net)]
 
-    def sync(self, net) -> None:
-        """Forwarding entries from the store, then every local container's /etc/hosts on the network."""
-        program(self.vxlan(net), self.remote(net.name))
-        for ep in self.svc.endpoints(network=net.name):
-            sb = self.svc.sandbox(ep.container)
-            if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
-                self.svc._write_hosts(sb)
+    def sync(self, net, records: list[dict] | None = None) -> None:
+        """Forwarding entries, then every local container's /etc/hosts on the network, from one read of
+        the store (or from `records`, the network's endpoint records the agent has). Call with the
+        root's network lock held: two syncs from reads of different ages would undo each other."""
+        if records is None:
+            remote = self.remote(net.name)
+        else:
+            remote = [e for e in records if e.get("host") != self.store.host]
+            self._remember(net.name, remote)
+        self._pinned[net.name] = remote
+        try:
+            program(self.vxlan(net), remote)
+            for ep in self.svc.endpoints(network=net.name):
+                sb = self.svc.sandbox(ep.container)
+                if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
+                    self.svc._write_hosts(sb)
+        finally:
+            del self._pinned[net.name]
 
-    def sync_all(self) -> bool:
-        """Re-sync every overlay network with local endpoints; False when none is left."""
+    def sync_all(self, records: dict[str, list[dict]], only: set | None = None) -> bool:
+        """Re-sync the overlay networks with local endpoints (those in `only`, else all) from
+        `records` (network -> its endpoint records); False when no local overlay endpoint is left."""
         busy = False
         for net in self.svc.networks():
             if net.driver == "overlay" and self.svc.endpoints(network=net.name):
                 busy = True
+                if only is not None and net.name not in only:
+                    continue
                 try:
-                    self.sync(net)
+                    with self.svc._lock():
+                        self.sync(net, records.get(net.name, []))
                 except RuntimeFailure as e:  # its last container left meanwhile, with the devices
                     print(f"overlay agent: {e}", file=sys.stderr, flush=True)
         return busy
@@ -355,12 +398,72 @@ def stop_agent(runroot: str) -> None:
             pass
 
 
+def _network_of(key: str) -> str:
+    return key.rsplit("/", 2)[-2]  # .../endpoints/<net>/<container>
+
+
+def _by_network(state: dict[str, str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for key, value in state.items():
+        try:
+            out.setdefault(_network_of(key), []).append(json.loads(value))
+        except ValueError:
+            continue  # not ours to read
+    return out
+
+
+def _apply(state: dict[str, str], events: list[tuple[str, str, str]]) -> set:
+    """Fold watch events into state (key -> value); the networks whose records changed."""
+    changed = set()
+    for kind, key, value in events:
+        if kind == "DELETE":
+            if state.pop(key, None) is None:
+                continue
+        elif state.get(key) == value:
+            continue
+        else:
+            state[key] = value
+        changed.add(_network_of(key))
+    return changed
+
+
+def _renew(driver, engine, lease: int) -> int:
+    """Keep this host's lease alive; on a new one (the old expired while the store was away) put
+    this host's endpoint and address records back on it."""
+    from mydocker.network.cluster import PREFIX
+    store = driver.store
+    lease, previous = store.lease(), lease
+    if not previous or lease == previous:
+        return lease
+    for net in engine.networks.networks():
+        if net.driver != "overlay":
+            continue
+        for ep in engine.networks.endpoints(network=net.name):
+            if not store.etcd.get(f"{PREFIX}endpoints/{net.name}/{ep.container}"):
+                sb = engine.networks.sandbox(ep.container)
+                store.register_host(driver.vtep())
+                store.publish(net.name, {"container": ep.container, "ip": ep.ip, "mac": ep.mac,
+                                         "name": sb.name if sb else ep.container[:12],
+                                         "vtep": driver.vtep(), "aliases": ep.aliases})
+                store.etcd.create(f"{PREFIX}ipam/{net.name}/{ep.ip}", f"{store.host}/{ep.container}", lease)
+    return lease
+
+
 def agent(root: str, runroot: str) -> int:
+    """Watch the endpoint records and keep this host's forwarding entries and hosts files current.
+
+    (Re)connecting is always: one full read of every endpoint record, applied, then a watch from the
+    revision just after that read, so nothing between the two is missed. Any failure of the watch
+    (etcd gone or restarted, the stream cut, a cancel for a compacted revision, garbage) drops it and
+    reconnects that way, with backoff, while the kernel state stays as it is (traffic keeps flowing).
+    Every CHECK seconds a fresh read is compared with what the watch delivered: a watch that went
+    silent (a gateway that accepts it and never delivers, a peer gone without closing) is dropped too.
+    """
     import fcntl
     import signal
     import time
     from mydocker.engine.engine import Engine
-    from mydocker.network.cluster import LEASE_TTL, PREFIX, StoreUnavailable
+    from mydocker.network.cluster import LEASE_TTL, PREFIX
     fd = os.open(_agent_pidfile(runroot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -371,43 +474,63 @@ def agent(root: str, runroot: str) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     engine = Engine(root, runroot)
     driver = engine.networks.overlay
-    watch, renewed, synced, lease = None, 0.0, time.monotonic(), 0
+    prefix = f"{PREFIX}endpoints/"
+
+    def busy() -> bool:
+        return any(n.driver == "overlay" and engine.networks.endpoints(network=n.name)
+                   for n in engine.networks.networks())
+
+    watch, state, lease = None, {}, 0
+    renewed = checked = 0.0
+    backoff, suspect = 0.0, False
     while True:
         try:
             if watch is None:
-                _, rev = driver.store.etcd.get_prefix(f"{PREFIX}endpoints/")
-                watch = driver.store.etcd.watch_prefix(f"{PREFIX}endpoints/", rev + 1)
-                if not driver.sync_all():
+                kvs, revision = driver.store.etcd.get_prefix(prefix)
+                state = {kv.key: kv.value for kv in kvs}
+                if not driver.sync_all(_by_network(state)):
                     return 0
+                watch = driver.store.etcd.watch_prefix(prefix, revision + 1)
+                if backoff:
+                    print(f"overlay agent: watching again from revision {revision + 1}", file=sys.stderr, flush=True)
+                backoff, checked, suspect = 0.0, time.monotonic(), False
             if time.monotonic() - renewed > LEASE_TTL / 3:
-                lease, previous = driver.store.lease(), lease
-                for net in engine.networks.networks():  # a new lease: put our records back on it
-                    if net.driver == "overlay" and previous and lease != previous:
-                        for ep in engine.networks.endpoints(network=net.name):
-                            if not driver.store.etcd.get(f"{PREFIX}endpoints/{net.name}/{ep.container}"):
-                                sb = engine.networks.sandbox(ep.container)
-                                driver.store.register_host(driver.vtep())
-                                driver.store.publish(net.name, {"container": ep.container, "ip": ep.ip, "mac": ep.mac,
-                                                                "name": sb.name if sb else ep.container[:12],
-                                                                "vtep": driver.vtep(), "aliases": ep.aliases})
-                                driver.store.etcd.create(f"{PREFIX}ipam/{net.name}/{ep.ip}",
-                                                         f"{driver.store.host}/{ep.container}", lease)
+                lease = _renew(driver, engine, lease)
                 renewed = time.monotonic()
-            if watch.events(1.0) or time.monotonic() - synced > RESYNC:
-                # the periodic pass covers a watch that went silent (etcd's gateway, right after a
-                # restart, can accept a watch and never deliver on it)
-                synced = time.monotonic()
-                if not driver.sync_all():
+            changed = _apply(state, watch.events(1.0))
+            if changed:
+                if not driver.sync_all(_by_network(state), changed):
                     return 0
-            elif not any(n.driver == "overlay" and engine.networks.endpoints(network=n.name)
-                         for n in engine.networks.networks()):
+            elif not busy():
                 return 0
-        except StoreUnavailable as e:
-            print(f"overlay agent: {e}", file=sys.stderr, flush=True)  # kernel state stays as it is
+            elif time.monotonic() - checked > CHECK:
+                checked = time.monotonic()
+                fresh = {kv.key: kv.value for kv in driver.store.etcd.get_prefix(prefix)[0]}
+                changed = _apply(state, watch.events(0))  # what was in flight during the read
+                if changed and not driver.sync_all(_by_network(state), changed):
+                    return 0
+                if fresh == state:
+                    suspect = False
+                elif suspect:
+                    raise WatchLost("the watch missed changes of the store")
+                else:  # maybe just in flight (a change between the read and the drain): look again in 1 s
+                    suspect, checked = True, checked - CHECK + 1.0
+        except Exception as e:  # noqa: BLE001 - the agent outlives any failure; it retries
+            print(f"overlay agent: {e if str(e) else type(e).__name__}; resyncing", file=sys.stderr, flush=True)
             if watch is not None:
                 watch.close()
             watch = None
-            time.sleep(0.3)
+            backoff = min(BACKOFF_MAX, max(0.25, backoff * 2))
+            time.sleep(backoff)
+            try:
+                if not busy():
+                    return 0
+            except Exception:  # noqa: BLE001 - the records unreadable for a moment: try again
+                pass
+
+
+class WatchLost(Exception):
+    """The watch stream is alive but did not deliver every change."""
 
 
 if __name__ == "__main__":

@@ -149,6 +149,42 @@ def test_watch_delivers_puts_and_deletes(client):
         watch.close()
 
 
+def test_watch_from_a_compacted_revision_fails_loudly(client):
+    """etcd cancels a watch whose start revision it compacted away: the events it would have sent
+    are lost, so the watcher must hear of it (and re-read), not wait forever on a silent stream."""
+    client.put("/c/a", "1")
+    _, old = client.get_prefix("/c/")
+    client.put("/c/a", "2")
+    _, now = client.get_prefix("/c/")
+    client.call("/v3/kv/compaction", {"revision": str(now), "physical": True})
+    watch = client.watch_prefix("/c/", old)
+    try:
+        with pytest.raises(StoreUnavailable, match="cancelled the watch.*compacted"):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                watch.events(0.5)
+    finally:
+        watch.close()
+
+
+def test_agent_folds_watch_events_per_network():
+    from mydocker.network import overlay
+    p = "/mydocker/endpoints/"
+    state = {f"{p}ovl/c1": json.dumps({"ip": "10.0.0.2"})}
+    changed = overlay._apply(state, [("PUT", f"{p}ovl/c1", state[f"{p}ovl/c1"]),  # no change
+                                     ("PUT", f"{p}other/c2", json.dumps({"ip": "10.1.0.2"})),
+                                     ("DELETE", f"{p}gone/c3", "")])               # not known
+    assert changed == {"other"}
+    assert overlay._apply(state, [("DELETE", f"{p}ovl/c1", "")]) == {"ovl"}
+    assert overlay._by_network(state) == {"other": [{"ip": "10.1.0.2"}]}
+
+
+def test_overlay_mac_follows_the_address():
+    from mydocker.network.overlay import ip_mac
+    assert ip_mac("10.252.0.4") == "02:42:0a:fc:00:04"
+    assert ip_mac("10.252.0.4") != ip_mac("10.252.0.5")
+
+
 def test_lease_expiry_removes_records(client):
     lease = client.lease_grant(2)
     client.put("/l/x", "v", lease)
