@@ -5,7 +5,6 @@ Only the module of the command being run is imported: start-up time is a feature
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -82,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         name, args = rest[0], rest[1:]
         if name not in COMMANDS:
             raise UsageError(f"unknown command: {name!r}. See '{PROG} --help'.")
-        module = importlib.import_module(COMMANDS[name][0])
+        __import__(COMMANDS[name][0])  # importlib.import_module, without importing importlib
+        module = sys.modules[COMMANDS[name][0]]
         cmd: Command = module.command
         opts, positionals = parse(cmd, args, PROG)
         if opts.get("help"):

@@ -9,35 +9,37 @@ from __future__ import annotations
 import os
 import _signal as signal  # the functions without the Signals enum (enum's import is ~1 ms)
 import termios
-import tty as ttymod
-from contextlib import contextmanager
-from collections.abc import Iterator
 
 from mydocker.linux.tty import get_winsize, set_winsize
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
-@contextmanager
-def forward_signals(pid: int, console: int | None = None, terminal: int | None = None) -> Iterator[None]:
-    """While inside, signals sent to us go to `pid`; window changes resize the console."""
-    def forward(signum: int, _frame) -> None:
+class forward_signals:
+    """`with forward_signals(pid, console, terminal):` signals sent to us go to `pid`; window
+    changes resize the console. (Context managers here are classes: contextlib costs start-up.)"""
+
+    def __init__(self, pid: int, console: int | None = None, terminal: int | None = None) -> None:
+        self.pid, self.console, self.terminal, self.previous = pid, console, terminal, {}
+
+    def __enter__(self) -> None:
+        self.previous = {s: signal.signal(s, self._forward) for s in FORWARDED}
+        if self.console is not None:
+            self.previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, self._resize)
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        return False
+
+    def _forward(self, signum: int, _frame) -> None:
         try:
-            os.kill(pid, signum)
+            os.kill(self.pid, signum)
         except ProcessLookupError:
             pass
 
-    def resize(_signum: int, _frame) -> None:
-        _copy_winsize(terminal, console)
-
-    previous = {s: signal.signal(s, forward) for s in FORWARDED}
-    if console is not None:
-        previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, resize)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    def _resize(self, _signum: int, _frame) -> None:
+        _copy_winsize(self.terminal, self.console)
 
 
 def _copy_winsize(terminal: int | None, console: int | None) -> None:
@@ -53,15 +55,25 @@ def terminal_of(*fds: int) -> int | None:
     return next((fd for fd in fds if os.isatty(fd)), None)
 
 
-@contextmanager
-def raw_mode(fd: int | None) -> Iterator[None]:
-    """Raw mode on the user's terminal so every key (Ctrl-C too) goes to the container."""
-    if fd is None:
-        yield
-        return
-    saved = termios.tcgetattr(fd)
-    try:
-        ttymod.setraw(fd, termios.TCSANOW)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+class raw_mode:
+    """`with raw_mode(fd):` the user's terminal in raw mode, so every key (Ctrl-C too) goes to the
+    container; restored on the way out. Nothing happens for fd None."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd, self.saved = fd, None
+
+    def __enter__(self) -> None:
+        if self.fd is None:
+            return
+        self.saved = termios.tcgetattr(self.fd)
+        try:
+            import tty  # only with -t
+            tty.setraw(self.fd, termios.TCSANOW)
+        except BaseException:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            raise
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        if self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+        return False

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import zlib
-from contextlib import contextmanager
-from collections.abc import Iterator
 
 from mydocker.engine.names import check_name
 from mydocker.engine.records import Records, now
@@ -190,7 +188,7 @@ class NetworkService:
             net = Network(name=name, id=os.urandom(32).hex(), driver="bridge", subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
-            import sqlite3
+            import _sqlite3 as sqlite3
             try:
                 with self.records.transaction():
                     self.db.execute(f"INSERT INTO networks ({_NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -359,7 +357,7 @@ class NetworkService:
             raise
 
     def _record_sandbox(self, sb: Sandbox) -> None:
-        import sqlite3
+        import _sqlite3 as sqlite3
         try:
             with self.records.transaction():
                 self.db.execute(f"INSERT INTO sandboxes ({_SB_COLS}) VALUES (?,?,?,?,?,?,?)",
@@ -744,16 +742,12 @@ class NetworkService:
 
     # locks
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self) -> _Flock:
         """Per root: wiring and the rebuild of the nft table happen one at a time."""
-        with _flock(self.lock_path):
-            yield
+        return _Flock(self.lock_path)
 
-    @contextmanager
-    def _host_lock(self) -> Iterator[None]:
-        with _flock(HOST_LOCK):
-            yield
+    def _host_lock(self) -> _Flock:
+        return _Flock(HOST_LOCK)
 
 
 def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
@@ -766,16 +760,26 @@ class _Gone(Exception):
     """The network's record vanished between reading it and allocating in it."""
 
 
-@contextmanager
-def _flock(path: str) -> Iterator[None]:
-    import fcntl
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+class _Flock:
+    """`with _Flock(path):` holds an exclusive flock(2) on `path` (a class: contextlib costs start-up)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.fd = path, -1
+
+    def __enter__(self) -> None:
+        import fcntl
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        os.close(self.fd)  # closing the only fd releases the lock
+        return False
 
 
 def _boot_id() -> str:

@@ -5,7 +5,7 @@ Concurrent `run`s can never share a name: the UNIQUE constraint decides, inside 
 
 from __future__ import annotations
 
-import sqlite3
+import _sqlite3 as sqlite3  # the C module: the sqlite3 package only adds datetime adapters (1.5 ms to import) we do not use
 from mydocker.record import asdict, factory, fields, record
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
@@ -57,9 +57,10 @@ _COLUMNS = list(fields(ContainerRecord))
 
 
 def now() -> str:
-    """An RFC 3339 UTC time with microseconds, as the records store times."""
-    import datetime
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    """An RFC 3339 UTC time with microseconds, as the records store times (without datetime's import)."""
+    import time
+    seconds, ns = divmod(time.time_ns(), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns // 1000:06d}Z"
 
 
 class Records:

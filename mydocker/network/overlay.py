@@ -216,7 +216,7 @@ class OverlayDriver:
                     pass
 
     def _local(self, record: dict, labels: dict):
-        import sqlite3
+        import _sqlite3 as sqlite3
         from mydocker.engine.networks import _NET_COLS, Network
         from mydocker.errors import Conflict
         from mydocker.network.ipam import Bitmap
