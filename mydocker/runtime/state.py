@@ -14,7 +14,8 @@ from mydocker import jsonio
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 # These live in status.py, which `mydocker-runtime state` imports without os
-from mydocker.runtime.status import DEFAULT_ROOT, OCI_VERSION, oci_state, process_start_time, status, valid_id  # noqa: F401
+from mydocker.runtime.status import (DEFAULT_ROOT, OCI_VERSION, VIEW, oci_state, process_start_time,  # noqa: F401
+                                     status, valid_id, view_text)
 
 
 @record
@@ -70,11 +71,14 @@ def remove_dir(root: str, container_id: str) -> None:
 
 
 def save(root: str, state: State) -> None:
-    path = os.path.join(container_dir(root, state.id), "state.json")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(jsonio.dumps(asdict(state)))
-    os.rename(tmp, path)
+    """state.json, then the view `mydocker-runtime state` reads (status.VIEW), each written atomically."""
+    directory = container_dir(root, state.id)
+    for name, text in (("state.json", jsonio.dumps(asdict(state))), (VIEW, view_text(state))):
+        path = os.path.join(directory, name)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, path)
 
 
 def load(root: str, container_id: str) -> State:

@@ -16,11 +16,19 @@ def valid_id(name: str) -> bool:
     return 0 < len(name) <= 128 and name[0].isascii() and name[0].isalnum() and _ID_CHARS.issuperset(name)
 
 
+def read_small(path: str) -> bytes:
+    """A small file's bytes through posix alone (open() builds three io objects per call)."""
+    fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
+    try:
+        return posix.read(fd, 1 << 16)
+    finally:
+        posix.close(fd)
+
+
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat, or None when the process is gone or a zombie."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        data = read_small(f"/proc/{pid}/stat")
     except (FileNotFoundError, ProcessLookupError):
         return None
     fields = data[data.rindex(b")") + 2:].split()
@@ -42,12 +50,48 @@ def status(root: str, state) -> str:
         return "paused" if state.paused else "running"
 
 
-def oci_state(root: str, state) -> dict:
-    """The state of the runtime spec (id, status, pid, bundle, annotations), plus runc's extra fields."""
-    current = status(root, state)
-    out = {"ociVersion": OCI_VERSION, "id": state.id, "status": current,
-           "pid": state.pid if current in ("created", "running", "paused") else 0,
+# `state` answered without a JSON parser: every save writes, next to state.json, what `state` would
+# print with the two live fields left as markers, after one header line "pid pid_start paused bundle?".
+VIEW = "state.view"
+_STATUS, _PID = "@@status@@", "@@pid@@"
+
+
+def view_text(state) -> str:
+    """The view file's text for `state` (pretty-printed by the caller's jsonio: see state.save)."""
+    from mydocker import jsonio
+    shown = dict(oci_state_fields(state), status=_STATUS, pid=_PID)
+    return f"{state.pid} {state.pid_start} {int(bool(state.paused))} {int(bool(state.bundle))}\n{jsonio.pretty(shown)}"
+
+
+class _Live:
+    """What status() reads of a record, from a view's header line."""
+
+    def __init__(self, container_id: str, header: str) -> None:
+        pid, pid_start, paused, has_bundle = header.split()
+        self.id, self.pid, self.pid_start = container_id, int(pid), int(pid_start)
+        self.paused, self.bundle = paused == "1", "-" if has_bundle == "1" else ""
+
+
+def render_view(root: str, container_id: str, text: str) -> str:
+    """`state`'s output from a view file's text: the live status and pid filled in."""
+    header, _, body = text.partition("\n")
+    live = _Live(container_id, header)
+    current = status(root, live)
+    pid = live.pid if current in ("created", "running", "paused") else 0
+    return body.replace(f'"{_STATUS}"', f'"{current}"', 1).replace(f'"{_PID}"', str(pid), 1)
+
+
+def oci_state_fields(state) -> dict:
+    """oci_state's fields in their order, status and pid not yet known."""
+    out = {"ociVersion": OCI_VERSION, "id": state.id, "status": "", "pid": 0,
            "bundle": state.bundle, "rootfs": state.rootfs, "created": state.created, "owner": ""}
     if state.annotations:
         out["annotations"] = state.annotations
     return out
+
+
+def oci_state(root: str, state) -> dict:
+    """The state of the runtime spec (id, status, pid, bundle, annotations), plus runc's extra fields."""
+    current = status(root, state)
+    return dict(oci_state_fields(state), status=current,
+                pid=state.pid if current in ("created", "running", "paused") else 0)
