@@ -50,14 +50,13 @@ def _own_objects(base: str) -> dict[str, set[str]]:
         mounts = {line.split()[4] for line in f if line.split()[4].startswith(base)}
     tag = root_tag(os.path.join(base, "mydocker-test", "root"))
     links = {n for n in os.listdir("/sys/class/net") if n.startswith(f"md{tag}")}
-    parents = {default_cgroups_path(r, "x").split("/")[1]
-               for r in (os.path.join(base, "mydocker-test", "run", "runtime"), os.path.join(base, "mydocker-runtime-root"))}
+    prefixes = tuple(default_cgroups_path(r, "").strip("/")  # the runtime's cgroups: mydocker-<root hash>-<id>
+                     for r in (os.path.join(base, "mydocker-test", "run", "runtime"), os.path.join(base, "mydocker-runtime-root")))
     cgroups = set()
     for hierarchy in os.listdir("/sys/fs/cgroup"):
-        for parent in parents:
-            path = os.path.join("/sys/fs/cgroup", hierarchy, parent)
-            if os.path.isdir(path):
-                cgroups.add(path)
+        top = os.path.join("/sys/fs/cgroup", hierarchy)
+        if os.path.isdir(top) and not os.path.islink(top):
+            cgroups.update(os.path.join(top, d) for d in os.listdir(top) if d.startswith(prefixes))
     netns_dir = os.path.join(base, "mydocker-test", "run", "netns")
     netns = set(os.listdir(netns_dir)) if os.path.isdir(netns_dir) else set()
     return {"mount": mounts, "cgroup": cgroups, "link": links, "netns": netns}

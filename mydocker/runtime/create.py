@@ -29,12 +29,13 @@ class CreateOptions:
 
 
 def default_cgroups_path(root: str, container_id: str) -> str:
-    """runc names a container's cgroup after it when config.json does not. Ids are unique per
-    runtime root only, so another root gets its own parent (pruned with its last container)."""
+    """The cgroup of a container whose config.json names none: at the top, as runc's /<id>, named
+    mydocker-<id> (and, as ids are unique per runtime root only, with the root's hash for another
+    root). Flat like runc's: no parent to create and prune again on every run."""
     if os.path.abspath(root) == DEFAULT_ROOT:
-        return f"/mydocker/{container_id}"
+        return f"/mydocker-{container_id}"
     import zlib
-    return f"/mydocker-{zlib.crc32(os.path.abspath(root).encode()):08x}/{container_id}"
+    return f"/mydocker-{zlib.crc32(os.path.abspath(root).encode()):08x}-{container_id}"
 
 
 def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,

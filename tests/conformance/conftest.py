@@ -127,15 +127,15 @@ class Runtime:
             subprocess.run([self.exe, "--root", self.root, "delete", "--force", cid], capture_output=True)
 
 
-def own_objects(tmp_path, cgroup_parent: str) -> set[str]:
-    """Mounts under this test's directory and cgroups under its runtime root's parent: the leak
+def own_objects(tmp_path, cgroup_prefix: str) -> set[str]:
+    """Mounts under this test's directory and the cgroups named for its runtime root: the leak
     check is scoped to them, as other suites may run on this host at the same time."""
     with open("/proc/self/mountinfo") as f:
         found = {line.split()[4] for line in f if line.split()[4].startswith(str(tmp_path))}
     for top in os.listdir("/sys/fs/cgroup"):
-        path = os.path.join("/sys/fs/cgroup", top, cgroup_parent)
-        if os.path.isdir(path):
-            found.add(path)
+        path = os.path.join("/sys/fs/cgroup", top)
+        if os.path.isdir(path) and not os.path.islink(path):
+            found.update(os.path.join(path, d) for d in os.listdir(path) if d.startswith(cgroup_prefix))
     return found
 
 
@@ -143,9 +143,9 @@ def own_objects(tmp_path, cgroup_parent: str) -> set[str]:
 def oci(bindir, tmp_path):
     from mydocker.runtime.create import default_cgroups_path
     runtime = Runtime(os.path.join(bindir, "mydocker-runtime"), str(tmp_path / "mydocker-oci-root"))
-    parent = default_cgroups_path(runtime.root, "x").strip("/").split("/")[0]
-    before = own_objects(tmp_path, parent)
+    prefix = default_cgroups_path(runtime.root, "").strip("/")
+    before = own_objects(tmp_path, prefix)
     yield runtime
     runtime.cleanup()
-    leaked = own_objects(tmp_path, parent) - before
+    leaked = own_objects(tmp_path, prefix) - before
     assert not leaked, f"left behind: {sorted(leaked)}"
