@@ -15,106 +15,19 @@ from __future__ import annotations
 import os
 import zlib
 
+from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 from mydocker.engine.names import check_name
+from mydocker.engine.network_records import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, Attachment, Endpoint,  # noqa: F401
+                                             Network, Sandbox, endpoint_from_row, network_from_row,
+                                             sandbox_from_row)
 from mydocker.engine.records import Records, now
 from mydocker.errors import Conflict, InvalidArgument, NotFound
-from mydocker.record import factory, record
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
+from mydocker.linux.fs import Flock
 
 DEFAULT_NETWORK = "bridge"
 SPECIAL_MODES = ("none", "host")
 DEFAULT_SUBNETS = [f"172.{n}.0.0/16" for n in range(17, 32)] + [f"10.{n}.0.0/16" for n in range(200, 255)]
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS networks (
-    name TEXT PRIMARY KEY, id TEXT UNIQUE NOT NULL, driver TEXT NOT NULL, subnet TEXT NOT NULL,
-    gateway TEXT NOT NULL, bridge TEXT UNIQUE NOT NULL, internal INTEGER NOT NULL DEFAULT 0,
-    created TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '{}', bitmap BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS sandboxes (
-    container TEXT PRIMARY KEY, name TEXT NOT NULL, mode TEXT NOT NULL, netns TEXT,
-    owns_netns INTEGER NOT NULL, hostname TEXT NOT NULL, files TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS endpoints (
-    container TEXT NOT NULL, network TEXT NOT NULL, ip TEXT NOT NULL, veth TEXT NOT NULL,
-    ifname TEXT NOT NULL, mac TEXT NOT NULL DEFAULT '', aliases TEXT NOT NULL DEFAULT '[]',
-    ports TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (container, network), UNIQUE (network, ip));
-CREATE TABLE IF NOT EXISTS requests (
-    container TEXT PRIMARY KEY, name TEXT NOT NULL, network TEXT NOT NULL, ports TEXT NOT NULL,
-    ip TEXT, hostname TEXT);
-CREATE TABLE IF NOT EXISTS firewall (name TEXT PRIMARY KEY, ruleset TEXT NOT NULL);
-"""
-
-
-@record
-class Network:
-    name: str
-    id: str
-    driver: str
-    subnet: str
-    gateway: str
-    bridge: str
-    internal: bool = False
-    created: str = ""
-    labels: dict = factory(dict)
-
-
-@record
-class Endpoint:
-    container: str
-    network: str
-    ip: str
-    veth: str
-    ifname: str
-    mac: str = ""
-    aliases: list = factory(list)
-    ports: list = factory(list)      # [[proto, host_ip, host_port, container_port], ...]
-
-
-@record
-class Sandbox:
-    container: str
-    name: str
-    mode: str                        # bridge | none | host | container:<id>
-    netns: str | None                # the path the runtime joins; None: its own (none) or the host's
-    owns_netns: bool
-    hostname: str
-    files: str                       # directory of the generated hosts, hostname, resolv.conf
-
-
-@record
-class Attachment:
-    """What the container's config.json needs from the network side."""
-    mode: str
-    netns: str | None                # linux.namespaces network path; None with host_netns False: a new one
-    host_netns: bool                 # --network host: leave the network namespace out of the spec
-    hostname: str
-    mounts: list = factory(list)     # bind mounts of /etc/hosts, /etc/hostname, /etc/resolv.conf
-    addresses: list = factory(list)
-
-
-_NET_COLS = "name,id,driver,subnet,gateway,bridge,internal,created,labels"
-_EP_COLS = "container,network,ip,veth,ifname,mac,aliases,ports"
-_SB_COLS = "container,name,mode,netns,owns_netns,hostname,files"
-
-
-def _network(row) -> Network:
-    n = Network(*row)
-    n.internal, n.labels = bool(n.internal), json.loads(n.labels)
-    return n
-
-
-def _endpoint(row) -> Endpoint:
-    e = Endpoint(*row)
-    e.aliases, e.ports = json.loads(e.aliases), json.loads(e.ports)
-    return e
-
-
-def _sandbox(row) -> Sandbox:
-    s = Sandbox(*row)
-    s.owns_netns = bool(s.owns_netns)
-    return s
-
 
 class NetworkService:
     def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker") -> None:
@@ -129,7 +42,7 @@ class NetworkService:
         self.lock_path = os.path.join(root, "network", "lock")
         if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='firewall'").fetchone():
             with records.transaction():
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+                for statement in filter(str.strip, SCHEMA.split(";")):
                     self.db.execute(statement)
 
     # names of host objects
@@ -191,7 +104,7 @@ class NetworkService:
             import _sqlite3 as sqlite3
             try:
                 with self.records.transaction():
-                    self.db.execute(f"INSERT INTO networks ({_NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    self.db.execute(f"INSERT INTO networks ({NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
                                     (net.name, net.id, net.driver, net.subnet, net.gateway, net.bridge,
                                      int(net.internal), net.created, json.dumps(labels), bitmap.to_bytes()))
             except sqlite3.IntegrityError:
@@ -242,16 +155,16 @@ class NetworkService:
         raise Conflict("no free private subnet left for a new network: give one with --subnet")
 
     def networks(self) -> list[Network]:
-        return [_network(r) for r in self.db.execute(f"SELECT {_NET_COLS} FROM networks ORDER BY created")]
+        return [network_from_row(r) for r in self.db.execute(f"SELECT {NET_COLS} FROM networks ORDER BY created")]
 
     def get(self, ref: str) -> Network:
-        rows = self.db.execute(f"SELECT {_NET_COLS} FROM networks WHERE name=? OR id=?", (ref, ref)).fetchall()
+        rows = self.db.execute(f"SELECT {NET_COLS} FROM networks WHERE name=? OR id=?", (ref, ref)).fetchall()
         if not rows and len(ref) >= 3:
-            rows = self.db.execute(f"SELECT {_NET_COLS} FROM networks WHERE id LIKE ?", (ref + "%",)).fetchall()
+            rows = self.db.execute(f"SELECT {NET_COLS} FROM networks WHERE id LIKE ?", (ref + "%",)).fetchall()
         if len(rows) != 1:
             raise NotFound(f"network {ref} not found: see `mydocker network ls`") if not rows else \
                 InvalidArgument(f"network id prefix {ref} is ambiguous: give more characters")
-        return _network(rows[0])
+        return network_from_row(rows[0])
 
     def endpoints(self, network: str | None = None, container: str | None = None) -> list[Endpoint]:
         where, args = [], []
@@ -259,12 +172,12 @@ class NetworkService:
             if value is not None:
                 where.append(f"{column}=?")
                 args.append(value)
-        sql = f"SELECT {_EP_COLS} FROM endpoints" + (f" WHERE {' AND '.join(where)}" if where else "")
-        return [_endpoint(r) for r in self.db.execute(sql + " ORDER BY rowid", args)]
+        sql = f"SELECT {EP_COLS} FROM endpoints" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return [endpoint_from_row(r) for r in self.db.execute(sql + " ORDER BY rowid", args)]
 
     def sandbox(self, container_id: str) -> Sandbox | None:
-        row = self.db.execute(f"SELECT {_SB_COLS} FROM sandboxes WHERE container=?", (container_id,)).fetchone()
-        return _sandbox(row) if row else None
+        row = self.db.execute(f"SELECT {SB_COLS} FROM sandboxes WHERE container=?", (container_id,)).fetchone()
+        return sandbox_from_row(row) if row else None
 
     def inspect(self, ref: str) -> dict:
         net = self.get(ref)
@@ -360,7 +273,7 @@ class NetworkService:
         import _sqlite3 as sqlite3
         try:
             with self.records.transaction():
-                self.db.execute(f"INSERT INTO sandboxes ({_SB_COLS}) VALUES (?,?,?,?,?,?,?)",
+                self.db.execute(f"INSERT INTO sandboxes ({SB_COLS}) VALUES (?,?,?,?,?,?,?)",
                                 (sb.container, sb.name, sb.mode, sb.netns, int(sb.owns_netns), sb.hostname, sb.files))
         except sqlite3.IntegrityError:
             raise Conflict(f"container {sb.name} is already attached to networks: detach it first") from None
@@ -419,7 +332,7 @@ class NetworkService:
             self._check_ports(rows)
             self.db.execute("UPDATE networks SET bitmap=? WHERE name=?", (bitmap.to_bytes(), net.name))
             try:
-                self.db.execute(f"INSERT INTO endpoints ({_EP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                self.db.execute(f"INSERT INTO endpoints ({EP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
                                 (container_id, net.name, address, veth, ifname, "", json.dumps(aliases), json.dumps(rows)))
             except Exception as e:
                 if "UNIQUE" in str(e):
@@ -716,7 +629,7 @@ class NetworkService:
         containers that no longer run (per `live(container_id) -> bool`) are detached."""
         from mydocker.network import links, netns
         detached = []
-        for sb in [_sandbox(r) for r in self.db.execute(f"SELECT {_SB_COLS} FROM sandboxes")]:
+        for sb in [sandbox_from_row(r) for r in self.db.execute(f"SELECT {SB_COLS} FROM sandboxes")]:
             gone = (live is not None and not live(sb.container)) or \
                 (sb.owns_netns and sb.netns and not netns.is_pinned(sb.netns))
             if gone:
@@ -742,12 +655,12 @@ class NetworkService:
 
     # locks
 
-    def _lock(self) -> _Flock:
+    def _lock(self) -> Flock:
         """Per root: wiring and the rebuild of the nft table happen one at a time."""
-        return _Flock(self.lock_path)
+        return Flock(self.lock_path)
 
-    def _host_lock(self) -> _Flock:
-        return _Flock(HOST_LOCK)
+    def _host_lock(self) -> Flock:
+        return Flock(HOST_LOCK)
 
 
 def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
@@ -758,28 +671,6 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
 
 class _Gone(Exception):
     """The network's record vanished between reading it and allocating in it."""
-
-
-class _Flock:
-    """`with _Flock(path):` holds an exclusive flock(2) on `path` (a class: contextlib costs start-up)."""
-
-    def __init__(self, path: str) -> None:
-        self.path, self.fd = path, -1
-
-    def __enter__(self) -> None:
-        import fcntl
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.fd = fd
-
-    def __exit__(self, kind, value, traceback) -> bool:
-        os.close(self.fd)  # closing the only fd releases the lock
-        return False
 
 
 def _boot_id() -> str:

@@ -1,4 +1,4 @@
-"""Removing a directory tree the way shutil.rmtree(path, ignore_errors=True) does, lighter.
+"""Files: removing a tree as shutil.rmtree(path, ignore_errors=True) does, lighter; a flock.
 
 `import shutil` loads bz2, lzma and fnmatch (and through it re and enum): about 3 ms of every
 `rm` and `run --rm`. Like shutil's safe variant, this walks by directory fd and never follows a
@@ -54,3 +54,25 @@ def _clear(dir_fd: int) -> None:
             os.rmdir(name, dir_fd=dir_fd)
         except OSError:
             pass
+
+
+class Flock:
+    """`with Flock(path):` holds an exclusive flock(2) on `path` (a class: contextlib costs start-up)."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.fd = path, -1
+
+    def __enter__(self) -> None:
+        import fcntl
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        os.close(self.fd)  # closing the only fd releases the lock
+        return False

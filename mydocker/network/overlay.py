@@ -217,7 +217,7 @@ class OverlayDriver:
 
     def _local(self, record: dict, labels: dict):
         import _sqlite3 as sqlite3
-        from mydocker.engine.networks import _NET_COLS, Network
+        from mydocker.engine.network_records import NET_COLS, Network
         from mydocker.errors import Conflict
         from mydocker.network.ipam import Bitmap
         net = Network(name=record["name"], id=record["id"], driver="overlay", subnet=record["subnet"],
@@ -225,7 +225,7 @@ class OverlayDriver:
                       created=record["created"], labels=dict(labels, **{"vni": str(record["vni"])}))
         try:
             with self.svc.records.transaction():
-                self.svc.db.execute(f"INSERT INTO networks ({_NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                self.svc.db.execute(f"INSERT INTO networks ({NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
                                     (net.name, net.id, net.driver, net.subnet, net.gateway, net.bridge, 1,
                                      net.created, json.dumps(net.labels), Bitmap(net.subnet, net.gateway).to_bytes()))
         except sqlite3.IntegrityError:

@@ -34,7 +34,7 @@ def svc(tmp_path, monkeypatch):
 
 def add(svc: NetworkService, name: str, subnet: str) -> None:
     with svc.records.transaction():
-        svc.db.execute(f"INSERT INTO networks ({nw._NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        svc.db.execute(f"INSERT INTO networks ({nw.NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (name, name * 3, "bridge", subnet, str(ipaddress.IPv4Network(subnet)[1]),
                         svc.bridge_name(name), 0, "", "{}", Bitmap(subnet).to_bytes()))
 

@@ -1,0 +1,98 @@
+"""The network records: table schema, the row types and their conversion from SQLite rows.
+
+engine/networks.py keeps them in the engine's database; network/overlay.py writes networks too.
+"""
+
+from __future__ import annotations
+
+from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
+from mydocker.record import factory, record
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS networks (
+    name TEXT PRIMARY KEY, id TEXT UNIQUE NOT NULL, driver TEXT NOT NULL, subnet TEXT NOT NULL,
+    gateway TEXT NOT NULL, bridge TEXT UNIQUE NOT NULL, internal INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '{}', bitmap BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sandboxes (
+    container TEXT PRIMARY KEY, name TEXT NOT NULL, mode TEXT NOT NULL, netns TEXT,
+    owns_netns INTEGER NOT NULL, hostname TEXT NOT NULL, files TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    container TEXT NOT NULL, network TEXT NOT NULL, ip TEXT NOT NULL, veth TEXT NOT NULL,
+    ifname TEXT NOT NULL, mac TEXT NOT NULL DEFAULT '', aliases TEXT NOT NULL DEFAULT '[]',
+    ports TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (container, network), UNIQUE (network, ip));
+CREATE TABLE IF NOT EXISTS requests (
+    container TEXT PRIMARY KEY, name TEXT NOT NULL, network TEXT NOT NULL, ports TEXT NOT NULL,
+    ip TEXT, hostname TEXT);
+CREATE TABLE IF NOT EXISTS firewall (name TEXT PRIMARY KEY, ruleset TEXT NOT NULL);
+"""
+
+
+@record
+class Network:
+    name: str
+    id: str
+    driver: str
+    subnet: str
+    gateway: str
+    bridge: str
+    internal: bool = False
+    created: str = ""
+    labels: dict = factory(dict)
+
+
+@record
+class Endpoint:
+    container: str
+    network: str
+    ip: str
+    veth: str
+    ifname: str
+    mac: str = ""
+    aliases: list = factory(list)
+    ports: list = factory(list)      # [[proto, host_ip, host_port, container_port], ...]
+
+
+@record
+class Sandbox:
+    container: str
+    name: str
+    mode: str                        # bridge | none | host | container:<id>
+    netns: str | None                # the path the runtime joins; None: its own (none) or the host's
+    owns_netns: bool
+    hostname: str
+    files: str                       # directory of the generated hosts, hostname, resolv.conf
+
+
+@record
+class Attachment:
+    """What the container's config.json needs from the network side."""
+    mode: str
+    netns: str | None                # linux.namespaces network path; None with host_netns False: a new one
+    host_netns: bool                 # --network host: leave the network namespace out of the spec
+    hostname: str
+    mounts: list = factory(list)     # bind mounts of /etc/hosts, /etc/hostname, /etc/resolv.conf
+    addresses: list = factory(list)
+
+
+NET_COLS = "name,id,driver,subnet,gateway,bridge,internal,created,labels"
+EP_COLS = "container,network,ip,veth,ifname,mac,aliases,ports"
+SB_COLS = "container,name,mode,netns,owns_netns,hostname,files"
+
+
+def network_from_row(row) -> Network:
+    n = Network(*row)
+    n.internal, n.labels = bool(n.internal), json.loads(n.labels)
+    return n
+
+
+def endpoint_from_row(row) -> Endpoint:
+    e = Endpoint(*row)
+    e.aliases, e.ports = json.loads(e.aliases), json.loads(e.ports)
+    return e
+
+
+def sandbox_from_row(row) -> Sandbox:
+    s = Sandbox(*row)
+    s.owns_netns = bool(s.owns_netns)
+    return s
