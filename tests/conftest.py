@@ -84,6 +84,26 @@ def unpack_busybox(rootfs, scratch) -> None:
     os.unlink(layer)
 
 
+def bundle_factory(directory, rootfs: str, base_config, prefix: str):
+    """make(args, edit=None) -> a new bundle dir in `directory`: `rootfs` linked in as its rootfs,
+    config.json from base_config(args), changed by `edit(config)` before it is written."""
+    import itertools
+    import json
+    numbers = itertools.count(1)
+
+    def make(args: list[str], edit=None) -> str:
+        path = directory / f"{prefix}{next(numbers)}"
+        path.mkdir()
+        os.symlink(rootfs, path / "rootfs")
+        config = base_config(args)
+        if edit:
+            edit(config)
+        (path / "config.json").write_text(json.dumps(config))
+        return str(path)
+
+    return make
+
+
 # Our own layer: no filter needed. 3.11.4+ wants one named; Python 3.11.2 (Debian 12) has none.
 _NO_FILTER = {"filter": "fully_trusted"} if hasattr(__import__("tarfile"), "fully_trusted_filter") else {}
 

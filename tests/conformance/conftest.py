@@ -13,9 +13,10 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 
 import pytest
+
+from tests.conftest import Result as Ran  # argv, rc, out, err: what one command did
 
 BASE_MOUNTS = [
     {"destination": "/proc", "type": "proc", "source": "proc"},
@@ -51,32 +52,8 @@ def busybox_tree(tmp_path_factory) -> str:
 @pytest.fixture
 def bundle(tmp_path, busybox_tree):
     """bundle(args, edit=None) -> bundle dir; `edit(config)` changes config.json before it is written."""
-    count = 0
-
-    def make(args: list[str], edit=None) -> str:
-        nonlocal count
-        count += 1
-        path = tmp_path / f"mydocker-oci-bundle{count}"
-        path.mkdir()
-        os.symlink(busybox_tree, path / "rootfs")
-        config = base_config(args)
-        if edit:
-            edit(config)
-        (path / "config.json").write_text(json.dumps(config))
-        return str(path)
-
-    return make
-
-
-@dataclass
-class Ran:
-    argv: list[str]
-    rc: int
-    out: str
-    err: str
-
-    def __str__(self) -> str:
-        return f"$ {' '.join(self.argv)}\nrc={self.rc}\nstdout: {self.out!r}\nstderr: {self.err!r}"
+    from tests.conftest import bundle_factory
+    return bundle_factory(tmp_path, busybox_tree, base_config, "mydocker-oci-bundle")
 
 
 class Runtime:

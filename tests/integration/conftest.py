@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
-import os
 
 import pytest
 
@@ -34,22 +32,9 @@ def base_config(args: list[str]) -> dict:
 
 @pytest.fixture
 def make_bundle(tmp_path, busybox_rootfs):
-    """make_bundle(args, **changes) -> bundle dir; `changes` edits the config (a callable or dict)."""
-    count = 0
-
-    def make(args: list[str], edit=None) -> str:
-        nonlocal count
-        count += 1
-        bundle = tmp_path / f"mydocker-bundle{count}"
-        bundle.mkdir()
-        os.symlink(busybox_rootfs, bundle / "rootfs")
-        config = base_config(args)
-        if edit:
-            edit(config)
-        (bundle / "config.json").write_text(json.dumps(config))
-        return str(bundle)
-
-    return make
+    """make_bundle(args, edit=None) -> bundle dir; `edit(config)` changes config.json before it is written."""
+    from tests.conftest import bundle_factory
+    return bundle_factory(tmp_path, busybox_rootfs, base_config, "mydocker-bundle")
 
 
 @pytest.fixture
