@@ -23,6 +23,15 @@ def make_controlling(fd: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
 
 
+def become_terminal(slave: int) -> None:
+    """In a new session: `slave` becomes the controlling terminal and fds 0-2 (its own fd closed)."""
+    make_controlling(slave)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
+
+
 def get_winsize(fd: int) -> tuple[int, int]:
     rows, cols, _x, _y = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8))
     return rows, cols

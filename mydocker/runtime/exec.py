@@ -161,11 +161,7 @@ def _child(process: dict, ch: Channel, stdio: tuple[int, int, int] | None, confi
             tty.set_winsize(master, size.get("height", 24), size.get("width", 80))
         ch.send({"type": "console"}, [master])
         os.close(master)
-        tty.make_controlling(slave)
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        if slave > 2:
-            os.close(slave)
+        tty.become_terminal(slave)
     elif stdio:
         for target, fd in enumerate(stdio):
             if fd != target:

@@ -178,11 +178,7 @@ def _attach_console(ch: Channel, process: Process) -> None:
     sc.mount(slave_path, console, None, sc.MS_BIND)
     ch.send({"type": "console", "slave": slave_path}, [master])
     os.close(master)
-    tty.make_controlling(slave)
-    for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    if slave > 2:
-        os.close(slave)
+    tty.become_terminal(slave)
 
 
 def _apply_process_limits(spec: Spec, process: Process) -> None:
