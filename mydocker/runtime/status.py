@@ -17,10 +17,13 @@ def valid_id(name: str) -> bool:
 
 
 def read_small(path: str) -> bytes:
-    """A small file's bytes through posix alone (open() builds three io objects per call)."""
+    """A file's bytes through posix alone (open() builds three io objects per call)."""
     fd = posix.open(path, posix.O_RDONLY | posix.O_CLOEXEC)
     try:
-        return posix.read(fd, 1 << 16)
+        chunks = [posix.read(fd, 1 << 16)]
+        while chunks[-1]:  # one read for /proc files and usual views; big annotations take more
+            chunks.append(posix.read(fd, 1 << 16))
+        return b"".join(chunks)
     finally:
         posix.close(fd)
 
@@ -77,8 +80,7 @@ def render_view(root: str, container_id: str, text: str) -> str:
     header, _, body = text.partition("\n")
     live = _Live(container_id, header)
     current = status(root, live)
-    pid = live.pid if current in ("created", "running", "paused") else 0
-    return body.replace(f'"{_STATUS}"', f'"{current}"', 1).replace(f'"{_PID}"', str(pid), 1)
+    return body.replace(f'"{_STATUS}"', f'"{current}"', 1).replace(f'"{_PID}"', str(_shown_pid(live, current)), 1)
 
 
 def oci_state_fields(state) -> dict:
@@ -93,5 +95,9 @@ def oci_state_fields(state) -> dict:
 def oci_state(root: str, state) -> dict:
     """The state of the runtime spec (id, status, pid, bundle, annotations), plus runc's extra fields."""
     current = status(root, state)
-    return dict(oci_state_fields(state), status=current,
-                pid=state.pid if current in ("created", "running", "paused") else 0)
+    return dict(oci_state_fields(state), status=current, pid=_shown_pid(state, current))
+
+
+def _shown_pid(state, current: str) -> int:
+    """The init's pid while it lives (created, running, paused); 0 once it is gone."""
+    return state.pid if current in ("created", "running", "paused") else 0

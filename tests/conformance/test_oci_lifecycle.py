@@ -166,3 +166,14 @@ def test_state_fast_path_prints_what_the_full_command_prints(oci, bundle, capsys
         seen.add(json.loads(fast)["status"])
     assert seen == {"created", "running", "stopped"} and json.loads(fast)["annotations"] == {"k": "v"}
     oci("delete", "fast")
+
+
+def test_state_fast_path_reads_a_view_larger_than_one_read(oci, bundle, capsys):
+    from mydocker.runtime import cli
+    big = "x" * 200_000  # annotations are the config's to choose: the view is then several reads long
+    b = bundle(["sleep", "30"], edit=lambda c: c.setdefault("annotations", {}).update({"big": big}))
+    oci("create", "--bundle", b, "bigview")
+    fast = oci("state", "bigview").out
+    assert cli.main(["--root", oci.root, "state", "bigview"]) == 0
+    assert fast == capsys.readouterr().out and json.loads(fast)["annotations"]["big"] == big
+    oci("delete", "--force", "bigview")
