@@ -75,12 +75,13 @@ def unpack_busybox(rootfs, scratch) -> None:
     """The busybox image's one layer (made from the host's busybox-static) unpacked into `rootfs`."""
     import tarfile
     from mydocker.image.busybox import build_layer, find_host_busybox
+    from mydocker.image.layer import NO_FILTER  # our own layer: no filter needed, where Python has one
     layer = os.path.join(scratch, "busybox-layer.tar")
     with open(layer, "wb") as out:
         build_layer(find_host_busybox(), out)
     os.makedirs(rootfs, exist_ok=True)
     with tarfile.open(layer) as tar:
-        tar.extractall(rootfs, numeric_owner=True, **_NO_FILTER)
+        tar.extractall(rootfs, numeric_owner=True, **NO_FILTER)
     os.unlink(layer)
 
 
@@ -102,10 +103,6 @@ def bundle_factory(directory, rootfs: str, base_config, prefix: str):
         return str(path)
 
     return make
-
-
-# Our own layer: no filter needed. 3.11.4+ wants one named; Python 3.11.2 (Debian 12) has none.
-_NO_FILTER = {"filter": "fully_trusted"} if hasattr(__import__("tarfile"), "fully_trusted_filter") else {}
 
 
 @pytest.fixture(scope="session")

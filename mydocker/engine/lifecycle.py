@@ -190,8 +190,7 @@ class Lifecycle:
             self.mount_rootfs(container_id)
             from mydocker.engine.networks import NetworkService  # attached again after a stop (config.json paths stay)
             NetworkService(self.records, self.root, self.runroot).ensure_attached(container_id)
-            with open(os.path.join(directory, "config.json")) as f:
-                config = jsonio.loads(f.read())
+            config = jsonio.load_file(os.path.join(directory, "config.json"))
             _state, init = create(self.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
                                   stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
@@ -240,8 +239,7 @@ class Lifecycle:
         if os.path.ismount(os.path.join(directory, "rootfs")):
             return
         try:
-            with open(os.path.join(directory, LOWERS)) as f:
-                lowers = jsonio.loads(f.read())
+            lowers = jsonio.load_file(os.path.join(directory, LOWERS))
         except FileNotFoundError:
             raise Conflict(f"container {container_id} has no record of its image layers: remove it and run a new one") from None
         snapshot.prepare(lowers, directory)
@@ -389,8 +387,7 @@ class Lifecycle:
         rec = self.find(ref)
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
-        with open(os.path.join(self.container_dir(rec.id), "config.json")) as f:
-            config = jsonio.loads(f.read())
+        config = jsonio.load_file(os.path.join(self.container_dir(rec.id), "config.json"))
         base = config["process"]
         process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
         process["args"] = command

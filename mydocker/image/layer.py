@@ -102,14 +102,14 @@ class _HashingReader:
 
 # _members checks every entry already. Python 3.11.4+ wants the extraction filter named (and 3.14
 # defaults to "data", which refuses what layers legitimately hold); 3.11.2 (Debian 12) has no filter.
-_NO_FILTER = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+NO_FILTER = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 
 def _extract(fileobj, target: str, diff_id: str | None) -> None:
     reader = _HashingReader(fileobj)
     with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tar:
         tar.copybufsize = 1 << 20
-        tar.extractall(target, members=_members(tar, target), numeric_owner=True, **_NO_FILTER)
+        tar.extractall(target, members=_members(tar, target), numeric_owner=True, **NO_FILTER)
     while reader.read(1 << 20):  # the padding after the end-of-archive blocks counts too
         pass
     actual = "sha256:" + reader.hash.hexdigest()

@@ -197,7 +197,7 @@ def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
-        pass  # reaped already (by a caller's wait for any child)
+        pass  # reaped already (a caller's wait for any child), or not ours: the host's init reaps it
 
 
 def _kill_and_reap(pid: int) -> None:
@@ -205,10 +205,7 @@ def _kill_and_reap(pid: int) -> None:
         os.kill(pid, _signal.SIGKILL)
     except ProcessLookupError:
         return
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass  # not our child (no subreaper): the host's init reaps it
+    _reap(pid)
 
 
 def wait_for_exit(pid: int) -> int:
