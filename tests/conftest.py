@@ -85,6 +85,20 @@ def unpack_busybox(rootfs, scratch) -> None:
     os.unlink(layer)
 
 
+def remapped_copy(rootfs: str, prefix: str):
+    """Yield a copy of `rootfs` owned by host uid 100000, in a fresh directory outside pytest's 0700
+    tmp dirs (a container's remapped root must reach it); removed afterwards. For fixtures."""
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(base, 0o755)
+    copy = os.path.join(base, "rootfs")
+    subprocess.run(["cp", "-a", rootfs, copy], check=True)
+    subprocess.run(["chown", "-R", "-h", "100000:100000", copy], check=True)
+    yield copy
+    shutil.rmtree(base)
+
+
 def bundle_factory(directory, rootfs: str, base_config, prefix: str):
     """make(args, edit=None) -> a new bundle dir in `directory`: `rootfs` linked in as its rootfs,
     config.json from base_config(args), changed by `edit(config)` before it is written."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mydocker.cli.flags import Command
+from mydocker.cli.image import group
 
 SUBCOMMANDS = {
     "ls": ("mydocker.cli.ps", "List containers"),
@@ -22,9 +23,7 @@ SUBCOMMANDS = {
     "prune": ("mydocker.cli.container", "Remove all stopped containers"),
 }
 
-command = Command("container", "Manage containers", usage="container COMMAND", interspersed=False)
-for _name, (_module, _summary) in SUBCOMMANDS.items():
-    command.subcommands[_name] = Command(_name, _summary)
+command = group("container", SUBCOMMANDS)
 
 prune_command = (
     Command("container prune", "Remove all stopped containers", usage="container prune [OPTIONS]", max_args=0)

@@ -16,9 +16,16 @@ SUBCOMMANDS = {
     "import": ("mydocker.cli.import_", "Import the contents from a tarball to create a filesystem image"),
 }
 
-command = Command("image", "Manage images", usage="image COMMAND", interspersed=False)
-for _name, (_module, _summary) in SUBCOMMANDS.items():
-    command.subcommands[_name] = Command(_name, _summary)
+
+def group(noun: str, subcommands: dict) -> Command:
+    """`mydocker NOUN COMMAND`: the management command listing `subcommands` (name -> (module, summary))."""
+    cmd = Command(noun, f"Manage {noun}s", usage=f"{noun} COMMAND", interspersed=False)
+    for name, (_module, summary) in subcommands.items():
+        cmd.subcommands[name] = Command(name, summary)
+    return cmd
+
+
+command = group("image", SUBCOMMANDS)
 
 prune_command = (
     Command("image prune", "Remove unused images", usage="image prune [OPTIONS]", max_args=0)
@@ -38,7 +45,7 @@ def dispatch(engine, args: list[str], subcommands: dict, noun: str, local: dict)
     import sys
     from mydocker.cli.main import PROG
     if not args:
-        sys.stdout.write(command_help(noun, subcommands))
+        sys.stdout.write(group(noun, subcommands).help_text(PROG))
         return 0
     sub, rest = args[0], args[1:]
     if sub not in subcommands:
@@ -56,13 +63,6 @@ def dispatch(engine, args: list[str], subcommands: dict, noun: str, local: dict)
     check_args(cmd, positionals, PROG)
     return handler(engine, opts, positionals)
 
-
-def command_help(noun: str, subcommands: dict) -> str:
-    from mydocker.cli.main import PROG
-    cmd = Command(noun, f"Manage {noun}s", usage=f"{noun} COMMAND")
-    for name, (_m, summary) in subcommands.items():
-        cmd.subcommands[name] = Command(name, summary)
-    return cmd.help_text(PROG)
 
 
 def handle(engine, opts, args: list[str]) -> int:

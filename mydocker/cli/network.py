@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mydocker.cli.flags import Command
+from mydocker.cli.image import group
 
 SUBCOMMANDS = {
     "create": ("mydocker.cli.network", "Create a network"),
@@ -15,9 +16,7 @@ SUBCOMMANDS = {
     "reconcile": ("mydocker.cli.network", "Recreate bridges and firewall rules from the records (after a reboot or flush)"),
 }
 
-command = Command("network", "Manage networks", usage="network COMMAND", interspersed=False)
-for _name, (_module, _summary) in SUBCOMMANDS.items():
-    command.subcommands[_name] = Command(_name, _summary)
+command = group("network", SUBCOMMANDS)
 
 create_command = (
     Command("network create", "Create a network", usage="network create [OPTIONS] NETWORK", min_args=1, max_args=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mydocker.cli.flags import Command
+from mydocker.cli.image import group
 
 SUBCOMMANDS = {
     "create": ("mydocker.cli.volume", "Create a volume"),
@@ -12,9 +13,7 @@ SUBCOMMANDS = {
     "prune": ("mydocker.cli.volume", "Remove unused anonymous volumes"),
 }
 
-command = Command("volume", "Manage volumes", usage="volume COMMAND", interspersed=False)
-for _name, (_module, _summary) in SUBCOMMANDS.items():
-    command.subcommands[_name] = Command(_name, _summary)
+command = group("volume", SUBCOMMANDS)
 
 create_command = (
     Command("volume create", "Create a volume", usage="volume create [OPTIONS] [VOLUME]", max_args=1)

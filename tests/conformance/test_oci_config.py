@@ -147,15 +147,8 @@ def test_unknown_capability_is_rejected_naming_the_field(oci, bundle):
 @pytest.fixture
 def remapped_tree(busybox_tree):
     """The rootfs owned by host uid 100000, in a directory the container's remapped root can reach."""
-    import shutil
-    import tempfile
-    base = tempfile.mkdtemp(prefix="mydocker-oci-userns-")
-    os.chmod(base, 0o755)
-    rootfs = os.path.join(base, "rootfs")
-    subprocess.run(["cp", "-a", busybox_tree, rootfs], check=True)
-    subprocess.run(["chown", "-R", "-h", "100000:100000", rootfs], check=True)
-    yield rootfs
-    shutil.rmtree(base)
+    from tests.conftest import remapped_copy
+    yield from remapped_copy(busybox_tree, "mydocker-oci-userns-")
 
 
 def test_uid_gid_mappings_make_a_user_namespace(oci, bundle, tmp_path, remapped_tree):

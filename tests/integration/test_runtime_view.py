@@ -99,15 +99,8 @@ def test_default_devices_and_readonly_root(runtime_root, make_bundle, tmp_path):
 @pytest.fixture
 def remapped_rootfs(busybox_rootfs):
     """A copy of the rootfs owned by host uid 100000 in a directory the remapped root can reach."""
-    import shutil
-    import tempfile
-    base = tempfile.mkdtemp(prefix="mydocker-userns-")
-    os.chmod(base, 0o755)
-    rootfs = os.path.join(base, "rootfs")
-    subprocess.run(["cp", "-a", busybox_rootfs, rootfs], check=True)
-    subprocess.run(["chown", "-R", "-h", "100000:100000", rootfs], check=True)
-    yield rootfs
-    shutil.rmtree(base)
+    from tests.conftest import remapped_copy
+    yield from remapped_copy(busybox_rootfs, "mydocker-userns-")
 
 
 def test_user_namespace_root_is_unprivileged_on_the_host(runtime_root, make_bundle, tmp_path, remapped_rootfs):
