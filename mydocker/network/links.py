@@ -95,10 +95,17 @@ def delete(name: str) -> None:
                 raise _fail(f"cannot delete link {name}", e) from None
 
 
+def ip_mac(ip: str) -> str:
+    """The MAC of the container holding `ip`: 02:42 and the address (Docker's bridge and overlay do
+    the same). An address freed and taken again keeps its MAC, so a neighbour cache that still maps
+    the address (REACHABLE for up to 45 s: the host's after a restart, a peer's across hosts) stays right."""
+    return "02:42:" + ":".join(f"{int(octet):02x}" for octet in ip.split("."))
+
+
 def plug(netns_path: str, host_name: str, bridge: str, address: str, prefixlen: int,
          gateway: str | None, ifname: str = "eth0") -> str:
-    """A veth pair: `host_name` on `bridge`, its peer `ifname` in the namespace with the address,
-    up, and (with `gateway`) the default route. Returns the container side's MAC address."""
+    """A veth pair: `host_name` on `bridge`, its peer `ifname` in the namespace with the address
+    and the MAC derived from it (ip_mac), up, and (with `gateway`) the default route. Returns that MAC."""
     IPRoute = _iproute()
     errors = _errors()
     with netns.entered(netns_path):
@@ -117,6 +124,7 @@ def plug(netns_path: str, host_name: str, bridge: str, address: str, prefixlen: 
                             else OSError(errno.ENODEV, f"bridge {bridge} is missing")) from None
         try:
             index = inside.link_lookup(ifname=ifname)[0]
+            inside.link("set", index=index, address=ip_mac(address))
             inside.addr("add", index=index, address=address, prefixlen=prefixlen)
             inside.link("set", index=index, state="up")
             inside.link("set", ifname="lo", state="up")
@@ -126,7 +134,7 @@ def plug(netns_path: str, host_name: str, bridge: str, address: str, prefixlen: 
                 except errors as e:
                     if _code(e) != errno.EEXIST:  # a second network: the first one's default route stays
                         raise
-            return inside.get_links(index)[0].get_attr("IFLA_ADDRESS")
+            return ip_mac(address)
         except errors as e:
             raise _fail(f"cannot configure {ifname} ({address}) in {netns_path}", e) from None
     finally:

@@ -21,7 +21,7 @@ When etcd is away the agent keeps the kernel state as it is (traffic keeps flowi
 with backoff; every (re)connection is a full read of the endpoint records, applied, then a watch
 from just after that read (see `agent`).
 
-A container's MAC is derived from its address (02:42:<IPv4>, as Docker's overlay): an address
+A container's MAC is derived from its address (links.ip_mac, for every driver): an address
 released and taken again, on any host, keeps its MAC, so the peers' ARP caches stay right.
 """
 
@@ -105,15 +105,8 @@ def ensure_devices(bridge: str, vxlan: str, vni: int, vtep: str) -> int:
     return mtu
 
 
-def ip_mac(ip: str) -> str:
-    """The MAC of the container holding `ip`: 02:42 and the address (Docker's overlay does the same).
-    An address freed and taken again keeps its MAC, so a peer's ARP cache that still maps the address
-    (REACHABLE for a while, never refreshed across hosts) stays right for the new container."""
-    return "02:42:" + ":".join(f"{int(octet):02x}" for octet in ip.split("."))
-
-
-def set_link(netns_path: str, ifname: str, host_veth: str, mtu: int, mac: str) -> None:
-    """The overlay MTU on both ends of the container's veth, and the container side's MAC."""
+def set_mtu(netns_path: str, ifname: str, host_veth: str, mtu: int) -> None:
+    """The overlay MTU on both ends of the container's veth."""
     from mydocker.network import netns
     IPRoute = links._iproute()
     with IPRoute() as ipr:
@@ -121,7 +114,7 @@ def set_link(netns_path: str, ifname: str, host_veth: str, mtu: int, mac: str) -
     with netns.entered(netns_path):
         inside = IPRoute()
     try:
-        inside.link("set", ifname=ifname, mtu=mtu, address=mac)
+        inside.link("set", ifname=ifname, mtu=mtu)
     finally:
         inside.close()
 
@@ -247,9 +240,8 @@ class OverlayDriver:
         mtu = ensure_devices(net.bridge, self.vxlan(net), int(net.labels["vni"]), vtep)
         if create_netns:
             netns.create(path)
-        links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), None, ep.ifname)
-        mac = ip_mac(ep.ip)
-        set_link(path, ep.ifname, ep.veth, mtu, mac)
+        mac = links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), None, ep.ifname)
+        set_mtu(path, ep.ifname, ep.veth, mtu)
         # the address (so the MAC) may have lived on another host: the bridge may still send it there
         _tool("bridge", "fdb", "del", mac, "dev", self.vxlan(net), "master", check=False)
         with self.svc.records.transaction():

@@ -217,6 +217,23 @@ def test_two_containers_on_a_user_network_ping_and_know_each_other(service):
     assert "client" not in open(os.path.join(service.files_dir, cid(1), "hosts")).read()
 
 
+def test_an_address_taken_again_keeps_its_mac_so_the_host_reaches_it_at_once(service):
+    """A restarted container gets its address back on a new veth: the host's neighbour entry, still
+    REACHABLE for up to 45 s, must not point at a MAC that is gone."""
+    from mydocker.network.links import ip_mac
+    subnet = free_subnet()
+    address = subnet.rsplit(".", 1)[0] + ".60"
+    service.create("macnet", subnet=subnet)
+    first = service.attach(cid(1), "first", "macnet", ip=address)
+    assert ping(None, address)  # the host now caches the address's MAC
+    service.detach(cid(1))
+    second = service.attach(cid(2), "second", "macnet", ip=address)
+    link = json.loads(in_netns(second.netns, "ip", "-j", "link", "show", "eth0").stdout)[0]
+    assert link["address"] == ip_mac(address) and first.netns != second.netns
+    assert ping(None, address)
+    service.detach(cid(2))
+
+
 def test_egress_is_masqueraded_to_an_outside_namespace(service, outside, servers):
     path, host_side, server_ip = outside()
     servers.start(path, "tcp", server_ip, 8000)  # its own namespace: no clash with anything

@@ -180,7 +180,7 @@ def test_agent_folds_watch_events_per_network():
 
 
 def test_overlay_mac_follows_the_address():
-    from mydocker.network.overlay import ip_mac
+    from mydocker.network.links import ip_mac
     assert ip_mac("10.252.0.4") == "02:42:0a:fc:00:04"
     assert ip_mac("10.252.0.4") != ip_mac("10.252.0.5")
 
