@@ -53,6 +53,19 @@ def to_masks(capabilities: dict, last: int) -> dict[str, int]:
     return masks
 
 
+def check_held(masks: dict[str, int | None], last: int) -> None:
+    """Fail at `create`, as runc does, when the config asks for capabilities this runtime does not
+    hold itself: capset would refuse them only after `start` had already reported success."""
+    wanted = 0
+    for kind in ("effective", "permitted", "inheritable"):
+        wanted |= masks.get(kind) or 0
+    held = sc.capget()[1] & sum(1 << n for n in range(last + 1) if sc.prctl(sc.PR_CAPBSET_READ, n) == 1)
+    missing = [f"CAP_{NAMES[n]}" for n in range(last + 1) if wanted & ~held & (1 << n)]
+    if missing:
+        raise InvalidArgument(f"config.json: process.capabilities asks for {', '.join(missing)}, which the runtime "
+                              "itself does not hold: remove them from the config or run the runtime with them")
+
+
 def drop_bounding(masks: dict[str, int | None], last: int) -> None:
     """Before the user switch: dropping from the bounding set needs CAP_SETPCAP."""
     bounding = masks.get("bounding")
