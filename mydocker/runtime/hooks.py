@@ -39,6 +39,17 @@ def run_hooks(hooks: dict, kind: str, state: dict) -> None:
             raise RuntimeFailure(f"{kind} hook #{i} {hook['path']} {_describe(code)}; fix or remove hooks.{kind}[{i}]")
 
 
+def run_hooks_warning(hooks: dict, kind: str, state: dict) -> None:
+    """poststart and poststop: every hook runs; a failure is a warning on stderr and the remaining
+    hooks and the lifecycle go on (runtime spec, "POSIX-platform Hooks")."""
+    for i, hook in enumerate(hooks.get(kind) or []):
+        code = run_hook(hook, state)
+        if code != 0:
+            import sys
+            sys.stderr.write(f"mydocker-runtime: warning: {kind} hook #{i} {hook['path']} {_describe(code)}; "
+                             f"the {kind} goes on without it\n")
+
+
 def _describe(code: int) -> str:
     if code == -1000:
         return "timed out"

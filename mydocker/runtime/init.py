@@ -36,6 +36,9 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
         options = msg.get("options") or {}
         state = msg.get("state") or {}
         seccomp_program = _seccomp_program(spec)
+        # Where the exec fifo is reopened at `start`: opened now, as the container's own /proc may
+        # not exist (no proc mount, or no mount namespace: nothing is mounted then).
+        fd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         os.setsid()
         placed = _Placement(ch, "cgroup" in new_namespaces)
         _setup_system(spec, ch, state, dict(options, cgroup_binds=msg.get("cgroup_binds")), new_namespaces,
@@ -50,6 +53,8 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
             _join_keyring(state.get("id"))
         _apply_process_limits(spec, process)
         masks = caps.to_masks(process.capabilities, caps.last_cap()) if process.capabilities is not None else None
+        if masks is not None:
+            caps.check_held(masks, caps.last_cap())
         path = command.resolve(process.args[0], process.env_value("PATH"))
         _enter_cwd(process.cwd)
         ch.send({"type": "ready"})
@@ -59,7 +64,8 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
         finally:
             os._exit(1)
     try:
-        _wait_for_start(fifo, lambda: hooks.run_hooks(spec.hooks, "startContainer", dict(state, status="created"))
+        _wait_for_start(fifo, fd_dir,
+                        lambda: hooks.run_hooks(spec.hooks, "startContainer", dict(state, status="created"))
                         if spec.hooks.get("startContainer") else None)
         if seccomp_program is not None and not process.no_new_privileges:
             _install_seccomp(seccomp_program, False)  # without no_new_privs loading needs CAP_SYS_ADMIN
@@ -93,7 +99,7 @@ class _Placement:
 
 def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_namespaces: set[str],
                   in_userns: bool, placed: _Placement) -> None:
-    if "mount" in new_namespaces:
+    if spec.linux.namespace("mount") is not None:  # a new one, or one joined by path (as runc)
         rootfs.prepare_root(spec)
         rootfs.mount_all(spec, in_userns, before_cgroupfs=placed, cgroup_binds=options.get("cgroup_binds"))
         _container_hooks(spec, ch, state, placed)
@@ -210,11 +216,12 @@ def _enter_cwd(cwd: str) -> None:
         raise MyDockerError(f"working directory {cwd} is outside the container")
 
 
-def _wait_for_start(fifo: int, start_hooks) -> None:
+def _wait_for_start(fifo: int, fd_dir: int, start_hooks) -> None:
     """Block until `start` opens the exec fifo for reading, run the startContainer hooks, then tell
     it we are going (so `start` returns, and runs poststart, only after them)."""
-    fd = os.open(f"/proc/self/fd/{fifo}", os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open(str(fifo), os.O_WRONLY | os.O_CLOEXEC, dir_fd=fd_dir)  # the O_PATH fd, reopened
     os.close(fifo)
+    os.close(fd_dir)
     start_hooks()
     os.write(fd, b"0")
     os.close(fd)

@@ -105,10 +105,13 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
         ns = spec.linux.namespace(kind)
         if ns and ns.path:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+            # The type, not 0: the kernel then refuses a path to another kind of namespace (EINVAL).
+            nstype = {"user": sc.CLONE_NEWUSER, "cgroup": sc.CLONE_NEWCGROUP}.get(kind) or clone_flags[kind]
             try:
-                sc.setns(fd, 0, ns.path)
+                sc.setns(fd, nstype, ns.path)
             except OSError as e:
-                raise OSError(e.errno, f"cannot join the {kind} namespace at {ns.path}: {e.strerror}") from None
+                raise OSError(e.errno, f"cannot join the {kind} namespace at {ns.path}: {e.strerror}; "
+                                       f"the path must name a {kind} namespace") from None
             finally:
                 os.close(fd)
     if "user" in new:

@@ -206,6 +206,8 @@ class Spec:
         version = _get(data, "ociVersion", str, "")
         if not version:
             raise _bad("ociVersion", "is required")
+        if not _is_semver(version):
+            raise _bad("ociVersion", f"must be a SemVer 2.0.0 version such as 1.0.2, not {version!r}")
         root = _get(data, "root", dict, "")
         if not root or not _get(root, "path", str, "root."):
             raise _bad("root.path", "is required (the container's root filesystem)")
@@ -237,3 +239,17 @@ def load_spec(bundle: str) -> Spec:
     except UnicodeDecodeError:
         raise InvalidArgument("config.json: not valid UTF-8 text") from None
     return Spec.from_dict(data, os.path.abspath(bundle))
+
+
+def _is_semver(version: str) -> bool:
+    """MAJOR.MINOR.PATCH, numbers without leading zeros, then optional -pre-release and +build
+    identifiers ([0-9A-Za-z-], dot-separated, none empty), as the spec asks of ociVersion."""
+    core, plus, build = version.partition("+")
+    core, dash, pre = core.partition("-")
+    numbers = core.split(".")
+    if len(numbers) != 3 or not all(n.isascii() and n.isdigit() and (n == "0" or n[0] != "0") for n in numbers):
+        return False
+    for present, part in ((dash, pre), (plus, build)):
+        if present and not all(x and x.isascii() and x.replace("-", "a").isalnum() for x in part.split(".")):
+            return False
+    return True

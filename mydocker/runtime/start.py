@@ -35,11 +35,6 @@ def start(root: str, container_id: str) -> st.State:
     record.started = True
     st.save(root, record)
     if record.hooks.get("poststart"):
-        from mydocker.runtime.hooks import run_hooks
-        # A failing poststart hook is logged, and the container goes on (runtime spec).
-        try:
-            run_hooks(record.hooks, "poststart", st.hook_state(record, "running"))
-        except RuntimeFailure as e:
-            import sys
-            sys.stderr.write(f"mydocker-runtime: warning: {e}\n")
+        from mydocker.runtime.hooks import run_hooks_warning
+        run_hooks_warning(record.hooks, "poststart", st.hook_state(record, "running"))
     return record
