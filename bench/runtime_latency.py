@@ -80,14 +80,26 @@ def inner_crun(bundle: Path, roots: Path, runs: int) -> None:
     print(json.dumps(samples))
 
 
+FLOOR = "python -IS, no work"
+
+
+def interpreter_floor(launcher: str) -> list[str]:
+    """The launcher's own interpreter and flags, starting and leaving at once: what any Python
+    command costs here before its first line runs."""
+    with open(launcher) as f:
+        shebang = f.readline()[2:].split()
+    return [*shebang, "-c", "import posix; posix._exit(0)"]
+
+
 def state_samples(tools: dict[str, str], bundle: Path, roots: Path, runs: int) -> dict[str, list[float]]:
     created = []
     try:
         for name, exe in tools.items():
             subprocess.run([exe, "--root", str(roots / name), "create", f"state-{name}"], cwd=bundle, check=True)
             created.append((name, exe))
-        return interleaved({name: [exe, "--root", str(roots / name), "state", f"state-{name}"]
-                            for name, exe in tools.items()}, bundle, runs)
+        commands = {name: [exe, "--root", str(roots / name), "state", f"state-{name}"] for name, exe in tools.items()}
+        commands[FLOOR] = interpreter_floor(tools["mydocker-runtime"])
+        return interleaved(commands, bundle, runs)
     finally:
         for name, exe in created:
             subprocess.run([exe, "--root", str(roots / name), "delete", "--force", f"state-{name}"], cwd=bundle)
@@ -136,7 +148,7 @@ def main() -> int:
     elif crun_note:
         print(f"\ncrun skipped: {crun_note}")
     print()
-    state_results = [result(n, state) for n in ("runc", "mydocker-runtime")]
+    state_results = [result(n, state) for n in ("runc", "mydocker-runtime", FLOOR)]
     print_table("state", state_results, "runc")
     if args.json:
         out = {"run": results_json("run", run_results, "runc"), "state": results_json("state", state_results, "runc")}

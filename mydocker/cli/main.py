@@ -9,6 +9,7 @@ import os
 import sys
 
 from mydocker.cli.flags import Command, UsageError, check_args, parse
+from mydocker import collector
 from mydocker.errors import MyDockerError, describe
 
 PROG = "mydocker"
@@ -67,6 +68,11 @@ def root_command() -> Command:
     return cmd
 
 
+# Commands over in moments run without the cyclic garbage collector (mydocker/collector.py: it
+# costs milliseconds around the container's fork); the others (pull, build, logs -f...) keep it.
+_QUICK = {"run", "ps", "exec", "start", "stop", "restart", "kill", "rm", "inspect", "port"}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -81,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         name, args = rest[0], rest[1:]
         if name not in COMMANDS:
             raise UsageError(f"unknown command: {name!r}. See '{PROG} --help'.")
+        if name not in _QUICK:
+            collector.resume()
         __import__(COMMANDS[name][0])  # importlib.import_module, without importing importlib
         module = sys.modules[COMMANDS[name][0]]
         cmd: Command = module.command
@@ -103,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main() -> None:
+    collector.pause()  # until main knows the command
     from mydocker.exit import exit_now
     exit_now(main())
 

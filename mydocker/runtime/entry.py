@@ -59,5 +59,7 @@ def run_main() -> None:
         except OSError:  # the reader went away
             posix._exit(1)
         posix._exit(0)
+    from mydocker import collector
+    collector.pause()
     from mydocker.runtime.cli import run_main as full
     full()

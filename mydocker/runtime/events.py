@@ -34,6 +34,8 @@ def events(root: str, container_id: str, once: bool, interval: str) -> None:
         _emit("stats", container_id, stats_json(root, container_id))
         return
     seconds = parse_duration(interval)
+    from mydocker import collector
+    collector.resume()  # as long as the container runs
     ooms = None
     while st.status(root, record) in ("created", "running", "paused"):
         data = stats_json(root, container_id)

@@ -49,6 +49,8 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
     The one relay loop of `mydocker run -t` and `mydocker-runtime run`. `eof_as_ctrl_d`: when our
     stdin ends, type Ctrl-D into the container (mydocker) or just stop reading it (runc's manner).
     """
+    from mydocker import collector
+    collector.resume()  # as long as the container runs
     readers = [console] + ([stdin] if stdin is not None else [])
     while True:
         try:
