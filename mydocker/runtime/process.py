@@ -121,14 +121,19 @@ def _fork_into_new_pid_namespace() -> int:
         os.close(own)
 
 
+def _namespace_flag(sc, kind: str) -> int:
+    """The CLONE_NEW* flag of an OCI namespace type."""
+    return {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC, "pid": sc.CLONE_NEWPID,
+            "network": sc.CLONE_NEWNET, "time": sc.CLONE_NEWTIME, "user": sc.CLONE_NEWUSER,
+            "cgroup": sc.CLONE_NEWCGROUP}[kind]
+
+
 def _unshare_flags(sc, kinds: set[str]) -> int:
-    """unshare(2) flags of the namespaces made before the init runs (the cgroup namespace is made by
-    the init itself, once the runtime has placed it in its cgroups)."""
-    table = {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC, "pid": sc.CLONE_NEWPID,
-             "network": sc.CLONE_NEWNET, "time": sc.CLONE_NEWTIME}
+    """unshare(2) flags of the namespaces made before the init runs (not the user namespace, made
+    first on its own; nor the cgroup namespace, made by the init once the runtime has placed it)."""
     flags = 0
-    for kind in kinds:
-        flags |= table.get(kind, 0)
+    for kind in kinds - {"user", "cgroup"}:
+        flags |= _namespace_flag(sc, kind)
     return flags
 
 
@@ -152,9 +157,8 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
         if ns and ns.path:
             fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
             # The type, not 0: the kernel then refuses a path to another kind of namespace (EINVAL).
-            nstype = {"user": sc.CLONE_NEWUSER, "cgroup": sc.CLONE_NEWCGROUP}.get(kind) or clone_flags[kind]
             try:
-                sc.setns(fd, nstype, ns.path)
+                sc.setns(fd, _namespace_flag(sc, kind), ns.path)
             except OSError as e:
                 raise OSError(e.errno, f"cannot join the {kind} namespace at {ns.path}: {e.strerror}; "
                                        f"the path must name a {kind} namespace") from None
