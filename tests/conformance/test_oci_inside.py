@@ -88,6 +88,16 @@ def _nodes(root: str, prefix: str) -> list[str]:
     return made + [f"/{prefix}fifo"]
 
 
+def _tree(root: str, top: str, text: str) -> list[str]:
+    """/<top>/sub, files /<top>f, /<top>/f and /<top>/sub/f holding `text`, and the device nodes and
+    fifo of _nodes (whose paths it returns)."""
+    os.makedirs(os.path.join(root, f"{top}/sub"))
+    for path in (f"{top}f", f"{top}/f", f"{top}/sub/f"):
+        with open(os.path.join(root, path), "w") as f:
+            f.write(text)
+    return _nodes(root, top)
+
+
 @pytest.fixture
 def own_tree(tmp_path, busybox_tree):
     """A rootfs this test may write into (the shared busybox tree must stay untouched)."""
@@ -98,11 +108,7 @@ def own_tree(tmp_path, busybox_tree):
 
 def test_masked_paths_of_every_file_type_read_as_empty(oci, bundle, own_tree):
     """config-linux.md maskedPaths: directories, nested paths, files and device nodes become unreadable."""
-    os.makedirs(os.path.join(own_tree, "m/sub"))
-    for path in ("mf", "m/f", "m/sub/f"):
-        with open(os.path.join(own_tree, path), "w") as f:
-            f.write("secret")
-    nodes = _nodes(own_tree, "m")
+    nodes = _tree(own_tree, "m", "secret")
 
     def masked(c):
         c["root"]["path"] = own_tree
@@ -116,11 +122,7 @@ def test_masked_paths_of_every_file_type_read_as_empty(oci, bundle, own_tree):
 
 def test_readonly_paths_of_every_file_type_refuse_writes(oci, bundle, own_tree):
     """config-linux.md readonlyPaths: nested directories and files, and device nodes, read-only."""
-    os.makedirs(os.path.join(own_tree, "r/sub"))
-    for path in ("rf", "r/f", "r/sub/f"):
-        with open(os.path.join(own_tree, path), "w") as f:
-            f.write("immutable")
-    nodes = _nodes(own_tree, "r")
+    nodes = _tree(own_tree, "r", "immutable")
 
     def readonly(c):
         c["root"]["path"] = own_tree
