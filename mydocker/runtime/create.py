@@ -44,10 +44,9 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
     """Create container `container_id` from `bundle`; return its state and init (with any console fd)."""
     from mydocker.runtime import hooks
     options = options or CreateOptions()
+    validate = spec is None  # a config.json from disk; the engine's own specs are valid by construction
     if spec is None:
         spec = load_spec(bundle)
-        from mydocker.runtime.validate import validate_config
-        validate_config(spec.raw)
     hooks.check(spec.hooks)
     if spec.linux.seccomp:
         from mydocker.runtime import seccomp
@@ -66,8 +65,13 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
 
         def after_fork() -> None:
             # While the children make namespaces (the fork is early, so they overlap this work):
-            # record the cgroup's paths, then create it before "go", as the init binds its directories.
+            # check config.json against the schema (the init waits for "go" before it touches
+            # anything), record the cgroup's paths, then create it before "go", as the init binds
+            # its directories.
             nonlocal cgroup
+            if validate:
+                from mydocker.runtime.validate import validate_config
+                validate_config(spec.raw)
             from mydocker.runtime.cgroups import open_cgroup
             cgroup = open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
                                  container_id=container_id)

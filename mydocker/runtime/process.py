@@ -77,7 +77,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
                 after_fork()
         except BaseException as exc:  # noqa: BLE001 - raised once the init's pid is known, to kill it
             failure = exc
-        reported = _receive_pid(parent, pid, spec, "user" in new)  # the direct init's is 1, in its namespace
+        try:
+            reported = _receive_pid(parent, pid, spec, "user" in new)  # the direct init's is 1, in its namespace
+        except BaseException:
+            if failure is not None:
+                raise failure from None  # ours first: a bad config.json can make the child fail too
+            raise
         init_pid = init_pid or reported
         if failure is not None:
             raise failure
