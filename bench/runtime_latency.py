@@ -3,7 +3,16 @@
 
     python3 bench/runtime_latency.py [--runs 40] [--json out.json]
 
-runc and mydocker-runtime alternate run by run, so a busy host slows both alike. crun cannot create
+`run` is timed two ways, both reported:
+- alternating run by run, so a busy host slows both alike. But each run then also pays for the
+  kernel's deferred clean-up of the other tool's last container: cgroup removal finishes in
+  workqueues after RCU grace periods, holding the cgroup mutex that the next container's first
+  mkdir needs. runc's leaves more of it (measured here: our first mkdir took 3.1 ms after a runc run,
+  0.16 ms after one of ours; runc took 19.9 ms after one of ours, 23.7 ms after its own).
+- in blocks of BLOCK runs per tool, the first of each block dropped: each tool follows itself and
+  pays for its own clean-up, as on a host that runs only one of them; blocks alternate for drift.
+
+crun cannot create
 cgroups on this hybrid host while /sys/fs/cgroup/unified holds only hugetlb, so crun runs in a
 private mount namespace with a tmpfs over that directory (`unshare -m`); runc is timed there again,
 and crun's ratio is to that runc. Every tool runs the same config.json (from `runc spec`, with
@@ -68,6 +77,22 @@ def interleaved(commands: dict[str, list[str]], cwd: Path, runs: int, warmups: i
     return samples
 
 
+BLOCK = 10
+
+
+def in_blocks(commands: dict[str, list[str]], cwd: Path, runs: int, block: int = BLOCK) -> dict[str, list[float]]:
+    """`runs` samples per tool, taken in blocks of `block` + 1 runs of one tool (the first, which
+    follows another tool's run, is not kept)."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    while any(len(kept) < runs for kept in samples.values()):
+        for name, argv in commands.items():
+            for i in range(block + 1):
+                elapsed = once(argv, cwd)
+                if i and len(samples[name]) < runs:
+                    samples[name].append(elapsed)
+    return samples
+
+
 def run_commands(tools: dict[str, str], roots: Path) -> dict[str, list[str]]:
     return {name: [exe, "--root", str(roots / f"r{i}"), "run", f"bench-{i}"] for i, (name, exe) in enumerate(tools.items())}
 
@@ -128,6 +153,7 @@ def main() -> int:
             bundle = make_bundle(base)
             tools = {"runc": "runc", "mydocker-runtime": our_runtime(base)}
             run = interleaved(run_commands(tools, roots), bundle, args.runs)
+            blocks = in_blocks(run_commands(tools, roots), bundle, args.runs)
             crun_note = ""
             if shutil.which("crun") and shutil.which("unshare"):
                 proc = subprocess.run(["unshare", "--mount", sys.executable, __file__, "--runs", str(args.runs),
@@ -140,7 +166,10 @@ def main() -> int:
         finally:
             shutil.rmtree(roots, ignore_errors=True)
     run_results = [result(n, run) for n in ("runc", "mydocker-runtime")]
-    print_table("run /bin/true", run_results, "runc")
+    print_table("run /bin/true, alternating run by run", run_results, "runc")
+    print()
+    block_results = [result(n, blocks) for n in ("runc", "mydocker-runtime")]
+    print_table(f"run /bin/true, in blocks of {BLOCK} runs per tool", block_results, "runc")
     if "crun" in run:
         print()
         print_table("run /bin/true in a private mount namespace (crun's set-up)",
@@ -151,7 +180,9 @@ def main() -> int:
     state_results = [result(n, state) for n in ("runc", "mydocker-runtime", FLOOR)]
     print_table("state", state_results, "runc")
     if args.json:
-        out = {"run": results_json("run", run_results, "runc"), "state": results_json("state", state_results, "runc")}
+        out = {"run": results_json("run, alternating", run_results, "runc"),
+               "run_blocks": results_json(f"run, blocks of {BLOCK}", block_results, "runc"),
+               "state": results_json("state", state_results, "runc")}
         if "crun" in run:
             out["run_private_ns"] = results_json("run (private mount namespace)",
                                                  [result("runc (private ns)", run), result("crun", run)],
