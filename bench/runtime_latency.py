@@ -13,9 +13,10 @@
   pays for its own clean-up, as on a host that runs only one of them; blocks alternate for drift.
 
 crun cannot create cgroups on this hybrid host while /sys/fs/cgroup/unified holds only hugetlb, so
-crun runs in a private mount namespace with a tmpfs over that directory (`unshare -m`); runc is timed there again,
-and crun's ratio is to that runc. Every tool runs the same config.json (from `runc spec`, with
-/bin/true and no terminal); states live on tmpfs (/run) as each tool's default does.
+crun runs in a private mount namespace with a tmpfs over that directory (`unshare -m`); runc is
+timed there again, and crun's ratio is to that runc. Every tool runs the same config.json (from
+`runc spec`, with /bin/true and no terminal); states live on tmpfs (/run) as each tool's default
+does.
 """
 
 from __future__ import annotations
