@@ -138,3 +138,53 @@ def test_setup_error_comes_back_as_one_message(runtime_root, make_bundle):
 def test_bad_id_is_rejected(runtime_root, make_bundle):
     with pytest.raises(InvalidArgument):
         create(runtime_root, "../escape", make_bundle(["true"]))
+
+
+def _pid_namespace(pid: int | str, which: str = "pid") -> str:
+    return os.readlink(f"/proc/{pid}/ns/{which}")
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.fixture
+def not_subreaper():
+    """An init whose parent exits is then not reparented to us: its parent shows who forked it."""
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 0)
+    yield
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def test_the_init_is_forked_into_its_namespace_and_ours_stays_for_later_forks(runtime_root, make_bundle,
+                                                                               not_subreaper):
+    """The common case forks the init straight into a new PID namespace: it is our own child there,
+    and our children (hooks, the next container) still start in our namespace."""
+    ours = _pid_namespace("self")
+    record, init = create(runtime_root, "direct", make_bundle(["true"]))
+    try:
+        assert _parent_of(init.pid) == os.getpid()  # no intermediate in between
+        assert _pid_namespace(init.pid) != ours
+        assert _pid_namespace("self", "pid_for_children") == ours
+        child = os.fork()
+        if child == 0:
+            os._exit(0 if os.getpid() != 1 and _pid_namespace("self") == ours else 1)
+        assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+    finally:
+        delete(runtime_root, "direct", force=True)
+
+
+def test_an_intermediate_still_makes_user_namespaces(runtime_root, make_bundle, not_subreaper):
+    """With a user namespace to make first, the init comes from an intermediate that has exited."""
+    def userns(config):
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+        config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+    record, init = create(runtime_root, "userns", make_bundle(["true"], userns))
+    try:
+        assert _parent_of(init.pid) != os.getpid()  # its parent, the intermediate, has exited
+        assert _pid_namespace(init.pid, "user") != _pid_namespace("self", "user")
+        assert _pid_namespace("self", "pid_for_children") == _pid_namespace("self")
+    finally:
+        delete(runtime_root, "userns", force=True)
