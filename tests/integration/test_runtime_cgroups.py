@@ -86,3 +86,16 @@ def test_cgroup_parent_is_configurable(mydocker):
         assert not os.path.exists(f"/sys/fs/cgroup/{hierarchy}/mydocker-parent-test")  # removed when empty
     r = mydocker("run", "--rm", "--cgroup-parent", "/a/../b", "busybox", "true", rc=125)
     assert "--cgroup-parent" in r.err
+
+
+def test_prewarm_child_moves_itself_within_our_cgroup_and_exits_cleanly():
+    """The attach-lock prewarm: a spawned shell writes itself into the cgroup it is already in
+    (exit 0 only if the kernel took the write); we stay where we were."""
+    from mydocker.runtime.prewarm import prewarm_attach_lock
+    with open("/proc/self/cgroup") as f:
+        before = f.read()
+    pid = prewarm_attach_lock()
+    assert pid, "no cgroup2 mount or no /bin/sh on this host"
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    with open("/proc/self/cgroup") as f:
+        assert f.read() == before
