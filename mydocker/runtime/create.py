@@ -63,11 +63,15 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
         os.mkfifo(fifo, 0o600)
         os.chown(fifo, _host_id(spec.linux.uid_mappings), _host_id(spec.linux.gid_mappings))
 
-        def after_fork() -> None:
+        def record_pid(pid: int) -> None:
+            record.pid = pid
+            record.pid_start = st.process_start_time(pid) or 0
+
+        def after_fork(pid: int) -> None:
             # While the children make namespaces (the fork is early, so they overlap this work):
             # check config.json against the schema (the init waits for "go" before it touches
-            # anything), record the cgroup's paths, then create it before "go", as the init binds
-            # its directories.
+            # anything), record the cgroup's paths (and the init's pid when it is known already),
+            # then create the cgroup before "go", as the init binds its directories.
             nonlocal cgroup
             if validate:
                 from mydocker.runtime.validate import validate_config
@@ -77,14 +81,16 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
                                  container_id=container_id)
             _check_unused(cgroup, container_id)
             record.cgroup_paths = cgroup.paths
+            if pid:
+                record_pid(pid)  # one save for both
             st.save(root, record)
             cgroup.create()
             go["cgroup_binds"] = _cgroup_binds(cgroup.paths)
 
         def before_go(pid: int) -> None:
-            record.pid = pid
-            record.pid_start = st.process_start_time(pid) or 0
-            st.save(root, record)
+            if record.pid != pid:  # made by an intermediate: known only now
+                record_pid(pid)
+                st.save(root, record)
             go["state"] = st.hook_state(record, "creating")  # hooks in the init see its pid
 
         def place(pid: int) -> None:

@@ -38,7 +38,8 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
                on_hooks=None, go: dict | None = None, place=None, after_fork=None) -> InitProcess:
     """Fork the container's init and wait until it is ready and blocked on the exec fifo.
 
-    `after_fork()` runs while the children set up namespaces (creating the cgroups).
+    `after_fork(pid)` runs while the children set up namespaces (creating the cgroups); `pid` is
+    the init's when it is known already (forked directly), else 0.
     `before_go(pid)` runs once the init exists and before it does anything (recording its pid).
     `place(pid)` (limits, joining the cgroups) runs while the init builds its
     rootfs: the init waits for it before its cgroup namespace, hooks and the user's command. Moving a
@@ -74,7 +75,7 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
         failure = None
         try:
             if after_fork:
-                after_fork()
+                after_fork(init_pid)
         except BaseException as exc:  # noqa: BLE001 - raised once the init's pid is known, to kill it
             failure = exc
         try:
