@@ -85,7 +85,7 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
                 record_pid(pid)  # one save for both
             st.save(root, record)
             cgroup.create()
-            go["cgroup_binds"] = _cgroup_binds(cgroup.paths)
+            go["cgroup_binds"] = _cgroup_binds(cgroup)
 
         def before_go(pid: int) -> None:
             if record.pid != pid:  # made by an intermediate: known only now
@@ -142,21 +142,15 @@ def _with_device_rules(spec: Spec) -> dict:
     return dict(resources, devices=[*rules, *added])
 
 
-def _cgroup_binds(paths: dict[str, str]) -> list[list[str]] | None:
-    """[name under /sys/fs/cgroup, host directory] per v1 hierarchy (its mount point's name), or
-    None on a pure v2 host (the init mounts cgroup2 once it is in its cgroup namespace)."""
-    from mydocker.runtime.cgroups.detect import UNIFIED, hierarchies
-    if set(paths) == {UNIFIED}:
+def _cgroup_binds(cgroup) -> list[list[str]] | None:
+    """[name under /sys/fs/cgroup, host directory] per v1 hierarchy (its mount point's name; co-mounted
+    controllers share one), or None on a pure v2 host (the init mounts cgroup2 once it is in its
+    cgroup namespace)."""
+    from mydocker.runtime.cgroups.detect import UNIFIED
+    if set(cgroup.paths) == {UNIFIED}:
         return None
-    with open("/proc/self/mountinfo") as f:
-        mountinfo = f.read()
-    with open("/proc/self/cgroup") as f:
-        own = f.read()
-    binds = {}
-    for h in hierarchies(mountinfo, own):
-        directory = paths.get(h.keys[0])
-        if directory:
-            binds[os.path.basename(h.mountpoint) or UNIFIED] = directory
+    binds = {os.path.basename(cgroup.mountpoints[key]) or UNIFIED: directory
+             for key, directory in cgroup.paths.items()}
     return [[name, directory] for name, directory in binds.items()]
 
 

@@ -46,7 +46,9 @@ def open_cgroup(cgroups_path: str | None, *, default: str = "", container_id: st
     mode = mode_of(found)
     if mode == "v2":
         found = [h for h in found if not h.controllers]
-    return cgroup_from_paths({key: h.directory(inner) for h in found for key in h.keys})
+    cgroup = cgroup_from_paths({key: h.directory(inner) for h in found for key in h.keys})
+    cgroup.mountpoints = {key: h.mountpoint for h in found for key in h.keys}
+    return cgroup
 
 
 def cgroup_from_paths(paths: dict[str, str]) -> Cgroup:

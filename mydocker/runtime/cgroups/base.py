@@ -91,6 +91,9 @@ class Cgroup:
     def __init__(self, paths: dict[str, str], fs: CgroupFS = REAL_FS) -> None:
         self.paths = dict(paths)
         self._fs = fs
+        # Where each hierarchy of `paths` is mounted, when open_cgroup found it ({} when rebuilt
+        # from recorded paths): the init binds those mounts' names over the container's cgroupfs.
+        self.mountpoints: dict[str, str] = {}
 
     # --- what each driver implements -------------------------------------------------------
     def create(self) -> None:
