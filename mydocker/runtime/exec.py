@@ -23,7 +23,7 @@ from mydocker.record import record
 from mydocker.runtime import caps, command, seccomp
 from mydocker.runtime import state as st
 from mydocker.runtime.channel import Channel
-from mydocker.runtime.init import error_message
+from mydocker.runtime.init import RLIMITS, error_message, rlimit_value
 from mydocker.runtime.process import _to_error, wait_for_exit
 
 __all__ = ["ExecProcess", "exec_process", "wait_for_exit"]
@@ -32,7 +32,6 @@ __all__ = ["ExecProcess", "exec_process", "wait_for_exit"]
 _NAMESPACES = {"user": sc.CLONE_NEWUSER, "ipc": sc.CLONE_NEWIPC, "uts": sc.CLONE_NEWUTS,
                "net": sc.CLONE_NEWNET, "pid": sc.CLONE_NEWPID, "cgroup": sc.CLONE_NEWCGROUP,
                "time": sc.CLONE_NEWTIME, "mnt": sc.CLONE_NEWNS}
-_RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 
 
 @record
@@ -171,7 +170,15 @@ def _child(process: dict, ch: Channel, stdio: tuple[int, int, int] | None, confi
         key, _, value = item.partition("=")
         env[key] = value
     for limit in process.get("rlimits") or []:
-        resource.setrlimit(_RLIMITS[limit["type"]], (limit["soft"], limit["hard"]))
+        name, soft, hard = limit.get("type", ""), limit.get("soft", 0), limit.get("hard", 0)
+        if name not in RLIMITS:
+            raise InvalidArgument(f"process.rlimits type {name!r} is not a Linux rlimit; "
+                                  "use the RLIMIT_* names of getrlimit(2)")
+        try:
+            resource.setrlimit(RLIMITS[name], (rlimit_value(soft), rlimit_value(hard)))
+        except (ValueError, OSError) as e:
+            raise InvalidArgument(f"process.rlimits {name} soft {soft} hard {hard} cannot be set: {e}; "
+                                  "keep soft <= hard and hard within the container's limit") from None
     cwd = process.get("cwd") or "/"
     try:
         os.chdir(cwd)

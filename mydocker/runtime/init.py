@@ -21,7 +21,8 @@ from mydocker.runtime import caps, command, hooks, rootfs
 from mydocker.runtime.channel import Channel, error_message  # noqa: F401 - error_message: exec.py imports it here
 from mydocker.runtime.spec import Process, Spec
 
-_RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
+RLIMITS.setdefault("RLIMIT_LOCKS", 10)  # a Linux rlimit Python's resource module does not name
 _PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
@@ -127,8 +128,28 @@ def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_names
     placed()  # in our cgroups (and cgroup namespace) before anything else runs
 
 
+# The sysctls a namespace isolates (the kernel's ipc, net and uts tables); any other one is the host's.
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def _sysctl_namespace(key: str) -> str | None:
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return "ipc"
+    if key.startswith("net."):
+        return "network"
+    return "uts" if key in ("kernel.domainname", "kernel.hostname") else None
+
+
 def _write_sysctl(spec: Spec) -> None:
     for key, value in spec.linux.sysctl.items():
+        kind = _sysctl_namespace(key)
+        if kind is None:
+            raise MyDockerError(f"config.json: linux.sysctl {key} is not in a separate kernel namespace: setting it "
+                                "would change the host; remove it")
+        if spec.linux.namespace(kind) is None:
+            raise MyDockerError(f"config.json: linux.sysctl {key} needs the container's own {kind} namespace: "
+                                f"add {kind} to linux.namespaces or remove the sysctl")
         try:
             with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
                 f.write(value)
@@ -193,12 +214,22 @@ def _apply_process_limits(spec: Spec, process: Process) -> None:
         sc.personality(_PERSONALITIES[persona.get("domain", "LINUX")])
     for limit in process.rlimits:
         name = limit.get("type", "")
-        if name not in _RLIMITS:
-            raise MyDockerError(f"config.json: process.rlimits type {name!r} is not a Linux rlimit")
-        resource.setrlimit(_RLIMITS[name], (_rlim(limit.get("soft", 0)), _rlim(limit.get("hard", 0))))
+        if name not in RLIMITS:
+            raise MyDockerError(f"config.json: process.rlimits type {name!r} is not a Linux rlimit; "
+                                "use the RLIMIT_* names of getrlimit(2)")
+        soft, hard = limit.get("soft", 0), limit.get("hard", 0)
+        try:
+            resource.setrlimit(RLIMITS[name], (rlimit_value(soft), rlimit_value(hard)))
+        except (ValueError, OSError) as e:  # soft above hard, or a hard limit above ours without CAP_SYS_RESOURCE
+            raise MyDockerError(f"config.json: process.rlimits {name} soft {soft} hard {hard} cannot be set: {e}; "
+                                "keep soft <= hard and hard within the runtime's own limit") from None
     if process.oom_score_adj is not None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(process.oom_score_adj))
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(process.oom_score_adj))
+        except OSError as e:  # EINVAL outside -1000..1000, EACCES below ours without CAP_SYS_RESOURCE
+            raise MyDockerError(f"config.json: process.oomScoreAdj {process.oom_score_adj} cannot be set: "
+                                f"{e.strerror}; use -1000..1000, no lower than the runtime's own") from None
     if process.user.umask is not None:
         os.umask(process.user.umask)
 
@@ -237,7 +268,7 @@ def _drop_privileges(process: Process, masks: dict | None) -> None:
         caps.apply_sets(masks)
 
 
-def _rlim(value: int) -> int:
+def rlimit_value(value: int) -> int:
     """OCI writes "unlimited" as 2^64-1, which setrlimit takes as RLIM_INFINITY."""
     return resource.RLIM_INFINITY if value >= 2**63 - 1 else value
 

@@ -217,13 +217,18 @@ class Spec:
         process = data.get("process")
         if (data.get("linux") or {}).get("intelRdt") is not None:
             raise _bad("linux.intelRdt", "is not supported by mydocker-runtime (no resctrl support): remove it")
+        linux = Linux.from_dict(_get(data, "linux", dict, "", {}))
+        names = {key: _get(data, key, str, "") for key in ("hostname", "domainname")}
+        for key, value in names.items():  # without a UTS namespace of its own, it would rename the host
+            if value and linux.namespace("uts") is None:
+                raise _bad(key, 'needs a UTS namespace: add {"type": "uts"} to linux.namespaces or remove it')
         return cls(oci_version=version, root_path=os.path.realpath(root_path),
                    root_readonly=bool(_get(root, "readonly", bool, "root.", False)),
                    process=Process.from_dict(process) if process is not None else None,
-                   hostname=_get(data, "hostname", str, ""), domainname=_get(data, "domainname", str, ""),
+                   hostname=names["hostname"], domainname=names["domainname"],
                    mounts=[Mount.from_dict(m, i) for i, m in enumerate(_get(data, "mounts", list, "", []))],
                    hooks=_get(data, "hooks", dict, "", {}),
-                   linux=Linux.from_dict(_get(data, "linux", dict, "", {})),
+                   linux=linux,
                    annotations=_get(data, "annotations", dict, "", {}), raw=data)
 
 
