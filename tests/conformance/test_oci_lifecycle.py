@@ -49,6 +49,12 @@ def test_operations_on_a_missing_container_fail(oci, op):
     assert "nosuch" in ran.err and "does not exist" in ran.err
 
 
+def test_forced_delete_of_a_missing_container_succeeds_quietly(oci):
+    """runc's manner, which shims and the runtime-tools harness rely on when they clean up."""
+    ran = oci("delete", "--force", "nosuch")
+    assert ran.rc == 0 and ran.err == ""
+
+
 def test_errors_for_operations_in_the_wrong_state(oci, bundle):
     b = bundle(["sleep", "30"])
     oci("create", "--bundle", b, "w")
