@@ -150,12 +150,8 @@ class ContainerService(Lifecycle):
 
         `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
         """
-        from mydocker.errors import NotFound
         from mydocker.runtime.delete import delete
-        try:
-            delete(self.runtime_root, container_id, force=True)
-        except NotFound:
-            pass
+        delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
         from mydocker.engine.networks import NetworkService  # veth, netns, address, rules; forgotten on rm
         NetworkService(self.records, self.root, self.runroot).release(container_id, forget=remove)
         from mydocker.image import snapshot

@@ -228,10 +228,7 @@ class Lifecycle:
 
     def delete_runtime(self, container_id: str) -> None:
         from mydocker.runtime.delete import delete
-        try:
-            delete(self.runtime_root, container_id, force=True)
-        except NotFound:
-            pass
+        delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
 
     def mount_rootfs(self, container_id: str) -> None:
         from mydocker.image import snapshot
