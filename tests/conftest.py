@@ -27,15 +27,33 @@ def host_objects() -> dict[str, set[str]]:
     return {"mount": mounts, "cgroup": cgroups, "link": links, "netns": netns}
 
 
+# What a container must never change on the host, however its config.json asks: the names of the
+# host's UTS namespace, and sysctls of the host's own network, ipc and vm tables.
+HOST_SETTINGS = ("kernel/hostname", "kernel/domainname", "vm/swappiness", "fs/file-max", "net/ipv4/ip_forward",
+                 "kernel/shmmni")
+
+
+def host_settings() -> dict[str, str]:
+    values = {}
+    for name in HOST_SETTINGS:
+        with open(f"/proc/sys/{name}") as f:
+            values[name] = f.read()
+    return values
+
+
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_after_the_run():
-    """After the whole run, no host object with mydocker's names may be left that was not there before."""
+    """After the whole run, no host object with mydocker's names may be left that was not there before,
+    and the host's own settings are as they were."""
     before = host_objects() if os.geteuid() == 0 else None
+    settings = host_settings()
     yield
     if before is not None:
         after = host_objects()
         leaked = {kind: sorted(after[kind] - before[kind]) for kind in after if after[kind] - before[kind]}
         assert not leaked, f"the test run left behind: {leaked}"
+    changed = {name: (value, now) for name, value in settings.items() if (now := host_settings()[name]) != value}
+    assert not changed, f"the test run changed the host's settings (was, now): {changed}"
 
 
 def _own_objects(base: str) -> dict[str, set[str]]:
