@@ -128,28 +128,8 @@ def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_names
     placed()  # in our cgroups (and cgroup namespace) before anything else runs
 
 
-# The sysctls a namespace isolates (the kernel's ipc, net and uts tables); any other one is the host's.
-_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
-                "kernel.shmmni", "kernel.shm_rmid_forced"}
-
-
-def _sysctl_namespace(key: str) -> str | None:
-    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
-        return "ipc"
-    if key.startswith("net."):
-        return "network"
-    return "uts" if key in ("kernel.domainname", "kernel.hostname") else None
-
-
 def _write_sysctl(spec: Spec) -> None:
-    for key, value in spec.linux.sysctl.items():
-        kind = _sysctl_namespace(key)
-        if kind is None:
-            raise MyDockerError(f"config.json: linux.sysctl {key} is not in a separate kernel namespace: setting it "
-                                "would change the host; remove it")
-        if spec.linux.namespace(kind) is None:
-            raise MyDockerError(f"config.json: linux.sysctl {key} needs the container's own {kind} namespace: "
-                                f"add {kind} to linux.namespaces or remove the sysctl")
+    for key, value in spec.linux.sysctl.items():  # each in a namespace of the container's (Spec checked)
         try:
             with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
                 f.write(value)

@@ -222,6 +222,14 @@ class Spec:
         for key, value in names.items():  # without a UTS namespace of its own, it would rename the host
             if value and linux.namespace("uts") is None:
                 raise _bad(key, 'needs a UTS namespace: add {"type": "uts"} to linux.namespaces or remove it')
+        for key in linux.sysctl:  # likewise: only sysctls of the container's own namespaces
+            kind = _sysctl_namespace(key)
+            if kind is None:
+                raise _bad(f"linux.sysctl {key}", "is not in a separate kernel namespace: setting it would change "
+                                                  "the host; remove it")
+            if linux.namespace(kind) is None:
+                raise _bad(f"linux.sysctl {key}", f"needs the container's own {kind} namespace: add {kind} to "
+                                                  "linux.namespaces or remove the sysctl")
         return cls(oci_version=version, root_path=os.path.realpath(root_path),
                    root_readonly=bool(_get(root, "readonly", bool, "root.", False)),
                    process=Process.from_dict(process) if process is not None else None,
@@ -244,6 +252,19 @@ def load_spec(bundle: str) -> Spec:
     except UnicodeDecodeError:
         raise InvalidArgument("config.json: not valid UTF-8 text") from None
     return Spec.from_dict(data, os.path.abspath(bundle))
+
+
+# The sysctls a namespace isolates (the kernel's ipc, net and uts tables); any other one is the host's.
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def _sysctl_namespace(key: str) -> str | None:
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return "ipc"
+    if key.startswith("net."):
+        return "network"
+    return "uts" if key in ("kernel.domainname", "kernel.hostname") else None
 
 
 def _is_semver(version: str) -> bool:
