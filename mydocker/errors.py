@@ -23,6 +23,10 @@ class RuntimeFailure(MyDockerError):
     """The kernel or a host tool refused something while creating or running a container."""
 
 
+class NotSupported(MyDockerError):
+    """A verb of the engine's interface that this engine does not implement yet."""
+
+
 class CommandNotExecutable(MyDockerError):
     """The container's command exists but cannot be executed (Docker's 126)."""
 

@@ -18,5 +18,8 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    return engine.containers.exec(args[0], args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
-                                  tty=opts.tty, interactive=opts.interactive, detach=opts.detach)
+    from mydocker.cli.run import terminal_streams
+    from mydocker.engine.api import ExecOptions
+    return engine.containers.exec(args[0], ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
+                                                       tty=opts.tty, interactive=opts.interactive,
+                                                       detach=opts.detach), terminal_streams())

@@ -44,12 +44,7 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    if not opts.detach:  # the container is created by this process: overlap the kernel's wait with our imports
-        from mydocker.runtime.prewarm import prewarm_attach_lock
-        prewarm_attach_lock()  # reaped with the container's orphans
-    from mydocker.engine.options import RunOptions
-    engine.images.pull_progress = _pull_progress  # shown only if the image must be pulled first
-    from mydocker.engine.security import SecurityOptions
+    from mydocker.engine.api import RunOptions, SecurityOptions
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
                           workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
@@ -62,15 +57,22 @@ def handle(engine, opts, args: list[str]) -> int:
                                                    read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
     run_opts.detach, run_opts.restart, run_opts.log_opts = opts.detach, opts.restart, opts.log_opt
     if opts.detach:  # the monitor owns it from here (engine/monitor.py)
-        print(engine.containers.run_detached(run_opts))
+        print(engine.containers.run(run_opts, progress=_pull_progress).id)
         return 0
-    code = engine.containers.run(run_opts)
-    if getattr(engine.containers, "oom_killed", False):
+    report = engine.containers.run(run_opts, terminal_streams(), progress=_pull_progress)
+    if report.oom_killed:
         import sys
-        from mydocker.engine.units import ram_in_bytes
-        limit = f" (limit {ram_in_bytes(opts.memory) / 1048576:g}MiB)" if opts.memory else ""
+        limit = f" (limit {report.memory_limit / 1048576:g}MiB)" if report.memory_limit else ""
         print(f"mydocker: container was killed: out of memory{limit}", file=sys.stderr)
-    return code
+    return report.exit_code
+
+
+def terminal_streams():
+    """This process's stdin, stdout and stderr, as `run` and `exec` attach a container to them."""
+    import os
+    from mydocker.engine.api import Streams
+    return Streams(stdin=0, stdout=1, stderr=2, raw=os.isatty(0),
+                   terminal=0 if os.isatty(0) else (1 if os.isatty(1) else None))
 
 
 _progress = None

@@ -7,22 +7,14 @@ whether or not it happened, so a failure at any point leaves nothing behind.
 from __future__ import annotations
 
 import os
-from mydocker.record import record
 
 from mydocker.engine.lifecycle import Lifecycle, LOWERS, identity as _identity
 from mydocker.engine.options import RunOptions
+from mydocker.engine.api import RunReport, Streams
 from mydocker.engine.records import ContainerRecord, Records, now
 from mydocker import jsonio
 # ps, stop, rm... do not need what only `run` uses: attach, specbuild, names, runtime.process are
 # imported in the functions that use them (start-up time is a feature).
-
-
-@record
-class Stdio:
-    """The caller's side of the container's standard streams."""
-    stdin: int = 0
-    stdout: int = 1
-    stderr: int = 2
 
 
 class ContainerService(Lifecycle):
@@ -41,44 +33,50 @@ class ContainerService(Lifecycle):
     def container_dir(self, container_id: str) -> str:
         return os.path.join(self.containers_dir, container_id)
 
-    def run(self, opts: RunOptions, stdio: Stdio | None = None) -> int:
-        """Run a container attached to the caller; return its exit code as Docker reports it."""
+    def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
+        """Run a container attached to the caller's `streams` until it exits."""
         from mydocker.runtime.create import create
         from mydocker.runtime.spec import Spec
         from mydocker.runtime.start import start
         from mydocker.runtime.stats import oom_killed
-        from mydocker.linux import syscalls as sc
+        from mydocker.runtime import foreground
 
-        stdio = stdio or Stdio()
-        record, config = self._create(opts)
+        record, config = self._create(opts, progress)
         directory = self.container_dir(record.id)
         console = devnull = None
         try:
-            if not opts.interactive:
+            stdin = streams.stdin if opts.interactive else None
+            if stdin is None:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the init is reparented to us: we reap it
+            foreground.become_subreaper()
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
             _state, init = create(self.runtime_root, record.id, directory, spec=Spec.from_dict(config, directory),
-                                  stdio=(devnull if devnull is not None else stdio.stdin, stdio.stdout, stdio.stderr))
+                                  stdio=(devnull if stdin is None else stdin, streams.stdout, streams.stderr))
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
-            code = self._attach(init.pid, console, opts, stdio, lambda: start(self.runtime_root, record.id))
-            self.oom_killed = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
+            code = foreground.run_foreground(init.pid, console, lambda: start(self.runtime_root, record.id),
+                                             stdin=stdin, stdout=streams.stdout, raw=streams.raw,
+                                             terminal=streams.terminal, sig_proxy=streams.sig_proxy)
+            oom = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
             self.records.update_container(record.id, status="exited", exit_code=code, finished_at=now(), pid=0,
-                                          oom_killed=self.oom_killed)
-            return code
+                                          oom_killed=oom)
+            return RunReport(record.id, code, oom, _memory_limit(config))
         finally:
             for fd in (console, devnull):
                 if fd is not None:
                     os.close(fd)
             self.teardown(record.id, remove=opts.remove)
 
-    def _create(self, opts: RunOptions) -> tuple[ContainerRecord, dict]:
+    def create(self, opts: RunOptions, progress=None) -> str:
+        """`create`: the container recorded, its rootfs and config.json made; not started."""
+        return self._create(opts, progress)[0].id
+
+    def _create(self, opts: RunOptions, progress=None) -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create)."""
         from mydocker.engine.lifecycle import docker_config, host_config
         from mydocker.engine.names import check_name, generate_name
         from mydocker.engine.specbuild import build_spec
-        image = self.images.get(opts.image)
+        image = self.images.get(opts.image, progress=progress)
         host = host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
@@ -119,9 +117,9 @@ class ContainerService(Lifecycle):
             raise
         return record, config
 
-    def run_detached(self, opts: RunOptions) -> str:
+    def run_detached(self, opts: RunOptions, progress=None) -> str:
         """`run -d`: create the container and hand it to the monitor; return its id once it runs."""
-        record, _config = self._create(opts)
+        record, _config = self._create(opts, progress)
         try:
             self.launch_via_monitor(record.id)
         except BaseException:
@@ -129,21 +127,6 @@ class ContainerService(Lifecycle):
                 self.teardown(record.id, remove=True)
             raise
         return record.id
-
-    def _attach(self, pid: int, console: int | None, opts: RunOptions, stdio: Stdio, start) -> int:
-        from mydocker.engine import attach
-        from mydocker.runtime.foreground import relay_console
-        from mydocker.runtime.process import wait_for_exit
-        terminal = attach.terminal_of(stdio.stdin, stdio.stdout) if console is not None else None
-        with attach.forward_signals(pid, console, terminal):
-            if console is None:
-                start()
-                return wait_for_exit(pid)
-            attach._copy_winsize(terminal, console)
-            with attach.raw_mode(stdio.stdin if opts.interactive and os.isatty(stdio.stdin) else None):
-                start()
-                relay_console(console, stdio.stdin if opts.interactive else None, stdio.stdout)
-            return wait_for_exit(pid)
 
     def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True) -> None:
         """Undo whatever exists of the container: its process, runtime state, rootfs mount, files.
@@ -163,3 +146,7 @@ class ContainerService(Lifecycle):
             from mydocker.linux.fs import remove_tree
             remove_tree(directory)
             self.records.remove_container(container_id)
+
+
+def _memory_limit(config: dict) -> int | None:
+    return ((config.get("linux") or {}).get("resources") or {}).get("memory", {}).get("limit")

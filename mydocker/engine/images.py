@@ -70,14 +70,14 @@ class ImageService:
                            "(`mydocker images` lists what is here)")
         return manifest, canonical
 
-    def get(self, name: str) -> Image:
+    def get(self, name: str, progress=None) -> Image:
         """The image called `name`, its layers unpacked; busybox is built from the host on first use,
-        anything else missing is pulled (as Docker's run does)."""
+        anything else missing is pulled (as Docker's run does), telling `progress` how it goes."""
         try:
             manifest, canonical = self.resolve(name)
         except NotFound:
             from mydocker.engine.distribution import pull_missing
-            manifest, canonical = pull_missing(self, name)
+            manifest, canonical = pull_missing(self, name, progress)
         return self._load(canonical or manifest, manifest)
 
     def provision_busybox(self) -> str:

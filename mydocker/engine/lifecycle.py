@@ -373,60 +373,96 @@ class Lifecycle:
         return header, [line for line in lines[1:] if len(line.split()) > column
                         and line.split()[column].isdigit() and int(line.split()[column]) in pids]
 
-    def exec(self, ref: str, command: list[str], env: list[str] | None = None, user: str | None = None,
-             workdir: str | None = None, tty: bool = False, interactive: bool = False, detach: bool = False,
-             stdio: tuple[int, int, int] = (0, 1, 2)) -> int:
-        """Run `command` in the container's namespaces and cgroup; its exit code (0 with detach)."""
-        from mydocker.engine import attach
-        from mydocker.runtime.foreground import relay_console
+    def exec(self, ref: str, opts, streams) -> int:
+        """Run `opts.command` (api.ExecOptions) in the container's namespaces and cgroup, attached to the
+        caller's `streams` (api.Streams); its exit code (0 with detach)."""
+        from mydocker.runtime import foreground
         from mydocker.engine.specbuild import merge_env, validate_env
-        from mydocker.runtime.exec import exec_process, wait_for_exit
+        from mydocker.runtime.exec import exec_process
         rec = self.find(ref)
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
         config = jsonio.load_file(os.path.join(self.container_dir(rec.id), "config.json"))
         base = config["process"]
         process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
-        process["args"] = command
-        process["terminal"] = tty
-        process["env"] = merge_env(base.get("env") or [], (["TERM=xterm"] if tty else []) + validate_env(env or []))
-        if user:
+        process["args"] = opts.command
+        process["terminal"] = opts.tty
+        process["env"] = merge_env(base.get("env") or [], (["TERM=xterm"] if opts.tty else []) + validate_env(opts.env or []))
+        if opts.user:
             from mydocker.engine.users import resolve_user
-            resolved = resolve_user(os.path.join(self.container_dir(rec.id), "rootfs"), user)
+            resolved = resolve_user(os.path.join(self.container_dir(rec.id), "rootfs"), opts.user)
             process["user"] = {"uid": resolved.uid, "gid": resolved.gid, "additionalGids": resolved.additional_gids}
-        if workdir:
-            if not workdir.startswith("/"):
-                raise InvalidArgument(f"the working directory {workdir!r} is invalid: it needs to be an absolute path")
-            process["cwd"] = workdir
-        terminal = attach.terminal_of(stdio[0], stdio[1]) if tty else None
-        if tty and terminal is not None:
+        if opts.workdir:
+            if not opts.workdir.startswith("/"):
+                raise InvalidArgument(f"the working directory {opts.workdir!r} is invalid: it needs to be an absolute path")
+            process["cwd"] = opts.workdir
+        terminal = streams.terminal if opts.tty else None
+        if terminal is not None:
             from mydocker.linux.tty import get_winsize
             rows, cols = get_winsize(terminal)
             process["consoleSize"] = {"height": rows, "width": cols}
+        stdin = streams.stdin if opts.interactive and not opts.detach else None
         devnull = None
-        if not interactive or detach:
+        if stdin is None:
             devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            stdio = (devnull, *stdio[1:]) if not detach else (devnull, devnull, devnull)
+        stdio = (devnull, devnull, devnull) if opts.detach else (
+            devnull if stdin is None else stdin, streams.stdout, streams.stderr)
         try:
-            proc = exec_process(self.runtime_root, rec.id, process, stdio=stdio, detach=detach)
+            proc = exec_process(self.runtime_root, rec.id, process, stdio=stdio, detach=opts.detach)
         finally:
             if devnull is not None:
                 os.close(devnull)
-        if detach:
+        if opts.detach:
             if proc.console_fd is not None:
                 os.close(proc.console_fd)
             return 0
-        console = proc.console_fd
         try:
-            with attach.forward_signals(proc.pid, console, terminal):
-                if console is not None:
-                    attach._copy_winsize(terminal, console)
-                    with attach.raw_mode(stdio[0] if interactive and os.isatty(stdio[0]) else None):
-                        relay_console(console, stdio[0] if interactive else None, stdio[1])
-                return wait_for_exit(proc.pid)
+            return foreground.run_foreground(proc.pid, proc.console_fd, stdin=stdin, stdout=streams.stdout,
+                                             raw=streams.raw, terminal=terminal, sig_proxy=streams.sig_proxy)
         finally:
-            if console is not None:
-                os.close(console)
+            if proc.console_fd is not None:
+                os.close(proc.console_fd)
+
+    # observation: logs, inspect
+
+    def logs(self, ref: str, opts, write) -> None:
+        """Its log entries (api.LogsOptions) to `write(stream, data)`; with follow, until it stops."""
+        from mydocker.engine.logs import read_logs
+        rec = self.find(ref)
+
+        def running() -> bool:
+            fresh = self.records.get_container(rec.id)
+            return fresh is not None and fresh.status in ("running", "restarting", "created") and (
+                fresh.status != "running" or self.process_alive(fresh))
+
+        read_logs(self.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
+                  timestamps=opts.timestamps, follow=running if opts.follow else None)
+
+    def inspect(self, ref: str) -> dict:
+        """Docker's inspect document."""
+        from mydocker.engine.inspect import container_json
+        rec = self.find(ref)
+        return container_json(rec, self.container_dir(rec.id), self.log_path(rec.id))
+
+    # the container's filesystem
+
+    def export(self, ref: str, out) -> None:
+        rec = self.records.find_container(ref)
+        self.images.export_container(self.container_dir(rec.id), rec.image_id, out)
+
+    def commit(self, ref: str, opts) -> str:
+        """A new image from the container's changes (api.CommitOptions); its id."""
+        from mydocker.image import snapshot
+        rec = self.records.find_container(ref)
+        directory = self.container_dir(rec.id)
+        writable = snapshot.writable_dir(directory)
+        if not os.path.isdir(writable):
+            raise NotFound(f"container {ref} has no filesystem left to commit: it was removed")
+        if snapshot.driver_of(directory) == "vfs":
+            # vfs keeps no separate changes: the whole root filesystem becomes one layer on nothing
+            return self.images.import_dir(writable, opts.reference, opts.changes, opts.message)
+        return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
+                                  author=opts.author, created_by=f"mydocker commit {rec.name}")
 
     # helpers
 

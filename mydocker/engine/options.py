@@ -6,6 +6,18 @@ from mydocker.record import factory, record
 
 
 @record
+class SecurityOptions:
+    """Capabilities, seccomp, --privileged, --read-only, ulimits, --init: engine/security.py applies them."""
+    cap_add: list[str] = factory(list)
+    cap_drop: list[str] = factory(list)
+    privileged: bool = False
+    security_opt: list[str] = factory(list)
+    read_only: bool = False
+    ulimits: list[str] = factory(list)
+    init: bool = False
+
+
+@record
 class RunOptions:
     image: str
     command: list[str] = factory(list)
@@ -37,3 +49,14 @@ class RunOptions:
     publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them
     ip: str | None = None
     userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py
+
+
+@record
+class BuildOptions:
+    context: str
+    dockerfile: str | None = None           # path; default CONTEXT/Dockerfile
+    tags: list[str] = factory(list)
+    build_args: list[str] = factory(list)   # K=V (or K: taken from the environment)
+    no_cache: bool = False
+    quiet: bool = False
+    network: str | None = None              # for RUN: bridge (default), none, host or a network

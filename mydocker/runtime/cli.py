@@ -212,27 +212,21 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
 
 
 def _run(root: str, cid: str, opts) -> int:
-    from mydocker.linux import syscalls as sc
     from mydocker.runtime import foreground
     from mydocker.runtime.delete import delete
-    from mydocker.runtime.process import wait_for_exit
     from mydocker.runtime.start import start
     if not opts.detach:
-        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        foreground.become_subreaper()
     init = _create(root, cid, opts)
     if opts.detach:
         if init.console_fd is not None:
             os.close(init.console_fd)
         start(root, cid)
         return 0
-    previous = foreground.forward_signals(init.pid)
     try:
-        start(root, cid)
-        if init.console_fd is not None:
-            foreground.relay(init.console_fd)
-        code = wait_for_exit(init.pid)
+        code = foreground.run_foreground(init.pid, init.console_fd, lambda: start(root, cid), stdin=0, stdout=1,
+                                         raw=True, eof_as_ctrl_d=False)
     finally:
-        foreground.restore(previous)
         if init.console_fd is not None:
             os.close(init.console_fd)
     if not opts.keep:
@@ -266,13 +260,7 @@ def _exec(root: str, cid: str, command: list[str], opts) -> int:
             write_pid_file(opts.pid_file, started.pid)
         if opts.detach:
             return 0
-        previous = foreground.forward_signals(started.pid)
-        try:
-            if console is not None:
-                foreground.relay(console)
-            return runtime_exec.wait_for_exit(started.pid)
-        finally:
-            foreground.restore(previous)
+        return foreground.run_foreground(started.pid, console, stdin=0, stdout=1, raw=True, eof_as_ctrl_d=False)
     finally:
         if console is not None:
             os.close(console)
