@@ -170,20 +170,20 @@ class ContainerEngine:
         return self._service.run(opts, streams or Streams(), progress=progress)
 
     def start(self, ref: str):
-        return self._service.start(ref)
+        return self._service.lifecycle.start(ref)
 
     def attach(self, ref: str, streams: Streams) -> int:
         raise NotSupported("attach to a running container is not supported yet: use logs -f, or exec")
 
     def wait(self, ref: str) -> int:
-        return self._service.wait(ref)
+        return self._service.lifecycle.wait(ref)
 
     def stop(self, ref: str, opts: StopOptions | None = None):
         opts = opts or StopOptions()
-        return self._service.stop(ref, opts.timeout, opts.signal)
+        return self._service.lifecycle.stop(ref, opts.timeout, opts.signal)
 
     def kill(self, ref: str, signal: str = "KILL"):
-        return self._service.kill(ref, signal)
+        return self._service.lifecycle.kill(ref, signal)
 
     def check_signal(self, signal: str) -> int:
         """The signal's number, or InvalidArgument: one error for a command on many containers."""
@@ -197,25 +197,25 @@ class ContainerEngine:
         raise NotSupported("unpause is not supported yet: start the container instead")
 
     def restart(self, ref: str, timeout: int | None = None):
-        return self._service.restart(ref, timeout)
+        return self._service.lifecycle.restart(ref, timeout)
 
     def remove(self, ref: str, opts: RemoveOptions | None = None):
         opts = opts or RemoveOptions()
-        return self._service.remove(ref, force=opts.force, volumes=opts.volumes)
+        return self._service.lifecycle.remove(ref, force=opts.force, volumes=opts.volumes)
 
     def rename(self, ref: str, new_name: str) -> None:
-        self._service.rename(ref, new_name)
+        self._service.lifecycle.rename(ref, new_name)
 
     def exec(self, ref: str, opts: ExecOptions, streams: Streams | None = None) -> int:
         """The command's exit code (0 with detach)."""
-        return self._service.exec(ref, opts, streams or Streams())
+        return self._service.execs.exec(ref, opts, streams or Streams())
 
     def logs(self, ref: str, opts: LogsOptions, write) -> None:
         """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container stops."""
-        self._service.logs(ref, opts, write)
+        self._service.observation.logs(ref, opts, write)
 
     def top(self, ref: str, ps_args: list[str]) -> tuple[str, list[str]]:
-        return self._service.top(ref, ps_args)
+        return self._service.lifecycle.top(ref, ps_args)
 
     def stats(self, refs: list[str] | None = None, interval: float = 0.5) -> list:
         """One reading per running container (engine/stats.ContainerStats), CPU % over `interval`."""
@@ -223,12 +223,12 @@ class ContainerEngine:
         return sample(self._engine, refs, interval=interval)
 
     def inspect(self, ref: str) -> dict:
-        return self._service.inspect(ref)
+        return self._service.observation.inspect(ref)
 
     def list(self, opts: ListOptions | None = None) -> list:
         """Container records, newest first, as `ps` selects them."""
         from mydocker.engine.filters import select
-        return select(self._service, opts or ListOptions())
+        return select(self._service.observation, opts or ListOptions())
 
     def summaries(self, records: list, no_trunc: bool = False) -> list[dict]:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
@@ -238,7 +238,7 @@ class ContainerEngine:
         return [ps_fields(r, no_trunc=no_trunc, now=now) for r in records]
 
     def prune(self) -> PruneReport:
-        return PruneReport(self._service.prune())
+        return PruneReport(self._service.lifecycle.prune())
 
     def export(self, ref: str, out) -> None:
         """The container's filesystem as a tar written to the binary file `out`."""
@@ -256,7 +256,7 @@ class ContainerEngine:
 
     def port(self, ref: str) -> list[tuple[str, str, int]]:
         """(private port/proto, host ip, host port) for each published port."""
-        return self._engine.networks.published(self._service.find(ref).id)
+        return self._engine.networks.published(self._service.observation.find(ref).id)
 
     def resize(self, ref: str, height: int, width: int) -> None:
         raise NotSupported("resizing a container's terminal from another process is not supported yet")
@@ -420,7 +420,7 @@ class SystemEngine:
 
     def prune(self, volumes: bool = False) -> dict[str, list[str]]:
         """Stopped containers, unused networks, dangling images (and unused volumes)."""
-        out = {"containers": self._engine.containers.prune(), "networks": self._engine.networks.prune(),
+        out = {"containers": self._engine.containers.lifecycle.prune(), "networks": self._engine.networks.prune(),
                "images": self._engine.images.prune()}
         if volumes:
             out["volumes"] = self._engine.volumes.prune()

@@ -1,4 +1,10 @@
-"""Containers: create one from an image and options, run it attached, tear it down.
+"""Containers: the composition of their collaborators, and their making: create one from an image and
+options, run it attached to the caller's streams, tear it down.
+
+    ContainerService
+      .observation  the record corrected by the processes: find, list, wait for an exit, logs, inspect
+      .lifecycle    launch through the monitor, start, stop, kill, wait, restart, rm, rename, prune, top
+      .execs        exec in a running container
 
 Every step is recorded before the thing it names is created, and teardown undoes each step
 whether or not it happened, so a failure at any point leaves nothing behind.
@@ -8,21 +14,37 @@ from __future__ import annotations
 
 import os
 
-from mydocker.engine.lifecycle import Lifecycle, LOWERS, identity as _identity
+from mydocker.engine.container_paths import ContainerPaths
+from mydocker.engine.lifecycle import LOWERS, Lifecycle
+from mydocker.engine.observation import Observation, identity as _identity
 from mydocker.engine.options import RunOptions
 from mydocker.engine.api import RunReport, Streams
 from mydocker.engine.records import ContainerRecord, Records, now
+from mydocker.errors import NotFound
+from mydocker.record import lazy
 from mydocker import jsonio
-# ps, stop, rm... do not need what only `run` uses: attach, specbuild, names, runtime.process are
+# ps, stop, rm... do not need what only `run` uses: specbuild, names, runtime.process are
 # imported in the functions that use them (start-up time is a feature).
 
 
-class ContainerService(Lifecycle):
-    def __init__(self, records: Records, images, containers_dir: str, runtime_root: str) -> None:
+class ContainerService:
+    def __init__(self, records: Records, images, networks, containers_dir: str, runtime_root: str) -> None:
+        """images, networks: the services, or functions making them (stop, rm, ps never need images)."""
         self.records = records
-        self._images = images  # the ImageService, or a function making it: stop, rm, ps never need it
-        self.containers_dir = containers_dir
-        self.runtime_root = runtime_root
+        self._images = images
+        self._networks = networks
+        self.paths = ContainerPaths(containers_dir, runtime_root)
+        self.containers_dir, self.runtime_root = containers_dir, runtime_root
+        self.observation = Observation(records, self.paths)
+
+    @lazy
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.records, self.paths, self.observation, lambda: self.networks, self.teardown)
+
+    @lazy
+    def execs(self):
+        from mydocker.engine.container_exec import ContainerExec
+        return ContainerExec(self.observation, self.paths)
 
     @property
     def images(self):
@@ -30,8 +52,14 @@ class ContainerService(Lifecycle):
             self._images = self._images()
         return self._images
 
+    @property
+    def networks(self):
+        if callable(self._networks):
+            self._networks = self._networks()
+        return self._networks
+
     def container_dir(self, container_id: str) -> str:
-        return os.path.join(self.containers_dir, container_id)
+        return self.paths.container_dir(container_id)
 
     def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
         """Run a container attached to the caller's `streams` until it exits."""
@@ -102,13 +130,12 @@ class ContainerService(Lifecycle):
             apply_security(config, opts.security or SecurityOptions())
             from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
             config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
-            from mydocker.engine.networks import NetworkService  # netns joined by path (as CNI), /etc files, -p
-            NetworkService(self.records, self.root, self.runroot).configure(record.id, record.name, opts, config)
+            self.networks.configure(record.id, record.name, opts, config)  # netns joined by path (as CNI), /etc files, -p
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 from mydocker.image.shift import reachable
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
-                                      and m["source"].startswith(self.root + os.sep))]:
-                    reachable(path, remap[0], self.root)
+                                      and m["source"].startswith(self.paths.root + os.sep))]:
+                    reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
             self.records.update_container(record.id, config=docker_config(image.config, opts, config))
@@ -121,7 +148,7 @@ class ContainerService(Lifecycle):
         """`run -d`: create the container and hand it to the monitor; return its id once it runs."""
         record, _config = self._create(opts, progress)
         try:
-            self.launch_via_monitor(record.id)
+            self.lifecycle.launch_via_monitor(record.id)
         except BaseException:
             if opts.remove:
                 self.teardown(record.id, remove=True)
@@ -135,8 +162,7 @@ class ContainerService(Lifecycle):
         """
         from mydocker.runtime.delete import delete
         delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
-        from mydocker.engine.networks import NetworkService  # veth, netns, address, rules; forgotten on rm
-        NetworkService(self.records, self.root, self.runroot).release(container_id, forget=remove)
+        self.networks.release(container_id, forget=remove)  # veth, netns, address, rules; forgotten on rm
         from mydocker.image import snapshot
         directory = self.container_dir(container_id)
         snapshot.release(directory)
@@ -146,6 +172,26 @@ class ContainerService(Lifecycle):
             from mydocker.linux.fs import remove_tree
             remove_tree(directory)
             self.records.remove_container(container_id)
+
+    # the container's filesystem
+
+    def export(self, ref: str, out) -> None:
+        rec = self.records.find_container(ref)
+        self.images.export_container(self.paths.container_dir(rec.id), rec.image_id, out)
+
+    def commit(self, ref: str, opts) -> str:
+        """A new image from the container's changes (api.CommitOptions); its id."""
+        from mydocker.image import snapshot
+        rec = self.records.find_container(ref)
+        directory = self.paths.container_dir(rec.id)
+        writable = snapshot.writable_dir(directory)
+        if not os.path.isdir(writable):
+            raise NotFound(f"container {ref} has no filesystem left to commit: it was removed")
+        if snapshot.driver_of(directory) == "vfs":
+            # vfs keeps no separate changes: the whole root filesystem becomes one layer on nothing
+            return self.images.import_dir(writable, opts.reference, opts.changes, opts.message)
+        return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
+                                  author=opts.author, created_by=f"mydocker commit {rec.name}")
 
 
 def _memory_limit(config: dict) -> int | None:

@@ -42,8 +42,8 @@ class Engine:
     @lazy
     def containers(self):
         from mydocker.engine.containers import ContainerService
-        return ContainerService(self.records, lambda: self.images, os.path.join(self.root, "containers"),
-                                os.path.join(self.runroot, "runtime"))
+        return ContainerService(self.records, lambda: self.images, lambda: self.networks,
+                                os.path.join(self.root, "containers"), os.path.join(self.runroot, "runtime"))
 
     def info(self) -> dict:
         """Docker's /info fields."""

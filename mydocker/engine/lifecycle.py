@@ -1,9 +1,8 @@
-"""A container's life after `create`: launch through the monitor, the truth about its state, stop,
-kill, start, restart, wait, rm, rename, prune, top and exec. Mixed into ContainerService.
+"""A container's life after `create`: launch through the monitor (and, in the monitor's worker,
+create, start and record the exit), start, stop, kill, wait, restart, rm, rename, prune, top.
 
-The record says what was last written; the processes say what is. `observe` reconciles them: a
-record "running" whose init is gone is settled by its monitor within moments, or, if the monitor
-is gone too (kill -9), marked exited with an unknown status (255) and an error saying why.
+A collaborator of ContainerService (engine/containers.py), which hands it what it needs: the records,
+the paths, the observation of containers, the network service and the teardown.
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ import _signal as signal  # the constants without the Signals enum: `signal` imp
 import os
 import time
 
-from mydocker.engine.records import ContainerRecord, now
+from mydocker.engine.container_paths import ContainerPaths
+from mydocker.engine.observation import UNKNOWN_EXIT, Observation
+from mydocker.engine.records import ContainerRecord, Records, now
 from mydocker import jsonio
 from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, InvalidArgument, MyDockerError,
                              NotFound, RuntimeFailure)
 
 LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
-UNKNOWN_EXIT = 255
-LOST = "the container's monitor was gone when it exited, so its exit status is unknown"
 
 
 class _LazyMonitor:
@@ -33,17 +32,6 @@ class _LazyMonitor:
 monitor = _LazyMonitor()
 
 
-def alive(monitor_identity: str) -> bool:
-    """Is the process recorded as "pid:starttime" (a container's monitor) still running?"""
-    from mydocker.runtime.state import process_start_time
-    pid, _, start = monitor_identity.partition(":")
-    return pid.isdigit() and process_start_time(int(pid)) == int(start or 0)
-
-
-def identity(pid: int) -> str:
-    """"pid:starttime": names one process for as long as the machine runs (pids are reused)."""
-    from mydocker.runtime.state import process_start_time
-    return f"{pid}:{process_start_time(pid)}"
 _ERRORS = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invalid": InvalidArgument,
            "conflict": Conflict}
 
@@ -105,57 +93,20 @@ def command_line(rec: ContainerRecord) -> list[str]:
 # --- the lifecycle --------------------------------------------------------------------------
 
 class Lifecycle:
-    """Needs: records, runtime_root, containers_dir, container_dir(), teardown()."""
+    def __init__(self, records: Records, paths: ContainerPaths, observation: Observation, networks, teardown) -> None:
+        """networks: the NetworkService, or a function making it; teardown(container_id, remove): the
+        container service's undoing of whatever exists of a container."""
+        self.records = records
+        self.paths = paths
+        self.observation = observation
+        self._networks = networks
+        self.teardown = teardown
 
     @property
-    def root(self) -> str:
-        return os.path.dirname(self.containers_dir)
-
-    @property
-    def runroot(self) -> str:
-        return os.path.dirname(self.runtime_root)
-
-    def log_path(self, container_id: str) -> str:
-        from mydocker.engine.logs import log_path
-        return log_path(self.container_dir(container_id), container_id)
-
-    # truth
-
-    def find(self, ref: str) -> ContainerRecord:
-        return self.observe(self.records.find_container(ref))
-
-    def list(self, all: bool = False) -> list[ContainerRecord]:
-        found = [self.observe(r) for r in self.records.containers()]
-        return [r for r in found if all or r.status in ("running", "restarting", "paused")]
-
-    def process_alive(self, rec: ContainerRecord) -> bool:
-        from mydocker.runtime import state as st
-        try:
-            state = st.load(self.runtime_root, rec.id)
-        except (NotFound, ValueError, OSError):
-            return False
-        return state.pid == rec.pid and st.status(self.runtime_root, state) in ("created", "running", "paused")
-
-    def observe(self, rec: ContainerRecord) -> ContainerRecord:
-        """The record, corrected by what the processes say (monitor or CLI killed, crash)."""
-        if rec.status == "running" and not self.process_alive(rec):
-            deadline = time.monotonic() + 3
-            while alive(rec.monitor) and time.monotonic() < deadline:
-                time.sleep(0.01)  # its monitor is recording the exit right now
-                fresh = self.records.get_container(rec.id)
-                if fresh is None or fresh.status != "running" or fresh.pid != rec.pid:
-                    return fresh or rec
-            return self._record_lost(rec, UNKNOWN_EXIT, LOST)
-        if rec.status == "restarting" and not alive(rec.monitor):
-            return self._record_lost(rec, rec.exit_code if rec.exit_code is not None else UNKNOWN_EXIT, LOST)
-        return rec
-
-    def _record_lost(self, rec: ContainerRecord, code: int, error: str) -> ContainerRecord:
-        values = dict(status="exited", exit_code=code, finished_at=now(), pid=0, error=error)
-        self.records.update_container(rec.id, **values)
-        for key, value in values.items():
-            setattr(rec, key, value)
-        return rec
+    def networks(self):
+        if callable(self._networks):
+            self._networks = self._networks()
+        return self._networks
 
     # launching (the CLI side, then the monitor's worker)
 
@@ -163,9 +114,9 @@ class Lifecycle:
         from mydocker.engine.logs import parse_size
         rec = self.records.get_container(container_id)
         log = (rec.host_config.get("LogConfig") or {}).get("Config") or {}
-        reply = monitor.request(self.root, self.runroot, {
+        reply = monitor.request(self.paths.root, self.paths.runroot, {
             "op": "launch", "id": container_id, "tty": bool(rec.config.get("Tty")),
-            "interactive": bool(rec.config.get("OpenStdin")), "log_path": self.log_path(container_id),
+            "interactive": bool(rec.config.get("OpenStdin")), "log_path": self.paths.log_path(container_id),
             "log": {"max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "max_file": int(log.get("max-file", 1))}})
         if "error" in reply:
@@ -182,21 +133,20 @@ class Lifecycle:
             if rec is not None and rec.status == "restarting":
                 self.records.update_container(container_id, status="exited")
             return {"error": "conflict", "message": f"container {container_id} is being removed or was stopped"}
-        directory = self.container_dir(container_id)
+        directory = self.paths.container_dir(container_id)
         devnull = os.open(os.devnull, os.O_RDWR)
         stdio = [devnull if fd < 0 else fd for fd in stdio]
         try:
             self.delete_runtime(container_id)  # what a crash or the last run left
             self.mount_rootfs(container_id)
-            from mydocker.engine.networks import NetworkService  # attached again after a stop (config.json paths stay)
-            NetworkService(self.records, self.root, self.runroot).ensure_attached(container_id)
+            self.networks.ensure_attached(container_id)  # attached again after a stop (config.json paths stay)
             config = jsonio.load_file(os.path.join(directory, "config.json"))
-            _state, init = create(self.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
+            _state, init = create(self.paths.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
                                   stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
             channel.send({"type": "started", "pid": init.pid}, fds)
             try:
-                start(self.runtime_root, container_id)
+                start(self.paths.runtime_root, container_id)
             except ProcessLookupError:
                 # runtime.start opens a pidfd after releasing the init: a command as quick as `true`
                 # can be gone, and reaped by the monitor, by then. It ran: the monitor has its status.
@@ -228,11 +178,11 @@ class Lifecycle:
 
     def delete_runtime(self, container_id: str) -> None:
         from mydocker.runtime.delete import delete
-        delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
+        delete(self.paths.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
 
     def mount_rootfs(self, container_id: str) -> None:
         from mydocker.image import snapshot
-        directory = self.container_dir(container_id)
+        directory = self.paths.container_dir(container_id)
         if os.path.ismount(os.path.join(directory, "rootfs")):
             return
         try:
@@ -248,7 +198,7 @@ class Lifecycle:
         if rec is None or rec.status == "removing":
             return False  # `rm` is tearing it down
         try:
-            oom = oom_killed(self.runtime_root, container_id)  # before the cgroup goes
+            oom = oom_killed(self.paths.runtime_root, container_id)  # before the cgroup goes
         except MyDockerError:
             oom = False  # no runtime state left: nothing to tell
         policy = rec.host_config.get("RestartPolicy") or {}
@@ -271,7 +221,7 @@ class Lifecycle:
     # verbs
 
     def start(self, ref: str) -> ContainerRecord:
-        rec = self.find(ref)
+        rec = self.observation.find(ref)
         if rec.status == "running":
             return rec
         if rec.status == "removing":
@@ -284,39 +234,39 @@ class Lifecycle:
     def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> ContainerRecord:
         """StopSignal (or `sig`), `timeout` seconds, then SIGKILL; returns once the exit is recorded."""
         from mydocker.runtime.kill import parse_signal
-        rec = self.find(ref)
+        rec = self.observation.find(ref)
         self.records.update_container(rec.id, manually_stopped=True)
         if rec.status != "running":
             if rec.status == "restarting":
-                self._record_lost(rec, rec.exit_code or 0, "")
+                self.observation.record_lost(rec, rec.exit_code or 0, "")
             return rec
         sig = parse_signal(sig or rec.config.get("StopSignal") or "SIGTERM")
         timeout = rec.config.get("StopTimeout", 10) if timeout is None else timeout
         self._signal(rec, sig)
-        if not self._wait_gone(rec, max(timeout, 0)):
+        if not self.observation.wait_gone(rec, max(timeout, 0)):
             self._signal(rec, signal.SIGKILL)
-            self._wait_gone(rec, None)
+            self.observation.wait_gone(rec, None)
             sig = signal.SIGKILL
-        return self._await_record(rec, 128 + sig)
+        return self.observation.await_record(rec, 128 + sig)
 
     def kill(self, ref: str, sig: str = "KILL") -> ContainerRecord:
         from mydocker.runtime.kill import parse_signal
         number = parse_signal(sig)
-        rec = self.find(ref)
+        rec = self.observation.find(ref)
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: only a running container can be signalled")
         self._signal(rec, number)
         return rec
 
     def wait(self, ref: str) -> int:
-        rec = self.find(ref)
+        rec = self.observation.find(ref)
         while rec.status in ("running", "restarting"):
             if rec.status == "running":
-                self._wait_gone(rec, None)
-                rec = self._await_record(rec, UNKNOWN_EXIT)
+                self.observation.wait_gone(rec, None)
+                rec = self.observation.await_record(rec, UNKNOWN_EXIT)
             else:
                 time.sleep(0.05)
-                rec = self.find(rec.id)
+                rec = self.observation.find(rec.id)
         return rec.exit_code if rec.exit_code is not None else UNKNOWN_EXIT
 
     def restart(self, ref: str, timeout: int | None = None) -> ContainerRecord:
@@ -324,13 +274,13 @@ class Lifecycle:
         return self.start(rec.id)
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
-        rec = self.find(ref)
+        rec = self.observation.find(ref)
         if rec.status in ("running", "restarting", "paused") and not force:
             raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
         self.records.update_container(rec.id, status="removing")  # its monitor neither records nor restarts it now
         if rec.status == "running":
             self._signal(rec, signal.SIGKILL)
-            self._wait_gone(rec, 10)
+            self.observation.wait_gone(rec, 10)
         self.teardown(rec.id, remove=True, remove_volumes=volumes)
         return rec
 
@@ -344,7 +294,7 @@ class Lifecycle:
 
     def prune(self) -> list[str]:
         removed = []
-        for rec in self.list(all=True):
+        for rec in self.observation.list(all=True):
             if rec.status in ("exited", "created", "dead"):
                 try:
                     self.remove(rec.id)
@@ -356,7 +306,7 @@ class Lifecycle:
     def top(self, ref: str, ps_args: list[str]) -> tuple[str, list[str]]:
         """The host's `ps` (default -ef), its lines limited to the container's processes."""
         import subprocess
-        rec = self.find(ref)
+        rec = self.observation.find(ref)
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: top needs a running container")
         pids = self._pids(rec.pid)
@@ -373,133 +323,14 @@ class Lifecycle:
         return header, [line for line in lines[1:] if len(line.split()) > column
                         and line.split()[column].isdigit() and int(line.split()[column]) in pids]
 
-    def exec(self, ref: str, opts, streams) -> int:
-        """Run `opts.command` (api.ExecOptions) in the container's namespaces and cgroup, attached to the
-        caller's `streams` (api.Streams); its exit code (0 with detach)."""
-        from mydocker.runtime import foreground
-        from mydocker.engine.specbuild import merge_env, validate_env
-        from mydocker.runtime.exec import exec_process
-        rec = self.find(ref)
-        if rec.status != "running":
-            raise Conflict(f"container {rec.name} is not running: start it before exec")
-        config = jsonio.load_file(os.path.join(self.container_dir(rec.id), "config.json"))
-        base = config["process"]
-        process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
-        process["args"] = opts.command
-        process["terminal"] = opts.tty
-        process["env"] = merge_env(base.get("env") or [], (["TERM=xterm"] if opts.tty else []) + validate_env(opts.env or []))
-        if opts.user:
-            from mydocker.engine.users import resolve_user
-            resolved = resolve_user(os.path.join(self.container_dir(rec.id), "rootfs"), opts.user)
-            process["user"] = {"uid": resolved.uid, "gid": resolved.gid, "additionalGids": resolved.additional_gids}
-        if opts.workdir:
-            if not opts.workdir.startswith("/"):
-                raise InvalidArgument(f"the working directory {opts.workdir!r} is invalid: it needs to be an absolute path")
-            process["cwd"] = opts.workdir
-        terminal = streams.terminal if opts.tty else None
-        if terminal is not None:
-            from mydocker.linux.tty import get_winsize
-            rows, cols = get_winsize(terminal)
-            process["consoleSize"] = {"height": rows, "width": cols}
-        stdin = streams.stdin if opts.interactive and not opts.detach else None
-        devnull = None
-        if stdin is None:
-            devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        stdio = (devnull, devnull, devnull) if opts.detach else (
-            devnull if stdin is None else stdin, streams.stdout, streams.stderr)
-        try:
-            proc = exec_process(self.runtime_root, rec.id, process, stdio=stdio, detach=opts.detach)
-        finally:
-            if devnull is not None:
-                os.close(devnull)
-        if opts.detach:
-            if proc.console_fd is not None:
-                os.close(proc.console_fd)
-            return 0
-        try:
-            return foreground.run_foreground(proc.pid, proc.console_fd, stdin=stdin, stdout=streams.stdout,
-                                             raw=streams.raw, terminal=terminal, sig_proxy=streams.sig_proxy)
-        finally:
-            if proc.console_fd is not None:
-                os.close(proc.console_fd)
-
-    # observation: logs, inspect
-
-    def logs(self, ref: str, opts, write) -> None:
-        """Its log entries (api.LogsOptions) to `write(stream, data)`; with follow, until it stops."""
-        from mydocker.engine.logs import read_logs
-        rec = self.find(ref)
-
-        def running() -> bool:
-            fresh = self.records.get_container(rec.id)
-            return fresh is not None and fresh.status in ("running", "restarting", "created") and (
-                fresh.status != "running" or self.process_alive(fresh))
-
-        read_logs(self.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
-                  timestamps=opts.timestamps, follow=running if opts.follow else None)
-
-    def inspect(self, ref: str) -> dict:
-        """Docker's inspect document."""
-        from mydocker.engine.inspect import container_json
-        rec = self.find(ref)
-        return container_json(rec, self.container_dir(rec.id), self.log_path(rec.id))
-
-    # the container's filesystem
-
-    def export(self, ref: str, out) -> None:
-        rec = self.records.find_container(ref)
-        self.images.export_container(self.container_dir(rec.id), rec.image_id, out)
-
-    def commit(self, ref: str, opts) -> str:
-        """A new image from the container's changes (api.CommitOptions); its id."""
-        from mydocker.image import snapshot
-        rec = self.records.find_container(ref)
-        directory = self.container_dir(rec.id)
-        writable = snapshot.writable_dir(directory)
-        if not os.path.isdir(writable):
-            raise NotFound(f"container {ref} has no filesystem left to commit: it was removed")
-        if snapshot.driver_of(directory) == "vfs":
-            # vfs keeps no separate changes: the whole root filesystem becomes one layer on nothing
-            return self.images.import_dir(writable, opts.reference, opts.changes, opts.message)
-        return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
-                                  author=opts.author, created_by=f"mydocker commit {rec.name}")
-
     # helpers
 
     def _signal(self, rec: ContainerRecord, sig: int) -> None:
         from mydocker.runtime.kill import kill
         try:
-            kill(self.runtime_root, rec.id, sig)
+            kill(self.paths.runtime_root, rec.id, sig)
         except (Conflict, NotFound, ProcessLookupError):
             pass  # it is gone already
-
-    def _wait_gone(self, rec: ContainerRecord, timeout: float | None) -> bool:
-        """Wait until the init has exited (a pidfd works for a process that is not our child)."""
-        import select
-        if not self.process_alive(rec):
-            return True
-        try:
-            pidfd = os.pidfd_open(rec.pid)
-        except ProcessLookupError:
-            return True
-        try:
-            if not self.process_alive(rec):  # the pid was reused between the check and the open
-                return True
-            ready, _, _ = select.select([pidfd], [], [], timeout)
-            return bool(ready)
-        finally:
-            os.close(pidfd)
-
-    def _await_record(self, rec: ContainerRecord, fallback: int) -> ContainerRecord:
-        """The exited init's record as its monitor writes it; `fallback` if no monitor is left."""
-        deadline = time.monotonic() + 10
-        while True:
-            fresh = self.records.get_container(rec.id)
-            if fresh is None or fresh.status != "running" or fresh.pid != rec.pid:
-                return fresh or rec
-            if not alive(rec.monitor) or time.monotonic() > deadline:
-                return self._record_lost(fresh, fallback, LOST)
-            time.sleep(0.001)  # a read of the record costs microseconds; the exit is ms away
 
     def _pids(self, init: int) -> set[int]:
         """The init and every process in its PID namespace."""
