@@ -12,13 +12,22 @@ codes or HTTP statuses.
 
 A verb the engine does not have yet is declared here and raises NotSupported.
 
+`mydocker run`, top-down: cli/run.py (flags -> RunOptions, Streams of its own fds) -> here
+(ContainerEngine.run) -> engine/containers.ContainerService.run (image, rootfs, network, spec) ->
+the runtime (create, start, runtime/foreground.run_foreground) -> the container's init.
+
+A REST handler (the Docker Engine API) plugs in beside cli/: it turns a request into the same option
+records, calls the same verbs on `open_engine(...)`, passes the hijacked connection's socket fd in
+`Streams` (sig_proxy=False) and a callback writing JSON lines as `progress`, and maps the errors:
+InvalidArgument 400, NotFound 404, Conflict 409, NotSupported 501, anything else 500.
+
 Cheap to import (records only): every service behind it is loaded by the first verb that needs it.
 """
 
 from __future__ import annotations
 
 from mydocker.engine.options import BuildOptions, RunOptions, SecurityOptions  # noqa: F401 - part of the interface
-from mydocker.errors import NotSupported
+from mydocker.errors import InvalidArgument, NotSupported
 from mydocker.record import factory, record
 
 # --- records the front ends hand in ---------------------------------------------------------------
@@ -27,9 +36,9 @@ from mydocker.record import factory, record
 @record
 class Streams:
     """The caller's side of a container's standard streams (fds: a terminal, pipes or a socket)."""
-    stdin: int | None = None        # the container's input; None: none (it reads /dev/null)
-    stdout: int = 1
-    stderr: int = 2
+    stdin: int | None               # the container's input; None: none (it reads /dev/null)
+    stdout: int
+    stderr: int
     raw: bool = False               # stdin is a terminal to put in raw mode while attached (-ti)
     terminal: int | None = None     # a terminal whose window size the container's console follows
     sig_proxy: bool = True          # the signals this process gets go to the container (docker --sig-proxy)
@@ -167,7 +176,7 @@ class ContainerEngine:
         # in parallel with loading the services (the child is reaped with the container's orphans)
         from mydocker.runtime.prewarm import prewarm_attach_lock
         prewarm_attach_lock()
-        return self._service.run(opts, streams or Streams(), progress=progress)
+        return self._service.run(opts, _required(streams, "run"), progress=progress)
 
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
@@ -208,7 +217,7 @@ class ContainerEngine:
 
     def exec(self, ref: str, opts: ExecOptions, streams: Streams | None = None) -> int:
         """The command's exit code (0 with detach)."""
-        return self._service.execs.exec(ref, opts, streams or Streams())
+        return self._service.execs.exec(ref, opts, streams if opts.detach else _required(streams, "exec"))
 
     def logs(self, ref: str, opts: LogsOptions, write) -> None:
         """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container stops."""
@@ -321,13 +330,13 @@ class ImageEngine:
         from mydocker.engine.distribution import Distribution, registry_domain
         return registry_domain(server), Distribution.of(self._engine).logout(server)
 
-    def build(self, opts, out, streams: Streams | None = None) -> str:
+    def build(self, opts, out, streams: Streams) -> str:
         """BuildOptions in; the steps' lines to the text file `out`, RUN's output to
         `streams`; the image id."""
         from mydocker.engine.build import Builder
         for tag in opts.tags:
             self.canonical(tag)  # a bad name fails before anything runs
-        return Builder(self._engine, opts, out, streams or Streams(None, 1, 2)).build()
+        return Builder(self._engine, opts, out, streams).build()
 
     def save(self, names: list[str], out, fmt: str = "docker") -> None:
         self._service.save(names, out, fmt)
@@ -436,6 +445,12 @@ class EngineAPI:
         self.networks = NetworkEngine(engine)
         self.volumes = VolumeEngine(engine)
         self.system = SystemEngine(engine)
+
+
+def _required(streams: Streams | None, verb: str) -> Streams:
+    if streams is None:  # the engine never falls back on this process's own fds
+        raise InvalidArgument(f"an attached {verb} needs the caller's streams: pass a Streams record")
+    return streams
 
 
 def open_engine(root: str, runroot: str, cluster_store: str = "") -> EngineAPI:

@@ -38,7 +38,7 @@ class ContainerExec:
             if not opts.workdir.startswith("/"):
                 raise InvalidArgument(f"the working directory {opts.workdir!r} is invalid: it needs to be an absolute path")
             process["cwd"] = opts.workdir
-        terminal = streams.terminal if opts.tty else None
+        terminal = streams.terminal if opts.tty and streams is not None else None
         if terminal is not None:
             from mydocker.linux.tty import get_winsize
             rows, cols = get_winsize(terminal)
