@@ -18,7 +18,7 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.run import terminal_streams
+    from mydocker.cli.terminal import terminal_streams
     from mydocker.engine.api import ExecOptions
     return engine.containers.exec(args[0], ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
                                                        tty=opts.tty, interactive=opts.interactive,

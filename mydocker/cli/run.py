@@ -59,20 +59,13 @@ def handle(engine, opts, args: list[str]) -> int:
     if opts.detach:  # the monitor owns it from here (engine/monitor.py)
         print(engine.containers.run(run_opts, progress=_pull_progress).id)
         return 0
+    from mydocker.cli.terminal import terminal_streams
     report = engine.containers.run(run_opts, terminal_streams(), progress=_pull_progress)
     if report.oom_killed:
         import sys
         limit = f" (limit {report.memory_limit / 1048576:g}MiB)" if report.memory_limit else ""
         print(f"mydocker: container was killed: out of memory{limit}", file=sys.stderr)
     return report.exit_code
-
-
-def terminal_streams():
-    """This process's stdin, stdout and stderr, as `run` and `exec` attach a container to them."""
-    import os
-    from mydocker.engine.api import Streams
-    return Streams(stdin=0, stdout=1, stderr=2, raw=os.isatty(0),
-                   terminal=0 if os.isatty(0) else (1 if os.isatty(1) else None))
 
 
 _progress = None
