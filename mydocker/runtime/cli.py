@@ -189,7 +189,7 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
         from mydocker.runtime.ps import container_pids, ps_table
         pids = container_pids(root, args[0])
         if opts.format == "json":
-            print(jsonio.dumps(pids))
+            print(jsonio.dumps(pids or None))  # runc prints null for no process
         else:
             sys.stdout.write(ps_table(pids, args[1:]))
     elif verb in ("pause", "resume"):
@@ -357,7 +357,7 @@ def log_error(path: str | None, fmt: str, message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    glob = None
+    glob = verb = None
     try:
         top = root_command()
         glob, rest = parse(top, argv, PROG)
@@ -398,10 +398,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MYDOCKER_DEBUG") and not isinstance(e, (MyDockerError, OSError)):
             raise
         message = describe(e)
+    if verb == "exec":  # as runc: an exec that never ran its process fails with -1
+        message = f"exec failed: {message}"
     print(f"{PROG}: {message}", file=sys.stderr)
     if glob is not None:
         log_error(glob.log, glob.log_format, message)
-    return 1
+    return 255 if verb == "exec" else 1
 
 
 def run_main() -> None:
