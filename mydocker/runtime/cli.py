@@ -400,9 +400,13 @@ def main(argv: list[str] | None = None) -> int:
         message = describe(e)
     if verb == "exec":  # as runc: an exec that never ran its process fails with -1
         message = f"exec failed: {message}"
-    print(f"{PROG}: {message}", file=sys.stderr)
-    if glob is not None:
+    if glob is not None:  # the log first: a shim reads it, and our stderr may be unwritable
         log_error(glob.log, glob.log_format, message)
+    try:
+        print(f"{PROG}: {message}", file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # containerd's shim hands a container without stdio /dev/null opened read-only
     return 255 if verb == "exec" else 1
 
 

@@ -131,3 +131,16 @@ def test_running_container(rt, make):
     rt.wait_status(cid, "stopped")
     says(rt("kill", cid, rc=1), "container not running")
     rt("delete", cid)
+
+
+def test_error_reaches_the_log_when_stderr_cannot_be_written(rt, tmp_path):
+    """containerd's shim gives a container without stdio (a pod's pause) /dev/null opened read-only
+    as the runtime's stdout and stderr, and reads the failure from the last error of --log."""
+    import subprocess
+    log = tmp_path / "log.json"
+    with open(os.devnull) as read_only:
+        proc = subprocess.run([rt.exe, "--root", rt.root, "--log", str(log), "--log-format", "json", "kill", "nosuch", "9"],
+                              stdin=subprocess.DEVNULL, stdout=read_only, stderr=read_only, timeout=30)
+    assert proc.returncode == 1
+    errors = [json.loads(line) for line in log.read_text().splitlines() if '"error"' in line]
+    assert errors and "does not exist" in errors[-1]["msg"], log.read_text()
