@@ -177,7 +177,8 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
         start(root, args[0])
     elif verb == "kill":
         from mydocker.runtime.kill import kill, parse_signal
-        kill(root, args[0], parse_signal(args[1] if len(args) > 1 else "SIGTERM"), all_processes=opts.all)
+        kill(root, args[0], parse_signal(args[1] if len(args) > 1 else "SIGTERM", allow_zero=True),
+             all_processes=opts.all)
     elif verb == "delete":
         from mydocker.runtime.delete import delete
         delete(root, args[0], force=opts.force)

@@ -13,11 +13,12 @@ from mydocker.errors import Conflict, InvalidArgument
 from mydocker.runtime import state as st
 
 
-def parse_signal(value: str | int) -> int:
-    """Accept 9, "9", "KILL", "SIGKILL" (any case); 0 asks only whether the container is there (runc too)."""
+def parse_signal(value: str | int, allow_zero: bool = False) -> int:
+    """Accept 9, "9", "KILL", "SIGKILL" (any case). With `allow_zero`, 0 too: runc's `kill ID 0` asks
+    only whether the container is there (Docker's kill refuses 0, so the engine does not allow it)."""
     if isinstance(value, int) or str(value).isdigit():
         number = int(value)
-        if 0 <= number < signals.NSIG:
+        if (0 if allow_zero else 1) <= number < signals.NSIG:
             return number
     else:
         name = str(value).upper()
