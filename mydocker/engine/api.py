@@ -21,47 +21,18 @@ records, calls the same verbs on `open_engine(...)`, passes the hijacked connect
 `Streams` (sig_proxy=False) and a callback writing JSON lines as `progress`, and maps the errors:
 InvalidArgument 400, NotFound 404, Conflict 409, NotSupported 501, anything else 500.
 
-Cheap to import (records only): every service behind it is loaded by the first verb that needs it.
+Records in engine/options.py and engine/reports.py. Cheap to import (records only): every service behind it is loaded by the first verb that needs it.
 """
 
 from __future__ import annotations
 
-from mydocker.engine.options import BuildOptions, RunOptions, SecurityOptions  # noqa: F401 - part of the interface
+from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
+                                     LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
+                                     SecurityOptions, StopOptions, Streams)
+from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported
-from mydocker.record import factory, record
 
-# --- records the front ends hand in ---------------------------------------------------------------
-
-
-@record
-class Streams:
-    """The caller's side of a container's standard streams (fds: a terminal, pipes or a socket)."""
-    stdin: int | None               # the container's input; None: none (it reads /dev/null)
-    stdout: int
-    stderr: int
-    raw: bool = False               # stdin is a terminal to put in raw mode while attached (-ti)
-    terminal: int | None = None     # a terminal whose window size the container's console follows
-    sig_proxy: bool = True          # the signals this process gets go to the container (docker --sig-proxy)
-
-
-@record
-class StopOptions:
-    timeout: int | None = None      # seconds before SIGKILL; None: the container's StopTimeout (10)
-    signal: str | None = None       # None: the container's StopSignal (SIGTERM)
-
-
-@record
-class RemoveOptions:
-    force: bool = False
-    volumes: bool = False           # also its anonymous volumes
-
-
-@record
-class ListOptions:
-    all: bool = False
-    filters: dict = factory(dict)   # Docker's: {"status": ["exited"], "label": ["a=b"], ...}
-    last: int = -1                  # the N last created (-1: no limit)
-    latest: bool = False
+# --- helpers the front ends share ------------------------------------------------------------------
 
 
 def parse_filters(values: list[str]) -> dict[str, list[str]]:
@@ -74,79 +45,6 @@ def parse_time(text: str) -> int:
     """An RFC 3339 time in ns since the epoch (ValueError if it is not one)."""
     from mydocker.engine.logs import parse_time as parse
     return parse(text)
-
-
-@record
-class ExecOptions:
-    command: list[str] = factory(list)
-    env: list[str] = factory(list)
-    user: str | None = None
-    workdir: str | None = None
-    tty: bool = False
-    interactive: bool = False
-    detach: bool = False
-
-
-@record
-class LogsOptions:
-    follow: bool = False
-    since: int | None = None        # ns since the epoch
-    until: int | None = None
-    tail: int | None = None         # None: all
-    timestamps: bool = False
-
-
-@record
-class CommitOptions:
-    reference: str | None = None    # repository[:tag] of the new image
-    changes: list[str] = factory(list)
-    message: str = ""
-    author: str = ""
-
-
-@record
-class PullOptions:
-    platform: str | None = None
-    tls_verify: bool | None = None
-
-
-@record
-class NetworkCreateOptions:
-    name: str
-    driver: str = "bridge"
-    subnet: str | None = None
-    gateway: str | None = None
-    internal: bool = False
-    labels: dict = factory(dict)
-
-
-# --- records the engine hands back ----------------------------------------------------------------
-
-
-@record
-class RunReport:
-    id: str
-    exit_code: int | None = None    # None: detached, still running
-    oom_killed: bool = False        # the kernel's OOM killer ended it
-    memory_limit: int | None = None  # bytes, as asked with -m (for the message about the OOM kill)
-
-
-@record
-class PruneReport:
-    deleted: list[str] = factory(list)
-    space_reclaimed: int = 0
-
-
-@record
-class PullReport:
-    reference: str                  # the canonical name pulled (docker.io/library/busybox:latest)
-    manifest_digest: str = ""
-
-
-@record
-class NetworkListReport:
-    networks: list = factory(list)  # engine/networks.Network records
-    warnings: list[str] = factory(list)
 
 
 # --- the interface ------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ import os
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.lifecycle import LOWERS, Lifecycle
 from mydocker.engine.observation import Observation, identity as _identity
-from mydocker.engine.options import RunOptions
-from mydocker.engine.api import RunReport, Streams
+from mydocker.engine.options import RunOptions, Streams
+from mydocker.engine.reports import RunReport
 from mydocker.engine.records import ContainerRecord, Records, now
 from mydocker.errors import NotFound
 from mydocker.record import lazy

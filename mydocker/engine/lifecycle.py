@@ -86,10 +86,6 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     return out
 
 
-def command_line(rec: ContainerRecord) -> list[str]:
-    return [*(rec.config.get("Entrypoint") or []), *(rec.config.get("Cmd") or [])]
-
-
 # --- the lifecycle --------------------------------------------------------------------------
 
 class Lifecycle:
