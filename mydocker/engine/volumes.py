@@ -188,8 +188,8 @@ class VolumeService:
                     os.chown(source, st.st_uid, st.st_gid)
                     os.chmod(source, st.st_mode & 0o7777)
             options = ["rbind", spec.propagation]
-            if spec.readonly:
-                options.append("ro")
+            if spec.readonly:  # read-only through and through, submounts too (Docker 25+)
+                options += ["ro", "rro"]
             mounts.append({"destination": spec.destination, "type": "bind", "source": source, "options": options})
         return mounts
 

@@ -117,3 +117,33 @@ def test_rm_keeps_anonymous_volumes_unless_v(mydocker):
     mydocker("run", "--name", "drops", "-v", "/scratch", "busybox", "true")
     mydocker("rm", "-v", "drops")
     assert mydocker("volume", "ls", "-q").out.split() == []
+
+
+def test_read_only_bind_is_read_only_in_every_submount(mydocker, tmp_path):
+    """-v src:dst:ro covers the mounts under src too (Docker 25+: the engine asks for "rro")."""
+    import subprocess
+    host = tmp_path / "tree"
+    (host / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "mydocker-test-sub", str(host / "sub")], check=True)
+    try:
+        out = mydocker("run", "--rm", "-v", f"{host}:/data:ro", "busybox", "sh", "-c",
+                       "touch /data/sub/f 2>/dev/null && echo writable || echo read-only").out
+    finally:
+        subprocess.run(["umount", "-l", str(host / "sub")], check=True)
+    assert out == "read-only\n"
+
+
+def test_host_root_bound_read_only_has_no_writable_path(mydocker):
+    """-v /:/host:ro: nothing under /host is writable: core_pattern (host code execution), the cgroup
+    files, /dev, other containers' roots. Files are opened for appending and closed without a byte
+    written (busybox's `test -w` says yes to root whatever the mount); every mount under /host must
+    be "ro" in mountinfo."""
+    files = ["/host/proc/sys/kernel/core_pattern", "/host/sys/fs/cgroup/pids/cgroup.procs",
+             "/host/etc/hostname"]
+    script = ("for p in " + " ".join(files) + "; do test -f $p || echo missing:$p; "
+              "test -f $p && (: >> $p) 2>/dev/null && echo writable:$p; done; "
+              "awk '$5 ~ \"^/host(/|$)\" && $6 !~ /(^|,)ro(,|$)/ {print \"rw-mount:\" $5}' /proc/self/mountinfo; "
+              "awk '$5 ~ \"^/host/(dev|run|sys/fs/cgroup)(/|$)\"' /proc/self/mountinfo | wc -l")
+    out = mydocker("run", "--rm", "-v", "/:/host:ro", "busybox", "sh", "-c", script).out.split()
+    assert out[:-1] == [], out
+    assert int(out[-1]) >= 3, out  # the host's submounts came along (/dev, /run, the cgroup hierarchies)
