@@ -14,7 +14,7 @@ import stat
 from mydocker.errors import MyDockerError
 from mydocker.linux import syscalls as sc
 from mydocker.linux.fs import copy_tree
-from mydocker.runtime.mountopts import PROPAGATION, REMOUNT_FLAGS, MountOptions, parse_options
+from mydocker.runtime.mountopts import PROPAGATION, RECURSIVE, REMOUNT_FLAGS, MountOptions, parse_options
 from mydocker.runtime.paths import secure_join
 from mydocker.runtime.spec import Mount, Spec
 
@@ -98,8 +98,7 @@ def set_tree_attributes(dest: str, attr_set: int, attr_clr: int, options: list[s
     try:
         sc.mount_setattr(dest, attr_set, attr_clr, recursive=True)
     except OSError as e:
-        wanted = ",".join(o for o in options if o.startswith("r") and o not in ("rbind", "rprivate", "rshared",
-                                                                                   "rslave", "runbindable"))
+        wanted = ",".join(o for o in options if o in RECURSIVE)
         if e.errno == errno.ENOSYS:
             raise MyDockerError(f"mount option {wanted} on {dest} needs mount_setattr(2), Linux 5.12 or later; "
                                 "this kernel lacks it: upgrade it, or drop the option (the mount would be "
@@ -147,9 +146,9 @@ def _mount_fs(entry: Mount, dest: str, opts: MountOptions, in_userns: bool) -> N
             # Sharing the host's IPC namespace from a user namespace: bind the host's mqueue.
             sc.mount("/dev/mqueue", dest, None, sc.MS_BIND | sc.MS_REC)
         elif e.errno == errno.EINVAL and data and e.filename == dest:
-            raise OSError(e.errno, f"mount {entry.type} on {entry.destination}: the kernel refused it "
-                                   f"(Invalid argument); options {data!r} went to {entry.type} as its own: "
-                                   "check each is one it accepts", dest) from None
+            raise OSError(e.errno, f"mount {entry.type} on {entry.destination}: Invalid argument: {entry.type} "
+                                   f"refused the options {data!r} (what is not a mount flag goes to the "
+                                   f"filesystem): check each is one {entry.type} accepts", dest) from None
         else:
             raise
     finally:
