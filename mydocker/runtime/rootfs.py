@@ -90,20 +90,21 @@ def mount_entry(root: str, entry: Mount, in_userns: bool, cgroup_binds: list | N
     for flag in opts.propagation or ():
         sc.mount(None, dest, None, flag)
     if opts.recursive:
-        set_tree_attributes(dest, opts.attr_set, opts.attr_clr, entry.options)
+        set_tree_attributes(dest, opts.attr_set, opts.attr_clr, entry.options, entry.destination)
 
 
-def set_tree_attributes(dest: str, attr_set: int, attr_clr: int, options: list[str]) -> None:
-    """The recursive options (rro, rnosuid, ...): on the mount at `dest` and on every mount below it."""
+def set_tree_attributes(dest: str, attr_set: int, attr_clr: int, options: list[str], shown: str) -> None:
+    """The recursive options (rro, rnosuid, ...): on the mount at `dest` and on every mount below it.
+    `shown`: the destination as the container sees it, for messages."""
     try:
         sc.mount_setattr(dest, attr_set, attr_clr, recursive=True)
     except OSError as e:
         wanted = ",".join(o for o in options if o in RECURSIVE)
         if e.errno == errno.ENOSYS:
-            raise MyDockerError(f"mount option {wanted} on {dest} needs mount_setattr(2), Linux 5.12 or later; "
-                                "this kernel lacks it: upgrade it, or drop the option (the mount would be "
-                                "less protected than asked)") from None
-        raise OSError(e.errno, f"recursive mount options {wanted} on {dest}: {e.strerror}", dest) from None
+            raise MyDockerError(f"the mount on {shown} asks for {wanted} (every submount too), which needs "
+                                "mount_setattr(2), Linux 5.12 or later: this kernel lacks it; upgrade the "
+                                "kernel rather than have the mount less protected than asked") from None
+        raise OSError(e.errno, f"mount options {wanted} on {shown}: {e.strerror}", dest) from None
 
 
 def _bind(source: str, dest: str, flags: int, in_userns: bool) -> None:
@@ -137,7 +138,7 @@ def _mount_fs(entry: Mount, dest: str, opts: MountOptions, in_userns: bool) -> N
             sc.mount("/sys", dest, None, sc.MS_BIND | sc.MS_REC)
             _remount(dest, flags, in_userns)
             if flags & sc.MS_RDONLY:
-                set_tree_attributes(dest, sc.MOUNT_ATTR_RDONLY, 0, ["rro"])
+                set_tree_attributes(dest, sc.MOUNT_ATTR_RDONLY, 0, ["rro"], entry.destination)
         elif entry.type == "devpts" and e.errno == errno.EINVAL and "gid=" in data:
             # gid 5 (tty) may not be mapped in a user namespace.
             kept = ",".join(o for o in data.split(",") if not o.startswith("gid="))

@@ -145,3 +145,30 @@ def test_features_lists_the_extensions(oci):
     listed = set(json.loads(oci("features").out)["mountOptions"])
     assert {"rro", "rnosuid", "tmpcopyup", "rbind", "rslave", "iversion", "silent"} <= listed
     assert not {"idmap", "ridmap"} & listed
+
+
+# Runs the runtime with mount_setattr(2) answering ENOSYS, as on a kernel before 5.12.
+_WITHOUT_MOUNT_SETATTR = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from mydocker.runtime import seccomp
+profile = {"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": ["mount_setattr"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
+seccomp.install(seccomp.prepare(profile), False)
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def test_rro_without_mount_setattr_fails_with_one_clear_line(oci, bundle, tree_with_submount):
+    """A kernel without mount_setattr(2) cannot make a bind read-only through: refuse rather than
+    give a mount read-only at its top alone."""
+    import sys
+    from tests.conftest import REPO
+    path = bundle(["true"], _bind(tree_with_submount, ["rbind", "ro", "rro"]))
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_MOUNT_SETATTR, REPO, oci.exe, "--root", oci.root,
+                           "run", "--bundle", path, "nosetattr"], capture_output=True, text=True, timeout=30)
+    oci.ids.add("nosetattr")
+    assert proc.returncode == 1, proc
+    assert "needs mount_setattr(2), Linux 5.12 or later" in proc.stderr, proc
+    assert "the mount on /data asks for rro" in proc.stderr, proc
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

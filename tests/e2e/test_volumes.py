@@ -147,3 +147,20 @@ def test_host_root_bound_read_only_has_no_writable_path(mydocker):
     out = mydocker("run", "--rm", "-v", "/:/host:ro", "busybox", "sh", "-c", script).out.split()
     assert out[:-1] == [], out
     assert int(out[-1]) >= 3, out  # the host's submounts came along (/dev, /run, the cgroup hierarchies)
+
+
+def test_read_only_bind_without_mount_setattr_is_refused(mydocker, tmp_path):
+    """On a kernel without mount_setattr(2) (before 5.12; here the syscall answers ENOSYS under a
+    seccomp filter) `-v ...:ro` fails with one line rather than run with writable submounts."""
+    import subprocess
+    import sys
+    from tests.conformance.test_oci_mount_options import _WITHOUT_MOUNT_SETATTR
+    from tests.conftest import REPO
+    host = tmp_path / "ro"
+    host.mkdir()
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_MOUNT_SETATTR, REPO,
+                           *mydocker.argv("run", "--rm", "-v", f"{host}:/data:ro", "busybox", "true")],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 125, proc
+    assert "the mount on /data asks for rro" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc
+    assert mydocker("ps", "-aq").out == ""
