@@ -29,6 +29,7 @@ class ImageStore:
     def ensure(self) -> None:
         if os.path.isdir(self.layers):
             return
+        os.makedirs(self.root, mode=0o700, exist_ok=True)  # layers hold setuid files and device nodes
         os.makedirs(self.blobs, exist_ok=True)
         os.makedirs(self.layers, exist_ok=True)
         _write_atomic(os.path.join(self.root, "oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
