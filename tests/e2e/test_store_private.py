@@ -2,8 +2,8 @@
 neither reach an image's unpacked layers (a setuid-root binary, a device node), nor a container's
 files, nor a volume's data, nor the records (which hold containers' environments).
 
-The tests open the test's own 0700 tmp dirs above the engine root (as /var/lib is open on a host),
-so only the engine's own modes can refuse."""
+The tests' engine roots sit in a 0755 dir under /tmp (as /var/lib is open on a host), so only the
+engine's own modes can refuse."""
 
 from __future__ import annotations
 
@@ -44,19 +44,19 @@ print(json.dumps(out))
 
 
 @pytest.fixture
-def open_tmp(tmp_path):
-    """Let every host user walk down to the test's engine root (pytest's tmp dirs are 0700)."""
-    changed = []
-    path = tmp_path
-    while str(path) not in ("/", "/tmp"):
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        if not mode & stat.S_IXOTH:
-            os.chmod(path, mode | stat.S_IXOTH)
-            changed.append((path, mode))
-        path = path.parent
-    yield tmp_path
-    for path, mode in changed:
-        os.chmod(path, mode)
+def open_cli(bindir, tmp_path):
+    """The CLI with its roots in a fresh 0755 dir under /tmp, so every host user may walk down to the
+    engine root (pytest's own tmp dirs are 0700, and other sessions on this host reset their modes)."""
+    import shutil
+    import tempfile
+    from tests.conftest import CLI
+    base = tempfile.mkdtemp(prefix="mydocker-private-", dir="/tmp")
+    os.chmod(base, 0o755)
+    yield CLI(bindir, os.path.join(base, "root"), os.path.join(base, "run"))
+    with open("/proc/self/mountinfo") as f:
+        left = [line.split()[4] for line in f if line.split()[4].startswith(base)]
+    shutil.rmtree(base, ignore_errors=True)
+    assert not left, f"mounts left behind: {left}"
 
 
 def as_nobody(attempts: list[tuple[str, str]]) -> dict[str, str]:
@@ -96,12 +96,13 @@ def _paths(mydocker, cid: str) -> list[tuple[str, str]]:
 
 def _refused(results: dict[str, str]) -> dict[str, str]:
     """What was not refused, named relative to the engine root."""
-    return {path.split("/mydocker-test/root/")[-1]: res for path, res in results.items()
+    return {path.split("/root/", 1)[-1]: res for path, res in results.items()
             if res not in ("EACCES", "EPERM")}
 
 
-def test_other_host_users_reach_no_layer_container_volume_or_record(mydocker, open_tmp):
-    image = _setuid_image(mydocker, open_tmp)
+def test_other_host_users_reach_no_layer_container_volume_or_record(open_cli, tmp_path):
+    mydocker = open_cli
+    image = _setuid_image(mydocker, tmp_path)
     cid = mydocker("run", "-d", "--network", "none", "-e", "PASSWORD=hunter2", "-v", "vol1:/data",
                    image, "sleep", "1000").out.strip()
     try:
@@ -117,9 +118,10 @@ def test_other_host_users_reach_no_layer_container_volume_or_record(mydocker, op
         mydocker("rm", "-f", cid)
 
 
-def test_an_older_open_root_is_tightened_when_opened(mydocker, open_tmp):
+def test_an_older_open_root_is_tightened_when_opened(open_cli, tmp_path):
     """Roots made by earlier versions had 0711/0755 dirs and a 0644 database: the next command closes them."""
-    image = _setuid_image(mydocker, open_tmp)
+    mydocker = open_cli
+    image = _setuid_image(mydocker, tmp_path)
     cid = mydocker("run", "-d", "--network", "none", "-v", "vol1:/data", image, "sleep", "1000").out.strip()
     try:
         root = mydocker.root
