@@ -102,9 +102,9 @@ class ImageService:
                                         lambda path, target, d=diff_id: apply_layer(path, target, d))
 
     def admit(self, manifest_digests: list[str]) -> None:
-        """Unpack the layers of images entering the store (load, import), so that a layer which
-        cannot be applied is refused now, not at the first `run`; a refused image leaves nothing:
-        what it brought that no recorded image needs is deleted."""
+        """Unpack the layers of images a load brings, before they are recorded: a layer that cannot
+        be applied is refused now, not at the first `run`, and the refused images leave nothing
+        (what they brought that no recorded image needs is deleted)."""
         try:
             for digest in manifest_digests:
                 manifest = self.store.read_json(digest)
@@ -117,6 +117,7 @@ class ImageService:
             raise
 
     def _forget_unrecorded(self, manifest_digest: str) -> None:
+        """Delete an image that was never recorded: its blobs and layers that no recorded image needs."""
         try:
             manifest = self.store.read_json(manifest_digest)
             config_digest = manifest["config"]["digest"]
@@ -241,8 +242,8 @@ class ImageService:
             manifest, config, _ = self.store.image_layers(manifest_digest)
         except NotFound:
             return [f"Deleted: {row[0] if row else manifest_digest}"]
-        deleted = self.sweep([l["digest"] for l in manifest["layers"]] + [manifest["config"]["digest"], manifest_digest],
-                             config["rootfs"]["diff_ids"])
+        blobs = [*(layer["digest"] for layer in manifest["layers"]), manifest["config"]["digest"], manifest_digest]
+        deleted = self.sweep(blobs, config["rootfs"]["diff_ids"])
         return [f"Deleted: {manifest['config']['digest']}", *(f"Deleted: {d}" for d in deleted)]
 
     def sweep(self, blobs: list[str], diff_ids: list[str]) -> list[str]:

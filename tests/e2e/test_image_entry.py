@@ -94,7 +94,6 @@ def test_import_refuses_a_hostile_layer_at_once(mydocker, tmp_path, name):
 @pytest.mark.parametrize("make", [_truncated_gzip, _truncated_tar], ids=["gzip", "tar"])
 def test_a_truncated_layer_is_refused_at_load(mydocker, tmp_path, make):
     """A docker-archive may carry a compressed layer, whose diff id is only known once unpacked."""
-    import hashlib
     import io
     import tarfile
     good = layer_tar(_base_files())
@@ -110,7 +109,6 @@ def test_a_truncated_layer_is_refused_at_load(mydocker, tmp_path, make):
                 member.size = len(data)
             dst.addfile(member, io.BytesIO(data))
     (tmp_path / "trunc.tar").write_bytes(out.getvalue())
-    assert hashlib.sha256(good).hexdigest() in archive.decode("latin-1")
     _assert_refused(mydocker, mydocker("load", "-i", str(tmp_path / "trunc.tar"), rc=None), ["layer"])
 
 

@@ -33,7 +33,8 @@ for kind, path in json.loads(sys.argv[1]):
                 f.read(1)
         elif kind == "exec":
             import subprocess
-            subprocess.run(["busybox", "true"], executable=path, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["busybox", "true"], executable=path, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out[path] = "ok"
     except OSError as e:
         out[path] = errno.errorcode.get(e.errno, str(e.errno))
