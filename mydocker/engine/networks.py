@@ -587,6 +587,8 @@ class NetworkService:
         namespaces = config["linux"]["namespaces"]
         if att.host_netns:
             namespaces[:] = [ns for ns in namespaces if ns.get("type") != "network"]
+            sysctl = config["linux"].get("sysctl") or {}  # they would be the host's (security's ping range)
+            config["linux"]["sysctl"] = {k: v for k, v in sysctl.items() if not k.startswith("net.")}
         elif att.netns:
             for ns in namespaces:
                 if ns.get("type") == "network":
