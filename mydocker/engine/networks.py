@@ -16,10 +16,8 @@ import os
 import zlib
 
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
-from mydocker.engine.names import check_name
-from mydocker.engine.network_records import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, Attachment, Endpoint,  # noqa: F401
-                                             Network, Sandbox, endpoint_from_row, network_from_row,
-                                             sandbox_from_row)
+from mydocker.engine.network_records import Attachment, Endpoint, Network, Sandbox
+from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.linux.fs import Flock
@@ -32,7 +30,7 @@ HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, c
 class NetworkService:
     def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker") -> None:
         self.records = records
-        self.db = records.db
+        self.store = NetworkStore(records)
         self.root = root
         self.runroot = runroot
         self.tag = root_tag(root, default_root)
@@ -40,10 +38,6 @@ class NetworkService:
         self.netns_dir = os.path.join(runroot, "netns")
         self.files_dir = os.path.join(root, "network", "sandboxes")
         self.lock_path = os.path.join(root, "network", "lock")
-        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='firewall'").fetchone():
-            with records.transaction():
-                for statement in filter(str.strip, SCHEMA.split(";")):
-                    self.db.execute(statement)
 
     # names of host objects
 
@@ -73,7 +67,7 @@ class NetworkService:
             raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+")
         if driver not in ("bridge", "overlay"):
             raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge or overlay")
-        if self.db.execute("SELECT 1 FROM networks WHERE name=?", (name,)).fetchone():
+        if self.store.find(name):
             raise Conflict(f"network {name!r} already exists: choose another name or remove it with "
                            "`mydocker network rm`")
         if gateway and not subnet:
@@ -101,23 +95,16 @@ class NetworkService:
             net = Network(name=name, id=os.urandom(32).hex(), driver="bridge", subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
-            import _sqlite3 as sqlite3
-            try:
-                with self.records.transaction():
-                    self.db.execute(f"INSERT INTO networks ({NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                    (net.name, net.id, net.driver, net.subnet, net.gateway, net.bridge,
-                                     int(net.internal), net.created, json.dumps(labels), bitmap.to_bytes()))
-            except sqlite3.IntegrityError:
+            if not self.store.add_network(net, bitmap.to_bytes()):
                 raise Conflict(f"network {name!r} already exists (or its bridge name {net.bridge} is taken): "
-                               "choose another name or remove it with `mydocker network rm`") from None
+                               "choose another name or remove it with `mydocker network rm`")
             # the bridge (and so its route) exists before the host lock is released: the next
             # subnet choice, by any engine root, sees it
             from mydocker.network import links
             try:
                 links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
             except BaseException:
-                with self.records.transaction():
-                    self.db.execute("DELETE FROM networks WHERE name=?", (name,))
+                self.store.remove_network(name)
                 links.delete(net.bridge)
                 raise
         return net
@@ -155,29 +142,16 @@ class NetworkService:
         raise Conflict("no free private subnet left for a new network: give one with --subnet")
 
     def networks(self) -> list[Network]:
-        return [network_from_row(r) for r in self.db.execute(f"SELECT {NET_COLS} FROM networks ORDER BY created")]
+        return self.store.networks()
 
     def get(self, ref: str) -> Network:
-        rows = self.db.execute(f"SELECT {NET_COLS} FROM networks WHERE name=? OR id=?", (ref, ref)).fetchall()
-        if not rows and len(ref) >= 3:
-            rows = self.db.execute(f"SELECT {NET_COLS} FROM networks WHERE id LIKE ?", (ref + "%",)).fetchall()
-        if len(rows) != 1:
-            raise NotFound(f"network {ref} not found: see `mydocker network ls`") if not rows else \
-                InvalidArgument(f"network id prefix {ref} is ambiguous: give more characters")
-        return network_from_row(rows[0])
+        return self.store.get(ref)
 
     def endpoints(self, network: str | None = None, container: str | None = None) -> list[Endpoint]:
-        where, args = [], []
-        for column, value in (("network", network), ("container", container)):
-            if value is not None:
-                where.append(f"{column}=?")
-                args.append(value)
-        sql = f"SELECT {EP_COLS} FROM endpoints" + (f" WHERE {' AND '.join(where)}" if where else "")
-        return [endpoint_from_row(r) for r in self.db.execute(sql + " ORDER BY rowid", args)]
+        return self.store.endpoints(network, container)
 
     def sandbox(self, container_id: str) -> Sandbox | None:
-        row = self.db.execute(f"SELECT {SB_COLS} FROM sandboxes WHERE container=?", (container_id,)).fetchone()
-        return sandbox_from_row(row) if row else None
+        return self.store.sandbox(container_id)
 
     def inspect(self, ref: str) -> dict:
         net = self.get(ref)
@@ -199,10 +173,7 @@ class NetworkService:
             raise Conflict(f"network {net.name} has active endpoints ({names}): stop or disconnect them first")
         from mydocker.network import links
         with self._lock():
-            with self.records.transaction():  # no container may have joined since the check above
-                gone = self.db.execute("DELETE FROM networks WHERE name=? AND NOT EXISTS (SELECT 1 FROM "
-                                       "endpoints WHERE network=?)", (net.name, net.name)).rowcount
-            if not gone:
+            if not self.store.remove_network_if_unused(net.name):  # no container joined since the check above
                 raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
             links.delete(net.bridge)
             if net.driver == "overlay":
@@ -270,13 +241,7 @@ class NetworkService:
             raise
 
     def _record_sandbox(self, sb: Sandbox) -> None:
-        import _sqlite3 as sqlite3
-        try:
-            with self.records.transaction():
-                self.db.execute(f"INSERT INTO sandboxes ({SB_COLS}) VALUES (?,?,?,?,?,?,?)",
-                                (sb.container, sb.name, sb.mode, sb.netns, int(sb.owns_netns), sb.hostname, sb.files))
-        except sqlite3.IntegrityError:
-            raise Conflict(f"container {sb.name} is already attached to networks: detach it first") from None
+        self.store.add_sandbox(sb)
 
     def _attach_to_container(self, container_id: str, name: str, ref: str, files: str) -> Attachment:
         target = self.records.find_container(ref)
@@ -323,28 +288,16 @@ class NetworkService:
             rows.append([p.proto, p.host_ip, host_port, p.container_port])
         if net.driver == "overlay":  # the address comes from the cluster store, the bitmap just mirrors it
             ip = self.overlay.allocate(net, container_id, ip)
-        with self.records.transaction():
-            bits = self.db.execute("SELECT bitmap FROM networks WHERE name=?", (net.name,)).fetchone()
-            if bits is None:
-                raise _Gone()  # the default network, retired by its last container meanwhile
-            bitmap = Bitmap(net.subnet, net.gateway, bits[0])
-            address = bitmap.allocate(ip)
-            self._check_ports(rows)
-            self.db.execute("UPDATE networks SET bitmap=? WHERE name=?", (bitmap.to_bytes(), net.name))
-            try:
-                self.db.execute(f"INSERT INTO endpoints ({EP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
-                                (container_id, net.name, address, veth, ifname, "", json.dumps(aliases), json.dumps(rows)))
-            except Exception as e:
-                if "UNIQUE" in str(e):
-                    raise Conflict(f"container is already connected to network {net.name}") from None
-                raise
-        return Endpoint(container_id, net.name, address, veth, ifname, "", aliases, rows)
+        try:
+            return self.store.add_endpoint(Endpoint(container_id, net.name, ip or "", veth, ifname, "", aliases, rows),
+                                           net, lambda: self._check_ports(rows))
+        except NetworkGone:
+            raise _Gone() from None  # the default network, retired by its last container meanwhile
 
     def _check_ports(self, wanted: list) -> None:
         taken = {}
-        for (ports_json,) in self.db.execute("SELECT ports FROM endpoints"):
-            for proto, host_ip, host_port, _cport in json.loads(ports_json):
-                taken.setdefault((proto, host_port), []).append(host_ip)
+        for proto, host_ip, host_port, _cport in self.store.published_ports():
+            taken.setdefault((proto, host_port), []).append(host_ip)
         for proto, host_ip, host_port, _cport in wanted:
             ips = taken.get((proto, host_port), [])
             if any(not host_ip or not other or host_ip == other for other in ips):
@@ -364,8 +317,7 @@ class NetworkService:
             netns.create(path)
         gateway = None if net.internal else net.gateway
         mac = links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), gateway, ep.ifname)
-        with self.records.transaction():
-            self.db.execute("UPDATE endpoints SET mac=? WHERE container=? AND network=?", (mac, ep.container, net.name))
+        self.store.set_mac(ep, mac)
         self._rebuild_firewall()
 
     def _prepare_files(self, container_id: str, mode: str, hostname: str, addresses: list | None = None,
@@ -464,19 +416,12 @@ class NetworkService:
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
         from mydocker.network import links
-        from mydocker.network.ipam import Bitmap
         with self._lock():
             links.delete(ep.veth)
-            if self.db.execute("SELECT 1 FROM networks WHERE name=? AND driver='overlay'", (ep.network,)).fetchone():
+            net = self.store.find(ep.network)
+            if net is not None and net.driver == "overlay":
                 self.overlay.drop(ep)
-            with self.records.transaction():
-                row = self.db.execute("SELECT subnet, gateway, bitmap FROM networks WHERE name=?",
-                                      (ep.network,)).fetchone()
-                if row:
-                    bitmap = Bitmap(row[0], row[1], row[2])
-                    bitmap.release(ep.ip)
-                    self.db.execute("UPDATE networks SET bitmap=? WHERE name=?", (bitmap.to_bytes(), ep.network))
-                self.db.execute("DELETE FROM endpoints WHERE container=? AND network=?", (ep.container, ep.network))
+            self.store.remove_endpoint(ep)
             self._retire_default_bridge()
             self._rebuild_firewall()
 
@@ -502,8 +447,7 @@ class NetworkService:
                     os.rmdir(sb.files)
                 except OSError:
                     pass
-            with self.records.transaction():
-                self.db.execute("DELETE FROM sandboxes WHERE container=?", (container_id,))
+            self.store.remove_sandbox(container_id)
         with self._lock():
             if eps:
                 self._refresh_peers(container_id, {e.network for e in eps})
@@ -517,15 +461,12 @@ class NetworkService:
         """The default root keeps mydocker0 (as Docker keeps docker0). Any other root's default
         network exists while containers use it, and is created again, with a subnet free at that
         time, on first use: a private root (a test) leaves no bridge or rule behind it."""
-        row = self.db.execute("SELECT bridge FROM networks WHERE name=?", (DEFAULT_NETWORK,)).fetchone()
-        if row is None or not self.tag:
+        net = self.store.find(DEFAULT_NETWORK)
+        if net is None or not self.tag:
             return
-        with self.records.transaction():
-            gone = self.db.execute("DELETE FROM networks WHERE name=? AND NOT EXISTS "
-                                   "(SELECT 1 FROM endpoints WHERE network=?)", (DEFAULT_NETWORK, DEFAULT_NETWORK)).rowcount
-        if gone:
+        if self.store.remove_network_if_unused(DEFAULT_NETWORK):
             from mydocker.network import links
-            links.delete(row[0])
+            links.delete(net.bridge)
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
@@ -543,18 +484,15 @@ class NetworkService:
         paths depend on the id alone, so the same config.json serves every later start."""
         from mydocker.network.ports import parse
         mappings = [parse(p) for p in getattr(opts, "publish", None) or []]
-        with self.records.transaction():
-            self.db.execute("INSERT OR REPLACE INTO requests VALUES (?,?,?,?,?,?)",
-                            (container_id, name, getattr(opts, "network", None) or DEFAULT_NETWORK,
-                             json.dumps([[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings]),
-                             getattr(opts, "ip", None), opts.hostname))
+        self.store.save_request(container_id, name, getattr(opts, "network", None) or DEFAULT_NETWORK,
+                                [[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings],
+                                getattr(opts, "ip", None), opts.hostname)
         return self.apply_to_spec(config, self.ensure_attached(container_id))
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
         """Before a (re)start: attach as recorded at creation, unless attached already."""
         from mydocker.network.ports import PortMapping
-        row = self.db.execute("SELECT name, network, ports, ip, hostname FROM requests WHERE container=?",
-                              (container_id,)).fetchone()
+        row = self.store.request(container_id)
         if row is None:
             return None
         sb = self.sandbox(container_id)
@@ -563,16 +501,15 @@ class NetworkService:
             if not (sb.owns_netns and sb.netns and not netns.is_pinned(sb.netns)):
                 return None
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
-        name, network, ports_json, ip, hostname = row
-        ports = [PortMapping(*p) for p in json.loads(ports_json)]
+        name, network, ports, ip, hostname = row
+        ports = [PortMapping(*p) for p in ports]
         return self.attach(container_id, name, network, ports, ip, hostname)
 
     def release(self, container_id: str, forget: bool = False) -> None:
         """When a container stops (and with `forget`, when it is removed): detach it."""
         self.detach(container_id)
         if forget:
-            with self.records.transaction():
-                self.db.execute("DELETE FROM requests WHERE container=?", (container_id,))
+            self.store.forget_request(container_id)
 
     # config.json
 
@@ -615,21 +552,18 @@ class NetworkService:
                     ports.append(firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip))
         ruleset = firewall.Ruleset(self.table, [firewall.Net(n.bridge, n.subnet, n.internal) for n in nets], ports)
         text = _boot_id() + json.dumps(firewall.batch(ruleset))  # after a reboot the table is gone
-        last = self.db.execute("SELECT ruleset FROM firewall WHERE name=?", (self.table,)).fetchone()
-        if not force and last and last[0] == text:
+        if not force and self.store.applied_ruleset(self.table) == text:
             return
-        with self.records.transaction():  # forget first: a crash in between makes the next change re-apply
-            self.db.execute("DELETE FROM firewall WHERE name=?", (self.table,))
+        self.store.set_applied_ruleset(self.table, None)  # forget first: a crash in between makes the next change re-apply
         firewall.apply(ruleset)
-        with self.records.transaction():
-            self.db.execute("INSERT OR REPLACE INTO firewall VALUES (?,?)", (self.table, text))
+        self.store.set_applied_ruleset(self.table, text)
 
     def reconcile(self, live=None) -> dict:
         """After a reboot or a flush: bridges, forwarding and rules back from the records; endpoints of
         containers that no longer run (per `live(container_id) -> bool`) are detached."""
         from mydocker.network import links, netns
         detached = []
-        for sb in [sandbox_from_row(r) for r in self.db.execute(f"SELECT {SB_COLS} FROM sandboxes")]:
+        for sb in self.store.sandboxes():
             gone = (live is not None and not live(sb.container)) or \
                 (sb.owns_netns and sb.netns and not netns.is_pinned(sb.netns))
             if gone:

@@ -209,19 +209,13 @@ class OverlayDriver:
                     pass
 
     def _local(self, record: dict, labels: dict):
-        import _sqlite3 as sqlite3
-        from mydocker.engine.network_records import NET_COLS, Network
+        from mydocker.engine.network_records import Network
         from mydocker.errors import Conflict
         from mydocker.network.ipam import Bitmap
         net = Network(name=record["name"], id=record["id"], driver="overlay", subnet=record["subnet"],
                       gateway=record["gateway"], bridge=self.svc.bridge_name(record["name"]), internal=True,
                       created=record["created"], labels=dict(labels, **{"vni": str(record["vni"])}))
-        try:
-            with self.svc.records.transaction():
-                self.svc.db.execute(f"INSERT INTO networks ({NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                    (net.name, net.id, net.driver, net.subnet, net.gateway, net.bridge, 1,
-                                     net.created, json.dumps(net.labels), Bitmap(net.subnet, net.gateway).to_bytes()))
-        except sqlite3.IntegrityError:
+        if not self.svc.store.add_network(net, Bitmap(net.subnet, net.gateway).to_bytes()):
             existing = self.svc.get(net.name)
             if existing.driver != "overlay":
                 raise Conflict(f"network {net.name!r} already exists on this host: choose another name") from None
@@ -244,9 +238,7 @@ class OverlayDriver:
         set_mtu(path, ep.ifname, ep.veth, mtu)
         # the address (so the MAC) may have lived on another host: the bridge may still send it there
         _tool("bridge", "fdb", "del", mac, "dev", self.vxlan(net), "master", check=False)
-        with self.svc.records.transaction():
-            self.svc.db.execute("UPDATE endpoints SET mac=? WHERE container=? AND network=?",
-                                (mac, ep.container, net.name))
+        self.svc.store.set_mac(ep, mac)
         sb = self.svc.sandbox(ep.container)
         self.store.register_host(vtep)
         self.store.publish(net.name, {"container": ep.container, "name": sb.name if sb else ep.container[:12],
@@ -307,9 +299,7 @@ class OverlayDriver:
 
     def peers(self, networks: set) -> list[tuple[str, list]]:
         """/etc/hosts lines (ip, names) of the other hosts' containers on these networks."""
-        marks = ",".join("?" * len(networks))
-        overlays = [r[0] for r in self.svc.db.execute(
-            f"SELECT name FROM networks WHERE driver='overlay' AND name IN ({marks})", sorted(networks))]
+        overlays = [n.name for n in self.svc.networks() if n.driver == "overlay" and n.name in networks]
         return [(e["ip"], [e["name"], *e.get("aliases", []), e["container"][:12]])
                 for net in overlays for e in self.remote(net)]
 

@@ -135,8 +135,8 @@ def service(tmp_path, monkeypatch):
     monkeypatch.setattr(links, "ensure_bridge", recording_bridge)
     before = host_state(str(tmp_path), made, svc.table)
     yield svc
-    for (container,) in svc.db.execute("SELECT container FROM sandboxes").fetchall():
-        svc.detach(container)
+    for sb in svc.store.sandboxes():
+        svc.detach(sb.container)
     for net in svc.networks():
         if net.name != "bridge":
             svc.remove(net.name)
