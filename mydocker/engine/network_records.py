@@ -8,6 +8,8 @@ from __future__ import annotations
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 from mydocker.record import factory, record
 
+DEFAULT_NETWORK = "bridge"       # Docker's name of the default bridge network
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS networks (
     name TEXT PRIMARY KEY, id TEXT UNIQUE NOT NULL, driver TEXT NOT NULL, subnet TEXT NOT NULL,

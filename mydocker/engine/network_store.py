@@ -7,7 +7,7 @@ here and hands drivers what they need (mydocker/network/driver.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from _collections_abc import Callable  # not collections.abc: it imports all of collections
 
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 from mydocker.engine.network_records import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, Endpoint, Network, Sandbox,

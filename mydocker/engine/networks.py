@@ -16,13 +16,13 @@ import os
 import zlib
 
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
-from mydocker.engine.network_records import Attachment, Endpoint, Network, Sandbox
+from mydocker.engine.network_files import SandboxFiles
+from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.linux.fs import Flock
 
-DEFAULT_NETWORK = "bridge"
 SPECIAL_MODES = ("none", "host")
 DEFAULT_SUBNETS = [f"172.{n}.0.0/16" for n in range(17, 32)] + [f"10.{n}.0.0/16" for n in range(200, 255)]
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
@@ -37,6 +37,7 @@ class NetworkService:
         self.table = f"mydocker-{self.tag}" if self.tag else "mydocker"
         self.netns_dir = os.path.join(runroot, "netns")
         self.files_dir = os.path.join(root, "network", "sandboxes")
+        self.files = SandboxFiles(self.store, self.files_dir, lambda nets: self.overlay.peers(nets))
         self.lock_path = os.path.join(root, "network", "lock")
 
     # names of host objects
@@ -213,7 +214,7 @@ class NetworkService:
         if aliases and (mode == DEFAULT_NETWORK or mode in SPECIAL_MODES or mode.startswith("container:")):
             raise InvalidArgument("network aliases only work on user-defined networks: "
                                   "use --network <your network>")
-        files = os.path.join(self.files_dir, container_id)
+        files = self.files.directory(container_id)
         if mode in SPECIAL_MODES:
             self._record_sandbox(Sandbox(container_id, name, mode, None, False, hostname, files))
             return self._prepare_files(container_id, mode, hostname, host=mode == "host")
@@ -322,60 +323,9 @@ class NetworkService:
 
     def _prepare_files(self, container_id: str, mode: str, hostname: str, addresses: list | None = None,
                        netns: str | None = None, host: bool = False) -> Attachment:
-        from mydocker.network import etcfiles
-        sb = self.sandbox(container_id)
-        os.makedirs(sb.files, mode=0o755, exist_ok=True)
-        if host:
-            try:
-                with open("/etc/hosts") as f:
-                    hosts_text = f.read()
-            except OSError:
-                hosts_text = etcfiles.hosts([], [])
-        else:
-            hosts_text = None
-        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host)
-        etcfiles.write_in_place(os.path.join(sb.files, "hostname"), hostname + "\n")
-        etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
-        if hosts_text is not None:
-            etcfiles.write_in_place(os.path.join(sb.files, "hosts"), hosts_text)
-        else:
-            self._write_hosts(sb)
-            self._refresh_peers(sb.container)
-        return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname,
-                          mounts=etcfiles.mounts(sb.files), addresses=list(addresses or []))
-
-    def _write_hosts(self, sb: Sandbox) -> None:
-        from mydocker.network import etcfiles
-        own, peers = [], []
-        user_nets = set()
-        for ep in self.endpoints(container=sb.container):
-            user = ep.network != DEFAULT_NETWORK
-            own.append((ep.ip, [sb.hostname] + ([sb.name, *ep.aliases] if user else [])))
-            if user:
-                user_nets.add(ep.network)
-        if not own and sb.mode == "none":
-            own.append(("127.0.0.1", [sb.hostname]))
-        for network in sorted(user_nets):
-            for ep in self.endpoints(network=network):
-                other = self.sandbox(ep.container)
-                if ep.container != sb.container and other:
-                    peers.append((ep.ip, [other.name, *ep.aliases, ep.container[:12]]))
-        peers += self.overlay.peers(user_nets) if user_nets else []  # other hosts' containers
-        etcfiles.write_in_place(os.path.join(sb.files, "hosts"), etcfiles.hosts(own, peers))
-
-    def _refresh_peers(self, container_id: str, networks: set | None = None) -> None:
-        """Rewrite /etc/hosts of every container sharing a user network with this one."""
-        if networks is None:
-            networks = {e.network for e in self.endpoints(container=container_id)}
-        done = {container_id}
-        for network in networks - {DEFAULT_NETWORK}:
-            for ep in self.endpoints(network=network):
-                if ep.container in done:
-                    continue
-                done.add(ep.container)
-                sb = self.sandbox(ep.container)
-                if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
-                    self._write_hosts(sb)
+        mounts = self.files.prepare(self.sandbox(container_id), host=host)
+        return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname, mounts=mounts,
+                          addresses=list(addresses or []))
 
     def connect(self, network: str, container_ref: str, ip: str | None = None, aliases: list | None = None) -> Endpoint:
         """Add a network to a running container (another ethN in its namespace)."""
@@ -394,8 +344,8 @@ class NetworkService:
         try:
             with self._lock():
                 self._wire(sb.netns, net, ep, create_netns=False)
-                self._write_hosts(sb)
-                self._refresh_peers(target.id, {net.name})
+                self.files.write_hosts(sb)
+                self.files.refresh_peers(target.id, {net.name})
         except BaseException:
             self._drop_endpoint(ep)
             raise
@@ -411,8 +361,8 @@ class NetworkService:
         sb = self.sandbox(target.id)
         with self._lock():
             if sb and os.path.isdir(sb.files):
-                self._write_hosts(sb)
-            self._refresh_peers(target.id, {net.name})
+                self.files.write_hosts(sb)
+            self.files.refresh_peers(target.id, {net.name})
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
         from mydocker.network import links
@@ -437,20 +387,11 @@ class NetworkService:
             if sb.owns_netns and sb.netns:
                 from mydocker.network import netns
                 netns.remove(sb.netns)
-            if sb.files.startswith(self.files_dir + os.sep) and os.path.basename(sb.files) == container_id:
-                for name in ("hosts", "hostname", "resolv.conf"):
-                    try:
-                        os.unlink(os.path.join(sb.files, name))
-                    except FileNotFoundError:
-                        pass
-                try:
-                    os.rmdir(sb.files)
-                except OSError:
-                    pass
+            self.files.remove(sb)
             self.store.remove_sandbox(container_id)
         with self._lock():
             if eps:
-                self._refresh_peers(container_id, {e.network for e in eps})
+                self.files.refresh_peers(container_id, {e.network for e in eps})
             if sb is not None and sb.mode == "bridge":
                 # a crash between making the default network and recording the endpoint: no
                 # endpoint was dropped above, but the network may be this container's alone

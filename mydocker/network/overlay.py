@@ -315,10 +315,7 @@ class OverlayDriver:
         self._pinned[net.name] = remote
         try:
             program(self.vxlan(net), remote)
-            for ep in self.svc.endpoints(network=net.name):
-                sb = self.svc.sandbox(ep.container)
-                if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
-                    self.svc._write_hosts(sb)
+            self.svc.files.rewrite_hosts(net.name)
         finally:
             del self._pinned[net.name]
 
