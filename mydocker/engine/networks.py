@@ -1,9 +1,17 @@
-"""Networks and container attachments: which networks exist, wiring a container in and out.
+"""The network service: which networks exist, and attaching containers to them and detaching them.
 
-State lives in the engine's SQLite records (tables networks, sandboxes, endpoints); the IPAM
-bitmap of each network is a column changed inside `BEGIN IMMEDIATE`, so concurrent `run`s never
-share an address. Every attachment is recorded before anything is created, and `detach` undoes
-whatever exists from the records alone: it is idempotent and safe after a crash at any point.
+It is composed of one part per concern:
+    engine/network_store.py      the records (tables networks, sandboxes, endpoints, requests,
+                                 firewall) in the engine's SQLite database; the IPAM bitmap of each
+                                 network is a column changed inside `BEGIN IMMEDIATE`, so concurrent
+                                 `run`s never share an address
+    engine/network_endpoints.py  an endpoint's address, ports, join and leave
+    engine/network_files.py      each sandbox's /etc/hosts, hostname, resolv.conf
+    engine/network_firewall.py   the root's nft table from the records
+    network/driver.py            the driver protocol; bridge.py and overlay.py implement it and are
+                                 handed records, never the store
+Every attachment is recorded before anything is created, and `detach` undoes whatever exists from
+the records alone: it is idempotent and safe after a crash at any point.
 
 Host objects carry the project's names: bridges `mydocker0` / `md-<net>`, host veths `md<hex>`,
 netns under `<runroot>/netns/<id>`, the nft table `ip mydocker`. An engine root other than the
@@ -15,15 +23,18 @@ from __future__ import annotations
 import os
 import zlib
 
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
+from mydocker.engine.network_endpoints import Endpoints, published
 from mydocker.engine.network_files import SandboxFiles
+from mydocker.engine.network_firewall import Firewall
 from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
-from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
 from mydocker.linux.fs import Flock
+from mydocker.network.driver import Driver, JoinInfo, bridge_name
 
 SPECIAL_MODES = ("none", "host")
+DRIVERS = ("bridge", "overlay")
 DEFAULT_SUBNETS = [f"172.{n}.0.0/16" for n in range(17, 32)] + [f"10.{n}.0.0/16" for n in range(200, 255)]
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
 
@@ -37,26 +48,33 @@ class NetworkService:
         self.table = f"mydocker-{self.tag}" if self.tag else "mydocker"
         self.netns_dir = os.path.join(runroot, "netns")
         self.files_dir = os.path.join(root, "network", "sandboxes")
-        self.files = SandboxFiles(self.store, self.files_dir, lambda nets: self.overlay.peers(nets))
+        self.files = SandboxFiles(self.store, self.files_dir, self._remote_peers)
         self.lock_path = os.path.join(root, "network", "lock")
-
-    # names of host objects
+        self._drivers: dict[str, Driver] = {}
+        self.wiring = Endpoints(self.store, self.driver, self.tag)
+        self.firewall = Firewall(self.store, self.table)
 
     def bridge_name(self, network: str) -> str:
-        if network == DEFAULT_NETWORK:
-            return f"md{self.tag}-0" if self.tag else "mydocker0"
-        name = f"md{self.tag}-{network}"
-        if len(name) > 15:  # IFNAMSIZ: keep a readable start, make it unique with a hash
-            name = f"{name[:10]}{zlib.crc32(network.encode()) & 0xfffff:05x}"
-        return name
+        return bridge_name(self.tag, network, default=network == DEFAULT_NETWORK)
 
-    @property
-    def overlay(self):
-        """The overlay driver (mydocker/network/overlay.py), made on first use."""
-        if "_overlay" not in self.__dict__:
-            from mydocker.network.overlay import OverlayDriver
-            self._overlay = OverlayDriver(self)
-        return self._overlay
+    # drivers
+
+    def driver(self, name: str) -> Driver:
+        """The driver of that name, made on first use (its module is imported then)."""
+        if name not in self._drivers:
+            if name == "bridge":
+                from mydocker.network.bridge import BridgeDriver
+                self._drivers[name] = BridgeDriver()
+            elif name == "overlay":
+                from mydocker.network.overlay import OverlayDriver
+                self._drivers[name] = OverlayDriver(self.root, self.tag)
+            else:
+                raise InvalidArgument(f"network driver {name!r} is not supported: use --driver bridge or overlay")
+        return self._drivers[name]
+
+    def _remote_peers(self, networks: set) -> list[tuple[str, list]]:
+        """/etc/hosts lines of containers on other hosts on these networks (their drivers know them)."""
+        return [peer for net in self.networks() if net.name in networks for peer in self.driver(net.driver).peers(net)]
 
     # networks
 
@@ -66,26 +84,28 @@ class NetworkService:
             raise Conflict(f"network name {name!r} is reserved: choose another name")
         if not name or not name[0].isalnum() or not all(c.isalnum() or c in "_.-" for c in name) or len(name) < 2:
             raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+")
-        if driver not in ("bridge", "overlay"):
+        if driver not in DRIVERS:
             raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge or overlay")
         if self.store.find(name):
             raise Conflict(f"network {name!r} already exists: choose another name or remove it with "
                            "`mydocker network rm`")
         if gateway and not subnet:
             raise InvalidArgument("--gateway needs --subnet: give both, or neither for an automatic subnet")
-        if driver == "overlay":  # defined in the cluster store: mydocker/network/overlay.py
-            return self.overlay.create(name, subnet, gateway, labels or {})
-        net = self._add_network(name, subnet, gateway, internal, labels or {})
+        drv = self.driver(driver)
+        if drv.scope == "global":  # defined for every host in the driver's store; this host keeps a copy
+            return self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+        net = self._add_network(drv, name, subnet, gateway, internal, labels or {})
         try:
-            with self._lock():
+            with self.lock():
                 self._rebuild_firewall()
         except BaseException:
             self.remove(name)
             raise
         return net
 
-    def _add_network(self, name: str, subnet: str | None, gateway: str | None, internal: bool,
+    def _add_network(self, driver: Driver, name: str, subnet: str | None, gateway: str | None, internal: bool,
                      labels: dict) -> Network:
+        """A network of a local driver: its subnet chosen, recorded, then made on the host."""
         from mydocker.network.ipam import Bitmap
         with self._host_lock():
             if subnet:
@@ -93,7 +113,7 @@ class NetworkService:
             else:
                 subnet = self._pick_subnet(name)
             bitmap = Bitmap(subnet, gateway)
-            net = Network(name=name, id=os.urandom(32).hex(), driver="bridge", subnet=subnet,
+            net = Network(name=name, id=os.urandom(32).hex(), driver=driver.name, subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
             if not self.store.add_network(net, bitmap.to_bytes()):
@@ -101,12 +121,11 @@ class NetworkService:
                                "choose another name or remove it with `mydocker network rm`")
             # the bridge (and so its route) exists before the host lock is released: the next
             # subnet choice, by any engine root, sees it
-            from mydocker.network import links
             try:
-                links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
+                driver.create_network(net)
             except BaseException:
                 self.store.remove_network(name)
-                links.delete(net.bridge)
+                driver.delete_network(net)
                 raise
         return net
 
@@ -145,6 +164,35 @@ class NetworkService:
     def networks(self) -> list[Network]:
         return self.store.networks()
 
+    def join_cluster_networks(self) -> None:
+        """Record here the networks other hosts defined in the cluster store, if one is set up (so
+        that `network ls` shows them); StoreUnavailable when it cannot be reached."""
+        driver = self.driver("overlay")
+        if not driver.configured():
+            return
+        for net in driver.known():
+            try:
+                self.get(net.name)
+            except (NotFound, InvalidArgument):  # not here yet
+                try:
+                    self._adopt(net)
+                except MyDockerError:
+                    pass  # a local network of that name: it stays local
+
+    def _lookup_global(self, name: str) -> Network | None:
+        driver = self.driver("overlay")
+        return driver.lookup(name) if driver.configured() else None
+
+    def _adopt(self, net: Network) -> Network:
+        """Record a network a global driver defined (its addresses mirrored in a local bitmap)."""
+        from mydocker.network.ipam import Bitmap
+        if self.store.add_network(net, Bitmap(net.subnet, net.gateway).to_bytes()):
+            return net
+        existing = self.get(net.name)
+        if existing.driver != net.driver:
+            raise Conflict(f"network {net.name!r} already exists on this host: choose another name")
+        return existing
+
     def get(self, ref: str) -> Network:
         return self.store.get(ref)
 
@@ -172,13 +220,14 @@ class NetworkService:
             names = ", ".join(sorted({(self.sandbox(e.container) or Sandbox(e.container, e.container[:12], "", None,
                                       False, "", "")).name for e in self.endpoints(network=net.name)}))
             raise Conflict(f"network {net.name} has active endpoints ({names}): stop or disconnect them first")
-        from mydocker.network import links
-        with self._lock():
+        with self.lock():
             if not self.store.remove_network_if_unused(net.name):  # no container joined since the check above
                 raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
-            links.delete(net.bridge)
-            if net.driver == "overlay":
-                self.overlay.remove(net)
+            driver = self.driver(net.driver)
+            driver.delete_network(net)
+            if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
+                from mydocker.engine.overlay_agent_control import stop_agent
+                stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
 
     def prune(self) -> list[str]:
@@ -231,11 +280,11 @@ class NetworkService:
                 try:
                     ep = self._add_endpoint(container_id, net, ip, aliases, ports, "eth0")
                     break
-                except _Gone:
+                except NetworkGone:
                     if attempt == 4 or mode != DEFAULT_NETWORK:
                         raise NotFound(f"network {mode} was removed meanwhile: create it again") from None
-            with self._lock():
-                self._wire(path, net, ep, create_netns=True)
+            with self.lock():
+                self._join(net, ep, JoinInfo(path, create_netns=True, name=name))
                 return self._prepare_files(container_id, "bridge", hostname, addresses=[ep.ip], netns=path)
         except BaseException:
             self.detach(container_id)
@@ -266,60 +315,38 @@ class NetworkService:
         try:
             return self.get(mode)
         except NotFound:
-            joined = self.overlay.join(mode) if mode != DEFAULT_NETWORK and self.overlay.configured() else None
-            if joined:
-                return joined  # an overlay network another host created
+            found = self._lookup_global(mode) if mode != DEFAULT_NETWORK else None
+            if found:
+                return self._adopt(found)  # a network another host defined (overlay)
             if mode != DEFAULT_NETWORK:
                 raise NotFound(f"network {mode} not found: create it with `mydocker network create {mode}` "
                                "or use --network bridge|host|none") from None
         try:
-            return self._add_network(DEFAULT_NETWORK, None, None, False, {})
+            return self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
         except Conflict:
             return self.get(DEFAULT_NETWORK)  # a concurrent run created it first
 
     def _add_endpoint(self, container_id: str, net: Network, ip: str | None, aliases: list, ports: list,
                       ifname: str) -> Endpoint:
-        """Allocate the address and record the endpoint, in one transaction."""
-        from mydocker.network.ipam import Bitmap
-        from mydocker.network.ports import free_port
-        veth = f"md{self.tag}{os.urandom(6).hex()}"[:15]  # a private root's tag: its leaks are findable
-        rows = []
-        for p in ports:
-            host_port = p.host_port or free_port(p.proto, p.host_ip)
-            rows.append([p.proto, p.host_ip, host_port, p.container_port])
-        if net.driver == "overlay":  # the address comes from the cluster store, the bitmap just mirrors it
-            ip = self.overlay.allocate(net, container_id, ip)
-        try:
-            return self.store.add_endpoint(Endpoint(container_id, net.name, ip or "", veth, ifname, "", aliases, rows),
-                                           net, lambda: self._check_ports(rows))
-        except NetworkGone:
-            raise _Gone() from None  # the default network, retired by its last container meanwhile
+        """Allocate the address and ports and record the endpoint (NetworkGone: the network went)."""
+        return self.wiring.add(container_id, net, ip, aliases, ports, ifname)
 
-    def _check_ports(self, wanted: list) -> None:
-        taken = {}
-        for proto, host_ip, host_port, _cport in self.store.published_ports():
-            taken.setdefault((proto, host_port), []).append(host_ip)
-        for proto, host_ip, host_port, _cport in wanted:
-            ips = taken.get((proto, host_port), [])
-            if any(not host_ip or not other or host_ip == other for other in ips):
-                raise Conflict(f"host port {host_port}/{proto} is already published by another container: "
-                               "choose another host port")
-            _check_host_port_free(proto, host_ip, host_port)
-            taken.setdefault((proto, host_port), []).append(host_ip)
-
-    def _wire(self, path: str, net: Network, ep: Endpoint, create_netns: bool) -> None:
-        """Create the host objects of an endpoint (called under the lock, after recording it)."""
-        from mydocker.network import links, netns
-        if net.driver == "overlay":
-            return self.overlay.wire(path, net, ep, create_netns)
-        links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
-        links.enable_ip_forward()
-        if create_netns:
-            netns.create(path)
-        gateway = None if net.internal else net.gateway
-        mac = links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), gateway, ep.ifname)
-        self.store.set_mac(ep, mac)
+    def _join(self, net: Network, ep: Endpoint, info: JoinInfo) -> None:
+        """Create the host objects of a recorded endpoint (called under the lock)."""
+        self.wiring.join(net, ep, info)
+        driver = self.driver(net.driver)
+        if driver.scope == "global":  # other hosts' endpoints: forwarding entries, hosts files, a watcher
+            from mydocker.engine.overlay_agent_control import start_agent
+            self.sync_network(net)
+            start_agent(self.root, self.runroot)
         self._rebuild_firewall()
+
+    def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
+        """A global network: this host's forwarding entries and its containers' hosts files, from one
+        read of the cluster store (or `records`, what a watcher has). Call with the lock held: two
+        syncs from reads of different ages would undo each other."""
+        with self.driver(net.driver).synced(net, records):
+            self.files.rewrite_hosts(net.name)
 
     def _prepare_files(self, container_id: str, mode: str, hostname: str, addresses: list | None = None,
                        netns: str | None = None, host: bool = False) -> Attachment:
@@ -342,8 +369,8 @@ class NetworkService:
             raise InvalidArgument("network aliases only work on user-defined networks")
         ep = self._add_endpoint(target.id, net, ip, list(aliases or []), [], links.next_ifname(sb.netns))
         try:
-            with self._lock():
-                self._wire(sb.netns, net, ep, create_netns=False)
+            with self.lock():
+                self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
                 self.files.write_hosts(sb)
                 self.files.refresh_peers(target.id, {net.name})
         except BaseException:
@@ -359,19 +386,14 @@ class NetworkService:
             raise NotFound(f"container {target.name} is not connected to network {net.name}")
         self._drop_endpoint(eps[0])
         sb = self.sandbox(target.id)
-        with self._lock():
+        with self.lock():
             if sb and os.path.isdir(sb.files):
                 self.files.write_hosts(sb)
             self.files.refresh_peers(target.id, {net.name})
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
-        from mydocker.network import links
-        with self._lock():
-            links.delete(ep.veth)
-            net = self.store.find(ep.network)
-            if net is not None and net.driver == "overlay":
-                self.overlay.drop(ep)
-            self.store.remove_endpoint(ep)
+        with self.lock():
+            self.wiring.drop(ep)
             self._retire_default_bridge()
             self._rebuild_firewall()
 
@@ -389,7 +411,7 @@ class NetworkService:
                 netns.remove(sb.netns)
             self.files.remove(sb)
             self.store.remove_sandbox(container_id)
-        with self._lock():
+        with self.lock():
             if eps:
                 self.files.refresh_peers(container_id, {e.network for e in eps})
             if sb is not None and sb.mode == "bridge":
@@ -406,16 +428,11 @@ class NetworkService:
         if net is None or not self.tag:
             return
         if self.store.remove_network_if_unused(DEFAULT_NETWORK):
-            from mydocker.network import links
-            links.delete(net.bridge)
+            self.driver(net.driver).delete_network(net)
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
-        out = []
-        for ep in self.endpoints(container=container_id):
-            for proto, host_ip, host_port, cport in ep.ports:
-                out.append((f"{cport}/{proto}", host_ip or "0.0.0.0", host_port))
-        return out
+        return published(self.endpoints(container=container_id))
 
     # the container flow: create → (start → stop)* → remove
 
@@ -473,31 +490,8 @@ class NetworkService:
 
     # the firewall and recovery
 
-    def _active_networks(self) -> list[Network]:
-        return [n for n in self.networks() if n.name != DEFAULT_NETWORK or self.endpoints(network=n.name)]
-
     def _rebuild_firewall(self, force: bool = False) -> None:
-        """Replace mydocker's nft table with what the records say (call with the lock held).
-
-        Skipped when the records ask for the ruleset applied last time in this boot: a container
-        without -p on an existing network changes no rule, and every nft commit that drops rules
-        waits for an RCU grace period (~17 ms here). After an admin's flush, `network reconcile`
-        applies it again."""
-        from mydocker.network import firewall
-        nets = self._active_networks()
-        by_name = {n.name: n for n in nets}
-        ports = []
-        for ep in self.endpoints():
-            if ep.network in by_name:
-                for proto, host_ip, host_port, cport in ep.ports:
-                    ports.append(firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip))
-        ruleset = firewall.Ruleset(self.table, [firewall.Net(n.bridge, n.subnet, n.internal) for n in nets], ports)
-        text = _boot_id() + json.dumps(firewall.batch(ruleset))  # after a reboot the table is gone
-        if not force and self.store.applied_ruleset(self.table) == text:
-            return
-        self.store.set_applied_ruleset(self.table, None)  # forget first: a crash in between makes the next change re-apply
-        firewall.apply(ruleset)
-        self.store.set_applied_ruleset(self.table, text)
+        self.firewall.rebuild(force)
 
     def reconcile(self, live=None) -> dict:
         """After a reboot or a flush: bridges, forwarding and rules back from the records; endpoints of
@@ -510,10 +504,10 @@ class NetworkService:
             if gone:
                 self.detach(sb.container)
                 detached.append(sb.container)
-        with self._lock():
-            nets = self._active_networks()
+        with self.lock():
+            nets = self.firewall.active_networks()
             for net in nets:
-                links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
+                self.driver(net.driver).create_network(net)
             if nets:
                 links.enable_ip_forward()
             self._rebuild_firewall(force=True)
@@ -530,7 +524,7 @@ class NetworkService:
 
     # locks
 
-    def _lock(self) -> Flock:
+    def lock(self) -> Flock:
         """Per root: wiring and the rebuild of the nft table happen one at a time."""
         return Flock(self.lock_path)
 
@@ -542,28 +536,3 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
     """"" for the default root; else 5 hex digits of the root's path, in every host object's name."""
     root = os.path.abspath(root)
     return "" if root == default_root else f"{zlib.crc32(root.encode()) & 0xfffff:05x}"
-
-
-class _Gone(Exception):
-    """The network's record vanished between reading it and allocating in it."""
-
-
-def _boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _check_host_port_free(proto: str, host_ip: str, port: int) -> None:
-    """A host process already listening there would be shadowed by the DNAT rule: refuse instead."""
-    import socket
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host_ip or "0.0.0.0", port))
-        except OSError as e:
-            raise Conflict(f"cannot publish {host_ip or '0.0.0.0'}:{port}/{proto}: {e.strerror}; "
-                           "choose another host port") from None
