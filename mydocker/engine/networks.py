@@ -23,15 +23,14 @@ from __future__ import annotations
 import os
 import zlib
 
-from mydocker.engine.network_endpoints import Endpoints, published
 from mydocker.engine.network_files import SandboxFiles
-from mydocker.engine.network_firewall import Firewall
 from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
 from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
+from mydocker.record import lazy
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
@@ -51,8 +50,19 @@ class NetworkService:
         self.files = SandboxFiles(self.store, self.files_dir, self._remote_peers)
         self.lock_path = os.path.join(root, "network", "lock")
         self._drivers: dict[str, Driver] = {}
-        self.wiring = Endpoints(self.store, self.driver, self.tag)
-        self.firewall = Firewall(self.store, self.table)
+
+    # the parts a container without endpoints (--network none, host) does not need: imported on first use
+
+    @lazy
+    def wiring(self):
+        """An endpoint's address, ports, join and leave."""
+        from mydocker.engine.network_endpoints import Endpoints
+        return Endpoints(self.store, self.driver, self.tag)
+
+    @lazy
+    def firewall(self):
+        from mydocker.engine.network_firewall import Firewall
+        return Firewall(self.store, self.table)
 
     def bridge_name(self, network: str) -> str:
         return bridge_name(self.tag, network, default=network == DEFAULT_NETWORK)
@@ -432,6 +442,7 @@ class NetworkService:
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
+        from mydocker.engine.network_endpoints import published
         return published(self.endpoints(container=container_id))
 
     # the container flow: create → (start → stop)* → remove
