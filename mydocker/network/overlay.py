@@ -31,7 +31,7 @@ from contextlib import contextmanager
 
 from mydocker.errors import RuntimeFailure
 from mydocker.network import links
-from mydocker.network.driver import Driver, Endpoint, JoinInfo, Network, bridge_name
+from mydocker.network.driver import IFNAMSIZ, Driver, Endpoint, JoinInfo, Network, bridge_name
 
 VXLAN_PORT = 4789
 OVERHEAD = 50                    # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
@@ -39,7 +39,7 @@ ZERO_MAC = "00:00:00:00:00:00"
 
 
 def vxlan_name(tag: str, vni: int) -> str:
-    return f"md{tag}v{vni:x}"[:links.IFNAMSIZ]
+    return f"md{tag}v{vni:x}"[:IFNAMSIZ]
 
 
 # the host side: underlay, devices, forwarding entries
