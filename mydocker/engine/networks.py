@@ -34,7 +34,6 @@ from mydocker.record import lazy
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
-DEFAULT_SUBNETS = [f"172.{n}.0.0/16" for n in range(17, 32)] + [f"10.{n}.0.0/16" for n in range(200, 255)]
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
 
 class NetworkService:
@@ -140,16 +139,8 @@ class NetworkService:
         return net
 
     def _check_free(self, subnet: str) -> None:
-        import ipaddress
-        from mydocker.network.ipam import parse_subnet
-        wanted = parse_subnet(subnet)
-        for other in self.networks():
-            if wanted.overlaps(ipaddress.IPv4Network(other.subnet)):
-                raise Conflict(f"subnet {subnet} overlaps network {other.name!r} ({other.subnet}): "
-                               "choose another --subnet")
-        for route in self._host_route_nets():
-            if wanted.overlaps(route):
-                raise Conflict(f"subnet {subnet} overlaps the host route to {route}: choose another --subnet")
+        from mydocker.network.ipam import check_free
+        check_free(subnet, [(n.name, n.subnet) for n in self.networks()], self._host_route_nets())
 
     def _host_route_nets(self):
         import ipaddress
@@ -158,18 +149,9 @@ class NetworkService:
 
     def _pick_subnet(self, name: str) -> str:
         import ipaddress
+        from mydocker.network.ipam import pick_subnet
         used = [ipaddress.IPv4Network(n.subnet) for n in self.networks()] + self._host_route_nets()
-        for candidate in DEFAULT_SUBNETS:
-            net = ipaddress.IPv4Network(candidate)
-            if name != DEFAULT_NETWORK:
-                # user networks get a /24 inside the first /16 nobody routes, like Docker's pools
-                for sub in net.subnets(new_prefix=24):
-                    if not any(sub.overlaps(u) for u in used):
-                        return str(sub)
-                continue
-            if not any(net.overlaps(u) for u in used):
-                return candidate
-        raise Conflict("no free private subnet left for a new network: give one with --subnet")
+        return pick_subnet(name == DEFAULT_NETWORK, used)
 
     def networks(self) -> list[Network]:
         return self.store.networks()
