@@ -8,6 +8,7 @@ Built on `_socket` and `struct`: the `socket` module's enums cost start-up time 
 from __future__ import annotations
 
 import _socket
+import errno
 import struct  # not array: array registers with collections.abc, which imports all of collections
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, MyDockerError
@@ -15,8 +16,9 @@ from mydocker import jsonio
 
 _MAX = 1 << 20
 # A SEQPACKET datagram must fit the socket's send buffer (net.core.wmem_default, 208 KiB here, can be
-# less): a longer message travels in parts of this size, each but the last marked by a leading NUL
-# (a JSON text never starts with one). The usual message is one datagram, as before.
+# less): a longer message travels in parts of this size (halved while the kernel says EMSGSIZE), each
+# but the last marked by a leading NUL (a JSON text never starts with one). The usual message is one
+# datagram, as before.
 _PART = 32 << 10
 _MORE = b"\0"
 
@@ -32,13 +34,21 @@ class Channel:
 
     def send(self, msg: dict, fds: list[int] | None = None) -> None:
         data = jsonio.dumps(msg).encode()
-        while len(data) > _PART:
-            self.sock.send(_MORE + data[:_PART])
-            data = data[_PART:]
-        if fds:
-            send_fds(self.sock, data, fds)
-        else:
-            self.sock.send(data)
+        part = _PART
+        while True:
+            try:
+                if len(data) <= part:
+                    if fds:
+                        send_fds(self.sock, data, fds)
+                    else:
+                        self.sock.send(data)
+                    return
+                self.sock.send(_MORE + data[:part])
+                data = data[part:]
+            except OSError as e:  # a send buffer smaller than the part: smaller parts
+                if e.errno != errno.EMSGSIZE or part <= 1024:
+                    raise
+                part //= 2
 
     def recv(self) -> tuple[dict | None, list[int]]:
         """Next message and any fds it carried; (None, []) when the other side is gone."""
