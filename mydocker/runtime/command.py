@@ -47,16 +47,17 @@ def _check(path: str) -> None:
 
 # execve's limits on what it copies onto the new program's stack (fs/exec.c): each string, NUL
 # included, within MAX_ARG_STRLEN (32 pages); all of them with their pointers within a quarter of
-# RLIMIT_STACK, capped at 3/4 of _STK_LIM (6 MiB), and never below ARG_MAX (32 pages).
-_PAGE = 4096
-_MAX_ARG_STRLEN = 32 * _PAGE
+# RLIMIT_STACK, capped at 3/4 of _STK_LIM (6 MiB), and never below ARG_MAX (128 KiB).
+_MAX_ARG_STRLEN = 32 * os.sysconf("SC_PAGE_SIZE")
+_ARG_MAX = 128 << 10
 _STACK_SHARE_CAP = 6 << 20
+_POINTER = 8  # a 64-bit host
 
 
 def check_exec_size(path: str, args: list[str], env: dict[str, str]) -> None:
     """Refuse, before the container starts, a command line and environment that execve would
     refuse with E2BIG ("Argument list too long"), naming the limit that was passed."""
-    total = len(os.fsencode(path)) + 1 + 8 * (max(len(args), 1) + len(env))
+    total = len(os.fsencode(path)) + 1 + _POINTER * (max(len(args), 1) + len(env))
     for i, arg in enumerate(args):
         size = len(os.fsencode(arg)) + 1
         if size > _MAX_ARG_STRLEN:
@@ -71,7 +72,7 @@ def check_exec_size(path: str, args: list[str], env: dict[str, str]) -> None:
         total += size
     stack = resource.getrlimit(resource.RLIMIT_STACK)[0]
     limit = max(min(_STACK_SHARE_CAP, stack // 4 if stack != resource.RLIM_INFINITY else _STACK_SHARE_CAP),
-                _MAX_ARG_STRLEN)
+                _ARG_MAX)
     if total > limit:
         raise InvalidArgument(f"the command's arguments and environment take {total} bytes, over the kernel's "
                               f"limit of {limit} (ARG_MAX: a quarter of the stack rlimit, at most 6 MiB): "

@@ -264,7 +264,10 @@ def _seal_fds(preserve_fds: int, fd_dir: int) -> None:
     and the exec walks fds, and before a seccomp filter that may refuse close_range. What the init
     opens later is opened O_CLOEXEC (Python's default)."""
     for fd in range(3, 3 + preserve_fds):
-        os.set_inheritable(fd, True)
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass  # not open: nothing to pass on
     sc.cloexec_from(3 + preserve_fds, fd_dir)
 
 
