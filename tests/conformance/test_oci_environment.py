@@ -56,3 +56,12 @@ def test_one_variable_over_the_kernels_per_string_limit_is_named(oci, bundle):
     one_line(oci("create", "--bundle", bundle(["true"], with_env(["ONE=" + "x" * 140_000])), "onevar", rc=1).err,
              "ONE", "MAX_ARG_STRLEN")
     oci("state", "onevar", rc=1)
+
+
+def test_an_exec_over_the_kernels_limit_fails_in_one_line(oci, bundle, tmp_path):
+    oci("run", "--detach", "--bundle", bundle(["sleep", "30"]), "smallexec")
+    process = base_config(["true"])["process"]
+    process["env"] += BIG_ENV
+    process["rlimits"] = [{"type": "RLIMIT_STACK", "soft": 1 << 20, "hard": 1 << 20}]
+    (tmp_path / "p.json").write_text(json.dumps(process))
+    one_line(oci("exec", "--process", str(tmp_path / "p.json"), "smallexec", rc=255).err, "262144", "ARG_MAX")
