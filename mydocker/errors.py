@@ -27,6 +27,10 @@ class NotSupported(MyDockerError):
     """A verb of the engine's interface that this engine does not implement yet."""
 
 
+class StoreUnavailable(MyDockerError):
+    """The cluster store (etcd, for overlay networks) cannot be reached or answered with an error."""
+
+
 class CommandNotExecutable(MyDockerError):
     """The container's command exists but cannot be executed (Docker's 126)."""
 

@@ -135,8 +135,10 @@ class Lifecycle:
         try:
             self.delete_runtime(container_id)  # what a crash or the last run left
             self.mount_rootfs(container_id)
-            self.networks.ensure_attached(container_id)  # attached again after a stop (config.json paths stay)
             config = jsonio.load_file(os.path.join(directory, "config.json"))
+            from mydocker.engine import userns  # --userns remap: pinned again after a reboot, before its netns
+            userns.restore(config, self.paths.runroot, container_id)
+            self.networks.ensure_attached(container_id)  # attached again after a stop (config.json paths stay)
             _state, init = create(self.paths.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
                                   stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
