@@ -166,7 +166,9 @@ class ContainerEngine:
         return self._engine.networks.published(self._service.observation.find(ref).id)
 
     def resize(self, ref: str, height: int, width: int) -> None:
-        raise NotSupported("resizing a container's terminal from another process is not supported yet")
+        """From another process. (An attached caller resizes through Streams.resize.)"""
+        raise NotSupported("resizing the terminal of a container attached elsewhere is not supported yet: "
+                           "the attached caller resizes it (Streams.resize)")
 
 
 class ImageEngine:

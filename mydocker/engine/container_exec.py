@@ -60,7 +60,8 @@ class ContainerExec:
             return 0
         try:
             return foreground.run_foreground(proc.pid, proc.console_fd, stdin=stdin, stdout=streams.stdout,
-                                             raw=streams.raw, terminal=terminal, sig_proxy=streams.sig_proxy)
+                                             raw=streams.raw, terminal=terminal, sig_proxy=streams.sig_proxy,
+                                             resize=streams.resize)
         finally:
             if proc.console_fd is not None:
                 os.close(proc.console_fd)

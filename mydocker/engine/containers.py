@@ -84,7 +84,8 @@ class ContainerService:
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
             code = foreground.run_foreground(init.pid, console, lambda: start(self.runtime_root, record.id),
                                              stdin=stdin, stdout=streams.stdout, raw=streams.raw,
-                                             terminal=streams.terminal, sig_proxy=streams.sig_proxy)
+                                             terminal=streams.terminal, sig_proxy=streams.sig_proxy,
+                                             resize=streams.resize)
             oom = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
             self.records.update_container(record.id, status="exited", exit_code=code, finished_at=now(), pid=0,
                                           oom_killed=oom)

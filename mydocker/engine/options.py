@@ -71,6 +71,7 @@ class Streams:
     stderr: int
     raw: bool = False               # stdin is a terminal to put in raw mode while attached (-ti)
     terminal: int | None = None     # a terminal whose window size the container's console follows
+    resize: int | None = None       # an fd carrying "ROWS COLS" lines: resize events (an HTTP resize request)
     sig_proxy: bool = True          # the signals this process gets go to the container (docker --sig-proxy)
 
 

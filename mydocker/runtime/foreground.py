@@ -24,14 +24,15 @@ def become_subreaper() -> None:
 
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
-                   eof_as_ctrl_d: bool = True) -> int:
+                   eof_as_ctrl_d: bool = True, resize: int | None = None) -> int:
     """Start the process (`start()`, if it waits for that), relay its console, and return its exit code
     as Docker reports it (128+N for signal N).
 
     console: the pty master (-t), or None when the process writes to the caller's fds directly.
     raw: put `stdin` (a terminal) in raw mode while attached. terminal: whose window size the console
     follows. sig_proxy: our signals go to `pid`. eof_as_ctrl_d: when stdin ends, type Ctrl-D into the
-    console (mydocker) or just stop reading (runc's manner).
+    console (mydocker) or just stop reading (runc's manner). resize: an fd carrying "ROWS COLS" lines,
+    each a new size for the console (a front end without a terminal of its own: an HTTP resize request).
     """
     from mydocker.runtime.process import wait_for_exit
     with forward_signals(pid if sig_proxy else None, console, terminal):
@@ -43,7 +44,7 @@ def run_foreground(pid: int, console: int | None, start=None, stdin: int | None 
         with raw_mode(stdin if raw and stdin is not None and os.isatty(stdin) else None):
             if start is not None:
                 start()
-            relay_console(console, stdin, stdout, eof_as_ctrl_d)
+            relay_console(console, stdin, stdout, eof_as_ctrl_d, resize)
         return wait_for_exit(pid)
 
 
@@ -112,11 +113,14 @@ class raw_mode:
         return False
 
 
-def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: bool = True) -> None:
-    """Copy stdin → console and console → stdout until the container's side closes."""
+def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: bool = True,
+                  resize: int | None = None) -> None:
+    """Copy stdin → console and console → stdout until the container's side closes; resize events
+    ("ROWS COLS" lines on the fd `resize`) set the console's size."""
     from mydocker import collector
     collector.resume()  # as long as the container runs
-    readers = [console] + ([stdin] if stdin is not None else [])
+    readers = [console] + ([stdin] if stdin is not None else []) + ([resize] if resize is not None else [])
+    pending = b""
     while True:
         try:
             ready, _, _ = select.select(readers, [], [])
@@ -140,6 +144,24 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
                 if eof_as_ctrl_d:
                     _write_all(console, b"\x04")
                 readers.remove(stdin)
+        if resize is not None and resize in ready:
+            data = os.read(resize, 4096)
+            if not data:
+                readers.remove(resize)
+            pending = _apply_sizes(console, pending + data)
+
+
+def _apply_sizes(console: int, data: bytes) -> bytes:
+    """Each complete "ROWS COLS" line resizes the console; a line cut short waits for the rest."""
+    from mydocker.linux.tty import set_winsize
+    *lines, rest = data.split(b"\n")
+    for line in lines:
+        try:
+            rows, cols = (int(x) for x in line.split())
+            set_winsize(console, rows, cols)
+        except (ValueError, OSError):
+            continue  # not a size, or the console is gone: the relay notices that itself
+    return rest
 
 
 def _write_all(fd: int, data: bytes) -> None:

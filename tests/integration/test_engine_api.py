@@ -86,3 +86,18 @@ def test_exec_logs_list_and_stop_through_the_interface(api):
 def test_a_verb_the_engine_lacks_is_a_clear_error(api):
     with pytest.raises(NotSupported, match="pause"):
         api.containers.pause("anything")
+
+
+def test_a_tty_run_takes_resize_events_from_the_caller(api):
+    """The API server's POST /containers/{id}/resize has no terminal to copy: it sends sizes."""
+    out_r, out_w = os.pipe()
+    resize_r, resize_w = os.pipe()
+    os.write(resize_w, b"42 123\n")
+    try:
+        report = api.containers.run(RunOptions(image="busybox", command=["sh", "-c", "sleep 0.5; stty size"], tty=True,
+                                               network="none", remove=True),
+                                    Streams(None, out_w, out_w, sig_proxy=False, resize=resize_r))
+    finally:
+        for fd in (out_w, resize_r, resize_w):
+            os.close(fd)
+    assert report.exit_code == 0 and _drain(out_r).strip() == b"42 123"

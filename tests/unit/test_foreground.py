@@ -57,3 +57,32 @@ def test_our_signals_go_to_the_process_and_are_restored_after():
     os.close(gate_w)
     assert code == 128 + signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_resize_events_from_the_caller_set_the_console_size():
+    """A front end without a terminal (an HTTP resize request) sends "ROWS COLS" lines."""
+    import time
+
+    from mydocker.linux.tty import get_winsize
+    master, slave = os.openpty()
+    out_r, out_w = os.pipe()
+    resize_r, resize_w = os.pipe()
+
+    def body():
+        os.close(master)
+        deadline = time.monotonic() + 10
+        while get_winsize(slave) != (33, 111) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.write(slave, b"%d %d\n" % get_winsize(slave))
+        os._exit(0)
+
+    pid = _child(body)
+    os.close(slave)
+    os.write(resize_w, b"junk\n33 1")  # a bad line is skipped; a line cut short waits for its end
+    os.write(resize_w, b"11\n")
+    code = run_foreground(pid, master, stdin=None, stdout=out_w, sig_proxy=False, resize=resize_r)
+    for fd in (master, out_w, resize_r, resize_w):
+        os.close(fd)
+    data = os.read(out_r, 4096)
+    os.close(out_r)
+    assert code == 0 and data.strip() == b"33 111"
