@@ -246,10 +246,13 @@ def _ref(link: int | str) -> tuple[int, bytes]:
     return (link, b"") if isinstance(link, int) else (0, string(IFLA_IFNAME, link))
 
 
-def new_link(name: str, kind: str, data: bytes = b"", mtu: int | None = None, what: str | None = None) -> Request:
+def new_link(name: str, kind: str, data: bytes = b"", mtu: int | None = None, what: str | None = None,
+             master: int | None = None, up: bool = False) -> Request:
+    """A new link of `kind`; with `master` already on that bridge, with `up` already up (one message)."""
     info = string(IFLA_INFO_KIND, kind) + (nested(IFLA_INFO_DATA, data) if data else b"")
-    body = (IFINFOMSG.pack(AF_UNSPEC, 0, 0, 0, 0) + string(IFLA_IFNAME, name) + nested(IFLA_LINKINFO, info)
-            + (u32(IFLA_MTU, mtu) if mtu else b""))
+    body = (IFINFOMSG.pack(AF_UNSPEC, 0, 0, IFF_UP if up else 0, IFF_UP if up else 0) + string(IFLA_IFNAME, name)
+            + nested(IFLA_LINKINFO, info) + (u32(IFLA_MTU, mtu) if mtu else b"")
+            + (u32(IFLA_MASTER, master) if master else b""))
     return Request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, what or f"create {kind} {name}")
 
 
@@ -257,12 +260,14 @@ def new_bridge(name: str, mtu: int | None = None) -> Request:
     return new_link(name, "bridge", mtu=mtu)
 
 
-def new_veth(name: str, peer: str, peer_netns_fd: int | None = None, mtu: int | None = None) -> Request:
-    """A veth pair; with `peer_netns_fd` (an open fd of a netns) the peer is made in that namespace."""
+def new_veth(name: str, peer: str, peer_netns_fd: int | None = None, mtu: int | None = None,
+             master: int | None = None, up: bool = False) -> Request:
+    """A veth pair; with `peer_netns_fd` (an open fd of a netns) the peer is made in that namespace;
+    `master` and `up` are this end's (the peer stays down)."""
     peer_attrs = string(IFLA_IFNAME, peer) + (u32(IFLA_NET_NS_FD, peer_netns_fd) if peer_netns_fd is not None else b"")
     peer_attrs += u32(IFLA_MTU, mtu) if mtu else b""
     data = attr(VETH_INFO_PEER, IFINFOMSG.pack(AF_UNSPEC, 0, 0, 0, 0) + peer_attrs)
-    return new_link(name, "veth", data, mtu, f"create veth {name} (peer {peer})")
+    return new_link(name, "veth", data, mtu, f"create veth {name} (peer {peer})", master, up)
 
 
 def new_vxlan(name: str, vni: int, local: str | None = None, underlay: int | None = None, port: int = 4789,
@@ -371,6 +376,10 @@ def del_fdb(index: int, mac: str, dst: str | None = None, master: bool = False, 
 
 # the socket
 
+class NetlinkError(OSError):
+    """The kernel refused a request: OSError(errno, "cannot <what, naming the object>: <reason>")."""
+
+
 class Netlink:
     """One NETLINK_ROUTE socket, in this namespace or (netns=path) in the namespace pinned there."""
 
@@ -445,7 +454,7 @@ class Netlink:
                 code, detail = self._error(payload, flags)
                 if code and code not in req.tolerate:
                     reason = os.strerror(code) + (f" ({detail})" if detail else "")
-                    failures[seq] = OSError(code, f"cannot {req.what}{self.where}: {reason}")
+                    failures[seq] = NetlinkError(code, f"cannot {req.what}{self.where}: {reason}")
         if failures:
             raise failures[min(failures)]
 
@@ -462,7 +471,7 @@ class Netlink:
                     return out
                 if mtype == NLMSG_ERROR:
                     code, detail = self._error(payload, flags)
-                    raise OSError(code, f"cannot {what}{self.where}: {os.strerror(code)}"
+                    raise NetlinkError(code, f"cannot {what}{self.where}: {os.strerror(code)}"
                                   + (f" ({detail})" if detail else ""))
                 out.append(payload)
 
@@ -483,13 +492,13 @@ class Netlink:
                     code, detail = self._error(payload, flags)
                     if code in (_ENODEV, _ENOENT):
                         return None
-                    raise OSError(code, f"cannot look up link {link}{self.where}: {os.strerror(code)}")
+                    raise NetlinkError(code, f"cannot look up link {link}{self.where}: {os.strerror(code)}")
 
     def index(self, name: str) -> int:
         """The index of link `name`; OSError(ENODEV) naming it if there is none."""
         found = self.link(name)
         if found is None:
-            raise OSError(_ENODEV, f"no link {name}{self.where}")
+            raise NetlinkError(_ENODEV, f"cannot find link {name}{self.where}: {os.strerror(_ENODEV)}")
         return found.index
 
     def links(self) -> list[Link]:

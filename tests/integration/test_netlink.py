@@ -48,9 +48,10 @@ def test_bridge_veth_into_a_namespace_addresses_route(spaces):
         h.run(nl.new_bridge("mdt-br"))
         br = h.index("mdt-br")
         h.run(nl.add_address(br, "10.77.0.1", 24, "mdt-br"), nl.set_link(br, up=True))
-        h.run(nl.new_veth("mdt-veth", "eth0", fd))
+        h.run(nl.new_veth("mdt-veth", "eth0", fd, master=br, up=True))  # on the bridge and up from the start
         os.close(fd)
-        h.run(nl.set_link("mdt-veth", master=br, up=True, mtu=1400))
+        assert link_of(host, "mdt-veth")["master"] == "mdt-br"
+        h.run(nl.set_link("mdt-veth", master=0), nl.set_link("mdt-veth", master=br, mtu=1400))
         eth0 = c.index("eth0")
         c.run(nl.set_link(eth0, mac="02:42:0a:4d:00:02", mtu=1400, up=True), nl.set_link("lo", up=True),
               nl.add_address(eth0, "10.77.0.2", 24, "eth0"), nl.add_route(gateway="10.77.0.1"))
@@ -142,6 +143,7 @@ def test_refusals_name_the_object(spaces):
         with pytest.raises(OSError) as exc:
             h.run(nl.new_bridge("mdt-dup"))
         assert exc.value.errno == errno.EEXIST
+        assert isinstance(exc.value, nl.NetlinkError)
         assert str(exc.value) == f"[Errno 17] cannot create bridge mdt-dup in {host}: File exists"
         with pytest.raises(OSError) as exc:
             h.run(nl.set_link("mdt-missing", up=True))
