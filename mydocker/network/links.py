@@ -12,8 +12,6 @@ import os
 from mydocker.errors import RuntimeFailure
 from mydocker.network import netlink as nl
 
-IFNAMSIZ = 15
-
 
 def exists(name: str) -> bool:
     return os.path.exists(f"/sys/class/net/{name}")
