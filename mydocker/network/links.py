@@ -26,22 +26,17 @@ def _fail(what: str, exc: OSError) -> RuntimeFailure:
     return RuntimeFailure(f"{text}; check `ip link` and run `mydocker network reconcile`")
 
 
-def _tolerating(req: nl.Request, *codes: int) -> nl.Request:
-    req.tolerate = codes
-    return req
-
-
 def ensure_bridge(name: str, gateway: str, prefixlen: int) -> None:
     """The bridge `name` with the gateway address, up; created if missing (idempotent)."""
     try:
         with nl.Netlink() as sock:
             found = sock.link(name)
             if found is None:  # EEXIST: a concurrent run made it first
-                sock.run(_tolerating(nl.new_bridge(name), errno.EEXIST))
+                sock.run(nl.new_bridge(name).tolerating(errno.EEXIST))
                 found = sock.link(name)
                 if found is None:
                     raise OSError(errno.ENODEV, f"bridge {name} vanished as it was made")
-            sock.run(_tolerating(nl.add_address(found.index, gateway, prefixlen, name), errno.EEXIST),
+            sock.run(nl.add_address(found.index, gateway, prefixlen, name).tolerating(errno.EEXIST),
                      nl.set_link(found.index, up=True, what=f"bring bridge {name} up"))
     except OSError as e:
         raise _fail(f"cannot set up bridge {name}", e) from None
@@ -55,7 +50,7 @@ def delete(name: str) -> None:
         return
     try:
         with nl.Netlink() as sock:
-            sock.run(_tolerating(nl.del_link(name), errno.ENODEV, errno.ENOENT))
+            sock.run(nl.del_link(name).tolerating(errno.ENODEV, errno.ENOENT))
     except OSError as e:
         raise _fail(f"cannot delete link {name}", e) from None
 
@@ -95,7 +90,7 @@ def plug(netns_path: str, host_name: str, bridge: str, address: str, prefixlen: 
                      nl.add_address(index, address, prefixlen, ifname),
                      nl.set_link("lo", up=True, what="bring lo up")]
             if gateway:  # EEXIST: a second network; the first one's default route stays
-                steps.append(_tolerating(nl.add_route(gateway=gateway), errno.EEXIST))
+                steps.append(nl.add_route(gateway=gateway).tolerating(errno.EEXIST))
             inside.run(*steps)
     except OSError as e:
         raise _fail(f"cannot configure {ifname} ({address}) in {netns_path}", e) from None

@@ -240,6 +240,11 @@ class Request:
     what: str                  # "create bridge md-x": names the object in an error
     tolerate: tuple[int, ...] = field(default=())  # errnos that mean "already so" for this caller
 
+    def tolerating(self, *codes: int) -> Request:
+        """This request, with these errnos taken as success (EEXIST on an idempotent create)."""
+        self.tolerate = codes
+        return self
+
 
 def _ref(link: int | str) -> tuple[int, bytes]:
     """A link by index, or by name (the kernel looks the name up: no round trip of ours)."""
