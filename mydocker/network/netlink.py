@@ -17,7 +17,7 @@ from __future__ import annotations
 import _socket  # not `socket`: its enum classes cost import time on `run`'s path
 import os
 import struct
-from dataclasses import dataclass, field
+from mydocker.record import record
 
 NETLINK_ROUTE = 0
 _SOL_NETLINK = 270
@@ -162,7 +162,7 @@ def mac_text(value: bytes) -> str:
 
 # what the kernel reports
 
-@dataclass
+@record
 class Link:
     index: int
     name: str
@@ -177,7 +177,7 @@ class Link:
         return bool(self.flags & IFF_UP)
 
 
-@dataclass
+@record
 class Address:
     index: int
     family: int
@@ -185,7 +185,7 @@ class Address:
     address: str
 
 
-@dataclass
+@record
 class Neighbour:
     """A neighbour entry (family AF_INET/AF_INET6) or an FDB entry (family AF_BRIDGE: `dst` is the
     remote VTEP of a VXLAN entry, or None)."""
@@ -232,13 +232,13 @@ def parse_neighbour(payload: bytes) -> Neighbour:
 
 # requests: built here, sent (alone or together) by Netlink.run
 
-@dataclass
+@record
 class Request:
     kind: int                  # RTM_*
     flags: int                 # NLM_F_* besides REQUEST and ACK
     body: bytes                # the family header and the attributes
     what: str                  # "create bridge md-x": names the object in an error
-    tolerate: tuple[int, ...] = field(default=())  # errnos that mean "already so" for this caller
+    tolerate: tuple[int, ...] = ()  # errnos that mean "already so" for this caller
 
     def tolerating(self, *codes: int) -> Request:
         """This request, with these errnos taken as success (EEXIST on an idempotent create)."""
