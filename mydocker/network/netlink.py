@@ -10,6 +10,9 @@ Another network namespace: the socket is opened inside it (`Netlink(netns=path)`
 thread there for the socket(2) call only, then back: a netlink socket stays bound to the namespace
 it was made in). That is one setns pair instead of a forked helper; it relies on the engine being
 single-threaded, as netns.entered does.
+
+Why here and not in mydocker/linux/: it is a protocol client (message formats, attributes, the
+objects of rtnetlink), which DESIGN.md gives to the network layer; linux/ holds thin syscall wrappers.
 """
 
 from __future__ import annotations
