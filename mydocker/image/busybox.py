@@ -127,11 +127,12 @@ def find_library(soname: str) -> str | None:
 
 def host_libraries(ping: str | None) -> list[str]:
     """Sorted paths (as the loader names them) of what ping and glibc's NSS need at run time."""
+    try:
+        libc_version = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):  # not glibc
+        libc_version = None
     wanted = [ping] if ping else []
-    for soname in nss_modules(os.confstr("CS_GNU_LIBC_VERSION") if "CS_GNU_LIBC_VERSION" in os.confstr_names
-                              else None):
-        if path := find_library(soname):
-            wanted.append(path)
+    wanted += [path for soname in nss_modules(libc_version) if (path := find_library(soname))]
     found = set()
     for program in wanted:
         found.update(shared_objects(program))

@@ -17,7 +17,8 @@ LDD = """\tlinux-vdso.so.1 (0x00007ffd5f1e2000)
 
 
 def test_parse_ldd_keeps_the_loader_and_the_libraries_and_skips_the_vdso():
-    assert parse_ldd(LDD, "/bin/ping") == ["/lib/x86_64-linux-gnu/libcap.so.2", "/usr/lib/x86_64-linux-gnu/libidn2.so.0",
+    assert parse_ldd(LDD, "/bin/ping") == ["/lib/x86_64-linux-gnu/libcap.so.2",
+                                           "/usr/lib/x86_64-linux-gnu/libidn2.so.0",
                                            "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"]
 
 
