@@ -1,0 +1,154 @@
+"""A build's context: the directory COPY/ADD read from, its .dockerignore rules, the globbing of
+COPY sources, and the checksums that key a copying step in the build cache.
+
+Patterns follow Go's filepath.Match, as Docker's do, with Docker's `**` (any number of directories)
+and `!` exceptions; the last matching .dockerignore line wins.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import re
+import stat
+
+from mydocker.errors import NotFound
+
+# (exclude?, regex) per .dockerignore line, in file order
+IgnoreRules = list[tuple[bool, re.Pattern]]
+
+
+class BuildContext:
+    """The context directory of one build and what its .dockerignore excludes."""
+
+    def __init__(self, path: str) -> None:
+        self.root = os.path.abspath(path)
+        if not os.path.isdir(self.root):
+            raise NotFound(f"the build context {path} is not a directory: give the directory to build from")
+        self.ignore = read_dockerignore(self.root)
+
+    def read_dockerfile(self, name: str | None) -> str:
+        """The Dockerfile's text: `name` (-f) as given, else inside the context; default
+        <context>/Dockerfile."""
+        path = name or os.path.join(self.root, "Dockerfile")
+        if name and not os.path.isabs(path) and not os.path.exists(path):
+            path = os.path.join(self.root, path)
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise NotFound(f"no Dockerfile at {path}: write one or give its path with -f") from None
+
+
+def read_dockerignore(context: str) -> IgnoreRules:
+    """The rules of `context`/.dockerignore (none when there is no such file)."""
+    path = os.path.join(context, ".dockerignore")
+    if not os.path.exists(path):
+        return []
+    rules = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            negate = line.startswith("!")
+            pattern = os.path.normpath(line.lstrip("!").strip().lstrip("/")) or "."
+            rules.append((not negate, re.compile(_pattern_regex(pattern))))
+    return rules
+
+
+def _pattern_regex(pattern: str) -> str:
+    """Go filepath.Match with Docker's `**` (any number of directories)."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            if pattern[i:i + 1] == "/":
+                out[-1] = "(.*/)?"
+                i += 1
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1:end].replace("\\", "\\\\")
+                out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
+                i = end
+        elif c == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "^" + "".join(out) + "$"
+
+
+def ignored(rules: IgnoreRules | None, rel: str) -> bool:
+    """Whether `rel` (relative to the context) or a directory above it is excluded."""
+    if not rules:
+        return False
+    parts = rel.split("/")
+    result = False
+    for exclude, regex in rules:
+        for n in range(1, len(parts) + 1):
+            if regex.match("/".join(parts[:n])):
+                result = exclude  # a pattern matching a directory applies to what is inside
+                break
+    return result
+
+
+def glob_sources(root: str, pattern: str, ignore: IgnoreRules | None) -> list[str]:
+    """Paths relative to `root` matching the COPY source `pattern` (Go filepath.Match per
+    component), less what `ignore` excludes."""
+    rel = os.path.normpath("/" + pattern).lstrip("/") or "."
+    if rel == ".":
+        return ["."]
+    if not any(c in rel for c in "*?["):
+        return [rel] if os.path.lexists(os.path.join(root, rel)) and not ignored(ignore, rel) else []
+    found = ["."]
+    for part in rel.split("/"):
+        nxt = []
+        for base in found:
+            directory = os.path.join(root, base)
+            if not os.path.isdir(directory):
+                continue
+            if any(c in part for c in "*?["):
+                names = sorted(n for n in os.listdir(directory) if fnmatch.fnmatchcase(n, part))
+            else:
+                names = [part] if os.path.lexists(os.path.join(directory, part)) else []
+            nxt += [os.path.normpath(os.path.join(base, n)) for n in names]
+        found = nxt
+    return [f for f in found if not ignored(ignore, f)]
+
+
+def sources_checksum(root: str, sources: list[str], ignore: IgnoreRules | None) -> str:
+    """The sha256 (hex) of the names, modes, link targets and contents of everything a copy of
+    `sources` (relative to `root`) takes: what keys a COPY/ADD step in the build cache."""
+    digest = hashlib.sha256()
+    for rel in sources:
+        _checksum(os.path.join(root, rel), rel, digest, ignore)
+    return digest.hexdigest()
+
+
+def _checksum(path: str, rel: str, digest, ignore: IgnoreRules | None) -> None:
+    st = os.lstat(path)
+    digest.update(f"{rel}\0{st.st_mode}\0".encode())
+    if stat.S_ISLNK(st.st_mode):
+        digest.update(os.readlink(path).encode())
+    elif stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    elif stat.S_ISDIR(st.st_mode):
+        for name in sorted(os.listdir(path)):
+            sub = os.path.normpath(os.path.join(rel, name))
+            if not ignored(ignore, sub):
+                _checksum(os.path.join(path, name), sub, digest, ignore)
