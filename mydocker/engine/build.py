@@ -21,7 +21,7 @@ import sys
 
 from mydocker.engine.build_cache import BuildCache, step_key
 from mydocker.engine.build_context import BuildContext, IgnoreRules, glob_sources, sources_checksum
-from mydocker.engine.images import now
+from mydocker.engine.images import empty_config, now
 from mydocker.engine.options import BuildOptions
 from mydocker.errors import InvalidArgument, MyDockerError, NotFound
 from mydocker.image.dockerfile import DockerfileError, Instruction, expand, parse
@@ -46,11 +46,6 @@ class _Stage:
     args: dict             # ARGs declared in this stage -> value
     shell: list[str] = factory(lambda: list(DEFAULT_SHELL))
     cmd_set: bool = False  # a CMD of this Dockerfile survives a later ENTRYPOINT
-
-
-def _scratch_config() -> dict:
-    return {"architecture": "amd64" if os.uname().machine == "x86_64" else os.uname().machine,
-            "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
 
 
 def _env_dict(config: dict) -> dict[str, str]:
@@ -153,7 +148,7 @@ class Builder:
         if name.lower() in named:
             manifest = named[name.lower()]
         elif name == "scratch":
-            return _Stage(None, _scratch_config(), {})
+            return _Stage(None, empty_config(), {})
         else:
             try:
                 manifest = self.images.get(name).manifest_digest
@@ -271,7 +266,7 @@ class Builder:
 
     def _save(self, stage: _Stage, layer: tuple[str, int] | None, created_by: str) -> str:
         """Store stage.config (+ a layer) as a new untagged image on top of stage.manifest."""
-        from mydocker.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST
+        from mydocker.image.store import MEDIA_LAYER
         config = stage.config
         created = now()
         config["created"] = created
@@ -284,19 +279,13 @@ class Builder:
         layers = list(self.images.store.read_json(stage.manifest)["layers"]) if stage.manifest else []
         if layer:
             layers.append({"mediaType": MEDIA_LAYER, "digest": layer[0], "size": layer[1]})
-        config_digest, config_size = self.images.store.put_json(config)
-        manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
-                    "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
-                    "layers": layers}
-        digest, _size = self.images.store.put_json(manifest)
+        digest, _size = self.images.store.put_image(config, layers)
         self.images.register(digest, [], created)
         stage.config = copy.deepcopy(config)
         return digest
 
     def _commit_dir(self, stage: _Stage, upper: str, created_by: str) -> str:
-        from mydocker.image.diff import write_layer
-        layer = self.images._write_blob(lambda out: write_layer(upper, out, overlay_upper=True))
-        return self._save(stage, layer, created_by)
+        return self._save(stage, self.images.write_upper_layer(upper), created_by)
 
     # RUN
 
