@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("exec", "Execute a command in a running container", usage="exec [OPTIONS] CONTAINER COMMAND [ARG...]",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mydocker.cli.flags import Command, UsageError, check_args, parse
+from mydocker.flags import Command, UsageError, check_args, parse
 from mydocker.errors import MyDockerError, describe
 from mydocker import jsonio
 from mydocker.runtime import status
