@@ -43,10 +43,7 @@ class ContainerService(Lifecycle):
 
     def run(self, opts: RunOptions, stdio: Stdio | None = None) -> int:
         """Run a container attached to the caller; return its exit code as Docker reports it."""
-        from mydocker.runtime.create import create
-        from mydocker.runtime.spec import Spec
-        from mydocker.runtime.start import start
-        from mydocker.runtime.stats import oom_killed
+        from mydocker.runtime.api import create, oom_killed, start
         from mydocker.linux import syscalls as sc
 
         stdio = stdio or Stdio()
@@ -58,7 +55,7 @@ class ContainerService(Lifecycle):
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the init is reparented to us: we reap it
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
-            _state, init = create(self.runtime_root, record.id, directory, spec=Spec.from_dict(config, directory),
+            _state, init = create(self.runtime_root, record.id, directory, config,
                                   stdio=(devnull if devnull is not None else stdio.stdin, stdio.stdout, stdio.stderr))
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
@@ -132,8 +129,7 @@ class ContainerService(Lifecycle):
 
     def _attach(self, pid: int, console: int | None, opts: RunOptions, stdio: Stdio, start) -> int:
         from mydocker.engine import attach
-        from mydocker.runtime.foreground import relay_console
-        from mydocker.runtime.process import wait_for_exit
+        from mydocker.runtime.api import relay_console, wait_for_exit
         terminal = attach.terminal_of(stdio.stdin, stdio.stdout) if console is not None else None
         with attach.forward_signals(pid, console, terminal):
             if console is None:
@@ -150,7 +146,7 @@ class ContainerService(Lifecycle):
 
         `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
         """
-        from mydocker.runtime.delete import delete
+        from mydocker.runtime.api import delete
         delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
         from mydocker.engine.networks import NetworkService  # veth, netns, address, rules; forgotten on rm
         NetworkService(self.records, self.root, self.runroot).release(container_id, forget=remove)

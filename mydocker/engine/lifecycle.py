@@ -35,14 +35,14 @@ monitor = _LazyMonitor()
 
 def alive(monitor_identity: str) -> bool:
     """Is the process recorded as "pid:starttime" (a container's monitor) still running?"""
-    from mydocker.runtime.state import process_start_time
+    from mydocker.runtime.api import process_start_time
     pid, _, start = monitor_identity.partition(":")
     return pid.isdigit() and process_start_time(int(pid)) == int(start or 0)
 
 
 def identity(pid: int) -> str:
     """"pid:starttime": names one process for as long as the machine runs (pids are reused)."""
-    from mydocker.runtime.state import process_start_time
+    from mydocker.runtime.api import process_start_time
     return f"{pid}:{process_start_time(pid)}"
 _ERRORS = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invalid": InvalidArgument,
            "conflict": Conflict}
@@ -129,12 +129,12 @@ class Lifecycle:
         return [r for r in found if all or r.status in ("running", "restarting", "paused")]
 
     def process_alive(self, rec: ContainerRecord) -> bool:
-        from mydocker.runtime import state as st
+        from mydocker.runtime import api as runtime
         try:
-            state = st.load(self.runtime_root, rec.id)
+            state = runtime.state(self.runtime_root, rec.id)
         except (NotFound, ValueError, OSError):
             return False
-        return state.pid == rec.pid and st.status(self.runtime_root, state) in ("created", "running", "paused")
+        return state.pid == rec.pid and runtime.status(self.runtime_root, state) in ("created", "running", "paused")
 
     def observe(self, rec: ContainerRecord) -> ContainerRecord:
         """The record, corrected by what the processes say (monitor or CLI killed, crash)."""
@@ -174,9 +174,7 @@ class Lifecycle:
 
     def launch(self, container_id: str, stdio: list[int], channel, me: str) -> dict:
         """In a monitor's worker: create and start the container with the monitor's pipes."""
-        from mydocker.runtime.create import create
-        from mydocker.runtime.spec import Spec
-        from mydocker.runtime.start import start
+        from mydocker.runtime.api import create, start
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing" or rec.manually_stopped:  # `start` clears the flag first
             if rec is not None and rec.status == "restarting":
@@ -191,8 +189,7 @@ class Lifecycle:
             from mydocker.engine.networks import NetworkService  # attached again after a stop (config.json paths stay)
             NetworkService(self.records, self.root, self.runroot).ensure_attached(container_id)
             config = jsonio.load_file(os.path.join(directory, "config.json"))
-            _state, init = create(self.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
-                                  stdio=tuple(stdio))
+            _state, init = create(self.runtime_root, container_id, directory, config, stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
             channel.send({"type": "started", "pid": init.pid}, fds)
             try:
@@ -227,7 +224,7 @@ class Lifecycle:
             return {"error": kind, "message": str(error)}
 
     def delete_runtime(self, container_id: str) -> None:
-        from mydocker.runtime.delete import delete
+        from mydocker.runtime.api import delete
         delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
 
     def mount_rootfs(self, container_id: str) -> None:
@@ -243,7 +240,7 @@ class Lifecycle:
 
     def exited(self, container_id: str, code: int) -> bool:
         """In a monitor's worker: record the exit, tear down; True if the restart policy restarts it."""
-        from mydocker.runtime.stats import oom_killed
+        from mydocker.runtime.api import oom_killed
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing":
             return False  # `rm` is tearing it down
@@ -283,7 +280,7 @@ class Lifecycle:
 
     def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> ContainerRecord:
         """StopSignal (or `sig`), `timeout` seconds, then SIGKILL; returns once the exit is recorded."""
-        from mydocker.runtime.kill import parse_signal
+        from mydocker.runtime.api import parse_signal
         rec = self.find(ref)
         self.records.update_container(rec.id, manually_stopped=True)
         if rec.status != "running":
@@ -300,7 +297,7 @@ class Lifecycle:
         return self._await_record(rec, 128 + sig)
 
     def kill(self, ref: str, sig: str = "KILL") -> ContainerRecord:
-        from mydocker.runtime.kill import parse_signal
+        from mydocker.runtime.api import parse_signal
         number = parse_signal(sig)
         rec = self.find(ref)
         if rec.status != "running":
@@ -378,9 +375,8 @@ class Lifecycle:
              stdio: tuple[int, int, int] = (0, 1, 2)) -> int:
         """Run `command` in the container's namespaces and cgroup; its exit code (0 with detach)."""
         from mydocker.engine import attach
-        from mydocker.runtime.foreground import relay_console
         from mydocker.engine.specbuild import merge_env, validate_env
-        from mydocker.runtime.exec import exec_process, wait_for_exit
+        from mydocker.runtime.api import exec_process, relay_console, wait_for_exit
         rec = self.find(ref)
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
@@ -431,7 +427,7 @@ class Lifecycle:
     # helpers
 
     def _signal(self, rec: ContainerRecord, sig: int) -> None:
-        from mydocker.runtime.kill import kill
+        from mydocker.runtime.api import kill
         try:
             kill(self.runtime_root, rec.id, sig)
         except (Conflict, NotFound, ProcessLookupError):

@@ -13,14 +13,14 @@ import stat
 
 from mydocker.errors import InvalidArgument
 from mydocker.record import factory, record
-from mydocker.runtime.caps import NAMES as _CAP_NAMES
+from mydocker.runtime.api import capability_names
 
 # moby oci/caps/defaults.go: CapEff 00000000a80425fb
 DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
                 "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
                 "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
 # Numbered as in linux/capability.h (index = capability number): the runtime's list.
-ALL_CAPS = [f"CAP_{name}" for name in _CAP_NAMES]
+ALL_CAPS = [f"CAP_{name}" for name in capability_names()]
 
 # moby oci/defaults.go: deny everything, allow the default devices, deny fuse explicitly.
 # Then what runc adds itself (the runtime may or may not): mknod of anything (opening stays denied),

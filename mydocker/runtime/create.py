@@ -44,7 +44,6 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
     """Create container `container_id` from `bundle`; return its state and init (with any console fd)."""
     from mydocker.runtime import hooks
     options = options or CreateOptions()
-    validate = spec is None  # a config.json from disk; the engine's own specs are valid by construction
     if spec is None:
         spec = load_spec(bundle)
     hooks.check(spec.hooks)
@@ -69,13 +68,12 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
 
         def after_fork(pid: int) -> None:
             # While the children make namespaces (the fork is early, so they overlap this work):
-            # check config.json against the schema (the init waits for "go" before it touches
-            # anything), record the cgroup's paths (and the init's pid when it is known already),
+            # check the config against the schema (from disk or the engine's, alike; the init waits
+            # for "go" before it touches anything), record the cgroup's paths (and the init's pid when it is known already),
             # then create the cgroup before "go", as the init binds its directories.
             nonlocal cgroup
-            if validate:
-                from mydocker.runtime.validate import validate_config
-                validate_config(spec.raw)
+            from mydocker.runtime.validate import validate_config
+            validate_config(spec.raw)
             from mydocker.runtime.cgroups import open_cgroup
             cgroup = open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
                                  container_id=container_id)
