@@ -7,24 +7,27 @@ test see it, yet costs nothing on the paths that never touch it (start-up budget
 Why this and not importlib.util.LazyLoader or Mercurial's demandimport: both defer the module's
 *execution* after finding its file, and the container's init runs after pivot_root, where the
 host's files are gone; LazyLoader also costs an importlib.util import on every start. A proxy that
-imports by name needs nothing but `sys`, and the modules the init needs after pivot_root are
-listed in EAGER: lazy_module imports those at once (tests/unit/test_imports.py checks the list
-against the init's import closure).
-"""
+imports by name needs nothing but `sys`. A proxy for a module that is loaded already when it is
+first used costs a dict look-up, so it is safe after pivot_root too; what must be loaded by then is
+listed in EAGER (tests/unit/test_imports.py holds the init's import closure to it).
 
-from __future__ import annotations
+Deliberate exceptions, which keep function-level imports (docs/startup.md): the `state` fast path
+(runtime/entry.py, runtime/status.py) loads not even this module, and runtime/process.py imports the
+init's modules in the forked child at a chosen moment; an import inside `try` for an optional
+package stays where its ImportError is handled.
+"""
 
 import sys
 
-# The container init's closure: what runs after pivot_root (runtime/init.py and what it calls).
-# Whoever names one of these gets it imported at once, before any fork.
+# The container init's closure: every mydocker module that runtime/init.py and what it calls may
+# use after pivot_root. Importing mydocker.runtime.init loads them all; none may be reached only
+# through a function-level import or a lazy_module name that is first used after pivot_root.
 EAGER = frozenset({
-    "mydocker.errors", "mydocker.jsonio", "mydocker.record",
-    "mydocker.linux.libc", "mydocker.linux.syscalls", "mydocker.linux.tty", "mydocker.linux.net",
-    "mydocker.linux.seccomp",
+    "mydocker.errors", "mydocker.jsonio", "mydocker.lazy", "mydocker.record",
+    "mydocker.linux.libc", "mydocker.linux.net", "mydocker.linux.syscalls", "mydocker.linux.tty",
     "mydocker.runtime.caps", "mydocker.runtime.channel", "mydocker.runtime.command", "mydocker.runtime.hooks",
     "mydocker.runtime.init", "mydocker.runtime.mountopts", "mydocker.runtime.paths", "mydocker.runtime.rootfs",
-    "mydocker.runtime.seccomp", "mydocker.runtime.spec",
+    "mydocker.runtime.spec",
 })
 
 
@@ -67,10 +70,5 @@ def _import(name: str):
 
 
 def lazy_module(name: str):
-    """The module `name` if it is loaded already or in EAGER (imported now), else a LazyModule."""
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    if name in EAGER:
-        return _import(name)
-    return LazyModule(name)
+    """The module `name` if it is loaded already, else a LazyModule that imports it on first use."""
+    return sys.modules.get(name) or LazyModule(name)

@@ -17,6 +17,12 @@ import tarfile
 
 from mydocker.errors import InvalidArgument
 from mydocker.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, ImageStore
+from mydocker.lazy import lazy_module
+
+hashlib = lazy_module("hashlib")
+io = lazy_module("io")
+reference = lazy_module("mydocker.image.reference")
+shutil = lazy_module("shutil")
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
@@ -27,7 +33,6 @@ _SMALL = 4 << 20  # files this small are kept in memory too (JSON documents)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    import io
     info = tarfile.TarInfo(name)
     info.size, info.mode = len(data), 0o644
     tar.addfile(info, io.BytesIO(data))
@@ -43,7 +48,6 @@ def save(store: ImageStore, images: list[tuple[str, list[str]]], out, fmt: str =
     """Write `images` [(manifest digest, [canonical names])] to the binary stream `out`."""
     if fmt not in FORMATS:
         raise InvalidArgument(f"unknown archive format {fmt!r}: use one of {', '.join(FORMATS)}")
-    from mydocker.image import reference
     index, docker_manifest, repositories, blobs = [], [], {}, []
     for digest, names in images:
         manifest = store.read_json(digest)
@@ -97,7 +101,6 @@ class _Files:
         self.links: dict[str, str] = {}
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        import hashlib
         name = os.path.normpath(member.name.lstrip("/"))
         if member.issym() or member.islnk():
             target = member.linkname if member.islnk() else os.path.join(os.path.dirname(name), member.linkname)
@@ -159,7 +162,6 @@ def _layer_media(path: str) -> str:
 
 def load(store: ImageStore, stream) -> list[tuple[str, int, list[str]]]:
     """Read an image archive from `stream` into the store: [(manifest digest, size, [names])]."""
-    import shutil
     scratch = store.temp_dir(".load-")
     try:
         files = _Files(scratch)
@@ -188,7 +190,6 @@ def _store_blob(store: ImageStore, path: str, digest: str) -> None:
 
 def _docker_tags(files: _Files) -> dict[str, list[str]]:
     """config digest -> canonical names, from a docker-archive manifest.json if present."""
-    from mydocker.image import reference
     if "manifest.json" not in files.files:
         return {}
     out: dict[str, list[str]] = {}
@@ -199,7 +200,6 @@ def _docker_tags(files: _Files) -> dict[str, list[str]]:
 
 
 def _load_oci(store: ImageStore, files: _Files) -> list[tuple[str, int, list[str]]]:
-    from mydocker.image import reference
     index = files.json("index.json")
     found: list[tuple[dict, list[str]]] = []
 
@@ -245,7 +245,6 @@ def _arch() -> str:
 
 
 def _load_docker(store: ImageStore, files: _Files) -> list[tuple[str, int, list[str]]]:
-    from mydocker.image import reference
     loaded = []
     for entry in files.json("manifest.json"):
         config_path, config_digest, config_size = files.files[files.resolve(entry["Config"])]

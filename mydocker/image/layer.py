@@ -18,6 +18,15 @@ import stat
 import tarfile
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
+from mydocker.lazy import lazy_module
+
+bz2 = lazy_module("bz2")
+gzip = lazy_module("gzip")
+hashlib = lazy_module("hashlib")
+lzma = lazy_module("lzma")
+shutil = lazy_module("shutil")
+subprocess = lazy_module("subprocess")
+zlib = lazy_module("zlib")
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -80,7 +89,6 @@ def _apply_xattrs(member: tarfile.TarInfo, target: str) -> None:
 
 def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
         shutil.rmtree(path)
     elif os.path.lexists(path):
         os.unlink(path)
@@ -90,7 +98,6 @@ class _HashingReader:
     """Reads through to `raw`, hashing (sha256) what passes: the layer's diff id."""
 
     def __init__(self, raw) -> None:
-        import hashlib
         self.raw = raw
         self.hash = hashlib.sha256()
 
@@ -124,7 +131,6 @@ def open_layer(path: str):
     f = open(path, "rb")
     head = os.pread(f.fileno(), 4, 0)  # not f.read: the zstd tool shares the fd's offset
     if head == b"\x28\xb5\x2f\xfd":
-        import subprocess
         try:
             proc = subprocess.Popen(["zstd", "-dcq"], stdin=f, stdout=subprocess.PIPE)
         except FileNotFoundError:
@@ -133,13 +139,10 @@ def open_layer(path: str):
             f.close()
         return proc.stdout, proc
     if head[:2] == b"\x1f\x8b":
-        import gzip
         return gzip.GzipFile(fileobj=f, mode="rb"), f
     if head[:3] == b"BZh":
-        import bz2
         return bz2.BZ2File(f), f
     if head == b"\xfd7zX":
-        import lzma
         return lzma.LZMAFile(f), f
     return f, None
 
@@ -147,7 +150,6 @@ def open_layer(path: str):
 def apply_layer(tar_path: str, target: str, diff_id: str | None = None) -> None:
     """Extract the layer at `tar_path` into the directory `target` inside a chrooted child;
     with `diff_id`, the uncompressed content must have that digest."""
-    import gzip, bz2, hashlib, lzma, shutil, zlib  # noqa: E401,F401 -- loaded before chroot: unreachable after
     stream, helper = open_layer(tar_path)
     read_end, write_end = os.pipe()
     pid = os.fork()

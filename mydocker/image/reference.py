@@ -5,6 +5,9 @@ from __future__ import annotations
 from mydocker.record import record
 
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+re = lazy_module("re")
 
 DEFAULT_DOMAIN = "docker.io"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -33,7 +36,6 @@ def _matches(kind: str, value: str) -> bool:
         algorithm, _, hexa = value.partition(":")
         if _plain(algorithm) and len(hexa) >= 32 and _HEX.issuperset(hexa):
             return True
-    import re
     return re.match(_GRAMMAR[kind], value) is not None
 
 

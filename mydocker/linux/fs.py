@@ -7,6 +7,10 @@ symlink, so a link planted in a container's files cannot lead the removal outsid
 
 import os
 
+from mydocker.lazy import lazy_module
+
+fcntl = lazy_module("fcntl")
+
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -63,7 +67,6 @@ class Flock:
         self.path, self.fd = path, -1
 
     def __enter__(self) -> None:
-        import fcntl
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:

@@ -13,13 +13,17 @@ import resource
 import sys
 
 from mydocker.errors import MyDockerError
-# Everything the init uses is imported here: after pivot_root the host's modules are out of reach.
+from mydocker.lazy import lazy_module
+# Everything the init uses is imported here: after pivot_root the host's modules are out of reach
+# (mydocker.lazy.EAGER lists them; tests/unit/test_imports.py checks).
 from mydocker.linux import syscalls as sc
 from mydocker.linux import tty
 from mydocker.linux.net import set_link_up
 from mydocker.runtime import caps, command, hooks, rootfs
 from mydocker.runtime.channel import Channel, error_message  # noqa: F401 - error_message: exec.py imports it here
 from mydocker.runtime.spec import Process, Spec
+
+seccomp = lazy_module("mydocker.runtime.seccomp")  # only with linux.seccomp: loaded before pivot_root
 
 RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 RLIMITS.setdefault("RLIMIT_LOCKS", 10)  # a Linux rlimit Python's resource module does not name
@@ -165,12 +169,10 @@ def _seccomp_program(spec: Spec):
     field there); this runs before pivot_root, while the module is reachable."""
     if not spec.linux.seccomp:
         return None
-    from mydocker.runtime import seccomp
     return seccomp.prepare(spec.linux.seccomp)
 
 
 def _install_seccomp(program, no_new_privileges: bool) -> None:
-    from mydocker.runtime import seccomp  # already imported by _seccomp_program when a filter exists
     seccomp.install(program, no_new_privileges)
 
 

@@ -6,7 +6,10 @@ import os
 import _signal as signals  # the C module: `signal` imports enum, start-up time
 
 from mydocker.errors import Conflict, InvalidArgument
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
 
 
 def parse_signal(value: str | int) -> int:
@@ -29,8 +32,7 @@ def kill(root: str, container_id: str, sig: int = signals.SIGTERM, all_processes
     record = st.load(root, container_id)
     current = st.status(root, record)
     if all_processes and record.cgroup_paths:
-        from mydocker.runtime.cgroups import cgroup_from_paths
-        cgroup = cgroup_from_paths(record.cgroup_paths)
+        cgroup = cgroups.cgroup_from_paths(record.cgroup_paths)
         if current == "stopped" and not cgroup.pids():
             raise Conflict(f"container {container_id} is stopped and has no processes left to signal")
         cgroup.kill_all(sig)

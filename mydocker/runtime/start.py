@@ -6,7 +6,10 @@ import os
 import select
 
 from mydocker.errors import Conflict, RuntimeFailure
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+hooks = lazy_module("mydocker.runtime.hooks")
 
 
 def start(root: str, container_id: str) -> st.State:
@@ -35,6 +38,5 @@ def start(root: str, container_id: str) -> st.State:
     record.started = True
     st.save(root, record)
     if record.hooks.get("poststart"):
-        from mydocker.runtime.hooks import run_hooks_warning
-        run_hooks_warning(record.hooks, "poststart", st.hook_state(record, "running"))
+        hooks.run_hooks_warning(record.hooks, "poststart", st.hook_state(record, "running"))
     return record
