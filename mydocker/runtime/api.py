@@ -9,10 +9,9 @@ engine to this module. Importing it costs nothing: each verb's module loads on f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from mydocker.lazy import lazy_module
 
+TYPE_CHECKING = False  # type checkers read it as True; `typing` itself costs 8 ms to import
 if TYPE_CHECKING:
     from mydocker.runtime.channel import Channel
     from mydocker.runtime.exec import ExecProcess
