@@ -1,8 +1,7 @@
 """JSON through the `_json` C accelerator alone, for the runtime's start-up path.
 
-`import json` pulls in `re`, and `re` pulls in `enum`, `functools` and `collections`: several
-milliseconds of every `mydocker-runtime state` that podman and containerd call many times per
-container. The C scanner and encoder that `json` itself uses need none of them.
+`import json` pulls in `re`, and `re` pulls in `enum`, `functools` and `collections` (docs/startup.md).
+The C scanner and encoder that `json` itself uses need none of them.
 """
 
 import _json

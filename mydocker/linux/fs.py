@@ -1,7 +1,6 @@
 """Files: removing a tree as shutil.rmtree(path, ignore_errors=True) does, lighter; a flock.
 
-`import shutil` loads bz2, lzma and fnmatch (and through it re and enum): about 3 ms of every
-`rm` and `run --rm`. Like shutil's safe variant, this walks by directory fd and never follows a
+`import shutil` loads bz2, lzma and fnmatch, and through it re and enum (docs/startup.md). Like shutil's safe variant, this walks by directory fd and never follows a
 symlink, so a link planted in a container's files cannot lead the removal outside the tree.
 """
 
