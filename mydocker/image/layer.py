@@ -150,6 +150,9 @@ def open_layer(path: str):
 def apply_layer(tar_path: str, target: str, diff_id: str | None = None) -> None:
     """Extract the layer at `tar_path` into the directory `target` inside a chrooted child;
     with `diff_id`, the uncompressed content must have that digest."""
+    # Loaded before the chroot, where the host's modules are out of reach (the lazy names above
+    # then find them in sys.modules): a deliberate eager import, as the init's (docs/startup.md).
+    import gzip, bz2, hashlib, lzma, shutil, zlib  # noqa: E401,F401
     stream, helper = open_layer(tar_path)
     read_end, write_end = os.pipe()
     pid = os.fork()
