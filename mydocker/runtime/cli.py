@@ -32,6 +32,7 @@ foreground = lazy_module("mydocker.runtime.foreground")
 kill = lazy_module("mydocker.runtime.kill")
 pause = lazy_module("mydocker.runtime.pause")
 prewarm = lazy_module("mydocker.runtime.prewarm")
+runtime_process = lazy_module("mydocker.runtime.process")  # not `process`: a local name in _exec_process
 ps = lazy_module("mydocker.runtime.ps")
 specgen = lazy_module("mydocker.runtime.specgen")
 start = lazy_module("mydocker.runtime.start")
@@ -235,7 +236,7 @@ def _run(root: str, cid: str, opts) -> int:
         start.start(root, cid)
         if init.console_fd is not None:
             foreground.relay(init.console_fd)
-        code = runtime_exec.wait_for_exit(init.pid)
+        code = runtime_process.wait_for_exit(init.pid)  # not exec's: that module loads signal (enum)
     finally:
         foreground.restore(previous)
         if init.console_fd is not None:

@@ -27,6 +27,19 @@ BUDGET = {
     "mydocker-runtime state": {
         "mydocker", "mydocker.runtime", "mydocker.runtime.entry", "mydocker.runtime.status",
     },
+    "mydocker-runtime run": {  # zlib: a private --root names its cgroups with the root's crc32
+        "zlib",
+        "mydocker", "mydocker.collector", "mydocker.errors", "mydocker.exit", "mydocker.flags", "mydocker.jsonio",
+        "mydocker.lazy", "mydocker.linux", "mydocker.linux.libc", "mydocker.linux.net", "mydocker.linux.syscalls",
+        "mydocker.linux.tty", "mydocker.record", "mydocker.runtime", "mydocker.runtime.caps", "mydocker.runtime.cgroups",
+        "mydocker.runtime.cgroups.base", "mydocker.runtime.cgroups.convert", "mydocker.runtime.cgroups.detect",
+        "mydocker.runtime.cgroups.v1", "mydocker.runtime.channel", "mydocker.runtime.cli", "mydocker.runtime.command",
+        "mydocker.runtime.create", "mydocker.runtime.delete", "mydocker.runtime.entry", "mydocker.runtime.foreground",
+        "mydocker.runtime.hooks", "mydocker.runtime.init", "mydocker.runtime.mountopts", "mydocker.runtime.paths",
+        "mydocker.runtime.prewarm", "mydocker.runtime.process", "mydocker.runtime.rootfs", "mydocker.runtime.schema",
+        "mydocker.runtime.spec", "mydocker.runtime.start", "mydocker.runtime.state", "mydocker.runtime.status",
+        "mydocker.runtime.validate",
+    },
     "mydocker ps": {
         "_sqlite3", "enum", "json", "re",
         "mydocker", "mydocker.cli", "mydocker.cli.main", "mydocker.cli.ps", "mydocker.cli.table", "mydocker.collector",
@@ -92,6 +105,12 @@ def test_runtime_state_budget(bindir, make_bundle, runtime_root):
     finally:
         subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "budget"], check=True, timeout=60)
     check_budget("mydocker-runtime state", loaded)
+
+
+def test_runtime_run_budget(bindir, make_bundle, runtime_root):
+    runtime = os.path.join(bindir, "mydocker-runtime")
+    loaded = loaded_modules(runtime, "--root", runtime_root, "run", "--bundle", make_bundle(["true"]), "budget-run")
+    check_budget("mydocker-runtime run", loaded)
 
 
 @pytest.fixture
