@@ -369,9 +369,10 @@ def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
 # run -d and per exit). The pages are shared with the workers (copy-on-write); bench/idle_cost.py
 # measures what they add to the monitor.
 _PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.engine.records",
-            "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete", "mydocker.runtime.kill",
-            "mydocker.runtime.stats", "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2",
-            "mydocker.engine.networks", "mydocker.engine.volumes")
+            "mydocker.runtime.api", "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete",
+            "mydocker.runtime.kill", "mydocker.runtime.stats", "mydocker.runtime.validate", "mydocker.runtime.schema",
+            "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2", "mydocker.engine.networks",
+            "mydocker.engine.volumes")
 
 
 def _preload() -> None:
