@@ -154,7 +154,7 @@ def root_command() -> Command:
 
 def _create(root: str, cid: str, opts, detach_stdio: bool = False):
     options = create.CreateOptions(no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
-                            preserve_fds=opts.preserve_fds or 0)
+                                   preserve_fds=opts.preserve_fds or 0)
     _state, init = create.create(root, cid, opts.bundle, options=options)
     if init.console_fd is not None and opts.console_socket:
         try:
@@ -194,7 +194,8 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
     elif verb == "start":
         start.start(root, args[0])
     elif verb == "kill":
-        kill.kill(root, args[0], kill.parse_signal(args[1] if len(args) > 1 else "SIGTERM"), all_processes=opts.all)
+        kill.kill(root, args[0], kill.parse_signal(args[1] if len(args) > 1 else "SIGTERM", allow_zero=True),
+                  all_processes=opts.all)
     elif verb == "delete":
         delete.delete(root, args[0], force=opts.force)
     elif verb == "run":
@@ -204,7 +205,7 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
     elif verb == "ps":
         pids = ps.container_pids(root, args[0])
         if opts.format == "json":
-            print(jsonio.dumps(pids))
+            print(jsonio.dumps(pids or None))  # runc prints null for no process
         else:
             sys.stdout.write(ps.ps_table(pids, args[1:]))
     elif verb in ("pause", "resume"):
@@ -355,7 +356,7 @@ def log_error(path: str | None, fmt: str, message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    glob = None
+    glob = verb = None
     try:
         top = root_command()
         glob, rest = parse(top, argv, PROG)
@@ -394,10 +395,16 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MYDOCKER_DEBUG") and not isinstance(e, (MyDockerError, OSError)):
             raise
         message = describe(e)
-    print(f"{PROG}: {message}", file=sys.stderr)
-    if glob is not None:
+    if verb == "exec":  # as runc: an exec that never ran its process fails with -1
+        message = f"exec failed: {message}"
+    if glob is not None:  # the log first: a shim reads it, and our stderr may be unwritable
         log_error(glob.log, glob.log_format, message)
-    return 1
+    try:
+        print(f"{PROG}: {message}", file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # containerd's shim hands a container without stdio /dev/null opened read-only
+    return 255 if verb == "exec" else 1
 
 
 def run_main() -> None:
