@@ -1,7 +1,7 @@
 """The layers hold: `cli > engine > image | network | runtime > linux > base modules`.
 
-Every module under mydocker/ is parsed with `ast`; imports at module level and inside functions both
-count. Enforced (DESIGN.md, "Layers"):
+Every module under mydocker/ is parsed with `ast`; imports at module level, inside functions and
+through mydocker.lazy.lazy_module all count. Enforced (DESIGN.md, "Layers"):
 - no import of a higher layer, none sideways between image/, network/ and runtime/;
 - the CLI imports from the engine only its interface (ENGINE_INTERFACE) and base modules;
 - the engine imports from the runtime only its declared API (RUNTIME_API);
@@ -98,6 +98,9 @@ def imports_of(name: str, path: str, modules: dict[str, str]) -> list[Import]:
                 base = ".".join(parts + ([base] if base else []))
             # `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod
             targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_module" and node.args \
+                and isinstance(node.args[0], ast.Constant):
+            targets = [node.args[0].value]  # a lazy import is an import
         for target in targets:
             if target.split(".")[0] != "mydocker":
                 continue
@@ -252,6 +255,8 @@ def _relpath_for(planted_path: str, name: str, real):
      "mydocker/cli/planted.py:1 imports mydocker.image.store (the CLI imports only the engine's interface and base modules)"),
     ("mydocker.engine.planted", "def f():\n    from mydocker.runtime.create import create\n",
      "mydocker/engine/planted.py:2 imports mydocker.runtime.create (the engine imports the runtime only through mydocker.runtime.api)"),
+    ("mydocker.image.planted", "from mydocker.lazy import lazy_module\nengine = lazy_module('mydocker.engine.engine')\n",
+     "mydocker/image/planted.py:2 imports mydocker.engine.engine (upward: image may not import engine)"),
     ("mydocker.errors2", "from mydocker.linux import libc\n",
      "mydocker/errors2.py:1 imports mydocker.linux.libc (upward: base may not import linux)"),
 ])
