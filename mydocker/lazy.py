@@ -24,7 +24,7 @@ import sys
 # through a function-level import or a lazy_module name that is first used after pivot_root.
 EAGER = frozenset({
     "mydocker.errors", "mydocker.jsonio", "mydocker.lazy", "mydocker.record",
-    "mydocker.linux.libc", "mydocker.linux.net", "mydocker.linux.syscalls", "mydocker.linux.tty",
+    "mydocker.linux.fs", "mydocker.linux.libc", "mydocker.linux.net", "mydocker.linux.syscalls", "mydocker.linux.tty",
     "mydocker.runtime.caps", "mydocker.runtime.channel", "mydocker.runtime.command", "mydocker.runtime.hooks",
     "mydocker.runtime.init", "mydocker.runtime.mountopts", "mydocker.runtime.paths", "mydocker.runtime.rootfs",
     "mydocker.runtime.spec",

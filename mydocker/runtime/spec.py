@@ -6,6 +6,9 @@ import os
 from mydocker.record import factory, record
 from mydocker.errors import InvalidArgument
 from mydocker import jsonio
+from mydocker.lazy import lazy_module
+
+mountopts = lazy_module("mydocker.runtime.mountopts")
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 
@@ -103,8 +106,10 @@ class Mount:
             raise _bad(f"{where}destination", "is required")
         if not dest.startswith("/"):
             raise _bad(f"{where}destination", f"must be an absolute path, not {dest!r}")
-        return cls(destination=dest, type=_get(d, "type", str, where), source=_get(d, "source", str, where),
-                   options=_strings(d.get("options"), f"{where}options"))
+        mount = cls(destination=dest, type=_get(d, "type", str, where), source=_get(d, "source", str, where),
+                    options=_strings(d.get("options"), f"{where}options"))
+        mountopts.check_options(mount.options, mount.type, f"{where}options")
+        return mount
 
 
 @record

@@ -38,18 +38,11 @@ KNOWN = {
     ("mydocker/cli/info.py", "mydocker.image.snapshot"),
     ("mydocker/cli/kill.py", "mydocker.runtime.kill"),
     ("mydocker/cli/stop.py", "mydocker.runtime.kill"),
-    ("mydocker/cli/network.py", "mydocker.network.cluster"),
     ("mydocker/cli/run.py", "mydocker.runtime.prewarm"),
     ("mydocker/cli/build.py", "mydocker.image.reference"),
     ("mydocker/cli/images.py", "mydocker.image.reference"),
     ("mydocker/cli/ps.py", "mydocker.image.reference"),
     ("mydocker/cli/pull.py", "mydocker.image.reference"),
-    # branch `netsplit`: overlay talks to the engine; drivers go behind a protocol
-    ("mydocker/network/overlay.py", "mydocker.engine.engine"),
-    ("mydocker/network/overlay.py", "mydocker.engine.images"),
-    ("mydocker/network/overlay.py", "mydocker.engine.network_records"),
-    ("circle", "mydocker.engine.containers -> mydocker.engine.engine -> mydocker.engine.lifecycle -> "
-               "mydocker.engine.networks -> mydocker.network.overlay"),
 }
 
 
