@@ -83,7 +83,8 @@ def handle(engine, opts, args: list[str]) -> int:
         import sys
         from mydocker.engine.units import ram_in_bytes
         limit = f" (limit {ram_in_bytes(opts.memory) / 1048576:g}MiB)" if opts.memory else ""
-        print(f"mydocker: container was killed: out of memory{limit}", file=sys.stderr)
+        what = "container" if engine.containers.killed_by_oom else "a process in the container"  # which went on
+        print(f"mydocker: {what} was killed: out of memory{limit}", file=sys.stderr)
     return code
 
 

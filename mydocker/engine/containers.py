@@ -69,7 +69,11 @@ class ContainerService(Lifecycle):
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
             code = self._attach(init.pid, console, opts, stdio, start_it)
-            self.oom_killed = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
+            # Docker's State.OOMKilled: the OOM killer killed one of its processes in this run (read
+            # before teardown removes the cgroup). It ended the container only if its main process died
+            # of that SIGKILL (or passed a killed child's 137 on as its own exit code).
+            self.oom_killed = oom_killed(self.runtime_root, record.id)
+            self.killed_by_oom = self.oom_killed and code == 137  # 128 + SIGKILL
             self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
                                           finished_at=now(), pid=0, oom_killed=self.oom_killed)
             return code  # an `rm -f` that killed it records nothing of it, and removes it
