@@ -121,6 +121,9 @@ class ContainerService(Lifecycle):
             config = build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12], container_id=record.id)
             from mydocker.engine.security import SecurityOptions, apply_security  # Docker's defaults and flags
             apply_security(config, opts.security or SecurityOptions())
+            if remap:  # made and pinned before the netns, which must belong to it (its own sysfs)
+                from mydocker.engine import userns
+                userns.pin(config, userns.path_for(self.runroot, record.id))
             from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
             config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
             from mydocker.engine.networks import NetworkService  # netns joined by path (as CNI), /etc files, -p
@@ -184,6 +187,8 @@ class ContainerService(Lifecycle):
         if remove:
             from mydocker.engine.volumes import release_container  # frees volumes; anonymous ones go
             release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
+            from mydocker.engine import userns
+            userns.remove(userns.path_for(self.runroot, container_id))  # after the netns that belongs to it
             from mydocker.linux.fs import remove_tree
             remove_tree(directory)
             self.records.remove_container(container_id)

@@ -211,9 +211,11 @@ class Lifecycle:
         try:
             self.delete_runtime(container_id)  # what a crash or the last run left
             self.mount_rootfs(container_id)
+            config = jsonio.load_file(os.path.join(directory, "config.json"))
+            from mydocker.engine import userns  # --userns remap: pinned again after a reboot, before its netns
+            userns.restore(config, self.runroot, container_id)
             from mydocker.engine.networks import NetworkService  # attached again after a stop (config.json paths stay)
             NetworkService(self.records, self.root, self.runroot).ensure_attached(container_id)
-            config = jsonio.load_file(os.path.join(directory, "config.json"))
             _state, init = create(self.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
                                   stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None

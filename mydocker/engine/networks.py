@@ -262,8 +262,10 @@ class NetworkService:
                 except _Gone:
                     if attempt == 4 or mode != DEFAULT_NETWORK:
                         raise NotFound(f"network {mode} was removed meanwhile: create it again") from None
+            from mydocker.engine import userns  # --userns remap: the netns belongs to the container's userns
+            owner = userns.path_for(self.runroot, container_id)
             with self._lock():
-                self._wire(path, net, ep, create_netns=True)
+                self._wire(path, net, ep, create_netns=True, owner=owner if userns.is_pinned(owner) else None)
                 return self._prepare_files(container_id, "bridge", hostname, addresses=[ep.ip], netns=path)
         except BaseException:
             self.detach(container_id)
@@ -353,15 +355,18 @@ class NetworkService:
             _check_host_port_free(proto, host_ip, host_port)
             taken.setdefault((proto, host_port), []).append(host_ip)
 
-    def _wire(self, path: str, net: Network, ep: Endpoint, create_netns: bool) -> None:
-        """Create the host objects of an endpoint (called under the lock, after recording it)."""
+    def _wire(self, path: str, net: Network, ep: Endpoint, create_netns: bool, owner: str | None = None) -> None:
+        """Create the host objects of an endpoint (called under the lock, after recording it).
+        `owner`: the user namespace a new netns belongs to."""
         from mydocker.network import links, netns
         if net.driver == "overlay":
-            return self.overlay.wire(path, net, ep, create_netns)
+            if create_netns and owner:
+                netns.create(path, owner)
+            return self.overlay.wire(path, net, ep, create_netns and not owner)
         links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
         links.enable_ip_forward()
         if create_netns:
-            netns.create(path)
+            netns.create(path, owner)
         gateway = None if net.internal else net.gateway
         mac = links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), gateway, ep.ifname)
         with self.records.transaction():
@@ -582,6 +587,8 @@ class NetworkService:
         namespaces = config["linux"]["namespaces"]
         if att.host_netns:
             namespaces[:] = [ns for ns in namespaces if ns.get("type") != "network"]
+            sysctl = config["linux"].get("sysctl") or {}  # they would be the host's (security's ping range)
+            config["linux"]["sysctl"] = {k: v for k, v in sysctl.items() if not k.startswith("net.")}
         elif att.netns:
             for ns in namespaces:
                 if ns.get("type") == "network":

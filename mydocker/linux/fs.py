@@ -88,7 +88,7 @@ class Flock:
             held[1] += 1
             return
         import fcntl
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)  # lock files are nobody else's business
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
@@ -122,3 +122,58 @@ def _same_file(fd: int, path: str) -> bool:
     except FileNotFoundError:
         return False
     return (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
+
+
+def copy_tree(src_dir_fd: int, dest: str) -> None:
+    """Copy the directory open at `src_dir_fd` into the existing directory `dest`: files, directories,
+    symlinks, fifos and device nodes, with their mode, owner and times; never following a symlink.
+    Walks by fd, so the source may be a directory a mount now hides (runc's tmpcopyup)."""
+    with os.scandir(src_dir_fd) as entries:
+        names = [e.name for e in entries]
+    for name in names:
+        st = os.stat(name, dir_fd=src_dir_fd, follow_symlinks=False)
+        target = os.path.join(dest, name)
+        kind = st.st_mode & 0o170000
+        if kind == 0o040000:  # a directory
+            os.mkdir(target, 0o700)
+            sub = os.open(name, _OPEN_DIR, dir_fd=src_dir_fd)
+            try:
+                copy_tree(sub, target)
+            finally:
+                os.close(sub)
+        elif kind == 0o100000:  # a regular file
+            _copy_file(name, src_dir_fd, target, st.st_size)
+        elif kind == 0o120000:
+            os.symlink(os.readlink(name, dir_fd=src_dir_fd), target)
+        else:  # fifo, socket, character or block device
+            os.mknod(target, st.st_mode, st.st_rdev)
+        copy_metadata(st, target)
+
+
+def copy_metadata(st: os.stat_result, path: str) -> None:
+    """Owner, mode and times of `st` onto `path` (not following a symlink). An owner the caller
+    cannot give (an id unmapped in its user namespace) is left as it is."""
+    try:
+        os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
+    except OSError:
+        pass
+    if st.st_mode & 0o170000 != 0o120000:  # a symlink's mode cannot be changed on Linux
+        os.chmod(path, st.st_mode & 0o7777)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def _copy_file(name: str, src_dir_fd: int, target: str, size: int) -> None:
+    src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_dir_fd)
+    try:
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            offset = 0
+            while offset < size:
+                sent = os.sendfile(out, src, offset, size - offset)
+                if sent == 0:
+                    break  # the file shrank while we copied
+                offset += sent
+        finally:
+            os.close(out)
+    finally:
+        os.close(src)

@@ -34,6 +34,23 @@ MS_SHARED = 1 << 20
 MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 MS_LAZYTIME = 1 << 25
+MS_POSIXACL = 1 << 16
+MS_I_VERSION = 1 << 23
+
+# mount_setattr(2) (Linux 5.12): attributes applied to a mount, and with AT_RECURSIVE to all below it
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70  # the atime mode: one of the three below, not a bit set
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+AT_RECURSIVE = 0x8000
+_AT_FDCWD = -100
+_SYS_MOUNT_SETATTR = 442  # x86_64 and arm64 (the unified syscall table)
 
 MNT_FORCE = 1
 MNT_DETACH = 2
@@ -90,6 +107,21 @@ def mount(source: str | None, target: str, fstype: str | None = None, flags: int
           data: str | None = None) -> None:
     _check(_libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data)),
            f"mount {source or fstype or ''} on {target}", target)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_ulong), ("attr_clr", ctypes.c_ulong), ("propagation", ctypes.c_ulong),
+                ("userns_fd", ctypes.c_ulong)]
+
+
+def mount_setattr(target: str, attr_set: int, attr_clr: int = 0, recursive: bool = True) -> None:
+    """Change the attributes of the mount at `target` (and, recursive, of every mount below it).
+    ENOSYS on kernels before 5.12."""
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    _check(_libc.syscall(ctypes.c_long(_SYS_MOUNT_SETATTR), ctypes.c_int(_AT_FDCWD), _enc(target),
+                         ctypes.c_uint(AT_RECURSIVE if recursive else 0), ctypes.byref(attr),
+                         ctypes.c_size_t(ctypes.sizeof(attr))),
+           f"mount_setattr {target}", target)
 
 
 def umount2(target: str, flags: int = 0) -> None:

@@ -15,17 +15,54 @@ from collections.abc import Iterator
 from mydocker.linux import syscalls as sc
 
 
-def create(path: str) -> None:
-    """A new, empty network namespace pinned at `path` (which must not exist)."""
+def create(path: str, owner: str | None = None) -> None:
+    """A new, empty network namespace pinned at `path` (which must not exist). With `owner` (the
+    path of a pinned user namespace) it belongs to that user namespace, so a container that joins
+    both may mount its own sysfs (the kernel asks for privilege over the netns's owner)."""
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
     try:
+        if owner:
+            _create_owned_by(path, owner)
+            return
         with _restore_netns():
             sc.unshare(sc.CLONE_NEWNET)
             sc.mount("/proc/thread-self/ns/net", path, None, sc.MS_BIND)
     except BaseException:
         remove(path)
         raise
+
+
+def _create_owned_by(path: str, owner: str) -> None:
+    """A child joins the user namespace, makes the netns there; we pin it and let the child go
+    (a process cannot leave a user namespace it joined)."""
+    userns = os.open(owner, os.O_RDONLY | os.O_CLOEXEC)
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(ready_r)
+            os.close(done_w)
+            sc.setns(userns, sc.CLONE_NEWUSER, owner)
+            sc.unshare(sc.CLONE_NEWNET)
+            os.write(ready_w, b"1")
+            os.read(done_r, 1)  # until we are pinned (or the engine went away)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(userns)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise OSError(errno.EPERM, f"cannot create a network namespace in the user namespace {owner}", owner)
+        sc.mount(f"/proc/{pid}/ns/net", path, None, sc.MS_BIND)
+    finally:
+        os.close(ready_r)
+        os.close(done_w)
+        os.waitpid(pid, 0)
 
 
 def remove(path: str) -> None:

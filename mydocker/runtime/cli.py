@@ -177,7 +177,8 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
         start(root, args[0])
     elif verb == "kill":
         from mydocker.runtime.kill import kill, parse_signal
-        kill(root, args[0], parse_signal(args[1] if len(args) > 1 else "SIGTERM"), all_processes=opts.all)
+        kill(root, args[0], parse_signal(args[1] if len(args) > 1 else "SIGTERM", allow_zero=True),
+             all_processes=opts.all)
     elif verb == "delete":
         from mydocker.runtime.delete import delete
         delete(root, args[0], force=opts.force)
@@ -189,7 +190,7 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
         from mydocker.runtime.ps import container_pids, ps_table
         pids = container_pids(root, args[0])
         if opts.format == "json":
-            print(jsonio.dumps(pids))
+            print(jsonio.dumps(pids or None))  # runc prints null for no process
         else:
             sys.stdout.write(ps_table(pids, args[1:]))
     elif verb in ("pause", "resume"):
@@ -357,7 +358,7 @@ def log_error(path: str | None, fmt: str, message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    glob = None
+    glob = verb = None
     try:
         top = root_command()
         glob, rest = parse(top, argv, PROG)
@@ -398,10 +399,16 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MYDOCKER_DEBUG") and not isinstance(e, (MyDockerError, OSError)):
             raise
         message = describe(e)
-    print(f"{PROG}: {message}", file=sys.stderr)
-    if glob is not None:
+    if verb == "exec":  # as runc: an exec that never ran its process fails with -1
+        message = f"exec failed: {message}"
+    if glob is not None:  # the log first: a shim reads it, and our stderr may be unwritable
         log_error(glob.log, glob.log_format, message)
-    return 1
+    try:
+        print(f"{PROG}: {message}", file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # containerd's shim hands a container without stdio /dev/null opened read-only
+    return 255 if verb == "exec" else 1
 
 
 def run_main() -> None:

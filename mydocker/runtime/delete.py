@@ -20,7 +20,8 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         raise
     current = st.status(root, record)
     if current in ("running", "paused") and not force:
-        raise Conflict(f"container {container_id} is {current}: stop it first or use --force")
+        raise Conflict(f"cannot delete container {container_id} that is not stopped: {current}; "  # runc's words
+                       "stop it first or use --force")
     cgroup = None
     if record.cgroup_paths:
         from mydocker.runtime.cgroups import cgroup_from_paths

@@ -29,7 +29,7 @@ def parse_duration(text: str) -> float:
 def events(root: str, container_id: str, once: bool, interval: str) -> None:
     record = st.load(root, container_id)
     if st.status(root, record) not in ("created", "running", "paused"):
-        raise Conflict(f"container {container_id} is not running")
+        raise Conflict(f"container with id {container_id} is not running")  # runc's words
     if once:
         _emit("stats", container_id, stats_json(root, container_id))
         return

@@ -53,12 +53,13 @@ def exec_process(root: str, container_id: str, process: dict, stdio: tuple[int, 
         raise InvalidArgument("exec needs a command: process.args is empty")
     state = st.load(root, container_id)
     current = st.status(root, state)
-    if current != "running":
-        raise Conflict(f"container {container_id} is {current}, not running: start it before exec")
+    if current != "running":  # runc's words for stopped and paused
+        raise Conflict(f"cannot exec in a {current} container: {container_id} must be running; "
+                       f"{'resume' if current == 'paused' else 'start'} it before exec")
     pidfd = os.pidfd_open(state.pid)  # pins the init: no setns into a reused pid
     try:
         if st.process_start_time(state.pid) != state.pid_start:
-            raise Conflict(f"container {container_id} stopped: start it before exec")
+            raise Conflict(f"cannot exec in a stopped container: {container_id} stopped; start it before exec")
         flags = _namespaces_to_join(state.pid)
         cgroups = _cgroups_to_join(state)
         # As the init: the container's seccomp filter and the process's capabilities (runc exec too).

@@ -6,7 +6,7 @@ import os
 
 from mydocker.runtime.caps import NUMBERS, last_cap
 from mydocker.runtime.hooks import KINDS
-from mydocker.runtime.mountopts import PROPAGATION, _FLAGS
+from mydocker.runtime.mountopts import KNOWN
 
 
 def features() -> dict:
@@ -20,7 +20,7 @@ def features() -> dict:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.0.2",
         "hooks": list(KINDS),
-        "mountOptions": sorted({*_FLAGS, *PROPAGATION, "defaults"}),
+        "mountOptions": sorted(KNOWN),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
             "capabilities": [name for name, number in NUMBERS.items() if number <= last],

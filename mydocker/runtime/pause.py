@@ -18,9 +18,10 @@ def _set_paused(root: str, container_id: str, paused: bool) -> None:
     record = st.load(root, container_id)
     current = st.status(root, record)
     wanted = "running" if paused else "paused"
-    if current != wanted:
+    if current != wanted:  # runc's words: "container not running" / "container not paused"
         verb = "paused" if paused else "resumed"
-        raise Conflict(f"container {container_id} is {current}: only a {wanted} container can be {verb}")
+        raise Conflict(f"container not {wanted if paused else 'paused'}: {container_id} is {current}; "
+                       f"only a {wanted} container can be {verb}")
     if not record.cgroup_paths:
         raise Conflict(f"container {container_id} has no cgroups recorded: it cannot be {'paused' if paused else 'resumed'}")
     from mydocker.runtime.cgroups import cgroup_from_paths

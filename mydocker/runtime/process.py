@@ -170,6 +170,11 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
                                        f"the path must name a {kind} namespace") from None
             finally:
                 os.close(fd)
+    if spec.linux.namespace("user") and "user" not in new:
+        # Joined by path: our host ids are unmapped there (files we made would fail with EOVERFLOW);
+        # become its root, as runc does.
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
     if "user" in new:
         sc.unshare(sc.CLONE_NEWUSER)
         ch.send({"type": "userns"})

@@ -11,8 +11,10 @@ import errno
 import os
 import stat
 
+from mydocker.errors import MyDockerError
 from mydocker.linux import syscalls as sc
-from mydocker.runtime.mountopts import PROPAGATION, REMOUNT_FLAGS, parse_options
+from mydocker.linux.fs import copy_tree
+from mydocker.runtime.mountopts import PROPAGATION, RECURSIVE, REMOUNT_FLAGS, MountOptions, parse_options
 from mydocker.runtime.paths import secure_join
 from mydocker.runtime.spec import Mount, Spec
 
@@ -84,9 +86,25 @@ def mount_entry(root: str, entry: Mount, in_userns: bool, cgroup_binds: list | N
         _mount_cgroupfs(dest, opts.flags, cgroup_binds)
     else:
         os.makedirs(dest, exist_ok=True)
-        _mount_fs(entry, dest, opts.flags, opts.data, in_userns)
+        _mount_fs(entry, dest, opts, in_userns)
     for flag in opts.propagation or ():
         sc.mount(None, dest, None, flag)
+    if opts.recursive:
+        set_tree_attributes(dest, opts.attr_set, opts.attr_clr, entry.options, entry.destination)
+
+
+def set_tree_attributes(dest: str, attr_set: int, attr_clr: int, options: list[str], shown: str) -> None:
+    """The recursive options (rro, rnosuid, ...): on the mount at `dest` and on every mount below it.
+    `shown`: the destination as the container sees it, for messages."""
+    try:
+        sc.mount_setattr(dest, attr_set, attr_clr, recursive=True)
+    except OSError as e:
+        wanted = ",".join(o for o in options if o in RECURSIVE)
+        if e.errno == errno.ENOSYS:
+            raise MyDockerError(f"the mount on {shown} asks for {wanted} (every submount too), which needs "
+                                "mount_setattr(2), Linux 5.12 or later: this kernel lacks it; upgrade the "
+                                "kernel rather than have the mount less protected than asked") from None
+        raise OSError(e.errno, f"mount options {wanted} on {shown}: {e.strerror}", dest) from None
 
 
 def _bind(source: str, dest: str, flags: int, in_userns: bool) -> None:
@@ -104,15 +122,23 @@ def _remount(dest: str, flags: int, in_userns: bool) -> None:
     sc.mount(None, dest, None, flags | sc.MS_BIND | sc.MS_REMOUNT)
 
 
-def _mount_fs(entry: Mount, dest: str, flags: int, data: str, in_userns: bool) -> None:
+def _mount_fs(entry: Mount, dest: str, opts: MountOptions, in_userns: bool) -> None:
     source = entry.source or entry.type or "none"
+    flags, data = opts.flags, opts.data
+    # tmpcopyup: this fd still reaches the directory once the tmpfs hides it
+    hidden = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if opts.tmpcopyup else -1
     try:
         sc.mount(source, dest, entry.type, flags, data or None)
+        if hidden >= 0:
+            _copy_up(hidden, dest, explicit_mode="mode=" in data)
     except OSError as e:
         if entry.type == "sysfs" and e.errno == errno.EPERM and in_userns:
-            # A user namespace that shares the host's netns may not mount sysfs: bind the host's.
+            # A user namespace whose netns the host's user namespace owns may not mount sysfs: bind
+            # the host's, read-only through and through (its submounts: cgroupfs, debugfs, ...).
             sc.mount("/sys", dest, None, sc.MS_BIND | sc.MS_REC)
             _remount(dest, flags, in_userns)
+            if flags & sc.MS_RDONLY:
+                set_tree_attributes(dest, sc.MOUNT_ATTR_RDONLY, 0, ["rro"], entry.destination)
         elif entry.type == "devpts" and e.errno == errno.EINVAL and "gid=" in data:
             # gid 5 (tty) may not be mapped in a user namespace.
             kept = ",".join(o for o in data.split(",") if not o.startswith("gid="))
@@ -120,8 +146,28 @@ def _mount_fs(entry: Mount, dest: str, flags: int, data: str, in_userns: bool) -
         elif entry.type == "mqueue" and e.errno == errno.EPERM:
             # Sharing the host's IPC namespace from a user namespace: bind the host's mqueue.
             sc.mount("/dev/mqueue", dest, None, sc.MS_BIND | sc.MS_REC)
+        elif e.errno == errno.EINVAL and data and e.filename == dest:
+            raise OSError(e.errno, f"mount {entry.type} on {entry.destination}: Invalid argument: {entry.type} "
+                                   f"refused the options {data!r} (what is not a mount flag goes to the "
+                                   f"filesystem): check each is one {entry.type} accepts", dest) from None
         else:
             raise
+    finally:
+        if hidden >= 0:
+            os.close(hidden)
+
+
+def _copy_up(hidden: int, dest: str, explicit_mode: bool) -> None:
+    """runc's tmpcopyup: the new tmpfs starts with what the directory under it held (and, unless
+    mode= says otherwise, that directory's owner and mode)."""
+    copy_tree(hidden, dest)
+    st = os.fstat(hidden)
+    if not explicit_mode:
+        os.chmod(dest, st.st_mode & 0o7777)
+    try:
+        os.chown(dest, st.st_uid, st.st_gid)
+    except OSError:
+        pass  # an owner unmapped in our user namespace: the tmpfs keeps ours
 
 
 def _mount_cgroupfs(dest: str, flags: int, binds: list | None = None) -> None:

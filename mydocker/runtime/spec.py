@@ -103,8 +103,11 @@ class Mount:
             raise _bad(f"{where}destination", "is required")
         if not dest.startswith("/"):
             raise _bad(f"{where}destination", f"must be an absolute path, not {dest!r}")
-        return cls(destination=dest, type=_get(d, "type", str, where), source=_get(d, "source", str, where),
-                   options=_strings(d.get("options"), f"{where}options"))
+        mount = cls(destination=dest, type=_get(d, "type", str, where), source=_get(d, "source", str, where),
+                    options=_strings(d.get("options"), f"{where}options"))
+        from mydocker.runtime.mountopts import check_options
+        check_options(mount.options, mount.type, f"{where}options")
+        return mount
 
 
 @record

@@ -9,11 +9,18 @@ from mydocker.errors import Conflict, RuntimeFailure
 from mydocker.runtime import state as st
 
 
+# runc's words for each state a container cannot be started from
+_CANNOT_START = {"running": "cannot start an already running container",
+                 "paused": "cannot start a container in the paused state",
+                 "stopped": "cannot start a container that has stopped"}
+
+
 def start(root: str, container_id: str) -> st.State:
     record = st.load(root, container_id)
     current = st.status(root, record)
     if current != "created":
-        raise Conflict(f"container {container_id} is {current}, not created: only a created container can be started")
+        raise Conflict(f"{_CANNOT_START.get(current, 'cannot start the container')}: {container_id} is {current}; "
+                       "only a created container can be started")
     fifo = os.path.join(st.container_dir(root, container_id), "exec.fifo")
     # The pidfd first: opening the fifo releases the init, which may exec, exit and be reaped by its
     # parent (a shim) before a later pidfd_open could find it.

@@ -68,7 +68,7 @@ def update(root: str, container_id: str, resources: dict) -> None:
     record = st.load(root, container_id)
     current = st.status(root, record)
     if current not in ("created", "running", "paused"):
-        raise Conflict(f"container {container_id} is {current}: only a live container can be updated")
+        raise Conflict(f"container not running: {container_id} is {current}; only a live container can be updated")
     if not record.cgroup_paths:
         raise Conflict(f"container {container_id} has no cgroups recorded: nothing to update")
     from mydocker.runtime.cgroups import cgroup_from_paths

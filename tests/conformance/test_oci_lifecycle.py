@@ -62,7 +62,7 @@ def test_errors_for_operations_in_the_wrong_state(oci, bundle):
     assert "already exists" in oci("create", "--bundle", b, "w", rc=1).err
     assert oci.state("w")["status"] == "created"
     oci("start", "w")
-    assert "not created" in oci("start", "w", rc=1).err          # start of a running container
+    assert "already running" in oci("start", "w", rc=1).err      # start of a running container (runc's words)
     assert "running" in oci("delete", "w", rc=1).err             # delete of a running container
     oci("kill", "w", "KILL")
     oci.wait_status("w", "stopped")

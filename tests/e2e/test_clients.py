@@ -141,6 +141,25 @@ def test_podman(bindir, tmp_path, busybox_tar, short_dir, scoped_leaks):
         unmount_under(base)
 
 
+def test_podman_read_only(bindir, tmp_path, busybox_tar, short_dir, scoped_leaks):
+    """podman --read-only adds tmpfs mounts on /tmp, /var/tmp and /run with runc's `tmpcopyup`."""
+    podman = need("podman")
+    base = str(tmp_path / "mydocker-podman")
+    p = [podman, "--root", f"{base}/root", "--runroot", f"{short_dir}/run", "--cgroup-manager", "cgroupfs",
+         "--events-backend", "file", "--runtime", os.path.join(bindir, "mydocker-runtime")]
+    opts = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network", "none"]
+    script = ("touch /tmp/a /var/tmp/b /run/c && echo tmpfs-writable; "
+              "touch /bin/x 2>/dev/null && echo root-writable || echo root-read-only; "
+              "grep -c ' /tmp tmpfs ' /proc/mounts")
+    try:
+        sh(*p, "import", busybox_tar, "localhost/busybox:latest")
+        out = sh(*p, "run", "--rm", "--read-only", *opts, "busybox", "sh", "-c", script).stdout
+        assert out.split() == ["tmpfs-writable", "root-read-only", "1"], out
+    finally:
+        subprocess.run([*p, "rm", "-f", "-a"], capture_output=True)
+        unmount_under(base)
+
+
 def test_containerd_ctr_runc_binary(bindir, tmp_path, busybox_tar, short_dir, scoped_leaks):
     containerd, ctr = need("containerd"), need("ctr")
     podman = need("podman")  # to write the docker-archive `ctr images import` takes

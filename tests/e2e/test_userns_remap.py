@@ -115,3 +115,35 @@ def _ancestors(path: str) -> list[str]:
         path = os.path.dirname(path)
         out.append(path)
     return out
+
+
+SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
+            "awk '$5 ~ \"^/sys/fs/cgroup\" && $6 !~ /^ro(,|$)/ {print \"rw:\" $5}' /proc/self/mountinfo")
+
+
+def test_remapped_container_on_a_network_has_its_own_sysfs(mydocker, reachable_tmp):
+    """The engine's netns belongs to the container's user namespace, so the container mounts its own
+    sysfs: only its own interfaces in /sys/class/net, not the host's; its cgroup view is read-only.
+    Again after a stop and start (the netns is made again, in the same pinned user namespace)."""
+    from tests.e2e.test_network_cli import free_subnet
+    mydocker("network", "create", "--subnet", free_subnet(), "remapnet")
+    try:
+        out = mydocker("run", "--rm", "--userns", "remap", "--network", "remapnet", "busybox", "sh", "-c", SYS_VIEW).out
+        assert out.splitlines() == ["eth0 lo ", "sysfs"], out
+        mydocker("run", "-d", "--name", "remapped", "--userns", "remap", "--network", "remapnet", "busybox", "sleep", "60")
+        mydocker("stop", "-t", "0", "remapped")
+        mydocker("start", "remapped")
+        assert mydocker("exec", "remapped", "sh", "-c", SYS_VIEW).out.splitlines() == ["eth0 lo ", "sysfs"]
+        assert mydocker("exec", "remapped", "id", "-u").out == "0\n"
+    finally:
+        mydocker("rm", "-f", "remapped", rc=None)
+        mydocker("network", "rm", "remapnet", rc=None)
+    assert not os.listdir(os.path.join(mydocker.runroot, "userns"))
+
+
+def test_remapped_container_with_the_host_network_gets_a_read_only_sys(mydocker, reachable_tmp):
+    """--network host: no sysfs of its own can be mounted; the host's /sys is bound read-only
+    through and through (its cgroup and other submounts too)."""
+    script = "awk '$5 ~ \"^/sys(/|$)\" && $6 !~ /^ro(,|$)/ {print \"rw:\" $5}' /proc/self/mountinfo; echo end"
+    out = mydocker("run", "--rm", "--userns", "remap", "--network", "host", "busybox", "sh", "-c", script).out
+    assert out == "end\n", out

@@ -117,3 +117,50 @@ def test_rm_keeps_anonymous_volumes_unless_v(mydocker):
     mydocker("run", "--name", "drops", "-v", "/scratch", "busybox", "true")
     mydocker("rm", "-v", "drops")
     assert mydocker("volume", "ls", "-q").out.split() == []
+
+
+def test_read_only_bind_is_read_only_in_every_submount(mydocker, tmp_path):
+    """-v src:dst:ro covers the mounts under src too (Docker 25+: the engine asks for "rro")."""
+    import subprocess
+    host = tmp_path / "tree"
+    (host / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "mydocker-test-sub", str(host / "sub")], check=True)
+    try:
+        out = mydocker("run", "--rm", "-v", f"{host}:/data:ro", "busybox", "sh", "-c",
+                       "touch /data/sub/f 2>/dev/null && echo writable || echo read-only").out
+    finally:
+        subprocess.run(["umount", "-l", str(host / "sub")], check=True)
+    assert out == "read-only\n"
+
+
+def test_host_root_bound_read_only_has_no_writable_path(mydocker):
+    """-v /:/host:ro: nothing under /host is writable: core_pattern (host code execution), the cgroup
+    files, /dev, other containers' roots. Files are opened for appending and closed without a byte
+    written (busybox's `test -w` says yes to root whatever the mount); every mount under /host must
+    be "ro" in mountinfo."""
+    files = ["/host/proc/sys/kernel/core_pattern", "/host/sys/fs/cgroup/pids/cgroup.procs",
+             "/host/etc/hostname"]
+    script = ("for p in " + " ".join(files) + "; do test -f $p || echo missing:$p; "
+              "test -f $p && (: >> $p) 2>/dev/null && echo writable:$p; done; "
+              "awk '$5 ~ \"^/host(/|$)\" && $6 !~ /(^|,)ro(,|$)/ {print \"rw-mount:\" $5}' /proc/self/mountinfo; "
+              "awk '$5 ~ \"^/host/(dev|run|sys/fs/cgroup)(/|$)\"' /proc/self/mountinfo | wc -l")
+    out = mydocker("run", "--rm", "-v", "/:/host:ro", "busybox", "sh", "-c", script).out.split()
+    assert out[:-1] == [], out
+    assert int(out[-1]) >= 3, out  # the host's submounts came along (/dev, /run, the cgroup hierarchies)
+
+
+def test_read_only_bind_without_mount_setattr_is_refused(mydocker, tmp_path):
+    """On a kernel without mount_setattr(2) (before 5.12; here the syscall answers ENOSYS under a
+    seccomp filter) `-v ...:ro` fails with one line rather than run with writable submounts."""
+    import subprocess
+    import sys
+    from tests.conformance.test_oci_mount_options import _WITHOUT_MOUNT_SETATTR
+    from tests.conftest import REPO
+    host = tmp_path / "ro"
+    host.mkdir()
+    proc = subprocess.run([sys.executable, "-c", _WITHOUT_MOUNT_SETATTR, REPO,
+                           *mydocker.argv("run", "--rm", "-v", f"{host}:/data:ro", "busybox", "true")],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 125, proc
+    assert "the mount on /data asks for rro" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc
+    assert mydocker("ps", "-aq").out == ""

@@ -120,3 +120,63 @@ def test_user_namespace_root_is_unprivileged_on_the_host(runtime_root, make_bund
     assert lines[1].split() == ["0", "100000", "65536"]
     # the container's root wrote a file: on the host it belongs to the unprivileged uid
     assert os.stat(os.path.join(remapped_rootfs, "made-by-root")).st_uid == 100000
+
+
+SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
+            "awk '$5 ~ \"^/sys(/|$)\" && $6 !~ /^ro(,|$)/ {print \"rw:\" $5}' /proc/self/mountinfo")
+REMAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def _remapped_bundle(make_bundle, rootfs: str, user: dict, network: dict, args: list[str]) -> str:
+    def edit(config):
+        config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "network"]
+        config["linux"]["namespaces"] += [user, network]
+        config["linux"]["uidMappings"], config["linux"]["gidMappings"] = REMAP, REMAP
+        config["process"]["args"] = args
+    bundle = make_bundle([], edit)
+    os.unlink(os.path.join(bundle, "rootfs"))
+    os.symlink(rootfs, os.path.join(bundle, "rootfs"))
+    return bundle
+
+
+def test_new_user_and_network_namespaces_get_their_own_sysfs(runtime_root, make_bundle, tmp_path, remapped_rootfs):
+    bundle = _remapped_bundle(make_bundle, remapped_rootfs, {"type": "user"}, {"type": "network"}, ["sh", "-c", SYS_VIEW])
+    code, out = run_bundle(runtime_root, bundle, tmp_path)
+    assert code == 0 and out.splitlines() == ["lo ", "sysfs"], out
+
+
+def test_joined_user_namespace_owning_the_joined_netns_gets_its_own_sysfs(runtime_root, make_bundle, tmp_path,
+                                                                          remapped_rootfs):
+    """What the engine gives a --userns remap container: both joined by path, the netns owned by the
+    user namespace. The runtime becomes root of the joined user namespace (files it makes during
+    set-up failed with EOVERFLOW as the host's root, unmapped there)."""
+    from mydocker.engine import userns
+    from mydocker.network import netns
+    user_path, net_path = str(tmp_path / "mydocker-userns"), str(tmp_path / "mydocker-netns")
+    userns.pin({"linux": {"namespaces": [], "uidMappings": REMAP, "gidMappings": REMAP}}, user_path)
+    try:
+        netns.create(net_path, owner=user_path)
+        bundle = _remapped_bundle(make_bundle, remapped_rootfs, {"type": "user", "path": user_path},
+                                  {"type": "network", "path": net_path}, ["sh", "-c", SYS_VIEW + "; id -u"])
+        code, out = run_bundle(runtime_root, bundle, tmp_path)
+    finally:
+        netns.remove(net_path)
+        userns.remove(user_path)
+    assert code == 0 and out.splitlines() == ["lo ", "sysfs", "0"], out
+
+
+def test_user_namespace_in_a_host_owned_netns_gets_the_hosts_sys_read_only(runtime_root, make_bundle, tmp_path,
+                                                                           remapped_rootfs):
+    """No sysfs can be mounted for a netns the host's user namespace owns: the host's /sys is bound,
+    read-only in every submount (the cgroup hierarchies under it were left writable)."""
+    from mydocker.network import netns
+    net_path = str(tmp_path / "mydocker-netns")
+    netns.create(net_path)
+    try:
+        bundle = _remapped_bundle(make_bundle, remapped_rootfs, {"type": "user"},
+                                  {"type": "network", "path": net_path}, ["sh", "-c", SYS_VIEW])
+        code, out = run_bundle(runtime_root, bundle, tmp_path)
+    finally:
+        netns.remove(net_path)
+    lines = out.splitlines()
+    assert code == 0 and lines[1] == "sysfs" and lines[2:] == [], out

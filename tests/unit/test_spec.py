@@ -75,3 +75,36 @@ def test_mount_options():
     assert opts.propagation == [sc.MS_PRIVATE | sc.MS_REC]
     assert parse_options(["rbind", "rw", "ro", "rw"]).flags == sc.MS_BIND | sc.MS_REC
     assert parse_options(["defaults"]).flags == 0
+
+
+def test_recursive_mount_options_become_mount_setattr_attributes():
+    opts = parse_options(["rbind", "rro", "rnosuid", "tmpcopyup"])
+    assert (opts.attr_set, opts.attr_clr) == (sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID, 0)
+    assert opts.tmpcopyup and opts.data == "" and opts.flags == sc.MS_BIND | sc.MS_REC
+    later_wins = parse_options(["rro", "rrw"])
+    assert (later_wins.attr_set, later_wins.attr_clr) == (0, sc.MOUNT_ATTR_RDONLY)
+    atime = parse_options(["rnoatime"])  # an atime mode is set by clearing the whole field
+    assert (atime.attr_set, atime.attr_clr) == (sc.MOUNT_ATTR_NOATIME, sc.MOUNT_ATTR__ATIME)
+    assert not parse_options(["ro", "rbind"]).recursive
+
+
+def _mount(options: list[str], kind: str = "bind") -> dict:
+    return {"destination": "/data", "type": kind, "source": "/tmp", "options": options}
+
+
+@pytest.mark.parametrize("options, kind, named", [
+    (["rbind", "bogus"], "bind", "'bogus'"), (["rbind", "idmap"], "bind", "'idmap'"),
+    (["ridmap"], "bind", "'ridmap'"), (["tmpcopyup", "rbind"], "bind", "'tmpcopyup'"),
+    (["tmpcopyup"], "proc", "'tmpcopyup'"), (["bind", "mode=755"], None, "'mode=755'"),
+])
+def test_mount_options_a_runtime_cannot_honour_are_refused_by_name(options, kind, named):
+    from mydocker.runtime.spec import Mount
+    with pytest.raises(InvalidArgument) as e:
+        Mount.from_dict(_mount(options, kind), 3)
+    assert named in str(e.value) and "mounts[3].options" in str(e.value)
+
+
+def test_filesystem_options_go_to_the_filesystem():
+    from mydocker.runtime.spec import Mount
+    Mount.from_dict(_mount(["nosuid", "size=1m", "inode64", "tmpcopyup"], "tmpfs"), 0)
+    Mount.from_dict(_mount(["nosuid", "newinstance", "ptmxmode=0666"], "devpts"), 0)
