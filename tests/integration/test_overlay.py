@@ -302,3 +302,18 @@ def test_removing_a_container_clears_it_everywhere(sim):
     assert len(keys) == 2, keys  # only alpha's and gamma's
     h2.cli("rm", "-f", "gamma")
     assert wait_for(lambda: len(h0.fdb()) == 0), h0.fdb()  # nothing remote is left for host 0
+
+
+def test_reconcile_leaves_overlay_bridges_without_an_address(sim):
+    """`network reconcile` makes each network's host objects through its driver: an overlay bridge
+    gets no gateway address (every host would answer for it), and a host without endpoints on the
+    overlay gets no bridge for it (it used to get the bridge driver's bridge, with the address)."""
+    h0, h1, _ = sim.hosts
+    bridges = {}
+    for h in (h0, h1):
+        [net] = json.loads(h.cli("network", "inspect", "ovl").stdout)
+        bridges[h] = net["Options"]["com.docker.network.bridge.name"]
+        h.cli("network", "reconcile")
+    assert "alpha" in {e["Name"] for e in json.loads(h0.cli("network", "inspect", "ovl").stdout)[0]["Containers"].values()}
+    assert "inet " not in h0.inside("ip", "-4", "addr", "show", "dev", bridges[h0])
+    assert h1.inside("ip", "link", "show", bridges[h1]) == ""  # no endpoint of ovl on host 1

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mydocker.engine import networks as nw
+from mydocker.engine.network_records import Network
 from mydocker.engine.networks import Attachment, NetworkService, root_tag
 from mydocker.engine.records import Records
 from mydocker.errors import Conflict
@@ -33,10 +33,8 @@ def svc(tmp_path, monkeypatch):
 
 
 def add(svc: NetworkService, name: str, subnet: str) -> None:
-    with svc.records.transaction():
-        svc.db.execute(f"INSERT INTO networks ({nw.NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (name, name * 3, "bridge", subnet, str(ipaddress.IPv4Network(subnet)[1]),
-                        svc.bridge_name(name), 0, "", "{}", Bitmap(subnet).to_bytes()))
+    assert svc.store.add_network(Network(name, name * 3, "bridge", subnet, str(ipaddress.IPv4Network(subnet)[1]),
+                                         svc.bridge_name(name)), Bitmap(subnet).to_bytes())
 
 
 def test_host_object_names_carry_the_project_and_the_root():
@@ -96,7 +94,7 @@ def persisted_allocations(root, flips: list[bool]) -> None:
         else:
             container, ip = live.popitem()
             svc._drop_endpoint(svc.endpoints(container=container)[0])
-    stored = Bitmap("10.9.0.0/26", bits=svc.db.execute("SELECT bitmap FROM networks").fetchone()[0])
+    stored = Bitmap("10.9.0.0/26", bits=svc.store.db.execute("SELECT bitmap FROM networks").fetchone()[0])
     assert stored.free_count() == 64 - 3 - len(live)
     assert all(stored.taken(ip) for ip in live.values())
 
@@ -119,3 +117,31 @@ def test_apply_to_spec_keeps_a_user_set_hostname_variable():
     NetworkService.apply_to_spec(config, Attachment(mode="none", netns=None, host_netns=False, hostname="abc"))
     assert config["process"]["env"] == ["HOSTNAME=mine"]
     assert config["linux"]["namespaces"] == [{"type": "network"}]
+
+
+def test_the_default_roots_bridge_rules_stay_while_its_network_does(tmp_path, no_firewall):
+    """Issue 20: the default root keeps its default network (as Docker keeps docker0), so its rules
+    stay too: a container without -p commits no nft transaction when it starts or goes (the ruleset
+    is unchanged); only -p changes the table. (A private root's unused default network goes, and
+    its rules with it.)"""
+    root = str(tmp_path / "root")
+    svc = NetworkService(Records(str(tmp_path / "db")), root, str(tmp_path / "run"), default_root=root)
+    assert svc.tag == "" and svc.table == "mydocker"
+    add(svc, "bridge", "172.18.0.0/16")
+    net = svc.get("bridge")
+    with svc.lock():
+        svc._rebuild_firewall()
+    assert [[n.bridge for n in rs.nets] for rs in no_firewall] == [["mydocker0"]]
+    for n in range(3):  # `run --rm busybox true`, three times: attach (and rebuild), then detach
+        ep = svc._add_endpoint(f"{n:064x}", net, None, [], [], "eth0")
+        with svc.lock():
+            svc._rebuild_firewall()
+        svc._drop_endpoint(ep)
+    assert len(no_firewall) == 1
+    from mydocker.network.ports import parse
+    ep = svc._add_endpoint(f"{9:064x}", net, None, [], [parse("127.0.0.1:18080:80")], "eth0")
+    with svc.lock():
+        svc._rebuild_firewall()
+    svc._drop_endpoint(ep)
+    assert [len(rs.ports) for rs in no_firewall] == [0, 1, 0]  # -p: one at the start, one at the removal
+    assert all(rs.nets for rs in no_firewall)
