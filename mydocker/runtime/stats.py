@@ -18,10 +18,11 @@ def container_cgroup(root: str, container_id: str):
 def oom_killed(root: str, container_id: str) -> bool:
     """Whether the kernel's OOM killer killed a process of the container. Read it before `delete`:
     the count goes with the cgroup."""
+    from mydocker.errors import NotFound
     try:
         cgroup = container_cgroup(root, container_id)
         return bool(cgroup and cgroup.oom_killed())
-    except (OSError, LookupError):
+    except (OSError, LookupError, NotFound):  # NotFound: deleted already (`rm -f`), nothing to tell
         return False
 
 
