@@ -45,10 +45,10 @@ def bench_ipam() -> dict:
     from mydocker.engine.records import Records
     with tempfile.TemporaryDirectory(prefix="mydocker-bench-ipam") as root:
         svc = NetworkService(Records(os.path.join(root, "db")), root, os.path.join(root, "run"))
+        from mydocker.engine.network_records import Network
         from mydocker.network.ipam import Bitmap as B
-        svc.db.execute("INSERT INTO networks (name,id,driver,subnet,gateway,bridge,created,bitmap) VALUES "
-                       "('b','b','bridge','10.201.0.0/24','10.201.0.1','mdbench','',?)",
-                       (B("10.201.0.0/24").to_bytes(),))
+        svc.store.add_network(Network("b", "b", "bridge", "10.201.0.0/24", "10.201.0.1", "mdbench"),
+                              B("10.201.0.0/24").to_bytes())
         net = svc.get("b")
         t = time.perf_counter()
         for n in range(253):

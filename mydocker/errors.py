@@ -23,6 +23,10 @@ class RuntimeFailure(MyDockerError):
     """The kernel or a host tool refused something while creating or running a container."""
 
 
+class StoreUnavailable(MyDockerError):
+    """The cluster store (etcd, for overlay networks) cannot be reached or answered with an error."""
+
+
 class CommandNotExecutable(MyDockerError):
     """The container's command exists but cannot be executed (Docker's 126)."""
 

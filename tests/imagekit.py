@@ -53,12 +53,14 @@ def layer_tar(entries: list[tuple], path: str | None = None) -> bytes:
     return raw
 
 
-def docker_archive(layers: list[bytes], tags: list[str], cmd: list[str] | None = None) -> bytes:
+def docker_archive(layers: list[bytes], tags: list[str], cmd: list[str] | None = None,
+                   labels: dict[str, str] | None = None) -> bytes:
     """A legacy docker-archive (`<id>/layer.tar`, `<config>.json`) holding one image."""
     import hashlib
     diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
     config = {"architecture": "amd64", "os": "linux",
-              "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": cmd or ["sh"]},
+              "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": cmd or ["sh"],
+                         **({"Labels": labels} if labels else {})},
               "rootfs": {"type": "layers", "diff_ids": diff_ids},
               "history": [{"created_by": f"layer {i}"} for i in range(len(layers))]}
     config_bytes = json.dumps(config).encode()

@@ -82,12 +82,11 @@ def handle_create(engine, opts, args: list[str]) -> int:
 def handle_ls(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.cli.images import table
-    if engine.networks.overlay.configured():  # overlay networks other hosts created show here too
-        from mydocker.network.cluster import StoreUnavailable
-        try:
-            engine.networks.overlay.join_all()
-        except StoreUnavailable as e:
-            print(f"mydocker: warning: {e}", file=sys.stderr)
+    from mydocker.errors import StoreUnavailable
+    try:
+        engine.networks.join_cluster_networks()  # overlay networks other hosts created show here too
+    except StoreUnavailable as e:
+        print(f"mydocker: warning: {e}", file=sys.stderr)
     nets = engine.networks.networks()
     if opts.quiet:
         sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))

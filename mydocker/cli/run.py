@@ -27,7 +27,7 @@ command = (
     .flag("-c", "--cpu-shares", kind="int", metavar="N", help="relative CPU weight")
     .flag("--cpuset-cpus", kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)")
     .flag("--cpuset-mems", kind="str", metavar="LIST", help="memory nodes the container may use")
-    .flag("--pids-limit", kind="int", metavar="N", help="process limit (-1 for unlimited)")
+    .flag("--pids-limit", kind="int", metavar="N", help="process limit (default 2048; -1 for unlimited)")
     .flag("--cgroup-parent", kind="str", metavar="PATH", help="parent cgroup for the container (default /mydocker)")
     .flag("--cap-add", kind="list", metavar="CAP", help="add a Linux capability (or ALL)")
     .flag("--cap-drop", kind="list", metavar="CAP", help="drop a Linux capability (or ALL)")

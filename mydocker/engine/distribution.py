@@ -39,12 +39,16 @@ class Distribution:
 
     def pull(self, name: str, platform: str | None = None, tls_verify: bool | None = None, progress=None):
         """Pull `name` and tag it; returns the Pulled record (manifest digest, fetched layer count)."""
-        from mydocker.image.registry.pull import pull
+        from mydocker.image.registry.pull import RefusedImage, pull
         ref = reference.parse(name)
         canonical = str(ref)
         before = self.records.image_for(canonical)
-        pulled = pull(self.store, ref, platform=platform, tls_verify=tls_verify,
-                      insecure_registries=self.insecure_registries(), progress=progress)
+        try:
+            pulled = pull(self.store, ref, platform=platform, tls_verify=tls_verify,
+                          insecure_registries=self.insecure_registries(), progress=progress)
+        except RefusedImage as e:  # nothing of a refused image stays
+            self.images.sweep(e.blobs, e.diff_ids)
+            raise
         self.images.register(pulled.manifest_digest, [canonical])   # the tag, written last
         if progress:
             fresh = before != pulled.manifest_digest

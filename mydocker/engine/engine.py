@@ -8,18 +8,25 @@ from mydocker.record import lazy
 
 DEFAULT_ROOT = "/var/lib/mydocker"
 DEFAULT_RUNROOT = "/run/mydocker"
+# What the root holds is root's alone (Docker: 0710/0700): image layers may carry setuid-root binaries
+# and device nodes (CVE-2021-41091), the records hold containers' environments. The only bit ever
+# added is x for others, by --userns remap (image/shift.reachable), on the dirs down to a remapped
+# container's rootfs and bind sources; the image store needs no such way in (overlay reads its
+# lower layers with the mounter's credentials).
+PRIVATE_DIRS = ("image", "containers", "volumes")
+RECORDS = "mydocker.db"
 
 
 class Engine:
     def __init__(self, root: str = DEFAULT_ROOT, runroot: str = DEFAULT_RUNROOT) -> None:
         self.root = os.path.abspath(root)
         self.runroot = os.path.abspath(runroot)
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        make_private(self.root)
 
     @lazy
     def records(self):
         from mydocker.engine.records import Records
-        return Records(os.path.join(self.root, "mydocker.db"))
+        return Records(os.path.join(self.root, RECORDS))
 
     @lazy
     def images(self):
@@ -43,3 +50,39 @@ class Engine:
         from mydocker.engine.containers import ContainerService
         return ContainerService(self.records, lambda: self.images, os.path.join(self.root, "containers"),
                                 os.path.join(self.runroot, "runtime"))
+
+
+def make_private(root: str) -> None:
+    """Create the engine root private to root; close one that an older version left open."""
+    try:
+        mode = os.stat(root).st_mode
+    except FileNotFoundError:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        for name in PRIVATE_DIRS:
+            os.makedirs(os.path.join(root, name), mode=0o700, exist_ok=True)
+        return
+    if mode & 0o076:  # older versions made it 0711 and the dirs under it 0755: close it, once
+        _close_old_root(root)
+
+
+def _close_old_root(root: str) -> None:
+    """Private modes for a root made by an older version. Others keep the x bit where they had it on
+    the root and containers/ (a --userns remap container made earlier walks through them to its
+    rootfs); image/ and volumes/ lose it, and each volume its old 0701."""
+    import stat
+    keep_x = {root: True, os.path.join(root, "containers"): True}
+    for name in PRIVATE_DIRS:
+        os.makedirs(os.path.join(root, name), mode=0o700, exist_ok=True)
+    volumes = os.path.join(root, "volumes")
+    dirs = [os.path.join(root, name) for name in PRIVATE_DIRS]
+    dirs += [os.path.join(volumes, name) for name in os.listdir(volumes)
+             if os.path.isdir(os.path.join(volumes, name)) and not os.path.islink(os.path.join(volumes, name))]
+    for path in dirs:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+        os.chmod(path, 0o700 | (mode & stat.S_IXOTH if keep_x.get(path) else 0))
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.chmod(os.path.join(root, RECORDS + suffix), 0o600)
+        except FileNotFoundError:
+            pass
+    os.chmod(root, 0o700 | (stat.S_IMODE(os.stat(root).st_mode) & stat.S_IXOTH))  # last: marks it done

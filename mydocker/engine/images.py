@@ -92,7 +92,7 @@ class ImageService:
         return Image(canonical, manifest_digest, config, dirs)
 
     def unpack(self, manifest: dict, config: dict) -> None:
-        diff_ids = config["rootfs"]["diff_ids"]
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(manifest["layers"]):
             raise InvalidArgument("the image's manifest and config disagree on its layers: remove and reload it")
         if not all(map(self.store.has_layer, diff_ids)):
@@ -100,6 +100,36 @@ class ImageService:
             for layer, diff_id in zip(manifest["layers"], diff_ids):
                 self.store.unpack_layer(layer["digest"], diff_id,
                                         lambda path, target, d=diff_id: apply_layer(path, target, d))
+
+    def admit(self, manifest_digests: list[str]) -> None:
+        """Unpack the layers of images a load brings, before they are recorded: a layer that cannot
+        be applied is refused now, not at the first `run`, and the refused images leave nothing
+        (what they brought that no recorded image needs is deleted)."""
+        try:
+            for digest in manifest_digests:
+                manifest = self.store.read_json(digest)
+                self.unpack(manifest, self.store.read_json(manifest["config"]["digest"]))
+        except BaseException:
+            known = {row[0] for row in self.db.execute("SELECT manifest FROM images")}
+            for digest in manifest_digests:
+                if digest not in known:
+                    self._forget_unrecorded(digest)
+            raise
+
+    def _forget_unrecorded(self, manifest_digest: str) -> None:
+        """Delete an image that was never recorded: its blobs and layers that no recorded image needs."""
+        try:
+            manifest = self.store.read_json(manifest_digest)
+            config_digest = manifest["config"]["digest"]
+            layers = [layer["digest"] for layer in manifest["layers"]]
+        except (NotFound, KeyError, TypeError):
+            self.store.remove_blob(manifest_digest)
+            return
+        try:
+            diff_ids = (self.store.read_json(config_digest).get("rootfs") or {}).get("diff_ids") or []
+        except NotFound:
+            diff_ids = []
+        self.sweep([*layers, config_digest, manifest_digest], diff_ids)
 
     # records
 
@@ -208,26 +238,31 @@ class ImageService:
         with self.records.transaction():
             row = self.db.execute("SELECT config FROM images WHERE manifest=?", (manifest_digest,)).fetchone()
             self.db.execute("DELETE FROM images WHERE manifest=?", (manifest_digest,))
+        try:
+            manifest, config, _ = self.store.image_layers(manifest_digest)
+        except NotFound:
+            return [f"Deleted: {row[0] if row else manifest_digest}"]
+        blobs = [*(layer["digest"] for layer in manifest["layers"]), manifest["config"]["digest"], manifest_digest]
+        deleted = self.sweep(blobs, config["rootfs"]["diff_ids"])
+        return [f"Deleted: {manifest['config']['digest']}", *(f"Deleted: {d}" for d in deleted)]
+
+    def sweep(self, blobs: list[str], diff_ids: list[str]) -> list[str]:
+        """Delete the blobs and unpacked layers named that no recorded image needs; return the
+        diff ids of the layers deleted."""
         needed_blobs, needed_layers = set(), set()
         for (other,) in self.db.execute("SELECT manifest FROM images").fetchall():
             manifest, config, _ = self.store.image_layers(other)
             needed_blobs.update([other, manifest["config"]["digest"], *(l["digest"] for l in manifest["layers"])])
             needed_layers.update(config["rootfs"]["diff_ids"])
-        deleted = []
-        try:
-            manifest, config, _ = self.store.image_layers(manifest_digest)
-        except NotFound:
-            return [f"Deleted: {row[0] if row else manifest_digest}"]
-        for layer, diff_id in zip(manifest["layers"], config["rootfs"]["diff_ids"]):
-            if layer["digest"] not in needed_blobs:
-                self.store.remove_blob(layer["digest"])
-            if diff_id not in needed_layers:
-                self.store.remove_layer(diff_id)
-                deleted.append(f"Deleted: {diff_id}")
-        for digest in (manifest["config"]["digest"], manifest_digest):
+        for digest in blobs:
             if digest not in needed_blobs:
                 self.store.remove_blob(digest)
-        return [f"Deleted: {manifest['config']['digest']}", *deleted]
+        deleted = []
+        for diff_id in dict.fromkeys(diff_ids):
+            if diff_id not in needed_layers:
+                self.store.remove_layer(diff_id)
+                deleted.append(diff_id)
+        return deleted
 
     def prune(self, all_images: bool = False) -> list[str]:
         """Delete images without tags (with `all_images`, every image no container uses)."""
@@ -359,6 +394,12 @@ class ImageService:
             except tarfile.TarError as e:
                 raise InvalidArgument(f"the input is not a readable tar ({e}): give a rootfs tar") from None
         digest, size = self._write_blob(copy)
+        from mydocker.image.layer import apply_layer
+        try:  # refused here, as load refuses it, rather than at the first run
+            self.store.unpack_layer(digest, digest, lambda path, target: apply_layer(path, target, digest))
+        except BaseException:
+            self.sweep([digest], [digest])
+            raise
         return self._derive(None, None, digest, size, name, changes, message, "", "mydocker import")
 
     def save(self, names: list[str], out, fmt: str = "docker") -> None:
@@ -375,7 +416,9 @@ class ImageService:
         """Load an archive; return Docker's "Loaded image: ..." lines."""
         from mydocker.image import archive
         lines = []
-        for digest, _size, names in archive.load(self.store, stream):
+        loaded = archive.load(self.store, stream)
+        self.admit([digest for digest, _size, _names in loaded])
+        for digest, _size, names in loaded:
             self.register(digest, names)
             config_digest = self.store.read_json(digest)["config"]["digest"]
             lines += [f"Loaded image: {n}" for n in self._familiar(names)] or [f"Loaded image ID: {config_digest}"]

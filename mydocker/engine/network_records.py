@@ -1,12 +1,16 @@
 """The network records: table schema, the row types and their conversion from SQLite rows.
 
-engine/networks.py keeps them in the engine's database; network/overlay.py writes networks too.
+engine/network_store.py keeps them in the engine's database. Network and Endpoint are what drivers
+see too, so they are defined with the driver protocol (mydocker/network/driver.py).
 """
 
 from __future__ import annotations
 
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
+from mydocker.network.driver import Endpoint, Network
 from mydocker.record import factory, record
+
+DEFAULT_NETWORK = "bridge"       # Docker's name of the default bridge network
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS networks (
@@ -26,31 +30,6 @@ CREATE TABLE IF NOT EXISTS requests (
     ip TEXT, hostname TEXT);
 CREATE TABLE IF NOT EXISTS firewall (name TEXT PRIMARY KEY, ruleset TEXT NOT NULL);
 """
-
-
-@record
-class Network:
-    name: str
-    id: str
-    driver: str
-    subnet: str
-    gateway: str
-    bridge: str
-    internal: bool = False
-    created: str = ""
-    labels: dict = factory(dict)
-
-
-@record
-class Endpoint:
-    container: str
-    network: str
-    ip: str
-    veth: str
-    ifname: str
-    mac: str = ""
-    aliases: list = factory(list)
-    ports: list = factory(list)      # [[proto, host_ip, host_port, container_port], ...]
 
 
 @record

@@ -1,9 +1,17 @@
-"""Networks and container attachments: which networks exist, wiring a container in and out.
+"""The network service: which networks exist, and attaching containers to them and detaching them.
 
-State lives in the engine's SQLite records (tables networks, sandboxes, endpoints); the IPAM
-bitmap of each network is a column changed inside `BEGIN IMMEDIATE`, so concurrent `run`s never
-share an address. Every attachment is recorded before anything is created, and `detach` undoes
-whatever exists from the records alone: it is idempotent and safe after a crash at any point.
+It is composed of one part per concern:
+    engine/network_store.py      the records (tables networks, sandboxes, endpoints, requests,
+                                 firewall) in the engine's SQLite database; the IPAM bitmap of each
+                                 network is a column changed inside `BEGIN IMMEDIATE`, so concurrent
+                                 `run`s never share an address
+    engine/network_endpoints.py  an endpoint's address, ports, join and leave
+    engine/network_files.py      each sandbox's /etc/hosts, hostname, resolv.conf
+    engine/network_firewall.py   the root's nft table from the records
+    network/driver.py            the driver protocol; bridge.py and overlay.py implement it and are
+                                 handed records, never the store
+Every attachment is recorded before anything is created, and `detach` undoes whatever exists from
+the records alone: it is idempotent and safe after a crash at any point.
 
 Host objects carry the project's names: bridges `mydocker0` / `md-<net>`, host veths `md<hex>`,
 netns under `<runroot>/netns/<id>`, the nft table `ip mydocker`. An engine root other than the
@@ -15,53 +23,67 @@ from __future__ import annotations
 import os
 import zlib
 
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
-from mydocker.engine.names import check_name
-from mydocker.engine.network_records import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, Attachment, Endpoint,  # noqa: F401
-                                             Network, Sandbox, endpoint_from_row, network_from_row,
-                                             sandbox_from_row)
+from mydocker.engine.network_files import SandboxFiles
+from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
+from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
-from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
 from mydocker.linux.fs import Flock
+from mydocker.network.driver import Driver, JoinInfo, bridge_name
+from mydocker.record import lazy
 
-DEFAULT_NETWORK = "bridge"
 SPECIAL_MODES = ("none", "host")
-DEFAULT_SUBNETS = [f"172.{n}.0.0/16" for n in range(17, 32)] + [f"10.{n}.0.0/16" for n in range(200, 255)]
+DRIVERS = ("bridge", "overlay")
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
 
 class NetworkService:
     def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker") -> None:
         self.records = records
-        self.db = records.db
+        self.store = NetworkStore(records)
         self.root = root
         self.runroot = runroot
         self.tag = root_tag(root, default_root)
         self.table = f"mydocker-{self.tag}" if self.tag else "mydocker"
         self.netns_dir = os.path.join(runroot, "netns")
         self.files_dir = os.path.join(root, "network", "sandboxes")
+        self.files = SandboxFiles(self.store, self.files_dir, self._remote_peers)
         self.lock_path = os.path.join(root, "network", "lock")
-        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='firewall'").fetchone():
-            with records.transaction():
-                for statement in filter(str.strip, SCHEMA.split(";")):
-                    self.db.execute(statement)
+        self._drivers: dict[str, Driver] = {}
 
-    # names of host objects
+    # the parts a container without endpoints (--network none, host) does not need: imported on first use
+
+    @lazy
+    def wiring(self):
+        """An endpoint's address, ports, join and leave."""
+        from mydocker.engine.network_endpoints import Endpoints
+        return Endpoints(self.store, self.driver, self.tag)
+
+    @lazy
+    def firewall(self):
+        from mydocker.engine.network_firewall import Firewall
+        return Firewall(self.store, self.table)
 
     def bridge_name(self, network: str) -> str:
-        if network == DEFAULT_NETWORK:
-            return f"md{self.tag}-0" if self.tag else "mydocker0"
-        name = f"md{self.tag}-{network}"
-        if len(name) > 15:  # IFNAMSIZ: keep a readable start, make it unique with a hash
-            name = f"{name[:10]}{zlib.crc32(network.encode()) & 0xfffff:05x}"
-        return name
+        return bridge_name(self.tag, network, default=network == DEFAULT_NETWORK)
 
-    @property
-    def overlay(self):
-        """The overlay driver (mydocker/network/overlay.py), made on first use."""
-        if "_overlay" not in self.__dict__:
-            from mydocker.network.overlay import OverlayDriver
-            self._overlay = OverlayDriver(self)
-        return self._overlay
+    # drivers
+
+    def driver(self, name: str) -> Driver:
+        """The driver of that name, made on first use (its module is imported then)."""
+        if name not in self._drivers:
+            if name == "bridge":
+                from mydocker.network.bridge import BridgeDriver
+                self._drivers[name] = BridgeDriver()
+            elif name == "overlay":
+                from mydocker.network.overlay import OverlayDriver
+                self._drivers[name] = OverlayDriver(self.root, self.tag)
+            else:
+                raise InvalidArgument(f"network driver {name!r} is not supported: use --driver bridge or overlay")
+        return self._drivers[name]
+
+    def _remote_peers(self, networks: set) -> list[tuple[str, list]]:
+        """/etc/hosts lines of containers on other hosts on these networks (their drivers know them)."""
+        return [peer for net in self.networks() if net.name in networks for peer in self.driver(net.driver).peers(net)]
 
     # networks
 
@@ -71,26 +93,28 @@ class NetworkService:
             raise Conflict(f"network name {name!r} is reserved: choose another name")
         if not name or not name[0].isalnum() or not all(c.isalnum() or c in "_.-" for c in name) or len(name) < 2:
             raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+")
-        if driver not in ("bridge", "overlay"):
+        if driver not in DRIVERS:
             raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge or overlay")
-        if self.db.execute("SELECT 1 FROM networks WHERE name=?", (name,)).fetchone():
+        if self.store.find(name):
             raise Conflict(f"network {name!r} already exists: choose another name or remove it with "
                            "`mydocker network rm`")
         if gateway and not subnet:
             raise InvalidArgument("--gateway needs --subnet: give both, or neither for an automatic subnet")
-        if driver == "overlay":  # defined in the cluster store: mydocker/network/overlay.py
-            return self.overlay.create(name, subnet, gateway, labels or {})
-        net = self._add_network(name, subnet, gateway, internal, labels or {})
+        drv = self.driver(driver)
+        if drv.scope == "global":  # defined for every host in the driver's store; this host keeps a copy
+            return self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+        net = self._add_network(drv, name, subnet, gateway, internal, labels or {})
         try:
-            with self._lock():
+            with self.lock():
                 self._rebuild_firewall()
         except BaseException:
             self.remove(name)
             raise
         return net
 
-    def _add_network(self, name: str, subnet: str | None, gateway: str | None, internal: bool,
+    def _add_network(self, driver: Driver, name: str, subnet: str | None, gateway: str | None, internal: bool,
                      labels: dict) -> Network:
+        """A network of a local driver: its subnet chosen, recorded, then made on the host."""
         from mydocker.network.ipam import Bitmap
         with self._host_lock():
             if subnet:
@@ -98,41 +122,25 @@ class NetworkService:
             else:
                 subnet = self._pick_subnet(name)
             bitmap = Bitmap(subnet, gateway)
-            net = Network(name=name, id=os.urandom(32).hex(), driver="bridge", subnet=subnet,
+            net = Network(name=name, id=os.urandom(32).hex(), driver=driver.name, subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
-            import _sqlite3 as sqlite3
-            try:
-                with self.records.transaction():
-                    self.db.execute(f"INSERT INTO networks ({NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                                    (net.name, net.id, net.driver, net.subnet, net.gateway, net.bridge,
-                                     int(net.internal), net.created, json.dumps(labels), bitmap.to_bytes()))
-            except sqlite3.IntegrityError:
+            if not self.store.add_network(net, bitmap.to_bytes()):
                 raise Conflict(f"network {name!r} already exists (or its bridge name {net.bridge} is taken): "
-                               "choose another name or remove it with `mydocker network rm`") from None
+                               "choose another name or remove it with `mydocker network rm`")
             # the bridge (and so its route) exists before the host lock is released: the next
             # subnet choice, by any engine root, sees it
-            from mydocker.network import links
             try:
-                links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
+                driver.create_network(net)
             except BaseException:
-                with self.records.transaction():
-                    self.db.execute("DELETE FROM networks WHERE name=?", (name,))
-                links.delete(net.bridge)
+                self.store.remove_network(name)
+                driver.delete_network(net)
                 raise
         return net
 
     def _check_free(self, subnet: str) -> None:
-        import ipaddress
-        from mydocker.network.ipam import parse_subnet
-        wanted = parse_subnet(subnet)
-        for other in self.networks():
-            if wanted.overlaps(ipaddress.IPv4Network(other.subnet)):
-                raise Conflict(f"subnet {subnet} overlaps network {other.name!r} ({other.subnet}): "
-                               "choose another --subnet")
-        for route in self._host_route_nets():
-            if wanted.overlaps(route):
-                raise Conflict(f"subnet {subnet} overlaps the host route to {route}: choose another --subnet")
+        from mydocker.network.ipam import check_free
+        check_free(subnet, [(n.name, n.subnet) for n in self.networks()], self._host_route_nets())
 
     def _host_route_nets(self):
         import ipaddress
@@ -141,43 +149,50 @@ class NetworkService:
 
     def _pick_subnet(self, name: str) -> str:
         import ipaddress
+        from mydocker.network.ipam import pick_subnet
         used = [ipaddress.IPv4Network(n.subnet) for n in self.networks()] + self._host_route_nets()
-        for candidate in DEFAULT_SUBNETS:
-            net = ipaddress.IPv4Network(candidate)
-            if name != DEFAULT_NETWORK:
-                # user networks get a /24 inside the first /16 nobody routes, like Docker's pools
-                for sub in net.subnets(new_prefix=24):
-                    if not any(sub.overlaps(u) for u in used):
-                        return str(sub)
-                continue
-            if not any(net.overlaps(u) for u in used):
-                return candidate
-        raise Conflict("no free private subnet left for a new network: give one with --subnet")
+        return pick_subnet(name == DEFAULT_NETWORK, used)
 
     def networks(self) -> list[Network]:
-        return [network_from_row(r) for r in self.db.execute(f"SELECT {NET_COLS} FROM networks ORDER BY created")]
+        return self.store.networks()
+
+    def join_cluster_networks(self) -> None:
+        """Record here the networks other hosts defined in the cluster store, if one is set up (so
+        that `network ls` shows them); StoreUnavailable when it cannot be reached."""
+        driver = self.driver("overlay")
+        if not driver.configured():
+            return
+        for net in driver.known():
+            try:
+                self.get(net.name)
+            except (NotFound, InvalidArgument):  # not here yet
+                try:
+                    self._adopt(net)
+                except MyDockerError:
+                    pass  # a local network of that name: it stays local
+
+    def _lookup_global(self, name: str) -> Network | None:
+        driver = self.driver("overlay")
+        return driver.lookup(name) if driver.configured() else None
+
+    def _adopt(self, net: Network) -> Network:
+        """Record a network a global driver defined (its addresses mirrored in a local bitmap)."""
+        from mydocker.network.ipam import Bitmap
+        if self.store.add_network(net, Bitmap(net.subnet, net.gateway).to_bytes()):
+            return net
+        existing = self.get(net.name)
+        if existing.driver != net.driver:
+            raise Conflict(f"network {net.name!r} already exists on this host: choose another name")
+        return existing
 
     def get(self, ref: str) -> Network:
-        rows = self.db.execute(f"SELECT {NET_COLS} FROM networks WHERE name=? OR id=?", (ref, ref)).fetchall()
-        if not rows and len(ref) >= 3:
-            rows = self.db.execute(f"SELECT {NET_COLS} FROM networks WHERE id LIKE ?", (ref + "%",)).fetchall()
-        if len(rows) != 1:
-            raise NotFound(f"network {ref} not found: see `mydocker network ls`") if not rows else \
-                InvalidArgument(f"network id prefix {ref} is ambiguous: give more characters")
-        return network_from_row(rows[0])
+        return self.store.get(ref)
 
     def endpoints(self, network: str | None = None, container: str | None = None) -> list[Endpoint]:
-        where, args = [], []
-        for column, value in (("network", network), ("container", container)):
-            if value is not None:
-                where.append(f"{column}=?")
-                args.append(value)
-        sql = f"SELECT {EP_COLS} FROM endpoints" + (f" WHERE {' AND '.join(where)}" if where else "")
-        return [endpoint_from_row(r) for r in self.db.execute(sql + " ORDER BY rowid", args)]
+        return self.store.endpoints(network, container)
 
     def sandbox(self, container_id: str) -> Sandbox | None:
-        row = self.db.execute(f"SELECT {SB_COLS} FROM sandboxes WHERE container=?", (container_id,)).fetchone()
-        return sandbox_from_row(row) if row else None
+        return self.store.sandbox(container_id)
 
     def inspect(self, ref: str) -> dict:
         net = self.get(ref)
@@ -197,16 +212,14 @@ class NetworkService:
             names = ", ".join(sorted({(self.sandbox(e.container) or Sandbox(e.container, e.container[:12], "", None,
                                       False, "", "")).name for e in self.endpoints(network=net.name)}))
             raise Conflict(f"network {net.name} has active endpoints ({names}): stop or disconnect them first")
-        from mydocker.network import links
-        with self._lock():
-            with self.records.transaction():  # no container may have joined since the check above
-                gone = self.db.execute("DELETE FROM networks WHERE name=? AND NOT EXISTS (SELECT 1 FROM "
-                                       "endpoints WHERE network=?)", (net.name, net.name)).rowcount
-            if not gone:
+        with self.lock():
+            if not self.store.remove_network_if_unused(net.name):  # no container joined since the check above
                 raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
-            links.delete(net.bridge)
-            if net.driver == "overlay":
-                self.overlay.remove(net)
+            driver = self.driver(net.driver)
+            driver.delete_network(net)
+            if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
+                from mydocker.engine.overlay_agent_control import stop_agent
+                stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
 
     def prune(self) -> list[str]:
@@ -242,7 +255,7 @@ class NetworkService:
         if aliases and (mode == DEFAULT_NETWORK or mode in SPECIAL_MODES or mode.startswith("container:")):
             raise InvalidArgument("network aliases only work on user-defined networks: "
                                   "use --network <your network>")
-        files = os.path.join(self.files_dir, container_id)
+        files = self.files.directory(container_id)
         if mode in SPECIAL_MODES:
             self._record_sandbox(Sandbox(container_id, name, mode, None, False, hostname, files))
             return self._prepare_files(container_id, mode, hostname, host=mode == "host")
@@ -259,26 +272,21 @@ class NetworkService:
                 try:
                     ep = self._add_endpoint(container_id, net, ip, aliases, ports, "eth0")
                     break
-                except _Gone:
+                except NetworkGone:
                     if attempt == 4 or mode != DEFAULT_NETWORK:
                         raise NotFound(f"network {mode} was removed meanwhile: create it again") from None
             from mydocker.engine import userns  # --userns remap: the netns belongs to the container's userns
             owner = userns.path_for(self.runroot, container_id)
-            with self._lock():
-                self._wire(path, net, ep, create_netns=True, owner=owner if userns.is_pinned(owner) else None)
+            with self.lock():
+                self._join(net, ep, JoinInfo(path, create_netns=True, name=name,
+                                             owner=owner if userns.is_pinned(owner) else None))
                 return self._prepare_files(container_id, "bridge", hostname, addresses=[ep.ip], netns=path)
         except BaseException:
             self.detach(container_id)
             raise
 
     def _record_sandbox(self, sb: Sandbox) -> None:
-        import _sqlite3 as sqlite3
-        try:
-            with self.records.transaction():
-                self.db.execute(f"INSERT INTO sandboxes ({SB_COLS}) VALUES (?,?,?,?,?,?,?)",
-                                (sb.container, sb.name, sb.mode, sb.netns, int(sb.owns_netns), sb.hostname, sb.files))
-        except sqlite3.IntegrityError:
-            raise Conflict(f"container {sb.name} is already attached to networks: detach it first") from None
+        self.store.add_sandbox(sb)
 
     def _attach_to_container(self, container_id: str, name: str, ref: str, files: str) -> Attachment:
         target = self.records.find_container(ref)
@@ -302,133 +310,44 @@ class NetworkService:
         try:
             return self.get(mode)
         except NotFound:
-            joined = self.overlay.join(mode) if mode != DEFAULT_NETWORK and self.overlay.configured() else None
-            if joined:
-                return joined  # an overlay network another host created
+            found = self._lookup_global(mode) if mode != DEFAULT_NETWORK else None
+            if found:
+                return self._adopt(found)  # a network another host defined (overlay)
             if mode != DEFAULT_NETWORK:
                 raise NotFound(f"network {mode} not found: create it with `mydocker network create {mode}` "
                                "or use --network bridge|host|none") from None
         try:
-            return self._add_network(DEFAULT_NETWORK, None, None, False, {})
+            return self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
         except Conflict:
             return self.get(DEFAULT_NETWORK)  # a concurrent run created it first
 
     def _add_endpoint(self, container_id: str, net: Network, ip: str | None, aliases: list, ports: list,
                       ifname: str) -> Endpoint:
-        """Allocate the address and record the endpoint, in one transaction."""
-        from mydocker.network.ipam import Bitmap
-        from mydocker.network.ports import free_port
-        veth = f"md{self.tag}{os.urandom(6).hex()}"[:15]  # a private root's tag: its leaks are findable
-        rows = []
-        for p in ports:
-            host_port = p.host_port or free_port(p.proto, p.host_ip)
-            rows.append([p.proto, p.host_ip, host_port, p.container_port])
-        if net.driver == "overlay":  # the address comes from the cluster store, the bitmap just mirrors it
-            ip = self.overlay.allocate(net, container_id, ip)
-        with self.records.transaction():
-            bits = self.db.execute("SELECT bitmap FROM networks WHERE name=?", (net.name,)).fetchone()
-            if bits is None:
-                raise _Gone()  # the default network, retired by its last container meanwhile
-            bitmap = Bitmap(net.subnet, net.gateway, bits[0])
-            address = bitmap.allocate(ip)
-            self._check_ports(rows)
-            self.db.execute("UPDATE networks SET bitmap=? WHERE name=?", (bitmap.to_bytes(), net.name))
-            try:
-                self.db.execute(f"INSERT INTO endpoints ({EP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
-                                (container_id, net.name, address, veth, ifname, "", json.dumps(aliases), json.dumps(rows)))
-            except Exception as e:
-                if "UNIQUE" in str(e):
-                    raise Conflict(f"container is already connected to network {net.name}") from None
-                raise
-        return Endpoint(container_id, net.name, address, veth, ifname, "", aliases, rows)
+        """Allocate the address and ports and record the endpoint (NetworkGone: the network went)."""
+        return self.wiring.add(container_id, net, ip, aliases, ports, ifname)
 
-    def _check_ports(self, wanted: list) -> None:
-        taken = {}
-        for (ports_json,) in self.db.execute("SELECT ports FROM endpoints"):
-            for proto, host_ip, host_port, _cport in json.loads(ports_json):
-                taken.setdefault((proto, host_port), []).append(host_ip)
-        for proto, host_ip, host_port, _cport in wanted:
-            ips = taken.get((proto, host_port), [])
-            if any(not host_ip or not other or host_ip == other for other in ips):
-                raise Conflict(f"host port {host_port}/{proto} is already published by another container: "
-                               "choose another host port")
-            _check_host_port_free(proto, host_ip, host_port)
-            taken.setdefault((proto, host_port), []).append(host_ip)
-
-    def _wire(self, path: str, net: Network, ep: Endpoint, create_netns: bool, owner: str | None = None) -> None:
-        """Create the host objects of an endpoint (called under the lock, after recording it).
-        `owner`: the user namespace a new netns belongs to."""
-        from mydocker.network import links, netns
-        if net.driver == "overlay":
-            if create_netns and owner:
-                netns.create(path, owner)
-            return self.overlay.wire(path, net, ep, create_netns and not owner)
-        links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
-        links.enable_ip_forward()
-        if create_netns:
-            netns.create(path, owner)
-        gateway = None if net.internal else net.gateway
-        mac = links.plug(path, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), gateway, ep.ifname)
-        with self.records.transaction():
-            self.db.execute("UPDATE endpoints SET mac=? WHERE container=? AND network=?", (mac, ep.container, net.name))
+    def _join(self, net: Network, ep: Endpoint, info: JoinInfo) -> None:
+        """Create the host objects of a recorded endpoint (called under the lock)."""
+        self.wiring.join(net, ep, info)
+        driver = self.driver(net.driver)
+        if driver.scope == "global":  # other hosts' endpoints: forwarding entries, hosts files, a watcher
+            from mydocker.engine.overlay_agent_control import start_agent
+            self.sync_network(net)
+            start_agent(self.root, self.runroot)
         self._rebuild_firewall()
+
+    def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
+        """A global network: this host's forwarding entries and its containers' hosts files, from one
+        read of the cluster store (or `records`, what a watcher has). Call with the lock held: two
+        syncs from reads of different ages would undo each other."""
+        with self.driver(net.driver).synced(net, records):
+            self.files.rewrite_hosts(net.name)
 
     def _prepare_files(self, container_id: str, mode: str, hostname: str, addresses: list | None = None,
                        netns: str | None = None, host: bool = False) -> Attachment:
-        from mydocker.network import etcfiles
-        sb = self.sandbox(container_id)
-        os.makedirs(sb.files, mode=0o755, exist_ok=True)
-        if host:
-            try:
-                with open("/etc/hosts") as f:
-                    hosts_text = f.read()
-            except OSError:
-                hosts_text = etcfiles.hosts([], [])
-        else:
-            hosts_text = None
-        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host)
-        etcfiles.write_in_place(os.path.join(sb.files, "hostname"), hostname + "\n")
-        etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
-        if hosts_text is not None:
-            etcfiles.write_in_place(os.path.join(sb.files, "hosts"), hosts_text)
-        else:
-            self._write_hosts(sb)
-            self._refresh_peers(sb.container)
-        return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname,
-                          mounts=etcfiles.mounts(sb.files), addresses=list(addresses or []))
-
-    def _write_hosts(self, sb: Sandbox) -> None:
-        from mydocker.network import etcfiles
-        own, peers = [], []
-        user_nets = set()
-        for ep in self.endpoints(container=sb.container):
-            user = ep.network != DEFAULT_NETWORK
-            own.append((ep.ip, [sb.hostname] + ([sb.name, *ep.aliases] if user else [])))
-            if user:
-                user_nets.add(ep.network)
-        if not own and sb.mode == "none":
-            own.append(("127.0.0.1", [sb.hostname]))
-        for network in sorted(user_nets):
-            for ep in self.endpoints(network=network):
-                other = self.sandbox(ep.container)
-                if ep.container != sb.container and other:
-                    peers.append((ep.ip, [other.name, *ep.aliases, ep.container[:12]]))
-        peers += self.overlay.peers(user_nets) if user_nets else []  # other hosts' containers
-        etcfiles.write_in_place(os.path.join(sb.files, "hosts"), etcfiles.hosts(own, peers))
-
-    def _refresh_peers(self, container_id: str, networks: set | None = None) -> None:
-        """Rewrite /etc/hosts of every container sharing a user network with this one."""
-        if networks is None:
-            networks = {e.network for e in self.endpoints(container=container_id)}
-        done = {container_id}
-        for network in networks - {DEFAULT_NETWORK}:
-            for ep in self.endpoints(network=network):
-                if ep.container in done:
-                    continue
-                done.add(ep.container)
-                sb = self.sandbox(ep.container)
-                if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
-                    self._write_hosts(sb)
+        mounts = self.files.prepare(self.sandbox(container_id), host=host)
+        return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname, mounts=mounts,
+                          addresses=list(addresses or []))
 
     def connect(self, network: str, container_ref: str, ip: str | None = None, aliases: list | None = None) -> Endpoint:
         """Add a network to a running container (another ethN in its namespace)."""
@@ -445,10 +364,10 @@ class NetworkService:
             raise InvalidArgument("network aliases only work on user-defined networks")
         ep = self._add_endpoint(target.id, net, ip, list(aliases or []), [], links.next_ifname(sb.netns))
         try:
-            with self._lock():
-                self._wire(sb.netns, net, ep, create_netns=False)
-                self._write_hosts(sb)
-                self._refresh_peers(target.id, {net.name})
+            with self.lock():
+                self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
+                self.files.write_hosts(sb)
+                self.files.refresh_peers(target.id, {net.name})
         except BaseException:
             self._drop_endpoint(ep)
             raise
@@ -462,26 +381,14 @@ class NetworkService:
             raise NotFound(f"container {target.name} is not connected to network {net.name}")
         self._drop_endpoint(eps[0])
         sb = self.sandbox(target.id)
-        with self._lock():
+        with self.lock():
             if sb and os.path.isdir(sb.files):
-                self._write_hosts(sb)
-            self._refresh_peers(target.id, {net.name})
+                self.files.write_hosts(sb)
+            self.files.refresh_peers(target.id, {net.name})
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
-        from mydocker.network import links
-        from mydocker.network.ipam import Bitmap
-        with self._lock():
-            links.delete(ep.veth)
-            if self.db.execute("SELECT 1 FROM networks WHERE name=? AND driver='overlay'", (ep.network,)).fetchone():
-                self.overlay.drop(ep)
-            with self.records.transaction():
-                row = self.db.execute("SELECT subnet, gateway, bitmap FROM networks WHERE name=?",
-                                      (ep.network,)).fetchone()
-                if row:
-                    bitmap = Bitmap(row[0], row[1], row[2])
-                    bitmap.release(ep.ip)
-                    self.db.execute("UPDATE networks SET bitmap=? WHERE name=?", (bitmap.to_bytes(), ep.network))
-                self.db.execute("DELETE FROM endpoints WHERE container=? AND network=?", (ep.container, ep.network))
+        with self.lock():
+            self.wiring.drop(ep)
             self._retire_default_bridge()
             self._rebuild_firewall()
 
@@ -497,21 +404,11 @@ class NetworkService:
             if sb.owns_netns and sb.netns:
                 from mydocker.network import netns
                 netns.remove(sb.netns)
-            if sb.files.startswith(self.files_dir + os.sep) and os.path.basename(sb.files) == container_id:
-                for name in ("hosts", "hostname", "resolv.conf"):
-                    try:
-                        os.unlink(os.path.join(sb.files, name))
-                    except FileNotFoundError:
-                        pass
-                try:
-                    os.rmdir(sb.files)
-                except OSError:
-                    pass
-            with self.records.transaction():
-                self.db.execute("DELETE FROM sandboxes WHERE container=?", (container_id,))
-        with self._lock():
+            self.files.remove(sb)
+            self.store.remove_sandbox(container_id)
+        with self.lock():
             if eps:
-                self._refresh_peers(container_id, {e.network for e in eps})
+                self.files.refresh_peers(container_id, {e.network for e in eps})
             if sb is not None and sb.mode == "bridge":
                 # a crash between making the default network and recording the endpoint: no
                 # endpoint was dropped above, but the network may be this container's alone
@@ -522,23 +419,16 @@ class NetworkService:
         """The default root keeps mydocker0 (as Docker keeps docker0). Any other root's default
         network exists while containers use it, and is created again, with a subnet free at that
         time, on first use: a private root (a test) leaves no bridge or rule behind it."""
-        row = self.db.execute("SELECT bridge FROM networks WHERE name=?", (DEFAULT_NETWORK,)).fetchone()
-        if row is None or not self.tag:
+        net = self.store.find(DEFAULT_NETWORK)
+        if net is None or not self.tag:
             return
-        with self.records.transaction():
-            gone = self.db.execute("DELETE FROM networks WHERE name=? AND NOT EXISTS "
-                                   "(SELECT 1 FROM endpoints WHERE network=?)", (DEFAULT_NETWORK, DEFAULT_NETWORK)).rowcount
-        if gone:
-            from mydocker.network import links
-            links.delete(row[0])
+        if self.store.remove_network_if_unused(DEFAULT_NETWORK):
+            self.driver(net.driver).delete_network(net)
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
-        out = []
-        for ep in self.endpoints(container=container_id):
-            for proto, host_ip, host_port, cport in ep.ports:
-                out.append((f"{cport}/{proto}", host_ip or "0.0.0.0", host_port))
-        return out
+        from mydocker.engine.network_endpoints import published
+        return published(self.endpoints(container=container_id))
 
     # the container flow: create → (start → stop)* → remove
 
@@ -548,18 +438,15 @@ class NetworkService:
         paths depend on the id alone, so the same config.json serves every later start."""
         from mydocker.network.ports import parse
         mappings = [parse(p) for p in getattr(opts, "publish", None) or []]
-        with self.records.transaction():
-            self.db.execute("INSERT OR REPLACE INTO requests VALUES (?,?,?,?,?,?)",
-                            (container_id, name, getattr(opts, "network", None) or DEFAULT_NETWORK,
-                             json.dumps([[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings]),
-                             getattr(opts, "ip", None), opts.hostname))
+        self.store.save_request(container_id, name, getattr(opts, "network", None) or DEFAULT_NETWORK,
+                                [[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings],
+                                getattr(opts, "ip", None), opts.hostname)
         return self.apply_to_spec(config, self.ensure_attached(container_id))
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
         """Before a (re)start: attach as recorded at creation, unless attached already."""
         from mydocker.network.ports import PortMapping
-        row = self.db.execute("SELECT name, network, ports, ip, hostname FROM requests WHERE container=?",
-                              (container_id,)).fetchone()
+        row = self.store.request(container_id)
         if row is None:
             return None
         sb = self.sandbox(container_id)
@@ -568,16 +455,15 @@ class NetworkService:
             if not (sb.owns_netns and sb.netns and not netns.is_pinned(sb.netns)):
                 return None
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
-        name, network, ports_json, ip, hostname = row
-        ports = [PortMapping(*p) for p in json.loads(ports_json)]
+        name, network, ports, ip, hostname = row
+        ports = [PortMapping(*p) for p in ports]
         return self.attach(container_id, name, network, ports, ip, hostname)
 
     def release(self, container_id: str, forget: bool = False) -> None:
         """When a container stops (and with `forget`, when it is removed): detach it."""
         self.detach(container_id)
         if forget:
-            with self.records.transaction():
-                self.db.execute("DELETE FROM requests WHERE container=?", (container_id,))
+            self.store.forget_request(container_id)
 
     # config.json
 
@@ -587,6 +473,8 @@ class NetworkService:
         namespaces = config["linux"]["namespaces"]
         if att.host_netns:
             namespaces[:] = [ns for ns in namespaces if ns.get("type") != "network"]
+            sysctl = config["linux"].get("sysctl") or {}  # they would be the host's (security's ping range)
+            config["linux"]["sysctl"] = {k: v for k, v in sysctl.items() if not k.startswith("net.")}
         elif att.netns:
             for ns in namespaces:
                 if ns.get("type") == "network":
@@ -600,50 +488,24 @@ class NetworkService:
 
     # the firewall and recovery
 
-    def _active_networks(self) -> list[Network]:
-        return [n for n in self.networks() if n.name != DEFAULT_NETWORK or self.endpoints(network=n.name)]
-
     def _rebuild_firewall(self, force: bool = False) -> None:
-        """Replace mydocker's nft table with what the records say (call with the lock held).
-
-        Skipped when the records ask for the ruleset applied last time in this boot: a container
-        without -p on an existing network changes no rule, and every nft commit that drops rules
-        waits for an RCU grace period (~17 ms here). After an admin's flush, `network reconcile`
-        applies it again."""
-        from mydocker.network import firewall
-        nets = self._active_networks()
-        by_name = {n.name: n for n in nets}
-        ports = []
-        for ep in self.endpoints():
-            if ep.network in by_name:
-                for proto, host_ip, host_port, cport in ep.ports:
-                    ports.append(firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip))
-        ruleset = firewall.Ruleset(self.table, [firewall.Net(n.bridge, n.subnet, n.internal) for n in nets], ports)
-        text = _boot_id() + json.dumps(firewall.batch(ruleset))  # after a reboot the table is gone
-        last = self.db.execute("SELECT ruleset FROM firewall WHERE name=?", (self.table,)).fetchone()
-        if not force and last and last[0] == text:
-            return
-        with self.records.transaction():  # forget first: a crash in between makes the next change re-apply
-            self.db.execute("DELETE FROM firewall WHERE name=?", (self.table,))
-        firewall.apply(ruleset)
-        with self.records.transaction():
-            self.db.execute("INSERT OR REPLACE INTO firewall VALUES (?,?)", (self.table, text))
+        self.firewall.rebuild(force)
 
     def reconcile(self, live=None) -> dict:
         """After a reboot or a flush: bridges, forwarding and rules back from the records; endpoints of
         containers that no longer run (per `live(container_id) -> bool`) are detached."""
         from mydocker.network import links, netns
         detached = []
-        for sb in [sandbox_from_row(r) for r in self.db.execute(f"SELECT {SB_COLS} FROM sandboxes")]:
+        for sb in self.store.sandboxes():
             gone = (live is not None and not live(sb.container)) or \
                 (sb.owns_netns and sb.netns and not netns.is_pinned(sb.netns))
             if gone:
                 self.detach(sb.container)
                 detached.append(sb.container)
-        with self._lock():
-            nets = self._active_networks()
+        with self.lock():
+            nets = self.firewall.active_networks()
             for net in nets:
-                links.ensure_bridge(net.bridge, net.gateway, int(net.subnet.split("/")[1]))
+                self.driver(net.driver).create_network(net)
             if nets:
                 links.enable_ip_forward()
             self._rebuild_firewall(force=True)
@@ -660,7 +522,7 @@ class NetworkService:
 
     # locks
 
-    def _lock(self) -> Flock:
+    def lock(self) -> Flock:
         """Per root: wiring and the rebuild of the nft table happen one at a time."""
         return Flock(self.lock_path)
 
@@ -672,28 +534,3 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
     """"" for the default root; else 5 hex digits of the root's path, in every host object's name."""
     root = os.path.abspath(root)
     return "" if root == default_root else f"{zlib.crc32(root.encode()) & 0xfffff:05x}"
-
-
-class _Gone(Exception):
-    """The network's record vanished between reading it and allocating in it."""
-
-
-def _boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _check_host_port_free(proto: str, host_ip: str, port: int) -> None:
-    """A host process already listening there would be shadowed by the DNAT rule: refuse instead."""
-    import socket
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host_ip or "0.0.0.0", port))
-        except OSError as e:
-            raise Conflict(f"cannot publish {host_ip or '0.0.0.0'}:{port}/{proto}: {e.strerror}; "
-                           "choose another host port") from None

@@ -10,6 +10,8 @@ from mydocker.errors import InvalidArgument
 MIN_MEMORY = 6 * 1024 * 1024  # dockerd's linuxMinMemory
 CPU_PERIOD = 100_000  # µs; --cpus becomes a quota over this period, as in dockerd
 SHARES_MIN, SHARES_MAX = 2, 262144
+# podman's default (Docker has none): a fork bomb stops at 2048 tasks; --pids-limit -1 (or 0) lifts it
+DEFAULT_PIDS_LIMIT = 2048
 
 _CPU_ONLINE = "/sys/devices/system/cpu/online"
 _NODE_ONLINE = "/sys/devices/system/node/online"
@@ -27,9 +29,26 @@ def resources_from_options(memory: str | None = None, memory_swap: str | None = 
     cpu = _cpu(cpus, cpu_shares, cpuset_cpus, cpuset_mems)
     if cpu:
         resources["cpu"] = cpu
-    if pids_limit is not None and pids_limit > 0:  # 0 and -1 mean unlimited, the default
-        resources["pids"] = {"limit": pids_limit}
+    pids = _pids(pids_limit)
+    if pids:
+        resources["pids"] = {"limit": pids}
     return resources
+
+
+def _pids(limit: int | None) -> int | None:
+    """The pids limit to set: the flag's (0 and -1 mean unlimited, as in Docker), else the default
+    where the host has a pids controller (as podman: without one there is nothing to set)."""
+    if limit is not None:
+        return limit if limit > 0 else None
+    return DEFAULT_PIDS_LIMIT if _has_pids_controller() else None
+
+
+def _has_pids_controller() -> bool:
+    try:
+        with open("/sys/fs/cgroup/cgroup.controllers") as f:  # cgroup v2 alone
+            return "pids" in f.read().split()
+    except FileNotFoundError:
+        return os.path.isdir("/sys/fs/cgroup/pids")
 
 
 def _size(flag: str, text: str | None) -> int:

@@ -1,9 +1,9 @@
 """Docker's security defaults and the flags that change them, applied to a built config.json.
 
-`apply_security(config, opts)` edits the dict engine/specbuild.py builds: capabilities (Docker's 14,
---cap-add/--cap-drop, --privileged), seccomp (Docker's default profile, --security-opt
-seccomp=unconfined|profile.json, compiled by the runtime), no-new-privileges, the device cgroup
-allow-list, --read-only, --ulimit and --init.
+`apply_security(config, opts)` edits the dict engine/specbuild.py builds: capabilities (Docker's 14
+less NET_RAW, --cap-add/--cap-drop, --privileged), ping without raw sockets, seccomp (Docker's
+default profile, --security-opt seccomp=unconfined|profile.json, compiled by the runtime),
+no-new-privileges, the device cgroup allow-list, --read-only, --ulimit and --init.
 """
 
 from __future__ import annotations
@@ -15,10 +15,16 @@ from mydocker.errors import InvalidArgument
 from mydocker.record import factory, record
 from mydocker.runtime.caps import NAMES as _CAP_NAMES
 
-# moby oci/caps/defaults.go: CapEff 00000000a80425fb
-DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+# moby oci/caps/defaults.go less CAP_NET_RAW, as podman: CapEff 00000000a80405fb. Raw sockets let a
+# container forge packets on its network (ARP and DNS spoofing of its neighbours); ping needs none,
+# given PING_GROUP_RANGE. --cap-add NET_RAW brings them back.
+DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
                 "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
                 "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+# Every group may open ICMP datagram sockets (ping without CAP_NET_RAW), in the container's own
+# network namespace only. Not with --userns remap: the gids must be mapped in the user namespace
+# of the writer, and that namespace does not own the network namespace the engine made.
+PING_GROUP_RANGE = ("net.ipv4.ping_group_range", "0 2147483647")
 # Numbered as in linux/capability.h (index = capability number): the runtime's list.
 ALL_CAPS = [f"CAP_{name}" for name in _CAP_NAMES]
 
@@ -79,6 +85,9 @@ def apply_security(config: dict, opts: SecurityOptions) -> dict:
                                "permitted": list(caps) if uid == 0 else []}
     if no_new_privs:
         process["noNewPrivileges"] = True
+    own_netns = any(ns.get("type") == "network" for ns in linux.get("namespaces") or [])
+    if own_netns and not linux.get("uidMappings"):
+        linux.setdefault("sysctl", {}).setdefault(*PING_GROUP_RANGE)
     if opts.privileged or seccomp_opt == "unconfined":
         linux.pop("seccomp", None)
     else:

@@ -99,7 +99,7 @@ class VolumeService:
             self.db.execute("INSERT OR IGNORE INTO volumes VALUES (?,?,?,?)",
                             (name, now(), int(anonymous), json.dumps(labels or {})))
         os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
-        os.chmod(os.path.join(self.dir, name), 0o701)
+        os.chmod(os.path.join(self.dir, name), 0o700)  # a --userns remap container that mounts it adds o+x
         return name
 
     def exists(self, name: str) -> bool:

@@ -16,14 +16,15 @@ import os
 import tarfile
 
 from mydocker.errors import InvalidArgument
-from mydocker.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, ImageStore
+from mydocker.image.store import (MAX_JSON, MEDIA_CONFIG, MEDIA_LAYER, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, ImageStore,
+                                  encode_json)
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 FORMATS = ("docker", "oci-archive", "docker-archive")
-_SMALL = 4 << 20  # files this small are kept in memory too (JSON documents)
+_SMALL = 4 << 20  # files this small are kept in memory too (JSON documents; a larger one is read back)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -95,6 +96,28 @@ class _Files:
         self.files: dict[str, tuple[str, str, int]] = {}   # name -> (path, digest, size)
         self.small: dict[str, bytes] = {}
         self.links: dict[str, str] = {}
+        self.stored: list[str] = []   # blobs this load put into the store (removed if it fails)
+
+    def store(self, store: ImageStore, path: str, digest: str) -> None:
+        """Move a checked file into the store under its digest, unless the store has it."""
+        target = store.blob_path(digest)
+        if not os.path.exists(target):
+            os.rename(path, target)
+            self.stored.append(digest)
+
+    def store_json(self, store: ImageStore, document: dict) -> tuple[str, int]:
+        """store.put_json, remembering a blob that is new."""
+        import hashlib
+        data = encode_json(document)
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if not store.has_blob(digest):
+            self.stored.append(digest)
+        return store.put_bytes(data), len(data)
+
+    def unstore(self, store: ImageStore) -> None:
+        """The load failed: take back the blobs it added."""
+        for digest in self.stored:
+            store.remove_blob(digest)
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         import hashlib
@@ -133,9 +156,18 @@ class _Files:
 
     def json(self, name: str) -> dict | list:
         name = self.resolve(name)
+        data = self.small.get(name)
+        if data is None:
+            path, _digest, size = self.files[name]
+            if size > MAX_JSON:
+                raise InvalidArgument(f"{name!r} in the archive is {size} bytes, past the {MAX_JSON >> 20} MiB "
+                                      "that an image's index, manifest or config may take: the archive is "
+                                      "damaged or not an image")
+            with open(path, "rb") as f:
+                data = f.read()
         try:
-            return json.loads(self.small[name])
-        except (KeyError, ValueError):
+            return json.loads(data)
+        except ValueError:
             raise InvalidArgument(f"{name!r} in the archive is not valid JSON: the archive is damaged") from None
 
     def blob(self, digest: str) -> tuple[str, str, int]:
@@ -170,20 +202,18 @@ def load(store: ImageStore, stream) -> list[tuple[str, int, list[str]]]:
         except tarfile.TarError as e:
             raise InvalidArgument(f"the input is not a readable image archive ({e}): give a tar written "
                                   "by save, docker save, podman save or skopeo") from None
-        if "index.json" in files.files:
-            return _load_oci(store, files)
-        if "manifest.json" in files.files:
-            return _load_docker(store, files)
+        try:
+            if "index.json" in files.files:
+                return _load_oci(store, files)
+            if "manifest.json" in files.files:
+                return _load_docker(store, files)
+        except BaseException:
+            files.unstore(store)
+            raise
         raise InvalidArgument("the archive has neither index.json (OCI layout) nor manifest.json "
                               "(docker-archive): it is not an image archive")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _store_blob(store: ImageStore, path: str, digest: str) -> None:
-    target = store.blob_path(digest)
-    if not os.path.exists(target):
-        os.rename(path, target)
 
 
 def _docker_tags(files: _Files) -> dict[str, list[str]]:
@@ -231,9 +261,9 @@ def _load_oci(store: ImageStore, files: _Files) -> list[tuple[str, int, list[str
         needed = [manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])]
         for digest in needed:
             path, _d, _s = files.blob(digest)
-            _store_blob(store, path, digest)
+            files.store(store, path, digest)
         path, digest, size = files.blob(desc["digest"])
-        _store_blob(store, path, digest)
+        files.store(store, path, digest)
         names = names or docker_tags.get(manifest["config"]["digest"], [])
         loaded.append((digest, size, list(dict.fromkeys(names))))
     return loaded
@@ -262,12 +292,12 @@ def _load_docker(store: ImageStore, files: _Files) -> list[tuple[str, int, list[
                 raise InvalidArgument(f"layer {layer_name} has digest {digest} but the config expects "
                                       f"{diff_id}: the archive is damaged")
             layers.append({"mediaType": media, "digest": digest, "size": size})
-            _store_blob(store, path, digest)
-        _store_blob(store, config_path, config_digest)
+            files.store(store, path, digest)
+        files.store(store, config_path, config_digest)
         manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
                     "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
                     "layers": layers}
-        digest, size = store.put_json(manifest)
+        digest, size = files.store_json(store, manifest)
         names = [str(reference.parse(t)) for t in entry.get("RepoTags") or []]
         loaded.append((digest, size, names))
     return loaded

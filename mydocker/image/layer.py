@@ -43,7 +43,7 @@ def _members(tar: tarfile.TarFile, target: str):
             pending = None
         member.name = clean_name(member.name)
         if member.islnk():
-            member.linkname = clean_name(member.linkname)
+            member.linkname = _link_source(member, target)
         if not member.name:
             continue  # the root itself: the target's own attributes stay
         parent, base = posixpath.split(member.name)
@@ -66,6 +66,21 @@ def _members(tar: tarfile.TarFile, target: str):
         yield member
     if pending is not None:
         _apply_xattrs(pending, target)
+
+
+def _link_source(member: tarfile.TarInfo, target: str) -> str:
+    """A hard link's target, which must be a non-directory this layer holds by then (tarfile would
+    otherwise look for it in the archive and fail with a KeyError, or copy a host file)."""
+    try:
+        source = clean_name(member.linkname)
+    except InvalidArgument:
+        raise InvalidArgument(f"layer entry {member.name!r} is a hard link to {member.linkname!r}, outside the "
+                              "layer: refused") from None
+    path = posixpath.join(target, source)
+    if not source or source == member.name or not os.path.exists(path) or os.path.isdir(path):
+        raise InvalidArgument(f"layer entry {member.name!r} is a hard link to {member.linkname!r}, which is not a "
+                              "file of the layer before it: refused")
+    return source
 
 
 def _apply_xattrs(member: tarfile.TarInfo, target: str) -> None:
@@ -106,12 +121,19 @@ NO_FILTER = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filte
 
 
 def _extract(fileobj, target: str, diff_id: str | None) -> None:
+    import gzip
+    import lzma
+    import zlib
     reader = _HashingReader(fileobj)
-    with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tar:
-        tar.copybufsize = 1 << 20
-        tar.extractall(target, members=_members(tar, target), numeric_owner=True, **NO_FILTER)
-    while reader.read(1 << 20):  # the padding after the end-of-archive blocks counts too
-        pass
+    try:
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tar:
+            tar.copybufsize = 1 << 20
+            tar.extractall(target, members=_members(tar, target), numeric_owner=True, **NO_FILTER)
+        while reader.read(1 << 20):  # the padding after the end-of-archive blocks counts too
+            pass
+    except (EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, gzip.BadGzipFile) as e:
+        raise InvalidArgument(f"it is truncated or damaged ({e or type(e).__name__}): the image is damaged; "
+                              "get it again") from None
     actual = "sha256:" + reader.hash.hexdigest()
     if diff_id and actual != diff_id:
         raise InvalidArgument(f"its content has digest {actual}, but the image config says {diff_id}: "
@@ -144,9 +166,9 @@ def open_layer(path: str):
     return f, None
 
 
-def apply_layer(tar_path: str, target: str, diff_id: str | None = None) -> None:
+def apply_layer(tar_path: str, target: str, diff_id: str | None = None, name: str | None = None) -> None:
     """Extract the layer at `tar_path` into the directory `target` inside a chrooted child;
-    with `diff_id`, the uncompressed content must have that digest."""
+    with `diff_id`, the uncompressed content must have that digest. `name` names it in errors."""
     import gzip, bz2, hashlib, lzma, shutil, zlib  # noqa: E401,F401 -- loaded before chroot: unreachable after
     stream, helper = open_layer(tar_path)
     read_end, write_end = os.pipe()
@@ -161,7 +183,7 @@ def apply_layer(tar_path: str, target: str, diff_id: str | None = None) -> None:
             os._exit(0)
         except BaseException as e:  # noqa: BLE001 -- report anything to the parent
             try:
-                os.write(write_end, f"{type(e).__name__}: {e}".encode()[:4000])
+                os.write(write_end, _reason(e).encode()[:4000])
             finally:
                 os._exit(1)
     os.close(write_end)
@@ -177,4 +199,15 @@ def apply_layer(tar_path: str, target: str, diff_id: str | None = None) -> None:
             helper.close()
     if status != 0:
         reason = message or f"the extracting process ended with status {status}"
-        raise InvalidArgument(f"layer {os.path.basename(tar_path)[:12]} cannot be applied: {reason}")
+        raise InvalidArgument(f"layer {name or os.path.basename(tar_path)[:12]} cannot be applied: {reason}")
+
+
+def _reason(e: BaseException) -> str:
+    """One line for the parent: our own errors as they are, the OS's with the entry they concern."""
+    from mydocker.errors import MyDockerError
+    if isinstance(e, MyDockerError):
+        return str(e)
+    if isinstance(e, OSError) and e.strerror:
+        where = f" ({e.filename.lstrip('/')!r})" if isinstance(e.filename, str) else ""
+        return f"{e.strerror}{where}: the layer cannot be unpacked here"
+    return f"{type(e).__name__}: {e}"

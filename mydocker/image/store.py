@@ -18,6 +18,10 @@ MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+# The largest JSON document (index, manifest, image config) read from an archive or a registry.
+# Real configs reach several MiB (long histories, big labels) and Docker sets no bound; one is
+# still needed, as each is parsed in memory, and 64 MiB is far past any real image.
+MAX_JSON = 64 << 20
 
 
 class ImageStore:
@@ -29,6 +33,7 @@ class ImageStore:
     def ensure(self) -> None:
         if os.path.isdir(self.layers):
             return
+        os.makedirs(self.root, mode=0o700, exist_ok=True)  # layers hold setuid files and device nodes
         os.makedirs(self.blobs, exist_ok=True)
         os.makedirs(self.layers, exist_ok=True)
         _write_atomic(os.path.join(self.root, "oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
@@ -53,8 +58,7 @@ class ImageStore:
         return digest
 
     def put_json(self, obj: dict) -> tuple[str, int]:
-        import json
-        data = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+        data = encode_json(obj)
         return self.put_bytes(data), len(data)
 
     def put_file(self, path: str) -> tuple[str, int]:
@@ -159,6 +163,12 @@ class ImageStore:
         index["manifests"].append({"mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": size,
                                    "annotations": {"org.opencontainers.image.ref.name": ref_name}})
         _write_atomic(path, jsonio.pretty(index, 1).encode())
+
+
+def encode_json(obj: dict) -> bytes:
+    """A document as the store writes it (its digest depends on these bytes)."""
+    import json
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 
 def _write_atomic(path: str, data: bytes) -> None:

@@ -15,13 +15,9 @@ import base64
 import json
 import socket
 
-from mydocker.errors import MyDockerError
+from mydocker.errors import StoreUnavailable  # noqa: F401 - raised here, callers catch it from either module
 
 TIMEOUT = 3.0
-
-
-class StoreUnavailable(MyDockerError):
-    """The cluster store cannot be reached (or answered with an error)."""
 
 
 def _b64(data: str | bytes) -> str:

@@ -13,6 +13,8 @@ import ipaddress
 from mydocker.errors import Conflict, InvalidArgument
 
 FREE, TAKEN = 0, 1
+# where networks without --subnet get theirs: the default network a /16, user networks a /24
+DEFAULT_SUBNETS = [f"172.{n}.0.0/16" for n in range(17, 32)] + [f"10.{n}.0.0/16" for n in range(200, 255)]
 
 
 def parse_subnet(text: str) -> ipaddress.IPv4Network:
@@ -90,3 +92,29 @@ class Bitmap:
 
     def to_bytes(self) -> bytes:
         return bytes(self.bits)
+
+
+def check_free(subnet: str, networks: list[tuple[str, str]], routes: list[ipaddress.IPv4Network]) -> None:
+    """Refuse a subnet that overlaps one of the (name, subnet) networks or a host route."""
+    wanted = parse_subnet(subnet)
+    for name, other in networks:
+        if wanted.overlaps(ipaddress.IPv4Network(other)):
+            raise Conflict(f"subnet {subnet} overlaps network {name!r} ({other}): choose another --subnet")
+    for route in routes:
+        if wanted.overlaps(route):
+            raise Conflict(f"subnet {subnet} overlaps the host route to {route}: choose another --subnet")
+
+
+def pick_subnet(default: bool, used: list[ipaddress.IPv4Network]) -> str:
+    """A private subnet that overlaps nothing in `used`: for the default network the first free /16
+    of DEFAULT_SUBNETS, for a user network a /24 inside the first /16 nobody routes, like Docker's pools."""
+    for candidate in DEFAULT_SUBNETS:
+        net = ipaddress.IPv4Network(candidate)
+        if not default:
+            for sub in net.subnets(new_prefix=24):
+                if not any(sub.overlaps(u) for u in used):
+                    return str(sub)
+            continue
+        if not any(net.overlaps(u) for u in used):
+            return candidate
+    raise Conflict("no free private subnet left for a new network: give one with --subnet")

@@ -12,8 +12,6 @@ import os
 from mydocker.errors import RuntimeFailure
 from mydocker.network import netns
 
-IFNAMSIZ = 15
-
 
 def _iproute():
     """pyroute2's IPRoute, importing only the rtnetlink modules it needs (skips its 30 ms __init__)."""

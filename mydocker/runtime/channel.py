@@ -8,12 +8,19 @@ Built on `_socket` and `struct`: the `socket` module's enums cost start-up time 
 from __future__ import annotations
 
 import _socket
+import errno
 import struct  # not array: array registers with collections.abc, which imports all of collections
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, MyDockerError
 from mydocker import jsonio
 
 _MAX = 1 << 20
+# A SEQPACKET datagram must fit the socket's send buffer (net.core.wmem_default, 208 KiB here, can be
+# less): a longer message travels in parts of this size (halved while the kernel says EMSGSIZE), each
+# but the last marked by a leading NUL (a JSON text never starts with one). The usual message is one
+# datagram, as before.
+_PART = 32 << 10
+_MORE = b"\0"
 
 
 class Channel:
@@ -27,21 +34,37 @@ class Channel:
 
     def send(self, msg: dict, fds: list[int] | None = None) -> None:
         data = jsonio.dumps(msg).encode()
-        if fds:
-            send_fds(self.sock, data, fds)
-        else:
-            self.sock.send(data)
+        part = _PART
+        while True:
+            try:
+                if len(data) <= part:
+                    if fds:
+                        send_fds(self.sock, data, fds)
+                    else:
+                        self.sock.send(data)
+                    return
+                self.sock.send(_MORE + data[:part])
+                data = data[part:]
+            except OSError as e:  # a send buffer smaller than the part: smaller parts
+                if e.errno != errno.EMSGSIZE or part <= 1024:
+                    raise
+                part //= 2
 
     def recv(self) -> tuple[dict | None, list[int]]:
         """Next message and any fds it carried; (None, []) when the other side is gone."""
         fds: list[int] = []
-        data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
-        for level, kind, payload in ancdata:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) - len(payload) % 4]))
+        parts: list[bytes] = []
+        while True:
+            data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
+            for level, kind, payload in ancdata:
+                if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                    fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) - len(payload) % 4]))
+            if not data.startswith(_MORE):
+                break
+            parts.append(data[1:])
         if not data:
             return None, fds
-        return jsonio.loads(data), fds
+        return jsonio.loads(b"".join(parts) + data if parts else data), fds
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -188,10 +188,14 @@ def _child(process: dict, ch: Channel, stdio: tuple[int, int, int] | None, confi
     if not os.getcwd().startswith("/"):  # CVE-2024-21626: a cwd outside the container's root
         raise InvalidArgument(f"working directory {cwd} is outside the container")
     path = command.resolve(process["args"][0], env.get("PATH"))
+    command.check_exec_size(path, process["args"], env)  # after the rlimits: RLIMIT_STACK sets the limit
     user = process.get("user") or {}
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
     program, masks = confinement
     no_new_privileges = bool(process.get("noNewPrivileges"))
+    # No host handle may reach the container (CVE-2024-21626; the channel is CLOEXEC already): marked
+    # before the filter, which may refuse close_range and leave a fallback of a million close() calls.
+    sc.cloexec_from(3)
     if program is not None and not no_new_privileges:
         seccomp.install(program, False)  # without no_new_privs loading needs CAP_SYS_ADMIN: before the drop
     if masks is not None:
@@ -208,14 +212,11 @@ def _child(process: dict, ch: Channel, stdio: tuple[int, int, int] | None, confi
             except (OSError, ValueError):
                 pass
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    keep = ch.fileno()
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 20)  # no host handle may reach the container (CVE-2024-21626)
     try:
         os.execve(path, process["args"], env)  # the channel is CLOEXEC: the caller reads EOF
     except OSError as exc:
-        kind = CommandNotExecutable if exc.errno in (13, 8) else CommandNotFound
-        raise kind(f"cannot execute {process['args'][0]}: {exc.strerror}") from None
+        kind = CommandNotExecutable if exc.errno in (13, 8) else InvalidArgument if exc.errno == 7 else CommandNotFound
+        raise kind(f"cannot execute {process['args'][0]}: {command.exec_error(exc)}") from None
 
 
 def _receive(ch: Channel, intermediate: int) -> ExecProcess:

@@ -33,13 +33,14 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
         msg, _ = ch.recv()
         if msg is None or msg.get("type") != "go":
             os._exit(1)  # the runtime went away before releasing us
-        process = Process.from_dict(msg["process"])
+        process = spec.process
         options = msg.get("options") or {}
         state = msg.get("state") or {}
         seccomp_program = _seccomp_program(spec)
         # Where the exec fifo is reopened at `start`: opened now, as the container's own /proc may
         # not exist (no proc mount, or no mount namespace: nothing is mounted then).
-        fd_dir = os.open("/proc/self/fd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        # Readable, not O_PATH: it is also listed if close_range is missing (see _seal_fds).
+        fd_dir = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         os.setsid()
         placed = _Placement(ch, "cgroup" in new_namespaces)
         _setup_system(spec, ch, state, dict(options, cgroup_binds=msg.get("cgroup_binds")), new_namespaces,
@@ -57,7 +58,11 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
         if masks is not None:
             caps.check_held(masks, caps.last_cap())
         path = command.resolve(process.args[0], process.env_value("PATH"))
+        env = _env(process.env)
+        command.check_exec_size(path, process.args, env)  # after the rlimits: RLIMIT_STACK sets the limit
         _enter_cwd(process.cwd)
+        preserve_fds = int(options.get("preserve_fds") or 0)
+        _seal_fds(preserve_fds, fd_dir)
         ch.send({"type": "ready"})
     except BaseException as exc:  # noqa: BLE001 - everything must reach the runtime
         try:
@@ -78,7 +83,7 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
     except BaseException as exc:  # noqa: BLE001 - `start` has returned: stderr is all that is left
         sys.stderr.write(f"mydocker-runtime: {error_message(exc)['message']}\n")
         os._exit(1)
-    _exec(process, path, int(options.get("preserve_fds") or 0))
+    _exec(process, path, env)
 
 
 class _Placement:
@@ -255,18 +260,28 @@ def rlimit_value(value: int) -> int:
     return resource.RLIM_INFINITY if value >= 2**63 - 1 else value
 
 
-def _exec(process: Process, path: str, preserve_fds: int = 0) -> None:
+def _seal_fds(preserve_fds: int, fd_dir: int) -> None:
+    """No host handle may reach the container (CVE-2024-21626): every fd above stdio and the
+    preserved ones is made close-on-exec, here, before `start`, so that nothing between `start`
+    and the exec walks fds, and before a seccomp filter that may refuse close_range. What the init
+    opens later is opened O_CLOEXEC (Python's default)."""
+    for fd in range(3, 3 + preserve_fds):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass  # not open: nothing to pass on
+    sc.cloexec_from(3 + preserve_fds, fd_dir)
+
+
+def _exec(process: Process, path: str, env: dict[str, str]) -> None:
     # CPython ignores SIGPIPE and SIGXFSZ, and ignored dispositions survive execve: give the
     # container's command the defaults it would get from any other runtime.
     for signum in (_signal.SIGPIPE, _signal.SIGXFSZ):
         _signal.signal(signum, _signal.SIG_DFL)
     try:
-        for fd in range(3, 3 + preserve_fds):
-            os.set_inheritable(fd, True)
-        os.closerange(3 + preserve_fds, 1 << 20)  # no host handle may reach the container (CVE-2024-21626)
-        os.execve(path, process.args, _env(process.env))
+        os.execve(path, process.args, env)
     except OSError as exc:
-        sys.stderr.write(f"mydocker: cannot execute {process.args[0]}: {exc.strerror}\n")
+        sys.stderr.write(f"mydocker: cannot execute {process.args[0]}: {command.exec_error(exc)}\n")
         os._exit(126 if exc.errno in (13, 8) else 127)
 
 

@@ -2,7 +2,7 @@
 
     runtime ──fork──► intermediate: setns(paths) · unshare(user) · unshare(others) ──fork──► init (PID 1)
        ▲                    │ sends the init's pid, exits                                │
-       └──────── channel: "go" + process ─────────────────────────────────────────────────┘
+       └──────── channel: "go" ───────────────────────────────────────────────────────────┘
                  ◄─────── "console" (+pty fd) · "ready" | "error"
 
 Without a user or time namespace to make, or a namespace to join (the common case), there is no
@@ -89,7 +89,7 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
             raise failure
         if before_go:
             before_go(init_pid)
-        parent.send({**(go or {}), "type": "go", "process": spec.raw["process"]})
+        parent.send({**(go or {}), "type": "go"})  # the init has spec.process: forked with it
         if place:
             place(init_pid)
         try:

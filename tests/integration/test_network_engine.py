@@ -101,12 +101,20 @@ def servers():
     s.stop()
 
 
+def _outside_veth(name: str) -> bool:
+    """A veth of the `outside` fixture (mdt<6 hex>h|p); not the overlay test's mdt<3 hex>... links,
+    which another run of it may have on the host meanwhile."""
+    return len(name) == 10 and name.startswith("mdt") and name[-1] in "hp"
+
+
 def host_state(scope: str, names: set[str], table: str) -> dict:
     """What a network test could leave behind, scoped to the test's own objects: other engineers'
     tests run containers (with their own bridges, veths and nft tables) on this host meanwhile."""
-    links = {n for n in os.listdir("/sys/class/net") if n in names or n.startswith(("mdt", f"md{table[9:]}"))}
+    links = {n for n in os.listdir("/sys/class/net")
+             if n in names or n.startswith(f"md{table[9:]}") or _outside_veth(n)}
     ruleset = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True).stdout
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    netns = {line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                                       text=True).stdout.splitlines() if line.startswith(f"md{table[9:]}")}
     with open("/proc/self/mountinfo") as f:
         mounts = {line.split()[4] for line in f if line.split()[4].startswith(scope)}
     return {"links": links, "nft": ruleset, "netns": netns, "mounts": mounts}
@@ -135,8 +143,8 @@ def service(tmp_path, monkeypatch):
     monkeypatch.setattr(links, "ensure_bridge", recording_bridge)
     before = host_state(str(tmp_path), made, svc.table)
     yield svc
-    for (container,) in svc.db.execute("SELECT container FROM sandboxes").fetchall():
-        svc.detach(container)
+    for sb in svc.store.sandboxes():
+        svc.detach(sb.container)
     for net in svc.networks():
         if net.name != "bridge":
             svc.remove(net.name)

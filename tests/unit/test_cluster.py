@@ -171,12 +171,12 @@ def test_agent_folds_watch_events_per_network():
     from mydocker.network import overlay
     p = "/mydocker/endpoints/"
     state = {f"{p}ovl/c1": json.dumps({"ip": "10.0.0.2"})}
-    changed = overlay._apply(state, [("PUT", f"{p}ovl/c1", state[f"{p}ovl/c1"]),  # no change
+    changed = overlay.apply_events(state, [("PUT", f"{p}ovl/c1", state[f"{p}ovl/c1"]),  # no change
                                      ("PUT", f"{p}other/c2", json.dumps({"ip": "10.1.0.2"})),
                                      ("DELETE", f"{p}gone/c3", "")])               # not known
     assert changed == {"other"}
-    assert overlay._apply(state, [("DELETE", f"{p}ovl/c1", "")]) == {"ovl"}
-    assert overlay._by_network(state) == {"other": [{"ip": "10.1.0.2"}]}
+    assert overlay.apply_events(state, [("DELETE", f"{p}ovl/c1", "")]) == {"ovl"}
+    assert overlay.endpoints_by_network(state) == {"other": [{"ip": "10.1.0.2"}]}
 
 
 def test_overlay_mac_follows_the_address():

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mydocker.engine import networks as nw
+from mydocker.engine.network_records import Network
 from mydocker.engine.networks import Attachment, NetworkService, root_tag
 from mydocker.engine.records import Records
 from mydocker.errors import Conflict
@@ -33,10 +33,8 @@ def svc(tmp_path, monkeypatch):
 
 
 def add(svc: NetworkService, name: str, subnet: str) -> None:
-    with svc.records.transaction():
-        svc.db.execute(f"INSERT INTO networks ({nw.NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (name, name * 3, "bridge", subnet, str(ipaddress.IPv4Network(subnet)[1]),
-                        svc.bridge_name(name), 0, "", "{}", Bitmap(subnet).to_bytes()))
+    assert svc.store.add_network(Network(name, name * 3, "bridge", subnet, str(ipaddress.IPv4Network(subnet)[1]),
+                                         svc.bridge_name(name)), Bitmap(subnet).to_bytes())
 
 
 def test_host_object_names_carry_the_project_and_the_root():
@@ -96,7 +94,7 @@ def persisted_allocations(root, flips: list[bool]) -> None:
         else:
             container, ip = live.popitem()
             svc._drop_endpoint(svc.endpoints(container=container)[0])
-    stored = Bitmap("10.9.0.0/26", bits=svc.db.execute("SELECT bitmap FROM networks").fetchone()[0])
+    stored = Bitmap("10.9.0.0/26", bits=svc.store.db.execute("SELECT bitmap FROM networks").fetchone()[0])
     assert stored.free_count() == 64 - 3 - len(live)
     assert all(stored.taken(ip) for ip in live.values())
 

@@ -13,6 +13,12 @@ from mydocker.errors import InvalidArgument
 MiB = 1024 * 1024
 
 
+@pytest.fixture(autouse=True)
+def no_pids_controller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host without a pids controller, so the other flags are seen alone (the default has its test)."""
+    monkeypatch.setattr(res, "_has_pids_controller", lambda: False)
+
+
 def test_no_flags_no_resources() -> None:
     assert resources_from_options() == {}
 
@@ -94,6 +100,14 @@ def test_cpuset_without_numa_information(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 @pytest.mark.parametrize(("limit", "expected"), [(None, {}), (0, {}), (-1, {}), (100, {"pids": {"limit": 100}})])
 def test_pids_limit(limit: int | None, expected: dict) -> None:
+    assert resources_from_options(pids_limit=limit) == expected
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(None, {"pids": {"limit": 2048}}), (0, {}), (-1, {}),
+                                                 (100, {"pids": {"limit": 100}})])
+def test_pids_limit_default_is_podmans_where_there_is_a_pids_controller(
+        monkeypatch: pytest.MonkeyPatch, limit: int | None, expected: dict) -> None:
+    monkeypatch.setattr(res, "_has_pids_controller", lambda: True)
     assert resources_from_options(pids_limit=limit) == expected
 
 

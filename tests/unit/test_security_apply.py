@@ -32,7 +32,7 @@ def _mask(names: list[str]) -> str:
 def test_defaults_are_dockers():
     config = apply_security(_config(), SecurityOptions())
     caps = config["process"]["capabilities"]
-    assert _mask(caps["bounding"]) == _mask(caps["effective"]) == _mask(caps["permitted"]) == "00000000a80425fb"
+    assert _mask(caps["bounding"]) == _mask(caps["effective"]) == _mask(caps["permitted"]) == "00000000a80405fb"
     assert "inheritable" not in caps and "ambient" not in caps
     assert "noNewPrivileges" not in config["process"]
     seccomp = config["linux"]["seccomp"]
@@ -51,14 +51,15 @@ def test_defaults_are_dockers():
 
 def test_non_root_user_keeps_only_the_bounding_set():
     caps = apply_security(_config(uid=1000), SecurityOptions())["process"]["capabilities"]
-    assert _mask(caps["bounding"]) == "00000000a80425fb"
+    assert _mask(caps["bounding"]) == "00000000a80405fb"
     assert caps["effective"] == caps["permitted"] == []
 
 
 @pytest.mark.parametrize("add, drop, expected", [
     (["net_admin"], [], security.DEFAULT_CAPS + ["CAP_NET_ADMIN"]),
-    (["CAP_SYS_ADMIN", "sys_admin"], ["MKNOD", "cap_net_raw"],
-     [c for c in security.DEFAULT_CAPS if c not in ("CAP_MKNOD", "CAP_NET_RAW")] + ["CAP_SYS_ADMIN"]),
+    (["CAP_SYS_ADMIN", "sys_admin"], ["MKNOD", "cap_kill"],
+     [c for c in security.DEFAULT_CAPS if c not in ("CAP_MKNOD", "CAP_KILL")] + ["CAP_SYS_ADMIN"]),
+    (["net_raw"], [], security.DEFAULT_CAPS + ["CAP_NET_RAW"]),
     (["ALL"], ["SYS_ADMIN"], [c for c in security.ALL_CAPS if c != "CAP_SYS_ADMIN"]),
     (["chown", "Kill"], ["all"], ["CAP_CHOWN", "CAP_KILL"]),
     ([], ["ALL"], []),
@@ -193,3 +194,14 @@ def test_privileged_caps_are_what_the_engine_holds(tmp_path):
     assert "CAP_SYS_RESOURCE" not in caps and len(caps) == len(security.ALL_CAPS) - 1
     status.write_text("CapBnd:\t000001ffffffffff\n")
     assert security.privileged_caps(str(status)) == security.ALL_CAPS
+
+
+def test_ping_group_range_is_opened_in_the_containers_own_network_namespace_only():
+    config = apply_security(_config(), SecurityOptions())
+    assert config["linux"]["sysctl"] == {"net.ipv4.ping_group_range": "0 2147483647"}
+    host = _config()
+    host["linux"]["namespaces"] = [ns for ns in host["linux"]["namespaces"] if ns["type"] != "network"]
+    assert "net.ipv4.ping_group_range" not in apply_security(host, SecurityOptions())["linux"].get("sysctl", {})
+    remapped = _config()
+    remapped["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    assert "net.ipv4.ping_group_range" not in apply_security(remapped, SecurityOptions())["linux"].get("sysctl", {})

@@ -12,9 +12,19 @@ import json
 from mydocker.errors import InvalidArgument, RuntimeFailure
 from mydocker.image.registry import media
 from mydocker.image.registry.client import RegistryClient, check_digest, reject_schema1
+from mydocker.image.store import MAX_JSON
 from mydocker.record import record
 
 MAX_PARALLEL = 3   # Docker's max-concurrent-downloads
+
+
+class RefusedImage(InvalidArgument):
+    """A layer of the image cannot be applied, so the image is refused. `blobs` and `diff_ids` name
+    what the pull may have put into the store for it: the engine deletes what no other image needs."""
+
+    def __init__(self, message: str, blobs: list[str], diff_ids: list[str]) -> None:
+        super().__init__(message)
+        self.blobs, self.diff_ids = blobs, diff_ids
 
 
 @record
@@ -93,7 +103,10 @@ def pull(store, reference, *, platform: str | None = None, tls_verify: bool | No
         progress(lid, "Pulling fs layer")
         jobs.append((desc["digest"], int(desc.get("size", 0)), diff_id))
     if jobs:
-        _fetch_layers(store, client, jobs, progress, parallel)
+        try:
+            _fetch_layers(store, client, jobs, progress, parallel)
+        except InvalidArgument as e:  # the content itself was refused: retrying cannot help
+            raise RefusedImage(str(e), [config_desc["digest"], *(d["digest"] for d in layers)], diff_ids) from None
     # last: the manifest itself (the caller then tags it)
     if check_digest(data, digest, "manifest") != store.put_bytes(data):
         raise RuntimeFailure("the image store changed the manifest's bytes")
@@ -111,7 +124,7 @@ def _config(store, client: RegistryClient, desc: dict) -> bytes:
         with open(store.blob_path(digest), "rb") as f:
             return f.read()
     resp = client.get_blob(digest)
-    data = resp.read(64 << 20)
+    data = resp.read(MAX_JSON)
     check_digest(data, digest, f"config blob {digest}")
     store.put_bytes(data)
     return data

@@ -1,0 +1,107 @@
+"""Each sandbox's /etc/hosts, /etc/hostname and /etc/resolv.conf, kept current from the records.
+
+The files live in <root>/network/sandboxes/<container> and are bind-mounted over the image's; the
+text itself is made by mydocker/network/etcfiles.py. Peers on a user network find each other through
+/etc/hosts, so a container joining or leaving rewrites the hosts file of every container that shares
+a user network with it. Containers on other hosts (overlay) come from `remote_peers`.
+"""
+
+from __future__ import annotations
+
+import os
+from _collections_abc import Callable  # not collections.abc: it imports all of collections
+
+from mydocker.engine.network_records import DEFAULT_NETWORK, Sandbox
+from mydocker.engine.network_store import NetworkStore
+
+# (address, names) lines of other hosts' containers on these networks
+RemotePeers = Callable[[set], list[tuple[str, list]]]
+
+
+class SandboxFiles:
+    def __init__(self, store: NetworkStore, files_dir: str, remote_peers: RemotePeers) -> None:
+        self.store = store
+        self.files_dir = files_dir
+        self.remote_peers = remote_peers
+
+    def directory(self, container_id: str) -> str:
+        return os.path.join(self.files_dir, container_id)
+
+    def prepare(self, sb: Sandbox, host: bool = False) -> list[dict]:
+        """Write the three files of a new sandbox (with --network host: the host's own hosts file);
+        return the config.json mounts that put them over the image's."""
+        from mydocker.network import etcfiles
+        os.makedirs(sb.files, mode=0o755, exist_ok=True)
+        if host:
+            try:
+                with open("/etc/hosts") as f:
+                    hosts_text = f.read()
+            except OSError:
+                hosts_text = etcfiles.hosts([], [])
+        else:
+            hosts_text = None
+        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host)
+        etcfiles.write_in_place(os.path.join(sb.files, "hostname"), sb.hostname + "\n")
+        etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
+        if hosts_text is not None:
+            etcfiles.write_in_place(os.path.join(sb.files, "hosts"), hosts_text)
+        else:
+            self.write_hosts(sb)
+            self.refresh_peers(sb.container)
+        return etcfiles.mounts(sb.files)
+
+    def write_hosts(self, sb: Sandbox) -> None:
+        from mydocker.network import etcfiles
+        own, peers = [], []
+        user_nets = set()
+        for ep in self.store.endpoints(container=sb.container):
+            user = ep.network != DEFAULT_NETWORK
+            own.append((ep.ip, [sb.hostname] + ([sb.name, *ep.aliases] if user else [])))
+            if user:
+                user_nets.add(ep.network)
+        if not own and sb.mode == "none":
+            own.append(("127.0.0.1", [sb.hostname]))
+        for network in sorted(user_nets):
+            for ep in self.store.endpoints(network=network):
+                other = self.store.sandbox(ep.container)
+                if ep.container != sb.container and other:
+                    peers.append((ep.ip, [other.name, *ep.aliases, ep.container[:12]]))
+        peers += self.remote_peers(user_nets) if user_nets else []
+        etcfiles.write_in_place(os.path.join(sb.files, "hosts"), etcfiles.hosts(own, peers))
+
+    def rewrite_hosts(self, network: str) -> None:
+        """Rewrite the hosts file of every local container on the network."""
+        for ep in self.store.endpoints(network=network):
+            sb = self.store.sandbox(ep.container)
+            if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
+                self.write_hosts(sb)
+
+    def refresh_peers(self, container_id: str, networks: set | None = None) -> None:
+        """Rewrite /etc/hosts of every container sharing a user network with this one."""
+        if networks is None:
+            networks = {e.network for e in self.store.endpoints(container=container_id)}
+        done = {container_id}
+        for network in networks - {DEFAULT_NETWORK}:
+            for ep in self.store.endpoints(network=network):
+                if ep.container in done:
+                    continue
+                done.add(ep.container)
+                sb = self.store.sandbox(ep.container)
+                if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
+                    self.write_hosts(sb)
+
+    def remove(self, sb: Sandbox) -> None:
+        """Delete the sandbox's files; a directory the service did not make (a --network container:
+        sandbox shares its target's) is left alone."""
+        if not (sb.files.startswith(self.files_dir + os.sep) and os.path.basename(sb.files) == sb.container):
+            return
+        from mydocker.network.etcfiles import NAMES
+        for name in NAMES:
+            try:
+                os.unlink(os.path.join(sb.files, name))
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(sb.files)
+        except OSError:
+            pass
