@@ -131,7 +131,8 @@ def test_a_read_only_bind_is_bound_then_remounted_with_its_flags(tmp_path):
         ("mount", str(source), dest, None, BIND_REC, None),
         # the first bind ignores the flags; the remount applies them (to this mount only: no MS_REC)
         ("mount", None, dest, None, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_BIND | sc.MS_REMOUNT, None)]
-    assert mounts_on(calls, f"{spec.root_path}/rw") == [("mount", str(source), f"{spec.root_path}/rw", None, sc.MS_BIND, None)]
+    rw = f"{spec.root_path}/rw"
+    assert mounts_on(calls, rw) == [("mount", str(source), rw, None, sc.MS_BIND, None)]
     assert os.path.isdir(dest)  # the target was made to match the source
 
 
@@ -221,7 +222,8 @@ def test_in_a_user_namespace_devices_are_bound_from_the_host_and_devpts_drops_gi
     assert ("mount", "/dev/null", f"{root}/dev/null", None, sc.MS_BIND, None) in calls.calls
     assert os.path.isfile(f"{root}/dev/null")  # the bind's target, made empty
     assert mounts_on(calls, f"{root}/dev/pts")[-1] == (
-        "mount", "devpts", f"{root}/dev/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+        "mount", "devpts", f"{root}/dev/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620")
 
 
 def test_no_pivot_moves_the_rootfs_over_root_and_chroots(tmp_path):
