@@ -18,5 +18,8 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.run import stdin_not_a_terminal
+    if stdin_not_a_terminal(opts):
+        return 1
     return engine.containers.exec(args[0], args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
                                   tty=opts.tty, interactive=opts.interactive, detach=opts.detach)

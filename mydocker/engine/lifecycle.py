@@ -18,6 +18,7 @@ from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, In
                              NotFound, RuntimeFailure)
 
 LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
+LOCKS = "locks"             # under the run root: one lock file per container (container_lock)
 UNKNOWN_EXIT = 255
 LOST = "the container's monitor was gone when it exited, so its exit status is unknown"
 
@@ -44,6 +45,22 @@ def identity(pid: int) -> str:
     """"pid:starttime": names one process for as long as the machine runs (pids are reused)."""
     from mydocker.runtime.api import process_start_time
     return f"{pid}:{process_start_time(pid)}"
+
+
+def one_at_a_time(method):
+    """For a ContainerService method taking a container id first: run it holding the container's
+    lock (container_lock); once the container's record is gone, its lock file goes too."""
+    def locked(self, container_id: str, *args, **kwargs):
+        with self.container_lock(container_id) as lock:
+            try:
+                return method(self, container_id, *args, **kwargs)
+            finally:
+                if self.records.get_container(container_id) is None:
+                    lock.remove()
+    locked.__doc__ = method.__doc__
+    return locked
+
+
 _ERRORS = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invalid": InvalidArgument,
            "conflict": Conflict}
 
@@ -114,6 +131,12 @@ class Lifecycle:
     @property
     def runroot(self) -> str:
         return os.path.dirname(self.runtime_root)
+
+    def container_lock(self, container_id: str):
+        """Held while a container is made and started, while `rm` decides, and during its teardown:
+        `rm -f` and the container's own `run` or monitor never work on it at the same moment."""
+        from mydocker.linux.fs import Flock
+        return Flock(os.path.join(self.runroot, LOCKS, container_id))
 
     def log_path(self, container_id: str) -> str:
         from mydocker.engine.logs import log_path
@@ -324,9 +347,11 @@ class Lifecycle:
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
         rec = self.find(ref)
-        if rec.status in ("running", "restarting", "paused") and not force:
-            raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
-        self.records.update_container(rec.id, status="removing")  # its monitor neither records nor restarts it now
+        with self.container_lock(rec.id):  # an attached `run` holds it until its container runs
+            rec = self.records.get_container(rec.id) or rec  # as it is now (gone: torn down already)
+            if rec.status in ("running", "restarting", "paused") and not force:
+                raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
+            self.records.update_container(rec.id, status="removing")  # its monitor or run neither records nor restarts it now
         if rec.status == "running":
             self._signal(rec, signal.SIGKILL)
             self._wait_gone(rec, 10)

@@ -108,30 +108,32 @@ class _Placement:
 
 
 def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_namespaces: set[str],
-                  in_userns: bool, placed: _Placement) -> None:
+                  in_userns: bool, placed: _Placement, calls: sc.Syscalls = sc.LINUX) -> None:
+    """`calls`: the kernel, or a recording double in tests/unit/test_rootfs_sequence.py."""
     if spec.linux.namespace("mount") is not None:  # a new one, or one joined by path (as runc)
-        rootfs.prepare_root(spec)
-        rootfs.mount_all(spec, in_userns, before_cgroupfs=placed, cgroup_binds=options.get("cgroup_binds"))
+        rootfs.prepare_root(spec, calls)
+        rootfs.mount_all(spec, in_userns, before_cgroupfs=placed, cgroup_binds=options.get("cgroup_binds"),
+                         calls=calls)
         _container_hooks(spec, ch, state, placed)
         if options.get("no_pivot"):
-            rootfs.move_to(spec.root_path)
+            rootfs.move_to(spec.root_path, calls)
         else:
-            rootfs.pivot_to(spec.root_path)
-        rootfs.root_propagation(spec)
+            rootfs.pivot_to(spec.root_path, calls)
+        rootfs.root_propagation(spec, calls)
         _write_sysctl(spec)  # before readonlyPaths makes /proc/sys read-only
-        rootfs.mask_paths(spec.linux.masked_paths)
-        rootfs.readonly_paths(spec.linux.readonly_paths, in_userns)
+        rootfs.mask_paths(spec.linux.masked_paths, calls)
+        rootfs.readonly_paths(spec.linux.readonly_paths, in_userns, calls)
         if spec.root_readonly:
-            rootfs.readonly_root(in_userns)
+            rootfs.readonly_root(in_userns, calls)
     else:
         _container_hooks(spec, ch, state, placed)
-        os.chroot(spec.root_path)
-        os.chdir("/")
+        calls.chroot(spec.root_path)
+        calls.chdir("/")
         _write_sysctl(spec)
     if spec.hostname:
-        sc.sethostname(spec.hostname)
+        calls.sethostname(spec.hostname)
     if spec.domainname:
-        sc.setdomainname(spec.domainname)
+        calls.setdomainname(spec.domainname)
     if "network" in new_namespaces:
         set_link_up("lo")
     placed()  # in our cgroups (and cgroup namespace) before anything else runs

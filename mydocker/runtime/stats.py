@@ -3,6 +3,7 @@ recorded cgroup paths."""
 
 from __future__ import annotations
 
+from mydocker.errors import NotFound
 from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
 
@@ -23,7 +24,7 @@ def oom_killed(root: str, container_id: str) -> bool:
     try:
         cgroup = container_cgroup(root, container_id)
         return bool(cgroup and cgroup.oom_killed())
-    except (OSError, LookupError):
+    except (OSError, LookupError, NotFound):  # NotFound: deleted already (`rm -f`), nothing to tell
         return False
 
 
