@@ -401,7 +401,7 @@ class Builder:
         key = self._key(stage, ins, "mkdir")
         if self._from_cache(stage, key):
             return
-        from mydocker.runtime.paths import secure_join
+        from mydocker.runtime.api import secure_join
         with self._overlay(stage) as (rootfs, upper):
             os.makedirs(secure_join(rootfs, path), mode=0o755, exist_ok=True)
             stage.manifest = self._commit_dir(stage, upper, f"/bin/sh -c #(nop) WORKDIR {path}")

@@ -13,7 +13,7 @@ import stat
 
 from mydocker.engine.build_context import IgnoreRules, ignored
 from mydocker.errors import InvalidArgument
-from mydocker.runtime.paths import secure_join
+from mydocker.runtime.api import secure_join
 
 Owner = tuple[int, int] | None  # (uid, gid) of --chown; None: root
 
