@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
-from mydocker.engine.network_records import DEFAULT_NETWORK
 from mydocker.engine.network_store import NetworkStore
 from mydocker.network.driver import Network
 
@@ -14,8 +13,11 @@ class Firewall:
         self.table = table
 
     def active_networks(self) -> list[Network]:
-        """Every network but an unused default one."""
-        return [n for n in self.store.networks() if n.name != DEFAULT_NETWORK or self.store.endpoints(network=n.name)]
+        """Every network: a network's rules live as long as it does, so a container without -p
+        changes no rule (no nft transaction when it starts or goes). The default root's default
+        network stays (as docker0 does); a private root's goes with its last container
+        (NetworkService._retire_default_bridge), its rules with it."""
+        return self.store.networks()
 
     def rebuild(self, force: bool = False) -> None:
         """Replace the table with what the records say (call with the root's network lock held).

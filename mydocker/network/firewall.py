@@ -15,10 +15,6 @@ links.ensure_bridge) and a masquerade so the container's reply comes back to the
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
 from mydocker.errors import RuntimeFailure
 from mydocker.record import factory, record
 
@@ -129,6 +125,11 @@ def batch(rs: Ruleset) -> list[dict]:
 
 
 def apply(rs: Ruleset) -> None:
+    # imported here: `batch` runs on every bridge `run` (to see whether anything changed), `apply`
+    # only when something did; shutil and subprocess cost ~10 ms of start-up (bz2, lzma, selectors)
+    import json
+    import shutil
+    import subprocess
     nft = shutil.which("nft") or "/usr/sbin/nft"
     text = json.dumps({"nftables": batch(rs)})
     try:

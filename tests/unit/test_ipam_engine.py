@@ -117,3 +117,31 @@ def test_apply_to_spec_keeps_a_user_set_hostname_variable():
     NetworkService.apply_to_spec(config, Attachment(mode="none", netns=None, host_netns=False, hostname="abc"))
     assert config["process"]["env"] == ["HOSTNAME=mine"]
     assert config["linux"]["namespaces"] == [{"type": "network"}]
+
+
+def test_the_default_roots_bridge_rules_stay_while_its_network_does(tmp_path, no_firewall):
+    """Issue 20: the default root keeps its default network (as Docker keeps docker0), so its rules
+    stay too: a container without -p commits no nft transaction when it starts or goes (the ruleset
+    is unchanged); only -p changes the table. (A private root's unused default network goes, and
+    its rules with it.)"""
+    root = str(tmp_path / "root")
+    svc = NetworkService(Records(str(tmp_path / "db")), root, str(tmp_path / "run"), default_root=root)
+    assert svc.tag == "" and svc.table == "mydocker"
+    add(svc, "bridge", "172.18.0.0/16")
+    net = svc.get("bridge")
+    with svc.lock():
+        svc._rebuild_firewall()
+    assert [[n.bridge for n in rs.nets] for rs in no_firewall] == [["mydocker0"]]
+    for n in range(3):  # `run --rm busybox true`, three times: attach (and rebuild), then detach
+        ep = svc._add_endpoint(f"{n:064x}", net, None, [], [], "eth0")
+        with svc.lock():
+            svc._rebuild_firewall()
+        svc._drop_endpoint(ep)
+    assert len(no_firewall) == 1
+    from mydocker.network.ports import parse
+    ep = svc._add_endpoint(f"{9:064x}", net, None, [], [parse("127.0.0.1:18080:80")], "eth0")
+    with svc.lock():
+        svc._rebuild_firewall()
+    svc._drop_endpoint(ep)
+    assert [len(rs.ports) for rs in no_firewall] == [0, 1, 0]  # -p: one at the start, one at the removal
+    assert all(rs.nets for rs in no_firewall)
