@@ -87,6 +87,8 @@ _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm
 def info(ctx: Context) -> None:
     import os
     doc = ctx.api.system.info()
+    if isinstance(doc.get("FirewallBackend"), str):  # Docker's is an object
+        doc["FirewallBackend"] = {"Driver": doc["FirewallBackend"], "Info": [["Table", doc.get("FirewallTable", "")]]}
     ctx.json(200, {"ID": "", "Name": os.uname().nodename, "OSType": "linux", "DefaultRuntime": "mydocker-runtime",
                    "Runtimes": {"mydocker-runtime": {"path": "mydocker-runtime"}}, "LoggingDriver": "json-file",
                    "CgroupDriver": "cgroupfs", **doc})

@@ -88,6 +88,7 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
     `idle` seconds. `open_engine()`: the engine interface (api.EngineAPI), called in each worker
     after the fork; this process never uses it (its services open files and databases lazily)."""
     listener = listen(uri)
+    _preload()
     kind, address = parse_uri(uri)
     workers: set[int] = set()
     last_active = time.monotonic()
@@ -125,6 +126,17 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
                 os.unlink(address)
             except FileNotFoundError:
                 pass
+
+
+def _preload() -> None:
+    """What every worker needs, imported once here (imports start no threads): a worker forked from
+    this process starts answering at once."""
+    import mydocker.apiserver.convert  # noqa: F401
+    import mydocker.apiserver.handlers  # noqa: F401
+    import mydocker.engine.containers  # noqa: F401
+    import mydocker.engine.filters  # noqa: F401
+    import mydocker.engine.inspect  # noqa: F401
+    import mydocker.engine.logs  # noqa: F401
 
 
 def _reap(workers: set[int]) -> None:
