@@ -45,9 +45,8 @@ class Context:
         return self._engine()
 
     def headers(self) -> dict[str, str]:
-        from mydocker.engine.engine import VERSION
         return {"Api-Version": API_VERSION, "Docker-Experimental": "false", "Ostype": "linux",
-                "Server": f"mydocker/{VERSION} (linux)"}
+                "Server": "mydocker (linux)"}
 
     def json(self, status: int, doc) -> None:
         self.answered = True

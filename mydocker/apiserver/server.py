@@ -133,10 +133,8 @@ def _preload() -> None:
     this process starts answering at once."""
     import mydocker.apiserver.convert  # noqa: F401
     import mydocker.apiserver.handlers  # noqa: F401
-    import mydocker.engine.containers  # noqa: F401
-    import mydocker.engine.filters  # noqa: F401
-    import mydocker.engine.inspect  # noqa: F401
-    import mydocker.engine.logs  # noqa: F401
+    from mydocker.engine.api import preload
+    preload()
 
 
 def _reap(workers: set[int]) -> None:

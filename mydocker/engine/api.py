@@ -359,6 +359,15 @@ def _required(streams: Streams | None, verb: str) -> Streams:
     return streams
 
 
+def preload() -> None:
+    """Import the container services' modules (no file, database or thread is opened): a front end
+    that forks a worker per request (the API service) pays for them once, before its forks."""
+    import mydocker.engine.containers  # noqa: F401
+    import mydocker.engine.filters  # noqa: F401
+    import mydocker.engine.inspect  # noqa: F401
+    import mydocker.engine.logs  # noqa: F401
+
+
 def open_engine(root: str, runroot: str, cluster_store: str = "") -> EngineAPI:
     """The engine at `root` (state) and `runroot` (runtime state). `cluster_store`: etcd://host:port
     of overlay networks, seen by the processes the engine starts (monitor, overlay agent) too."""
