@@ -111,16 +111,17 @@ def test_docker_run_rm_prints_and_exits_with_the_containers_code(service, mydock
 
 
 def test_docker_run_detached_ps_logs_stop_rm_inspect(service):
-    cid = service.docker("run", "-d", "--name", "web", "busybox", "sh", "-c", "echo started; exec sleep 100").stdout.strip()
+    cid = service.docker("run", "-d", "--name", "web", "busybox", "sh", "-c",
+                         "echo started; echo warning >&2; exec sleep 100").stdout.strip()
     assert len(cid) == 64
     assert service.docker("ps", "--format", "{{.Names}} {{.State}}").stdout == "web running\n"
     deadline = time.monotonic() + 10
-    while (logs := service.docker("logs", "web").stdout) != "started\n" and time.monotonic() < deadline:
+    while (logs := service.docker("logs", "web")).stdout != "started\n" and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert logs == "started\n"
+    assert (logs.stdout, logs.stderr) == ("started\n", "warning\n")  # the frames keep the streams apart
     doc = json.loads(service.docker("inspect", "web").stdout)[0]
     assert doc["Id"] == cid and doc["Name"] == "/web" and doc["State"]["Running"] is True
-    assert doc["Config"]["Cmd"] == ["sh", "-c", "echo started; exec sleep 100"]
+    assert doc["Config"]["Cmd"] == ["sh", "-c", "echo started; echo warning >&2; exec sleep 100"]
     service.docker("stop", "-t", "1", "web")
     assert service.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web").stdout == "exited 137\n"
     service.docker("stop", "web")  # stopped already: 304, which the CLI takes as success
@@ -198,3 +199,32 @@ def test_bad_input_gets_dockers_status_and_message(service, mydocker):
     assert status == 404
     status, _ = service.request("GET", "/_ping", headers={"X-Big": "x" * 10000})
     assert status == 431
+
+
+def test_tcp_on_loopback_and_the_idle_exit(mydocker, tmp_path):
+    """tcp://:PORT listens on loopback only; --time ends a service no one used for that long."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(mydocker.argv("system", "service", "--time", "2", f"tcp://:{port}"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline and proc.poll() is None, "the service did not listen"
+                time.sleep(0.05)
+        with conn:
+            conn.sendall(b"GET /v1.41/_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = conn.makefile("rb").read()
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"OK") and b"Api-Version: 1.50" in answer
+        listening = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True).stdout
+        assert [line.split()[3] for line in listening.splitlines()] == [f"127.0.0.1:{port}"]
+        assert proc.wait(timeout=20) == 0  # idle for 2 s after the last connection
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
