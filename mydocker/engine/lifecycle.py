@@ -229,7 +229,8 @@ class Lifecycle:
             return rec
         if rec.status == "removing":
             raise Conflict(f"container {rec.name} is being removed: it cannot be started")
-        self.teardown(rec.id, remove=False)
+        if rec.status != "created" or rec.started_at:  # a created one is set up as launch needs it: keep it
+            self.teardown(rec.id, remove=False)
         self.records.update_container(rec.id, manually_stopped=False)
         self.launch_via_monitor(rec.id)
         return rec
