@@ -22,10 +22,22 @@ import sys
 from mydocker.engine.build_cache import BuildCache, step_key
 from mydocker.engine.build_context import BuildContext, IgnoreRules, glob_sources, sources_checksum
 from mydocker.engine.images import empty_config, now
-from mydocker.engine.options import BuildOptions
+from mydocker.engine.options import BuildOptions, RunOptions
 from mydocker.errors import InvalidArgument, MyDockerError, NotFound
 from mydocker.image.dockerfile import DockerfileError, Instruction, expand, parse
+from mydocker.image.store import MEDIA_LAYER
+from mydocker.lazy import lazy_module
 from mydocker.record import factory, record
+
+build_copy = lazy_module("mydocker.engine.build_copy")  # only a step that copies and misses the cache
+contextlib = lazy_module("contextlib")
+fs = lazy_module("mydocker.linux.fs")
+reference = lazy_module("mydocker.image.reference")
+runtime = lazy_module("mydocker.runtime.api")
+sc = lazy_module("mydocker.linux.syscalls")
+snapshot = lazy_module("mydocker.image.snapshot")
+tempfile = lazy_module("tempfile")
+users = lazy_module("mydocker.engine.users")
 
 # build args every Dockerfile may use without declaring them; never part of the image or the cache key
 PREDEFINED = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
@@ -134,7 +146,6 @@ class Builder:
             self.images.tag(manifest, tag)
         self.say(f"Successfully built {image_id[7:19]}")
         for tag in self.opts.tags:
-            from mydocker.image import reference
             self.say(f"Successfully tagged {reference.parse(tag).familiar}")
         return image_id
 
@@ -266,7 +277,6 @@ class Builder:
 
     def _save(self, stage: _Stage, layer: tuple[str, int] | None, created_by: str) -> str:
         """Store stage.config (+ a layer) as a new untagged image on top of stage.manifest."""
-        from mydocker.image.store import MEDIA_LAYER
         config = stage.config
         created = now()
         config["created"] = created
@@ -309,8 +319,6 @@ class Builder:
         if stage.manifest is None:
             raise DockerfileError(ins.line, "RUN in an empty image (FROM scratch): there is no shell to run; "
                                   "COPY a program in first or start FROM an image")
-        from mydocker.engine.options import RunOptions
-        from mydocker.image import snapshot
         name = "mydocker-build-" + os.urandom(6).hex()
         opts = RunOptions(image=self._id(stage.manifest), command=argv[1:], entrypoint=argv[0], name=name,
                           env=self._run_env(stage), remove=False, network=self.opts.network)
@@ -346,12 +354,8 @@ class Builder:
     # a writable overlay of the current image, for COPY/ADD/WORKDIR
 
     def _overlay(self, stage: _Stage):
-        from contextlib import contextmanager
-
-        @contextmanager
+        @contextlib.contextmanager
         def view():
-            from mydocker.image import snapshot
-            from mydocker.linux.fs import remove_tree
             lowers = self.images.layer_dirs(stage.manifest) if stage.manifest else []
             directory = self._scratch_dir("step-")
             try:
@@ -362,17 +366,13 @@ class Builder:
                 yield rootfs, os.path.join(directory, "upper")
             finally:
                 snapshot.release(directory)
-                remove_tree(directory)
+                fs.remove_tree(directory)
         return view()
 
     def _source_view(self, ref: str, named: dict):
         """A read-only view of a stage's or an image's root filesystem, for COPY --from."""
-        from contextlib import contextmanager
-
-        @contextmanager
+        @contextlib.contextmanager
         def view():
-            from mydocker.image import snapshot
-            from mydocker.linux import syscalls as sc
             manifest = named.get(ref.lower()) or self.images.get(ref).manifest_digest
             lowers = self.images.layer_dirs(manifest)
             target = self._scratch_dir("from-")
@@ -388,7 +388,6 @@ class Builder:
 
     def _scratch_dir(self, prefix: str) -> str:
         """A new directory under <root>/build for one step's mounts."""
-        import tempfile
         base = os.path.join(self.engine.root, "build")
         os.makedirs(base, exist_ok=True)
         return tempfile.mkdtemp(prefix=prefix, dir=base)
@@ -401,9 +400,8 @@ class Builder:
         key = self._key(stage, ins, "mkdir")
         if self._from_cache(stage, key):
             return
-        from mydocker.runtime.api import secure_join
         with self._overlay(stage) as (rootfs, upper):
-            os.makedirs(secure_join(rootfs, path), mode=0o755, exist_ok=True)
+            os.makedirs(runtime.secure_join(rootfs, path), mode=0o755, exist_ok=True)
             stage.manifest = self._commit_dir(stage, upper, f"/bin/sh -c #(nop) WORKDIR {path}")
         self.cache.remember(key, stage.manifest)
 
@@ -460,14 +458,12 @@ class Builder:
         key = self._key(stage, ins, [digest, chown, chmod])
         if self._from_cache(stage, key):
             return
-        from mydocker.engine.build_copy import copy_sources
-        from mydocker.engine.users import resolve_user
         with self._overlay(stage) as (rootfs, upper):
             owner = None
             if chown:
-                user = resolve_user(rootfs, chown)
+                user = users.resolve_user(rootfs, chown)
                 owner = (user.uid, user.gid)
-            copy_sources(rootfs, root, matches, dest, dest_is_dir, owner, chmod, ignore, extract=ins.cmd == "ADD")
+            build_copy.copy_sources(rootfs, root, matches, dest, dest_is_dir, owner, chmod, ignore, extract=ins.cmd == "ADD")
             stage.manifest = self._commit_dir(stage, upper, f"/bin/sh -c #(nop) {ins.cmd} "
                                               f"{'dir' if len(matches) > 1 else 'file'}:{digest} in {dest}")
         self.cache.remember(key, stage.manifest)

@@ -13,7 +13,11 @@ import stat
 
 from mydocker.engine.build_context import IgnoreRules, ignored
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
 from mydocker.runtime.api import secure_join
+
+layer = lazy_module("mydocker.image.layer")  # ADD of a tar
+tarfile = lazy_module("tarfile")
 
 Owner = tuple[int, int] | None  # (uid, gid) of --chown; None: root
 
@@ -32,9 +36,8 @@ def copy_sources(rootfs: str, root: str, sources: list[str], dest: str, dest_is_
             makedirs(rootfs, dest, owner)
             copy_tree(src, secure_join(rootfs, dest), rel, owner, chmod, ignore)
         elif extract and is_archive(src):
-            from mydocker.image.layer import apply_layer  # plain, gzip, bzip2, xz; kept inside its target
             makedirs(rootfs, dest, owner)
-            apply_layer(src, secure_join(rootfs, dest))
+            layer.apply_layer(src, secure_join(rootfs, dest))  # plain, gzip, bzip2, xz; kept inside its target
         else:
             where = os.path.join(dest, os.path.basename(rel)) if into_dir else dest
             makedirs(rootfs, os.path.dirname(where), owner)
@@ -99,7 +102,6 @@ def is_archive(path: str) -> bool:
     """Whether ADD unpacks `path`: a regular file tarfile can read."""
     if not os.path.isfile(path):
         return False
-    import tarfile
     try:
         return tarfile.is_tarfile(path)
     except (OSError, EOFError):
