@@ -21,7 +21,7 @@ def no_firewall(monkeypatch):
     """Unit tests never touch the host: the nft batch is recorded, not applied."""
     from mydocker.network import firewall
     applied = []
-    monkeypatch.setattr(firewall, "apply", applied.append)
+    monkeypatch.setattr(firewall, "apply", lambda table, text: applied.append(text))
     return applied
 
 
