@@ -147,7 +147,7 @@ def test_firewall_batch_names_its_own_table_and_chains():
     assert 'add element ip mydocker MYDOCKER-HOSTPORTS { 127.0.0.1 . udp . 5353 comment "cccccccccccc" : 10.77.0.2 . 53 }' in lines
     assert 'add element ip mydocker MYDOCKER-PORTS { tcp . 8080 comment "dddddddddddd" : 10.78.0.3 . 80 }' in lines
     assert not [line for line in lines if line.startswith("add rule") and ("10.77.0.2" in line or "10.78.0.3" in line)]
-    drops = [line.split()[5] for line in lines if line.startswith("add rule") and line.endswith(" drop")]
+    drops = [line.split()[6] for line in lines if line.startswith("add rule") and line.endswith(" drop")]
     # nothing else gets into either network: isolation from each other and from routed outsiders
     assert drops == ['"md-a"', '"md-b"']
 
