@@ -21,7 +21,7 @@ def no_firewall(monkeypatch):
     """Unit tests never touch the host: the nft batch is recorded, not applied."""
     from mydocker.network import firewall
     applied = []
-    monkeypatch.setattr(firewall, "apply", lambda table, text: applied.append(text))
+    monkeypatch.setattr(firewall, "apply", lambda *args: applied.append(args[-1]))
     return applied
 
 
@@ -117,3 +117,41 @@ def test_apply_to_spec_keeps_a_user_set_hostname_variable():
     NetworkService.apply_to_spec(config, Attachment(mode="none", netns=None, host_netns=False, hostname="abc"))
     assert config["process"]["env"] == ["HOSTNAME=mine"]
     assert config["linux"]["namespaces"] == [{"type": "network"}]
+
+
+class HostlessBridge:
+    """The bridge driver's records without the kernel: no bridge, veth or netns is made."""
+    name, scope = "bridge", "local"
+
+    def allocate(self, net, container, ip):
+        return None
+
+    def join(self, net, ep, info) -> str:
+        return "02:42:ac:12:00:02"
+
+    def leave(self, net, ep, last) -> None:
+        pass
+
+
+def test_the_default_roots_bridge_keeps_its_rules_and_only_ports_touch_the_firewall(tmp_path, no_firewall,
+                                                                                    monkeypatch):
+    """The default root keeps its default network, so its rules stay: runs without -p apply nothing;
+    with -p, one batch of map elements at start and one at removal."""
+    from mydocker.engine import network_endpoints
+    from mydocker.network import ports
+    monkeypatch.setattr(network_endpoints, "_check_host_port_free", lambda *args: None)
+    root = str(tmp_path / "root")
+    svc = NetworkService(Records(str(tmp_path / "db")), root, str(tmp_path / "run"), default_root=root)
+    assert svc.tag == ""
+    svc._drivers["bridge"] = HostlessBridge()
+    add(svc, "bridge", "172.18.0.0/16")
+    for n in range(3):
+        svc.attach(f"{n:064x}", f"c{n}", None)
+        svc.detach(f"{n:064x}")
+    assert len(no_firewall) == 1 and "172.18.0.0/16" in no_firewall[0]  # the network's rules, once
+    svc.attach("f" * 64, "web", None, ports=[ports.parse("8080:80")])
+    svc.detach("f" * 64)
+    assert no_firewall[1:] == [
+        'add element ip mydocker MYDOCKER-PORTS { tcp . 8080 comment "ffffffffffff" : 172.18.0.2 . 80 }\n',
+        "add element ip mydocker MYDOCKER-PORTS { tcp . 8080 : 172.18.0.2 . 80 }\n"
+        "delete element ip mydocker MYDOCKER-PORTS { tcp . 8080 }\n"]
