@@ -118,7 +118,7 @@ def throughput(server_ns: str | None, bind: str, client_ns: str | None, target: 
 def bench_throughput(seconds: float, repeats: int) -> dict:
     from mydocker.engine.networks import NetworkService
     from mydocker.engine.records import Records
-    from mydocker.network import links, netns
+    from mydocker.network import netns
     from mydocker.network.ports import parse
     work = tempfile.mkdtemp(prefix="mydocker-bench-net")
     svc = NetworkService(Records(os.path.join(work, "db")), work, os.path.join(work, "run"))
@@ -132,8 +132,7 @@ def bench_throughput(seconds: float, repeats: int) -> dict:
         # the baseline: one veth pair, host <-> netns, no bridge, no NAT
         netns.create(base_ns)
         subprocess.run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if], check=True)
-        with links._iproute()() as ipr:
-            ipr.link("set", ifname=peer_if, net_ns_fd=base_ns)
+        subprocess.run(["ip", "link", "set", peer_if, "netns", base_ns], check=True)
         subprocess.run(["ip", "addr", "add", "10.252.0.1/30", "dev", host_if], check=True)
         subprocess.run(["ip", "link", "set", host_if, "up"], check=True)
         for cmd in (["ip", "addr", "add", "10.252.0.2/30", "dev", peer_if], ["ip", "link", "set", peer_if, "up"],

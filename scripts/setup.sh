@@ -5,6 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 need=""
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"  # the image needs a static busybox
+dpkg -s iputils-ping >/dev/null 2>&1 || need="$need iputils-ping"  # and ping without CAP_NET_RAW (ICMP datagram sockets)
 dpkg -s nftables >/dev/null 2>&1 || need="$need nftables"  # bridge networking: NAT and -p rules via `nft -j`
 # Debian's own python3 (static, PGO) starts ~0.7 ms faster than a shared-libpython build such as
 # pyenv's, on every `mydocker` and `mydocker-runtime` call: the venv is made from it when it is 3.11+.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("exec", "Execute a command in a running container", usage="exec [OPTIONS] CONTAINER COMMAND [ARG...]",
@@ -18,5 +18,8 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.run import stdin_not_a_terminal
+    if stdin_not_a_terminal(opts):
+        return 1
     return engine.containers.exec(args[0], args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
                                   tty=opts.tty, interactive=opts.interactive, detach=opts.detach)

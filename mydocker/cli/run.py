@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("run", "Create and run a new container from an image",
@@ -43,7 +43,21 @@ command = (
 )
 
 
+def stdin_not_a_terminal(opts) -> bool:
+    """Docker's CheckTty, for `run` and `exec`: attaching -i to a -t container needs a terminal on our
+    stdin (a pipe or a file cannot be put in raw mode, and the container's terminal would wait for it)."""
+    import os
+    if opts.tty and opts.interactive and not opts.detach and not os.isatty(0):
+        import sys
+        print("mydocker: the input device is not a TTY: run it from a terminal, or drop -t to pipe input "
+              "into the container", file=sys.stderr)
+        return True
+    return False
+
+
 def handle(engine, opts, args: list[str]) -> int:
+    if stdin_not_a_terminal(opts):
+        return 1  # Docker's code; nothing is made
     if not opts.detach:  # the container is created by this process: overlap the kernel's wait with our imports
         from mydocker.runtime.prewarm import prewarm_attach_lock
         prewarm_attach_lock()  # reaped with the container's orphans
@@ -69,7 +83,8 @@ def handle(engine, opts, args: list[str]) -> int:
         import sys
         from mydocker.engine.units import ram_in_bytes
         limit = f" (limit {ram_in_bytes(opts.memory) / 1048576:g}MiB)" if opts.memory else ""
-        print(f"mydocker: container was killed: out of memory{limit}", file=sys.stderr)
+        what = "container" if engine.containers.killed_by_oom else "a process in the container"  # which went on
+        print(f"mydocker: {what} was killed: out of memory{limit}", file=sys.stderr)
     return code
 
 

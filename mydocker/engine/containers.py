@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from mydocker.record import record
 
-from mydocker.engine.lifecycle import Lifecycle, LOWERS, identity as _identity
+from mydocker.engine.lifecycle import Lifecycle, LOWERS, identity as _identity, one_at_a_time
 from mydocker.engine.options import RunOptions
 from mydocker.engine.records import ContainerRecord, Records, now
 from mydocker import jsonio
@@ -43,34 +43,43 @@ class ContainerService(Lifecycle):
 
     def run(self, opts: RunOptions, stdio: Stdio | None = None) -> int:
         """Run a container attached to the caller; return its exit code as Docker reports it."""
-        from mydocker.runtime.create import create
-        from mydocker.runtime.spec import Spec
-        from mydocker.runtime.start import start
-        from mydocker.runtime.stats import oom_killed
+        from mydocker.runtime.api import create, oom_killed, start
         from mydocker.linux import syscalls as sc
 
         stdio = stdio or Stdio()
-        record, config = self._create(opts)
+        record, config = self._create(opts)  # holding the container's lock: `rm -f` waits until it runs
         directory = self.container_dir(record.id)
         console = devnull = None
+        lock = self.container_lock(record.id)
+
+        def start_it() -> None:
+            start(self.runtime_root, record.id)
+            lock.release()
+
         try:
             if not opts.interactive:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the init is reparented to us: we reap it
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
-            _state, init = create(self.runtime_root, record.id, directory, spec=Spec.from_dict(config, directory),
+            _state, init = create(self.runtime_root, record.id, directory, config,
                                   stdio=(devnull if devnull is not None else stdio.stdin, stdio.stdout, stdio.stderr))
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
-            code = self._attach(init.pid, console, opts, stdio, lambda: start(self.runtime_root, record.id))
-            self.oom_killed = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
-            self.records.update_container(record.id, status="exited", exit_code=code, finished_at=now(), pid=0,
-                                          oom_killed=self.oom_killed)
-            return code
+            code = self._attach(init.pid, console, opts, stdio, start_it)
+            # Docker's State.OOMKilled: the OOM killer killed one of its processes in this run (read
+            # before teardown removes the cgroup). It ended the container only if its main process died
+            # of that SIGKILL (or passed a killed child's 137 on as its own exit code).
+            self.oom_killed = oom_killed(self.runtime_root, record.id)
+            self.killed_by_oom = self.oom_killed and code == 137  # 128 + SIGKILL
+            self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
+                                          finished_at=now(), pid=0, oom_killed=self.oom_killed)
+            return code  # an `rm -f` that killed it records nothing of it, and removes it
         finally:
             for fd in (console, devnull):
                 if fd is not None:
                     os.close(fd)
+            if lock.held:  # it never started
+                lock.release()
             self.teardown(record.id, remove=opts.remove)
 
     def _create(self, opts: RunOptions) -> tuple[ContainerRecord, dict]:
@@ -83,7 +92,14 @@ class ContainerService(Lifecycle):
         record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
                                  host_config=host)
-        self.records.add_container(record)
+        lock = self.container_lock(record.id)
+        lock.acquire()  # held until the container is made (`run` holds it on until it runs): `rm` waits
+        try:
+            self.records.add_container(record)
+        except BaseException:  # a name in use: nothing was made
+            lock.remove()
+            lock.release()
+            raise
         directory = self.container_dir(record.id)
         try:
             os.makedirs(directory, mode=0o700)
@@ -118,13 +134,17 @@ class ContainerService(Lifecycle):
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
             self.records.update_container(record.id, config=docker_config(image.config, opts, config))
         except BaseException:
-            self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
+            try:
+                self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
+            finally:
+                lock.release()
             raise
         return record, config
 
     def run_detached(self, opts: RunOptions) -> str:
         """`run -d`: create the container and hand it to the monitor; return its id once it runs."""
         record, _config = self._create(opts)
+        self.container_lock(record.id).release()  # an `rm` from here on is seen by the monitor's launch worker
         try:
             self.launch_via_monitor(record.id)
         except BaseException:
@@ -135,8 +155,7 @@ class ContainerService(Lifecycle):
 
     def _attach(self, pid: int, console: int | None, opts: RunOptions, stdio: Stdio, start) -> int:
         from mydocker.engine import attach
-        from mydocker.runtime.foreground import relay_console
-        from mydocker.runtime.process import wait_for_exit
+        from mydocker.runtime.api import relay_console, wait_for_exit
         terminal = attach.terminal_of(stdio.stdin, stdio.stdout) if console is not None else None
         with attach.forward_signals(pid, console, terminal):
             if console is None:
@@ -148,12 +167,13 @@ class ContainerService(Lifecycle):
                 relay_console(console, stdio.stdin if opts.interactive else None, stdio.stdout)
             return wait_for_exit(pid)
 
+    @one_at_a_time  # `rm -f` and the container's own `run` or monitor may both get here
     def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True) -> None:
         """Undo whatever exists of the container: its process, runtime state, rootfs mount, files.
 
         `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
         """
-        from mydocker.runtime.delete import delete
+        from mydocker.runtime.api import delete
         delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
         from mydocker.engine.networks import NetworkService  # veth, netns, address, rules; forgotten on rm
         NetworkService(self.records, self.root, self.runroot).release(container_id, forget=remove)

@@ -18,6 +18,7 @@ from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, In
                              NotFound, RuntimeFailure)
 
 LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
+LOCKS = "locks"             # under the run root: one lock file per container (container_lock)
 UNKNOWN_EXIT = 255
 LOST = "the container's monitor was gone when it exited, so its exit status is unknown"
 
@@ -35,15 +36,31 @@ monitor = _LazyMonitor()
 
 def alive(monitor_identity: str) -> bool:
     """Is the process recorded as "pid:starttime" (a container's monitor) still running?"""
-    from mydocker.runtime.state import process_start_time
+    from mydocker.runtime.api import process_start_time
     pid, _, start = monitor_identity.partition(":")
     return pid.isdigit() and process_start_time(int(pid)) == int(start or 0)
 
 
 def identity(pid: int) -> str:
     """"pid:starttime": names one process for as long as the machine runs (pids are reused)."""
-    from mydocker.runtime.state import process_start_time
+    from mydocker.runtime.api import process_start_time
     return f"{pid}:{process_start_time(pid)}"
+
+
+def one_at_a_time(method):
+    """For a ContainerService method taking a container id first: run it holding the container's
+    lock (container_lock); once the container's record is gone, its lock file goes too."""
+    def locked(self, container_id: str, *args, **kwargs):
+        with self.container_lock(container_id) as lock:
+            try:
+                return method(self, container_id, *args, **kwargs)
+            finally:
+                if self.records.get_container(container_id) is None:
+                    lock.remove()
+    locked.__doc__ = method.__doc__
+    return locked
+
+
 _ERRORS = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invalid": InvalidArgument,
            "conflict": Conflict}
 
@@ -115,6 +132,12 @@ class Lifecycle:
     def runroot(self) -> str:
         return os.path.dirname(self.runtime_root)
 
+    def container_lock(self, container_id: str):
+        """Held while a container is made and started, while `rm` decides, and during its teardown:
+        `rm -f` and the container's own `run` or monitor never work on it at the same moment."""
+        from mydocker.linux.fs import Flock
+        return Flock(os.path.join(self.runroot, LOCKS, container_id))
+
     def log_path(self, container_id: str) -> str:
         from mydocker.engine.logs import log_path
         return log_path(self.container_dir(container_id), container_id)
@@ -129,12 +152,12 @@ class Lifecycle:
         return [r for r in found if all or r.status in ("running", "restarting", "paused")]
 
     def process_alive(self, rec: ContainerRecord) -> bool:
-        from mydocker.runtime import state as st
+        from mydocker.runtime import api as runtime
         try:
-            state = st.load(self.runtime_root, rec.id)
+            state = runtime.state(self.runtime_root, rec.id)
         except (NotFound, ValueError, OSError):
             return False
-        return state.pid == rec.pid and st.status(self.runtime_root, state) in ("created", "running", "paused")
+        return state.pid == rec.pid and runtime.status(self.runtime_root, state) in ("created", "running", "paused")
 
     def observe(self, rec: ContainerRecord) -> ContainerRecord:
         """The record, corrected by what the processes say (monitor or CLI killed, crash)."""
@@ -174,9 +197,7 @@ class Lifecycle:
 
     def launch(self, container_id: str, stdio: list[int], channel, me: str) -> dict:
         """In a monitor's worker: create and start the container with the monitor's pipes."""
-        from mydocker.runtime.create import create
-        from mydocker.runtime.spec import Spec
-        from mydocker.runtime.start import start
+        from mydocker.runtime.api import create, start
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing" or rec.manually_stopped:  # `start` clears the flag first
             if rec is not None and rec.status == "restarting":
@@ -193,8 +214,7 @@ class Lifecycle:
             userns.restore(config, self.runroot, container_id)
             from mydocker.engine.networks import NetworkService  # attached again after a stop (config.json paths stay)
             NetworkService(self.records, self.root, self.runroot).ensure_attached(container_id)
-            _state, init = create(self.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
-                                  stdio=tuple(stdio))
+            _state, init = create(self.runtime_root, container_id, directory, config, stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
             channel.send({"type": "started", "pid": init.pid}, fds)
             try:
@@ -229,7 +249,7 @@ class Lifecycle:
             return {"error": kind, "message": str(error)}
 
     def delete_runtime(self, container_id: str) -> None:
-        from mydocker.runtime.delete import delete
+        from mydocker.runtime.api import delete
         delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
 
     def mount_rootfs(self, container_id: str) -> None:
@@ -245,7 +265,7 @@ class Lifecycle:
 
     def exited(self, container_id: str, code: int) -> bool:
         """In a monitor's worker: record the exit, tear down; True if the restart policy restarts it."""
-        from mydocker.runtime.stats import oom_killed
+        from mydocker.runtime.api import oom_killed
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing":
             return False  # `rm` is tearing it down
@@ -285,7 +305,7 @@ class Lifecycle:
 
     def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> ContainerRecord:
         """StopSignal (or `sig`), `timeout` seconds, then SIGKILL; returns once the exit is recorded."""
-        from mydocker.runtime.kill import parse_signal
+        from mydocker.runtime.api import parse_signal
         rec = self.find(ref)
         self.records.update_container(rec.id, manually_stopped=True)
         if rec.status != "running":
@@ -302,7 +322,7 @@ class Lifecycle:
         return self._await_record(rec, 128 + sig)
 
     def kill(self, ref: str, sig: str = "KILL") -> ContainerRecord:
-        from mydocker.runtime.kill import parse_signal
+        from mydocker.runtime.api import parse_signal
         number = parse_signal(sig)
         rec = self.find(ref)
         if rec.status != "running":
@@ -327,9 +347,11 @@ class Lifecycle:
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
         rec = self.find(ref)
-        if rec.status in ("running", "restarting", "paused") and not force:
-            raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
-        self.records.update_container(rec.id, status="removing")  # its monitor neither records nor restarts it now
+        with self.container_lock(rec.id):  # an attached `run` holds it until its container runs
+            rec = self.records.get_container(rec.id) or rec  # as it is now (gone: torn down already)
+            if rec.status in ("running", "restarting", "paused") and not force:
+                raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
+            self.records.update_container(rec.id, status="removing")  # its monitor or run neither records nor restarts it now
         if rec.status == "running":
             self._signal(rec, signal.SIGKILL)
             self._wait_gone(rec, 10)
@@ -380,9 +402,8 @@ class Lifecycle:
              stdio: tuple[int, int, int] = (0, 1, 2)) -> int:
         """Run `command` in the container's namespaces and cgroup; its exit code (0 with detach)."""
         from mydocker.engine import attach
-        from mydocker.runtime.foreground import relay_console
         from mydocker.engine.specbuild import merge_env, validate_env
-        from mydocker.runtime.exec import exec_process, wait_for_exit
+        from mydocker.runtime.api import exec_process, relay_console, wait_for_exit
         rec = self.find(ref)
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
@@ -433,7 +454,7 @@ class Lifecycle:
     # helpers
 
     def _signal(self, rec: ContainerRecord, sig: int) -> None:
-        from mydocker.runtime.kill import kill
+        from mydocker.runtime.api import kill
         try:
             kill(self.runtime_root, rec.id, sig)
         except (Conflict, NotFound, ProcessLookupError):

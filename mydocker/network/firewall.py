@@ -21,9 +21,6 @@ links.ensure_bridge) and a masquerade so the container's reply comes back to the
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 from mydocker.errors import RuntimeFailure
 from mydocker.record import factory, record
 
@@ -125,6 +122,10 @@ def _key(p: Port) -> str:
 
 def apply(table: str, text: str) -> None:
     """One nft transaction: all of `text` or, when nft refuses it, none of it (RuntimeFailure)."""
+    # imported here: `batch` runs on every bridge `run` (to see whether anything changed), `apply`
+    # only when something did; shutil and subprocess cost ~10 ms of start-up (bz2, lzma, selectors)
+    import shutil
+    import subprocess
     nft = shutil.which("nft") or "/usr/sbin/nft"
     try:
         proc = subprocess.run([nft, "-f", "-"], input=text, capture_output=True, text=True, timeout=30)

@@ -22,15 +22,15 @@ released and taken again, on any host, keeps its MAC, so the peers' ARP caches s
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from mydocker.errors import RuntimeFailure
-from mydocker.network import links
+from mydocker.network import links, netlink as nl
 from mydocker.network.driver import IFNAMSIZ, Driver, Endpoint, JoinInfo, Network, bridge_name
 
 VXLAN_PORT = 4789
@@ -63,94 +63,76 @@ def advertise_address(root: str, store_hosts: list[tuple[str, int]]) -> str:
         return s.getsockname()[0]
 
 
-def _underlay(vtep: str) -> tuple[int, int]:
+def _underlay(sock: nl.Netlink, vtep: str) -> tuple[int, int]:
     """(ifindex, MTU) of the device holding the VTEP address."""
-    IPRoute = links._iproute()
-    with IPRoute() as ipr:
-        for a in ipr.get_addr(family=2):
-            if a.get_attr("IFA_ADDRESS") == vtep:
-                link = ipr.get_links(a["index"])[0]
-                return a["index"], link.get_attr("IFLA_MTU")
+    for a in sock.addresses(nl.AF_INET):
+        if a.address == vtep:
+            link = sock.link(a.index)
+            if link is not None and link.mtu:
+                return a.index, link.mtu
     raise RuntimeFailure(f"no interface has the VTEP address {vtep}: set \"cluster-advertise\" in daemon.json "
                          "to an address of this host")
 
 
 def ensure_devices(bridge: str, vxlan: str, vni: int, vtep: str) -> int:
-    """The bridge and its VXLAN port, up (idempotent); returns the overlay MTU."""
-    import errno
-    index, mtu = _underlay(vtep)
-    mtu -= OVERHEAD
-    IPRoute = links._iproute()
-    errors = links._errors()
-    with IPRoute() as ipr:
+    """The bridge and its VXLAN port, up (idempotent: EEXIST is a concurrent join's); returns the overlay MTU."""
+    with nl.Netlink() as sock:
+        index, mtu = _underlay(sock, vtep)
+        mtu -= OVERHEAD
         try:
-            for name, spec in ((bridge, {"kind": "bridge"}),
-                               (vxlan, {"kind": "vxlan", "vxlan_id": vni, "vxlan_local": vtep, "vxlan_link": index,
-                                        "vxlan_port": VXLAN_PORT, "vxlan_learning": 0, "vxlan_proxy": 1})):
-                if not ipr.link_lookup(ifname=name):
-                    try:
-                        ipr.link("add", ifname=name, mtu=mtu, **spec)
-                    except errors as e:
-                        if links._code(e) != errno.EEXIST:
-                            raise
-            br = ipr.link_lookup(ifname=bridge)[0]
-            ipr.link("set", ifname=vxlan, master=br, mtu=mtu, state="up")
-            ipr.link("set", index=br, mtu=mtu, state="up")
-        except errors as e:
+            sock.run(nl.new_bridge(bridge, mtu).tolerating(errno.EEXIST),
+                     nl.new_vxlan(vxlan, vni, vtep, index, VXLAN_PORT, learning=False, proxy=True,
+                                  mtu=mtu).tolerating(errno.EEXIST))
+            br = sock.index(bridge)
+            sock.run(nl.set_link(vxlan, master=br, mtu=mtu, up=True, what=f"put {vxlan} on {bridge}"),
+                     nl.set_link(br, mtu=mtu, up=True, what=f"bring bridge {bridge} up"))
+        except OSError as e:
             raise links._fail(f"cannot set up overlay devices {bridge}/{vxlan}", e) from None
     return mtu
 
 
-def set_mtu(netns_path: str, ifname: str, host_veth: str, mtu: int) -> None:
-    """The overlay MTU on both ends of the container's veth."""
-    from mydocker.network import netns
-    IPRoute = links._iproute()
-    with IPRoute() as ipr:
-        ipr.link("set", ifname=host_veth, mtu=mtu)
-    with netns.entered(netns_path):
-        inside = IPRoute()
-    try:
-        inside.link("set", ifname=ifname, mtu=mtu)
-    finally:
-        inside.close()
-
-
-def _tool(*argv: str, check: bool = True) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeFailure(f"{' '.join(argv)} failed: {proc.stderr.strip()}; check `bridge fdb` and `ip neigh`")
-    return proc.stdout
+def forget_learnt(vxlan: str, mac: str) -> None:
+    """`bridge fdb del <mac> dev <vxlan> master`: what the bridge learnt of the MAC behind the VXLAN port
+    (the address, so the MAC, may have lived on another host); none is fine."""
+    with nl.Netlink() as sock:
+        link = sock.link(vxlan)
+        if link is not None:
+            try:
+                sock.run(nl.del_fdb(link.index, mac, master=True, name=vxlan))
+            except OSError:
+                pass  # nothing learnt: the usual case
 
 
 def program(vxlan: str, remote: list[dict]) -> None:
-    """Make the FDB and neighbour entries of the VXLAN device exactly those of the remote endpoints."""
-    if not links.exists(vxlan):
-        return
-    want_fdb = {(ZERO_MAC, e["vtep"]) for e in remote}
-    want_fdb |= {(e["mac"].lower(), e["vtep"]) for e in remote if e.get("mac")}
-    have_fdb = {(f["mac"].lower(), f["dst"]) for f in json.loads(_tool("bridge", "-j", "fdb", "show", "dev", vxlan) or "[]")
-                if f.get("dst")}
-    for mac, dst in have_fdb - want_fdb:
-        _tool("bridge", "fdb", "del", mac, "dev", vxlan, "dst", dst, check=False)
-    for mac, dst in want_fdb - have_fdb:
-        proc = subprocess.run(("bridge", "fdb", "append", mac, "dev", vxlan, "dst", dst, "self", "permanent"),
-                              capture_output=True, text=True)
-        if proc.returncode != 0 and "exists" not in proc.stderr:  # a concurrent sync added it first
-            raise RuntimeFailure(f"bridge fdb append {mac} dev {vxlan} dst {dst} failed: {proc.stderr.strip()}; "
-                                 "check `bridge fdb`")
-    want_neigh = {(e["ip"], e["mac"].lower()) for e in remote if e.get("mac")}
-    have_neigh = {(n["dst"], n.get("lladdr", "").lower())
-                  for n in json.loads(_tool("ip", "-j", "-4", "neigh", "show", "dev", vxlan) or "[]")}
-    for ip, mac in have_neigh - want_neigh:
-        _tool("ip", "neigh", "del", ip, "dev", vxlan, check=False)
-    for ip, mac in want_neigh - have_neigh:
-        _tool("ip", "neigh", "replace", ip, "lladdr", mac, "dev", vxlan, "nud", "permanent")
+    """Make the FDB and neighbour entries of the VXLAN device exactly those of the remote endpoints:
+    one dump of each, then every change in one write."""
+    with nl.Netlink() as sock:
+        link = sock.link(vxlan)
+        if link is None:
+            return
+        vx = link.index
+        try:
+            want_fdb = {(ZERO_MAC, e["vtep"]) for e in remote}
+            want_fdb |= {(e["mac"].lower(), e["vtep"]) for e in remote if e.get("mac")}
+            have_fdb = {(f.lladdr, f.dst) for f in sock.neighbours(nl.AF_BRIDGE, vx) if f.dst and f.lladdr}
+            want_neigh = {(e["ip"], e["mac"].lower()) for e in remote if e.get("mac")}
+            have_neigh = {(n.dst, n.lladdr or "") for n in sock.neighbours(nl.AF_INET, vx) if n.dst}
+            # ENOENT / EEXIST: a concurrent sync got there first
+            steps = [nl.del_fdb(vx, mac, dst, name=vxlan).tolerating(errno.ENOENT)
+                     for mac, dst in sorted(have_fdb - want_fdb)]
+            steps += [nl.append_fdb(vx, mac, dst, vxlan).tolerating(errno.EEXIST) for mac, dst in sorted(want_fdb - have_fdb)]
+            steps += [nl.del_neighbour(vx, ip, vxlan).tolerating(errno.ENOENT) for ip, _ in sorted(have_neigh - want_neigh)]
+            steps += [nl.set_neighbour(vx, ip, mac, vxlan) for ip, mac in sorted(want_neigh - have_neigh)]
+            sock.run(*steps)
+        except OSError as e:
+            raise RuntimeFailure(f"{e.strerror}; check `bridge fdb show dev {vxlan}` and `ip neigh show dev {vxlan}`") from None
 
 
 def fdb_entries(vxlan: str) -> list[tuple[str, str]]:
     """(MAC, destination VTEP) of the device's remote entries: for tests and `network inspect`."""
-    return sorted((f["mac"], f["dst"]) for f in json.loads(_tool("bridge", "-j", "fdb", "show", "dev", vxlan) or "[]")
-                  if f.get("dst"))
+    with nl.Netlink() as sock:
+        link = sock.link(vxlan)
+        return sorted((f.lladdr, f.dst) for f in sock.neighbours(nl.AF_BRIDGE, link.index) if f.dst) if link else []
 
 
 # the driver: what the engine's network service calls for networks of driver "overlay"
@@ -233,10 +215,8 @@ class OverlayDriver(Driver):
         mtu = ensure_devices(net.bridge, self.vxlan(net), int(net.labels["vni"]), vtep)
         if info.create_netns:
             netns.create(info.netns, info.owner)
-        mac = links.plug(info.netns, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), None, ep.ifname)
-        set_mtu(info.netns, ep.ifname, ep.veth, mtu)
-        # the address (so the MAC) may have lived on another host: the bridge may still send it there
-        _tool("bridge", "fdb", "del", mac, "dev", self.vxlan(net), "master", check=False)
+        mac = links.plug(info.netns, ep.veth, net.bridge, ep.ip, int(net.subnet.split("/")[1]), None, ep.ifname, mtu)
+        forget_learnt(self.vxlan(net), mac)
         self.store.register_host(vtep)
         self.store.publish(net.name, {"container": ep.container, "name": info.name or ep.container[:12],
                                       "ip": ep.ip, "mac": mac, "vtep": vtep, "aliases": ep.aliases})

@@ -10,6 +10,12 @@ import errno
 import os
 import select
 
+from mydocker.lazy import lazy_module
+
+collector = lazy_module("mydocker.collector")
+termios = lazy_module("termios")
+tty = lazy_module("tty")
+
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
@@ -30,8 +36,6 @@ def restore(previous: dict) -> None:
 
 def relay(console: int, stdin: int = 0, stdout: int = 1) -> None:
     """Copy stdin to the pty master and the master to stdout until the container closes it."""
-    import termios
-    import tty
     saved = None
     if os.isatty(stdin):
         saved = termios.tcgetattr(stdin)
@@ -49,7 +53,6 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
     The one relay loop of `mydocker run -t` and `mydocker-runtime run`. `eof_as_ctrl_d`: when our
     stdin ends, type Ctrl-D into the container (mydocker) or just stop reading it (runc's manner).
     """
-    from mydocker import collector
     collector.resume()  # as long as the container runs
     readers = [console] + ([stdin] if stdin is not None else [])
     while True:

@@ -2,10 +2,10 @@
 net.ipv4.ping_group_range opened so that ping works through ICMP datagram sockets), and
 no_new_privs left off.
 
-busybox 1.35's ping (the test image's) only tries a raw socket, so "ping works" is shown by a
-tiny static x86_64 program that pings as iputils' ping does: socket(AF_INET, SOCK_DGRAM,
-IPPROTO_ICMP), one echo request to 127.0.0.1, one reply within 2 s; it exits with the errno of the
-first call that failed (0: a reply came back).
+"ping works" is shown by the image's ping (iputils', as the busybox image carries it) and, socket
+kind by socket kind, by a tiny static x86_64 program that pings: socket(AF_INET, SOCK_DGRAM or
+SOCK_RAW, IPPROTO_ICMP), one echo request to 127.0.0.1, one reply within 2 s; it exits with the
+errno of the first call that failed (0: a reply came back).
 """
 
 from __future__ import annotations
@@ -120,6 +120,9 @@ def _pings(mydocker, pinger: str, *flags: str) -> dict[str, int]:
 
 def test_no_raw_sockets_by_default_but_ping_works(mydocker, pinger):
     assert _pings(mydocker, pinger) == {"ping": 0, "raw": EPERM}
+    for ping in (["ping"], ["sh", "-c", "ping \"$@\"", "sh"]):  # by exec, and from busybox's shell
+        out = mydocker("run", "--rm", "--network", "none", "busybox", *ping, "-c", "1", "-W", "2", "127.0.0.1").out
+        assert "1 received" in out, out
     raw = mydocker("run", "--rm", "--network", "none", "busybox", *RAW_SOCKET, rc=None)
     assert raw.rc != 0 and "Operation not permitted" in raw.err, raw
     out = mydocker("run", "--rm", "--network", "none", "busybox", "cat", "/proc/sys/net/ipv4/ping_group_range").out

@@ -176,7 +176,7 @@ def cid(n: int) -> str:
 def outside(tmp_path):
     """A network namespace acting as "the internet" (or a remote client): a veth pair from the host,
     a free /30 (.1 on the host side, .2 inside). Nothing routes back to container subnets."""
-    from mydocker.network import links, netns
+    from mydocker.network import netns
     made = []
 
     def make() -> tuple[str, str, str]:
@@ -188,8 +188,7 @@ def outside(tmp_path):
         made.append((path, host_if))
         netns.create(path)
         subprocess.run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if], check=True)
-        with links._iproute()() as ipr:
-            ipr.link("set", ifname=peer_if, net_ns_fd=path)
+        subprocess.run(["ip", "link", "set", peer_if, "netns", path], check=True)
         subprocess.run(["ip", "addr", "add", f"{host_ip}/30", "dev", host_if], check=True)
         subprocess.run(["ip", "link", "set", host_if, "up"], check=True)
         for cmd in (["ip", "addr", "add", f"{peer_ip}/30", "dev", peer_if], ["ip", "link", "set", peer_if, "up"],
