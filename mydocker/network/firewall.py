@@ -120,19 +120,58 @@ def _key(p: Port) -> str:
     return f"{_host_ip(p)} . {key}" if _host_ip(p) else key
 
 
+_exiting: list = []   # (nft process, pty fd): committed, still in its ~11 ms exit (see apply)
+
+
 def apply(table: str, text: str) -> None:
-    """One nft transaction: all of `text` or, when nft refuses it, none of it (RuntimeFailure)."""
+    """One nft transaction: all of `text` or, when nft refuses it, none of it (RuntimeFailure).
+
+    Returns once the kernel has committed, before nft exits: closing nft's netlink socket after a
+    transaction that deleted anything waits for an RCU grace period (~11 ms here). With --echo nft
+    prints "# new generation" when the commit is acknowledged; through a pty (line-buffered, unlike
+    a pipe) that line arrives before the close, and the exit goes on without us."""
     # imported here: `batch` runs on every bridge `run` (to see whether anything changed), `apply`
     # only when something did; shutil and subprocess cost ~10 ms of start-up (bz2, lzma, selectors)
+    import os
     import shutil
     import subprocess
+    for proc, fd in [e for e in _exiting if e[0].poll() is not None]:
+        _exiting.remove((proc, fd))
+        os.close(fd)
     nft = shutil.which("nft") or "/usr/sbin/nft"
     try:
-        proc = subprocess.run([nft, "-f", "-"], input=text, capture_output=True, text=True, timeout=30)
+        master, slave = os.openpty()
+    except OSError:  # no ptys here: a pipe reports at nft's exit, later but as surely
+        master, slave = os.pipe()
+    try:
+        proc = subprocess.Popen([nft, "--echo", "-f", "-"], stdin=subprocess.PIPE, stdout=slave, stderr=slave)
     except FileNotFoundError:
+        os.close(master)
         raise RuntimeFailure("bridge networking needs nftables: install the nftables package "
                              "(apt-get install nftables), or use --network none|host") from None
-    if proc.returncode != 0:
-        detail = " ".join(proc.stderr.split())[:300]
-        raise RuntimeFailure(f"nft refused mydocker's rules for table ip {table}: {detail}; "
-                             "check `nft list ruleset`, then run `mydocker network reconcile`")
+    finally:
+        os.close(slave)
+    try:
+        with proc.stdin:
+            proc.stdin.write(text.encode())
+    except BrokenPipeError:
+        pass  # nft stopped reading: what it says comes below
+    output = b""
+    while b"# new generation" not in output:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every copy of the pty's other end is closed, nft has exited
+            chunk = b""
+        if not chunk:
+            break
+        output += chunk
+    if b"# new generation" in output:
+        _exiting.append((proc, master))
+        return
+    proc.wait(timeout=30)
+    os.close(master)
+    if proc.returncode == 0:  # a batch that changed nothing has no new generation
+        return
+    detail = " ".join(output.decode(errors="replace").split())[:300]
+    raise RuntimeFailure(f"nft refused mydocker's rules for table ip {table} (exit status {proc.returncode}): "
+                         f"{detail}; check `nft list ruleset`, then run `mydocker network reconcile`")

@@ -431,3 +431,19 @@ def test_a_start_after_an_admins_flush_rebuilds_the_table_from_the_records(servi
     service.attach(cid(2), "b", "flushnet", ports=[portspec.parse("85")])  # nft refuses the element: rebuild
     assert request(None, "tcp", "127.0.0.1", port).endswith(" hi")
     assert len(nft_table(service.table)["maps"]["MYDOCKER-PORTS"]) == 2
+
+
+def test_apply_returns_once_nft_committed_and_says_what_nft_refused(service):
+    """apply does not wait for nft's exit (its ~11 ms RCU wait after a deletion); the kernel has
+    committed by then: the next listing already shows the change."""
+    from mydocker.errors import RuntimeFailure
+    from mydocker.network import firewall
+    service.create("applynet", subnet=free_subnet())
+    port = firewall.Port(cid(9), "tcp", 18123, "10.64.0.9", 80)
+    for _ in range(3):
+        firewall.apply(service.table, firewall.port_batch(service.table, add=[port]))
+        assert nft_table(service.table)["maps"]["MYDOCKER-PORTS"] == {("tcp", 18123): ("10.64.0.9", 80)}
+        firewall.apply(service.table, firewall.port_batch(service.table, remove=[port]))
+        assert nft_table(service.table)["maps"]["MYDOCKER-PORTS"] == {}
+    with pytest.raises(RuntimeFailure, match=r"nft refused .* \(exit status 1\): .*No such file or directory"):
+        firewall.apply(service.table, f"add element ip {service.table} MYDOCKER-NOPE {{ tcp . 1 : 10.64.0.9 . 2 }}\n")
