@@ -130,7 +130,7 @@ class ContainerEngine:
         return sample(self._engine, refs, interval=interval)
 
     def inspect(self, ref: str) -> dict:
-        return self._service.observation.inspect(ref)
+        return self._service.observation.inspect(ref, self._engine.networks)
 
     def list(self, opts: ListOptions | None = None) -> list:
         """Container records, newest first, as `ps` selects them."""
@@ -141,8 +141,12 @@ class ContainerEngine:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
         import time
         from mydocker.engine.inspect import ps_fields
+        from mydocker.engine.inspect import ports_text
         now = time.time()
-        return [ps_fields(r, no_trunc=no_trunc, now=now) for r in records]
+        endpoints: dict[str, list] = {}
+        for ep in self._engine.networks.endpoints():
+            endpoints.setdefault(ep.container, []).append(ep)
+        return [ps_fields(r, no_trunc=no_trunc, now=now, ports=ports_text(endpoints.get(r.id, []))) for r in records]
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())

@@ -68,7 +68,7 @@ def host_config(opts) -> dict:
         raise InvalidArgument("conflicting options: --restart and --rm; choose one")
     return {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
             "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
-            "NetworkMode": "none" if not getattr(opts, "network", None) else opts.network}
+            "NetworkMode": getattr(opts, "network", None) or "bridge"}
 
 
 def docker_config(image_config: dict, opts, spec: dict) -> dict:

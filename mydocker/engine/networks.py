@@ -430,6 +430,19 @@ class NetworkService:
         from mydocker.engine.network_endpoints import published
         return published(self.endpoints(container=container_id))
 
+    def container_view(self, container_id: str) -> dict:
+        """A container's network side as Docker's inspect shows it: HostConfig's NetworkMode and
+        PortBindings (as asked at creation) and NetworkSettings (as attached now: empty when stopped)."""
+        from mydocker.engine.inspect import network_settings, port_bindings
+        row = self.store.request(container_id)
+        if row is None:
+            return {}
+        _name, mode, ports, _ip, _hostname = row
+        endpoints = self.endpoints(container=container_id)
+        known = {n.name: n for n in self.networks()}
+        return {"NetworkMode": mode, "PortBindings": port_bindings(ports),
+                "NetworkSettings": network_settings(mode, self.sandbox(container_id), endpoints, known, container_id)}
+
     # the container flow: create → (start → stop)* → remove
 
     def configure(self, container_id: str, name: str, opts, config: dict) -> Attachment:

@@ -114,8 +114,9 @@ class Observation:
         read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
                   timestamps=opts.timestamps, follow=running if opts.follow else None)
 
-    def inspect(self, ref: str) -> dict:
-        """Docker's inspect document."""
+    def inspect(self, ref: str, networks=None) -> dict:
+        """Docker's inspect document; `networks` (the NetworkService) fills its network side."""
         from mydocker.engine.inspect import container_json
         rec = self.find(ref)
-        return container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id))
+        network = networks.container_view(rec.id) if networks is not None else None
+        return container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id), network)

@@ -1,0 +1,53 @@
+"""Docker's answers where a Docker user expects them (issue 17, "Docker semantics"): inspect's
+network, port, CPU and mount fields, ps PORTS, logs of a foreground run, --format everywhere, the
+pre-defined bridge network, image prune and dangling images, -v of a missing host directory,
+commit keeping the config, build from stdin."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.e2e.test_network_cli import free_port, net, no_leaks  # noqa: F401 - fixtures
+
+
+def test_inspect_and_ps_show_network_ports_cpus_and_mounts(net, tmp_path):
+    port = free_port()
+    bind = tmp_path / "shared"
+    bind.mkdir()
+    net("run", "-d", "--name", "web", "-p", f"{port}:80", "-v", "namedvol:/data", "-v", f"{bind}:/b:ro",
+        "--cpus", "0.5", "busybox", "sleep", "300")
+    doc = json.loads(net("inspect", "web").out)[0]
+    settings, host = doc["NetworkSettings"], doc["HostConfig"]
+    ip = net("exec", "web", "ip", "-o", "-4", "addr", "show", "eth0").out.split()[3].split("/")[0]
+    mac = net("exec", "web", "cat", "/sys/class/net/eth0/address").out.strip()
+    gateway = net("exec", "web", "ip", "route").out.split()[2]
+    assert (settings["IPAddress"], settings["Gateway"], settings["MacAddress"]) == (ip, gateway, mac)
+    bridge = settings["Networks"]["bridge"]
+    assert (bridge["IPAddress"], bridge["Gateway"], bridge["MacAddress"]) == (ip, gateway, mac)
+    assert bridge["NetworkID"] == json.loads(net("network", "inspect", "bridge").out)[0]["Id"]
+    assert settings["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(port)}]}
+    assert host["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": str(port)}]}
+    assert host["NetworkMode"] == "bridge" and host["NanoCpus"] == 500_000_000
+    mounts = {m["Destination"]: m for m in doc["Mounts"]}
+    assert set(mounts) == {"/data", "/b"}, mounts
+    volume = mounts["/data"]
+    assert (volume["Type"], volume["Name"], volume["Driver"], volume["RW"]) == ("volume", "namedvol", "local", True)
+    assert volume["Source"] == json.loads(net("volume", "inspect", "namedvol").out)[0]["Mountpoint"]
+    assert (mounts["/b"]["Type"], mounts["/b"]["Source"], mounts["/b"]["RW"]) == ("bind", str(bind), False)
+    ps = net("ps").out.splitlines()
+    assert f"0.0.0.0:{port}->80/tcp" in ps[1] and ps[0].index("PORTS") == ps[1].index(f"0.0.0.0:{port}")
+    assert net("ps", "--format", "{{.Ports}}").out == f"0.0.0.0:{port}->80/tcp\n"
+    # a user network: its name as the mode, the alias in Aliases; the top-level address is the default bridge's
+    net("network", "create", "semnet")
+    net("run", "-d", "--name", "other", "--network", "semnet", "busybox", "sleep", "300")
+    other = json.loads(net("inspect", "other").out)[0]
+    assert other["HostConfig"]["NetworkMode"] == "semnet" and other["NetworkSettings"]["IPAddress"] == ""
+    assert other["NetworkSettings"]["Networks"]["semnet"]["IPAddress"]
+    net("stop", "-t", "0", "web")
+    stopped = json.loads(net("inspect", "web").out)[0]
+    assert stopped["NetworkSettings"]["Ports"] == {} and stopped["NetworkSettings"]["IPAddress"] == ""
+    assert stopped["HostConfig"]["PortBindings"] == host["PortBindings"]
+    assert "->" not in net("ps", "-a", "--format", "{{.Ports}}").out
