@@ -71,29 +71,43 @@ class ContainerService:
 
         record, config = self._create(opts, progress)
         directory = self.container_dir(record.id)
-        console = devnull = None
+        console = devnull = log = None
+        pipes: list[tuple[int, int, str]] = []  # (our read end, the caller's fd, stream)
         try:
             stdin = streams.stdin if opts.interactive else None
             if stdin is None:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            stdout, stderr = streams.stdout, streams.stderr
+            if not opts.remove:  # Docker logs every container; one removed on exit has no log to read
+                from mydocker.engine.logs import writer_for
+                log = writer_for(self.paths.log_path(record.id), record.host_config.get("LogConfig") or {})
+                if not opts.tty:  # the output goes through us, to the caller and to the log
+                    (r1, stdout), (r2, stderr) = os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)
+                    pipes = [(r1, streams.stdout, "stdout"), (r2, streams.stderr, "stderr")]
             foreground.become_subreaper()
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
-            _state, init = create(self.runtime_root, record.id, directory, spec=Spec.from_dict(config, directory),
-                                  stdio=(devnull if stdin is None else stdin, streams.stdout, streams.stderr))
+            try:
+                _state, init = create(self.runtime_root, record.id, directory, spec=Spec.from_dict(config, directory),
+                                      stdio=(devnull if stdin is None else stdin, stdout, stderr))
+            finally:
+                for fd in (stdout, stderr) if pipes else ():
+                    os.close(fd)  # the container holds the write ends: EOF when it is gone
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
             code = foreground.run_foreground(init.pid, console, lambda: start(self.runtime_root, record.id),
                                              stdin=stdin, stdout=streams.stdout, raw=streams.raw,
                                              terminal=streams.terminal, sig_proxy=streams.sig_proxy,
-                                             resize=streams.resize)
+                                             resize=streams.resize, tee=log.feed if log else None, pipes=pipes)
             oom = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
             self.records.update_container(record.id, status="exited", exit_code=code, finished_at=now(), pid=0,
                                           oom_killed=oom)
             return RunReport(record.id, code, oom, _memory_limit(config))
         finally:
-            for fd in (console, devnull):
+            for fd in (console, devnull, *(r for r, _, _ in pipes)):
                 if fd is not None:
                     os.close(fd)
+            if log is not None:
+                log.close()
             self.teardown(record.id, remove=opts.remove)
 
     def create(self, opts: RunOptions, progress=None) -> str:

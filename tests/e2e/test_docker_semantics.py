@@ -51,3 +51,15 @@ def test_inspect_and_ps_show_network_ports_cpus_and_mounts(net, tmp_path):
     assert stopped["NetworkSettings"]["Ports"] == {} and stopped["NetworkSettings"]["IPAddress"] == ""
     assert stopped["HostConfig"]["PortBindings"] == host["PortBindings"]
     assert "->" not in net("ps", "-a", "--format", "{{.Ports}}").out
+
+
+def test_logs_of_a_container_that_ran_in_the_foreground(mydocker):
+    """Docker logs every container: the attached output is also the container's log."""
+    ran = mydocker("run", "--name", "fg", "busybox", "sh", "-c", "echo out; echo err >&2; printf tail")
+    assert (ran.out, ran.err) == ("out\ntail", "err\n")
+    logs = mydocker("logs", "fg")
+    assert (logs.out, logs.err) == ("out\ntail", "err\n")
+    tty = mydocker("run", "-t", "--name", "fgtty", "busybox", "echo", "on a tty")
+    assert tty.out == "on a tty\n"  # \r\n, read in text mode
+    assert mydocker("logs", "fgtty").out == tty.out
+    mydocker("rm", "fg", "fgtty")
