@@ -63,3 +63,22 @@ def test_logs_of_a_container_that_ran_in_the_foreground(mydocker):
     assert tty.out == "on a tty\n"  # \r\n, read in text mode
     assert mydocker("logs", "fgtty").out == tty.out
     mydocker("rm", "fg", "fgtty")
+
+
+def test_format_on_inspect_and_list_commands(net):
+    net("volume", "create", "fmtvol")
+    net("network", "create", "fmtnet")
+    assert net("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "fmtvol").out == "fmtvol local\n"
+    assert net("network", "inspect", "--format", "{{.Name}}:{{.Driver}}", "fmtnet").out == "fmtnet:bridge\n"
+    image_id = json.loads(net("image", "inspect", "busybox").out)[0]["Id"]
+    assert net("image", "inspect", "-f", "{{.Id}}", "busybox").out == image_id + "\n"
+    assert json.loads(net("image", "inspect", "--format", "{{json .Config.Cmd}}", "busybox").out) == ["sh"]
+    assert net("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").out == f"busybox:latest {image_id[7:19]}\n"
+    table = net("images", "--format", "table {{.Repository}}\t{{.Tag}}").out.splitlines()
+    assert table[0].split() == ["REPOSITORY", "TAG"] and table[1].split() == ["busybox", "latest"]
+    names = net("network", "ls", "--format", "{{.Name}} {{.Driver}}").out.splitlines()
+    assert "fmtnet bridge" in names
+    net("run", "-d", "--name", "st", "busybox", "sleep", "300")
+    stats = net("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}").out
+    assert stats == "st 1\n"
+    assert net("stats", "--no-stream", "--format", "json").out.startswith('{"')
