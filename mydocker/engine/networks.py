@@ -27,10 +27,12 @@ from mydocker.engine.network_files import SandboxFiles
 from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
-from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
+from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
 from mydocker.record import lazy
+
+PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
@@ -207,7 +209,11 @@ class NetworkService:
                 "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
+        if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
+            raise Forbidden(f"{ref} is a pre-defined network and cannot be removed")
         net = self.get(ref)
+        if net.name in PREDEFINED:
+            raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         if self.endpoints(network=net.name):
             names = ", ".join(sorted({(self.sandbox(e.container) or Sandbox(e.container, e.container[:12], "", None,
                                       False, "", "")).name for e in self.endpoints(network=net.name)}))

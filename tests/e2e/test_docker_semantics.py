@@ -82,3 +82,13 @@ def test_format_on_inspect_and_list_commands(net):
     stats = net("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}").out
     assert stats == "st 1\n"
     assert net("stats", "--no-stream", "--format", "json").out.startswith('{"')
+
+
+def test_the_predefined_networks_cannot_be_removed(net):
+    net("run", "-d", "--name", "keep", "busybox", "sleep", "300")  # the default bridge network exists while it runs
+    bridge_id = json.loads(net("network", "inspect", "bridge").out)[0]["Id"]
+    for ref in ("bridge", bridge_id[:12], "host", "none"):
+        name = "bridge" if ref == bridge_id[:12] else ref
+        refused = net("network", "rm", ref, rc=1)  # docker network rm: 1, as for the other failures of rm here
+        assert f"{name} is a pre-defined network and cannot be removed" in refused.err
+    assert json.loads(net("network", "inspect", "bridge").out)[0]["Id"] == bridge_id
