@@ -92,3 +92,10 @@ def test_the_predefined_networks_cannot_be_removed(net):
         refused = net("network", "rm", ref, rc=1)  # docker network rm: 1, as for the other failures of rm here
         assert f"{name} is a pre-defined network and cannot be removed" in refused.err
     assert json.loads(net("network", "inspect", "bridge").out)[0]["Id"] == bridge_id
+
+
+def test_a_missing_bind_source_is_created_for_dash_v(mydocker, tmp_path):
+    """Docker makes the host directory of `-v /host:/ctr` (not of --mount type=bind)."""
+    source = tmp_path / "missing" / "dir"
+    out = mydocker("run", "--rm", "-v", f"{source}:/x", "busybox", "sh", "-c", "touch /x/made && ls /x").out
+    assert out == "made\n" and (source / "made").is_file() and source.stat().st_mode & 0o777 == 0o755
