@@ -211,7 +211,8 @@ class ContainerService:
             # vfs keeps no separate changes: the whole root filesystem becomes one layer on nothing
             return self.images.import_dir(writable, opts.reference, opts.changes, opts.message)
         return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
-                                  author=opts.author, created_by=f"mydocker commit {rec.name}")
+                                  author=opts.author, created_by=f"mydocker commit {rec.name}",
+                                  container_config=rec.config)
 
 
 def _memory_limit(config: dict) -> int | None:

@@ -324,11 +324,14 @@ class ImageService:
         return rows
 
     def commit(self, writable: str, base_manifest: str, name: str | None, changes: list[str],
-               message: str = "", author: str = "", created_by: str = "") -> str:
-        """A new image: the base image plus the layer made of `writable` (an overlay upper dir)."""
+               message: str = "", author: str = "", created_by: str = "", container_config: dict | None = None) -> str:
+        """A new image: the base image plus the layer made of `writable` (an overlay upper dir), its
+        config the container's (Cmd, Entrypoint, Env...; Docker's commit), then `changes` over it."""
         from mydocker.image.diff import write_layer
         layer_digest, layer_size = self._write_blob(lambda out: write_layer(writable, out, overlay_upper=True))
         manifest, config, _ = self.store.image_layers(base_manifest)
+        if container_config:
+            config = dict(config, config=_image_config_of(config.get("config") or {}, container_config))
         return self._derive(manifest, config, layer_digest, layer_size, name, changes, message, author,
                             created_by or "mydocker commit")
 
@@ -459,3 +462,20 @@ class ImageService:
         manifest, config, dirs = self.store.image_layers(manifest_digest)
         self.unpack(manifest, config)
         return dirs
+
+
+# the fields of a container's Config that an image keeps (moby's image config: the rest is the container's)
+_IMAGE_CONFIG_KEYS = ("User", "ExposedPorts", "Env", "Cmd", "Healthcheck", "Volumes", "WorkingDir", "Entrypoint",
+                      "OnBuild", "Labels", "StopSignal", "Shell")
+
+
+def _image_config_of(base: dict, container: dict) -> dict:
+    """A committed image's config: the base image's, with the container's values over it."""
+    out = dict(base)
+    for key in _IMAGE_CONFIG_KEYS:
+        if key in container:
+            if container[key] in (None, "", [], {}):
+                out.pop(key, None)
+            else:
+                out[key] = container[key]
+    return out

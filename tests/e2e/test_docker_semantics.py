@@ -99,3 +99,16 @@ def test_a_missing_bind_source_is_created_for_dash_v(mydocker, tmp_path):
     source = tmp_path / "missing" / "dir"
     out = mydocker("run", "--rm", "-v", f"{source}:/x", "busybox", "sh", "-c", "touch /x/made && ls /x").out
     assert out == "made\n" and (source / "made").is_file() and source.stat().st_mode & 0o777 == 0o755
+
+
+def test_commit_keeps_the_containers_config(mydocker):
+    mydocker("run", "--name", "cc", "-e", "A=1", "-w", "/tmp", "--entrypoint", "sh", "busybox", "-c", "echo x > /f")
+    mydocker("commit", "cc", "committed:1")
+    config = json.loads(mydocker("image", "inspect", "committed:1").out)[0]["Config"]
+    assert config["Entrypoint"] == ["sh"] and config["Cmd"] == ["-c", "echo x > /f"]
+    assert "A=1" in config["Env"] and not any(e.startswith("HOSTNAME=") for e in config["Env"])
+    assert config["WorkingDir"] == "/tmp"
+    mydocker("commit", "--change", 'ENTRYPOINT ["cat"]', "--change", 'CMD ["/f"]', "cc", "committed:2")
+    assert mydocker("run", "--rm", "committed:2").out == "x\n"
+    assert mydocker("run", "--rm", "committed:1", "-c", "pwd; echo $A").out == "/tmp\n1\n"
+    mydocker("rm", "cc")
