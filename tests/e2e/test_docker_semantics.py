@@ -112,3 +112,29 @@ def test_commit_keeps_the_containers_config(mydocker):
     assert mydocker("run", "--rm", "committed:2").out == "x\n"
     assert mydocker("run", "--rm", "committed:1", "-c", "pwd; echo $A").out == "/tmp\n1\n"
     mydocker("rm", "cc")
+
+
+def test_build_from_stdin(mydocker, tmp_path):
+    """`build -`: a Dockerfile on stdin and no context, or a tar of the context; `-f -` with a context."""
+    mydocker("build", "-t", "fromstdin:1", "-", input="FROM busybox\nRUN echo built > /made\nCMD [\"cat\", \"/made\"]\n")
+    assert mydocker("run", "--rm", "fromstdin:1").out == "built\n"
+    refused = mydocker("build", "-", input="FROM busybox\nCOPY x /x\n", rc=None)
+    assert refused.rc == 125 and "x" in refused.err
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "hello.txt").write_text("from the context\n")
+    mydocker("build", "-t", "fromstdin:2", "-f", "-", str(tmp_path / "ctx"),
+             input="FROM busybox\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n")
+    assert mydocker("run", "--rm", "fromstdin:2").out == "from the context\n"
+    import io
+    import subprocess
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, text in (("Dockerfile", "FROM busybox\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n"),
+                           ("hello.txt", "from a tar\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(text)
+            tar.addfile(info, io.BytesIO(text.encode()))
+    proc = subprocess.run(mydocker.argv("build", "-t", "fromstdin:3", "-"), input=buf.getvalue(), capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert mydocker("run", "--rm", "fromstdin:3").out == "from a tar\n"
