@@ -138,3 +138,19 @@ def test_build_from_stdin(mydocker, tmp_path):
     proc = subprocess.run(mydocker.argv("build", "-t", "fromstdin:3", "-"), input=buf.getvalue(), capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert mydocker("run", "--rm", "fromstdin:3").out == "from a tar\n"
+
+
+def test_images_shows_dangling_and_prune_keeps_the_build_cache(mydocker):
+    """Docker: `images` shows dangling images (<none>, no child), -a adds the build steps'; `image
+    prune` removes dangling images only: the steps under a tagged image stay, as the build cache."""
+    first = mydocker("build", "-q", "-t", "app:1", "-", input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\"]\n").out.strip()
+    mydocker("build", "-q", "-t", "app:1", "-", input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\", \"/a\"]\n")
+    rows = [line.split()[:3] for line in mydocker("images").out.splitlines()[1:]]
+    assert ["<none>", "<none>", first[7:19]] in rows  # the first app:1: dangling
+    assert len(rows) == 3, rows                          # app:1, the dangling one, busybox: not the RUN step
+    assert len(mydocker("images", "-a").out.splitlines()) == 5  # + the RUN step's image
+    pruned = mydocker("image", "prune", "-f").out
+    assert f"deleted: {first}" in pruned
+    assert len(mydocker("images", "-a").out.splitlines()) == 4  # the RUN step under app:1 stays
+    again = mydocker("build", "-t", "app:1", "-", input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\", \"/a\"]\n").out
+    assert again.count("Using cache") == 2
