@@ -118,41 +118,39 @@ def port_bindings(ports: list) -> dict:
     return out
 
 
+def _endpoint(network_id: str = "", ip: str = "", prefix: int = 0, gateway: str = "", mac: str = "",
+              endpoint_id: str = "", aliases: list | None = None, dns_names: list | None = None) -> dict:
+    """One of NetworkSettings.Networks; without an address while the container is stopped."""
+    return {"IPAMConfig": None, "Links": None, "Aliases": aliases or None, "MacAddress": mac, "DriverOpts": None,
+            "NetworkID": network_id, "EndpointID": endpoint_id, "Gateway": gateway, "IPAddress": ip,
+            "IPPrefixLen": prefix, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DNSNames": dns_names}
+
+
 def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str) -> dict:
     """Docker's NetworkSettings: one entry per network joined (addresses while it runs); the
-    top-level address fields are the default bridge's, as in Docker."""
+    top-level address fields are the default bridge network's, as in Docker (empty on others)."""
+    from mydocker.engine.network_records import DEFAULT_NETWORK
     ports: dict[str, list] = {}
     joined = {}
     for ep in endpoints:
         net = networks.get(ep.network)
-        prefix = int(net.subnet.split("/")[1]) if net else 0
-        joined[ep.network] = {
-            "IPAMConfig": None, "Links": None, "Aliases": ep.aliases or None, "MacAddress": ep.mac,
-            "DriverOpts": None, "NetworkID": net.id if net else "", "EndpointID": ep.veth,
-            "Gateway": net.gateway if net else "", "IPAddress": ep.ip, "IPPrefixLen": prefix, "IPv6Gateway": "",
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "DNSNames": None if ep.network == "bridge" else [sandbox.name if sandbox else "", container_id[:12],
-                                                             *ep.aliases]}
+        names = None if ep.network == DEFAULT_NETWORK else [sandbox.name if sandbox else "", container_id[:12],
+                                                            *ep.aliases]  # what the network's DNS answers to
+        joined[ep.network] = _endpoint(net.id if net else "", ep.ip, int(net.subnet.split("/")[1]) if net else 0,
+                                       net.gateway if net else "", ep.mac, ep.veth, ep.aliases, names)
         for proto, host_ip, host_port, cport in ep.ports:
             ports.setdefault(f"{cport}/{proto}", []).append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
-    if not joined and mode not in ("none", "host") and not mode.startswith("container:") and mode in networks:
-        net = networks[mode]  # stopped: the network it belongs to, without an address
-        joined[mode] = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
-                        "NetworkID": net.id, "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
-                        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}
-    if mode in ("none", "host") and not joined:
-        joined[mode] = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
-                        "NetworkID": networks[mode].id if mode in networks else "", "EndpointID": "",
-                        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                        "GlobalIPv6PrefixLen": 0, "DNSNames": None}
-    default = joined.get("bridge") if endpoints else None
+    if not joined and not mode.startswith("container:"):  # stopped, or none/host: the network it belongs to
+        joined[mode] = _endpoint(networks[mode].id if mode in networks else "")
+    default = joined.get(DEFAULT_NETWORK) or _endpoint()
     return {"Bridge": "", "SandboxID": container_id if sandbox else "", "HairpinMode": False,
             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
             "SandboxKey": (sandbox.netns or "") if sandbox else "", "SecondaryIPAddresses": None,
-            "SecondaryIPv6Addresses": None, "EndpointID": default["EndpointID"] if default else "",
-            "Gateway": default["Gateway"] if default else "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "IPAddress": default["IPAddress"] if default else "", "IPPrefixLen": default["IPPrefixLen"] if default else 0,
-            "IPv6Gateway": "", "MacAddress": default["MacAddress"] if default else "", "Networks": joined}
+            "SecondaryIPv6Addresses": None, "EndpointID": default["EndpointID"], "Gateway": default["Gateway"],
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": default["IPAddress"],
+            "IPPrefixLen": default["IPPrefixLen"], "IPv6Gateway": "", "MacAddress": default["MacAddress"],
+            "Networks": joined}
 
 
 def ports_text(endpoints: list) -> str:
