@@ -99,12 +99,11 @@ class Builder:
         context = os.path.join(self.scratch, "context")
         try:
             os.mkdir(context, 0o700)
-            if _is_archive(data):
-                from mydocker.image.layer import apply_layer
-                path = os.path.join(self.scratch, "context.tar")
-                with open(path, "wb") as f:
-                    f.write(data)
-                apply_layer(path, context, name="on stdin (the build context)")
+            path = os.path.join(self.scratch, "context.tar")
+            with open(path, "wb") as f:
+                f.write(data)
+            if _is_archive(path):  # as ADD tells a tar (plain or compressed) from a file
+                _extract(path, context)
             else:
                 self.dockerfile_text = data.decode("utf-8", "surrogateescape")
         except BaseException:
@@ -747,8 +746,3 @@ def _extract(path: str, target: str) -> None:
     from mydocker.image.layer import apply_layer
     apply_layer(path, target)
 
-
-def _is_archive(data: bytes) -> bool:
-    """A tar (its "ustar" magic) or a compressed stream (gzip, bzip2, xz, zstd), as Docker's build - tells them."""
-    return data[257:262] == b"ustar" or data[:2] == b"\x1f\x8b" or data[:3] == b"BZh" \
-        or data[:6] == b"\xfd7zXZ\x00" or data[:4] == b"\x28\xb5\x2f\xfd"
