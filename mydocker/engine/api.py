@@ -141,12 +141,10 @@ class ContainerEngine:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
         import time
         from mydocker.engine.inspect import ps_fields
-        from mydocker.engine.inspect import ports_text
+        from mydocker.engine.inspect import ports_text, published_ports
         now = time.time()
-        endpoints: dict[str, list] = {}
-        for ep in self._engine.networks.endpoints():
-            endpoints.setdefault(ep.container, []).append(ep)
-        return [ps_fields(r, no_trunc=no_trunc, now=now, ports=ports_text(endpoints.get(r.id, []))) for r in records]
+        ports = published_ports(self._engine.records.db)
+        return [ps_fields(r, no_trunc=no_trunc, now=now, ports=ports_text(ports.get(r.id, []))) for r in records]
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())

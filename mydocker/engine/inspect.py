@@ -153,10 +153,25 @@ def network_settings(mode: str, sandbox, endpoints: list, networks: dict, contai
             "Networks": joined}
 
 
-def ports_text(endpoints: list) -> str:
+def published_ports(db) -> dict[str, list]:
+    """Container id -> the ports its endpoints publish now ([proto, host_ip, host_port, container_port]).
+    Read from the endpoints table directly (engine/network_store.py owns it): `ps` does not load the
+    network service (its start-up budget, tests/integration/test_import_budget.py)."""
+    import _sqlite3
+    from mydocker import jsonio
+    try:
+        rows = db.execute("SELECT container, ports FROM endpoints").fetchall()
+    except _sqlite3.OperationalError:  # no network was ever set up in this root
+        return {}
+    out: dict[str, list] = {}
+    for container, ports in rows:
+        out.setdefault(container, []).extend(jsonio.loads(ports))
+    return out
+
+
+def ports_text(ports: list) -> str:
     """ps's PORTS: "0.0.0.0:8080->80/tcp, ..." for what the container publishes now."""
-    entries = sorted((cport, proto, host_ip or "0.0.0.0", host_port)
-                     for ep in endpoints for proto, host_ip, host_port, cport in ep.ports)
+    entries = sorted((cport, proto, host_ip or "0.0.0.0", host_port) for proto, host_ip, host_port, cport in ports)
     return ", ".join(f"{ip}:{hport}->{cport}/{proto}" for cport, proto, ip, hport in entries)
 
 
