@@ -50,6 +50,7 @@ class RunOptions:
     publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them
     ip: str | None = None
     userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py
+    pull: str = "missing"            # --pull missing (default) | never: a missing image is an error (NoSuchImage)
 
 
 @record
