@@ -30,11 +30,15 @@ ls_command = (
     Command("network ls", "List networks", usage="network ls [OPTIONS]", max_args=0)
     .flag("-q", "--quiet", help="only show network IDs")
     .flag("--no-trunc", help="do not truncate the output")
+    .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
 )
+LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+              "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT", "Subnet": "SUBNET",
+              "Bridge": "BRIDGE"}
 inspect_command = (
     Command("network inspect", "Display detailed information on one or more networks",
             usage="network inspect [OPTIONS] NETWORK [NETWORK...]", min_args=1)
-    .flag("-f", "--format", kind="str", metavar="FORMAT", help="only {{json .}} is understood")
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="format the output using a Go template, or json")
 )
 rm_command = Command("network rm", "Remove one or more networks", usage="network rm NETWORK [NETWORK...]", min_args=1)
 prune_command = (
@@ -90,14 +94,21 @@ def handle_ls(engine, opts, args: list[str]) -> int:
     if opts.quiet:
         sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))
         return 0
+    if opts.format:
+        from mydocker.cli.table import render
+        items = [{"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
+                  "Scope": "global" if n.driver == "overlay" else "local", "IPv6": "false",
+                  "Internal": str(n.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
+                  "CreatedAt": n.created, "Subnet": n.subnet, "Bridge": n.bridge} for n in nets]
+        sys.stdout.write(render(opts.format, items, LS_HEADERS))
+        return 0
     rows = [[n.id if opts.no_trunc else n.id[:12], n.name, n.driver, n.subnet, n.bridge] for n in nets]
     sys.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "BRIDGE"], rows))
     return 0
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    import json
-    import sys
+    from mydocker.cli.inspect import write_documents
     from mydocker.errors import NotFound
     found, missing = [], []
     for ref in args:
@@ -105,10 +116,7 @@ def handle_inspect(engine, opts, args: list[str]) -> int:
             found.append(engine.networks.inspect(ref))
         except NotFound as e:
             missing.append(str(e))
-    if opts.format and "json ." in opts.format:
-        sys.stdout.write("".join(json.dumps(n) + "\n" for n in found))
-    else:
-        sys.stdout.write(json.dumps(found, indent=4) + "\n")
+    write_documents(found, opts.format)
     if missing:
         raise NotFound("; ".join(missing))
     return 0

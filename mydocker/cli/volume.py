@@ -28,7 +28,7 @@ ls_command = (
 inspect_command = (
     Command("volume inspect", "Display detailed information on one or more volumes",
             usage="volume inspect VOLUME [VOLUME...]", min_args=1)
-    .flag("-f", "--format", kind="str", metavar="FORMAT", help="only {{json .}} is understood")
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="format the output using a Go template, or json")
 )
 rm_command = (
     Command("volume rm", "Remove one or more volumes", usage="volume rm [OPTIONS] VOLUME [VOLUME...]", min_args=1)
@@ -75,8 +75,7 @@ def handle_ls(engine, opts, args: list[str]) -> int:
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    import json
-    import sys
+    from mydocker.cli.inspect import write_documents
     from mydocker.errors import NotFound
     docs, missing = [], []
     for name in args:
@@ -88,10 +87,7 @@ def handle_inspect(engine, opts, args: list[str]) -> int:
         doc.pop("Anonymous", None)
         doc.pop("UsedBy", None)
         docs.append(doc)
-    if opts.format:
-        sys.stdout.write("".join(json.dumps(d) + "\n" for d in docs))
-    else:
-        sys.stdout.write(json.dumps(docs, indent=4) + "\n")
+    write_documents(docs, opts.format)
     if missing:
         raise NotFound(f"no such volume: {', '.join(missing)}")
     return 0

@@ -19,7 +19,7 @@ the runtime (create, start, runtime/foreground.run_foreground) -> the container'
 A REST handler (the Docker Engine API) plugs in beside cli/: it turns a request into the same option
 records, calls the same verbs on `open_engine(...)`, passes the hijacked connection's socket fd in
 `Streams` (sig_proxy=False) and a callback writing JSON lines as `progress`, and maps the errors:
-InvalidArgument 400, NotFound 404, Conflict 409, NotSupported 501, anything else 500.
+InvalidArgument 400, Forbidden 403, NotFound 404, Conflict 409, NotSupported 501, anything else 500.
 
 Records in engine/options.py and engine/reports.py. Cheap to import (records only): every service behind it is loaded by the first verb that needs it.
 """
@@ -136,7 +136,7 @@ class ContainerEngine:
         return sample(self._engine, refs, interval=interval)
 
     def inspect(self, ref: str) -> dict:
-        return self._service.observation.inspect(ref)
+        return self._service.observation.inspect(ref, self._engine.networks)
 
     def list(self, opts: ListOptions | None = None) -> list:
         """Container records, newest first, as `ps` selects them."""
@@ -147,8 +147,10 @@ class ContainerEngine:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
         import time
         from mydocker.engine.inspect import ps_fields
+        from mydocker.engine.inspect import ports_text, published_ports
         now = time.time()
-        return [ps_fields(r, no_trunc=no_trunc, now=now) for r in records]
+        ports = published_ports(self._engine.records.db)
+        return [ps_fields(r, no_trunc=no_trunc, now=now, ports=ports_text(ports.get(r.id, []))) for r in records]
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())

@@ -69,7 +69,12 @@ class Builder:
         self.db.execute(_SCHEMA)
         self.build_args = self._parse_build_args(opts.build_args)
         self.used_args: set[str] = set()
-        self.context = os.path.abspath(opts.context)
+        self.scratch: str | None = None     # `build -`: the context made from stdin, removed after the build
+        self.dockerfile_text = opts.stdin.decode("utf-8", "surrogateescape") if opts.dockerfile == "-" else None
+        if opts.context == "-":
+            self.context = self._stdin_context(opts.stdin or b"")
+        else:
+            self.context = os.path.abspath(opts.context)
         if not os.path.isdir(self.context):
             raise NotFound(f"the build context {opts.context} is not a directory: give the directory to build from")
         self.ignore = _read_dockerignore(self.context)
@@ -84,6 +89,28 @@ class Builder:
             out[key] = val if eq else os.environ.get(key)
         return out
 
+    def _stdin_context(self, data: bytes) -> str:
+        """`build -`: a tar (plain or compressed) on stdin is the context; anything else is the
+        Dockerfile, with an empty context (Docker's manner)."""
+        from mydocker.linux.fs import remove_tree
+        if self.opts.dockerfile == "-":
+            raise InvalidArgument("build -f - -: stdin cannot be both the context and the Dockerfile; give a context")
+        self.scratch = self.images.store.temp_dir(".build-stdin-")
+        context = os.path.join(self.scratch, "context")
+        try:
+            os.mkdir(context, 0o700)
+            path = os.path.join(self.scratch, "context.tar")
+            with open(path, "wb") as f:
+                f.write(data)
+            if _is_archive(path):  # as ADD tells a tar (plain or compressed) from a file
+                _extract(path, context)
+            else:
+                self.dockerfile_text = data.decode("utf-8", "surrogateescape")
+        except BaseException:
+            remove_tree(self.scratch)
+            raise
+        return context
+
     def say(self, text: str) -> None:
         if not self.opts.quiet:
             self.out.write(text + "\n")
@@ -93,6 +120,14 @@ class Builder:
 
     def build(self) -> str:
         """Build; return the final image id (config digest)."""
+        try:
+            return self._build()
+        finally:
+            if self.scratch is not None:
+                from mydocker.linux.fs import remove_tree
+                remove_tree(self.scratch)
+
+    def _build(self) -> str:
         dockerfile = self._read_dockerfile()
         meta, stages = dockerfile.stages()
         global_args: dict[str, str] = {}
@@ -148,6 +183,8 @@ class Builder:
         return image_id
 
     def _read_dockerfile(self) -> Dockerfile:
+        if self.dockerfile_text is not None:
+            return parse(self.dockerfile_text)
         path = self.opts.dockerfile or os.path.join(self.context, "Dockerfile")
         if self.opts.dockerfile and not os.path.isabs(path) and not os.path.exists(path):
             path = os.path.join(self.context, path)
@@ -708,3 +745,4 @@ def _extract(path: str, target: str) -> None:
     """ADD's auto-extraction of a local tar (plain, gzip, bzip2, xz), kept inside `target`."""
     from mydocker.image.layer import apply_layer
     apply_layer(path, target)
+

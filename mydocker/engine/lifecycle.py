@@ -69,7 +69,7 @@ def host_config(opts) -> dict:
         raise InvalidArgument("conflicting options: --restart and --rm; choose one")
     return {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
             "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
-            "NetworkMode": "none" if not getattr(opts, "network", None) else opts.network}
+            "NetworkMode": getattr(opts, "network", None) or "bridge"}
 
 
 def docker_config(image_config: dict, opts, spec: dict) -> dict:
@@ -79,12 +79,22 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     out = {"Hostname": spec.get("hostname", ""), "Domainname": "", "User": opts.user or cfg.get("User") or "",
            "AttachStdin": opts.interactive and not opts.detach, "AttachStdout": not opts.detach,
            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
-           "StdinOnce": opts.interactive and not opts.detach, "Env": spec["process"]["env"], "Cmd": cmd,
+           "StdinOnce": opts.interactive and not opts.detach, "Env": _config_env(cfg, opts), "Cmd": cmd,
            "Image": opts.image, "Volumes": cfg.get("Volumes"), "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
            "Entrypoint": entrypoint, "Labels": cfg.get("Labels") or {}}
     if cfg.get("StopSignal"):
         out["StopSignal"] = cfg["StopSignal"]
     return out
+
+
+def _config_env(image_cfg: dict, opts) -> list[str]:
+    """Docker's Config.Env: the image's and -e's, not what the engine adds when it runs (HOSTNAME,
+    HOME, TERM): `commit` makes an image of it."""
+    from mydocker.engine.specbuild import DEFAULT_PATH, merge_env, validate_env
+    env = list(image_cfg.get("Env") or [])
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, DEFAULT_PATH)
+    return merge_env(env, validate_env(opts.env))
 
 
 # --- the lifecycle --------------------------------------------------------------------------

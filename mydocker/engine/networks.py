@@ -28,10 +28,12 @@ from mydocker.engine.network_files import SandboxFiles
 from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
-from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
+from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
 from mydocker.record import lazy
+
+PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
@@ -208,7 +210,11 @@ class NetworkService:
                 "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
+        if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
+            raise Forbidden(f"{ref} is a pre-defined network and cannot be removed")
         net = self.get(ref)
+        if net.name in PREDEFINED:
+            raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         if self.endpoints(network=net.name):
             names = ", ".join(sorted({(self.sandbox(e.container) or Sandbox(e.container, e.container[:12], "", None,
                                       False, "", "")).name for e in self.endpoints(network=net.name)}))
@@ -439,6 +445,19 @@ class NetworkService:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
         from mydocker.engine.network_endpoints import published
         return published(self.endpoints(container=container_id))
+
+    def container_view(self, container_id: str) -> dict:
+        """A container's network side as Docker's inspect shows it: HostConfig's NetworkMode and
+        PortBindings (as asked at creation) and NetworkSettings (as attached now: empty when stopped)."""
+        from mydocker.engine.inspect import network_settings, port_bindings
+        row = self.store.request(container_id)
+        if row is None:
+            return {}
+        _name, mode, ports, _ip, _hostname = row
+        endpoints = self.endpoints(container=container_id)
+        known = {n.name: n for n in self.networks()}
+        return {"NetworkMode": mode, "PortBindings": port_bindings(ports),
+                "NetworkSettings": network_settings(mode, self.sandbox(container_id), endpoints, known, container_id)}
 
     # the container flow: create → (start → stop)* → remove
 

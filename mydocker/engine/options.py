@@ -62,6 +62,8 @@ class BuildOptions:
     no_cache: bool = False
     quiet: bool = False
     network: str | None = None              # for RUN: bridge (default), none, host or a network
+    stdin: bytes | None = None              # what the caller read for `build -` (context "-": a Dockerfile,
+                                            # or a tar of the context) or `-f -` (dockerfile "-": the Dockerfile)
 
 
 @record

@@ -171,9 +171,8 @@ class VolumeService:
         for spec in parsed:
             if spec.kind == "bind":
                 source = os.path.abspath(spec.source)
-                if not os.path.exists(source):
-                    raise NotFound(f"bind mount source {source} does not exist on the host: create it first "
-                                   f"(-v {spec.source}:{spec.destination})")
+                if not os.path.exists(source):  # Docker makes it for -v (--mount type=bind refuses instead)
+                    os.makedirs(source, mode=0o755)
             else:
                 fresh = not spec.source or not self.exists(spec.source)
                 name = self.create(spec.source or None)
