@@ -129,6 +129,8 @@ class Builder:
                     raise BuildFailed(f"Dockerfile line {ins.line}: {ins.cmd}: {e}") from None
                 if stage.manifest:
                     self.say(f" ---> {self._id(stage.manifest)[7:19]}")
+            if index == len(stages) - 1 and self.opts.labels:  # build --label: a LABEL step ending the last stage
+                self._step(stage, _label_instruction(self.opts.labels), dockerfile.escape, global_args, named)
             if stage.manifest is None:  # FROM scratch and nothing else: an empty image
                 stage.manifest = self._save(stage, None, "")
             manifest = stage.manifest
@@ -535,6 +537,12 @@ class Builder:
 
 
 # files
+
+
+def _label_instruction(labels: dict[str, str]) -> Instruction:
+    """`build --label k=v` as the LABEL instruction Docker's builder appends (quoted: no expansion)."""
+    text = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in labels.items())
+    return parse(f"FROM scratch\n{text}\n").instructions[-1]
 
 
 def _read_dockerignore(context: str) -> list[tuple[bool, re.Pattern]]:

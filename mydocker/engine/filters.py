@@ -65,11 +65,9 @@ def matches(rec, filters: dict[str, list[str]], order: dict[str, int], records) 
         if key == "ancestor" and not any(_same_image(v, rec) for v in values):
             return False
         if key == "label":
-            labels = rec.config.get("Labels") or {}
-            for v in values:
-                k, eq, want = v.partition("=")
-                if k not in labels or (eq and labels[k] != want):
-                    return False
+            from mydocker.engine.labels import labels_match
+            if not labels_match(rec.config.get("Labels"), values):
+                return False
         if key in ("before", "since"):
             for v in values:
                 other = records.find_container(v)

@@ -191,6 +191,10 @@ class ImageService:
         except sqlite3.OperationalError:  # no build yet: no such table
             return set()
 
+    def labels_of(self, config_digest: str) -> dict:
+        """The labels of an image (by its id, the config digest): `images -f label=`."""
+        return (self.store.read_json(config_digest).get("config") or {}).get("Labels") or {}
+
     def _summary(self, manifest_digest: str, config_digest: str, created: str) -> dict:
         manifest = self.store.read_json(manifest_digest)
         config = self.store.read_json(config_digest)

@@ -80,7 +80,8 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
            "StdinOnce": opts.interactive and not opts.detach, "Env": spec["process"]["env"], "Cmd": cmd,
            "Image": opts.image, "Volumes": cfg.get("Volumes"), "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
-           "Entrypoint": entrypoint, "Labels": cfg.get("Labels") or {}}
+           "Entrypoint": entrypoint,
+           "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
     if cfg.get("StopSignal"):
         out["StopSignal"] = cfg["StopSignal"]
     return out

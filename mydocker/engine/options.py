@@ -50,6 +50,7 @@ class RunOptions:
     publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them
     ip: str | None = None
     userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py
+    labels: dict[str, str] = factory(dict)   # --label/--label-file (Config.Labels): over the image's labels
 
 
 @record
@@ -61,6 +62,7 @@ class BuildOptions:
     no_cache: bool = False
     quiet: bool = False
     network: str | None = None              # for RUN: bridge (default), none, host or a network
+    labels: dict[str, str] = factory(dict)  # --label: set on the final image (a LABEL step at the end)
 
 
 @record
