@@ -42,6 +42,10 @@ def container_flags(cmd: Command) -> Command:
         .flag("--userns", kind="str", metavar="MODE", help="host (default), or remap[:HOST-UID:SIZE]: root in the container is an unprivileged uid on the host")
         .flag("-l", "--label", kind="list", metavar="K=V", help="set metadata on the container")
         .flag("--label-file", kind="list", metavar="PATH", help="read labels from a file of K=V lines")
+        .flag("--mount", kind="list", metavar="type=T,source=S,target=D",
+              help="attach a mount: type=bind|volume|tmpfs, source, target, readonly, bind-propagation, "
+                   "volume-nocopy, tmpfs-size, tmpfs-mode")
+        .flag("--tmpfs", kind="list", metavar="PATH[:OPTS]", help="mount a tmpfs (e.g. /run:size=64m,mode=1777)")
     )
 
 
@@ -53,7 +57,7 @@ command = container_flags(
 
 def run_options(opts, args: list[str]):
     """The parsed flags of `run` or `create` as the engine's RunOptions."""
-    from mydocker.engine.api import RunOptions, SecurityOptions, parse_labels
+    from mydocker.engine.api import RunOptions, SecurityOptions, parse_labels, parse_mount, parse_tmpfs
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
                           workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
@@ -66,6 +70,7 @@ def run_options(opts, args: list[str]):
                                                    read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
     run_opts.detach, run_opts.restart, run_opts.log_opts = opts.get("detach", False), opts.restart, opts.log_opt
     run_opts.labels = parse_labels(opts.label, opts.label_file)
+    run_opts.mounts, run_opts.tmpfs = [parse_mount(m) for m in opts.mount], parse_tmpfs(opts.tmpfs)
     return run_opts
 
 

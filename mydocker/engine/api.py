@@ -29,6 +29,7 @@ from __future__ import annotations
 from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
                                      LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
                                      SecurityOptions, StopOptions, Streams)
+from mydocker.engine.options import Mount  # noqa: F401
 from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported
 
@@ -51,6 +52,18 @@ def parse_labels(values: list[str], files: list[str] = ()) -> dict[str, str]:
     """`--label k=v` and `--label-file PATH` (KEY=VALUE lines) into a labels dict (InvalidArgument if bad)."""
     from mydocker.engine.labels import parse_labels as parse
     return parse(values, files)
+
+
+def parse_mount(text: str) -> Mount:
+    """One `--mount type=bind,source=/a,target=/b,readonly` as typed into a Mount (InvalidArgument if bad)."""
+    from mydocker.engine.mounts import parse_mount as parse
+    return parse(text)
+
+
+def parse_tmpfs(values: list[str]) -> dict[str, str]:
+    """`--tmpfs /path[:opts]` values into RunOptions.tmpfs (path -> options)."""
+    from mydocker.engine.mounts import parse_tmpfs as parse
+    return parse(values)
 
 
 def parse_time(text: str) -> int:

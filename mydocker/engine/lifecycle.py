@@ -66,9 +66,26 @@ def host_config(opts) -> dict:
     policy = parse_restart(opts.restart)
     if opts.remove and policy["Name"] != "no":
         raise InvalidArgument("conflicting options: --restart and --rm; choose one")
-    return {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
-            "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
-            "NetworkMode": "none" if not getattr(opts, "network", None) else opts.network}
+    out = {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
+           "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
+           "NetworkMode": "none" if not getattr(opts, "network", None) else opts.network}
+    if getattr(opts, "mounts", None):  # omitted when empty, as Docker's omitempty
+        out["Mounts"] = [_mount_doc(m) for m in opts.mounts]
+    if getattr(opts, "tmpfs", None):
+        out["Tmpfs"] = dict(opts.tmpfs)
+    return out
+
+
+def _mount_doc(m) -> dict:
+    """An options.Mount as Docker's HostConfig.Mounts entry."""
+    doc = {"Type": m.type, "Source": m.source, "Target": m.target, "ReadOnly": m.readonly}
+    if m.type == "bind" and m.bind_propagation:
+        doc["BindOptions"] = {"Propagation": m.bind_propagation}
+    if m.type == "volume" and (m.volume_nocopy or m.volume_labels):
+        doc["VolumeOptions"] = {"NoCopy": m.volume_nocopy, "Labels": dict(m.volume_labels) or None}
+    if m.type == "tmpfs" and (m.tmpfs_size is not None or m.tmpfs_mode is not None):
+        doc["TmpfsOptions"] = {k: v for k, v in (("SizeBytes", m.tmpfs_size), ("Mode", m.tmpfs_mode)) if v is not None}
+    return doc
 
 
 def docker_config(image_config: dict, opts, spec: dict) -> dict:

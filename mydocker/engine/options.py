@@ -19,6 +19,20 @@ class SecurityOptions:
 
 
 @record
+class Mount:
+    """One `--mount` (Docker's HostConfig.Mounts entry): engine/mounts.py checks and applies it."""
+    type: str = "volume"            # bind | volume | tmpfs
+    source: str = ""                # bind: absolute host path; volume: name ("" = anonymous); tmpfs: none
+    target: str = ""                # absolute path in the container
+    readonly: bool = False          # a read-only bind is read-only recursively (rro), as Docker 25+
+    bind_propagation: str = ""      # "" = rprivate; private|rprivate|shared|rshared|slave|rslave
+    volume_nocopy: bool = False     # do not fill a new volume from the image
+    volume_labels: dict[str, str] = factory(dict)   # labels of a volume this mount creates
+    tmpfs_size: int | None = None   # bytes (None: the kernel's default, half the RAM)
+    tmpfs_mode: int | None = None   # permission bits of the tmpfs root (e.g. 0o1777)
+
+
+@record
 class RunOptions:
     image: str
     command: list[str] = factory(list)
@@ -51,6 +65,8 @@ class RunOptions:
     ip: str | None = None
     userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py
     labels: dict[str, str] = factory(dict)   # --label/--label-file (Config.Labels): over the image's labels
+    mounts: list[Mount] = factory(list)      # --mount (HostConfig.Mounts); engine/mounts.py
+    tmpfs: dict[str, str] = factory(dict)    # --tmpfs PATH[:OPTS] (HostConfig.Tmpfs): path -> "size=64m,mode=1777"
 
 
 @record
