@@ -46,6 +46,14 @@ def container_flags(cmd: Command) -> Command:
               help="attach a mount: type=bind|volume|tmpfs, source, target, readonly, bind-propagation, "
                    "volume-nocopy, tmpfs-size, tmpfs-mode")
         .flag("--tmpfs", kind="list", metavar="PATH[:OPTS]", help="mount a tmpfs (e.g. /run:size=64m,mode=1777)")
+        .flag("--add-host", kind="list", metavar="NAME:IP", help="add a line to /etc/hosts (IP may be host-gateway)")
+        .flag("--dns", kind="list", metavar="IP", help="set a nameserver")
+        .flag("--dns-search", kind="list", metavar="DOMAIN", help="set a search domain (. for none)")
+        .flag("--dns-option", "--dns-opt", kind="list", metavar="OPT", help="set a resolv.conf option")
+        .flag("--env-file", kind="list", metavar="PATH", help="read environment variables from a file of K=V lines")
+        .flag("-P", "--publish-all", help="publish every exposed port to a free host port")
+        .flag("--expose", kind="list", metavar="PORT[/PROTO]", help="expose a port or a range of ports")
+        .flag("--network-alias", kind="list", metavar="NAME", help="another name for the container on its network")
     )
 
 
@@ -57,7 +65,8 @@ command = container_flags(
 
 def run_options(opts, args: list[str]):
     """The parsed flags of `run` or `create` as the engine's RunOptions."""
-    from mydocker.engine.api import RunOptions, SecurityOptions, parse_labels, parse_mount, parse_tmpfs
+    from mydocker.engine.api import (RunOptions, SecurityOptions, parse_labels, parse_mount, parse_tmpfs,
+                                     read_env_file)
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
                           workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
@@ -71,6 +80,10 @@ def run_options(opts, args: list[str]):
     run_opts.detach, run_opts.restart, run_opts.log_opts = opts.get("detach", False), opts.restart, opts.log_opt
     run_opts.labels = parse_labels(opts.label, opts.label_file)
     run_opts.mounts, run_opts.tmpfs = [parse_mount(m) for m in opts.mount], parse_tmpfs(opts.tmpfs)
+    run_opts.env = [line for path in opts.env_file for line in read_env_file(path)] + list(opts.env)
+    run_opts.extra_hosts, run_opts.dns, run_opts.dns_search = opts.add_host, opts.dns, opts.dns_search
+    run_opts.dns_options, run_opts.network_aliases = opts.dns_option, opts.network_alias
+    run_opts.publish_all, run_opts.expose = opts.publish_all, opts.expose
     return run_opts
 
 

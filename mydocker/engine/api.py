@@ -66,6 +66,12 @@ def parse_tmpfs(values: list[str]) -> dict[str, str]:
     return parse(values)
 
 
+def read_env_file(path: str) -> list[str]:
+    """The KEY=VALUE (or KEY: from the caller's environment) lines of an --env-file, for RunOptions.env."""
+    from mydocker.engine.labels import read_kv_file
+    return read_kv_file(path, "env")
+
+
 def parse_time(text: str) -> int:
     """An RFC 3339 time in ns since the epoch (ValueError if it is not one)."""
     from mydocker.engine.logs import parse_time as parse

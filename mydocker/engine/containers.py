@@ -134,7 +134,9 @@ class ContainerService:
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
             config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
-            self.networks.configure(record.id, record.name, opts, config)  # netns joined by path (as CNI), /etc files, -p
+            from mydocker.engine.lifecycle import exposed_ports
+            self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
+                                    exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 from mydocker.image.shift import reachable
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"

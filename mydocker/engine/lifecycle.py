@@ -69,6 +69,10 @@ def host_config(opts) -> dict:
     out = {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
            "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
            "NetworkMode": "none" if not getattr(opts, "network", None) else opts.network}
+    out["PublishAllPorts"] = bool(getattr(opts, "publish_all", False))
+    for key, field in (("ExtraHosts", "extra_hosts"), ("Dns", "dns"), ("DnsSearch", "dns_search"),
+                       ("DnsOptions", "dns_options")):
+        out[key] = list(getattr(opts, field, None) or [])
     if getattr(opts, "mounts", None):  # omitted when empty, as Docker's omitempty
         out["Mounts"] = [_mount_doc(m) for m in opts.mounts]
     if getattr(opts, "tmpfs", None):
@@ -88,6 +92,16 @@ def _mount_doc(m) -> dict:
     return doc
 
 
+def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
+    """Config.ExposedPorts: the image's EXPOSE and `--expose`, as {"80/tcp": {}}."""
+    from mydocker.network.ports import parse_exposed
+    ports = {}
+    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}), *(getattr(opts, "expose", None) or [])]:
+        for port, proto in parse_exposed(spec):
+            ports[f"{port}/{proto}"] = {}
+    return ports
+
+
 def docker_config(image_config: dict, opts, spec: dict) -> dict:
     cfg = image_config.get("config") or {}
     entrypoint = [opts.entrypoint] if opts.entrypoint else (cfg.get("Entrypoint") or None)
@@ -101,6 +115,9 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
            "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
     if cfg.get("StopSignal"):
         out["StopSignal"] = cfg["StopSignal"]
+    exposed = exposed_ports(image_config, opts)
+    if exposed:
+        out["ExposedPorts"] = exposed
     return out
 
 

@@ -67,6 +67,14 @@ class RunOptions:
     labels: dict[str, str] = factory(dict)   # --label/--label-file (Config.Labels): over the image's labels
     mounts: list[Mount] = factory(list)      # --mount (HostConfig.Mounts); engine/mounts.py
     tmpfs: dict[str, str] = factory(dict)    # --tmpfs PATH[:OPTS] (HostConfig.Tmpfs): path -> "size=64m,mode=1777"
+    # name resolution (HostConfig.ExtraHosts, Dns, DnsSearch, DnsOptions); engine/resolution.py checks them
+    extra_hosts: list[str] = factory(list)   # --add-host NAME:IP (or NAME:host-gateway)
+    dns: list[str] = factory(list)           # --dns IP: nameservers replacing the host's
+    dns_search: list[str] = factory(list)    # --dns-search DOMAIN ("." for none)
+    dns_options: list[str] = factory(list)   # --dns-option OPT (ndots:2, ...)
+    publish_all: bool = False                # -P: every exposed port (image's EXPOSE and `expose`) to a free host port
+    expose: list[str] = factory(list)        # --expose PORT[/PROTO] or a range (Config.ExposedPorts)
+    network_aliases: list[str] = factory(list)  # --network-alias: more names on its user network
 
 
 @record
