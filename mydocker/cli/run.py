@@ -54,6 +54,12 @@ def container_flags(cmd: Command) -> Command:
         .flag("-P", "--publish-all", help="publish every exposed port to a free host port")
         .flag("--expose", kind="list", metavar="PORT[/PROTO]", help="expose a port or a range of ports")
         .flag("--network-alias", kind="list", metavar="NAME", help="another name for the container on its network")
+        .flag("--health-cmd", kind="str", metavar="CMD", help="command (run by sh -c) that checks the container's health")
+        .flag("--health-interval", kind="str", metavar="DURATION", help="time between checks (default 30s)")
+        .flag("--health-timeout", kind="str", metavar="DURATION", help="time a check may take (default 30s)")
+        .flag("--health-retries", kind="int", metavar="N", help="failures in a row that make it unhealthy (default 3)")
+        .flag("--health-start-period", kind="str", metavar="DURATION", help="time to start before failures count")
+        .flag("--no-healthcheck", help="disable the image's HEALTHCHECK")
     )
 
 
@@ -65,8 +71,8 @@ command = container_flags(
 
 def run_options(opts, args: list[str]):
     """The parsed flags of `run` or `create` as the engine's RunOptions."""
-    from mydocker.engine.api import (RunOptions, SecurityOptions, parse_labels, parse_mount, parse_tmpfs,
-                                     read_env_file)
+    from mydocker.engine.api import (RunOptions, SecurityOptions, healthcheck_from_flags, parse_labels, parse_mount,
+                                     parse_tmpfs, read_env_file)
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
                           workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
@@ -84,6 +90,8 @@ def run_options(opts, args: list[str]):
     run_opts.extra_hosts, run_opts.dns, run_opts.dns_search = opts.add_host, opts.dns, opts.dns_search
     run_opts.dns_options, run_opts.network_aliases = opts.dns_option, opts.network_alias
     run_opts.publish_all, run_opts.expose = opts.publish_all, opts.expose
+    run_opts.healthcheck = healthcheck_from_flags(opts.health_cmd, opts.health_interval, opts.health_timeout,
+                                                  opts.health_retries, opts.health_start_period, opts.no_healthcheck)
     return run_opts
 
 

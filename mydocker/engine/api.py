@@ -29,7 +29,7 @@ from __future__ import annotations
 from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
                                      LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
                                      SecurityOptions, StopOptions, Streams)
-from mydocker.engine.options import Mount  # noqa: F401
+from mydocker.engine.options import Healthcheck, Mount  # noqa: F401
 from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported
 
@@ -70,6 +70,15 @@ def read_env_file(path: str) -> list[str]:
     """The KEY=VALUE (or KEY: from the caller's environment) lines of an --env-file, for RunOptions.env."""
     from mydocker.engine.labels import read_kv_file
     return read_kv_file(path, "env")
+
+
+def healthcheck_from_flags(cmd: str | None = None, interval: str | None = None, timeout: str | None = None,
+                          retries: int | None = None, start_period: str | None = None,
+                          disabled: bool = False) -> Healthcheck | None:
+    """`--health-cmd`, `--health-interval` (Go durations: 30s, 1m30s), `--health-timeout`, `--health-retries`,
+    `--health-start-period`, `--no-healthcheck` into RunOptions.healthcheck (None: the image's)."""
+    from mydocker.engine.health import from_flags
+    return from_flags(cmd, interval, timeout, retries, start_period, disabled)
 
 
 def parse_time(text: str) -> int:

@@ -259,6 +259,8 @@ class Builder:
                     raise DockerfileError(ins.line, "VOLUME paths cannot be empty")
                 volumes[path] = {}
             cfg["Volumes"] = volumes
+        elif ins.cmd == "HEALTHCHECK":
+            cfg["Healthcheck"] = _healthcheck(ins)
         elif ins.cmd == "MAINTAINER":
             stage.config["author"] = x(ins.args[0])
         self._meta(stage, ins, None)
@@ -537,6 +539,24 @@ class Builder:
 
 
 # files
+
+
+def _healthcheck(ins: Instruction) -> dict:
+    """HEALTHCHECK's image config: {"Test": [...], "Interval": ns, ...} (zero values left out, as Docker)."""
+    from mydocker.engine.health import parse_duration
+    out: dict = {"Test": list(ins.args)}
+    try:
+        for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
+                          ("start-interval", "StartInterval")):
+            if ins.flags.get(flag):
+                out[key] = parse_duration(ins.flags[flag], f"--{flag}")
+    except InvalidArgument as e:
+        raise DockerfileError(ins.line, f"HEALTHCHECK: {e}") from None
+    if ins.flags.get("retries"):
+        if not ins.flags["retries"].isdigit():
+            raise DockerfileError(ins.line, f"HEALTHCHECK --retries={ins.flags['retries']}: give a whole number")
+        out["Retries"] = int(ins.flags["retries"])
+    return out
 
 
 def _label_instruction(labels: dict[str, str]) -> Instruction:

@@ -118,6 +118,10 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     exposed = exposed_ports(image_config, opts)
     if exposed:
         out["ExposedPorts"] = exposed
+    from mydocker.engine.health import config_healthcheck
+    healthcheck = config_healthcheck(image_config, getattr(opts, "healthcheck", None))
+    if healthcheck:
+        out["Healthcheck"] = healthcheck
     return out
 
 
@@ -143,10 +147,13 @@ class Lifecycle:
 
     def launch_via_monitor(self, container_id: str) -> int:
         from mydocker.engine.logs import parse_size
+        from mydocker.engine.health import active
         rec = self.records.get_container(container_id)
         log = (rec.host_config.get("LogConfig") or {}).get("Config") or {}
+        healthcheck = active(rec.config)
         reply = monitor.request(self.paths.root, self.paths.runroot, {
             "op": "launch", "id": container_id, "tty": bool(rec.config.get("Tty")),
+            "health_interval": healthcheck["Interval"] / 1e9 if healthcheck else 0,
             "interactive": bool(rec.config.get("OpenStdin")), "log_path": self.paths.log_path(container_id),
             "log": {"max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "max_file": int(log.get("max-file", 1))}})
@@ -184,9 +191,11 @@ class Lifecycle:
                 # runtime.start opens a pidfd after releasing the init: a command as quick as `true`
                 # can be gone, and reaped by the monitor, by then. It ran: the monitor has its status.
                 pass
+            from mydocker.engine.health import active, starting
             recorded = self.records.update_container(container_id, unless_status=("removing",), status="running",
                                                      pid=init.pid, started_at=now(), monitor=me, error="",
-                                                     exit_code=0, oom_killed=False)
+                                                     exit_code=0, oom_killed=False,
+                                                     health=starting() if active(rec.config) else {})
             now_rec = self.records.get_container(container_id)
             if not recorded or now_rec is None:  # `rm -f` came while we started: finish its job
                 self.teardown(container_id, remove=True)

@@ -54,6 +54,8 @@ class _Container:
         self.restart_at = 0.0
         self.exiting = False             # an exit worker is tearing it down
         self.pending = None              # a launch request that waits for that worker
+        self.next_probe = 0.0            # monotonic time of the next healthcheck (0: none due)
+        self.probing = False             # a health worker runs its healthcheck now
 
 
 class Monitor:
@@ -96,6 +98,8 @@ class Monitor:
             self._reap(None)
             now = time.monotonic()
             for c in list(self.containers.values()):
+                if c.next_probe and now >= c.next_probe and c.pid and not c.probing and not c.launching:
+                    self._probe(c)
                 if c.restart_at and now >= c.restart_at:
                     c.restart_at = 0.0
                     self._launch(c, None)
@@ -106,8 +110,10 @@ class Monitor:
             elif now - self.idle_since > idle_timeout():
                 return
             busy = any(c.status is not None or c.restart_at for c in self.containers.values())
+            probes = [c.next_probe for c in self.containers.values() if c.next_probe and not c.probing]
+            wait = 0.05 if busy else min([1.0, *(max(0.0, t - now) for t in probes)])
             try:
-                events = self.ep.poll(0.05 if busy else 1.0)
+                events = self.ep.poll(wait)
             except InterruptedError:
                 continue
             for fd, _mask in events:
@@ -237,6 +243,8 @@ class Monitor:
             if msg.get("type") == "started":
                 c.pid = msg["pid"]
                 c.started_at = time.monotonic()
+                interval = c.params.get("health_interval") or 0
+                c.next_probe = c.started_at + interval if interval else 0.0  # the first probe after one interval
                 self.inits[c.pid] = c.id
                 for console in fds:
                     os.set_blocking(console, False)
@@ -272,6 +280,7 @@ class Monitor:
     def _exited(self, c: _Container, status: int) -> None:
         self.inits.pop(c.pid, None)
         c.pid = 0
+        c.next_probe = 0.0
         c.status = status
         c.exited_at = time.monotonic()
         if c.stdin_w >= 0:
@@ -282,6 +291,11 @@ class Monitor:
         kind, cid = self.workers.pop(pid)
         c = self.containers.get(cid)
         if c is None:
+            return
+        if kind == "health":
+            c.probing = False
+            interval = c.params.get("health_interval") or 0
+            c.next_probe = time.monotonic() + interval if interval and c.pid else 0.0
             return
         code = os.waitstatus_to_exitcode(status)
         if kind == "launch":
@@ -302,6 +316,21 @@ class Monitor:
             c.pid = 0
             return
         self._drop(c)
+
+    def _probe(self, c: _Container) -> None:
+        """Fork a worker that runs the container's healthcheck once (engine/health.py) and records it."""
+        c.probing = True
+        pid = os.fork()
+        if pid == 0:
+            rc = 1
+            try:
+                self._in_child()
+                rc = _health_worker(self.root, self.runroot, c.id)
+            except BaseException:  # noqa: BLE001 - to monitor.log
+                _log_exception(f"probing the health of {c.id}")
+            finally:
+                os._exit(rc)
+        self.workers[pid] = ("health", c.id)
 
     def _finish(self, c: _Container) -> None:
         """The init is gone and its output drained: a worker records the exit and tears down."""
@@ -361,6 +390,12 @@ def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn
     return 0 if "pid" in reply else 1
 
 
+def _health_worker(root: str, runroot: str, cid: str) -> int:
+    from mydocker.engine.health import probe
+    probe(_service(root, runroot), cid)
+    return 0
+
+
 def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
     return RESTART if _service(root, runroot).lifecycle.exited(cid, code) else 0
 
@@ -371,7 +406,7 @@ def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
 _PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.engine.records",
             "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete", "mydocker.runtime.kill",
             "mydocker.runtime.stats", "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2",
-            "mydocker.engine.networks", "mydocker.engine.volumes")
+            "mydocker.engine.networks", "mydocker.engine.volumes", "mydocker.engine.health", "mydocker.runtime.exec")
 
 
 def _preload() -> None:

@@ -33,6 +33,17 @@ class Mount:
 
 
 @record
+class Healthcheck:
+    """Docker's Config.Healthcheck: fields left at zero take the image's HEALTHCHECK, then Docker's
+    defaults (30s interval, 30s timeout, 3 retries, no start period). engine/health.py runs it."""
+    test: list[str] = factory(list)   # ["CMD", arg...] | ["CMD-SHELL", "cmd"] | ["NONE"] (off) | [] (the image's)
+    interval: int = 0                 # ns between probes
+    timeout: int = 0                  # ns before a probe counts as failed
+    retries: int = 0                  # consecutive failures that make it unhealthy
+    start_period: int = 0             # ns after start when failures do not count
+
+
+@record
 class RunOptions:
     image: str
     command: list[str] = factory(list)
@@ -75,6 +86,7 @@ class RunOptions:
     publish_all: bool = False                # -P: every exposed port (image's EXPOSE and `expose`) to a free host port
     expose: list[str] = factory(list)        # --expose PORT[/PROTO] or a range (Config.ExposedPorts)
     network_aliases: list[str] = factory(list)  # --network-alias: more names on its user network
+    healthcheck: Healthcheck | None = None   # --health-* / --no-healthcheck (test ["NONE"]); None: the image's
 
 
 @record
