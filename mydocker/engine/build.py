@@ -561,7 +561,10 @@ def _healthcheck(ins: Instruction) -> dict:
 
 def _label_instruction(labels: dict[str, str]) -> Instruction:
     """`build --label k=v` as the LABEL instruction Docker's builder appends (quoted: no expansion)."""
-    text = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in labels.items())
+    def quoted(word: str) -> str:  # backslash, double quote and dollar escaped: taken literally, as Docker
+        return '"' + "".join("\\" + c if c in '\\"$' else c for c in word) + '"'
+
+    text = "LABEL " + " ".join(f"{quoted(k)}={quoted(v)}" for k, v in labels.items())
     return parse(f"FROM scratch\n{text}\n").instructions[-1]
 
 

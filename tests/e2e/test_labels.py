@@ -37,9 +37,10 @@ def test_bad_label_file_is_one_clear_line(mydocker, tmp_path):
 
 def test_build_label_and_images_filter(mydocker, tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM busybox\nLABEL stage=one\n")
-    mydocker("build", "-q", "-t", "lab:1", "--label", "version=1.0", "--label", "stage=override", str(tmp_path))
+    mydocker("build", "-q", "-t", "lab:1", "--label", "version=1.0", "--label", "stage=override",
+             "--label", 'literal=$HOME "q" \\', str(tmp_path))
     labels = json.loads(mydocker("image", "inspect", "lab:1").out)[0]["Config"]["Labels"]
-    assert labels == {"stage": "override", "version": "1.0"}
+    assert labels == {"stage": "override", "version": "1.0", "literal": '$HOME "q" \\'}
     out = mydocker("images", "-f", "label=version=1.0").out
     assert "lab" in out and "busybox" not in out, out
     assert "lab" not in mydocker("images", "-f", "label=version=2.0").out
