@@ -2,8 +2,8 @@
 
 Around a fork every collection writes to the header of each object it walks, so parent and child
 both take copy-on-write page faults for pages that would otherwise stay shared; at start-up,
-collections also walk the objects of each newly imported module. Measured on `mydocker-runtime
-run`: 2-4 ms of about 22. A short command allocates little that is cyclic and frees everything at
+collections also walk the objects of each newly imported module (measured: docs/startup.md).
+A short command allocates little that is cyclic and frees everything at
 exit, so it runs without; a loop that lives as long as a container calls `resume()`.
 """
 

@@ -1,7 +1,7 @@
 """Leave the process without the interpreter's finalization.
 
-Tearing down every module and object at exit costs 1-2 ms per command, and a CLI that has
-already written its answer has nothing left to free: flush stdio and _exit.
+Tearing down every module and object at exit costs time on every command (docs/startup.md), and a
+CLI that has already written its answer has nothing left to free: flush stdio and _exit.
 """
 
 import posix

@@ -1,11 +1,14 @@
 """JSON through the `_json` C accelerator alone, for the runtime's start-up path.
 
-`import json` pulls in `re`, and `re` pulls in `enum`, `functools` and `collections`: several
-milliseconds of every `mydocker-runtime state` that podman and containerd call many times per
-container. The C scanner and encoder that `json` itself uses need none of them.
+`import json` pulls in `re`, and `re` pulls in `enum`, `functools` and `collections` (docs/startup.md).
+The C scanner and encoder that `json` itself uses need none of them.
 """
 
 import _json
+
+from mydocker.lazy import lazy_module
+
+json = lazy_module("json")
 
 _WHITESPACE = " \t\n\r"
 _CONSTANTS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
@@ -45,7 +48,6 @@ def loads(text: str | bytes) -> object:
     except (ValueError, SystemError):
         # The scanner's error path needs json.decoder, which the fast path never imports
         # (without it the scanner fails with SystemError): let the stdlib parser say what is wrong.
-        import json
         try:
             json.loads(text)
         except json.JSONDecodeError as e:

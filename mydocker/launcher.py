@@ -1,8 +1,8 @@
 """Write start-up-fast launchers for `mydocker` and `mydocker-runtime`.
 
-Site processing (.pth files) costs 20 ms or more per start on some machines, and
-`mydocker-runtime state` is called many times per container. The launchers run Python with -IS (isolated from PYTHON* variables, no site)
-and put the package's own directory and its site-packages on sys.path themselves.
+Site processing (.pth files) is slow on some machines (docs/startup.md). The launchers run Python
+with -IS (isolated from PYTHON* variables, no site) and put the package's own directory and its
+site-packages on sys.path themselves.
 
     python3 -m mydocker.launcher /usr/local/bin
 """

@@ -1,9 +1,8 @@
 """Declarative record classes, written like @dataclass, for code on the start-up path.
 
-`import dataclasses` pulls in inspect, ast, dis and tokenize: 7.6 ms per start here, over a third
-of runc's whole `run` (measured with hyperfine, python -S). Every `mydocker` and `mydocker-runtime`
-call pays start-up, so their records use this instead: annotated fields, defaults, `factory(list)`
-for fresh mutable defaults, keyword or positional construction, repr, equality and `asdict`.
+`import dataclasses` pulls in inspect, ast, dis and tokenize (cost: docs/startup.md), so records on
+the start-up path use this instead: annotated fields, defaults, `factory(list)` for fresh mutable
+defaults, keyword or positional construction, repr, equality and `asdict`.
 """
 
 from __future__ import annotations
@@ -75,8 +74,8 @@ def asdict(obj):
 
 
 class lazy:
-    """functools.cached_property, without functools (1.5 ms of start-up with its collections):
-    computed on first access, then kept in the instance's __dict__, which takes precedence."""
+    """functools.cached_property, without functools (docs/startup.md): computed on first access,
+    then kept in the instance's __dict__, which takes precedence."""
 
     def __init__(self, compute) -> None:
         self.compute, self.name = compute, compute.__name__

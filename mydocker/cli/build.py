@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("build", "Build an image from a Dockerfile", usage="build [OPTIONS] PATH", min_args=1, max_args=1)

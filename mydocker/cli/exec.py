@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("exec", "Execute a command in a running container", usage="exec [OPTIONS] CONTAINER COMMAND [ARG...]",
@@ -18,7 +18,9 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.terminal import terminal_streams
+    from mydocker.cli.terminal import stdin_not_a_terminal, terminal_streams
+    if stdin_not_a_terminal(opts):
+        return 1
     from mydocker.engine.api import ExecOptions
     return engine.containers.exec(args[0], ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
                                                        tty=opts.tty, interactive=opts.interactive,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("history", "Show the history of an image", usage="history [OPTIONS] IMAGE", min_args=1, max_args=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command, UsageError, check_args, parse
+from mydocker.flags import Command, UsageError, check_args, parse
 
 SUBCOMMANDS = {
     "ls": ("mydocker.cli.images", "List images"),

@@ -4,7 +4,7 @@ Also the small output helpers the image and volume commands share: sizes, ages, 
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("images", "List images", usage="images [OPTIONS] [REPOSITORY[:TAG]]", max_args=1)

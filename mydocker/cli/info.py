@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("info", "Display system-wide information", usage="info [OPTIONS]", max_args=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("load", "Load an image from a tar archive or STDIN", usage="load [OPTIONS]", max_args=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("login", "Log in to a registry", usage="login [OPTIONS] [SERVER]", max_args=1)
@@ -17,7 +17,7 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.flags import UsageError
+    from mydocker.flags import UsageError
     from mydocker.cli.pull import tls_verify
     user, password = opts.username, opts.password
     if opts.password_stdin:
@@ -43,7 +43,7 @@ def handle(engine, opts, args: list[str]) -> int:
 
 
 def _ask(prompt: str) -> str:
-    from mydocker.cli.flags import UsageError
+    from mydocker.flags import UsageError
     if not sys.stdin.isatty():
         raise UsageError("no user name given: use -u/--username")
     return input(prompt).strip()

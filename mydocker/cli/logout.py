@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = Command("logout", "Log out from a registry", usage="logout [SERVER]", max_args=1)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("logs", "Fetch the logs of a container", usage="logs [OPTIONS] CONTAINER", min_args=1, max_args=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mydocker.cli.flags import Command, UsageError, check_args, parse
+from mydocker.flags import Command, UsageError, check_args, parse
 from mydocker import collector
 from mydocker.errors import MyDockerError, describe
 

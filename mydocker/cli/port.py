@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = Command("port", "List port mappings or a specific mapping for the container",
                   usage="port CONTAINER [PRIVATE_PORT[/PROTO]]", min_args=1, max_args=2)

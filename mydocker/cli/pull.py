@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("pull", "Download an image from a registry", usage="pull [OPTIONS] NAME[:TAG|@DIGEST]",
@@ -15,7 +15,7 @@ command = (
 
 
 def tls_verify(opts) -> bool | None:
-    from mydocker.cli.flags import UsageError
+    from mydocker.flags import UsageError
     value = opts.tls_verify
     if value is None:
         return None

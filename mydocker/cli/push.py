@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("push", "Upload an image to a registry", usage="push [OPTIONS] NAME[:TAG]", min_args=1, max_args=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = Command("rename", "Rename a container", usage="rename CONTAINER NEW_NAME", min_args=2, max_args=2)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("restart", "Restart one or more containers", usage="restart [OPTIONS] CONTAINER [CONTAINER...]",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("rm", "Remove one or more containers", usage="rm [OPTIONS] CONTAINER [CONTAINER...]", min_args=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("rmi", "Remove one or more images", usage="rmi [OPTIONS] IMAGE [IMAGE...]", min_args=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 
 def container_flags(cmd: Command) -> Command:
@@ -96,16 +96,19 @@ def run_options(opts, args: list[str]):
 
 
 def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.terminal import stdin_not_a_terminal, terminal_streams
+    if stdin_not_a_terminal(opts):
+        return 1  # Docker's code; nothing is made
     run_opts = run_options(opts, args)
     if opts.detach:  # the monitor owns it from here (engine/monitor.py)
         print(engine.containers.run(run_opts, progress=_pull_progress).id)
         return 0
-    from mydocker.cli.terminal import terminal_streams
     report = engine.containers.run(run_opts, terminal_streams(), progress=_pull_progress)
     if report.oom_killed:
         import sys
         limit = f" (limit {report.memory_limit / 1048576:g}MiB)" if report.memory_limit else ""
-        print(f"mydocker: container was killed: out of memory{limit}", file=sys.stderr)
+        what = "container" if report.ended_by_oom else "a process in the container"  # which went on
+        print(f"mydocker: {what} was killed: out of memory{limit}", file=sys.stderr)
     return report.exit_code
 
 

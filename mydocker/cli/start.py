@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("start", "Start one or more stopped containers", usage="start [OPTIONS] CONTAINER [CONTAINER...]",

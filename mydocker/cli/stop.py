@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = (
     Command("stop", "Stop one or more running containers", usage="stop [OPTIONS] CONTAINER [CONTAINER...]",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = Command("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
                   usage="tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]", min_args=2, max_args=2)

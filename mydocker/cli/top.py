@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = Command("top", "Display the running processes of a container", usage="top CONTAINER [ps OPTIONS]",
                   min_args=1, interspersed=False)

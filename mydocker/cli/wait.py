@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.cli.flags import Command
+from mydocker.flags import Command
 
 command = Command("wait", "Block until one or more containers stop, then print their exit codes",
                   usage="wait CONTAINER [CONTAINER...]", min_args=1)

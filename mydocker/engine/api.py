@@ -112,7 +112,7 @@ class ContainerEngine:
             return RunReport(self._service.run_detached(opts, progress=progress))
         # this process creates the container: start the kernel's wait for the cgroup attach lock now,
         # in parallel with loading the services (the child is reaped with the container's orphans)
-        from mydocker.runtime.prewarm import prewarm_attach_lock
+        from mydocker.runtime.api import prewarm_attach_lock
         prewarm_attach_lock()
         return self._service.run(opts, _required(streams, "run"), progress=progress)
 
@@ -134,7 +134,7 @@ class ContainerEngine:
 
     def check_signal(self, signal: str) -> int:
         """The signal's number, or InvalidArgument: one error for a command on many containers."""
-        from mydocker.runtime.kill import parse_signal
+        from mydocker.runtime.api import parse_signal
         return parse_signal(signal)
 
     def pause(self, ref: str):

@@ -448,7 +448,7 @@ class Builder:
         key = self._key(stage, ins, "mkdir")
         if self._from_cache(stage, key):
             return
-        from mydocker.runtime.paths import secure_join
+        from mydocker.runtime.api import secure_join
         with self._overlay(stage) as (rootfs, upper):
             os.makedirs(secure_join(rootfs, path), mode=0o755, exist_ok=True)
             stage.manifest = self._commit_dir(stage, upper, f"/bin/sh -c #(nop) WORKDIR {path}")
@@ -510,7 +510,7 @@ class Builder:
         if self._from_cache(stage, key):
             return
         from mydocker.engine.users import resolve_user
-        from mydocker.runtime.paths import secure_join
+        from mydocker.runtime.api import secure_join
         with self._overlay(stage) as (rootfs, upper):
             owner = None
             if chown:
@@ -674,7 +674,7 @@ def _checksum(path: str, rel: str, digest, ignore) -> None:
 
 def _makedirs(rootfs: str, path: str, owner) -> None:
     """Create `path` (inside rootfs, symlinks resolved inside it) and missing parents, 0755."""
-    from mydocker.runtime.paths import secure_join
+    from mydocker.runtime.api import secure_join
     parts = [p for p in path.split("/") if p]
     for n in range(1, len(parts) + 1):
         target = secure_join(rootfs, "/".join(parts[:n]))

@@ -18,9 +18,8 @@ class ContainerExec:
     def exec(self, ref: str, opts, streams) -> int:
         """Run `opts.command` (api.ExecOptions) in the container's namespaces and cgroup, attached to the
         caller's `streams` (api.Streams); its exit code (0 with detach)."""
-        from mydocker.runtime import foreground
+        from mydocker.runtime import api as runtime
         from mydocker.engine.specbuild import merge_env, validate_env
-        from mydocker.runtime.exec import exec_process
         rec = self.observation.find(ref)
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
@@ -50,7 +49,7 @@ class ContainerExec:
         stdio = (devnull, devnull, devnull) if opts.detach else (
             devnull if stdin is None else stdin, streams.stdout, streams.stderr)
         try:
-            proc = exec_process(self.paths.runtime_root, rec.id, process, stdio=stdio, detach=opts.detach)
+            proc = runtime.exec_process(self.paths.runtime_root, rec.id, process, stdio=stdio, detach=opts.detach)
         finally:
             if devnull is not None:
                 os.close(devnull)
@@ -59,7 +58,7 @@ class ContainerExec:
                 os.close(proc.console_fd)
             return 0
         try:
-            return foreground.run_foreground(proc.pid, proc.console_fd, stdin=stdin, stdout=streams.stdout,
+            return runtime.run_foreground(proc.pid, proc.console_fd, stdin=stdin, stdout=streams.stdout,
                                              raw=streams.raw, terminal=terminal, sig_proxy=streams.sig_proxy,
                                              resize=streams.resize)
         finally:

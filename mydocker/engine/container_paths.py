@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+LOCKS = "locks"             # under the run root: one lock file per container (container_lock)
+
 
 class ContainerPaths:
     def __init__(self, containers_dir: str, runtime_root: str) -> None:
@@ -25,3 +27,9 @@ class ContainerPaths:
     def log_path(self, container_id: str) -> str:
         from mydocker.engine.logs import log_path
         return log_path(self.container_dir(container_id), container_id)
+
+    def container_lock(self, container_id: str):
+        """Held while a container is made and started, while `rm` decides, and during its teardown:
+        `rm -f` and the container's own `run` or monitor never work on it at the same moment."""
+        from mydocker.linux.fs import Flock
+        return Flock(os.path.join(self.runroot, LOCKS, container_id))

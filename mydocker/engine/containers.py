@@ -27,6 +27,20 @@ from mydocker import jsonio
 # imported in the functions that use them (start-up time is a feature).
 
 
+def one_at_a_time(method):
+    """For a ContainerService method taking a container id first: run it holding the container's
+    lock (ContainerPaths.container_lock); once the container's record is gone, its lock file goes too."""
+    def locked(self, container_id: str, *args, **kwargs):
+        with self.paths.container_lock(container_id) as lock:
+            try:
+                return method(self, container_id, *args, **kwargs)
+            finally:
+                if self.records.get_container(container_id) is None:
+                    lock.remove()
+    locked.__doc__ = method.__doc__
+    return locked
+
+
 class ContainerService:
     def __init__(self, records: Records, images, networks, containers_dir: str, runtime_root: str) -> None:
         """images, networks: the services, or functions making them (stop, rm, ps never need images)."""
@@ -63,42 +77,51 @@ class ContainerService:
 
     def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
         """Run a container attached to the caller's `streams` until it exits."""
-        from mydocker.runtime.create import create
-        from mydocker.runtime.spec import Spec
-        from mydocker.runtime.start import start
-        from mydocker.runtime.stats import oom_killed
-        from mydocker.runtime import foreground
+        from mydocker.runtime import api as runtime
 
-        record, config = self._create(opts, progress)
+        record, config = self._create(opts, progress)  # holding the container's lock: `rm -f` waits until it runs
         directory = self.container_dir(record.id)
         console = devnull = None
+        lock = self.paths.container_lock(record.id)
+
+        def start_it() -> None:
+            runtime.start(self.runtime_root, record.id)
+            lock.release()
+
         try:
             stdin = streams.stdin if opts.interactive else None
             if stdin is None:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            foreground.become_subreaper()
+            runtime.become_subreaper()
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
-            _state, init = create(self.runtime_root, record.id, directory, spec=Spec.from_dict(config, directory),
-                                  stdio=(devnull if stdin is None else stdin, streams.stdout, streams.stderr))
+            _state, init = runtime.create(self.runtime_root, record.id, directory, config,
+                                          stdio=(devnull if stdin is None else stdin, streams.stdout, streams.stderr))
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
-            code = foreground.run_foreground(init.pid, console, lambda: start(self.runtime_root, record.id),
-                                             stdin=stdin, stdout=streams.stdout, raw=streams.raw,
-                                             terminal=streams.terminal, sig_proxy=streams.sig_proxy,
-                                             resize=streams.resize)
-            oom = oom_killed(self.runtime_root, record.id)  # before teardown removes the cgroup
-            self.records.update_container(record.id, status="exited", exit_code=code, finished_at=now(), pid=0,
-                                          oom_killed=oom)
-            return RunReport(record.id, code, oom, _memory_limit(config))
+            code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
+                                          raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
+                                          resize=streams.resize)
+            # Docker's State.OOMKilled: the OOM killer killed one of its processes in this run (read
+            # before teardown removes the cgroup). It ended the container only if its main process died
+            # of that SIGKILL (or passed a killed child's 137 on as its own exit code).
+            oom = runtime.oom_killed(self.runtime_root, record.id)
+            self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
+                                          finished_at=now(), pid=0, oom_killed=oom)
+            # an `rm -f` that killed it records nothing of it, and removes it
+            return RunReport(record.id, code, oom, oom and code == 137, _memory_limit(config))
         finally:
             for fd in (console, devnull):
                 if fd is not None:
                     os.close(fd)
+            if lock.held:  # it never started
+                lock.release()
             self.teardown(record.id, remove=opts.remove)
 
     def create(self, opts: RunOptions, progress=None) -> str:
         """`create`: the container recorded, its rootfs and config.json made; not started."""
-        return self._create(opts, progress)[0].id
+        record, _config = self._create(opts, progress)
+        self.paths.container_lock(record.id).release()
+        return record.id
 
     def _create(self, opts: RunOptions, progress=None) -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create)."""
@@ -110,7 +133,14 @@ class ContainerService:
         record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
                                  host_config=host)
-        self.records.add_container(record)
+        lock = self.paths.container_lock(record.id)
+        lock.acquire()  # held until the container is made (`run` holds it on until it runs): `rm` waits
+        try:
+            self.records.add_container(record)
+        except BaseException:  # a name in use: nothing was made
+            lock.remove()
+            lock.release()
+            raise
         directory = self.container_dir(record.id)
         try:
             os.makedirs(directory, mode=0o700)
@@ -146,13 +176,17 @@ class ContainerService:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
             self.records.update_container(record.id, config=docker_config(image.config, opts, config))
         except BaseException:
-            self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
+            try:
+                self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
+            finally:
+                lock.release()
             raise
         return record, config
 
     def run_detached(self, opts: RunOptions, progress=None) -> str:
         """`run -d`: create the container and hand it to the monitor; return its id once it runs."""
         record, _config = self._create(opts, progress)
+        self.paths.container_lock(record.id).release()  # an `rm` from here on is seen by the monitor's launch worker
         try:
             self.lifecycle.launch_via_monitor(record.id)
         except BaseException:
@@ -161,12 +195,13 @@ class ContainerService:
             raise
         return record.id
 
+    @one_at_a_time  # `rm -f` and the container's own `run` or monitor may both get here
     def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True) -> None:
         """Undo whatever exists of the container: its process, runtime state, rootfs mount, files.
 
         `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
         """
-        from mydocker.runtime.delete import delete
+        from mydocker.runtime.api import delete
         delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
         self.networks.release(container_id, forget=remove)  # veth, netns, address, rules; forgotten on rm
         from mydocker.image import snapshot

@@ -139,7 +139,7 @@ def _run(service, rec, hc: dict) -> tuple[int, str]:
     import select
     import signal
     from mydocker import jsonio
-    from mydocker.runtime.exec import exec_process
+    from mydocker.runtime.api import exec_process
     from mydocker.errors import MyDockerError
     test = hc["Test"]
     args = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else list(test[1:])

@@ -163,9 +163,7 @@ class Lifecycle:
 
     def launch(self, container_id: str, stdio: list[int], channel, me: str) -> dict:
         """In a monitor's worker: create and start the container with the monitor's pipes."""
-        from mydocker.runtime.create import create
-        from mydocker.runtime.spec import Spec
-        from mydocker.runtime.start import start
+        from mydocker.runtime.api import create, start
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing" or rec.manually_stopped:  # `start` clears the flag first
             if rec is not None and rec.status == "restarting":
@@ -181,8 +179,7 @@ class Lifecycle:
             from mydocker.engine import userns  # --userns remap: pinned again after a reboot, before its netns
             userns.restore(config, self.paths.runroot, container_id)
             self.networks.ensure_attached(container_id)  # attached again after a stop (config.json paths stay)
-            _state, init = create(self.paths.runtime_root, container_id, directory, spec=Spec.from_dict(config, directory),
-                                  stdio=tuple(stdio))
+            _state, init = create(self.paths.runtime_root, container_id, directory, config, stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
             channel.send({"type": "started", "pid": init.pid}, fds)
             try:
@@ -219,7 +216,7 @@ class Lifecycle:
             return {"error": kind, "message": str(error)}
 
     def delete_runtime(self, container_id: str) -> None:
-        from mydocker.runtime.delete import delete
+        from mydocker.runtime.api import delete
         delete(self.paths.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
 
     def mount_rootfs(self, container_id: str) -> None:
@@ -235,7 +232,7 @@ class Lifecycle:
 
     def exited(self, container_id: str, code: int) -> bool:
         """In a monitor's worker: record the exit, tear down; True if the restart policy restarts it."""
-        from mydocker.runtime.stats import oom_killed
+        from mydocker.runtime.api import oom_killed
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing":
             return False  # `rm` is tearing it down
@@ -275,7 +272,7 @@ class Lifecycle:
 
     def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> ContainerRecord:
         """StopSignal (or `sig`), `timeout` seconds, then SIGKILL; returns once the exit is recorded."""
-        from mydocker.runtime.kill import parse_signal
+        from mydocker.runtime.api import parse_signal
         rec = self.observation.find(ref)
         self.records.update_container(rec.id, manually_stopped=True)
         if rec.status != "running":
@@ -292,7 +289,7 @@ class Lifecycle:
         return self.observation.await_record(rec, 128 + sig)
 
     def kill(self, ref: str, sig: str = "KILL") -> ContainerRecord:
-        from mydocker.runtime.kill import parse_signal
+        from mydocker.runtime.api import parse_signal
         number = parse_signal(sig)
         rec = self.observation.find(ref)
         if rec.status != "running":
@@ -317,9 +314,11 @@ class Lifecycle:
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> ContainerRecord:
         rec = self.observation.find(ref)
-        if rec.status in ("running", "restarting", "paused") and not force:
-            raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
-        self.records.update_container(rec.id, status="removing")  # its monitor neither records nor restarts it now
+        with self.paths.container_lock(rec.id):  # an attached `run` holds it until its container runs
+            rec = self.records.get_container(rec.id) or rec  # as it is now (gone: torn down already)
+            if rec.status in ("running", "restarting", "paused") and not force:
+                raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
+            self.records.update_container(rec.id, status="removing")  # its monitor or run neither records nor restarts it now
         if rec.status == "running":
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, 10)
@@ -368,7 +367,7 @@ class Lifecycle:
     # helpers
 
     def _signal(self, rec: ContainerRecord, sig: int) -> None:
-        from mydocker.runtime.kill import kill
+        from mydocker.runtime.api import kill
         try:
             kill(self.paths.runtime_root, rec.id, sig)
         except (Conflict, NotFound, ProcessLookupError):

@@ -158,7 +158,7 @@ class Monitor:
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
-        from mydocker.runtime.channel import Channel
+        from mydocker.runtime.api import channel_pair
         tty, interactive = c.params.get("tty"), c.params.get("interactive")
         stdio = [-1, -1, -1]
         ours = []
@@ -170,7 +170,7 @@ class Monitor:
                 r, w = os.pipe2(os.O_CLOEXEC)
                 stdio[i] = w
                 ours.append((r, "stdout" if i == 1 else "stderr"))
-        parent, child = Channel.pair()
+        parent, child = channel_pair()
         c.launching = True
         c.status = None
         pid = os.fork()
@@ -229,10 +229,10 @@ class Monitor:
         return read
 
     def _channel(self, c: _Container):
-        from mydocker.runtime.channel import Channel
+        from mydocker.runtime.api import channel
 
         def receive(fd: int) -> None:
-            ch = Channel(socket.socket(fileno=os.dup(fd)))
+            ch = channel(socket.socket(fileno=os.dup(fd)))
             try:
                 msg, fds = ch.recv()
             finally:
@@ -404,9 +404,10 @@ def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
 # run -d and per exit). The pages are shared with the workers (copy-on-write); bench/idle_cost.py
 # measures what they add to the monitor.
 _PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.engine.records",
-            "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete", "mydocker.runtime.kill",
-            "mydocker.runtime.stats", "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2",
-            "mydocker.engine.networks", "mydocker.engine.volumes", "mydocker.engine.health", "mydocker.runtime.exec")
+            "mydocker.runtime.api", "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete",
+            "mydocker.runtime.kill", "mydocker.runtime.stats", "mydocker.runtime.validate", "mydocker.runtime.schema",
+            "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2", "mydocker.engine.networks",
+            "mydocker.engine.volumes", "mydocker.engine.health")
 
 
 def _preload() -> None:

@@ -21,14 +21,14 @@ LOST = "the container's monitor was gone when it exited, so its exit status is u
 
 def alive(monitor_identity: str) -> bool:
     """Is the process recorded as "pid:starttime" (a container's monitor) still running?"""
-    from mydocker.runtime.state import process_start_time
+    from mydocker.runtime.api import process_start_time
     pid, _, start = monitor_identity.partition(":")
     return pid.isdigit() and process_start_time(int(pid)) == int(start or 0)
 
 
 def identity(pid: int) -> str:
     """"pid:starttime": names one process for as long as the machine runs (pids are reused)."""
-    from mydocker.runtime.state import process_start_time
+    from mydocker.runtime.api import process_start_time
     return f"{pid}:{process_start_time(pid)}"
 
 
@@ -45,12 +45,12 @@ class Observation:
         return [r for r in found if all or r.status in ("running", "restarting", "paused")]
 
     def process_alive(self, rec: ContainerRecord) -> bool:
-        from mydocker.runtime import state as st
+        from mydocker.runtime import api as runtime
         try:
-            state = st.load(self.paths.runtime_root, rec.id)
+            state = runtime.state(self.paths.runtime_root, rec.id)
         except (NotFound, ValueError, OSError):
             return False
-        return state.pid == rec.pid and st.status(self.paths.runtime_root, state) in ("created", "running", "paused")
+        return state.pid == rec.pid and runtime.status(self.paths.runtime_root, state) in ("created", "running", "paused")
 
     def observe(self, rec: ContainerRecord) -> ContainerRecord:
         """The record, corrected by what the processes say (monitor or CLI killed, crash)."""

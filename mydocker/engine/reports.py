@@ -9,7 +9,8 @@ from mydocker.record import factory, record
 class RunReport:
     id: str
     exit_code: int | None = None    # None: detached, still running
-    oom_killed: bool = False        # the kernel's OOM killer ended it
+    oom_killed: bool = False        # the OOM killer killed one of its processes (Docker's State.OOMKilled)
+    ended_by_oom: bool = False      # ... and that ended it: its main process died of the SIGKILL
     memory_limit: int | None = None  # bytes, as asked with -m (for the message about the OOM kill)
 
 

@@ -13,7 +13,7 @@ import stat
 
 from mydocker.errors import InvalidArgument
 from mydocker.engine.options import SecurityOptions  # noqa: F401 - the record lives with RunOptions
-from mydocker.runtime.caps import NAMES as _CAP_NAMES
+from mydocker.runtime.api import capability_names
 
 # moby oci/caps/defaults.go less CAP_NET_RAW, as podman: CapEff 00000000a80405fb. Raw sockets let a
 # container forge packets on its network (ARP and DNS spoofing of its neighbours); ping needs none,
@@ -26,7 +26,7 @@ DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CA
 # of the writer, and that namespace does not own the network namespace the engine made.
 PING_GROUP_RANGE = ("net.ipv4.ping_group_range", "0 2147483647")
 # Numbered as in linux/capability.h (index = capability number): the runtime's list.
-ALL_CAPS = [f"CAP_{name}" for name in _CAP_NAMES]
+ALL_CAPS = [f"CAP_{name}" for name in capability_names()]
 
 # moby oci/defaults.go: deny everything, allow the default devices, deny fuse explicitly.
 # Then what runc adds itself (the runtime may or may not): mknod of anything (opening stays denied),

@@ -24,7 +24,7 @@ def _host_memory() -> int:
 
 def sample(engine, refs: list[str] | None = None, interval: float = 0.5) -> list[ContainerStats]:
     """Two readings `interval` seconds apart: CPU % is the usage between them."""
-    from mydocker.runtime.stats import container_cgroup
+    from mydocker.runtime.api import cgroup as container_cgroup
     records = [engine.records.find_container(r) for r in refs] if refs else \
         [c for c in engine.records.containers() if c.status == "running"]
     groups = {}

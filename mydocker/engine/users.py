@@ -5,7 +5,7 @@ from __future__ import annotations
 from mydocker.record import factory, record
 
 from mydocker.errors import InvalidArgument
-from mydocker.runtime.paths import secure_join
+from mydocker.runtime.api import secure_join
 
 
 @record

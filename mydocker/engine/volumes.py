@@ -162,7 +162,7 @@ class VolumeService:
 
         Call after the container's record exists and its rootfs is mounted, before config.json
         is written: named volumes are created on demand and filled from the image."""
-        from mydocker.runtime.paths import secure_join
+        from mydocker.runtime.api import secure_join
         parsed = [parse_spec(s) for s in specs] + list(more)
         taken = {p.destination for p in parsed}
         if len(taken) != len(parsed) or taken & taken_by_tmpfs:

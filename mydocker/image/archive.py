@@ -18,6 +18,12 @@ import tarfile
 from mydocker.errors import InvalidArgument
 from mydocker.image.store import (MAX_JSON, MEDIA_CONFIG, MEDIA_LAYER, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, ImageStore,
                                   encode_json)
+from mydocker.lazy import lazy_module
+
+hashlib = lazy_module("hashlib")
+io = lazy_module("io")
+reference = lazy_module("mydocker.image.reference")
+shutil = lazy_module("shutil")
 
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
@@ -28,7 +34,6 @@ _SMALL = 4 << 20  # files this small are kept in memory too (JSON documents; a l
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    import io
     info = tarfile.TarInfo(name)
     info.size, info.mode = len(data), 0o644
     tar.addfile(info, io.BytesIO(data))
@@ -44,7 +49,6 @@ def save(store: ImageStore, images: list[tuple[str, list[str]]], out, fmt: str =
     """Write `images` [(manifest digest, [canonical names])] to the binary stream `out`."""
     if fmt not in FORMATS:
         raise InvalidArgument(f"unknown archive format {fmt!r}: use one of {', '.join(FORMATS)}")
-    from mydocker.image import reference
     index, docker_manifest, repositories, blobs = [], [], {}, []
     for digest, names in images:
         manifest = store.read_json(digest)
@@ -107,7 +111,6 @@ class _Files:
 
     def store_json(self, store: ImageStore, document: dict) -> tuple[str, int]:
         """store.put_json, remembering a blob that is new."""
-        import hashlib
         data = encode_json(document)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         if not store.has_blob(digest):
@@ -120,7 +123,6 @@ class _Files:
             store.remove_blob(digest)
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        import hashlib
         name = os.path.normpath(member.name.lstrip("/"))
         if member.issym() or member.islnk():
             target = member.linkname if member.islnk() else os.path.join(os.path.dirname(name), member.linkname)
@@ -191,7 +193,6 @@ def _layer_media(path: str) -> str:
 
 def load(store: ImageStore, stream) -> list[tuple[str, int, list[str]]]:
     """Read an image archive from `stream` into the store: [(manifest digest, size, [names])]."""
-    import shutil
     scratch = store.temp_dir(".load-")
     try:
         files = _Files(scratch)
@@ -218,7 +219,6 @@ def load(store: ImageStore, stream) -> list[tuple[str, int, list[str]]]:
 
 def _docker_tags(files: _Files) -> dict[str, list[str]]:
     """config digest -> canonical names, from a docker-archive manifest.json if present."""
-    from mydocker.image import reference
     if "manifest.json" not in files.files:
         return {}
     out: dict[str, list[str]] = {}
@@ -229,7 +229,6 @@ def _docker_tags(files: _Files) -> dict[str, list[str]]:
 
 
 def _load_oci(store: ImageStore, files: _Files) -> list[tuple[str, int, list[str]]]:
-    from mydocker.image import reference
     index = files.json("index.json")
     found: list[tuple[dict, list[str]]] = []
 
@@ -275,7 +274,6 @@ def _arch() -> str:
 
 
 def _load_docker(store: ImageStore, files: _Files) -> list[tuple[str, int, list[str]]]:
-    from mydocker.image import reference
     loaded = []
     for entry in files.json("manifest.json"):
         config_path, config_digest, config_size = files.files[files.resolve(entry["Config"])]

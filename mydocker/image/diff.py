@@ -12,6 +12,9 @@ import stat
 import tarfile
 
 from mydocker.image.layer import OPAQUE, OPAQUE_XATTR, WHITEOUT
+from mydocker.lazy import lazy_module
+
+hashlib = lazy_module("hashlib")
 
 _XATTR_PAX = "SCHILY.xattr."
 
@@ -20,7 +23,6 @@ class HashingWriter:
     """A write-only file that hashes (sha256) and counts what passes through it."""
 
     def __init__(self, out) -> None:
-        import hashlib
         self.out = out
         self.hash = hashlib.sha256()
         self.size = 0

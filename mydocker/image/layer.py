@@ -17,7 +17,16 @@ import posixpath
 import stat
 import tarfile
 
-from mydocker.errors import InvalidArgument, RuntimeFailure
+from mydocker.errors import InvalidArgument, MyDockerError, RuntimeFailure
+from mydocker.lazy import lazy_module
+
+bz2 = lazy_module("bz2")
+gzip = lazy_module("gzip")
+hashlib = lazy_module("hashlib")
+lzma = lazy_module("lzma")
+shutil = lazy_module("shutil")
+subprocess = lazy_module("subprocess")
+zlib = lazy_module("zlib")
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -95,7 +104,6 @@ def _apply_xattrs(member: tarfile.TarInfo, target: str) -> None:
 
 def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
         shutil.rmtree(path)
     elif os.path.lexists(path):
         os.unlink(path)
@@ -105,7 +113,6 @@ class _HashingReader:
     """Reads through to `raw`, hashing (sha256) what passes: the layer's diff id."""
 
     def __init__(self, raw) -> None:
-        import hashlib
         self.raw = raw
         self.hash = hashlib.sha256()
 
@@ -121,9 +128,6 @@ NO_FILTER = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filte
 
 
 def _extract(fileobj, target: str, diff_id: str | None) -> None:
-    import gzip
-    import lzma
-    import zlib
     reader = _HashingReader(fileobj)
     try:
         with tarfile.open(fileobj=reader, mode="r|", bufsize=1 << 20) as tar:
@@ -146,7 +150,6 @@ def open_layer(path: str):
     f = open(path, "rb")
     head = os.pread(f.fileno(), 4, 0)  # not f.read: the zstd tool shares the fd's offset
     if head == b"\x28\xb5\x2f\xfd":
-        import subprocess
         try:
             proc = subprocess.Popen(["zstd", "-dcq"], stdin=f, stdout=subprocess.PIPE)
         except FileNotFoundError:
@@ -155,13 +158,10 @@ def open_layer(path: str):
             f.close()
         return proc.stdout, proc
     if head[:2] == b"\x1f\x8b":
-        import gzip
         return gzip.GzipFile(fileobj=f, mode="rb"), f
     if head[:3] == b"BZh":
-        import bz2
         return bz2.BZ2File(f), f
     if head == b"\xfd7zX":
-        import lzma
         return lzma.LZMAFile(f), f
     return f, None
 
@@ -169,7 +169,9 @@ def open_layer(path: str):
 def apply_layer(tar_path: str, target: str, diff_id: str | None = None, name: str | None = None) -> None:
     """Extract the layer at `tar_path` into the directory `target` inside a chrooted child;
     with `diff_id`, the uncompressed content must have that digest. `name` names it in errors."""
-    import gzip, bz2, hashlib, lzma, shutil, zlib  # noqa: E401,F401 -- loaded before chroot: unreachable after
+    # Loaded before the chroot, where the host's modules are out of reach (the lazy names above
+    # then find them in sys.modules): a deliberate eager import, as the init's (docs/startup.md).
+    import gzip, bz2, hashlib, lzma, shutil, zlib  # noqa: E401,F401
     stream, helper = open_layer(tar_path)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -204,7 +206,6 @@ def apply_layer(tar_path: str, target: str, diff_id: str | None = None, name: st
 
 def _reason(e: BaseException) -> str:
     """One line for the parent: our own errors as they are, the OS's with the entry they concern."""
-    from mydocker.errors import MyDockerError
     if isinstance(e, MyDockerError):
         return str(e)
     if isinstance(e, OSError) and e.strerror:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from mydocker.record import record
 
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+re = lazy_module("re")
 
 DEFAULT_DOMAIN = "docker.io"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -24,7 +27,7 @@ def _plain(word: str) -> bool:
 
 def _matches(kind: str, value: str) -> bool:
     """`value` fits the grammar's `kind`. Names like busybox:1.36 or sha256:<hex> are decided
-    without `re`, whose import (with enum) is 2 ms of every `run`; anything else by the grammar."""
+    without `re` (its import is on every `run`: docs/startup.md); anything else by the grammar."""
     if kind == "path" and all(_plain(part) for part in value.split("/")):
         return True
     if kind == "tag" and 0 < len(value) <= 128 and value[0] != "." and value[0] != "-" and _TAG_CHARS.issuperset(value):
@@ -33,7 +36,6 @@ def _matches(kind: str, value: str) -> bool:
         algorithm, _, hexa = value.partition(":")
         if _plain(algorithm) and len(hexa) >= 32 and _HEX.issuperset(hexa):
             return True
-    import re
     return re.match(_GRAMMAR[kind], value) is not None
 
 

@@ -15,6 +15,10 @@ import os
 import stat
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
+from mydocker.lazy import lazy_module
+
+shutil = lazy_module("shutil")
+subprocess = lazy_module("subprocess")
 
 _CAPS_XATTR = "security.capability"
 
@@ -29,8 +33,6 @@ def shifted_layer(layer: str, offset: int, size: int) -> str:
     target = os.path.join(store, "shifted", str(offset), "layers", os.path.basename(layer))
     if os.path.isdir(target):
         return target
-    import subprocess
-    import shutil
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     tmp = f"{target}.tmp-{os.getpid()}"

@@ -15,7 +15,13 @@ import errno
 import os
 import stat
 
+from mydocker.errors import RuntimeFailure
+from mydocker.lazy import lazy_module
 from mydocker.linux import syscalls as sc
+
+image_layer = lazy_module("mydocker.image.layer")
+shutil = lazy_module("shutil")
+tempfile = lazy_module("tempfile")
 
 SHORT = 12
 _DRIVER_FILE = "driver"
@@ -53,7 +59,6 @@ def mount_overlay(lowers: list[str], upper: str | None, work: str | None, target
     if upper:
         options += f",upperdir={upper},workdir={work}"
     if len(options) >= 4096:  # the kernel would silently cut the list at one page
-        from mydocker.errors import RuntimeFailure
         raise RuntimeFailure(f"the image has too many layers ({len(lowers)}) for one overlay mount: "
                              "squash it (export and import) or flatten it")
     cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -119,7 +124,6 @@ def _empty_layer(container_dir: str) -> str:
 
 def copy_layer(layer: str, target: str) -> None:
     """Apply an unpacked layer (overlay form) on top of `target` by copying (the vfs driver)."""
-    from mydocker.image.layer import OPAQUE_XATTR
     linked: dict[tuple[int, int], str] = {}  # hard links stay hard links
     for top, dirs, files in os.walk(layer):
         rel = os.path.relpath(top, layer)
@@ -133,7 +137,7 @@ def copy_layer(layer: str, target: str) -> None:
             if stat.S_ISDIR(st.st_mode):
                 if os.path.lexists(dst) and not (os.path.isdir(dst) and not os.path.islink(dst)):
                     _remove(dst)
-                opaque = _getxattr(src, OPAQUE_XATTR) == b"y"
+                opaque = _getxattr(src, image_layer.OPAQUE_XATTR) == b"y"
                 if opaque and os.path.isdir(dst):
                     for child in os.listdir(dst):
                         _remove(os.path.join(dst, child))
@@ -151,7 +155,6 @@ def copy_layer(layer: str, target: str) -> None:
 
 
 def _copy_file(src: str, dst: str, st: os.stat_result) -> None:
-    import shutil
     if stat.S_ISLNK(st.st_mode):
         os.symlink(os.readlink(src), dst)
     elif stat.S_ISREG(st.st_mode):
@@ -187,7 +190,6 @@ def _getxattr(path: str, name: str) -> bytes | None:
 
 def _remove(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
         shutil.rmtree(path)
     elif os.path.lexists(path):
         os.unlink(path)
@@ -198,7 +200,6 @@ def probe(directory: str) -> str:
     forced = os.environ.get(FORCE_ENV)
     if forced:
         return forced
-    import tempfile
     os.makedirs(directory, exist_ok=True)
     base = tempfile.mkdtemp(prefix=".probe-", dir=directory)
     try:
@@ -212,7 +213,6 @@ def probe(directory: str) -> str:
         sc.umount2(dirs[3], sc.MNT_DETACH)
         return "overlay"
     finally:
-        import shutil
         shutil.rmtree(base, ignore_errors=True)
 
 

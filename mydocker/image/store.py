@@ -13,6 +13,12 @@ import os
 
 from mydocker import jsonio  # reads with the C codec alone; writers load json, for sort_keys and indent
 from mydocker.errors import NotFound
+from mydocker.lazy import lazy_module
+
+hashlib = lazy_module("hashlib")
+json = lazy_module("json")
+shutil = lazy_module("shutil")
+tempfile = lazy_module("tempfile")
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -50,7 +56,6 @@ class ImageStore:
         return os.path.exists(self.blob_path(digest))
 
     def put_bytes(self, data: bytes) -> str:
-        import hashlib
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         path = self.blob_path(digest)
         if not os.path.exists(path):
@@ -63,7 +68,6 @@ class ImageStore:
 
     def put_file(self, path: str) -> tuple[str, int]:
         """Move a finished file into the store under its digest."""
-        import hashlib
         h = hashlib.sha256()
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
@@ -91,8 +95,6 @@ class ImageStore:
 
     def unpack_layer(self, blob_digest: str, diff_id: str, apply) -> str:
         """Unpack a layer blob once (into a temp dir renamed into place); return its directory."""
-        import shutil
-        import tempfile
         target = self.layer_dir(diff_id)
         if os.path.isdir(target):
             return target
@@ -120,7 +122,6 @@ class ImageStore:
 
     def temp_dir(self, prefix: str) -> str:
         """A scratch directory on the store's filesystem, so finished files can be renamed in."""
-        import tempfile
         self.ensure()
         return tempfile.mkdtemp(prefix=prefix, dir=self.root)
 
@@ -132,7 +133,6 @@ class ImageStore:
 
     def remove_layer(self, diff_id: str) -> None:
         """Delete an unpacked layer: renamed away first so a half-deleted layer is never used."""
-        import shutil
         path = self.layer_dir(diff_id)
         if not os.path.isdir(path):
             return
@@ -167,7 +167,6 @@ class ImageStore:
 
 def encode_json(obj: dict) -> bytes:
     """A document as the store writes it (its digest depends on these bytes)."""
-    import json
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
 
 

@@ -1,11 +1,15 @@
 """Files: removing a tree as shutil.rmtree(path, ignore_errors=True) does, lighter; a flock.
 
-`import shutil` loads bz2, lzma and fnmatch (and through it re and enum): about 3 ms of every
-`rm` and `run --rm`. Like shutil's safe variant, this walks by directory fd and never follows a
-symlink, so a link planted in a container's files cannot lead the removal outside the tree.
+`import shutil` loads bz2, lzma and fnmatch, and through it re and enum (docs/startup.md). Like
+shutil's safe variant, this walks by directory fd and never follows a symlink, so a link planted in
+a container's files cannot lead the removal outside the tree.
 """
 
 import os
+
+from mydocker.lazy import lazy_module
+
+fcntl = lazy_module("fcntl")
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -57,25 +61,70 @@ def _clear(dir_fd: int) -> None:
 
 
 class Flock:
-    """`with Flock(path):` holds an exclusive flock(2) on `path` (a class: contextlib costs start-up)."""
+    """`with Flock(path):` holds an exclusive flock(2) on `path` (a class: contextlib costs start-up).
+
+    Reentrant within a process (a second hold of the same path counts, and blocks no one), so a
+    caller holding it may call code that takes it again. `remove()` deletes the file while held:
+    whoever was waiting on the old file finds it gone and locks the new one.
+    """
+
+    _held: dict[str, list[int]] = {}   # path: [fd, holds] of this process
 
     def __init__(self, path: str) -> None:
-        self.path, self.fd = path, -1
+        self.path = path
 
-    def __enter__(self) -> None:
-        import fcntl
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            os.close(fd)
-            raise
-        self.fd = fd
+    def __enter__(self) -> "Flock":
+        self.acquire()
+        return self
 
     def __exit__(self, kind, value, traceback) -> bool:
-        os.close(self.fd)  # closing the only fd releases the lock
+        self.release()
         return False
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lock."""
+        return self.path in self._held
+
+    def acquire(self) -> None:
+        held = self._held.get(self.path)
+        if held is not None:
+            held[1] += 1
+            return
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)  # lock files are nobody else's business
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if _same_file(fd, self.path):  # not removed by the holder we waited for
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        self._held[self.path] = [fd, 1]
+
+    def release(self) -> None:
+        held = self._held[self.path]
+        held[1] -= 1
+        if held[1] == 0:
+            del self._held[self.path]
+            os.close(held[0])  # closing the only fd releases the lock
+
+    def remove(self) -> None:
+        """Delete the lock file (call while holding it): what it guarded is gone."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        mine, named = os.fstat(fd), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
 
 
 def copy_tree(src_dir_fd: int, dest: str) -> None:

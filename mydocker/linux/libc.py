@@ -1,8 +1,8 @@
 """libc's functions and the C types the linux layer uses, built on `_ctypes` directly.
 
-`import ctypes` costs about 1 ms (its __init__ builds dozens of types, and imports struct and
-types); `_ctypes` alone, 0.2 ms. The runtime loads this module in every container's set-up, so it
-defines only what syscalls.py and seccomp.py call, the way ctypes/__init__ defines them.
+`import ctypes` costs five times `_ctypes` alone (docs/startup.md), and the runtime loads this module
+in every container's set-up: it defines only what syscalls.py and seccomp.py call, the way
+ctypes/__init__ defines them.
 """
 
 import _ctypes

@@ -1,4 +1,5 @@
-"""mount, umount2, pivot_root, unshare, setns, sethostname, prctl through libc.
+"""mount, umount2, pivot_root, unshare, setns, sethostname, prctl through libc; `Syscalls`, the
+seam through which the rootfs set-up makes its calls.
 
 Every wrapper raises OSError(errno, strerror, path) so callers can name what failed.
 """
@@ -149,6 +150,34 @@ def sethostname(name: str) -> None:
 def setdomainname(name: str) -> None:
     raw = name.encode()
     _check(_libc.setdomainname(raw, len(raw)), f"setdomainname {name!r}")
+
+
+class Syscalls:
+    """The calls that build a container's filesystem view (runtime/rootfs.py and the init's set-up),
+    gathered in one object that those functions take, so a unit test can hand in a recording double
+    (tests/unit/syscall_recorder.py) and check the mount sequence without root.
+
+    This class is the kernel: each attribute is the real function itself, so going through the seam
+    costs no wrapper call and no import. Creating plain files, directories and symlinks under the
+    bundle's rootfs stays with `os`: it needs no privilege and a test can look at the result.
+    """
+
+    mount = staticmethod(mount)
+    mount_setattr = staticmethod(mount_setattr)
+    umount2 = staticmethod(umount2)
+    pivot_root = staticmethod(pivot_root)
+    chdir = staticmethod(os.chdir)
+    fchdir = staticmethod(os.fchdir)
+    chroot = staticmethod(os.chroot)
+    mknod = staticmethod(os.mknod)
+    chown = staticmethod(os.chown)
+    stat = staticmethod(os.stat)  # what is at a path, once the root has moved
+    statvfs = staticmethod(os.statvfs)  # a mount's flags (the ones a user namespace locks)
+    sethostname = staticmethod(sethostname)
+    setdomainname = staticmethod(setdomainname)
+
+
+LINUX = Syscalls()
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

@@ -55,7 +55,12 @@ class Channel:
         fds: list[int] = []
         parts: list[bytes] = []
         while True:
-            data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
+            try:
+                data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
+            except ConnectionResetError:
+                # The peer closed with a message of ours unread (an init that failed before reading
+                # "placed"): Linux reports that once, ahead of what the peer sent, still queued.
+                data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
             for level, kind, payload in ancdata:
                 if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                     fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) - len(payload) % 4]))

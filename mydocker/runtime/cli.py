@@ -10,10 +10,34 @@ from __future__ import annotations
 import os
 import sys
 
-from mydocker.cli.flags import Command, UsageError, check_args, parse
-from mydocker.errors import MyDockerError, describe
+from mydocker.errors import InvalidArgument, MyDockerError, describe
+from mydocker.flags import Command, UsageError, check_args, parse
 from mydocker import jsonio
+from mydocker.lazy import lazy_module
 from mydocker.runtime import status
+
+# Each verb's module loads when the verb runs (start-up budget: docs/startup.md).
+_socket = lazy_module("_socket")
+time = lazy_module("time")
+mydocker_exit = lazy_module("mydocker.exit")
+sc = lazy_module("mydocker.linux.syscalls")
+cgroups = lazy_module("mydocker.runtime.cgroups")
+channel = lazy_module("mydocker.runtime.channel")
+create = lazy_module("mydocker.runtime.create")
+delete = lazy_module("mydocker.runtime.delete")
+events = lazy_module("mydocker.runtime.events")
+runtime_exec = lazy_module("mydocker.runtime.exec")
+features = lazy_module("mydocker.runtime.features")
+foreground = lazy_module("mydocker.runtime.foreground")
+kill = lazy_module("mydocker.runtime.kill")
+pause = lazy_module("mydocker.runtime.pause")
+prewarm = lazy_module("mydocker.runtime.prewarm")
+runtime_process = lazy_module("mydocker.runtime.process")  # not `process`: a local name in _exec_process
+ps = lazy_module("mydocker.runtime.ps")
+specgen = lazy_module("mydocker.runtime.specgen")
+start = lazy_module("mydocker.runtime.start")
+st = lazy_module("mydocker.runtime.state")
+update = lazy_module("mydocker.runtime.update")
 
 PROG = "mydocker-runtime"
 VERSION = "0.1.0"
@@ -129,10 +153,9 @@ def root_command() -> Command:
 
 
 def _create(root: str, cid: str, opts, detach_stdio: bool = False):
-    from mydocker.runtime.create import CreateOptions, create
-    options = CreateOptions(no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
-                            preserve_fds=opts.preserve_fds or 0)
-    _state, init = create(root, cid, opts.bundle, options=options)
+    options = create.CreateOptions(no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
+                                   preserve_fds=opts.preserve_fds or 0)
+    _state, init = create.create(root, cid, opts.bundle, options=options)
     if init.console_fd is not None and opts.console_socket:
         try:
             send_console(opts.console_socket, init.console_fd)
@@ -153,19 +176,15 @@ def write_pid_file(path: str, pid: int) -> None:
 
 def send_console(path: str, fd: int) -> None:
     """What runc sends: one message on a stream socket, the master's name as data, the fd as SCM_RIGHTS."""
-    import _socket
-
-    from mydocker.runtime.channel import send_fds
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         sock.connect(path)
-        send_fds(sock, b"/dev/ptmx", [fd])
+        channel.send_fds(sock, b"/dev/ptmx", [fd])
     finally:
         sock.close()
 
 
 def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
-    from mydocker.runtime import state as st
     if verb == "state":
         print(jsonio.pretty(st.oci_state(root, st.load(root, args[0]))))
     elif verb == "create":
@@ -173,84 +192,69 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
         if init.console_fd is not None:
             os.close(init.console_fd)
     elif verb == "start":
-        from mydocker.runtime.start import start
-        start(root, args[0])
+        start.start(root, args[0])
     elif verb == "kill":
-        from mydocker.runtime.kill import kill, parse_signal
-        kill(root, args[0], parse_signal(args[1] if len(args) > 1 else "SIGTERM", allow_zero=True),
-             all_processes=opts.all)
+        kill.kill(root, args[0], kill.parse_signal(args[1] if len(args) > 1 else "SIGTERM", allow_zero=True),
+                  all_processes=opts.all)
     elif verb == "delete":
-        from mydocker.runtime.delete import delete
-        delete(root, args[0], force=opts.force)
+        delete.delete(root, args[0], force=opts.force)
     elif verb == "run":
         return _run(root, args[0], opts)
     elif verb == "list":
         _list(root, opts)
     elif verb == "ps":
-        from mydocker.runtime.ps import container_pids, ps_table
-        pids = container_pids(root, args[0])
+        pids = ps.container_pids(root, args[0])
         if opts.format == "json":
             print(jsonio.dumps(pids or None))  # runc prints null for no process
         else:
-            sys.stdout.write(ps_table(pids, args[1:]))
+            sys.stdout.write(ps.ps_table(pids, args[1:]))
     elif verb in ("pause", "resume"):
-        from mydocker.runtime import pause
         getattr(pause, verb)(root, args[0])
     elif verb == "events":
-        from mydocker.runtime.events import events
-        events(root, args[0], opts.stats, opts.interval)
+        events.events(root, args[0], opts.stats, opts.interval)
     elif verb == "update":
         _update(root, args[0], opts)
     elif verb == "exec":
         return _exec(root, args[0], args[1:], opts)
     elif verb == "spec":
-        from mydocker.runtime.specgen import write_spec
-        write_spec(opts.bundle, rootless=opts.rootless)
+        specgen.write_spec(opts.bundle, rootless=opts.rootless)
     elif verb == "features":
-        from mydocker.runtime.features import features
-        print(jsonio.pretty(features(), 4))
+        print(jsonio.pretty(features.features(), 4))
     return 0
 
 
 def _run(root: str, cid: str, opts) -> int:
-    from mydocker.runtime import foreground
-    from mydocker.runtime.delete import delete
-    from mydocker.runtime.start import start
     if not opts.detach:
         foreground.become_subreaper()
     init = _create(root, cid, opts)
     if opts.detach:
         if init.console_fd is not None:
             os.close(init.console_fd)
-        start(root, cid)
+        start.start(root, cid)
         return 0
     try:
-        code = foreground.run_foreground(init.pid, init.console_fd, lambda: start(root, cid), stdin=0, stdout=1,
+        code = foreground.run_foreground(init.pid, init.console_fd, lambda: start.start(root, cid), stdin=0, stdout=1,
                                          raw=True, eof_as_ctrl_d=False)
     finally:
         if init.console_fd is not None:
             os.close(init.console_fd)
     if not opts.keep:
-        delete(root, cid, force=True)
+        delete.delete(root, cid, force=True)
     return code
 
 
 def _update(root: str, cid: str, opts) -> None:
-    from mydocker.errors import InvalidArgument
-    from mydocker.runtime.update import resources_from_flags, update
     for refused in ("kernel_memory", "kernel_memory_tcp", "l3_cache_schema", "mem_bw_schema"):
         if opts.get(refused):
             raise InvalidArgument(f"--{refused.replace('_', '-')} is not supported by mydocker-runtime: leave it out")
-    update(root, cid, resources_from_flags(opts, opts.resources))
+    update.update(root, cid, update.resources_from_flags(opts, opts.resources))
 
 
 def _exec(root: str, cid: str, command: list[str], opts) -> int:
-    from mydocker.runtime import exec as runtime_exec
-    from mydocker.runtime import foreground
-    process = _exec_process(root, cid, command, opts)
+    oci_process = _exec_process(root, cid, command, opts)
     if opts.preserve_fds:
         raise MyDockerError("exec --preserve-fds is not supported yet: pass the files another way")
-    started = runtime_exec.exec_process(root, cid, process, detach=opts.detach)
+    started = runtime_exec.exec_process(root, cid, oci_process, detach=opts.detach)
     console = started.console_fd
     try:
         if console is not None and opts.console_socket:
@@ -270,7 +274,6 @@ def _exec(root: str, cid: str, command: list[str], opts) -> int:
 def _exec_process(root: str, cid: str, command: list[str], opts) -> dict:
     """-p FILE as given; else the container's own process (env, user, capabilities) with the
     command line's args, --env, --cwd, --user, --tty on top, as runc builds it."""
-    from mydocker.errors import InvalidArgument
     if opts.process:
         try:
             process = jsonio.load_file(opts.process)
@@ -281,7 +284,6 @@ def _exec_process(root: str, cid: str, command: list[str], opts) -> dict:
         return process
     if not command:
         raise InvalidArgument("exec needs a command after the container id, or --process FILE")
-    from mydocker.runtime import state as st
     record = st.load(root, cid)
     try:
         base = jsonio.load_file(os.path.join(record.bundle, "config.json")).get("process") or {}
@@ -308,7 +310,6 @@ def _exec_process(root: str, cid: str, command: list[str], opts) -> dict:
 
 
 def _list(root: str, opts) -> None:
-    from mydocker.runtime import state as st
     states = []
     for i in st.list_ids(root):
         try:
@@ -331,7 +332,6 @@ def log_error(path: str | None, fmt: str, message: str) -> None:
     "error" entry of a JSON log to explain a failure."""
     if not path:
         return
-    import time
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if fmt == "json":
         line = jsonio.dumps({"level": "error", "msg": message, "time": stamp})
@@ -369,10 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         helper = None
         if verb in ("create", "run"):
             if glob.systemd_cgroup:
-                from mydocker.runtime import cgroups
                 cgroups.SYSTEMD = True  # cgroupsPath read as "slice:prefix:name"
-            from mydocker.runtime.prewarm import prewarm_attach_lock  # outside cgroups/: that loads after the fork
-            helper = prewarm_attach_lock()
+            helper = prewarm.prewarm_attach_lock()  # outside cgroups/: that loads after the fork
         try:
             return dispatch(verb, glob.root, opts, positionals)
         finally:
@@ -400,5 +398,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main() -> None:
-    from mydocker.exit import exit_now
-    exit_now(main())
+    mydocker_exit.exit_now(main())

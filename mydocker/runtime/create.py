@@ -12,10 +12,18 @@ import os
 import time
 
 from mydocker.errors import Conflict
+from mydocker.lazy import lazy_module
 from mydocker.record import record as _record
 from mydocker.runtime import state as st
 from mydocker.runtime.process import InitProcess, spawn_init
 from mydocker.runtime.spec import Spec, load_spec
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
+detect = lazy_module("mydocker.runtime.cgroups.detect")
+hooks = lazy_module("mydocker.runtime.hooks")
+seccomp = lazy_module("mydocker.runtime.seccomp")
+validate = lazy_module("mydocker.runtime.validate")
+zlib = lazy_module("zlib")
 
 DEFAULT_ROOT = st.DEFAULT_ROOT
 
@@ -34,7 +42,6 @@ def default_cgroups_path(root: str, container_id: str) -> str:
     root). Flat like runc's: no parent to create and prune again on every run."""
     if os.path.abspath(root) == DEFAULT_ROOT:
         return f"/mydocker-{container_id}"
-    import zlib
     return f"/mydocker-{zlib.crc32(os.path.abspath(root).encode()):08x}-{container_id}"
 
 
@@ -42,14 +49,11 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
            stdio: tuple[int, int, int] | None = None,
            options: CreateOptions | None = None) -> tuple[st.State, InitProcess]:
     """Create container `container_id` from `bundle`; return its state and init (with any console fd)."""
-    from mydocker.runtime import hooks
     options = options or CreateOptions()
-    validate = spec is None  # a config.json from disk; the engine's own specs are valid by construction
     if spec is None:
         spec = load_spec(bundle)
     hooks.check(spec.hooks)
     if spec.linux.seccomp:
-        from mydocker.runtime import seccomp
         # Compiled before the fork (errors name the field; the init reuses it), or read from the
         # root's cache (not a valid container id, so never listed as one).
         seccomp.prepare(spec.linux.seccomp, cache_dir=os.path.join(root, ".seccomp-cache"))
@@ -69,16 +73,13 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
 
         def after_fork(pid: int) -> None:
             # While the children make namespaces (the fork is early, so they overlap this work):
-            # check config.json against the schema (the init waits for "go" before it touches
-            # anything), record the cgroup's paths (and the init's pid when it is known already),
+            # check the config against the schema (from disk or the engine's, alike; the init waits
+            # for "go" before it touches anything), record the cgroup's paths (and the init's pid when it is known already),
             # then create the cgroup before "go", as the init binds its directories.
             nonlocal cgroup
-            if validate:
-                from mydocker.runtime.validate import validate_config
-                validate_config(spec.raw)
-            from mydocker.runtime.cgroups import open_cgroup
-            cgroup = open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
-                                 container_id=container_id)
+            validate.validate_config(spec.raw)
+            cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
+                                         container_id=container_id)
             _check_unused(cgroup, container_id)
             record.cgroup_paths = cgroup.paths
             if pid:
@@ -146,10 +147,9 @@ def _cgroup_binds(cgroup) -> list[list[str]] | None:
     """[name under /sys/fs/cgroup, host directory] per v1 hierarchy (its mount point's name; co-mounted
     controllers share one), or None on a pure v2 host (the init mounts cgroup2 once it is in its
     cgroup namespace)."""
-    from mydocker.runtime.cgroups.detect import UNIFIED
-    if set(cgroup.paths) == {UNIFIED}:
+    if set(cgroup.paths) == {detect.UNIFIED}:
         return None
-    binds = {os.path.basename(cgroup.mountpoints[key]) or UNIFIED: directory
+    binds = {os.path.basename(cgroup.mountpoints[key]) or detect.UNIFIED: directory
              for key, directory in cgroup.paths.items()}
     return [[name, directory] for name, directory in binds.items()]
 

@@ -8,7 +8,11 @@ import os
 import time
 
 from mydocker.errors import Conflict, NotFound
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
+hooks = lazy_module("mydocker.runtime.hooks")
 
 
 def delete(root: str, container_id: str, force: bool = False) -> None:
@@ -24,8 +28,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
                        "stop it first or use --force")
     cgroup = None
     if record.cgroup_paths:
-        from mydocker.runtime.cgroups import cgroup_from_paths
-        cgroup = cgroup_from_paths(record.cgroup_paths)
+        cgroup = cgroups.cgroup_from_paths(record.cgroup_paths)
     if current == "paused" and cgroup is not None:
         cgroup.thaw()  # a frozen process cannot die
     if current in ("created", "running", "paused"):
@@ -34,8 +37,7 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
         cgroup.destroy()  # also kills what the init left behind (a container without a PID namespace)
     st.remove_dir(root, container_id)
     if record.hooks.get("poststop"):
-        from mydocker.runtime.hooks import run_hooks_warning
-        run_hooks_warning(record.hooks, "poststop", st.hook_state(record, "stopped"))  # the delete has happened
+        hooks.run_hooks_warning(record.hooks, "poststop", st.hook_state(record, "stopped"))  # the delete has happened
 
 
 def _kill_and_wait(pid: int) -> None:

@@ -8,8 +8,11 @@ import sys
 import time
 
 from mydocker.errors import Conflict, InvalidArgument
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
 from mydocker.runtime.stats import stats_json
+
+collector = lazy_module("mydocker.collector")
 
 
 def parse_duration(text: str) -> float:
@@ -34,7 +37,6 @@ def events(root: str, container_id: str, once: bool, interval: str) -> None:
         _emit("stats", container_id, stats_json(root, container_id))
         return
     seconds = parse_duration(interval)
-    from mydocker import collector
     collector.resume()  # as long as the container runs
     ooms = None
     while st.status(root, record) in ("created", "running", "paused"):

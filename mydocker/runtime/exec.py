@@ -17,6 +17,7 @@ import resource
 import signal
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, Conflict, InvalidArgument, RuntimeFailure
+from mydocker.lazy import lazy_module
 from mydocker.linux import syscalls as sc
 from mydocker.linux import tty
 from mydocker.record import record
@@ -25,6 +26,9 @@ from mydocker.runtime import state as st
 from mydocker.runtime.channel import Channel
 from mydocker.runtime.init import RLIMITS, error_message, rlimit_value
 from mydocker.runtime.process import _to_error, wait_for_exit
+
+json = lazy_module("json")
+detect = lazy_module("mydocker.runtime.cgroups.detect")
 
 __all__ = ["ExecProcess", "exec_process", "wait_for_exit"]
 
@@ -90,7 +94,6 @@ def exec_process(root: str, container_id: str, process: dict, stdio: tuple[int, 
 
 
 def _bundle_config(state: st.State) -> dict:
-    import json
     try:
         with open(os.path.join(state.bundle, "config.json")) as f:
             return json.load(f)
@@ -115,13 +118,12 @@ def _cgroups_to_join(state: st.State) -> list[str]:
     """The init's cgroup directories: as the runtime recorded them, else read from /proc."""
     if state.cgroup_paths:
         return list(dict.fromkeys(state.cgroup_paths.values()))
-    from mydocker.runtime.cgroups.detect import hierarchies
 
     def directories(cgroup_file: str) -> dict[tuple, str]:
         with open("/proc/self/mountinfo") as f:
             mountinfo = f.read()
         with open(cgroup_file) as f:
-            found = hierarchies(mountinfo, f.read())
+            found = detect.hierarchies(mountinfo, f.read())
         return {h.keys: os.path.normpath(os.path.join(h.mountpoint, os.path.relpath(h.own, h.root)))
                 for h in found}
 

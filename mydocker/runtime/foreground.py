@@ -13,12 +13,20 @@ import errno
 import os
 import select
 
+from mydocker.lazy import lazy_module
+
+collector = lazy_module("mydocker.collector")
+linux_tty = lazy_module("mydocker.linux.tty")
+process = lazy_module("mydocker.runtime.process")
+sc = lazy_module("mydocker.linux.syscalls")
+termios = lazy_module("termios")
+tty = lazy_module("tty")  # only with -t
+
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
 def become_subreaper() -> None:
     """Before the init is forked: it is reparented to us, so we reap it and its orphans."""
-    from mydocker.linux import syscalls as sc
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
 
 
@@ -34,18 +42,17 @@ def run_foreground(pid: int, console: int | None, start=None, stdin: int | None 
     console (mydocker) or just stop reading (runc's manner). resize: an fd carrying "ROWS COLS" lines,
     each a new size for the console (a front end without a terminal of its own: an HTTP resize request).
     """
-    from mydocker.runtime.process import wait_for_exit
     with forward_signals(pid if sig_proxy else None, console, terminal):
         if console is None:
             if start is not None:
                 start()
-            return wait_for_exit(pid)
+            return process.wait_for_exit(pid)
         copy_winsize(terminal, console)
         with raw_mode(stdin if raw and stdin is not None and os.isatty(stdin) else None):
             if start is not None:
                 start()
             relay_console(console, stdin, stdout, eof_as_ctrl_d, resize)
-        return wait_for_exit(pid)
+        return process.wait_for_exit(pid)
 
 
 class forward_signals:
@@ -78,11 +85,10 @@ class forward_signals:
 
 
 def copy_winsize(terminal: int | None, console: int | None) -> None:
-    from mydocker.linux.tty import get_winsize, set_winsize
     if terminal is None or console is None:
         return
     try:
-        set_winsize(console, *get_winsize(terminal))
+        linux_tty.set_winsize(console, *linux_tty.get_winsize(terminal))
     except OSError:
         pass
 
@@ -97,10 +103,8 @@ class raw_mode:
     def __enter__(self) -> None:
         if self.fd is None:
             return
-        import termios
         self.saved = termios.tcgetattr(self.fd)
         try:
-            import tty  # only with -t
             tty.setraw(self.fd, termios.TCSANOW)
         except BaseException:
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
@@ -108,7 +112,6 @@ class raw_mode:
 
     def __exit__(self, kind, value, traceback) -> bool:
         if self.saved is not None:
-            import termios
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
         return False
 
@@ -117,7 +120,6 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
                   resize: int | None = None) -> None:
     """Copy stdin → console and console → stdout until the container's side closes; resize events
     ("ROWS COLS" lines on the fd `resize`) set the console's size."""
-    from mydocker import collector
     collector.resume()  # as long as the container runs
     readers = [console] + ([stdin] if stdin is not None else []) + ([resize] if resize is not None else [])
     pending = b""
@@ -153,12 +155,11 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
 
 def _apply_sizes(console: int, data: bytes) -> bytes:
     """Each complete "ROWS COLS" line resizes the console; a line cut short waits for the rest."""
-    from mydocker.linux.tty import set_winsize
     *lines, rest = data.split(b"\n")
     for line in lines:
         try:
             rows, cols = (int(x) for x in line.split())
-            set_winsize(console, rows, cols)
+            linux_tty.set_winsize(console, rows, cols)
         except (ValueError, OSError):
             continue  # not a size, or the console is gone: the relay notices that itself
     return rest

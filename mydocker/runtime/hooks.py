@@ -9,8 +9,12 @@ from __future__ import annotations
 import _signal
 import os
 import select
+import sys
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
+from mydocker.lazy import lazy_module
+
+jsonio = lazy_module("mydocker.jsonio")
 
 KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
@@ -45,7 +49,6 @@ def run_hooks_warning(hooks: dict, kind: str, state: dict) -> None:
     for i, hook in enumerate(hooks.get(kind) or []):
         code = run_hook(hook, state)
         if code != 0:
-            import sys
             sys.stderr.write(f"mydocker-runtime: warning: {kind} hook #{i} {hook['path']} {_describe(code)}; "
                              f"the {kind} goes on without it\n")
 
@@ -58,7 +61,6 @@ def _describe(code: int) -> str:
 
 def run_hook(hook: dict, state: dict) -> int:
     """Exit status of the hook (negative: killed by that signal; -1000: timed out and killed)."""
-    from mydocker import jsonio
     data = jsonio.dumps(state).encode()
     read_end, write_end = os.pipe()
     args = hook.get("args") or [hook["path"]]

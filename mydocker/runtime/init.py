@@ -13,13 +13,17 @@ import resource
 import sys
 
 from mydocker.errors import MyDockerError
-# Everything the init uses is imported here: after pivot_root the host's modules are out of reach.
+from mydocker.lazy import lazy_module
+# Everything the init uses is imported here: after pivot_root the host's modules are out of reach
+# (mydocker.lazy.EAGER lists them; tests/unit/test_imports.py checks).
 from mydocker.linux import syscalls as sc
 from mydocker.linux import tty
 from mydocker.linux.net import set_link_up
 from mydocker.runtime import caps, command, hooks, rootfs
 from mydocker.runtime.channel import Channel, error_message  # noqa: F401 - error_message: exec.py imports it here
 from mydocker.runtime.spec import Process, Spec
+
+seccomp = lazy_module("mydocker.runtime.seccomp")  # only with linux.seccomp: loaded before pivot_root
 
 RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
 RLIMITS.setdefault("RLIMIT_LOCKS", 10)  # a Linux rlimit Python's resource module does not name
@@ -104,30 +108,32 @@ class _Placement:
 
 
 def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_namespaces: set[str],
-                  in_userns: bool, placed: _Placement) -> None:
+                  in_userns: bool, placed: _Placement, calls: sc.Syscalls = sc.LINUX) -> None:
+    """`calls`: the kernel, or a recording double in tests/unit/test_rootfs_sequence.py."""
     if spec.linux.namespace("mount") is not None:  # a new one, or one joined by path (as runc)
-        rootfs.prepare_root(spec)
-        rootfs.mount_all(spec, in_userns, before_cgroupfs=placed, cgroup_binds=options.get("cgroup_binds"))
+        rootfs.prepare_root(spec, calls)
+        rootfs.mount_all(spec, in_userns, before_cgroupfs=placed, cgroup_binds=options.get("cgroup_binds"),
+                         calls=calls)
         _container_hooks(spec, ch, state, placed)
         if options.get("no_pivot"):
-            rootfs.move_to(spec.root_path)
+            rootfs.move_to(spec.root_path, calls)
         else:
-            rootfs.pivot_to(spec.root_path)
-        rootfs.root_propagation(spec)
+            rootfs.pivot_to(spec.root_path, calls)
+        rootfs.root_propagation(spec, calls)
         _write_sysctl(spec)  # before readonlyPaths makes /proc/sys read-only
-        rootfs.mask_paths(spec.linux.masked_paths)
-        rootfs.readonly_paths(spec.linux.readonly_paths, in_userns)
+        rootfs.mask_paths(spec.linux.masked_paths, calls)
+        rootfs.readonly_paths(spec.linux.readonly_paths, in_userns, calls)
         if spec.root_readonly:
-            rootfs.readonly_root(in_userns)
+            rootfs.readonly_root(in_userns, calls)
     else:
         _container_hooks(spec, ch, state, placed)
-        os.chroot(spec.root_path)
-        os.chdir("/")
+        calls.chroot(spec.root_path)
+        calls.chdir("/")
         _write_sysctl(spec)
     if spec.hostname:
-        sc.sethostname(spec.hostname)
+        calls.sethostname(spec.hostname)
     if spec.domainname:
-        sc.setdomainname(spec.domainname)
+        calls.setdomainname(spec.domainname)
     if "network" in new_namespaces:
         set_link_up("lo")
     placed()  # in our cgroups (and cgroup namespace) before anything else runs
@@ -170,12 +176,10 @@ def _seccomp_program(spec: Spec):
     field there); this runs before pivot_root, while the module is reachable."""
     if not spec.linux.seccomp:
         return None
-    from mydocker.runtime import seccomp
     return seccomp.prepare(spec.linux.seccomp)
 
 
 def _install_seccomp(program, no_new_privileges: bool) -> None:
-    from mydocker.runtime import seccomp  # already imported by _seccomp_program when a filter exists
     seccomp.install(program, no_new_privileges)
 
 

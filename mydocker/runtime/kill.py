@@ -10,7 +10,10 @@ import os
 import _signal as signals  # the C module: `signal` imports enum, start-up time
 
 from mydocker.errors import Conflict, InvalidArgument
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
 
 
 def parse_signal(value: str | int, allow_zero: bool = False) -> int:
@@ -39,8 +42,7 @@ def kill(root: str, container_id: str, sig: int = signals.SIGTERM, all_processes
     current = st.status(root, record)
     if all_processes:
         if record.cgroup_paths:
-            from mydocker.runtime.cgroups import cgroup_from_paths
-            cgroup = cgroup_from_paths(record.cgroup_paths)
+            cgroup = cgroups.cgroup_from_paths(record.cgroup_paths)
             if current != "stopped" or cgroup.pids():
                 cgroup.kill_all(sig)
             return

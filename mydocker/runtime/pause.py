@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from mydocker.errors import Conflict
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
 
 
 def pause(root: str, container_id: str) -> None:
@@ -24,8 +27,7 @@ def _set_paused(root: str, container_id: str, paused: bool) -> None:
                        f"only a {wanted} container can be {verb}")
     if not record.cgroup_paths:
         raise Conflict(f"container {container_id} has no cgroups recorded: it cannot be {'paused' if paused else 'resumed'}")
-    from mydocker.runtime.cgroups import cgroup_from_paths
-    cgroup = cgroup_from_paths(record.cgroup_paths)
+    cgroup = cgroups.cgroup_from_paths(record.cgroup_paths)
     if paused:
         record.paused = True  # recorded first: `delete --force` thaws before it kills
         st.save(root, record)

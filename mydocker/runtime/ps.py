@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from mydocker.errors import Conflict
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
+subprocess = lazy_module("subprocess")
 
 
 def container_pids(root: str, container_id: str) -> list[int]:
     record = st.load(root, container_id)
     if record.cgroup_paths:
-        from mydocker.runtime.cgroups import cgroup_from_paths
-        return cgroup_from_paths(record.cgroup_paths).pids()
+        return cgroups.cgroup_from_paths(record.cgroup_paths).pids()
     if st.status(root, record) in ("created", "running", "paused"):
         return [record.pid]
     return []
@@ -18,7 +21,6 @@ def container_pids(root: str, container_id: str) -> list[int]:
 
 def ps_table(pids: list[int], ps_args: list[str]) -> str:
     """The host's `ps` output (default -ef) cut to the header and the container's processes."""
-    import subprocess
     out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise Conflict(f"ps {' '.join(ps_args)} failed: {out.stderr.strip()}")

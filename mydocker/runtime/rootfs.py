@@ -3,6 +3,9 @@
 Order follows the runtime spec: make / private, bind the rootfs onto itself, mount config.json's
 mounts in order, create /dev nodes, pivot_root and detach the old root, then masked and read-only
 paths and a read-only root.
+
+Every call that needs privilege or changes the mount table goes through `calls` (the kernel by
+default; tests/unit/test_rootfs_sequence.py hands in a recording one).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import stat
 from mydocker.errors import MyDockerError
 from mydocker.linux import syscalls as sc
 from mydocker.linux.fs import copy_tree
+from mydocker.linux.syscalls import LINUX, Syscalls
 from mydocker.runtime.mountopts import PROPAGATION, RECURSIVE, REMOUNT_FLAGS, MountOptions, parse_options
 from mydocker.runtime.paths import secure_join
 from mydocker.runtime.spec import Mount, Spec
@@ -27,21 +31,21 @@ _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", 
 _LOCKED = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
 
 
-def prepare_root(spec: Spec) -> None:
+def prepare_root(spec: Spec, calls: Syscalls = LINUX) -> None:
     """Make mount events stay inside the container, then bind the rootfs so it is a mount point."""
     # runc's default is rslave: the host's mount events still reach the container, never the reverse.
     propagation = PROPAGATION.get(spec.linux.rootfs_propagation or "", sc.MS_SLAVE | sc.MS_REC)
     if propagation & sc.MS_UNBINDABLE:  # the rootfs could not be bound: private now, unbindable after pivot
         propagation = sc.MS_PRIVATE | (propagation & sc.MS_REC)
-    sc.mount(None, "/", None, propagation)
+    calls.mount(None, "/", None, propagation)
     # runc: a shared parent would carry the rootfs bind (and every mount under it) back to the host,
     # and pivot_root (like MS_MOVE) refuses one; make it private. After a recursive slave/private
     # nothing is shared, so the mountinfo read is skipped on the default path.
     if propagation & sc.MS_SHARED or not propagation & sc.MS_REC:
         point, shared = parent_mount(spec.root_path)
         if shared:
-            sc.mount(None, point, None, sc.MS_PRIVATE)
-    sc.mount(spec.root_path, spec.root_path, None, sc.MS_BIND | sc.MS_REC)
+            calls.mount(None, point, None, sc.MS_PRIVATE)
+    calls.mount(spec.root_path, spec.root_path, None, sc.MS_BIND | sc.MS_REC)
 
 
 def parent_mount(path: str, mountinfo: str = "/proc/self/mountinfo") -> tuple[str, bool]:
@@ -64,40 +68,43 @@ def _unescape(field: str) -> str:
     return head + "".join(chr(int(part[:3], 8)) + part[3:] for part in rest)
 
 
-def mount_all(spec: Spec, in_userns: bool, before_cgroupfs=None, cgroup_binds: list | None = None) -> None:
+def mount_all(spec: Spec, in_userns: bool, before_cgroupfs=None, cgroup_binds: list | None = None,
+              calls: Syscalls = LINUX) -> None:
     """config.json's mounts in order. A cgroup mount shows the container's own cgroup directories:
     `cgroup_binds` ([name, host dir] per v1 hierarchy, from the runtime) are bound even before the
     init joins them; without them, `before_cgroupfs()` first waits until the init has been placed."""
     for entry in spec.mounts:
         if entry.type in ("cgroup", "cgroup2") and not cgroup_binds and before_cgroupfs:
             before_cgroupfs()
-        mount_entry(spec.root_path, entry, in_userns, cgroup_binds)
+        mount_entry(spec.root_path, entry, in_userns, cgroup_binds, calls)
     if _owns_dev(spec):
-        create_devices(spec.root_path, spec.linux.devices, in_userns)
+        create_devices(spec.root_path, spec.linux.devices, in_userns, calls)
 
 
-def mount_entry(root: str, entry: Mount, in_userns: bool, cgroup_binds: list | None = None) -> None:
+def mount_entry(root: str, entry: Mount, in_userns: bool, cgroup_binds: list | None = None,
+                calls: Syscalls = LINUX) -> None:
     opts = parse_options(entry.options)
     dest = secure_join(root, entry.destination)
     kind = entry.type or ("bind" if opts.is_bind else None)
     if opts.is_bind or kind == "bind":
-        _bind(entry.source or "", dest, opts.flags | sc.MS_BIND, in_userns)
+        _bind(entry.source or "", dest, opts.flags | sc.MS_BIND, in_userns, calls)
     elif kind in ("cgroup", "cgroup2"):
-        _mount_cgroupfs(dest, opts.flags, cgroup_binds)
+        _mount_cgroupfs(dest, opts.flags, cgroup_binds, calls)
     else:
         os.makedirs(dest, exist_ok=True)
-        _mount_fs(entry, dest, opts, in_userns)
+        _mount_fs(entry, dest, opts, in_userns, calls)
     for flag in opts.propagation or ():
-        sc.mount(None, dest, None, flag)
+        calls.mount(None, dest, None, flag)
     if opts.recursive:
-        set_tree_attributes(dest, opts.attr_set, opts.attr_clr, entry.options, entry.destination)
+        set_tree_attributes(dest, opts.attr_set, opts.attr_clr, entry.options, entry.destination, calls)
 
 
-def set_tree_attributes(dest: str, attr_set: int, attr_clr: int, options: list[str], shown: str) -> None:
+def set_tree_attributes(dest: str, attr_set: int, attr_clr: int, options: list[str], shown: str,
+                        calls: Syscalls = LINUX) -> None:
     """The recursive options (rro, rnosuid, ...): on the mount at `dest` and on every mount below it.
     `shown`: the destination as the container sees it, for messages."""
     try:
-        sc.mount_setattr(dest, attr_set, attr_clr, recursive=True)
+        calls.mount_setattr(dest, attr_set, attr_clr, recursive=True)
     except OSError as e:
         wanted = ",".join(o for o in options if o in RECURSIVE)
         if e.errno == errno.ENOSYS:
@@ -107,45 +114,45 @@ def set_tree_attributes(dest: str, attr_set: int, attr_clr: int, options: list[s
         raise OSError(e.errno, f"mount options {wanted} on {shown}: {e.strerror}", dest) from None
 
 
-def _bind(source: str, dest: str, flags: int, in_userns: bool) -> None:
+def _bind(source: str, dest: str, flags: int, in_userns: bool, calls: Syscalls) -> None:
     if not os.path.exists(source):
         raise OSError(errno.ENOENT, f"bind source {source} does not exist", source)
     _make_target(dest, directory=os.path.isdir(source))
-    sc.mount(source, dest, None, flags & (sc.MS_BIND | sc.MS_REC))
+    calls.mount(source, dest, None, flags & (sc.MS_BIND | sc.MS_REC))
     if flags & REMOUNT_FLAGS:
-        _remount(dest, flags & ~sc.MS_REC, in_userns)
+        _remount(dest, flags & ~sc.MS_REC, in_userns, calls)
 
 
-def _remount(dest: str, flags: int, in_userns: bool) -> None:
+def _remount(dest: str, flags: int, in_userns: bool, calls: Syscalls) -> None:
     if in_userns:
-        flags |= os.statvfs(dest).f_flag & _LOCKED
-    sc.mount(None, dest, None, flags | sc.MS_BIND | sc.MS_REMOUNT)
+        flags |= calls.statvfs(dest).f_flag & _LOCKED
+    calls.mount(None, dest, None, flags | sc.MS_BIND | sc.MS_REMOUNT)
 
 
-def _mount_fs(entry: Mount, dest: str, opts: MountOptions, in_userns: bool) -> None:
+def _mount_fs(entry: Mount, dest: str, opts: MountOptions, in_userns: bool, calls: Syscalls) -> None:
     source = entry.source or entry.type or "none"
     flags, data = opts.flags, opts.data
     # tmpcopyup: this fd still reaches the directory once the tmpfs hides it
     hidden = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) if opts.tmpcopyup else -1
     try:
-        sc.mount(source, dest, entry.type, flags, data or None)
+        calls.mount(source, dest, entry.type, flags, data or None)
         if hidden >= 0:
             _copy_up(hidden, dest, explicit_mode="mode=" in data)
     except OSError as e:
         if entry.type == "sysfs" and e.errno == errno.EPERM and in_userns:
             # A user namespace whose netns the host's user namespace owns may not mount sysfs: bind
             # the host's, read-only through and through (its submounts: cgroupfs, debugfs, ...).
-            sc.mount("/sys", dest, None, sc.MS_BIND | sc.MS_REC)
-            _remount(dest, flags, in_userns)
+            calls.mount("/sys", dest, None, sc.MS_BIND | sc.MS_REC)
+            _remount(dest, flags, in_userns, calls)
             if flags & sc.MS_RDONLY:
-                set_tree_attributes(dest, sc.MOUNT_ATTR_RDONLY, 0, ["rro"], entry.destination)
+                set_tree_attributes(dest, sc.MOUNT_ATTR_RDONLY, 0, ["rro"], entry.destination, calls)
         elif entry.type == "devpts" and e.errno == errno.EINVAL and "gid=" in data:
             # gid 5 (tty) may not be mapped in a user namespace.
             kept = ",".join(o for o in data.split(",") if not o.startswith("gid="))
-            sc.mount(source, dest, entry.type, flags, kept or None)
+            calls.mount(source, dest, entry.type, flags, kept or None)
         elif entry.type == "mqueue" and e.errno == errno.EPERM:
             # Sharing the host's IPC namespace from a user namespace: bind the host's mqueue.
-            sc.mount("/dev/mqueue", dest, None, sc.MS_BIND | sc.MS_REC)
+            calls.mount("/dev/mqueue", dest, None, sc.MS_BIND | sc.MS_REC)
         elif e.errno == errno.EINVAL and data and e.filename == dest:
             raise OSError(e.errno, f"mount {entry.type} on {entry.destination}: Invalid argument: {entry.type} "
                                    f"refused the options {data!r} (what is not a mount flag goes to the "
@@ -170,7 +177,7 @@ def _copy_up(hidden: int, dest: str, explicit_mode: bool) -> None:
         pass  # an owner unmapped in our user namespace: the tmpfs keeps ours
 
 
-def _mount_cgroupfs(dest: str, flags: int, binds: list | None = None) -> None:
+def _mount_cgroupfs(dest: str, flags: int, binds: list | None, calls: Syscalls) -> None:
     """Show the container its own cgroups, read-only unless asked otherwise.
 
     On cgroup v2 this is a cgroup2 mount. On v1 and hybrid hosts it is a tmpfs with one bind mount
@@ -179,16 +186,16 @@ def _mount_cgroupfs(dest: str, flags: int, binds: list | None = None) -> None:
     os.makedirs(dest, exist_ok=True)
     hierarchies = dict(binds) if binds else _own_cgroup_dirs()
     if list(hierarchies) == [""]:
-        sc.mount("cgroup2", dest, "cgroup2", flags)
+        calls.mount("cgroup2", dest, "cgroup2", flags)
         return
-    sc.mount("tmpfs", dest, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
+    calls.mount("tmpfs", dest, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
     for name, host_dir in hierarchies.items():
         target = os.path.join(dest, name or "unified")
         os.makedirs(target, exist_ok=True)
-        sc.mount(host_dir, target, None, sc.MS_BIND | sc.MS_REC)
-        _remount(target, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, False)
+        calls.mount(host_dir, target, None, sc.MS_BIND | sc.MS_REC)
+        _remount(target, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, False, calls)
     if flags & sc.MS_RDONLY:
-        _remount(dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, False)
+        _remount(dest, flags | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, False, calls)
 
 
 def _own_cgroup_dirs() -> dict[str, str]:
@@ -224,7 +231,7 @@ def _owns_dev(spec: Spec) -> bool:
                and "rbind" not in m.options for m in spec.mounts)
 
 
-def create_devices(root: str, devices: list[dict], in_userns: bool) -> None:
+def create_devices(root: str, devices: list[dict], in_userns: bool, calls: Syscalls = LINUX) -> None:
     dev = os.path.join(root, "dev")
     old_umask = os.umask(0)
     try:
@@ -232,7 +239,7 @@ def create_devices(root: str, devices: list[dict], in_userns: bool) -> None:
                   for name, major, minor in DEFAULT_DEVICES]
         wanted += devices
         for device in wanted:
-            _make_device(root, device, in_userns)
+            _make_device(root, device, in_userns, calls)
         for name, target in _DEV_LINKS:
             _symlink(target, os.path.join(dev, name))
         if os.path.isdir(os.path.join(dev, "pts")):
@@ -243,19 +250,19 @@ def create_devices(root: str, devices: list[dict], in_userns: bool) -> None:
         os.umask(old_umask)
 
 
-def _make_device(root: str, device: dict, in_userns: bool) -> None:
+def _make_device(root: str, device: dict, in_userns: bool, calls: Syscalls) -> None:
     path = secure_join(root, device["path"])
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if in_userns:  # mknod is not allowed in a user namespace: bind the host's node instead
         _make_target(path, directory=False)
-        sc.mount(device["path"], path, None, sc.MS_BIND)
+        calls.mount(device["path"], path, None, sc.MS_BIND)
         return
     kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[device["type"]]
     mode = device.get("fileMode", 0o666) & 0o7777
     if os.path.lexists(path):
         os.unlink(path)
-    os.mknod(path, kind | mode, os.makedev(device.get("major", 0), device.get("minor", 0)))
-    os.chown(path, device.get("uid", 0), device.get("gid", 0))
+    calls.mknod(path, kind | mode, os.makedev(device.get("major", 0), device.get("minor", 0)))
+    calls.chown(path, device.get("uid", 0), device.get("gid", 0))
 
 
 def _make_target(path: str, directory: bool) -> None:
@@ -274,55 +281,55 @@ def _symlink(target: str, path: str) -> None:
         pass
 
 
-def pivot_to(root: str) -> None:
+def pivot_to(root: str, calls: Syscalls = LINUX) -> None:
     """pivot_root into root and detach the old root (runc's pivot_root(".", ".") trick)."""
     old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
     try:
-        os.chdir(root)
-        sc.pivot_root(".", ".")
-        os.fchdir(old_root)
+        calls.chdir(root)
+        calls.pivot_root(".", ".")
+        calls.fchdir(old_root)
         # Keep the detach from propagating to the host's mounts.
-        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
-        sc.umount2(".", sc.MNT_DETACH)
+        calls.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        calls.umount2(".", sc.MNT_DETACH)
     finally:
         os.close(old_root)
-    os.chdir("/")
+    calls.chdir("/")
 
 
-def root_propagation(spec: Spec) -> None:
+def root_propagation(spec: Spec, calls: Syscalls = LINUX) -> None:
     """linux.rootfsPropagation on the new / (runc re-applies it after pivot_root too)."""
     if spec.linux.rootfs_propagation in PROPAGATION:
-        sc.mount(None, "/", None, PROPAGATION[spec.linux.rootfs_propagation])
+        calls.mount(None, "/", None, PROPAGATION[spec.linux.rootfs_propagation])
 
 
-def move_to(root: str) -> None:
+def move_to(root: str, calls: Syscalls = LINUX) -> None:
     """--no-pivot: move the rootfs over / and chroot (for a rootfs on ramfs, where pivot_root fails)."""
-    os.chdir(root)
-    sc.mount(root, "/", None, sc.MS_MOVE)
-    os.chroot(".")
-    os.chdir("/")
+    calls.chdir(root)
+    calls.mount(root, "/", None, sc.MS_MOVE)
+    calls.chroot(".")
+    calls.chdir("/")
 
 
-def mask_paths(paths: list[str]) -> None:
+def mask_paths(paths: list[str], calls: Syscalls = LINUX) -> None:
     for path in paths:
         try:
-            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+            is_dir = stat.S_ISDIR(calls.stat(path).st_mode)
         except FileNotFoundError:
             continue
         if is_dir:
-            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
+            calls.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
         else:
-            sc.mount("/dev/null", path, None, sc.MS_BIND)
+            calls.mount("/dev/null", path, None, sc.MS_BIND)
 
 
-def readonly_paths(paths: list[str], in_userns: bool) -> None:
+def readonly_paths(paths: list[str], in_userns: bool, calls: Syscalls = LINUX) -> None:
     for path in paths:
         try:
-            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+            calls.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
         except FileNotFoundError:
             continue
-        _remount(path, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_REC, in_userns)
+        _remount(path, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_REC, in_userns, calls)
 
 
-def readonly_root(in_userns: bool) -> None:
-    _remount("/", sc.MS_RDONLY, in_userns)
+def readonly_root(in_userns: bool, calls: Syscalls = LINUX) -> None:
+    _remount("/", sc.MS_RDONLY, in_userns, calls)

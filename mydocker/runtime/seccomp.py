@@ -25,7 +25,12 @@ import os
 import struct
 
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
 from mydocker.linux import seccomp as kernel
+
+jsonio = lazy_module("mydocker.jsonio")
+seccomp_table = lazy_module("mydocker.runtime.seccomp_table")
+zlib = lazy_module("zlib")
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 AUDIT_ARCH_I386 = 0x40000003
@@ -311,7 +316,6 @@ def _intervals(table: dict[int, tuple], start: int, end: int, default: int, stub
 
 
 def _rules_for(arch: str, syscalls: list, default: int) -> dict[int, tuple]:
-    from mydocker.runtime import seccomp_table
     numbers = getattr(seccomp_table, arch.removeprefix("SCMP_ARCH_"))
     conditional: dict[int, list] = {}
     plain: dict[int, int] = {}
@@ -386,7 +390,6 @@ def _arch_body(arch: str, arches: list[str], syscalls: list, default: int, stub:
 
 
 def _named_numbers(arch: str, syscalls: list) -> set[int]:
-    from mydocker.runtime import seccomp_table
     numbers = getattr(seccomp_table, arch.removeprefix("SCMP_ARCH_"))
     return {numbers[n] for names, _v, _c in syscalls for n in names if n in numbers}
 
@@ -422,7 +425,6 @@ _CACHE_HEADER = struct.Struct("<II")  # flags, key length
 
 def _cache_key(config: dict) -> bytes:
     """The profile, and this compiler's own files: a changed compiler never reuses old programs."""
-    from mydocker import jsonio
     here = os.path.dirname(os.path.abspath(__file__))
     stamp = [(s.st_mtime_ns, s.st_size) for s in (os.stat(os.path.join(here, f"{name}.py"))
                                                    for name in ("seccomp", "seccomp_table"))]
@@ -430,7 +432,6 @@ def _cache_key(config: dict) -> bytes:
 
 
 def _cache_path(cache_dir: str, key: bytes) -> str:
-    import zlib
     return os.path.join(cache_dir, f"{zlib.crc32(key):08x}-{len(key)}.bpf")
 
 

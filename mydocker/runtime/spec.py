@@ -6,6 +6,9 @@ import os
 from mydocker.record import factory, record
 from mydocker.errors import InvalidArgument
 from mydocker import jsonio
+from mydocker.lazy import lazy_module
+
+mountopts = lazy_module("mydocker.runtime.mountopts")
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 
@@ -105,8 +108,7 @@ class Mount:
             raise _bad(f"{where}destination", f"must be an absolute path, not {dest!r}")
         mount = cls(destination=dest, type=_get(d, "type", str, where), source=_get(d, "source", str, where),
                     options=_strings(d.get("options"), f"{where}options"))
-        from mydocker.runtime.mountopts import check_options
-        check_options(mount.options, mount.type, f"{where}options")
+        mountopts.check_options(mount.options, mount.type, f"{where}options")
         return mount
 
 

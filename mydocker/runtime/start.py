@@ -6,7 +6,10 @@ import os
 import select
 
 from mydocker.errors import Conflict, RuntimeFailure
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+hooks = lazy_module("mydocker.runtime.hooks")
 
 
 # runc's words for each state a container cannot be started from
@@ -42,6 +45,5 @@ def start(root: str, container_id: str) -> st.State:
     record.started = True
     st.save(root, record)
     if record.hooks.get("poststart"):
-        from mydocker.runtime.hooks import run_hooks_warning
-        run_hooks_warning(record.hooks, "poststart", st.hook_state(record, "running"))
+        hooks.run_hooks_warning(record.hooks, "poststart", st.hook_state(record, "running"))
     return record

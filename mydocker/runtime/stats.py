@@ -3,7 +3,11 @@ recorded cgroup paths."""
 
 from __future__ import annotations
 
+from mydocker.errors import NotFound
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
 
 
 def container_cgroup(root: str, container_id: str):
@@ -11,8 +15,7 @@ def container_cgroup(root: str, container_id: str):
     record = st.load(root, container_id)
     if not record.cgroup_paths:
         return None
-    from mydocker.runtime.cgroups import cgroup_from_paths
-    return cgroup_from_paths(record.cgroup_paths)
+    return cgroups.cgroup_from_paths(record.cgroup_paths)
 
 
 def oom_killed(root: str, container_id: str) -> bool:
@@ -21,7 +24,7 @@ def oom_killed(root: str, container_id: str) -> bool:
     try:
         cgroup = container_cgroup(root, container_id)
         return bool(cgroup and cgroup.oom_killed())
-    except (OSError, LookupError):
+    except (OSError, LookupError, NotFound):  # NotFound: deleted already (`rm -f`), nothing to tell
         return False
 
 

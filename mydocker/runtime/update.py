@@ -6,7 +6,10 @@ import json
 import sys
 
 from mydocker.errors import Conflict, InvalidArgument
+from mydocker.lazy import lazy_module
 from mydocker.runtime import state as st
+
+cgroups = lazy_module("mydocker.runtime.cgroups")
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -71,5 +74,4 @@ def update(root: str, container_id: str, resources: dict) -> None:
         raise Conflict(f"container not running: {container_id} is {current}; only a live container can be updated")
     if not record.cgroup_paths:
         raise Conflict(f"container {container_id} has no cgroups recorded: nothing to update")
-    from mydocker.runtime.cgroups import cgroup_from_paths
-    cgroup_from_paths(record.cgroup_paths).set(resources)
+    cgroups.cgroup_from_paths(record.cgroup_paths).set(resources)

@@ -8,6 +8,10 @@ additionalProperties): the jsonschema package costs tens of milliseconds to impo
 from __future__ import annotations
 
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+runtime_schema = lazy_module("mydocker.runtime.schema")
+re = lazy_module("re")
 
 _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
 
@@ -20,9 +24,8 @@ class _Invalid(Exception):
 
 def validate_config(config: object) -> None:
     """Raise InvalidArgument naming the first field that breaks the schema."""
-    from mydocker.runtime.schema import SCHEMAS
     try:
-        _Validator(SCHEMAS).check(config, SCHEMAS["config-schema.json"], "config-schema.json", "")
+        _Validator(runtime_schema.SCHEMAS).check(config, runtime_schema.SCHEMAS["config-schema.json"], "config-schema.json", "")
     except _Invalid as e:
         raise InvalidArgument(f"config.json: {e.where or '(top level)'} {e.problem}") from None
 
@@ -126,7 +129,6 @@ def _matches(pattern: str, value: str) -> bool:
     check = _PATTERNS.get(pattern)
     if check is not None:
         return check(value)
-    import re
     return re.search(pattern, value) is not None
 
 

@@ -50,7 +50,8 @@ def test_rootfs_is_the_image(mydocker, tmp_path):
     assert "visible" not in out
     assert out[0] == "/"
     assert "image" in out
-    assert out[1:-1] == ["bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr", "var"]
+    # lib and lib64: the image's iputils ping and the glibc it needs (image/busybox.py)
+    assert out[1:-1] == ["bin", "dev", "etc", "home", "lib", "lib64", "proc", "root", "sys", "tmp", "usr", "var"]
 
 
 def test_env_cwd_user_applied(mydocker):

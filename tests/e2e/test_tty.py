@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pexpect
+import pytest
 
 
 def spawn(mydocker, *args: str) -> pexpect.spawn:
@@ -61,3 +62,29 @@ def test_tty_without_i_prints_output(mydocker):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+@pytest.mark.parametrize("verb", ["run", "exec"])
+def test_it_with_a_stdin_that_is_not_a_terminal_is_refused(mydocker, verb):
+    """Docker's CheckTty: -i -t attached needs a terminal on stdin (a pipe hung forever); exit 1, nothing made."""
+    import subprocess
+    if verb == "exec":
+        mydocker("run", "-d", "--name", "target", "busybox", "sleep", "60")
+    before = mydocker("ps", "-aq").out
+    argv = ["run", "--rm", "-it", "busybox", "sh"] if verb == "run" else ["exec", "-it", "target", "sh"]
+    try:
+        r = mydocker(*argv, input="echo hi\n", rc=None, timeout=20)
+    except subprocess.TimeoutExpired:
+        r = None
+    finally:
+        after = mydocker("ps", "-aq").out
+        for cid in after.split():
+            mydocker("rm", "-f", cid, rc=None)
+    assert r is not None, f"{verb} -it with a pipe on stdin hung"
+    assert r.rc == 1 and r.err.strip().startswith("mydocker: the input device is not a TTY"), r
+    assert after == before
+
+
+def test_t_alone_with_a_stdin_that_is_not_a_terminal_runs(mydocker):
+    r = mydocker("run", "--rm", "-t", "busybox", "echo", "piped", input="ignored\n")
+    assert r.out.strip() == "piped"

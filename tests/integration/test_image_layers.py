@@ -240,3 +240,22 @@ def test_a_layer_whose_content_differs_from_its_diff_id_is_refused(tmp_path):
     (tmp_path / "bad").mkdir()
     with pytest.raises(InvalidArgument, match="damaged or forged"):
         apply_layer(str(tmp_path / "l.tgz"), str(tmp_path / "bad"), "sha256:" + "0" * 64)
+
+
+def test_a_fresh_process_applies_a_compressed_layer_inside_its_chroot(tmp_path):
+    """The extracting child chroots into the target, where the host's modules are out of reach: the
+    decompressor and digest modules must be loaded before it, in a process that had none of them."""
+    import gzip
+    import subprocess
+    import sys
+    layer = tmp_path / "layer.tar.gz"
+    layer.write_bytes(gzip.compress(layer_tar([("dir", "etc"), ("file", "etc/motd", "hello\n")])))
+    target = tmp_path / "target"
+    target.mkdir()
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from mydocker.image.layer import apply_layer; "
+            "apply_layer(sys.argv[2], sys.argv[3])")
+    proc = subprocess.run([sys.executable, "-IS", "-c", code, repo, str(layer), str(target)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (target / "etc/motd").read_text() == "hello\n"

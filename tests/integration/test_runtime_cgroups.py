@@ -99,3 +99,25 @@ def test_prewarm_child_moves_itself_within_our_cgroup_and_exits_cleanly():
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     with open("/proc/self/cgroup") as f:
         assert f.read() == before
+
+
+def test_a_process_killed_for_memory_while_the_main_one_survives_is_reported_as_such(mydocker):
+    """The OOM killer ends `tail` (it keeps 200 MiB without a newline); the shell goes on and exits 0.
+    run says what happened; inspect's OOMKilled is Docker's: the OOM killer killed a process of the
+    container during its run (moby sets it on the cgroup's OOM event, whichever process it killed)."""
+    r = mydocker("run", "--name", "child", "-m", "32m", "--memory-swap", "32m", "busybox",
+                 "sh", "-c", "dd if=/dev/zero bs=1M count=200 | tail; echo survived")
+    assert "survived" in r.out
+    assert "mydocker: container was killed" not in r.err
+    assert "mydocker: a process in the container was killed: out of memory (limit 32MiB)" in r.err
+    state = mydocker("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", "child").out.split()
+    assert state == ["true", "0"]
+    mydocker("rm", "child")
+
+
+def test_oom_killed_main_process_is_recorded_for_inspect(mydocker):
+    mydocker("run", "--name", "main", "-m", "16m", "--memory-swap", "16m", "busybox",
+             "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1", rc=137)
+    state = mydocker("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", "main").out.split()
+    assert state == ["true", "137"]
+    mydocker("rm", "main")

@@ -125,6 +125,23 @@ def test_invalid_config_is_rejected_naming_the_field(runtime_root, make_bundle, 
     assert st.list_ids(runtime_root) == []
 
 
+def test_the_engines_in_memory_config_is_validated_as_one_from_disk(runtime_root, make_bundle):
+    """The engine hands create a config it built (runtime.api.create), not a config.json to read:
+    the same schema check applies, and nothing is left behind."""
+    from mydocker.runtime import api
+    bundle = make_bundle(["true"])
+    with open(os.path.join(bundle, "config.json")) as f:
+        config = json.load(f)
+    config["annotations"] = {"org.example.count": 1}  # the schema wants strings; nothing else looks
+    try:
+        with pytest.raises(InvalidArgument) as err:
+            api.create(runtime_root, "engine-made", bundle, config)
+    finally:
+        api.delete(runtime_root, "engine-made", force=True)
+    assert "annotations.org.example.count must be a string" in str(err.value)
+    assert st.list_ids(runtime_root) == []
+
+
 def test_setup_error_comes_back_as_one_message(runtime_root, make_bundle):
     def add_bad_mount(config):
         config["mounts"].append({"destination": "/data", "type": "bind", "source": "/no/such/host/dir",

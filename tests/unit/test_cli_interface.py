@@ -10,7 +10,7 @@ import mydocker
 
 CLI = pathlib.Path(mydocker.__file__).parent / "cli"
 ALLOWED = ("mydocker.cli", "mydocker.engine.api", "mydocker.errors", "mydocker.record", "mydocker.jsonio",
-           "mydocker.collector", "mydocker.exit")
+           "mydocker.collector", "mydocker.exit", "mydocker.flags", "mydocker.lazy")
 
 
 def _imports(path: pathlib.Path) -> list[tuple[int, str]]:

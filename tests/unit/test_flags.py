@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as s
 
-from mydocker.cli.flags import Command, UsageError, check_args, parse
+from mydocker.flags import Command, UsageError, check_args, parse
 
 
 def run_command() -> Command:

@@ -54,6 +54,18 @@ def test_a_closed_peer_reads_as_none():
     b.close()
 
 
+def test_a_peer_gone_with_our_message_unread_still_delivers_what_it_sent():
+    """The init fails and exits before it reads "placed": Linux reports ECONNRESET once, ahead of
+    the init's error message, which must still reach the runtime (not "Connection reset by peer")."""
+    a, b = Channel.pair()
+    b.send({"type": "error", "message": "the mount on /data asks for rro"})
+    a.send({"type": "placed"})  # never read
+    b.close()
+    assert a.recv() == ({"type": "error", "message": "the mount on /data asks for rro"}, [])
+    assert a.recv() == (None, [])
+    a.close()
+
+
 def test_cloexec_from_marks_every_fd_above_the_first():
     r, w = os.pipe()
     high = os.dup2(r, 1000)  # inheritable, far above the rest

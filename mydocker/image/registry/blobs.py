@@ -16,6 +16,9 @@ import time
 import zlib
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
+from mydocker.lazy import lazy_module
+
+image_layer = lazy_module("mydocker.image.layer")
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -129,7 +132,6 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def fetch_layer(client, store, digest: str, size: int, diff_id: str, emit) -> str:
     """Download (or resume) one layer blob and unpack it into the store; `emit(status, current, total)`."""
-    from mydocker.image.layer import apply_layer
     hexpart = store.blob_path(digest).rsplit("/", 1)[1]
     partial = os.path.join(store.blobs, f".partial-{hexpart}")
     fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
@@ -155,7 +157,7 @@ def fetch_layer(client, store, digest: str, size: int, diff_id: str, emit) -> st
         if not store.has_blob(digest):
             os.rename(partial, store.blob_path(digest))
         emit("Extracting", 0, 0)   # tar extraction reports no byte count
-        store.unpack_layer(digest, diff_id, lambda blob, target: apply_layer(tar or blob, target, name=hexpart[:12]))
+        store.unpack_layer(digest, diff_id, lambda blob, target: image_layer.apply_layer(tar or blob, target, name=hexpart[:12]))
         return "Pull complete"
     finally:
         for path in (partial + ".tar",):

@@ -9,6 +9,11 @@ import urllib.parse
 from mydocker.errors import InvalidArgument, MyDockerError, NotFound, RuntimeFailure
 from mydocker.image.registry import auth
 from mydocker.image.registry.transport import Response, Transport
+from mydocker.lazy import lazy_module
+
+hashlib = lazy_module("hashlib")
+media = lazy_module("mydocker.image.registry.media")
+ssl = lazy_module("ssl")
 
 DOCKER_HUB_API = "registry-1.docker.io"
 
@@ -66,7 +71,6 @@ class RegistryClient:
         """Find the API's scheme and its auth challenge (GET /v2/), as Docker does before anything else."""
         if self.base:
             return
-        import ssl
         schemes = ("https", "http") if self.insecure else ("https",)
         for scheme in schemes:
             try:
@@ -252,7 +256,6 @@ class RegistryClient:
 
 
 def check_digest(data: bytes, expected: str, what: str) -> str:
-    import hashlib
     actual = "sha256:" + hashlib.sha256(data).hexdigest()
     if expected and actual != expected:
         raise RuntimeFailure(f"{what} does not match its digest: expected {expected}, got {actual}; "
@@ -261,7 +264,6 @@ def check_digest(data: bytes, expected: str, what: str) -> str:
 
 
 def reject_schema1(kind: str, name: str) -> None:
-    from mydocker.image.registry.media import DOCKER_SCHEMA1
-    if kind in DOCKER_SCHEMA1:
+    if kind in media.DOCKER_SCHEMA1:
         raise InvalidArgument(f"{name} is a Docker schema 1 image, which is deprecated and not supported: "
                               "push it again with a current client")

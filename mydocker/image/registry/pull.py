@@ -13,7 +13,12 @@ from mydocker.errors import InvalidArgument, RuntimeFailure
 from mydocker.image.registry import media
 from mydocker.image.registry.client import RegistryClient, check_digest, reject_schema1
 from mydocker.image.store import MAX_JSON
+from mydocker.lazy import lazy_module
 from mydocker.record import record
+
+blobs = lazy_module("mydocker.image.registry.blobs")
+sources = lazy_module("mydocker.image.registry.sources")
+workers = lazy_module("mydocker.image.registry.workers")
 
 MAX_PARALLEL = 3   # Docker's max-concurrent-downloads
 
@@ -110,7 +115,6 @@ def pull(store, reference, *, platform: str | None = None, tls_verify: bool | No
     # last: the manifest itself (the caller then tags it)
     if check_digest(data, digest, "manifest") != store.put_bytes(data):
         raise RuntimeFailure("the image store changed the manifest's bytes")
-    from mydocker.image.registry import sources
     sources.remember(store, [d["digest"] for d in layers] + [config_desc["digest"]], reference.repository)
     progress("", f"Digest: {digest}")
     return Pulled(digest, len(data), kind, len(jobs))
@@ -131,14 +135,12 @@ def _config(store, client: RegistryClient, desc: dict) -> bytes:
 
 
 def _fetch_layers(store, client: RegistryClient, jobs: list, progress, parallel: int) -> None:
-    from mydocker.image.registry import workers
-    from mydocker.image.registry.blobs import fetch_layer
     client.ping()   # authenticate once in the parent; workers inherit the token
 
     def work(job, emit):
         digest, size, diff_id = job
         client.transport.forget_connections()
-        final = fetch_layer(client, store, digest, size, diff_id,
+        final = blobs.fetch_layer(client, store, digest, size, diff_id,
                             lambda status, current, total: emit([status, current, total]))
         emit([final, size, size])
         return final

@@ -14,6 +14,7 @@ import os
 import selectors
 import signal
 
+from mydocker import errors
 from mydocker.errors import MyDockerError, RuntimeFailure
 
 PR_SET_PDEATHSIG = 1
@@ -76,7 +77,6 @@ def run(jobs: list, work, on_event, parallel: int = 3) -> list:
 
 
 def _error_classes():
-    import mydocker.errors as errors
     return [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, MyDockerError)]
 
 

@@ -7,9 +7,14 @@ the state, then `cg.create()`, `cg.set(linux.resources)`, `cg.apply(init_pid)`; 
 
 from __future__ import annotations
 
+from mydocker.lazy import lazy_module
 from mydocker.runtime.cgroups.base import Cgroup, CgroupStats
 from mydocker.runtime.cgroups.convert import shares_to_weight
 from mydocker.runtime.cgroups.detect import UNIFIED, check_cgroups_path, hierarchies, mode_of
+
+cgroups_systemd = lazy_module("mydocker.runtime.cgroups.systemd")
+v1 = lazy_module("mydocker.runtime.cgroups.v1")
+v2 = lazy_module("mydocker.runtime.cgroups.v2")
 
 __all__ = ["Cgroup", "CgroupStats", "cgroup_from_paths", "detect_mode", "open_cgroup", "shares_to_weight"]
 
@@ -39,8 +44,7 @@ def open_cgroup(cgroups_path: str | None, *, default: str = "", container_id: st
     ("mydocker/<id>") under the caller's own cgroup in each hierarchy, as in runc. In systemd mode
     "slice:prefix:name" becomes the path systemd gives that unit (cgroups/systemd.py), made with cgroupfs."""
     if SYSTEMD if systemd is None else systemd:
-        from mydocker.runtime.cgroups.systemd import systemd_cgroup_path
-        cgroups_path = systemd_cgroup_path(cgroups_path or "", container_id)
+        cgroups_path = cgroups_systemd.systemd_cgroup_path(cgroups_path or "", container_id)
     inner = check_cgroups_path(cgroups_path or default)
     found = hierarchies(_read(mountinfo_path), _read(cgroup_path))
     mode = mode_of(found)
@@ -54,9 +58,5 @@ def open_cgroup(cgroups_path: str | None, *, default: str = "", container_id: st
 def cgroup_from_paths(paths: dict[str, str]) -> Cgroup:
     """Rebuild the driver from recorded `paths` (crash cleanup, delete, pause, stats)."""
     if set(paths) == {UNIFIED}:
-        from mydocker.runtime.cgroups.v2 import V2Cgroup
-
-        return V2Cgroup(paths)
-    from mydocker.runtime.cgroups.v1 import V1Cgroup
-
-    return V1Cgroup(paths)
+        return v2.V2Cgroup(paths)
+    return v1.V1Cgroup(paths)

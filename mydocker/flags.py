@@ -1,7 +1,7 @@
 """A small command-line parser with Docker's (pflag's) manners, shared by `mydocker` and `mydocker-runtime`.
 
-Why not argparse: it loads gettext, locale and shutil on every start (about 4 ms here, a tenth of a
-whole `run`), and its intermixed positionals are not Docker's. What this does:
+Why not argparse: it loads gettext, locale and shutil on every start (docs/startup.md), and its
+intermixed positionals are not Docker's. What this does:
   -t -i / -ti, --name x / --name=x, -e K=V / -eK=V, repeated list flags, `--` ends the flags,
   and for `run`/`exec` flags stop at the first positional (everything after is the command).
 Errors are one line and exit 125 (UsageError).

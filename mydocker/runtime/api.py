@@ -1,0 +1,159 @@
+"""The runtime as the engine sees it: every call the engine makes into runtime/ goes through here.
+
+The runtime's verbs (create, start, state, kill, delete, exec, wait, pause/resume, update, stats) on
+a runtime root and a container id, as `mydocker-runtime` offers them on its command line, plus the
+few helpers the engine shares with the runtime (signal names, capability names, path resolution
+inside a rootfs, the fd-passing channel, the terminal relay). tests/unit/test_layering.py holds the
+engine to this module. Importing it costs nothing: each verb's module loads on first call.
+"""
+
+from __future__ import annotations
+
+from mydocker.lazy import lazy_module
+
+TYPE_CHECKING = False  # type checkers read it as True; `typing` itself costs 8 ms to import
+if TYPE_CHECKING:
+    from mydocker.runtime.channel import Channel
+    from mydocker.runtime.exec import ExecProcess
+    from mydocker.runtime.process import InitProcess
+    from mydocker.runtime.state import State
+
+_caps = lazy_module("mydocker.runtime.caps")
+_channel = lazy_module("mydocker.runtime.channel")
+_create = lazy_module("mydocker.runtime.create")
+_delete = lazy_module("mydocker.runtime.delete")
+_exec = lazy_module("mydocker.runtime.exec")
+_foreground = lazy_module("mydocker.runtime.foreground")
+_kill = lazy_module("mydocker.runtime.kill")
+_pause = lazy_module("mydocker.runtime.pause")
+_paths = lazy_module("mydocker.runtime.paths")
+_prewarm = lazy_module("mydocker.runtime.prewarm")
+_process = lazy_module("mydocker.runtime.process")
+_spec = lazy_module("mydocker.runtime.spec")
+_start = lazy_module("mydocker.runtime.start")
+_state = lazy_module("mydocker.runtime.state")
+_stats = lazy_module("mydocker.runtime.stats")
+_status = lazy_module("mydocker.runtime.status")
+_update = lazy_module("mydocker.runtime.update")
+
+
+# verbs
+
+def create(root: str, container_id: str, bundle: str, config: dict,
+           stdio: tuple[int, int, int] | None = None) -> tuple[State, InitProcess]:
+    """`create` from a config.json already read (`config`), checked against the runtime-spec schema
+    as a config.json on disk is; the init is left blocked before the user's command."""
+    return _create.create(root, container_id, bundle, spec=_spec.Spec.from_dict(config, bundle), stdio=stdio)
+
+
+def start(root: str, container_id: str) -> State:
+    """Release a created container's init into the user's command."""
+    return _start.start(root, container_id)
+
+
+def state(root: str, container_id: str) -> State:
+    """The recorded state (raises NotFound)."""
+    return _state.load(root, container_id)
+
+
+def status(root: str, recorded: State) -> str:
+    """What the recorded container is now: creating, created, running, paused or stopped."""
+    return _status.status(root, recorded)
+
+
+def kill(root: str, container_id: str, sig: int) -> None:
+    _kill.kill(root, container_id, sig)
+
+
+def delete(root: str, container_id: str, force: bool = False) -> None:
+    """Remove the container's state and cgroup; with `force`, kill it first, and a container that
+    does not exist is no error."""
+    _delete.delete(root, container_id, force=force)
+
+
+def exec_process(root: str, container_id: str, process: dict, stdio: tuple[int, int, int] | None = None,
+                 detach: bool = False) -> ExecProcess:
+    """Start an OCI process object in the running container (wait for it with wait_for_exit)."""
+    return _exec.exec_process(root, container_id, process, stdio=stdio, detach=detach)
+
+
+def wait_for_exit(pid: int) -> int:
+    """Reap our child (or, as subreaper, the init) and its orphans; the exit code as Docker reports it."""
+    return _process.wait_for_exit(pid)
+
+
+def pause(root: str, container_id: str) -> None:
+    _pause.pause(root, container_id)
+
+
+def resume(root: str, container_id: str) -> None:
+    _pause.resume(root, container_id)
+
+
+def update(root: str, container_id: str, resources: dict) -> None:
+    """Apply an OCI linux.resources object to the running container's cgroup."""
+    _update.update(root, container_id, resources)
+
+
+def cgroup(root: str, container_id: str):
+    """The container's cgroup, for reading its statistics."""
+    return _stats.container_cgroup(root, container_id)
+
+
+def oom_killed(root: str, container_id: str) -> bool:
+    """Did the OOM killer end a process of the container (read before its cgroup goes)?"""
+    return _stats.oom_killed(root, container_id)
+
+
+# running in the foreground
+
+def become_subreaper() -> None:
+    """Before a foreground container's init is forked: it is reparented to us, and we reap it."""
+    _foreground.become_subreaper()
+
+
+def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
+                   raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
+                   resize: int | None = None) -> int:
+    """The one foreground run (mydocker-runtime run/exec use it too): start the process, forward our
+    signals to it, relay its console to the caller's fds (raw mode, window size, resize events), and
+    return its exit code as Docker reports it. See runtime/foreground.run_foreground."""
+    return _foreground.run_foreground(pid, console, start, stdin=stdin, stdout=stdout, raw=raw, terminal=terminal,
+                                      sig_proxy=sig_proxy, resize=resize)
+
+
+def prewarm_attach_lock() -> int | None:
+    """Start the kernel's wait for the cgroup attach lock now, in parallel with our own start-up."""
+    return _prewarm.prewarm_attach_lock()
+
+
+# helpers shared with the runtime
+
+def parse_signal(value: str | int) -> int:
+    """A signal by number or name (KILL, SIGKILL, 9); InvalidArgument otherwise."""
+    return _kill.parse_signal(value)
+
+
+def capability_names() -> tuple[str, ...]:
+    """Every capability the runtime knows, without the CAP_ prefix, in number order."""
+    return tuple(_caps.NAMES)
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks (None when it is gone): with the pid, names one process."""
+    return _status.process_start_time(pid)
+
+
+def secure_join(root: str, unsafe: str) -> str:
+    """root/unsafe with every symlink resolved inside root, as the container will see it."""
+    return _paths.secure_join(root, unsafe)
+
+
+def channel_pair() -> tuple[Channel, Channel]:
+    """A connected pair of message channels that carry fds (the monitor's start-up handshake)."""
+    return _channel.Channel.pair()
+
+
+def channel(sock) -> Channel:
+    """A message channel over a connected unix socket."""
+    return _channel.Channel(sock)
