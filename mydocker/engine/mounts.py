@@ -1,8 +1,8 @@
 """`--mount` (type=bind|volume|tmpfs) and `--tmpfs`, with Docker's syntax, defaults and messages.
 
-The CSV of `--mount` becomes an options.Mount (parse_mount); the engine checks it and turns bind and
-volume mounts into the `-v` machinery's VolumeSpec (engine/volumes.py: named volumes made and filled,
-read-only binds recursively read-only), tmpfs mounts into OCI tmpfs mounts with Docker's options.
+The CSV of `--mount` becomes an options.Mount (parse_mount); the engine checks it here, turns tmpfs
+mounts into OCI tmpfs mounts with Docker's options, and hands bind and volume mounts to the `-v`
+machinery (engine/volumes.py: named volumes made and filled, read-only binds recursively read-only).
 """
 
 from __future__ import annotations
@@ -116,18 +116,6 @@ def check(mount: Mount) -> None:
         raise InvalidArgument(f"{where}: field Source must not be specified")
 
 
-def volume_spec(mount: Mount):
-    """A checked bind or volume Mount as the `-v` machinery's VolumeSpec."""
-    from mydocker.engine.volumes import VolumeSpec
-    if mount.type == "volume" and mount.source:
-        from mydocker.engine.names import valid_name
-        if not valid_name(mount.source):
-            raise InvalidArgument(f'invalid mount config for type "volume": invalid volume name {mount.source!r}: '
-                                  "use letters, digits and _ . - (at least two characters)")
-    return VolumeSpec(mount.type, mount.source, os.path.normpath(mount.target), mount.readonly,
-                      not mount.volume_nocopy, mount.bind_propagation or "rprivate", labels=dict(mount.volume_labels))
-
-
 def tmpfs_options(mount: Mount) -> str:
     """A tmpfs Mount as --tmpfs's option string."""
     opts = ["ro"] if mount.readonly else []
@@ -177,21 +165,20 @@ def tmpfs_mount(destination: str, options: str) -> dict:
             "options": [*flags.values(), *(f"{k}={v}" for k, v in data.items())]}
 
 
-def for_container(opts) -> tuple[list, list[dict]]:
-    """(VolumeSpecs of the bind and volume --mounts, OCI mounts of --mount type=tmpfs and --tmpfs)."""
-    specs, tmpfs = [], []
+def for_container(opts) -> tuple[list[Mount], list[dict]]:
+    """(the checked bind and volume --mounts, OCI mounts of --mount type=tmpfs and --tmpfs)."""
+    others, tmpfs = [], []
     seen: set[str] = set()
-    mounts = list(getattr(opts, "mounts", None) or [])
-    for mount in mounts:
+    for mount in getattr(opts, "mounts", None) or []:
         check(mount)
         if mount.type == "tmpfs":
             tmpfs.append(tmpfs_mount(mount.target, tmpfs_options(mount)))
         else:
-            specs.append(volume_spec(mount))
+            others.append(mount)
     for destination, options in (getattr(opts, "tmpfs", None) or {}).items():
         tmpfs.append(tmpfs_mount(destination, options))
-    for target in [*(s.destination for s in specs), *(m["destination"] for m in tmpfs)]:
+    for target in [*(os.path.normpath(m.target) for m in others), *(m["destination"] for m in tmpfs)]:
         if target in seen:
             raise InvalidArgument(f"duplicate mount point: {target}")
         seen.add(target)
-    return specs, tmpfs
+    return others, tmpfs

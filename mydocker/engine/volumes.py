@@ -75,6 +75,15 @@ def parse_spec(text: str) -> VolumeSpec:
     return VolumeSpec(kind, source, os.path.normpath(dest), "ro" in options, "nocopy" not in options, propagation)
 
 
+def spec_from_mount(mount) -> VolumeSpec:
+    """A bind or volume `--mount` (options.Mount, checked by engine/mounts.py) as a VolumeSpec."""
+    if mount.type == "volume" and mount.source and not _valid_name(mount.source):
+        raise InvalidArgument(f'invalid mount config for type "volume": invalid volume name {mount.source!r}: '
+                              "use letters, digits and _ . - (at least two characters)")
+    return VolumeSpec(mount.type, mount.source, os.path.normpath(mount.target), mount.readonly,
+                      not mount.volume_nocopy, mount.bind_propagation or "rprivate", labels=dict(mount.volume_labels))
+
+
 class VolumeService:
     def __init__(self, records: Records, root: str) -> None:
         self.records = records
@@ -219,7 +228,8 @@ def for_container(records: Records, containers_dir: str, container_id: str, opts
     more, tmpfs = [], []
     if getattr(opts, "mounts", None) or getattr(opts, "tmpfs", None):
         from mydocker.engine.mounts import for_container as mounts_for_container
-        more, tmpfs = mounts_for_container(opts)
+        others, tmpfs = mounts_for_container(opts)
+        more = [spec_from_mount(m) for m in others]
     if not specs and not image_volumes and not more:
         return tmpfs
     service = VolumeService(records, os.path.dirname(containers_dir))
