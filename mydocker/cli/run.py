@@ -84,14 +84,20 @@ def run_options(opts, args: list[str]):
                                                    privileged=opts.privileged, security_opt=opts.security_opt,
                                                    read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
     run_opts.detach, run_opts.restart, run_opts.log_opts = opts.get("detach", False), opts.restart, opts.log_opt
-    run_opts.labels = parse_labels(opts.label, opts.label_file)
-    run_opts.mounts, run_opts.tmpfs = [parse_mount(m) for m in opts.mount], parse_tmpfs(opts.tmpfs)
-    run_opts.env = [line for path in opts.env_file for line in read_env_file(path)] + list(opts.env)
+    # each parser is loaded only when its flags are given (start-up: docs/startup.md)
+    if opts.label or opts.label_file:
+        run_opts.labels = parse_labels(opts.label, opts.label_file)
+    if opts.mount or opts.tmpfs:
+        run_opts.mounts, run_opts.tmpfs = [parse_mount(m) for m in opts.mount], parse_tmpfs(opts.tmpfs)
+    if opts.env_file:
+        run_opts.env = [line for path in opts.env_file for line in read_env_file(path)] + list(opts.env)
     run_opts.extra_hosts, run_opts.dns, run_opts.dns_search = opts.add_host, opts.dns, opts.dns_search
     run_opts.dns_options, run_opts.network_aliases = opts.dns_option, opts.network_alias
     run_opts.publish_all, run_opts.expose = opts.publish_all, opts.expose
-    run_opts.healthcheck = healthcheck_from_flags(opts.health_cmd, opts.health_interval, opts.health_timeout,
-                                                  opts.health_retries, opts.health_start_period, opts.no_healthcheck)
+    health = (opts.health_cmd, opts.health_interval, opts.health_timeout, opts.health_retries,
+              opts.health_start_period, opts.no_healthcheck)
+    if any(value not in (None, False) for value in health):
+        run_opts.healthcheck = healthcheck_from_flags(*health)
     return run_opts
 
 

@@ -118,10 +118,11 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     exposed = exposed_ports(image_config, opts)
     if exposed:
         out["ExposedPorts"] = exposed
-    from mydocker.engine.health import config_healthcheck
-    healthcheck = config_healthcheck(image_config, getattr(opts, "healthcheck", None))
-    if healthcheck:
-        out["Healthcheck"] = healthcheck
+    if getattr(opts, "healthcheck", None) or cfg.get("Healthcheck"):
+        from mydocker.engine.health import config_healthcheck
+        healthcheck = config_healthcheck(image_config, opts.healthcheck)
+        if healthcheck:
+            out["Healthcheck"] = healthcheck
     return out
 
 
@@ -147,10 +148,12 @@ class Lifecycle:
 
     def launch_via_monitor(self, container_id: str) -> int:
         from mydocker.engine.logs import parse_size
-        from mydocker.engine.health import active
         rec = self.records.get_container(container_id)
         log = (rec.host_config.get("LogConfig") or {}).get("Config") or {}
-        healthcheck = active(rec.config)
+        healthcheck = None
+        if rec.config.get("Healthcheck"):
+            from mydocker.engine.health import active
+            healthcheck = active(rec.config)
         reply = monitor.request(self.paths.root, self.paths.runroot, {
             "op": "launch", "id": container_id, "tty": bool(rec.config.get("Tty")),
             "health_interval": healthcheck["Interval"] / 1e9 if healthcheck else 0,

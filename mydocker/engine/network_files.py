@@ -75,10 +75,9 @@ class SandboxFiles:
     def extra_hosts(self, sb: Sandbox) -> list[tuple[str, str]]:
         """--add-host entries, host-gateway as the gateway of the container's first network (the
         host's address there), else of the default bridge; left out if there is neither."""
-        from mydocker.engine.resolution import HOST_GATEWAY
         out = []
         for name, address in self.store.settings(sb.container).extra_hosts:
-            if address == HOST_GATEWAY:
+            if address == "host-gateway":  # resolution.HOST_GATEWAY, without loading that module
                 endpoints = self.store.endpoints(container=sb.container)
                 net = self.store.find(endpoints[0].network if endpoints else DEFAULT_NETWORK)
                 if net is None:

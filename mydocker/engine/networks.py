@@ -437,7 +437,6 @@ class NetworkService:
         --hostname), attach it, and put the attachment into its config.json. The netns and /etc file
         paths depend on the id alone, so the same config.json serves every later start."""
         from mydocker.network.ports import parse
-        from mydocker.engine.resolution import settings_from_options
         mappings = [parse(p) for p in getattr(opts, "publish", None) or []]
         mode = getattr(opts, "network", None) or DEFAULT_NETWORK
         if getattr(opts, "publish_all", False) and mode not in SPECIAL_MODES and not mode.startswith("container:"):
@@ -447,15 +446,16 @@ class NetworkService:
                 port, _, proto = key.partition("/")
                 if (int(port), proto) not in published and proto in ("tcp", "udp"):
                     mappings.append(parse(key))
-        settings = settings_from_options(opts)
-        if mode.startswith("container:") and (settings.extra_hosts or settings.dns or settings.dns_search
-                                              or settings.dns_options):
+        settings = _resolution_settings(opts)
+        if mode.startswith("container:") and settings is not None and (
+                settings.extra_hosts or settings.dns or settings.dns_search or settings.dns_options):
             raise InvalidArgument("conflicting options: --add-host, --dns, --dns-search and --dns-option cannot "
                                   "be used with --network container:, which shares that container's files")
         self.store.save_request(container_id, name, mode,
                                 [[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings],
                                 getattr(opts, "ip", None), opts.hostname)
-        self.store.save_settings(container_id, settings)
+        if settings is not None:
+            self.store.save_settings(container_id, settings)
         return self.apply_to_spec(config, self.ensure_attached(container_id))
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
@@ -550,3 +550,14 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
     """"" for the default root; else 5 hex digits of the root's path, in every host object's name."""
     root = os.path.abspath(root)
     return "" if root == default_root else f"{zlib.crc32(root.encode()) & 0xfffff:05x}"
+
+
+_RESOLUTION_FIELDS = ("extra_hosts", "dns", "dns_search", "dns_options", "network_aliases")
+
+
+def _resolution_settings(opts):
+    """--add-host, --dns... checked (engine/resolution.py, loaded only when one is given); None without."""
+    if not any(getattr(opts, field, None) for field in _RESOLUTION_FIELDS):
+        return None
+    from mydocker.engine.resolution import settings_from_options
+    return settings_from_options(opts)
