@@ -87,6 +87,8 @@ class ContainerService:
         def start_it() -> None:
             runtime.start(self.runtime_root, record.id)
             lock.release()
+            if record.config.get("Healthcheck"):  # probed by the monitor while this process relays
+                self.lifecycle.watch_health(record.id, init.pid, record.config)
 
         try:
             stdin = streams.stdin if opts.interactive else None
@@ -174,7 +176,8 @@ class ContainerService:
                     reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
-            self.records.update_container(record.id, config=docker_config(image.config, opts, config))
+            record.config = docker_config(image.config, opts, config)
+            self.records.update_container(record.id, config=record.config)
         except BaseException:
             try:
                 self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker

@@ -164,6 +164,20 @@ class Lifecycle:
             raise _ERRORS.get(reply["error"], RuntimeFailure)(reply["message"])
         return reply["pid"]
 
+    def watch_health(self, container_id: str, pid: int, config: dict) -> None:
+        """A foreground run's healthcheck: the monitor probes it until `pid` (its init) exits. Best
+        effort: a container whose health cannot be watched still runs."""
+        from mydocker.engine.health import active, starting
+        healthcheck = active(config)
+        if healthcheck is None:
+            return
+        self.records.update_container(container_id, health=starting())
+        try:
+            monitor.request(self.paths.root, self.paths.runroot, {
+                "op": "watch", "id": container_id, "pid": pid, "health_interval": healthcheck["Interval"] / 1e9})
+        except MyDockerError:
+            pass
+
     def launch(self, container_id: str, stdio: list[int], channel, me: str) -> dict:
         """In a monitor's worker: create and start the container with the monitor's pipes."""
         from mydocker.runtime.api import create, start

@@ -56,6 +56,7 @@ class _Container:
         self.pending = None              # a launch request that waits for that worker
         self.next_probe = 0.0            # monotonic time of the next healthcheck (0: none due)
         self.probing = False             # a health worker runs its healthcheck now
+        self.watched = -1                # pidfd of a foreground run's init whose health we only probe
 
 
 class Monitor:
@@ -134,6 +135,9 @@ class Monitor:
         except (OSError, ValueError):
             conn.close()
             return
+        if msg and msg.get("op") == "watch":
+            self._watch(msg, conn)
+            return
         if not msg or msg.get("op") != "launch":
             conn.send(json.dumps({"error": "invalid", "message": "unknown monitor request"}).encode())
             conn.close()
@@ -155,6 +159,32 @@ class Monitor:
             c.pending = conn  # launched once the last run's teardown is over
             return
         self._launch(c, conn)
+
+    def _watch(self, msg: dict, conn: socket.socket) -> None:
+        """A foreground `run`'s container (not our child): probe its healthcheck until its init exits,
+        which its pidfd tells the epoll loop."""
+        cid, pid = msg["id"], msg["pid"]
+        try:
+            if cid in self.containers:
+                raise FileExistsError(f"container {cid} is watched already")
+            pidfd = os.pidfd_open(pid)
+        except OSError as e:
+            conn.send(json.dumps({"error": "conflict", "message": str(e)}).encode())
+            conn.close()
+            return
+        c = self.containers[cid] = _Container(cid, msg, None)
+        c.pid, c.launching, c.watched = pid, False, pidfd
+        c.started_at = time.monotonic()
+        c.next_probe = c.started_at + msg["health_interval"]
+
+        def gone(fd: int) -> None:
+            self.unwatch(fd)
+            c.watched, c.pid, c.next_probe = -1, 0, 0.0
+            if not c.probing:
+                self._drop(c)
+        self.watch(pidfd, gone)
+        conn.send(b'{"ok": true}')
+        conn.close()
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
@@ -296,6 +326,8 @@ class Monitor:
             c.probing = False
             interval = c.params.get("health_interval") or 0
             c.next_probe = time.monotonic() + interval if interval and c.pid else 0.0
+            if c.writer is None and c.watched < 0:  # a watched foreground run that ended meanwhile
+                self._drop(c)
             return
         code = os.waitstatus_to_exitcode(status)
         if kind == "launch":
@@ -362,8 +394,11 @@ class Monitor:
         if c.stdin_w >= 0:
             os.close(c.stdin_w)
         self.inits.pop(c.pid, None)
+        if c.watched >= 0:
+            self.unwatch(c.watched)
         try:
-            c.writer.close()
+            if c.writer is not None:  # None: a watched foreground run, whose output is not ours
+                c.writer.close()
         except OSError:
             pass
         self.containers.pop(c.id, None)

@@ -85,3 +85,26 @@ def test_bad_health_flags(mydocker):
         err = mydocker("run", "--rm", *flags, "busybox", "true", rc=125).err
         assert words in err and len(err.strip().splitlines()) == 1, err
     assert mydocker("ps", "-aq").out == ""
+
+
+def test_foreground_run_is_probed_too(mydocker):
+    """Not only detached containers: the monitor probes a foreground run's container until it exits."""
+    import subprocess
+    proc = subprocess.Popen(mydocker.argv("run", "--name", "fg", "--health-cmd", "echo up", "--health-interval",
+                                          "200ms", "busybox", "sleep", "4"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (mydocker("ps", "-aq", "-f", "name=fg").out and _health(mydocker, "fg")):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        health = _wait_for(mydocker, "fg", "healthy")
+        assert health["Log"][-1]["Output"] == "up\n"
+        assert "(healthy)" in mydocker("ps", "--format", "{{.Status}}").out
+    finally:
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    count = len(_health(mydocker, "fg")["Log"])
+    time.sleep(0.6)  # no probe after the exit
+    assert len(_health(mydocker, "fg")["Log"]) == count
+    mydocker("rm", "fg")
