@@ -15,6 +15,10 @@ class NotFound(MyDockerError):
     """A container, image, network or volume that does not exist."""
 
 
+class NoSuchImage(NotFound):
+    """An image that is not in the store (Docker's API answers "No such image", and its clients pull)."""
+
+
 class Conflict(MyDockerError):
     """The object exists already, or is in the wrong state for the operation."""
 

@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("mydocker.cli.logout", "Log out from a registry"),
     "network": ("mydocker.cli.network", "Manage networks"),
     "port": ("mydocker.cli.port", "List port mappings or a specific mapping for the container"),
+    "system": ("mydocker.cli.system", "Manage the engine: system service serves the Docker Engine API"),
 }
 
 

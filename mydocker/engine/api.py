@@ -119,11 +119,17 @@ class ContainerEngine:
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
 
-    def attach(self, ref: str, streams: Streams) -> int:
-        raise NotSupported("attach to a running container is not supported yet: use logs -f, or exec")
+    def attach(self, ref: str, write, stdin: bool = False) -> None:
+        """The container's output from now until its next exit (one not started yet: until it has
+        run) to `write(stream, data)` ("stdout"/"stderr"). Output only: its input is not attached yet."""
+        if stdin:
+            raise NotSupported("attaching to a container's input is not supported yet: use exec -i")
+        self._service.observation.attach(ref, write)
 
-    def wait(self, ref: str) -> int:
-        return self._service.lifecycle.wait(ref)
+    def wait(self, ref: str, condition: str = "not-running") -> int:
+        """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
+        exit of the next run: a container created but not started yet waits for it), removed."""
+        return self._service.lifecycle.wait(ref, condition)
 
     def stop(self, ref: str, opts: StopOptions | None = None):
         opts = opts or StopOptions()
@@ -412,6 +418,15 @@ def _required(streams: Streams | None, verb: str) -> Streams:
     if streams is None:  # the engine never falls back on this process's own fds
         raise InvalidArgument(f"an attached {verb} needs the caller's streams: pass a Streams record")
     return streams
+
+
+def preload() -> None:
+    """Import the container services' modules (no file, database or thread is opened): a front end
+    that forks a worker per request (the API service) pays for them once, before its forks."""
+    import mydocker.engine.containers  # noqa: F401
+    import mydocker.engine.filters  # noqa: F401
+    import mydocker.engine.inspect  # noqa: F401
+    import mydocker.engine.logs  # noqa: F401
 
 
 def open_engine(root: str, runroot: str, cluster_store: str = "") -> EngineAPI:

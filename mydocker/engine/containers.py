@@ -20,7 +20,7 @@ from mydocker.engine.observation import Observation, identity as _identity
 from mydocker.engine.options import RunOptions, Streams
 from mydocker.engine.reports import RunReport
 from mydocker.engine.records import ContainerRecord, Records, now
-from mydocker.errors import NotFound
+from mydocker.errors import InvalidArgument, NotFound
 from mydocker.record import lazy
 from mydocker import jsonio
 # ps, stop, rm... do not need what only `run` uses: specbuild, names, runtime.process are
@@ -130,7 +130,9 @@ class ContainerService:
         from mydocker.engine.lifecycle import docker_config, host_config
         from mydocker.engine.names import check_name, generate_name
         from mydocker.engine.specbuild import build_spec
-        image = self.images.get(opts.image, progress=progress)
+        if opts.pull not in ("missing", "never"):
+            raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
+        image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
         host = host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",

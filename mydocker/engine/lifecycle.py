@@ -19,6 +19,7 @@ from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, In
                              NotFound, RuntimeFailure)
 
 LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")   # Docker's `wait --condition`
 
 
 class _LazyMonitor:
@@ -263,8 +264,12 @@ class Lifecycle:
             name in ("always", "unless-stopped")
             or (name == "on-failure" and code != 0 and (not limit or rec.restart_count < limit)))
         error = ""
+        remove = bool(rec.host_config.get("AutoRemove")) and not restart
+        if remove:  # the record goes with the teardown: say the exit first (`wait --condition removed` reads it)
+            self.records.update_container(container_id, unless_status=("removing",), status="removing",
+                                          exit_code=code, finished_at=now(), pid=0, oom_killed=oom)
         try:
-            self.teardown(container_id, remove=bool(rec.host_config.get("AutoRemove")) and not restart)
+            self.teardown(container_id, remove=remove)
         except BaseException as exc:
             error, restart = f"teardown after the exit failed: {exc}", False
             raise
@@ -282,7 +287,8 @@ class Lifecycle:
             return rec
         if rec.status == "removing":
             raise Conflict(f"container {rec.name} is being removed: it cannot be started")
-        self.teardown(rec.id, remove=False)
+        if rec.status != "created" or rec.started_at:  # a created one is set up as launch needs it: keep it
+            self.teardown(rec.id, remove=False)
         self.records.update_container(rec.id, manually_stopped=False)
         self.launch_via_monitor(rec.id)
         return rec
@@ -314,7 +320,29 @@ class Lifecycle:
         self._signal(rec, number)
         return rec
 
-    def wait(self, ref: str) -> int:
+    def wait(self, ref: str, condition: str = "not-running") -> int:
+        """The exit code once the container is not running (Docker's conditions: not-running, or
+        next-exit: the exit of the run after this call; removed: once it is removed, too)."""
+        if condition not in WAIT_CONDITIONS:
+            raise InvalidArgument(f"invalid wait condition {condition!r}: use {', '.join(WAIT_CONDITIONS)}")
+        if condition == "not-running":
+            return self._wait_not_running(ref)
+        rec = self.observation.find(ref)
+        before, code = rec.finished_at, rec.exit_code
+        while True:
+            if rec.status == "running":
+                self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
+            fresh = self.records.get_container(rec.id)
+            if fresh is None:  # removed (its exit was recorded with status "removing" first)
+                return code if code is not None else UNKNOWN_EXIT
+            rec = self.observation.observe(fresh)
+            if rec.finished_at != before and rec.status in ("exited", "removing", "dead"):
+                code = rec.exit_code
+                if condition == "next-exit":
+                    return code if code is not None else UNKNOWN_EXIT
+            time.sleep(0.002 if rec.status in ("running", "removing") else 0.02)
+
+    def _wait_not_running(self, ref: str) -> int:
         rec = self.observation.find(ref)
         while rec.status in ("running", "restarting"):
             if rec.status == "running":

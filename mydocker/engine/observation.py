@@ -114,6 +114,24 @@ class Observation:
         read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
                   timestamps=opts.timestamps, follow=running if opts.follow else None)
 
+    def attach(self, ref: str, write, poll: float = 0.02) -> None:
+        """The output the container writes from now on, to `write(stream, data)`, until its next exit
+        (a container not started yet: until it has run). Read from its log, which its monitor writes
+        (stdin is not attached yet). The file stays open: `--rm` removes it as the container exits."""
+        from mydocker.engine.logs import follow_file
+        rec = self.find(ref)
+        before = rec.finished_at
+        path = self.paths.log_path(rec.id)
+
+        def running() -> bool:
+            fresh = self.records.get_container(rec.id)
+            if fresh is None:
+                return False
+            fresh = self.observe(fresh)
+            return fresh.finished_at == before or fresh.status not in ("exited", "removing", "dead")
+
+        follow_file(path, write, running, poll)
+
     def inspect(self, ref: str) -> dict:
         """Docker's inspect document."""
         from mydocker.engine.inspect import container_json

@@ -75,6 +75,7 @@ class RunOptions:
     publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them
     ip: str | None = None
     userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py
+    pull: str = "missing"            # --pull missing (default) | never: a missing image is an error (NoSuchImage)
     labels: dict[str, str] = factory(dict)   # --label/--label-file (Config.Labels): over the image's labels
     mounts: list[Mount] = factory(list)      # --mount (HostConfig.Mounts); engine/mounts.py
     tmpfs: dict[str, str] = factory(dict)    # --tmpfs PATH[:OPTS] (HostConfig.Tmpfs): path -> "size=64m,mode=1777"

@@ -9,8 +9,10 @@ import pathlib
 import mydocker
 
 CLI = pathlib.Path(mydocker.__file__).parent / "cli"
-ALLOWED = ("mydocker.cli", "mydocker.engine.api", "mydocker.errors", "mydocker.record", "mydocker.jsonio",
-           "mydocker.collector", "mydocker.exit", "mydocker.flags", "mydocker.lazy")
+APISERVER = CLI.parent / "apiserver"
+BASE = ("mydocker.engine.api", "mydocker.errors", "mydocker.record", "mydocker.jsonio", "mydocker.collector",
+        "mydocker.exit", "mydocker.flags", "mydocker.lazy")
+ALLOWED = ("mydocker.cli", "mydocker.apiserver", *BASE)  # `system service` starts the API server, a front end too
 
 
 def _imports(path: pathlib.Path) -> list[tuple[int, str]]:
@@ -37,3 +39,10 @@ def test_the_cli_reads_no_engine_internals():
              if any(x in line for x in ("engine.records", "engine.root", "engine.runroot", "service.records",
                                         "containers.records", "images.pull_progress", "getattr(engine"))]
     assert not wrong, "the CLI reads the engine's internals: " + ", ".join(wrong)
+
+
+def test_the_api_server_imports_only_the_engine_interface_and_base_modules():
+    """The Docker Engine API is a front end beside the CLI: no engine logic, nothing below the interface."""
+    wrong = [f"{path.name}:{line} {name}" for path in sorted(APISERVER.glob("*.py")) for line, name in _imports(path)
+             if name.startswith("mydocker") and not name.startswith(("mydocker.apiserver", *BASE))]
+    assert not wrong, "the API server reaches past mydocker/engine/api.py: " + ", ".join(wrong)
