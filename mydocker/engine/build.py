@@ -32,6 +32,7 @@ from mydocker.record import factory, record
 build_copy = lazy_module("mydocker.engine.build_copy")  # only a step that copies and misses the cache
 contextlib = lazy_module("contextlib")
 fs = lazy_module("mydocker.linux.fs")
+health = lazy_module("mydocker.engine.health")
 reference = lazy_module("mydocker.image.reference")
 runtime = lazy_module("mydocker.runtime.api")
 sc = lazy_module("mydocker.linux.syscalls")
@@ -75,7 +76,7 @@ class Builder:
         self.cache = BuildCache(engine.records, self.images.store, enabled=not opts.no_cache)
         self.build_args = self._parse_build_args(opts.build_args)
         self.used_args: set[str] = set()
-        self.context = BuildContext(opts.context)
+        self.context = BuildContext.open(opts.context, opts.dockerfile, opts.stdin, self.images.store.temp_dir)
 
     @staticmethod
     def _parse_build_args(values: list[str]) -> dict[str, str | None]:
@@ -96,6 +97,12 @@ class Builder:
 
     def build(self) -> str:
         """Build; return the final image id (config digest)."""
+        try:
+            return self._build()
+        finally:
+            self.context.close()
+
+    def _build(self) -> str:
         dockerfile = parse(self.context.read_dockerfile(self.opts.dockerfile))
         meta, stages = dockerfile.stages()
         global_args: dict[str, str] = {}
@@ -132,6 +139,8 @@ class Builder:
                     raise BuildFailed(f"Dockerfile line {ins.line}: {ins.cmd}: {e}") from None
                 if stage.manifest:
                     self.say(f" ---> {self._id(stage.manifest)[7:19]}")
+            if index == len(stages) - 1 and self.opts.labels:  # build --label: a LABEL step ending the last stage
+                self._step(stage, _label_instruction(self.opts.labels), dockerfile.escape, global_args, named)
             if stage.manifest is None:  # FROM scratch and nothing else: an empty image
                 stage.manifest = self._save(stage, None, "")
             manifest = stage.manifest
@@ -248,6 +257,8 @@ class Builder:
                     raise DockerfileError(ins.line, "VOLUME paths cannot be empty")
                 volumes[path] = {}
             cfg["Volumes"] = volumes
+        elif ins.cmd == "HEALTHCHECK":
+            cfg["Healthcheck"] = _healthcheck(ins)
         elif ins.cmd == "MAINTAINER":
             stage.config["author"] = x(ins.args[0])
         self._meta(stage, ins, None)
@@ -463,8 +474,37 @@ class Builder:
             if chown:
                 user = users.resolve_user(rootfs, chown)
                 owner = (user.uid, user.gid)
-            build_copy.copy_sources(rootfs, root, matches, dest, dest_is_dir, owner, chmod, ignore, extract=ins.cmd == "ADD")
+            build_copy.copy_sources(rootfs, root, matches, dest, dest_is_dir, owner, chmod, ignore,
+                                    extract=ins.cmd == "ADD")
             stage.manifest = self._commit_dir(stage, upper, f"/bin/sh -c #(nop) {ins.cmd} "
                                               f"{'dir' if len(matches) > 1 else 'file'}:{digest} in {dest}")
         self.cache.remember(key, stage.manifest)
 
+
+# instructions' details
+
+
+def _healthcheck(ins: Instruction) -> dict:
+    """HEALTHCHECK's image config: {"Test": [...], "Interval": ns, ...} (zero values left out, as Docker)."""
+    out: dict = {"Test": list(ins.args)}
+    try:
+        for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
+                          ("start-interval", "StartInterval")):
+            if ins.flags.get(flag):
+                out[key] = health.parse_duration(ins.flags[flag], f"--{flag}")
+    except InvalidArgument as e:
+        raise DockerfileError(ins.line, f"HEALTHCHECK: {e}") from None
+    if ins.flags.get("retries"):
+        if not ins.flags["retries"].isdigit():
+            raise DockerfileError(ins.line, f"HEALTHCHECK --retries={ins.flags['retries']}: give a whole number")
+        out["Retries"] = int(ins.flags["retries"])
+    return out
+
+
+def _label_instruction(labels: dict[str, str]) -> Instruction:
+    """`build --label k=v` as the LABEL instruction Docker's builder appends (quoted: no expansion)."""
+    def quoted(word: str) -> str:  # backslash, double quote and dollar escaped: taken literally, as Docker
+        return '"' + "".join("\\" + c if c in '\\"$' else c for c in word) + '"'
+
+    text = "LABEL " + " ".join(f"{quoted(k)}={quoted(v)}" for k, v in labels.items())
+    return parse(f"FROM scratch\n{text}\n").instructions[-1]

@@ -5,7 +5,7 @@ Table (created here on the shared connection):
 
 A key hashes the parent image, the instruction's text, the config the step ran with and what else
 the step depends on (file checksums for COPY/ADD, declared ARGs for RUN). A hit counts only while
-its image is still in the store. `images.py` reads the table to hide these images from `images`.
+its image is still in the store.
 """
 
 from __future__ import annotations

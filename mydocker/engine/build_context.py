@@ -1,5 +1,6 @@
-"""A build's context: the directory COPY/ADD read from, its .dockerignore rules, the globbing of
-COPY sources, and the checksums that key a copying step in the build cache.
+"""A build's context: the directory COPY/ADD read from (or the tar or Dockerfile `build -` reads on
+stdin), its .dockerignore rules, the globbing of COPY sources, and the checksums that key a copying
+step in the build cache.
 
 Patterns follow Go's filepath.Match, as Docker's do, with Docker's `**` (any number of directories)
 and `!` exceptions; the last matching .dockerignore line wins.
@@ -13,24 +14,67 @@ import os
 import re
 import stat
 
-from mydocker.errors import NotFound
+from mydocker.errors import InvalidArgument, NotFound
+from mydocker.lazy import lazy_module
+
+fs = lazy_module("mydocker.linux.fs")
+layer = lazy_module("mydocker.image.layer")
+tarfile = lazy_module("tarfile")
 
 # (exclude?, regex) per .dockerignore line, in file order
 IgnoreRules = list[tuple[bool, re.Pattern]]
 
 
 class BuildContext:
-    """The context directory of one build and what its .dockerignore excludes."""
+    """The context directory of one build, what its .dockerignore excludes, and the Dockerfile's
+    text when it came on stdin. `close()` removes a context made from stdin."""
 
-    def __init__(self, path: str) -> None:
-        self.root = os.path.abspath(path)
-        if not os.path.isdir(self.root):
-            raise NotFound(f"the build context {path} is not a directory: give the directory to build from")
-        self.ignore = read_dockerignore(self.root)
+    def __init__(self, root: str, shown: str, dockerfile_text: str | None = None, scratch: str | None = None) -> None:
+        """`shown`: the context as the user gave it, for messages; `scratch`: a directory to remove
+        at the end (holding a context made from stdin)."""
+        if not os.path.isdir(root):
+            raise NotFound(f"the build context {shown} is not a directory: give the directory to build from")
+        self.root = root
+        self.ignore = read_dockerignore(root)
+        self.dockerfile_text = dockerfile_text
+        self.scratch = scratch
+
+    @classmethod
+    def open(cls, path: str, dockerfile: str | None, stdin: bytes | None, temp_dir) -> BuildContext:
+        """The context `path`; "-": what the caller read from stdin, a tar (plain or compressed) to
+        unpack into a directory made by `temp_dir(prefix)` or else the Dockerfile, with an empty
+        context (Docker's manner). `dockerfile` "-": the Dockerfile is `stdin`."""
+        text = stdin.decode("utf-8", "surrogateescape") if dockerfile == "-" else None
+        if path != "-":
+            return cls(os.path.abspath(path), path, text)
+        if dockerfile == "-":
+            raise InvalidArgument("build -f - -: stdin cannot be both the context and the Dockerfile; give a context")
+        scratch = temp_dir(".build-stdin-")
+        root = os.path.join(scratch, "context")
+        try:
+            os.mkdir(root, 0o700)
+            tar = os.path.join(scratch, "context.tar")
+            with open(tar, "wb") as f:
+                f.write(stdin or b"")
+            if is_archive(tar):  # as ADD tells a tar (plain or compressed) from a file
+                layer.apply_layer(tar, root)
+            else:
+                text = (stdin or b"").decode("utf-8", "surrogateescape")
+            return cls(root, path, text, scratch)
+        except BaseException:
+            fs.remove_tree(scratch)
+            raise
+
+    def close(self) -> None:
+        if self.scratch is not None:
+            fs.remove_tree(self.scratch)
+            self.scratch = None
 
     def read_dockerfile(self, name: str | None) -> str:
-        """The Dockerfile's text: `name` (-f) as given, else inside the context; default
-        <context>/Dockerfile."""
+        """The Dockerfile's text: from stdin (`-f -`, or `build -` without a tar), else the file
+        `name` (-f) as given or inside the context; default <context>/Dockerfile."""
+        if self.dockerfile_text is not None:
+            return self.dockerfile_text
         path = name or os.path.join(self.root, "Dockerfile")
         if name and not os.path.isabs(path) and not os.path.exists(path):
             path = os.path.join(self.root, path)
@@ -39,6 +83,17 @@ class BuildContext:
                 return f.read()
         except FileNotFoundError:
             raise NotFound(f"no Dockerfile at {path}: write one or give its path with -f") from None
+
+
+def is_archive(path: str) -> bool:
+    """Whether `path` is a tar ADD unpacks and `build -` takes for a context: a regular file
+    tarfile can read (plain, gzip, bzip2, xz)."""
+    if not os.path.isfile(path):
+        return False
+    try:
+        return tarfile.is_tarfile(path)
+    except (OSError, EOFError):
+        return False
 
 
 def read_dockerignore(context: str) -> IgnoreRules:

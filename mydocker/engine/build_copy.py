@@ -11,13 +11,12 @@ import os
 import shutil
 import stat
 
-from mydocker.engine.build_context import IgnoreRules, ignored
+from mydocker.engine.build_context import IgnoreRules, ignored, is_archive
 from mydocker.errors import InvalidArgument
 from mydocker.lazy import lazy_module
 from mydocker.runtime.api import secure_join
 
 layer = lazy_module("mydocker.image.layer")  # ADD of a tar
-tarfile = lazy_module("tarfile")
 
 Owner = tuple[int, int] | None  # (uid, gid) of --chown; None: root
 
@@ -97,12 +96,3 @@ def copy_tree(src: str, dst: str, rel: str, owner: Owner, chmod: str | None, ign
         else:
             copy_one(s, d, owner, chmod)
 
-
-def is_archive(path: str) -> bool:
-    """Whether ADD unpacks `path`: a regular file tarfile can read."""
-    if not os.path.isfile(path):
-        return False
-    try:
-        return tarfile.is_tarfile(path)
-    except (OSError, EOFError):
-        return False
