@@ -281,13 +281,7 @@ def container_attach(ctx: Context) -> None:
 
 def image_list(ctx: Context) -> None:
     from mydocker.apiserver.convert import image_summaries
-    filters = _filters(ctx.req.arg("filters"))
-    unknown = set(filters) - {"reference"}
-    if unknown:
-        raise NotSupported(f"image filters {', '.join(sorted(unknown))} are not supported by mydocker yet: use reference")
-    rows = []
-    for ref in filters.get("reference") or [None]:
-        rows += ctx.api.images.list(all_images=ctx.req.flag("all"), reference=ref)
+    rows = ctx.api.images.filtered(_filters(ctx.req.arg("filters")), all_images=ctx.req.flag("all"))
     ctx.json(200, image_summaries(rows))
 
 
@@ -303,7 +297,7 @@ def image_create(ctx: Context) -> None:
     """A pull: JSON progress lines; an error after the head is said as Docker says it, in the stream."""
     req = ctx.req
     if req.arg("fromSrc") is not None:
-        raise NotSupported("importing with POST /images/create?fromSrc is not supported by mydocker yet: use mydocker import")
+        return _image_handler("import_")(ctx)
     name = req.arg("fromImage") or ""
     if not name:
         raise HTTPError(400, "fromImage is required: the image to pull")
@@ -337,6 +331,14 @@ def image_create(ctx: Context) -> None:
 
 # --- routing ---------------------------------------------------------------------------------
 
+def _image_handler(name: str):
+    """A handler of apiserver/images.py, imported on first use (it imports this module)."""
+    def handler(ctx: Context) -> None:
+        from mydocker.apiserver import images
+        return getattr(images, name)(ctx)
+    return handler
+
+
 _ID = r"(?P<id>[^/]+)"
 ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
     (("GET", "HEAD"), "/_ping", ping),
@@ -356,6 +358,17 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), "/images/json", image_list),
     (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
+    (("POST",), "/build", _image_handler("build")),
+    (("POST",), "/commit", _image_handler("commit")),
+    (("POST",), "/auth", _image_handler("auth")),
+    (("POST",), "/images/load", _image_handler("load")),
+    (("POST",), "/images/prune", _image_handler("prune")),
+    (("GET",), "/images/get", _image_handler("save")),
+    (("GET",), "/images/(?P<name>.+)/get", _image_handler("save")),
+    (("GET",), "/images/(?P<name>.+)/history", _image_handler("history")),
+    (("POST",), "/images/(?P<name>.+)/tag", _image_handler("tag")),
+    (("POST",), "/images/(?P<name>.+)/push", _image_handler("push")),
+    (("DELETE",), "/images/(?P<name>.+)", _image_handler("remove")),
 ]]
 
 

@@ -1,0 +1,172 @@
+"""The image endpoints of `mydocker system service` driven by the real docker CLI (and docker-py): build,
+tag, rmi, history, save/load, import, commit, push and login against a local registry, prune, filters."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+from tests.e2e.test_api_service import service  # noqa: F401 - the fixture
+from tests.registry import Registry, need_registry
+
+pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
+
+
+def _context(base: str, dockerfile: str, files: dict[str, str] | None = None) -> str:
+    ctx = os.path.join(base, "ctx")
+    os.makedirs(ctx, exist_ok=True)
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write(dockerfile)
+    for name, text in (files or {}).items():
+        with open(os.path.join(ctx, name), "w") as f:
+            f.write(text)
+    return ctx
+
+
+APP = "FROM busybox\nCOPY hello.txt /hello.txt\nRUN echo built-by-run && cat /hello.txt > /copy.txt\nCMD [\"cat\", \"/copy.txt\"]\n"
+
+
+@pytest.mark.parametrize("buildkit", ["0", None])
+def test_docker_build_copy_and_run(service, buildkit):
+    ctx = _context(service.base, APP, {"hello.txt": "hello from the context\n"})
+    if buildkit is not None:
+        service.env["DOCKER_BUILDKIT"] = buildkit
+    out = service.docker("build", "-t", "app", ctx, timeout=180)
+    text = out.stdout + out.stderr
+    assert "Step 1/4 : FROM busybox" in text and "Step 3/4 : RUN" in text
+    assert "built-by-run" in text  # RUN's output reaches the client
+    assert "Successfully tagged app:latest" in text
+    assert service.docker("run", "--rm", "app").stdout == "hello from the context\n"
+    image_id = service.docker("build", "-q", "-t", "app", ctx, timeout=180).stdout.strip()
+    assert image_id == service.docker("image", "inspect", "-f", "{{.Id}}", "app").stdout.strip()
+
+
+def test_docker_build_failure_and_buildargs(service):
+    ctx = _context(service.base, "FROM busybox\nARG WHO=nobody\nRUN echo hi $WHO; exit 3\n")
+    out = service.docker("build", "--build-arg", "WHO=tester", "-t", "bad", ctx, rc=None, timeout=180)
+    assert out.returncode == 1 and "hi tester" in out.stdout + out.stderr
+    assert "3" in out.stderr
+    assert service.docker("images", "-q", "bad").stdout == ""
+
+
+def test_tag_history_rmi_and_conflict(service):
+    service.docker("tag", "busybox", "mine:v1")
+    assert "mine:v1" in service.docker("image", "inspect", "-f", "{{.RepoTags}}", "busybox").stdout
+    history = service.docker("history", "--no-trunc", "--format", "{{.ID}} {{.CreatedBy}}", "mine:v1").stdout
+    assert history.splitlines()[0].startswith("sha256:")
+    missing = service.docker("tag", "nosuch", "x", rc=1)
+    assert "No such image: nosuch" in missing.stderr
+    cid = service.docker("create", "mine:v1", "true").stdout.strip()
+    service.docker("rmi", "busybox")  # another tag is left: only untagged
+    refused = service.docker("rmi", "mine:v1", rc=1)
+    assert "409" in refused.stderr or "conflict" in refused.stderr.lower() or "in use" in refused.stderr
+    service.docker("rm", cid)
+    out = service.docker("rmi", "mine:v1").stdout
+    assert "Untagged: mine:v1" in out and "Deleted: sha256:" in out
+    assert service.docker("images", "-q").stdout == ""
+
+
+def test_save_rmi_load(service):
+    service.docker("tag", "busybox", "saved:1")
+    tar = os.path.join(service.base, "x.tar")
+    service.docker("save", "-o", tar, "saved:1")
+    with tarfile.open(tar) as t:
+        assert "manifest.json" in t.getnames()
+    service.docker("rmi", "saved:1")
+    assert service.docker("images", "-q", "saved").stdout == ""
+    out = service.docker("load", "-i", tar).stdout
+    assert "Loaded image: saved:1" in out
+    assert service.docker("run", "--rm", "saved:1", "echo", "back").stdout == "back\n"
+
+
+def test_import_and_commit(service):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        data = b"imported\n"
+        info = tarfile.TarInfo("etc/marker")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    path = os.path.join(service.base, "rootfs.tar")
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    image_id = service.docker("import", "-c", "LABEL origin=tar", path, "imp:1").stdout.strip()
+    assert image_id.startswith("sha256:")
+    assert service.docker("image", "inspect", "-f", "{{.Config.Labels.origin}}", "imp:1").stdout == "tar\n"
+
+    service.docker("run", "--name", "c1", "busybox", "sh", "-c", "echo changed > /changed")
+    out = service.docker("commit", "-c", 'CMD ["cat", "/changed"]', "-m", "a message", "c1", "committed:1")
+    assert out.stdout.strip().startswith("sha256:")
+    assert service.docker("run", "--rm", "committed:1").stdout == "changed\n"
+    assert service.docker("commit", "nosuch", "x", rc=1).stderr.strip().endswith("No such container: nosuch")
+
+
+def test_prune_and_filters(service):
+    ctx = _context(service.base, "FROM busybox\nLABEL kind=test\nRUN echo one > /f\n")
+    service.docker("build", "-t", "p:1", ctx, timeout=180)
+    with open(os.path.join(ctx, "Dockerfile"), "a") as f:
+        f.write("RUN echo two >> /f\n")
+    service.docker("build", "-t", "p:1", ctx, timeout=180)  # the first p:1 is dangling now
+    dangling = service.docker("images", "-q", "-f", "dangling=true").stdout.split()
+    assert len(dangling) == 1
+    labelled = service.docker("images", "--format", "{{.Repository}}:{{.Tag}}", "-f", "label=kind=test").stdout.split()
+    assert labelled == ["p:1"]
+    assert service.docker("images", "-q", "-f", "label=kind=other").stdout == ""
+    assert "Total reclaimed space" in service.docker("image", "prune", "-f").stdout
+    assert service.docker("images", "-q", "-f", "dangling=true").stdout == ""
+    assert service.docker("run", "--rm", "p:1", "cat", "/f").stdout == "one\ntwo\n"
+    bad = service.docker("images", "-f", "colour=red", rc=1)
+    assert "colour" in bad.stderr
+
+
+@pytest.fixture
+def registry(tmp_path):
+    need_registry()
+    if shutil.which("htpasswd") is None:
+        reg = Registry(str(tmp_path))
+        reg.auth = None
+    else:
+        htpasswd = tmp_path / "htpasswd"
+        subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "tester", "secret"], check=True, capture_output=True)
+        reg = Registry(str(tmp_path), htpasswd=str(htpasswd))
+        reg.auth = ("tester", "secret")
+    yield reg
+    reg.stop()
+
+
+def test_login_and_push_to_a_local_registry(service, registry):
+    if registry.auth:
+        bad = service.docker("login", "-u", "tester", "--password-stdin", registry.host, rc=None)
+        assert bad.returncode != 0
+        service.docker("login", "-u", "tester", "-p", "wrong", registry.host, rc=1)
+        out = service.docker("login", "-u", "tester", "-p", "secret", registry.host)
+        assert "Login Succeeded" in out.stdout
+    name = f"{registry.host}/team/app:1"
+    service.docker("tag", "busybox", name)
+    out = service.docker("push", name, timeout=180).stdout
+    assert "digest: sha256:" in out
+    with open(os.path.join(registry.data, "docker", "registry", "v2", "repositories", "team", "app",
+                           "_manifests", "tags", "1", "current", "link")) as f:
+        assert f.read().startswith("sha256:")
+
+
+def test_docker_py_build_tag_remove(service):
+    docker = pytest.importorskip("docker")
+    client = docker.DockerClient(base_url=f"unix://{service.sock}", version="1.44")
+    ctx = _context(service.base, APP, {"hello.txt": "py\n"})
+    image, logs = client.images.build(path=ctx, tag="pyapp:1")
+    text = "".join(entry.get("stream", "") for entry in logs)
+    assert "built-by-run" in text and image.id.startswith("sha256:")
+    image.tag("pyapp", "2")
+    assert sorted(client.images.get("pyapp:1").tags) == ["pyapp:1", "pyapp:2"]
+    assert [h["Id"] for h in client.api.history("pyapp:1")][0] == image.id
+    client.images.remove("pyapp:2")
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("pyapp:2")
+    client.close()
+    assert json.loads(json.dumps(image.attrs))["Id"] == image.id
