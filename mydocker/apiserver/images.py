@@ -290,7 +290,10 @@ def commit(ctx: Context) -> None:
     name = (f"{repo}:{tag_}" if tag_ else repo) or None
     if name:
         ctx.api.images.canonical(name)
-    ctx.api.containers.inspect(container)  # Docker's "No such container" before anything
+    try:
+        ctx.api.containers.inspect(container)
+    except NotFound:
+        raise HTTPError(404, f"No such container: {container}") from None
     image_id = ctx.api.containers.commit(container, CommitOptions(reference=name, changes=changes,
                                                                   message=req.arg("comment") or "",
                                                                   author=req.arg("author") or ""))
