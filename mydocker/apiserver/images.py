@@ -163,9 +163,9 @@ def prune(ctx: Context) -> None:
 
 
 def push(ctx: Context) -> None:
-    """POST /images/{name}/push: the registry's credentials are the engine's (mydocker login; the
-    X-Registry-Auth header is not used yet)."""
+    """POST /images/{name}/push: with the client's credentials (X-Registry-Auth), else the engine's."""
     name, tag_ = ctx.req.params["name"], ctx.req.arg("tag") or ""
+    credentials = _registry_auth(ctx.req.headers.get("x-registry-auth", ""))
     ref = f"{name}:{tag_}" if tag_ else _with_tag(name)
     _image(ctx, ref)
     out, line = _lines(ctx)
@@ -177,22 +177,38 @@ def push(ctx: Context) -> None:
         line(doc)
 
     try:
-        digest = ctx.api.images.push(ref, progress=progress)
+        digest = ctx.api.images.push(ref, progress=progress, credentials=credentials)
         line({"progressDetail": {}, "aux": {"Tag": ref.rsplit(":", 1)[-1], "Digest": digest}})
     except MyDockerError as e:
         _error(line, e)
     out.close()
 
 
+def _registry_auth(header: str) -> tuple[str, str] | None:
+    """X-Registry-Auth: base64url of {"username", "password", ...}; (user, password), or None if empty."""
+    import base64
+    if not header.strip():
+        return None
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except ValueError:
+        raise HTTPError(400, "invalid X-Registry-Auth: base64url of a JSON object was expected") from None
+    if not isinstance(doc, dict):
+        raise HTTPError(400, "invalid X-Registry-Auth: base64url of a JSON object was expected")
+    user, password = doc.get("username") or "", doc.get("password") or ""
+    return (user, password) if user else None
+
+
 def auth(ctx: Context) -> None:
-    """POST /auth: check the credentials against the registry (the engine keeps them for push)."""
+    """POST /auth: check the credentials against the registry; the client keeps them (as dockerd, the
+    service stores nothing) and sends them with each push."""
     doc = ctx.req.json(default=None)
     if not isinstance(doc, dict):
         raise HTTPError(400, "invalid auth config: a JSON object was expected")
     user, password = doc.get("username") or "", doc.get("password") or ""
     server = doc.get("serveraddress") or "docker.io"
     try:
-        ctx.api.images.login(server, user, password)
+        ctx.api.images.login(server, user, password, store=False)
     except Unauthorized as e:
         raise HTTPError(401, str(e)) from None
     ctx.json(200, {"Status": "Login Succeeded", "IdentityToken": ""})

@@ -249,13 +249,17 @@ class ImageEngine:
         from mydocker.image.reference import parse
         return str(parse(name))
 
-    def push(self, name: str, tls_verify: bool | None = None, progress=None) -> str:
+    def push(self, name: str, tls_verify: bool | None = None, progress=None,
+             credentials: tuple[str, str] | None = None) -> str:
+        """The pushed manifest's digest. `credentials` (user, password): else those login stored."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress)
+        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress,
+                                                  credentials=credentials)
 
-    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None) -> str:
+    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
+        """Check the credentials; keep them for push and pull unless not `store`."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify)
+        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify, store=store)
 
     def logout(self, server: str) -> tuple[str, bool]:
         """(the registry's name, whether credentials were removed)."""

@@ -123,6 +123,14 @@ def test_prune_and_filters(service):
     assert "colour" in bad.stderr
 
 
+@pytest.fixture(autouse=True)
+def private_auth_file(tmp_path, monkeypatch):
+    """The service's own credentials file (the engine's, for a push without X-Registry-Auth): never root's.
+    (DOCKER_CONFIG, not REGISTRY_AUTH_FILE: docker-registry reads REGISTRY_* as its configuration.)"""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "engine-config"))
+    return tmp_path / "engine-config" / "config.json"
+
+
 @pytest.fixture
 def registry(tmp_path):
     need_registry()
@@ -138,17 +146,18 @@ def registry(tmp_path):
     reg.stop()
 
 
-def test_login_and_push_to_a_local_registry(service, registry):
-    if registry.auth:
-        bad = service.docker("login", "-u", "tester", "--password-stdin", registry.host, rc=None)
-        assert bad.returncode != 0
-        service.docker("login", "-u", "tester", "-p", "wrong", registry.host, rc=1)
-        out = service.docker("login", "-u", "tester", "-p", "secret", registry.host)
-        assert "Login Succeeded" in out.stdout
+def test_login_and_push_to_a_local_registry(service, registry, private_auth_file):
     name = f"{registry.host}/team/app:1"
     service.docker("tag", "busybox", name)
+    if registry.auth:
+        assert service.docker("push", name, rc=None, timeout=180).returncode != 0  # no credentials yet
+        wrong = service.docker("login", "-u", "tester", "-p", "wrong", registry.host, rc=1)
+        assert "refused the login" in wrong.stderr
+        out = service.docker("login", "-u", "tester", "-p", "secret", registry.host)
+        assert "Login Succeeded" in out.stdout
     out = service.docker("push", name, timeout=180).stdout
     assert "digest: sha256:" in out
+    assert not private_auth_file.exists()  # the client keeps the credentials; the service sent them with the push
     with open(os.path.join(registry.data, "docker", "registry", "v2", "repositories", "team", "app",
                            "_manifests", "tags", "1", "current", "link")) as f:
         assert f.read().startswith("sha256:")
