@@ -293,50 +293,7 @@ def image_inspect(ctx: Context) -> None:
         raise HTTPError(404, f"No such image: {name}") from None
 
 
-def image_create(ctx: Context) -> None:
-    """A pull: JSON progress lines; an error after the head is said as Docker says it, in the stream."""
-    req = ctx.req
-    if req.arg("fromSrc") is not None:
-        return _image_handler("import_")(ctx)
-    name = req.arg("fromImage") or ""
-    if not name:
-        raise HTTPError(400, "fromImage is required: the image to pull")
-    tag = req.arg("tag") or ""
-    if tag:
-        name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
-    out = ctx.chunked("application/json")
-
-    def line(doc: dict) -> None:
-        out.write(json.dumps(doc).encode() + b"\r\n")
-
-    def progress(layer: str, status: str, current=None, total=None) -> None:
-        doc = {"status": status, "id": layer[:12]} if layer else {"status": status}
-        if total:
-            doc["progressDetail"] = {"current": current or 0, "total": total}
-        line(doc)
-
-    try:
-        ctx.api.images.inspect(name)  # here already (busybox is made from the host): nothing to fetch
-        line({"status": f"Status: Image is up to date for {_with_tag(name)}"})
-    except NotFound:
-        try:
-            line({"status": f"Pulling from {name}"})
-            report = ctx.api.images.pull(name, progress=progress)
-            line({"status": f"Digest: {report.digest}"} if getattr(report, "digest", "") else {"status": "Pulled"})
-            line({"status": f"Status: Downloaded newer image for {_with_tag(name)}"})
-        except MyDockerError as e:
-            line({"errorDetail": {"message": str(e)}, "error": str(e)})
-    out.close()
-
-
 # --- routing ---------------------------------------------------------------------------------
-
-def _image_handler(name: str):
-    """A handler of apiserver/images.py, imported on first use (it imports this module)."""
-    def handler(ctx: Context) -> None:
-        from mydocker.apiserver import images
-        return getattr(images, name)(ctx)
-    return handler
 
 
 _ID = r"(?P<id>[^/]+)"
@@ -356,19 +313,7 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), f"/containers/{_ID}/logs", container_logs),
     (("DELETE",), f"/containers/{_ID}", container_remove),
     (("GET",), "/images/json", image_list),
-    (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
-    (("POST",), "/build", _image_handler("build")),
-    (("POST",), "/commit", _image_handler("commit")),
-    (("POST",), "/auth", _image_handler("auth")),
-    (("POST",), "/images/load", _image_handler("load")),
-    (("POST",), "/images/prune", _image_handler("prune")),
-    (("GET",), "/images/get", _image_handler("save")),
-    (("GET",), "/images/(?P<name>.+)/get", _image_handler("save")),
-    (("GET",), "/images/(?P<name>.+)/history", _image_handler("history")),
-    (("POST",), "/images/(?P<name>.+)/tag", _image_handler("tag")),
-    (("POST",), "/images/(?P<name>.+)/push", _image_handler("push")),
-    (("DELETE",), "/images/(?P<name>.+)", _image_handler("remove")),
 ]]
 
 

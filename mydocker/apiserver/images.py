@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 
-from mydocker.apiserver.handlers import Context, _filters, _with_tag
+from mydocker.apiserver.handlers import ROUTES, Context, _filters, _with_tag
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import MyDockerError, NotFound, NotSupported, Unauthorized
 
@@ -54,12 +55,12 @@ class _BuildOutput:
     wrote to `run_output` since (RUN's output reaches the client step by step, no thread needed:
     the builder forks containers)."""
 
-    def __init__(self, line, run_output) -> None:
-        self.line, self.run_output, self.sent = line, run_output, 0
+    def __init__(self, line, run_output, quiet: bool) -> None:
+        self.line, self.run_output, self.sent, self.quiet = line, run_output, 0, quiet
 
     def drain(self) -> None:
         size = os.fstat(self.run_output.fileno()).st_size
-        if size > self.sent:
+        if size > self.sent and not self.quiet:  # build -q: the image id only
             data = os.pread(self.run_output.fileno(), size - self.sent, self.sent)
             self.sent = size
             self.line({"stream": data.decode("utf-8", "replace")})
@@ -94,7 +95,7 @@ def build(ctx: Context) -> None:
         ctx.api.images.canonical(tag)  # a bad name is a 400 before the stream
     out, line = _lines(ctx)
     with tempfile.TemporaryFile() as run_output:
-        steps = _BuildOutput(line, run_output)
+        steps = _BuildOutput(line, run_output, opts.quiet)
         fd = run_output.fileno()
         try:
             image_id = ctx.api.images.build(opts, steps, Streams(None, fd, fd, sig_proxy=False))
@@ -105,6 +106,42 @@ def build(ctx: Context) -> None:
         except MyDockerError as e:
             steps.drain()
             _error(line, e)
+    out.close()
+
+
+def create(ctx: Context) -> None:
+    """POST /images/create: an import (fromSrc), else a pull: JSON progress lines; an error after the head is said as Docker says it, in the stream."""
+    req = ctx.req
+    if req.arg("fromSrc") is not None:
+        return import_(ctx)
+    name = req.arg("fromImage") or ""
+    if not name:
+        raise HTTPError(400, "fromImage is required: the image to pull")
+    tag = req.arg("tag") or ""
+    if tag:
+        name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
+    out = ctx.chunked("application/json")
+
+    def line(doc: dict) -> None:
+        out.write(json.dumps(doc).encode() + b"\r\n")
+
+    def progress(layer: str, status: str, current=None, total=None) -> None:
+        doc = {"status": status, "id": layer[:12]} if layer else {"status": status}
+        if total:
+            doc["progressDetail"] = {"current": current or 0, "total": total}
+        line(doc)
+
+    try:
+        ctx.api.images.inspect(name)  # here already (busybox is made from the host): nothing to fetch
+        line({"status": f"Status: Image is up to date for {_with_tag(name)}"})
+    except NotFound:
+        try:
+            line({"status": f"Pulling from {name}"})
+            report = ctx.api.images.pull(name, progress=progress)
+            line({"status": f"Digest: {report.digest}"} if getattr(report, "digest", "") else {"status": "Pulled"})
+            line({"status": f"Status: Downloaded newer image for {_with_tag(name)}"})
+        except MyDockerError as e:
+            line({"errorDetail": {"message": str(e)}, "error": str(e)})
     out.close()
 
 
@@ -316,3 +353,21 @@ def commit(ctx: Context) -> None:
     ctx.json(201, {"Id": image_id})
 
 
+
+
+# appended to the server's table when the server imports this module (this module imports handlers)
+_NAME = r"(?P<name>.+)"
+ROUTES.extend((methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
+    (("POST",), "/images/create", create),
+    (("POST",), "/build", build),
+    (("POST",), "/commit", commit),
+    (("POST",), "/auth", auth),
+    (("POST",), "/images/load", load),
+    (("POST",), "/images/prune", prune),
+    (("GET",), "/images/get", save),
+    (("GET",), f"/images/{_NAME}/get", save),
+    (("GET",), f"/images/{_NAME}/history", history),
+    (("POST",), f"/images/{_NAME}/tag", tag),
+    (("POST",), f"/images/{_NAME}/push", push),
+    (("DELETE",), f"/images/{_NAME}", remove),
+])

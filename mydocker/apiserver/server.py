@@ -133,6 +133,7 @@ def _preload() -> None:
     this process starts answering at once."""
     import mydocker.apiserver.convert  # noqa: F401
     import mydocker.apiserver.handlers  # noqa: F401
+    import mydocker.apiserver.images  # noqa: F401 - adds the image routes
     from mydocker.engine.api import preload
     preload()
 
@@ -157,6 +158,7 @@ def _worker(listener: socket.socket, conn: socket.socket, open_engine) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         from mydocker.apiserver.handlers import serve_connection
+        import mydocker.apiserver.images  # noqa: F401 - adds the image routes (preloaded: free)
         conn.settimeout(KEEPALIVE_IDLE)
         serve_connection(conn, open_engine)
     except BaseException:  # noqa: BLE001 - a worker's bug ends its connection only, said on stderr

@@ -43,7 +43,8 @@ def test_docker_build_copy_and_run(service, buildkit):
     assert "built-by-run" in text  # RUN's output reaches the client
     assert "Successfully tagged app:latest" in text
     assert service.docker("run", "--rm", "app").stdout == "hello from the context\n"
-    image_id = service.docker("build", "-q", "-t", "app", ctx, timeout=180).stdout.strip()
+    image_id = service.docker("build", "-q", "--no-cache", "-t", "app", ctx, timeout=180).stdout.strip()
+    assert "built-by-run" not in image_id  # -q: the id alone
     assert image_id == service.docker("image", "inspect", "-f", "{{.Id}}", "app").stdout.strip()
 
 
