@@ -1,9 +1,17 @@
-"""`mydocker-runtime`'s entry point: `state` on a fast path, everything else through cli.main.
+"""`mydocker-runtime`'s entry point: `state` and `kill` on fast paths, everything else through cli.main.
 
 containerd, podman and dockerd call `state` after nearly every operation. On a plain
 `[global flags] state ID` this answers with builtin modules only (posix): no `os`, no JSON parser
 (it reads the view every save pre-renders), no flag parser. Anything else, and every error, goes
 to cli.main, which says what is wrong.
+
+`kill ID SIGNAL` (a number) of a created, running or paused container is answered here too, the
+same way (the view's header holds the pid and its start time): containerd's shim sends one per
+container it stops. Anything else (a name for the signal, --all, a stopped or missing container, an
+error) goes to cli.main, which decides again from the start and says what is wrong.
+
+`create` and `run` start the cgroup attach lock's prewarm here (runtime/prewarm.py), as early as
+possible.
 
 `delete --force ID` of a container that is not there is answered here too (exit 0, as runc): every
 task containerd's shim ends is force-deleted once more after its `delete`, while the shim cleans up.
@@ -58,6 +66,50 @@ def forced_delete_request(argv: list[str]) -> tuple[str, str] | None:
     return None if argv[i + 2].startswith("-") else (root, argv[i + 2])
 
 
+def kill_request(argv: list[str]) -> tuple[str, str, int] | None:
+    """(root, id, signal) when argv is exactly `[globals] kill ID N`, N a signal number, else None."""
+    found = _after_globals(argv)
+    if found is None:
+        return None
+    root, i = found
+    if argv[i:i + 1] != ["kill"] or len(argv) != i + 3 or argv[i + 1].startswith("-"):
+        return None
+    number = argv[i + 2]
+    if not (number.isascii() and number.isdigit()):
+        return None  # names (and signal 0, below) are the full path's
+    import _signal
+    return (root, argv[i + 1], int(number)) if 1 <= int(number) < _signal.NSIG else None
+
+
+def quick_kill(root: str, container_id: str, sig: int) -> bool:
+    """True once `sig` went to the init of a created, running or paused container, as kill.kill sends
+    it; False, with nothing sent, when cli.main should answer."""
+    import _signal
+    import posix
+    from mydocker.runtime import status
+    if not root or not status.valid_id(container_id):
+        return False
+    try:
+        live = status.read_live(root, container_id)
+    except (OSError, ValueError):
+        return False
+    if status.status(root, live) not in ("created", "running", "paused"):
+        return False
+    try:
+        pidfd = posix.pidfd_open(live.pid)  # pins the process: no signal to a reused pid
+    except OSError:
+        return False
+    try:  # the pidfd's process is the init only if it still has the init's start time
+        if status.process_start_time(live.pid) != live.pid_start:
+            return False
+        _signal.pidfd_send_signal(pidfd, sig)
+    except OSError:
+        return False  # exited since: cli.main says "container not running"
+    finally:
+        posix.close(pidfd)
+    return True
+
+
 def gone(root: str, container_id: str) -> bool:
     """True when the container surely does not exist: a valid id without a state directory."""
     import posix
@@ -85,11 +137,24 @@ def quick_state(root: str, container_id: str) -> str | None:
         return None
 
 
+def creates(argv: list[str]) -> bool:
+    """True when argv is `[globals] create|run ...`: a container's cgroups will be joined."""
+    found = _after_globals(argv)
+    return found is not None and argv[found[1]:found[1] + 1] in (["create"], ["run"])
+
+
 def run_main() -> None:
+    if creates(sys.argv[1:]):  # the kernel's wait starts before our imports, not after them
+        from mydocker.runtime.prewarm import prewarm_in_thread
+        prewarm_in_thread()
     forced = forced_delete_request(sys.argv[1:])
     if forced and gone(*forced):
         import posix
         posix._exit(0)  # nothing to delete: runc succeeds quietly too
+    signalled = kill_request(sys.argv[1:])
+    if signalled and quick_kill(*signalled):
+        import posix
+        posix._exit(0)
     request = state_request(sys.argv[1:])
     answer = quick_state(*request) if request else None
     if answer is not None:
