@@ -5,10 +5,11 @@ containerd, podman and dockerd call `state` after nearly every operation. On a p
 (it reads the view every save pre-renders), no flag parser. Anything else, and every error, goes
 to cli.main, which says what is wrong.
 
-`kill ID SIGNAL` (a number) of a created, running or paused container is answered here too, the
-same way (the view's header holds the pid and its start time): containerd's shim sends one per
-container it stops. Anything else (a name for the signal, --all, a stopped or missing container, an
-error) goes to cli.main, which decides again from the start and says what is wrong.
+`kill ID N` (N a number) of a created, running or paused container is answered here too, the same
+way (the view's header holds the pid and its start time), and `kill --all ID N` of a stopped one
+with nothing left in its cgroups: containerd's shim sends both for every container it stops. Anything
+else (a name for the signal, a stopped or missing container, a process left, an error) goes to
+cli.main, which decides again from the start and says what is wrong.
 
 `create` and `run` start the cgroup attach lock's prewarm here (runtime/prewarm.py), as early as
 possible.
@@ -66,24 +67,30 @@ def forced_delete_request(argv: list[str]) -> tuple[str, str] | None:
     return None if argv[i + 2].startswith("-") else (root, argv[i + 2])
 
 
-def kill_request(argv: list[str]) -> tuple[str, str, int] | None:
-    """(root, id, signal) when argv is exactly `[globals] kill ID N`, N a signal number, else None."""
+def kill_request(argv: list[str]) -> tuple[str, str, int, bool] | None:
+    """(root, id, signal, --all) when argv is exactly `[globals] kill [--all] ID N`, N a signal
+    number, else None."""
     found = _after_globals(argv)
     if found is None:
         return None
     root, i = found
-    if argv[i:i + 1] != ["kill"] or len(argv) != i + 3 or argv[i + 1].startswith("-"):
+    if argv[i:i + 1] != ["kill"]:
+        return None
+    every = argv[i + 1:i + 2] in (["--all"], ["-a"])
+    i += every
+    if len(argv) != i + 3 or argv[i + 1].startswith("-"):
         return None
     number = argv[i + 2]
     if not (number.isascii() and number.isdigit()):
         return None  # names (and signal 0, below) are the full path's
     import _signal
-    return (root, argv[i + 1], int(number)) if 1 <= int(number) < _signal.NSIG else None
+    return (root, argv[i + 1], int(number), every) if 1 <= int(number) < _signal.NSIG else None
 
 
-def quick_kill(root: str, container_id: str, sig: int) -> bool:
-    """True once `sig` went to the init of a created, running or paused container, as kill.kill sends
-    it; False, with nothing sent, when cli.main should answer."""
+def quick_kill(root: str, container_id: str, sig: int, every: bool = False) -> bool:
+    """True once kill.kill's work is done: `sig` sent to the init of a created, running or paused
+    container, or, with --all, a stopped container found with nothing left in its cgroups. False, with
+    nothing sent, when cli.main should answer."""
     import _signal
     import posix
     from mydocker.runtime import status
@@ -93,7 +100,10 @@ def quick_kill(root: str, container_id: str, sig: int) -> bool:
         live = status.read_live(root, container_id)
     except (OSError, ValueError):
         return False
-    if status.status(root, live) not in ("created", "running", "paused"):
+    current = status.status(root, live)
+    if every:  # containerd's kill --all before it deletes an exited task: usually nothing is left
+        return current == "stopped" and _nothing_left(root, container_id)
+    if current not in ("created", "running", "paused"):
         return False
     try:
         pidfd = posix.pidfd_open(live.pid)  # pins the process: no signal to a reused pid
@@ -107,6 +117,31 @@ def quick_kill(root: str, container_id: str, sig: int) -> bool:
         return False  # exited since: cli.main says "container not running"
     finally:
         posix.close(pidfd)
+    return True
+
+
+def _nothing_left(root: str, container_id: str) -> bool:
+    """True when every cgroup directory of the container is gone or a leaf without processes; False
+    when unsure (sub-groups, a process, no record): then cli.main looks and signals."""
+    import posix
+    from mydocker import jsonio
+    from mydocker.runtime import status
+    try:
+        record = jsonio.loads(status.read_small(f"{root}/{container_id}/state.json"))
+        directories = set((record.get("cgroup_paths") or {}).values())
+    except (OSError, ValueError, AttributeError):
+        return False
+    for directory in directories:
+        try:
+            with posix.scandir(directory) as entries:
+                if any(entry.is_dir(follow_symlinks=False) for entry in entries):
+                    return False
+            if status.read_small(f"{directory}/cgroup.procs").strip():
+                return False
+        except FileNotFoundError:
+            continue  # removed: nothing in it
+        except OSError:
+            return False
     return True
 
 
