@@ -15,12 +15,20 @@ class NotFound(MyDockerError):
     """A container, image, network or volume that does not exist."""
 
 
+class NoSuchImage(NotFound):
+    """An image that is not in the store (Docker's API answers "No such image", and its clients pull)."""
+
+
 class Conflict(MyDockerError):
     """The object exists already, or is in the wrong state for the operation."""
 
 
 class RuntimeFailure(MyDockerError):
     """The kernel or a host tool refused something while creating or running a container."""
+
+
+class NotSupported(MyDockerError):
+    """A verb of the engine's interface that this engine does not implement yet."""
 
 
 class StoreUnavailable(MyDockerError):

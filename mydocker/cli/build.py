@@ -16,14 +16,11 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.engine.build import BuildOptions, Builder
-    from mydocker.image import reference
-    for tag in opts.tag:
-        reference.parse(tag)  # a bad name fails before anything runs
-    builder = Builder(engine, BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
-                                           build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
-                                           network=opts.network))
-    image_id = builder.build()
+    import sys
+    from mydocker.engine.api import BuildOptions, Streams
+    image_id = engine.images.build(BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
+                                                build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
+                                                network=opts.network), sys.stdout, Streams(None, 1, 2))
     if opts.quiet:
         print(image_id)
     return 0

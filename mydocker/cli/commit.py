@@ -15,21 +15,7 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import os
-    from mydocker.errors import NotFound
-    from mydocker.image import snapshot
-    record = engine.records.find_container(args[0])
-    directory = os.path.join(engine.root, "containers", record.id)
-    writable = snapshot.writable_dir(directory)
-    if not os.path.isdir(writable):
-        raise NotFound(f"container {args[0]} has no filesystem left to commit: it was removed")
-    if snapshot.driver_of(directory) == "vfs":
-        # vfs keeps no separate changes: the whole root filesystem becomes one layer on nothing
-        image_id = engine.images.import_dir(writable, args[1] if len(args) > 1 else None,
-                                            opts.change, opts.message or "")
-    else:
-        image_id = engine.images.commit(writable, record.image_id, args[1] if len(args) > 1 else None,
-                                        opts.change, message=opts.message or "", author=opts.author or "",
-                                        created_by=f"mydocker commit {record.name}")
-    print(image_id)
+    from mydocker.engine.api import CommitOptions
+    print(engine.containers.commit(args[0], CommitOptions(args[1] if len(args) > 1 else None, opts.change,
+                                                          message=opts.message or "", author=opts.author or "")))
     return 0

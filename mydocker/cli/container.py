@@ -46,7 +46,7 @@ def _typed(opts):
 
 
 def handle_prune(engine, opts, args: list[str]) -> int:
-    removed = engine.containers.prune()
+    removed = engine.containers.prune().deleted
     print("Deleted Containers:" if removed else "", end="\n" if removed else "")
     for container_id in removed:
         print(container_id)

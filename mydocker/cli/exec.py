@@ -18,8 +18,10 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.run import stdin_not_a_terminal
+    from mydocker.cli.terminal import stdin_not_a_terminal, terminal_streams
     if stdin_not_a_terminal(opts):
         return 1
-    return engine.containers.exec(args[0], args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
-                                  tty=opts.tty, interactive=opts.interactive, detach=opts.detach)
+    from mydocker.engine.api import ExecOptions
+    return engine.containers.exec(args[0], ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
+                                                       tty=opts.tty, interactive=opts.interactive,
+                                                       detach=opts.detach), terminal_streams())

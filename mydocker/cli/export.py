@@ -15,13 +15,11 @@ def handle(engine, opts, args: list[str]) -> int:
     import os
     import sys
     from mydocker.errors import InvalidArgument
-    record = engine.records.find_container(args[0])
-    directory = os.path.join(engine.root, "containers", record.id)
     if opts.output:
         tmp = f"{opts.output}.mydocker-tmp"
         try:
             with open(tmp, "wb") as out:
-                engine.images.export_container(directory, record.image_id, out)
+                engine.containers.export(args[0], out)
             os.rename(tmp, opts.output)
         finally:
             if os.path.exists(tmp):
@@ -31,5 +29,5 @@ def handle(engine, opts, args: list[str]) -> int:
         raise InvalidArgument("refusing to write a tar to a terminal: use -o FILE or redirect STDOUT")
     sys.stdout.flush()
     with os.fdopen(os.dup(1), "wb") as out:
-        engine.images.export_container(directory, record.image_id, out)
+        engine.containers.export(args[0], out)
     return 0

@@ -55,11 +55,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-    rows = engine.images.list(all_images=opts.all)
-    if args:
-        from mydocker.image import reference
-        ref = reference.parse(args[0], default_tag="")
-        rows = [r for r in rows if r["Repository"] == ref.familiar_repository and (not ref.tag or r["Tag"] == ref.tag)]
+    rows = engine.images.list(all_images=opts.all, reference=args[0] if args else None)
     if opts.quiet:
         ids = [r["ID"] if opts.no_trunc else r["ID"].partition(":")[2][:12] for r in rows]
         sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(ids)))

@@ -23,7 +23,7 @@ def handle(engine, opts, args: list[str]) -> int:
         except FileNotFoundError:
             raise NotFound(f"{args[0]} does not exist: give a tar file or - for STDIN") from None
     with stream:
-        image_id = engine.images.import_tar(stream, args[1] if len(args) > 1 else None, opts.change,
-                                            opts.message or "")
+        image_id = engine.images.import_(stream, args[1] if len(args) > 1 else None, opts.change,
+                                         opts.message or "")
     print(image_id)
     return 0

@@ -12,26 +12,8 @@ command = (
 
 def handle(engine, opts, args: list[str]) -> int:
     import json
-    import os
     import sys
-    from mydocker.cli.main import VERSION
-    from mydocker.image import snapshot
-    containers = engine.records.containers()
-    info = {
-        "Containers": len(containers),
-        "ContainersRunning": sum(c.status == "running" for c in containers),
-        "ContainersStopped": sum(c.status != "running" for c in containers),
-        "Images": len(engine.images.list()),
-        "Driver": snapshot.probe(os.path.join(engine.root, "containers")),
-        "DockerRootDir": engine.root,
-        "RunRoot": engine.runroot,
-        "ServerVersion": VERSION,
-        "KernelVersion": os.uname().release,
-        "OperatingSystem": _os_name(),
-        "Architecture": os.uname().machine,
-        "NCPU": os.cpu_count(),
-        **engine.networks.info(),  # IPv4Forwarding (containers' traffic needs it), firewall table, bridge
-    }
+    info = engine.system.info()
     if opts.format:
         sys.stdout.write(json.dumps(info) + "\n")
         return 0
@@ -42,14 +24,3 @@ def handle(engine, opts, args: list[str]) -> int:
               ("Run Root", "RunRoot"), ("IPv4 Forwarding", "IPv4Forwarding"), ("Firewall", "FirewallTable")]
     sys.stdout.write("".join(f" {label}: {info[key]}\n" for label, key in labels))
     return 0
-
-
-def _os_name() -> str:
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return "Linux"

@@ -14,24 +14,18 @@ command = (
 
 
 def find(engine, ref: str, kind: str | None) -> dict:
-    from mydocker.engine.inspect import container_json
     from mydocker.errors import NotFound
     if kind not in (None, "container", "image"):
         from mydocker.errors import InvalidArgument
         raise InvalidArgument(f"invalid --type {kind!r}: use container or image")
     if kind != "image":
-        service = engine.containers
         try:
-            rec = service.find(ref)
-            return container_json(rec, service.container_dir(rec.id), service.log_path(rec.id))
+            return engine.containers.inspect(ref)
         except NotFound:
             if kind == "container":
                 raise
-    inspect_image = getattr(engine.images, "inspect", None)
-    if inspect_image is None:
-        raise NotFound(f"no such container: {ref}")
     try:
-        return inspect_image(ref)
+        return engine.images.inspect(ref)
     except NotFound:
         raise NotFound(f"no such object: {ref} (neither a container nor an image)") from None
 
@@ -48,7 +42,7 @@ def handle(engine, opts, args: list[str]) -> int:
             print(f"mydocker: {e}", file=sys.stderr)
             code = 1
     if opts.format:
-        from mydocker.engine.gotemplate import Template
+        from mydocker.cli.gotemplate import Template
         template = Template(opts.format.replace("\\n", "\n").replace("\\t", "\t"))
         sys.stdout.write("".join(template.execute(item) + "\n" for item in found))
     else:

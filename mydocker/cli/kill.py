@@ -13,6 +13,5 @@ command = (
 
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.cli.stop import each
-    from mydocker.runtime.kill import parse_signal
-    parse_signal(opts.signal)  # a bad signal is one error, not one per container
+    engine.containers.check_signal(opts.signal)  # a bad signal is one error, not one per container
     return each(args, lambda ref: engine.containers.kill(ref, opts.signal))

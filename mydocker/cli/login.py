@@ -19,7 +19,6 @@ command = (
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.flags import UsageError
     from mydocker.cli.pull import tls_verify
-    from mydocker.engine.distribution import Distribution
     user, password = opts.username, opts.password
     if opts.password_stdin:
         if password:
@@ -38,7 +37,7 @@ def handle(engine, opts, args: list[str]) -> int:
         raise UsageError("a user name and a password are needed to log in")
     if opts.password:
         print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.", file=sys.stderr)
-    path = Distribution.of(engine).login(args[0] if args else "", user, password, tls_verify=tls_verify(opts))
+    path = engine.images.login(args[0] if args else "", user, password, tls_verify=tls_verify(opts))
     print(f"Login Succeeded (credentials stored in {path})")
     return 0
 

@@ -8,10 +8,9 @@ command = Command("logout", "Log out from a registry", usage="logout [SERVER]", 
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.engine.distribution import Distribution, registry_domain
-    server = args[0] if args else ""
-    if Distribution.of(engine).logout(server):
-        print(f"Removing login credentials for {registry_domain(server)}")
+    registry, removed = engine.images.logout(args[0] if args else "")
+    if removed:
+        print(f"Removing login credentials for {registry}")
     else:
-        print(f"Not logged in to {registry_domain(server)}")
+        print(f"Not logged in to {registry}")
     return 0

@@ -19,7 +19,7 @@ def parse_when(value: str | None, flag: str) -> int | None:
     """Docker's --since/--until: RFC 3339, a Unix time (1700000000.5) or a duration ago (10s, 5m, 2h)."""
     import re
     import time
-    from mydocker.engine.logs import parse_time
+    from mydocker.engine.api import parse_time
     from mydocker.errors import InvalidArgument
     if value is None:
         return None
@@ -40,7 +40,7 @@ def parse_when(value: str | None, flag: str) -> int | None:
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-    from mydocker.engine.logs import read_logs
+    from mydocker.engine.api import LogsOptions
     from mydocker.errors import InvalidArgument
     tail = None
     if opts.tail != "all":
@@ -48,22 +48,15 @@ def handle(engine, opts, args: list[str]) -> int:
             raise InvalidArgument(f"invalid value {opts.tail!r} for --tail: give a number of lines or all")
         tail = int(opts.tail) if int(opts.tail) >= 0 else None
     since, until = parse_when(opts.since, "--since"), parse_when(opts.until, "--until")
-    service = engine.containers
-    rec = service.find(args[0])
     out = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
 
     def write(stream: str, data: bytes) -> None:
         out[stream].write(data)
         out[stream].flush()
 
-    def running() -> bool:
-        fresh = service.records.get_container(rec.id)
-        return fresh is not None and fresh.status in ("running", "restarting", "created") and (
-            fresh.status != "running" or service.process_alive(fresh))
-
     try:
-        read_logs(service.log_path(rec.id), write, since=since, until=until, tail=tail,
-                  timestamps=opts.timestamps, follow=running if opts.follow else None)
+        engine.containers.logs(args[0], LogsOptions(follow=opts.follow, since=since, until=until, tail=tail,
+                                                    timestamps=opts.timestamps), write)
     except BrokenPipeError:
         pass
     return 0

@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("mydocker.cli.logout", "Log out from a registry"),
     "network": ("mydocker.cli.network", "Manage networks"),
     "port": ("mydocker.cli.port", "List port mappings or a specific mapping for the container"),
+    "system": ("mydocker.cli.system", "Manage the engine: system service serves the Docker Engine API"),
 }
 
 
@@ -97,10 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(cmd.help_text(PROG))
             return 0
         check_args(cmd, positionals, PROG)
-        from mydocker.engine.engine import Engine
-        if glob.cluster_store:  # the processes this one starts (monitor, overlay agent) see it too
-            os.environ["MYDOCKER_CLUSTER_STORE"] = glob.cluster_store
-        return module.handle(Engine(root=glob.root, runroot=glob.runroot), opts, positionals)
+        from mydocker.engine.api import open_engine
+        return module.handle(open_engine(glob.root, glob.runroot, glob.cluster_store), opts, positionals)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - no traceback reaches a user

@@ -73,8 +73,9 @@ def handle_create(engine, opts, args: list[str]) -> int:
         if not key:
             raise InvalidArgument(f"invalid label {entry!r}: use --label key=value")
         labels[key] = value
-    net = engine.networks.create(args[0], driver=opts.driver, subnet=opts.subnet, gateway=opts.gateway,
-                                 internal=opts.internal, labels=labels)
+    from mydocker.engine.api import NetworkCreateOptions
+    net = engine.networks.create(NetworkCreateOptions(args[0], driver=opts.driver, subnet=opts.subnet,
+                                                      gateway=opts.gateway, internal=opts.internal, labels=labels))
     print(net.id)
     return 0
 
@@ -82,12 +83,10 @@ def handle_create(engine, opts, args: list[str]) -> int:
 def handle_ls(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.cli.images import table
-    from mydocker.errors import StoreUnavailable
-    try:
-        engine.networks.join_cluster_networks()  # overlay networks other hosts created show here too
-    except StoreUnavailable as e:
-        print(f"mydocker: warning: {e}", file=sys.stderr)
-    nets = engine.networks.networks()
+    listing = engine.networks.list()  # overlay networks other hosts created show here too
+    for warning in listing.warnings:
+        print(f"mydocker: warning: {warning}", file=sys.stderr)
+    nets = listing.networks
     if opts.quiet:
         sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))
         return 0
@@ -154,17 +153,8 @@ def handle_disconnect(engine, opts, args: list[str]) -> int:
 
 
 def handle_reconcile(engine, opts, args: list[str]) -> int:
-    import os
     import sys
-    records = {c.id: c for c in engine.records.containers()}
-
-    def live(container_id: str) -> bool:
-        c = records.get(container_id)
-        if c is None or c.status != "running" or not c.pid:
-            return False
-        return os.path.exists(f"/proc/{c.pid}")
-
-    result = engine.networks.reconcile(live)
+    result = engine.networks.reconcile()
     sys.stdout.write(f"networks: {', '.join(result['networks']) or '-'}; rules in table {result['table']}; "
                      f"detached {len(result['detached'])} stale container(s)\n")
     return 0

@@ -11,7 +11,7 @@ command = Command("port", "List port mappings or a specific mapping for the cont
 def handle(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.errors import NotFound
-    mappings = engine.networks.published(engine.records.find_container(args[0]).id)
+    mappings = engine.containers.port(args[0])
     if len(args) == 2:
         wanted = args[1] if "/" in args[1] else f"{args[1]}/tcp"
         hits = [m for m in mappings if m[0] == wanted]

@@ -28,9 +28,8 @@ def tls_verify(opts) -> bool | None:
 
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.cli.progress import Progress
-    from mydocker.engine.distribution import Distribution
-    from mydocker.image import reference
+    from mydocker.engine.api import PullOptions
     progress = None if opts.quiet else Progress()
-    Distribution.of(engine).pull(args[0], platform=opts.platform, tls_verify=tls_verify(opts), progress=progress)
-    print(reference.parse(args[0]))   # Docker's last line, and all of it with -q
+    report = engine.images.pull(args[0], PullOptions(platform=opts.platform, tls_verify=tls_verify(opts)), progress)
+    print(report.reference)   # Docker's last line, and all of it with -q
     return 0

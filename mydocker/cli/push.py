@@ -15,7 +15,6 @@ command = (
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.cli.progress import Progress
     from mydocker.cli.pull import tls_verify
-    from mydocker.engine.distribution import Distribution
     progress = None if opts.quiet else Progress()
-    Distribution.of(engine).push(args[0], tls_verify=tls_verify(opts), progress=progress)
+    engine.images.push(args[0], tls_verify=tls_verify(opts), progress=progress)
     return 0

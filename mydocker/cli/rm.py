@@ -13,4 +13,6 @@ command = (
 
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.cli.stop import each
-    return each(args, lambda ref: engine.containers.remove(ref, force=opts.force, volumes=opts.volumes))
+    from mydocker.engine.api import RemoveOptions
+    remove = RemoveOptions(force=opts.force, volumes=opts.volumes)
+    return each(args, lambda ref: engine.containers.remove(ref, remove))

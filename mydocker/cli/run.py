@@ -43,27 +43,11 @@ command = (
 )
 
 
-def stdin_not_a_terminal(opts) -> bool:
-    """Docker's CheckTty, for `run` and `exec`: attaching -i to a -t container needs a terminal on our
-    stdin (a pipe or a file cannot be put in raw mode, and the container's terminal would wait for it)."""
-    import os
-    if opts.tty and opts.interactive and not opts.detach and not os.isatty(0):
-        import sys
-        print("mydocker: the input device is not a TTY: run it from a terminal, or drop -t to pipe input "
-              "into the container", file=sys.stderr)
-        return True
-    return False
-
-
 def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.terminal import stdin_not_a_terminal, terminal_streams
     if stdin_not_a_terminal(opts):
         return 1  # Docker's code; nothing is made
-    if not opts.detach:  # the container is created by this process: overlap the kernel's wait with our imports
-        from mydocker.runtime.prewarm import prewarm_attach_lock
-        prewarm_attach_lock()  # reaped with the container's orphans
-    from mydocker.engine.options import RunOptions
-    engine.images.pull_progress = _pull_progress  # shown only if the image must be pulled first
-    from mydocker.engine.security import SecurityOptions
+    from mydocker.engine.api import RunOptions, SecurityOptions
     run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                           interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
                           workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
@@ -76,16 +60,15 @@ def handle(engine, opts, args: list[str]) -> int:
                                                    read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
     run_opts.detach, run_opts.restart, run_opts.log_opts = opts.detach, opts.restart, opts.log_opt
     if opts.detach:  # the monitor owns it from here (engine/monitor.py)
-        print(engine.containers.run_detached(run_opts))
+        print(engine.containers.run(run_opts, progress=_pull_progress).id)
         return 0
-    code = engine.containers.run(run_opts)
-    if getattr(engine.containers, "oom_killed", False):
+    report = engine.containers.run(run_opts, terminal_streams(), progress=_pull_progress)
+    if report.oom_killed:
         import sys
-        from mydocker.engine.units import ram_in_bytes
-        limit = f" (limit {ram_in_bytes(opts.memory) / 1048576:g}MiB)" if opts.memory else ""
-        what = "container" if engine.containers.killed_by_oom else "a process in the container"  # which went on
+        limit = f" (limit {report.memory_limit / 1048576:g}MiB)" if report.memory_limit else ""
+        what = "container" if report.ended_by_oom else "a process in the container"  # which went on
         print(f"mydocker: {what} was killed: out of memory{limit}", file=sys.stderr)
-    return code
+    return report.exit_code
 
 
 _progress = None

@@ -32,15 +32,13 @@ def table(rows, no_trunc: bool) -> str:
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-
-    from mydocker.engine.stats import sample
     if opts.no_stream:
-        sys.stdout.write(table(sample(engine, args), opts.no_trunc))
+        sys.stdout.write(table(engine.containers.stats(args), opts.no_trunc))
         return 0
     clear = "\033[2J\033[H" if sys.stdout.isatty() else ""
     try:
         while True:
-            rows = sample(engine, args, interval=1.0)
+            rows = engine.containers.stats(args, interval=1.0)
             sys.stdout.write(clear + table(rows, opts.no_trunc))
             sys.stdout.flush()
             if args and not rows:

@@ -29,12 +29,8 @@ def each(args: list[str], action) -> int:
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    service = engine.containers
+    from mydocker.engine.api import StopOptions
     if opts.signal:
-        from mydocker.runtime.kill import parse_signal
-        parse_signal(opts.signal)  # a bad signal is one error, not one per container
-
-    def stop(ref: str) -> None:
-        service.stop(ref, opts.time, opts.signal)
-
-    return each(args, stop)
+        engine.containers.check_signal(opts.signal)  # a bad signal is one error, not one per container
+    stop = StopOptions(opts.time, opts.signal)
+    return each(args, lambda ref: engine.containers.stop(ref, stop))

@@ -18,7 +18,7 @@ def tabwrite(lines: list[str]) -> str:
 
 def render(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
     """`--format`: "table TEMPLATE" (with a header row), "json" (one object per line), or a template per item."""
-    from mydocker.engine.gotemplate import Template
+    from mydocker.cli.gotemplate import Template
     if fmt == "json":
         return "".join(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n" for item in items)
     if fmt.startswith("table"):

@@ -21,6 +21,7 @@ import stat
 import sys
 
 from mydocker.engine.images import now
+from mydocker.engine.options import BuildOptions
 from mydocker.errors import InvalidArgument, MyDockerError, NotFound
 from mydocker.image.dockerfile import Dockerfile, DockerfileError, Instruction, expand, parse
 from mydocker.record import factory, record
@@ -36,17 +37,6 @@ class BuildFailed(MyDockerError):
     """A step of the build failed; Docker's build exits 1."""
 
     exit_code = 1
-
-
-@record
-class BuildOptions:
-    context: str
-    dockerfile: str | None = None           # path; default CONTEXT/Dockerfile
-    tags: list[str] = factory(list)
-    build_args: list[str] = factory(list)   # K=V (or K: taken from the environment)
-    no_cache: bool = False
-    quiet: bool = False
-    network: str | None = None              # for RUN: bridge (default), none, host or a network
 
 
 @record
@@ -68,11 +58,13 @@ def _env_dict(config: dict) -> dict[str, str]:
 
 
 class Builder:
-    def __init__(self, engine, opts: BuildOptions, out=None) -> None:
+    def __init__(self, engine, opts: BuildOptions, out, streams) -> None:
+        """`out`: a text file for the steps' lines; `streams` (api.Streams): RUN's output."""
         self.engine = engine
         self.images = engine.images
         self.opts = opts
-        self.out = out or sys.stdout
+        self.out = out
+        self.streams = streams
         self.db = engine.records.db
         self.db.execute(_SCHEMA)
         self.build_args = self._parse_build_args(opts.build_args)
@@ -369,15 +361,14 @@ class Builder:
                           env=self._run_env(stage), remove=False, network=self.opts.network)
         containers = self.engine.containers
         self.say(f" ---> Running in {name[15:]}")
-        code = None
+        report = None
         try:
-            code = containers.run(opts)
-            record = self.engine.records.find_container(name)
-            directory = containers.container_dir(record.id)
-            if code != 0:
+            report = containers.run(opts, self.streams)
+            directory = containers.container_dir(report.id)
+            if report.exit_code != 0:
                 shown = json.dumps(argv) if ins.json else " ".join(argv)
                 raise BuildFailed(f"Dockerfile line {ins.line}: the command {shown!r} returned a non-zero code: "
-                                  f"{code}: fix the command (its output is above) and build again")
+                                  f"{report.exit_code}: fix the command (its output is above) and build again")
             if snapshot.driver_of(directory) == "vfs":
                 raise BuildFailed("build needs the overlay storage driver to record RUN's changes: "
                                   "use a host filesystem that supports overlay")
@@ -385,13 +376,14 @@ class Builder:
                                               f"/bin/sh -c {ins.args[0]}" if not ins.json
                                               else f"/bin/sh -c #(nop)  RUN {json.dumps(ins.args)}")
         finally:
-            self._remove_container(name)
+            self._remove_container(report.id if report else name)
         self.say(f"Removing intermediate container {name[15:]}")
         self._remember(key, stage.manifest)
 
-    def _remove_container(self, name: str) -> None:
+    def _remove_container(self, ref: str) -> None:
+        """By id once run reported it; by name when run failed before it could (it may have left it)."""
         try:
-            record = self.engine.records.find_container(name)
+            record = self.engine.records.find_container(ref)
         except NotFound:
             return  # run() removed what it made when it failed to create
         self.engine.containers.teardown(record.id, remove=True)

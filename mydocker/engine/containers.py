@@ -1,4 +1,10 @@
-"""Containers: create one from an image and options, run it attached, tear it down.
+"""Containers: the composition of their collaborators, and their making: create one from an image and
+options, run it attached to the caller's streams, tear it down.
+
+    ContainerService
+      .observation  the record corrected by the processes: find, list, wait for an exit, logs, inspect
+      .lifecycle    launch through the monitor, start, stop, kill, wait, restart, rm, rename, prune, top
+      .execs        exec in a running container
 
 Every step is recorded before the thing it names is created, and teardown undoes each step
 whether or not it happened, so a failure at any point leaves nothing behind.
@@ -7,30 +13,52 @@ whether or not it happened, so a failure at any point leaves nothing behind.
 from __future__ import annotations
 
 import os
-from mydocker.record import record
 
-from mydocker.engine.lifecycle import Lifecycle, LOWERS, identity as _identity, one_at_a_time
-from mydocker.engine.options import RunOptions
+from mydocker.engine.container_paths import ContainerPaths
+from mydocker.engine.lifecycle import LOWERS, Lifecycle
+from mydocker.engine.observation import Observation, identity as _identity
+from mydocker.engine.options import RunOptions, Streams
+from mydocker.engine.reports import RunReport
 from mydocker.engine.records import ContainerRecord, Records, now
+from mydocker.errors import InvalidArgument, NotFound
+from mydocker.record import lazy
 from mydocker import jsonio
-# ps, stop, rm... do not need what only `run` uses: attach, specbuild, names, runtime.process are
+# ps, stop, rm... do not need what only `run` uses: specbuild, names, runtime.process are
 # imported in the functions that use them (start-up time is a feature).
 
 
-@record
-class Stdio:
-    """The caller's side of the container's standard streams."""
-    stdin: int = 0
-    stdout: int = 1
-    stderr: int = 2
+def one_at_a_time(method):
+    """For a ContainerService method taking a container id first: run it holding the container's
+    lock (ContainerPaths.container_lock); once the container's record is gone, its lock file goes too."""
+    def locked(self, container_id: str, *args, **kwargs):
+        with self.paths.container_lock(container_id) as lock:
+            try:
+                return method(self, container_id, *args, **kwargs)
+            finally:
+                if self.records.get_container(container_id) is None:
+                    lock.remove()
+    locked.__doc__ = method.__doc__
+    return locked
 
 
-class ContainerService(Lifecycle):
-    def __init__(self, records: Records, images, containers_dir: str, runtime_root: str) -> None:
+class ContainerService:
+    def __init__(self, records: Records, images, networks, containers_dir: str, runtime_root: str) -> None:
+        """images, networks: the services, or functions making them (stop, rm, ps never need images)."""
         self.records = records
-        self._images = images  # the ImageService, or a function making it: stop, rm, ps never need it
-        self.containers_dir = containers_dir
-        self.runtime_root = runtime_root
+        self._images = images
+        self._networks = networks
+        self.paths = ContainerPaths(containers_dir, runtime_root)
+        self.containers_dir, self.runtime_root = containers_dir, runtime_root
+        self.observation = Observation(records, self.paths)
+
+    @lazy
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.records, self.paths, self.observation, lambda: self.networks, self.teardown)
+
+    @lazy
+    def execs(self):
+        from mydocker.engine.container_exec import ContainerExec
+        return ContainerExec(self.observation, self.paths)
 
     @property
     def images(self):
@@ -38,42 +66,49 @@ class ContainerService(Lifecycle):
             self._images = self._images()
         return self._images
 
+    @property
+    def networks(self):
+        if callable(self._networks):
+            self._networks = self._networks()
+        return self._networks
+
     def container_dir(self, container_id: str) -> str:
-        return os.path.join(self.containers_dir, container_id)
+        return self.paths.container_dir(container_id)
 
-    def run(self, opts: RunOptions, stdio: Stdio | None = None) -> int:
-        """Run a container attached to the caller; return its exit code as Docker reports it."""
-        from mydocker.runtime.api import create, oom_killed, start
-        from mydocker.linux import syscalls as sc
+    def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
+        """Run a container attached to the caller's `streams` until it exits."""
+        from mydocker.runtime import api as runtime
 
-        stdio = stdio or Stdio()
-        record, config = self._create(opts)  # holding the container's lock: `rm -f` waits until it runs
+        record, config = self._create(opts, progress)  # holding the container's lock: `rm -f` waits until it runs
         directory = self.container_dir(record.id)
         console = devnull = None
-        lock = self.container_lock(record.id)
+        lock = self.paths.container_lock(record.id)
 
         def start_it() -> None:
-            start(self.runtime_root, record.id)
+            runtime.start(self.runtime_root, record.id)
             lock.release()
 
         try:
-            if not opts.interactive:
+            stdin = streams.stdin if opts.interactive else None
+            if stdin is None:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the init is reparented to us: we reap it
+            runtime.become_subreaper()
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
-            _state, init = create(self.runtime_root, record.id, directory, config,
-                                  stdio=(devnull if devnull is not None else stdio.stdin, stdio.stdout, stdio.stderr))
+            _state, init = runtime.create(self.runtime_root, record.id, directory, config,
+                                          stdio=(devnull if stdin is None else stdin, streams.stdout, streams.stderr))
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
-            code = self._attach(init.pid, console, opts, stdio, start_it)
+            code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
+                                          raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
+                                          resize=streams.resize)
             # Docker's State.OOMKilled: the OOM killer killed one of its processes in this run (read
             # before teardown removes the cgroup). It ended the container only if its main process died
             # of that SIGKILL (or passed a killed child's 137 on as its own exit code).
-            self.oom_killed = oom_killed(self.runtime_root, record.id)
-            self.killed_by_oom = self.oom_killed and code == 137  # 128 + SIGKILL
+            oom = runtime.oom_killed(self.runtime_root, record.id)
             self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
-                                          finished_at=now(), pid=0, oom_killed=self.oom_killed)
-            return code  # an `rm -f` that killed it records nothing of it, and removes it
+                                          finished_at=now(), pid=0, oom_killed=oom)
+            # an `rm -f` that killed it records nothing of it, and removes it
+            return RunReport(record.id, code, oom, oom and code == 137, _memory_limit(config))
         finally:
             for fd in (console, devnull):
                 if fd is not None:
@@ -82,17 +117,25 @@ class ContainerService(Lifecycle):
                 lock.release()
             self.teardown(record.id, remove=opts.remove)
 
-    def _create(self, opts: RunOptions) -> tuple[ContainerRecord, dict]:
+    def create(self, opts: RunOptions, progress=None) -> str:
+        """`create`: the container recorded, its rootfs and config.json made; not started."""
+        record, _config = self._create(opts, progress)
+        self.paths.container_lock(record.id).release()
+        return record.id
+
+    def _create(self, opts: RunOptions, progress=None) -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create)."""
         from mydocker.engine.lifecycle import docker_config, host_config
         from mydocker.engine.names import check_name, generate_name
         from mydocker.engine.specbuild import build_spec
-        image = self.images.get(opts.image)
+        if opts.pull not in ("missing", "never"):
+            raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
+        image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
         host = host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
                                  host_config=host)
-        lock = self.container_lock(record.id)
+        lock = self.paths.container_lock(record.id)
         lock.acquire()  # held until the container is made (`run` holds it on until it runs): `rm` waits
         try:
             self.records.add_container(record)
@@ -120,16 +163,15 @@ class ContainerService(Lifecycle):
             apply_security(config, opts.security or SecurityOptions())
             if remap:  # made and pinned before the netns, which must belong to it (its own sysfs)
                 from mydocker.engine import userns
-                userns.pin(config, userns.path_for(self.runroot, record.id))
+                userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
             config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
-            from mydocker.engine.networks import NetworkService  # netns joined by path (as CNI), /etc files, -p
-            NetworkService(self.records, self.root, self.runroot).configure(record.id, record.name, opts, config)
+            self.networks.configure(record.id, record.name, opts, config)  # netns joined by path (as CNI), /etc files, -p
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 from mydocker.image.shift import reachable
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
-                                      and m["source"].startswith(self.root + os.sep))]:
-                    reachable(path, remap[0], self.root)
+                                      and m["source"].startswith(self.paths.root + os.sep))]:
+                    reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
             self.records.update_container(record.id, config=docker_config(image.config, opts, config))
@@ -141,31 +183,17 @@ class ContainerService(Lifecycle):
             raise
         return record, config
 
-    def run_detached(self, opts: RunOptions) -> str:
+    def run_detached(self, opts: RunOptions, progress=None) -> str:
         """`run -d`: create the container and hand it to the monitor; return its id once it runs."""
-        record, _config = self._create(opts)
-        self.container_lock(record.id).release()  # an `rm` from here on is seen by the monitor's launch worker
+        record, _config = self._create(opts, progress)
+        self.paths.container_lock(record.id).release()  # an `rm` from here on is seen by the monitor's launch worker
         try:
-            self.launch_via_monitor(record.id)
+            self.lifecycle.launch_via_monitor(record.id)
         except BaseException:
             if opts.remove:
                 self.teardown(record.id, remove=True)
             raise
         return record.id
-
-    def _attach(self, pid: int, console: int | None, opts: RunOptions, stdio: Stdio, start) -> int:
-        from mydocker.engine import attach
-        from mydocker.runtime.api import relay_console, wait_for_exit
-        terminal = attach.terminal_of(stdio.stdin, stdio.stdout) if console is not None else None
-        with attach.forward_signals(pid, console, terminal):
-            if console is None:
-                start()
-                return wait_for_exit(pid)
-            attach._copy_winsize(terminal, console)
-            with attach.raw_mode(stdio.stdin if opts.interactive and os.isatty(stdio.stdin) else None):
-                start()
-                relay_console(console, stdio.stdin if opts.interactive else None, stdio.stdout)
-            return wait_for_exit(pid)
 
     @one_at_a_time  # `rm -f` and the container's own `run` or monitor may both get here
     def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True) -> None:
@@ -175,8 +203,7 @@ class ContainerService(Lifecycle):
         """
         from mydocker.runtime.api import delete
         delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
-        from mydocker.engine.networks import NetworkService  # veth, netns, address, rules; forgotten on rm
-        NetworkService(self.records, self.root, self.runroot).release(container_id, forget=remove)
+        self.networks.release(container_id, forget=remove)  # veth, netns, address, rules; forgotten on rm
         from mydocker.image import snapshot
         directory = self.container_dir(container_id)
         snapshot.release(directory)
@@ -184,7 +211,31 @@ class ContainerService(Lifecycle):
             from mydocker.engine.volumes import release_container  # frees volumes; anonymous ones go
             release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
             from mydocker.engine import userns
-            userns.remove(userns.path_for(self.runroot, container_id))  # after the netns that belongs to it
+            userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
             from mydocker.linux.fs import remove_tree
             remove_tree(directory)
             self.records.remove_container(container_id)
+
+    # the container's filesystem
+
+    def export(self, ref: str, out) -> None:
+        rec = self.records.find_container(ref)
+        self.images.export_container(self.paths.container_dir(rec.id), rec.image_id, out)
+
+    def commit(self, ref: str, opts) -> str:
+        """A new image from the container's changes (api.CommitOptions); its id."""
+        from mydocker.image import snapshot
+        rec = self.records.find_container(ref)
+        directory = self.paths.container_dir(rec.id)
+        writable = snapshot.writable_dir(directory)
+        if not os.path.isdir(writable):
+            raise NotFound(f"container {ref} has no filesystem left to commit: it was removed")
+        if snapshot.driver_of(directory) == "vfs":
+            # vfs keeps no separate changes: the whole root filesystem becomes one layer on nothing
+            return self.images.import_dir(writable, opts.reference, opts.changes, opts.message)
+        return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
+                                  author=opts.author, created_by=f"mydocker commit {rec.name}")
+
+
+def _memory_limit(config: dict) -> int | None:
+    return ((config.get("linux") or {}).get("resources") or {}).get("memory", {}).get("limit")

@@ -90,15 +90,14 @@ def registry_domain(server: str | None) -> str:
     return server
 
 
-def pull_missing(images, name: str) -> tuple[str, str]:
+def pull_missing(images, name: str, progress=None) -> tuple[str, str]:
     """`run` of an image that is not here: pull it like Docker, with one clear error if that fails.
 
-    Returns (manifest digest, canonical name). Progress goes to `images.pull_progress` when the
-    caller (the CLI) set one."""
+    Returns (manifest digest, canonical name). `progress(id, status, current, total)`: the caller's."""
     ref = reference.parse(name)
     root = os.path.dirname(images.store.root)
     try:
-        pulled = Distribution(images, root).pull(str(ref), progress=getattr(images, "pull_progress", None))
+        pulled = Distribution(images, root).pull(str(ref), progress=progress)
     except MyDockerError as e:
         raise NotFound(f"image {ref.familiar} not found locally, and pulling it failed: {e}") from None
     return pulled.manifest_digest, str(ref)

@@ -8,6 +8,7 @@ from mydocker.record import lazy
 
 DEFAULT_ROOT = "/var/lib/mydocker"
 DEFAULT_RUNROOT = "/run/mydocker"
+VERSION = "0.1.0"
 # What the root holds is root's alone (Docker: 0710/0700): image layers may carry setuid-root binaries
 # and device nodes (CVE-2021-41091), the records hold containers' environments. The only bit ever
 # added is x for others, by --userns remap (image/shift.reachable), on the dirs down to a remapped
@@ -48,8 +49,67 @@ class Engine:
     @lazy
     def containers(self):
         from mydocker.engine.containers import ContainerService
-        return ContainerService(self.records, lambda: self.images, os.path.join(self.root, "containers"),
-                                os.path.join(self.runroot, "runtime"))
+        return ContainerService(self.records, lambda: self.images, lambda: self.networks,
+                                os.path.join(self.root, "containers"), os.path.join(self.runroot, "runtime"))
+
+    def info(self) -> dict:
+        """Docker's /info fields."""
+        from mydocker.image import snapshot
+        containers = self.records.containers()
+        return {
+            "Containers": len(containers),
+            "ContainersRunning": sum(c.status == "running" for c in containers),
+            "ContainersStopped": sum(c.status != "running" for c in containers),
+            "Images": len(self.images.list()),
+            "Driver": snapshot.probe(os.path.join(self.root, "containers")),
+            "DockerRootDir": self.root,
+            "RunRoot": self.runroot,
+            "ServerVersion": VERSION,
+            "KernelVersion": os.uname().release,
+            "OperatingSystem": _os_name(),
+            "Architecture": os.uname().machine,
+            "NCPU": os.cpu_count(),
+            **self.networks.info(),  # IPv4Forwarding (containers' traffic needs it), firewall table, bridge
+        }
+
+    def list_networks(self) -> tuple[list, list[str]]:
+        """(every network, warnings): overlay networks other hosts created are joined first."""
+        warnings = []
+        from mydocker.errors import StoreUnavailable
+        try:
+            self.networks.join_cluster_networks()
+        except StoreUnavailable as e:
+            warnings.append(str(e))
+        return self.networks.networks(), warnings
+
+    def reconcile_networks(self) -> dict:
+        """The host's bridges and rules rebuilt from the records; endpoints of containers gone detached."""
+        running = {c.id: c for c in self.records.containers()}
+
+        def live(container_id: str) -> bool:
+            c = running.get(container_id)
+            if c is None or c.status != "running" or not c.pid:
+                return False
+            return os.path.exists(f"/proc/{c.pid}")
+
+        return self.networks.reconcile(live)
+
+
+def version() -> dict:
+    import platform
+    return {"Version": VERSION, "ApiVersion": "1.43", "Os": "linux", "Arch": os.uname().machine,
+            "KernelVersion": os.uname().release, "PythonVersion": platform.python_version()}
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
 
 
 def make_private(root: str) -> None:

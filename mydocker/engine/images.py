@@ -16,7 +16,7 @@ import _sqlite3 as sqlite3  # the C module: the sqlite3 package only adds dateti
 import os
 
 from mydocker.engine.records import Records, now  # noqa: F401 - now: build and overlay take it from here
-from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.errors import Conflict, InvalidArgument, NoSuchImage, NotFound
 from mydocker.image import reference
 from mydocker.image.store import ImageStore
 from mydocker.record import record
@@ -66,18 +66,21 @@ class ImageService:
         if manifest is None and canonical == BUSYBOX:
             manifest = self.provision_busybox()
         if manifest is None:
-            raise NotFound(f"image {ref.familiar} not found locally: load, import or build it first "
+            raise NoSuchImage(f"image {ref.familiar} not found locally: load, import or build it first "
                            "(`mydocker images` lists what is here)")
         return manifest, canonical
 
-    def get(self, name: str) -> Image:
+    def get(self, name: str, progress=None, pull: bool = True) -> Image:
         """The image called `name`, its layers unpacked; busybox is built from the host on first use,
-        anything else missing is pulled (as Docker's run does)."""
+        anything else missing is pulled (as Docker's run does; not with `pull` False), telling
+        `progress` how it goes."""
         try:
             manifest, canonical = self.resolve(name)
-        except NotFound:
+        except NoSuchImage:
+            if not pull:
+                raise
             from mydocker.engine.distribution import pull_missing
-            manifest, canonical = pull_missing(self, name)
+            manifest, canonical = pull_missing(self, name, progress)
         return self._load(canonical or manifest, manifest)
 
     def provision_busybox(self) -> str:

@@ -6,10 +6,14 @@ import json
 import os
 import time
 
-from mydocker.engine.lifecycle import command_line
 from mydocker.engine.records import ContainerRecord
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def command_line(rec: ContainerRecord) -> list[str]:
+    """Docker's Path and Args, together."""
+    return [*(rec.config.get("Entrypoint") or []), *(rec.config.get("Cmd") or [])]
 
 
 def state_of(rec: ContainerRecord) -> dict:

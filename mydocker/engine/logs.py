@@ -173,6 +173,47 @@ def read_logs(path: str, write, since: int | None = None, until: int | None = No
             time.sleep(poll)
 
 
+def follow_file(path: str, write, running, poll: float = 0.02) -> None:
+    """The entries appended to the log at `path` from now on, to write(stream, bytes), until
+    `running()` says False (checked before each read, so what was written before it is sent). The
+    file is held open: it may be removed as the container goes (--rm); a rotation moves to the new
+    file; a log that does not exist yet (a container not started) is waited for."""
+    fd = _open(path)
+    if fd is not None:
+        os.lseek(fd, 0, os.SEEK_END)  # what is there is an earlier run's
+    rest = b""
+    try:
+        while True:
+            alive = running()
+            if fd is None:
+                fd = _open(path)
+            data, rotated = b"", False
+            if fd is not None:
+                while chunk := os.read(fd, 1 << 16):
+                    data += chunk
+                if _inode(path) not in (0, os.fstat(fd).st_ino):  # rotated: this file is complete
+                    os.close(fd)
+                    fd, rotated = None, True
+            complete, _, rest = (rest + data).rpartition(b"\n")
+            _emit(_entries(complete), write, None, None, False)
+            if rotated:
+                continue
+            if not alive:
+                return
+            if not data:
+                time.sleep(poll)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _open(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+
+
 def _emit(entries: list[dict], write, since, until, timestamps: bool) -> bool:
     """Write entries in the window; True once past --until (nothing more to follow)."""
     for entry in entries:

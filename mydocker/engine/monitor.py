@@ -61,7 +61,7 @@ class Monitor:
         self.lock_fd = lock_fd
         self.root = root
         self.runroot = runroot
-        from mydocker.engine.lifecycle import identity
+        from mydocker.engine.observation import identity
         self.me = identity(os.getpid())  # recorded with each container: `ps` knows whether we still watch it
         self.ep = select.epoll()
         self.handlers: dict[int, object] = {}
@@ -352,7 +352,7 @@ def _service(root: str, runroot: str):
 
 
 def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn, me: str) -> int:
-    reply = _service(root, runroot).launch(cid, stdio, ch, me)
+    reply = _service(root, runroot).lifecycle.launch(cid, stdio, ch, me)
     if conn is not None:
         try:
             conn.send(json.dumps(reply).encode())
@@ -362,7 +362,7 @@ def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn
 
 
 def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
-    return RESTART if _service(root, runroot).exited(cid, code) else 0
+    return RESTART if _service(root, runroot).lifecycle.exited(cid, code) else 0
 
 
 # What the forked workers run, imported once here: each fork then starts warm (about 30 ms less per

@@ -12,7 +12,7 @@ import os
 import stat
 
 from mydocker.errors import InvalidArgument
-from mydocker.record import factory, record
+from mydocker.engine.options import SecurityOptions  # noqa: F401 - the record lives with RunOptions
 from mydocker.runtime.api import capability_names
 
 # moby oci/caps/defaults.go less CAP_NET_RAW, as podman: CapEff 00000000a80405fb. Raw sockets let a
@@ -62,15 +62,6 @@ _SCMP_ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64", "s39
               "ppc64le": "SCMP_ARCH_PPC64LE", "riscv64": "SCMP_ARCH_RISCV64"}
 
 
-@record
-class SecurityOptions:
-    cap_add: list[str] = factory(list)
-    cap_drop: list[str] = factory(list)
-    privileged: bool = False
-    security_opt: list[str] = factory(list)
-    read_only: bool = False
-    ulimits: list[str] = factory(list)
-    init: bool = False
 
 
 def apply_security(config: dict, opts: SecurityOptions) -> dict:

@@ -27,6 +27,7 @@ _foreground = lazy_module("mydocker.runtime.foreground")
 _kill = lazy_module("mydocker.runtime.kill")
 _pause = lazy_module("mydocker.runtime.pause")
 _paths = lazy_module("mydocker.runtime.paths")
+_prewarm = lazy_module("mydocker.runtime.prewarm")
 _process = lazy_module("mydocker.runtime.process")
 _spec = lazy_module("mydocker.runtime.spec")
 _start = lazy_module("mydocker.runtime.start")
@@ -106,9 +107,24 @@ def oom_killed(root: str, container_id: str) -> bool:
 
 # running in the foreground
 
-def relay_console(console: int, stdin: int | None, stdout: int) -> None:
-    """Copy stdin to the container's pty master and the master to stdout until the container closes it."""
-    _foreground.relay_console(console, stdin, stdout)
+def become_subreaper() -> None:
+    """Before a foreground container's init is forked: it is reparented to us, and we reap it."""
+    _foreground.become_subreaper()
+
+
+def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
+                   raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
+                   resize: int | None = None) -> int:
+    """The one foreground run (mydocker-runtime run/exec use it too): start the process, forward our
+    signals to it, relay its console to the caller's fds (raw mode, window size, resize events), and
+    return its exit code as Docker reports it. See runtime/foreground.run_foreground."""
+    return _foreground.run_foreground(pid, console, start, stdin=stdin, stdout=stdout, raw=raw, terminal=terminal,
+                                      sig_proxy=sig_proxy, resize=resize)
+
+
+def prewarm_attach_lock() -> int | None:
+    """Start the kernel's wait for the cgroup attach lock now, in parallel with our own start-up."""
+    return _prewarm.prewarm_attach_lock()
 
 
 # helpers shared with the runtime

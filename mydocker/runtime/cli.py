@@ -225,21 +225,17 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
 
 def _run(root: str, cid: str, opts) -> int:
     if not opts.detach:
-        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        foreground.become_subreaper()
     init = _create(root, cid, opts)
     if opts.detach:
         if init.console_fd is not None:
             os.close(init.console_fd)
         start.start(root, cid)
         return 0
-    previous = foreground.forward_signals(init.pid)
     try:
-        start.start(root, cid)
-        if init.console_fd is not None:
-            foreground.relay(init.console_fd)
-        code = runtime_process.wait_for_exit(init.pid)  # not exec's: that module loads signal (enum)
+        code = foreground.run_foreground(init.pid, init.console_fd, lambda: start.start(root, cid), stdin=0, stdout=1,
+                                         raw=True, eof_as_ctrl_d=False)
     finally:
-        foreground.restore(previous)
         if init.console_fd is not None:
             os.close(init.console_fd)
     if not opts.keep:
@@ -269,13 +265,7 @@ def _exec(root: str, cid: str, command: list[str], opts) -> int:
             write_pid_file(opts.pid_file, started.pid)
         if opts.detach:
             return 0
-        previous = foreground.forward_signals(started.pid)
-        try:
-            if console is not None:
-                foreground.relay(console)
-            return runtime_exec.wait_for_exit(started.pid)
-        finally:
-            foreground.restore(previous)
+        return foreground.run_foreground(started.pid, console, stdin=0, stdout=1, raw=True, eof_as_ctrl_d=False)
     finally:
         if console is not None:
             os.close(console)

@@ -1,5 +1,8 @@
-"""`mydocker-runtime run` in the foreground: forward signals to the init, relay its terminal, wait.
+"""A container (or an exec'd process) in the foreground: the one implementation behind `mydocker run`,
+`mydocker exec`, `mydocker-runtime run` and `mydocker-runtime exec`.
 
+Subreaper (the init is reparented to us and we reap it), signal forwarding, raw mode, window size,
+the pty relay, the wait. The caller hands in the fds to use (a terminal, pipes or a socket).
 Single-threaded (no threads in a process that forks containers): signal handlers and one select loop.
 """
 
@@ -13,48 +16,113 @@ import select
 from mydocker.lazy import lazy_module
 
 collector = lazy_module("mydocker.collector")
+linux_tty = lazy_module("mydocker.linux.tty")
+process = lazy_module("mydocker.runtime.process")
+sc = lazy_module("mydocker.linux.syscalls")
 termios = lazy_module("termios")
-tty = lazy_module("tty")
+tty = lazy_module("tty")  # only with -t
 
 FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2)
 
 
-def forward_signals(pid: int) -> dict:
-    """Install handlers that send our signals to `pid`; returns the previous handlers."""
-    def forward(signum: int, _frame) -> None:
+def become_subreaper() -> None:
+    """Before the init is forked: it is reparented to us, so we reap it and its orphans."""
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+
+
+def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
+                   raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
+                   eof_as_ctrl_d: bool = True, resize: int | None = None) -> int:
+    """Start the process (`start()`, if it waits for that), relay its console, and return its exit code
+    as Docker reports it (128+N for signal N).
+
+    console: the pty master (-t), or None when the process writes to the caller's fds directly.
+    raw: put `stdin` (a terminal) in raw mode while attached. terminal: whose window size the console
+    follows. sig_proxy: our signals go to `pid`. eof_as_ctrl_d: when stdin ends, type Ctrl-D into the
+    console (mydocker) or just stop reading (runc's manner). resize: an fd carrying "ROWS COLS" lines,
+    each a new size for the console (a front end without a terminal of its own: an HTTP resize request).
+    """
+    with forward_signals(pid if sig_proxy else None, console, terminal):
+        if console is None:
+            if start is not None:
+                start()
+            return process.wait_for_exit(pid)
+        copy_winsize(terminal, console)
+        with raw_mode(stdin if raw and stdin is not None and os.isatty(stdin) else None):
+            if start is not None:
+                start()
+            relay_console(console, stdin, stdout, eof_as_ctrl_d, resize)
+        return process.wait_for_exit(pid)
+
+
+class forward_signals:
+    """`with forward_signals(pid, console, terminal):` signals sent to us go to `pid` (unless None);
+    window changes of `terminal` resize `console`. (Context managers here are classes: contextlib
+    costs start-up.)"""
+
+    def __init__(self, pid: int | None, console: int | None = None, terminal: int | None = None) -> None:
+        self.pid, self.console, self.terminal, self.previous = pid, console, terminal, {}
+
+    def __enter__(self) -> None:
+        if self.pid is not None:
+            self.previous = {s: _signal.signal(s, self._forward) for s in FORWARDED}
+        if self.console is not None and self.terminal is not None:
+            self.previous[_signal.SIGWINCH] = _signal.signal(_signal.SIGWINCH, self._resize)
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        for signum, handler in self.previous.items():
+            _signal.signal(signum, handler)
+        return False
+
+    def _forward(self, signum: int, _frame) -> None:
         try:
-            os.kill(pid, signum)
+            os.kill(self.pid, signum)
         except ProcessLookupError:
             pass
-    return {s: _signal.signal(s, forward) for s in FORWARDED}
+
+    def _resize(self, _signum: int, _frame) -> None:
+        copy_winsize(self.terminal, self.console)
 
 
-def restore(previous: dict) -> None:
-    for signum, handler in previous.items():
-        _signal.signal(signum, handler)
-
-
-def relay(console: int, stdin: int = 0, stdout: int = 1) -> None:
-    """Copy stdin to the pty master and the master to stdout until the container closes it."""
-    saved = None
-    if os.isatty(stdin):
-        saved = termios.tcgetattr(stdin)
-        tty.setraw(stdin)
+def copy_winsize(terminal: int | None, console: int | None) -> None:
+    if terminal is None or console is None:
+        return
     try:
-        relay_console(console, stdin, stdout, eof_as_ctrl_d=False)
-    finally:
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        linux_tty.set_winsize(console, *linux_tty.get_winsize(terminal))
+    except OSError:
+        pass
 
 
-def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: bool = True) -> None:
-    """Copy stdin → console and console → stdout until the container's side closes.
+class raw_mode:
+    """`with raw_mode(fd):` the user's terminal in raw mode, so every key (Ctrl-C too) goes to the
+    container; restored on the way out. Nothing happens for fd None."""
 
-    The one relay loop of `mydocker run -t` and `mydocker-runtime run`. `eof_as_ctrl_d`: when our
-    stdin ends, type Ctrl-D into the container (mydocker) or just stop reading it (runc's manner).
-    """
+    def __init__(self, fd: int | None) -> None:
+        self.fd, self.saved = fd, None
+
+    def __enter__(self) -> None:
+        if self.fd is None:
+            return
+        self.saved = termios.tcgetattr(self.fd)
+        try:
+            tty.setraw(self.fd, termios.TCSANOW)
+        except BaseException:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            raise
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        if self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+        return False
+
+
+def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: bool = True,
+                  resize: int | None = None) -> None:
+    """Copy stdin → console and console → stdout until the container's side closes; resize events
+    ("ROWS COLS" lines on the fd `resize`) set the console's size."""
     collector.resume()  # as long as the container runs
-    readers = [console] + ([stdin] if stdin is not None else [])
+    readers = [console] + ([stdin] if stdin is not None else []) + ([resize] if resize is not None else [])
+    pending = b""
     while True:
         try:
             ready, _, _ = select.select(readers, [], [])
@@ -78,6 +146,23 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
                 if eof_as_ctrl_d:
                     _write_all(console, b"\x04")
                 readers.remove(stdin)
+        if resize is not None and resize in ready:
+            data = os.read(resize, 4096)
+            if not data:
+                readers.remove(resize)
+            pending = _apply_sizes(console, pending + data)
+
+
+def _apply_sizes(console: int, data: bytes) -> bytes:
+    """Each complete "ROWS COLS" line resizes the console; a line cut short waits for the rest."""
+    *lines, rest = data.split(b"\n")
+    for line in lines:
+        try:
+            rows, cols = (int(x) for x in line.split())
+            linux_tty.set_winsize(console, rows, cols)
+        except (ValueError, OSError):
+            continue  # not a size, or the console is gone: the relay notices that itself
+    return rest
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from mydocker.cli.table import render as render_format, tabwrite
-from mydocker.engine.gotemplate import TemplateError, render
+from mydocker.cli.gotemplate import TemplateError, render
 
 DATA = {"ID": "abc", "Names": "web", "State": {"Status": "running", "Running": True, "Pid": 3, "Error": ""},
         "Mounts": [{"Destination": "/a"}, {"Destination": "/b"}], "Labels": {"k": "v"}, "Empty": [],

@@ -1,0 +1,174 @@
+"""Docker's JSON documents <-> the engine interface's records: a create request's Config and
+HostConfig into RunOptions; container and image records into the list endpoints' summaries.
+Fields the engine cannot honour yet are refused by name (501) rather than dropped.
+"""
+
+from __future__ import annotations
+
+from mydocker.engine.api import RunOptions, SecurityOptions
+from mydocker.errors import InvalidArgument, NotSupported
+
+# Create fields that change what runs, which the engine does not have yet: refused when set.
+_UNSUPPORTED_CONFIG = ("Labels", "Healthcheck", "StopSignal", "StopTimeout", "OnBuild", "Shell", "MacAddress")
+_UNSUPPORTED_HOST = ("Mounts", "Tmpfs", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "PublishAllPorts", "Devices",
+                     "VolumesFrom", "Links", "GroupAdd", "Sysctls", "StorageOpt", "DeviceRequests",
+                     "OomKillDisable", "BlkioWeight", "CpuQuota", "CpuPeriod", "CpuRealtimePeriod")
+
+
+def _typed(doc: dict, key: str, kind, where: str, default=None):
+    value = doc.get(key)
+    if value is None:
+        return default
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        want = {str: "a string", bool: "a boolean", int: "an integer", list: "a list", dict: "an object"}
+        raise InvalidArgument(f"invalid {where}.{key}: {want.get(kind, kind.__name__)} was expected, "
+                              f"not {type(value).__name__}")
+    return value
+
+
+def _strings(doc: dict, key: str, where: str, allow_str: bool = False) -> list[str]:
+    value = doc.get(key)
+    if allow_str and isinstance(value, str):
+        return [value]
+    value = _typed(doc, key, list, where, [])
+    if not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(f"invalid {where}.{key}: a list of strings was expected")
+    return value
+
+
+def run_options(body, name: str | None) -> RunOptions:
+    """A POST /containers/create body (Docker's Config with HostConfig inside) as RunOptions."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("invalid container config: a JSON object was expected")
+    host = _typed(body, "HostConfig", dict, "config", {})
+    for key in _UNSUPPORTED_CONFIG:
+        if body.get(key):
+            raise NotSupported(f"Config.{key} is not supported by mydocker yet: create the container without it")
+    for key in _UNSUPPORTED_HOST:
+        if host.get(key):
+            raise NotSupported(f"HostConfig.{key} is not supported by mydocker yet: create the container without it")
+    image = _typed(body, "Image", str, "Config", "")
+    if not image:
+        raise InvalidArgument("invalid container config: Image is required")
+    command = _strings(body, "Cmd", "Config", allow_str=True)
+    entrypoint = _strings(body, "Entrypoint", "Config", allow_str=True)
+    if len(entrypoint) > 1:  # the engine takes one entrypoint word: the rest leads the command
+        command = entrypoint[1:] + command
+    volumes = _strings(host, "Binds", "HostConfig") + sorted(_typed(body, "Volumes", dict, "Config", {}))
+    opts = RunOptions(
+        image=image, command=command, name=name or None, env=_strings(body, "Env", "Config"),
+        tty=_typed(body, "Tty", bool, "Config", False), interactive=_typed(body, "OpenStdin", bool, "Config", False),
+        remove=_typed(host, "AutoRemove", bool, "HostConfig", False),
+        hostname=_typed(body, "Hostname", str, "Config", "") or None,
+        workdir=_typed(body, "WorkingDir", str, "Config", "") or None,
+        user=_typed(body, "User", str, "Config", "") or None,
+        entrypoint=entrypoint[0] if entrypoint and entrypoint[0] else None,
+        volumes=volumes, publish=_publish(_typed(host, "PortBindings", dict, "HostConfig", {})),
+        network=_network(_typed(host, "NetworkMode", str, "HostConfig", "")),
+        restart=_restart(_typed(host, "RestartPolicy", dict, "HostConfig", {})),
+        log_opts=_log_opts(_typed(host, "LogConfig", dict, "HostConfig", {})),
+        memory=_size(host, "Memory"), memory_swap=_size(host, "MemorySwap", allow_unlimited=True),
+        memory_reservation=_size(host, "MemoryReservation"),
+        cpus=str(n / 1e9) if (n := _typed(host, "NanoCpus", int, "HostConfig", 0)) else None,
+        cpu_shares=_typed(host, "CpuShares", int, "HostConfig", 0) or None,
+        cpuset_cpus=_typed(host, "CpusetCpus", str, "HostConfig", "") or None,
+        cpuset_mems=_typed(host, "CpusetMems", str, "HostConfig", "") or None,
+        pids_limit=_typed(host, "PidsLimit", int, "HostConfig", 0) or None,
+        cgroup_parent=_typed(host, "CgroupParent", str, "HostConfig", "") or None,
+        userns=_userns(_typed(host, "UsernsMode", str, "HostConfig", "")),
+        security=SecurityOptions(
+            cap_add=_strings(host, "CapAdd", "HostConfig"), cap_drop=_strings(host, "CapDrop", "HostConfig"),
+            privileged=_typed(host, "Privileged", bool, "HostConfig", False),
+            security_opt=_strings(host, "SecurityOpt", "HostConfig"),
+            read_only=_typed(host, "ReadonlyRootfs", bool, "HostConfig", False),
+            ulimits=_ulimits(_typed(host, "Ulimits", list, "HostConfig", [])),
+            init=_typed(host, "Init", bool, "HostConfig", False)))
+    opts.detach = True     # the monitor owns every container the API starts
+    opts.pull = "never"    # Docker's create never pulls: the client does (POST /images/create) on a 404
+    return opts
+
+
+def _size(host: dict, key: str, allow_unlimited: bool = False) -> str | None:
+    value = _typed(host, key, int, "HostConfig", 0)
+    if value == -1 and allow_unlimited:
+        return "-1"
+    if value < 0:
+        raise InvalidArgument(f"invalid HostConfig.{key}: {value} is negative")
+    return str(value) if value else None
+
+
+def _publish(bindings: dict) -> list[str]:
+    """{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]} as -p specs."""
+    specs = []
+    for port, hosts in bindings.items():
+        for binding in hosts or [{}]:
+            if not isinstance(binding, dict):
+                raise InvalidArgument(f"invalid HostConfig.PortBindings[{port!r}]: a list of objects was expected")
+            ip, host_port = binding.get("HostIp") or "", binding.get("HostPort") or ""
+            specs.append(f"{ip}:{host_port}:{port}" if ip else f"{host_port}:{port}" if host_port else port)
+    return specs
+
+
+def _network(mode: str) -> str | None:
+    return None if mode in ("", "default") else mode
+
+
+def _restart(policy: dict) -> str:
+    name = policy.get("Name") or "no"
+    count = policy.get("MaximumRetryCount") or 0
+    return f"{name}:{count}" if name == "on-failure" and count else name
+
+
+def _log_opts(log: dict) -> list[str]:
+    if log.get("Type") not in (None, "", "json-file"):
+        raise NotSupported(f"log driver {log['Type']!r} is not supported by mydocker yet: use json-file")
+    return [f"{k}={v}" for k, v in (log.get("Config") or {}).items()]
+
+
+def _userns(mode: str) -> str | None:
+    return None if mode in ("", "host") else mode
+
+
+def _ulimits(items: list) -> list[str]:
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
+            raise InvalidArgument("invalid HostConfig.Ulimits: objects with Name, Soft and Hard were expected")
+        out.append(f"{item['Name']}={item.get('Soft', 0)}:{item.get('Hard', item.get('Soft', 0))}")
+    return out
+
+
+# --- summaries -------------------------------------------------------------------------------------
+
+def _epoch(stamp: str) -> int:
+    from mydocker.engine.api import parse_time
+    try:
+        return parse_time(stamp) // 1_000_000_000
+    except ValueError:
+        return 0
+
+
+def container_summary(rec, fields: dict, ports: list[tuple[str, str, int]]) -> dict:
+    """GET /containers/json's entry for a record (api.ContainerEngine.list) and its `ps` fields."""
+    import json
+    return {
+        "Id": rec.id, "Names": ["/" + rec.name], "Image": rec.image, "ImageID": rec.image_id,
+        "Command": json.loads(fields["Command"]), "Created": _epoch(rec.created),
+        "Ports": [{"IP": ip, "PrivatePort": int(private.split("/")[0]), "PublicPort": public,
+                   "Type": private.partition("/")[2] or "tcp"} for private, ip, public in ports],
+        "Labels": rec.config.get("Labels") or {}, "State": rec.status, "Status": fields["Status"],
+        "HostConfig": {"NetworkMode": rec.host_config.get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": {}}, "Mounts": [],
+    }
+
+
+def image_summaries(rows: list[dict]) -> list[dict]:
+    """GET /images/json: one entry per image, its tags together (the engine gives one row per tag)."""
+    by_id: dict[str, dict] = {}
+    for row in rows:
+        entry = by_id.setdefault(row["ID"], {
+            "Id": row["ID"], "ParentId": "", "RepoTags": [], "RepoDigests": [], "Created": _epoch(row["Created"]),
+            "Size": row["Size"], "SharedSize": -1, "VirtualSize": row["Size"], "Labels": {}, "Containers": -1})
+        if row["Repository"] != "<none>":
+            entry["RepoTags"].append(f"{row['Repository']}:{row['Tag']}")
+    return list(by_id.values())

@@ -1,0 +1,378 @@
+"""The engine's public interface: what every front end calls (the `mydocker` CLI, the Docker Engine API).
+
+In the manner of podman's pkg/domain/entities: one object per noun (containers, images, networks,
+volumes, system), typed option records in, report records (or Docker's JSON documents) out. Input,
+output and progress travel as a `Streams` record and callbacks the caller hands in, never as this
+process's own fds or terminal, so an HTTP handler can pass a socket. Errors are mydocker.errors
+(NotFound, Conflict, InvalidArgument, RuntimeFailure, NotSupported...): a front end maps them to exit
+codes or HTTP statuses.
+
+    api = open_engine(root, runroot)
+    report = api.containers.run(RunOptions(image="busybox", command=["true"]), Streams(None, 1, 2))
+
+A verb the engine does not have yet is declared here and raises NotSupported.
+
+`mydocker run`, top-down: cli/run.py (flags -> RunOptions, Streams of its own fds) -> here
+(ContainerEngine.run) -> engine/containers.ContainerService.run (image, rootfs, network, spec) ->
+the runtime (create, start, runtime/foreground.run_foreground) -> the container's init.
+
+A REST handler (the Docker Engine API) plugs in beside cli/: it turns a request into the same option
+records, calls the same verbs on `open_engine(...)`, passes the hijacked connection's socket fd in
+`Streams` (sig_proxy=False) and a callback writing JSON lines as `progress`, and maps the errors:
+InvalidArgument 400, NotFound 404, Conflict 409, NotSupported 501, anything else 500.
+
+Records in engine/options.py and engine/reports.py. Cheap to import (records only): every service behind it is loaded by the first verb that needs it.
+"""
+
+from __future__ import annotations
+
+from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
+                                     LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
+                                     SecurityOptions, StopOptions, Streams)
+from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
+from mydocker.errors import InvalidArgument, NotSupported
+
+# --- helpers the front ends share ------------------------------------------------------------------
+
+
+def parse_filters(values: list[str]) -> dict[str, list[str]]:
+    """`ps -f KEY=VALUE` as typed, into ListOptions.filters (InvalidArgument for an unknown one)."""
+    from mydocker.engine.filters import parse_filters as parse
+    return parse(values)
+
+
+def parse_time(text: str) -> int:
+    """An RFC 3339 time in ns since the epoch (ValueError if it is not one)."""
+    from mydocker.engine.logs import parse_time as parse
+    return parse(text)
+
+
+# --- the interface ------------------------------------------------------------------------------
+
+
+class ContainerEngine:
+    """create, start, run, attach, wait, stop, kill, pause, restart, remove, rename, exec, logs, top,
+    stats, inspect, list, prune, export, archive, commit, port."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine        # engine/engine.Engine: the services, built on first use
+
+    @property
+    def _service(self):
+        return self._engine.containers
+
+    def create(self, opts: RunOptions, progress=None) -> str:
+        """A container made and recorded but not started; its id."""
+        return self._service.create(opts, progress=progress)
+
+    def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
+        """Create and start; attached to `streams` until it exits, or handed to the monitor with
+        `opts.detach`. `progress(id, status, current, total)` hears about a pull of a missing image."""
+        if opts.detach:
+            return RunReport(self._service.run_detached(opts, progress=progress))
+        # this process creates the container: start the kernel's wait for the cgroup attach lock now,
+        # in parallel with loading the services (the child is reaped with the container's orphans)
+        from mydocker.runtime.api import prewarm_attach_lock
+        prewarm_attach_lock()
+        return self._service.run(opts, _required(streams, "run"), progress=progress)
+
+    def start(self, ref: str):
+        return self._service.lifecycle.start(ref)
+
+    def attach(self, ref: str, write, stdin: bool = False) -> None:
+        """The container's output from now until its next exit (one not started yet: until it has
+        run) to `write(stream, data)` ("stdout"/"stderr"). Output only: its input is not attached yet."""
+        if stdin:
+            raise NotSupported("attaching to a container's input is not supported yet: use exec -i")
+        self._service.observation.attach(ref, write)
+
+    def wait(self, ref: str, condition: str = "not-running") -> int:
+        """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
+        exit of the next run: a container created but not started yet waits for it), removed."""
+        return self._service.lifecycle.wait(ref, condition)
+
+    def stop(self, ref: str, opts: StopOptions | None = None):
+        opts = opts or StopOptions()
+        return self._service.lifecycle.stop(ref, opts.timeout, opts.signal)
+
+    def kill(self, ref: str, signal: str = "KILL"):
+        return self._service.lifecycle.kill(ref, signal)
+
+    def check_signal(self, signal: str) -> int:
+        """The signal's number, or InvalidArgument: one error for a command on many containers."""
+        from mydocker.runtime.api import parse_signal
+        return parse_signal(signal)
+
+    def pause(self, ref: str):
+        raise NotSupported("pause is not supported yet: stop the container instead")
+
+    def unpause(self, ref: str):
+        raise NotSupported("unpause is not supported yet: start the container instead")
+
+    def restart(self, ref: str, timeout: int | None = None):
+        return self._service.lifecycle.restart(ref, timeout)
+
+    def remove(self, ref: str, opts: RemoveOptions | None = None):
+        opts = opts or RemoveOptions()
+        return self._service.lifecycle.remove(ref, force=opts.force, volumes=opts.volumes)
+
+    def rename(self, ref: str, new_name: str) -> None:
+        self._service.lifecycle.rename(ref, new_name)
+
+    def exec(self, ref: str, opts: ExecOptions, streams: Streams | None = None) -> int:
+        """The command's exit code (0 with detach)."""
+        return self._service.execs.exec(ref, opts, streams if opts.detach else _required(streams, "exec"))
+
+    def logs(self, ref: str, opts: LogsOptions, write) -> None:
+        """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container stops."""
+        self._service.observation.logs(ref, opts, write)
+
+    def top(self, ref: str, ps_args: list[str]) -> tuple[str, list[str]]:
+        return self._service.lifecycle.top(ref, ps_args)
+
+    def stats(self, refs: list[str] | None = None, interval: float = 0.5) -> list:
+        """One reading per running container (engine/stats.ContainerStats), CPU % over `interval`."""
+        from mydocker.engine.stats import sample
+        return sample(self._engine, refs, interval=interval)
+
+    def inspect(self, ref: str) -> dict:
+        return self._service.observation.inspect(ref)
+
+    def list(self, opts: ListOptions | None = None) -> list:
+        """Container records, newest first, as `ps` selects them."""
+        from mydocker.engine.filters import select
+        return select(self._service.observation, opts or ListOptions())
+
+    def summaries(self, records: list, no_trunc: bool = False) -> list[dict]:
+        """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
+        import time
+        from mydocker.engine.inspect import ps_fields
+        now = time.time()
+        return [ps_fields(r, no_trunc=no_trunc, now=now) for r in records]
+
+    def prune(self) -> PruneReport:
+        return PruneReport(self._service.lifecycle.prune())
+
+    def export(self, ref: str, out) -> None:
+        """The container's filesystem as a tar written to the binary file `out`."""
+        self._service.export(ref, out)
+
+    def archive_get(self, ref: str, path: str, out) -> None:
+        raise NotSupported("copying out of a container (cp) is not supported yet: use export")
+
+    def archive_put(self, ref: str, path: str, stream) -> None:
+        raise NotSupported("copying into a container (cp) is not supported yet: use a volume")
+
+    def commit(self, ref: str, opts: CommitOptions) -> str:
+        """A new image from the container's changes; its id."""
+        return self._service.commit(ref, opts)
+
+    def port(self, ref: str) -> list[tuple[str, str, int]]:
+        """(private port/proto, host ip, host port) for each published port."""
+        return self._engine.networks.published(self._service.observation.find(ref).id)
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        """From another process. (An attached caller resizes through Streams.resize.)"""
+        raise NotSupported("resizing the terminal of a container attached elsewhere is not supported yet: "
+                           "the attached caller resizes it (Streams.resize)")
+
+
+class ImageEngine:
+    """list, inspect, history, tag, remove, prune, pull, push, build, save, load, import, login, logout."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine
+
+    @property
+    def _service(self):
+        return self._engine.images
+
+    def list(self, all_images: bool = False, reference: str | None = None) -> list[dict]:
+        """Docker's image rows; `reference` keeps those of one repository[:tag]."""
+        rows = self._service.list(all_images=all_images)
+        if reference:
+            from mydocker.image.reference import parse
+            ref = parse(reference, default_tag="")
+            rows = [r for r in rows if r["Repository"] == ref.familiar_repository and (not ref.tag or r["Tag"] == ref.tag)]
+        return rows
+
+    def inspect(self, name: str) -> dict:
+        return self._service.inspect(name)
+
+    def history(self, name: str) -> list[dict]:
+        return self._service.history(name)
+
+    def tag(self, source: str, target: str) -> str:
+        return self._service.tag(source, target)
+
+    def remove(self, name: str, force: bool = False) -> list[str]:
+        return self._service.remove(name, force=force)
+
+    def prune(self, all_images: bool = False) -> list[str]:
+        return self._service.prune(all_images=all_images)
+
+    def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
+        from mydocker.engine.distribution import Distribution
+        opts = opts or PullOptions()
+        pulled = Distribution.of(self._engine).pull(name, platform=opts.platform, tls_verify=opts.tls_verify,
+                                                    progress=progress)
+        return PullReport(self.canonical(name), getattr(pulled, "manifest_digest", ""))
+
+    def canonical(self, name: str) -> str:
+        """The full name of a reference (busybox -> docker.io/library/busybox:latest); InvalidArgument if bad."""
+        from mydocker.image.reference import parse
+        return str(parse(name))
+
+    def push(self, name: str, tls_verify: bool | None = None, progress=None) -> str:
+        from mydocker.engine.distribution import Distribution
+        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress)
+
+    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None) -> str:
+        from mydocker.engine.distribution import Distribution
+        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify)
+
+    def logout(self, server: str) -> tuple[str, bool]:
+        """(the registry's name, whether credentials were removed)."""
+        from mydocker.engine.distribution import Distribution, registry_domain
+        return registry_domain(server), Distribution.of(self._engine).logout(server)
+
+    def build(self, opts, out, streams: Streams) -> str:
+        """BuildOptions in; the steps' lines to the text file `out`, RUN's output to
+        `streams`; the image id."""
+        from mydocker.engine.build import Builder
+        for tag in opts.tags:
+            self.canonical(tag)  # a bad name fails before anything runs
+        return Builder(self._engine, opts, out, streams).build()
+
+    def save(self, names: list[str], out, fmt: str = "docker") -> None:
+        self._service.save(names, out, fmt)
+
+    def load(self, stream) -> list[str]:
+        return self._service.load(stream)
+
+    def import_(self, stream, name: str | None, changes: list[str], message: str = "") -> str:
+        return self._service.import_tar(stream, name, changes, message)
+
+
+class NetworkEngine:
+    def __init__(self, engine) -> None:
+        self._engine = engine
+
+    @property
+    def _service(self):
+        return self._engine.networks
+
+    def create(self, opts: NetworkCreateOptions):
+        return self._service.create(opts.name, driver=opts.driver, subnet=opts.subnet, gateway=opts.gateway,
+                                    internal=opts.internal, labels=opts.labels)
+
+    def list(self) -> NetworkListReport:
+        """Every network, those other hosts of the cluster created included (a warning if the
+        cluster store cannot be reached)."""
+        return NetworkListReport(*self._engine.list_networks())
+
+    def inspect(self, ref: str) -> dict:
+        return self._service.inspect(ref)
+
+    def remove(self, ref: str) -> None:
+        self._service.remove(ref)
+
+    def prune(self) -> list[str]:
+        return self._service.prune()
+
+    def connect(self, network: str, container: str, ip: str | None = None, aliases: list | None = None):
+        return self._service.connect(network, container, ip=ip, aliases=aliases)
+
+    def disconnect(self, network: str, container: str) -> None:
+        self._service.disconnect(network, container)
+
+    def reconcile(self) -> dict:
+        """Rebuild the host's bridges and rules from the records; detach containers that are gone."""
+        return self._engine.reconcile_networks()
+
+
+class VolumeEngine:
+    def __init__(self, engine) -> None:
+        self._engine = engine
+
+    @property
+    def _service(self):
+        return self._engine.volumes
+
+    def create(self, name: str | None = None, labels: dict | None = None) -> str:
+        return self._service.create(name, labels=labels)
+
+    def list(self) -> list[dict]:
+        return self._service.list()
+
+    def inspect(self, name: str) -> dict:
+        return self._service.inspect(name)
+
+    def remove(self, name: str, force: bool = False) -> None:
+        self._service.remove(name, force=force)
+
+    def prune(self, all_volumes: bool = False) -> list[str]:
+        return self._service.prune(all_volumes=all_volumes)
+
+
+class SystemEngine:
+    def __init__(self, engine) -> None:
+        self._engine = engine
+
+    def info(self) -> dict:
+        """Docker's /info fields."""
+        return self._engine.info()
+
+    def version(self) -> dict:
+        from mydocker.engine.engine import version
+        return version()
+
+    def events(self, since=None, until=None, filters: dict | None = None, write=None) -> None:
+        raise NotSupported("events are not recorded yet")
+
+    def df(self) -> dict:
+        raise NotSupported("system df is not supported yet: see images, ps -a and volume ls")
+
+    def prune(self, volumes: bool = False) -> dict[str, list[str]]:
+        """Stopped containers, unused networks, dangling images (and unused volumes)."""
+        out = {"containers": self._engine.containers.lifecycle.prune(), "networks": self._engine.networks.prune(),
+               "images": self._engine.images.prune()}
+        if volumes:
+            out["volumes"] = self._engine.volumes.prune()
+        return out
+
+
+class EngineAPI:
+    """The front ends' handle on one engine root."""
+
+    def __init__(self, engine) -> None:
+        self.containers = ContainerEngine(engine)
+        self.images = ImageEngine(engine)
+        self.networks = NetworkEngine(engine)
+        self.volumes = VolumeEngine(engine)
+        self.system = SystemEngine(engine)
+
+
+def _required(streams: Streams | None, verb: str) -> Streams:
+    if streams is None:  # the engine never falls back on this process's own fds
+        raise InvalidArgument(f"an attached {verb} needs the caller's streams: pass a Streams record")
+    return streams
+
+
+def preload() -> None:
+    """Import the container services' modules (no file, database or thread is opened): a front end
+    that forks a worker per request (the API service) pays for them once, before its forks."""
+    import mydocker.engine.containers  # noqa: F401
+    import mydocker.engine.filters  # noqa: F401
+    import mydocker.engine.inspect  # noqa: F401
+    import mydocker.engine.logs  # noqa: F401
+
+
+def open_engine(root: str, runroot: str, cluster_store: str = "") -> EngineAPI:
+    """The engine at `root` (state) and `runroot` (runtime state). `cluster_store`: etcd://host:port
+    of overlay networks, seen by the processes the engine starts (monitor, overlay agent) too."""
+    import os
+    from mydocker.engine.engine import Engine
+    if cluster_store:
+        os.environ["MYDOCKER_CLUSTER_STORE"] = cluster_store
+    return EngineAPI(Engine(root=root, runroot=runroot))

@@ -1,0 +1,35 @@
+"""Where a container's files are: its directory (bundle, rootfs, logs) under the engine root, its
+runtime state under the run root."""
+
+from __future__ import annotations
+
+import os
+
+LOCKS = "locks"             # under the run root: one lock file per container (container_lock)
+
+
+class ContainerPaths:
+    def __init__(self, containers_dir: str, runtime_root: str) -> None:
+        self.containers_dir = containers_dir      # <root>/containers
+        self.runtime_root = runtime_root          # <runroot>/runtime: mydocker-runtime's --root
+
+    @property
+    def root(self) -> str:
+        return os.path.dirname(self.containers_dir)
+
+    @property
+    def runroot(self) -> str:
+        return os.path.dirname(self.runtime_root)
+
+    def container_dir(self, container_id: str) -> str:
+        return os.path.join(self.containers_dir, container_id)
+
+    def log_path(self, container_id: str) -> str:
+        from mydocker.engine.logs import log_path
+        return log_path(self.container_dir(container_id), container_id)
+
+    def container_lock(self, container_id: str):
+        """Held while a container is made and started, while `rm` decides, and during its teardown:
+        `rm -f` and the container's own `run` or monitor never work on it at the same moment."""
+        from mydocker.linux.fs import Flock
+        return Flock(os.path.join(self.runroot, LOCKS, container_id))

@@ -1,0 +1,139 @@
+"""Observation of containers: the record, corrected by what the processes say; waiting for an exit;
+logs and inspect.
+
+The record says what was last written; the processes say what is. `observe` reconciles them: a
+record "running" whose init is gone is settled by its monitor within moments, or, if the monitor
+is gone too (kill -9), marked exited with an unknown status (255) and an error saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from mydocker.engine.container_paths import ContainerPaths
+from mydocker.engine.records import ContainerRecord, Records, now
+from mydocker.errors import NotFound
+
+UNKNOWN_EXIT = 255
+LOST = "the container's monitor was gone when it exited, so its exit status is unknown"
+
+
+def alive(monitor_identity: str) -> bool:
+    """Is the process recorded as "pid:starttime" (a container's monitor) still running?"""
+    from mydocker.runtime.api import process_start_time
+    pid, _, start = monitor_identity.partition(":")
+    return pid.isdigit() and process_start_time(int(pid)) == int(start or 0)
+
+
+def identity(pid: int) -> str:
+    """"pid:starttime": names one process for as long as the machine runs (pids are reused)."""
+    from mydocker.runtime.api import process_start_time
+    return f"{pid}:{process_start_time(pid)}"
+
+
+class Observation:
+    def __init__(self, records: Records, paths: ContainerPaths) -> None:
+        self.records = records
+        self.paths = paths
+
+    def find(self, ref: str) -> ContainerRecord:
+        return self.observe(self.records.find_container(ref))
+
+    def list(self, all: bool = False) -> list[ContainerRecord]:
+        found = [self.observe(r) for r in self.records.containers()]
+        return [r for r in found if all or r.status in ("running", "restarting", "paused")]
+
+    def process_alive(self, rec: ContainerRecord) -> bool:
+        from mydocker.runtime import api as runtime
+        try:
+            state = runtime.state(self.paths.runtime_root, rec.id)
+        except (NotFound, ValueError, OSError):
+            return False
+        return state.pid == rec.pid and runtime.status(self.paths.runtime_root, state) in ("created", "running", "paused")
+
+    def observe(self, rec: ContainerRecord) -> ContainerRecord:
+        """The record, corrected by what the processes say (monitor or CLI killed, crash)."""
+        if rec.status == "running" and not self.process_alive(rec):
+            deadline = time.monotonic() + 3
+            while alive(rec.monitor) and time.monotonic() < deadline:
+                time.sleep(0.01)  # its monitor is recording the exit right now
+                fresh = self.records.get_container(rec.id)
+                if fresh is None or fresh.status != "running" or fresh.pid != rec.pid:
+                    return fresh or rec
+            return self.record_lost(rec, UNKNOWN_EXIT, LOST)
+        if rec.status == "restarting" and not alive(rec.monitor):
+            return self.record_lost(rec, rec.exit_code if rec.exit_code is not None else UNKNOWN_EXIT, LOST)
+        return rec
+
+    def record_lost(self, rec: ContainerRecord, code: int, error: str) -> ContainerRecord:
+        values = dict(status="exited", exit_code=code, finished_at=now(), pid=0, error=error)
+        self.records.update_container(rec.id, **values)
+        for key, value in values.items():
+            setattr(rec, key, value)
+        return rec
+
+    def wait_gone(self, rec: ContainerRecord, timeout: float | None) -> bool:
+        """Wait until the init has exited (a pidfd works for a process that is not our child)."""
+        import select
+        if not self.process_alive(rec):
+            return True
+        try:
+            pidfd = os.pidfd_open(rec.pid)
+        except ProcessLookupError:
+            return True
+        try:
+            if not self.process_alive(rec):  # the pid was reused between the check and the open
+                return True
+            ready, _, _ = select.select([pidfd], [], [], timeout)
+            return bool(ready)
+        finally:
+            os.close(pidfd)
+
+    def await_record(self, rec: ContainerRecord, fallback: int) -> ContainerRecord:
+        """The exited init's record as its monitor writes it; `fallback` if no monitor is left."""
+        deadline = time.monotonic() + 10
+        while True:
+            fresh = self.records.get_container(rec.id)
+            if fresh is None or fresh.status != "running" or fresh.pid != rec.pid:
+                return fresh or rec
+            if not alive(rec.monitor) or time.monotonic() > deadline:
+                return self.record_lost(fresh, fallback, LOST)
+            time.sleep(0.001)  # a read of the record costs microseconds; the exit is ms away
+
+    def logs(self, ref: str, opts, write) -> None:
+        """Its log entries (api.LogsOptions) to `write(stream, data)`; with follow, until it stops."""
+        from mydocker.engine.logs import read_logs
+        rec = self.find(ref)
+
+        def running() -> bool:
+            fresh = self.records.get_container(rec.id)
+            return fresh is not None and fresh.status in ("running", "restarting", "created") and (
+                fresh.status != "running" or self.process_alive(fresh))
+
+        read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
+                  timestamps=opts.timestamps, follow=running if opts.follow else None)
+
+    def attach(self, ref: str, write, poll: float = 0.02) -> None:
+        """The output the container writes from now on, to `write(stream, data)`, until its next exit
+        (a container not started yet: until it has run). Read from its log, which its monitor writes
+        (stdin is not attached yet). The file stays open: `--rm` removes it as the container exits."""
+        from mydocker.engine.logs import follow_file
+        rec = self.find(ref)
+        before = rec.finished_at
+        path = self.paths.log_path(rec.id)
+
+        def running() -> bool:
+            fresh = self.records.get_container(rec.id)
+            if fresh is None:
+                return False
+            fresh = self.observe(fresh)
+            return fresh.finished_at == before or fresh.status not in ("exited", "removing", "dead")
+
+        follow_file(path, write, running, poll)
+
+    def inspect(self, ref: str) -> dict:
+        """Docker's inspect document."""
+        from mydocker.engine.inspect import container_json
+        rec = self.find(ref)
+        return container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id))
