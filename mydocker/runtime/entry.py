@@ -133,9 +133,8 @@ def _nothing_left(root: str, container_id: str) -> bool:
         return False
     for directory in directories:
         try:
-            with posix.scandir(directory) as entries:
-                if any(entry.is_dir(follow_symlinks=False) for entry in entries):
-                    return False
+            if posix.stat(directory).st_nlink != 2:
+                return False  # sub-groups: cgroupfs (kernfs) counts a directory's subdirectories as links
             if status.read_small(f"{directory}/cgroup.procs").strip():
                 return False
         except FileNotFoundError:
