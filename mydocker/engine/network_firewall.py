@@ -1,10 +1,17 @@
-"""The engine root's nft table, made from its network records: NAT, published ports, isolation."""
+"""The engine root's nft table, made from its network records: NAT, published ports, isolation.
+
+The rules depend on the networks alone and are rebuilt when a network is made or removed; a
+container's published ports are map elements added when it joins and deleted before its record
+goes. So a container without -p on an existing network costs no nft process, one with -p one at
+start and one at removal. The records stay the source of truth: the whole table can always be
+rebuilt from them (`network reconcile`, and any element change that nft refuses).
+"""
 
 from __future__ import annotations
 
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 from mydocker.engine.network_store import NetworkStore
-from mydocker.network.driver import Network
+from mydocker.errors import RuntimeFailure
+from mydocker.network.driver import Endpoint, Network
 
 
 class Firewall:
@@ -12,35 +19,55 @@ class Firewall:
         self.store = store
         self.table = table
 
-    def active_networks(self) -> list[Network]:
-        """Every network: a network's rules live as long as it does, so a container without -p
-        changes no rule (no nft transaction when it starts or goes). The default root's default
-        network stays (as docker0 does); a private root's goes with its last container
-        (NetworkService._retire_default_bridge), its rules with it."""
+    def networks(self) -> list[Network]:
+        """The networks whose rules the table holds: every one recorded. The default root keeps its
+        default network and so its rules (as Docker keeps docker0's); a private root's goes with
+        its last container."""
         return self.store.networks()
 
-    def rebuild(self, force: bool = False) -> None:
-        """Replace the table with what the records say (call with the root's network lock held).
-
-        Skipped when the records ask for the ruleset applied last time in this boot: a container
-        without -p on an existing network changes no rule, and every nft commit that drops rules
-        waits for an RCU grace period (~17 ms here). After an admin's flush, `network reconcile`
-        applies it again."""
+    def rebuild(self, force: bool = False) -> bool:
+        """Replace the table with what the records say, unless the network rules applied last in this
+        boot are the same (call with the root's network lock held). True if it was rebuilt."""
         from mydocker.network import firewall
-        nets = self.active_networks()
-        by_name = {n.name: n for n in nets}
-        ports = []
-        for ep in self.store.endpoints():
-            if ep.network in by_name:
-                for proto, host_ip, host_port, cport in ep.ports:
-                    ports.append(firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip))
-        ruleset = firewall.Ruleset(self.table, [firewall.Net(n.bridge, n.subnet, n.internal) for n in nets], ports)
-        text = _boot_id() + json.dumps(firewall.batch(ruleset))  # after a reboot the table is gone
+        nets = self.networks()
+        ruleset = firewall.Ruleset(self.table, [firewall.Net(n.bridge, n.subnet, n.internal) for n in nets])
+        text = _boot_id() + firewall.batch(ruleset)  # after a reboot the table is gone
         if not force and self.store.applied_ruleset(self.table) == text:
-            return
-        self.store.set_applied_ruleset(self.table, None)  # forget first: a crash in between makes the next change re-apply
-        firewall.apply(ruleset)
+            return False
+        self.forget()  # first: a crash in between makes the next change rebuild
+        names = {n.name for n in nets}
+        ruleset.ports = [p for ep in self.store.endpoints() if ep.network in names for p in _ports(ep)]
+        firewall.apply(self.table, firewall.batch(ruleset))
         self.store.set_applied_ruleset(self.table, text)
+        return True
+
+    def forget(self) -> None:
+        """The table no longer matches the records: the next change rebuilds it whole."""
+        self.store.set_applied_ruleset(self.table, None)
+
+    def publish(self, ep: Endpoint) -> None:
+        """A recorded endpoint's ports into the maps: the rebuild instead if its network's rules are
+        not in place yet (the network was just made, or the host rebooted)."""
+        if not self.rebuild() and ep.ports:
+            self._change(add=_ports(ep))
+
+    def unpublish(self, ep: Endpoint) -> None:
+        """An endpoint's ports out of the maps, while its record still says which they are;
+        idempotent (after a crash they may never have been added)."""
+        if ep.ports:
+            self._change(remove=_ports(ep))
+
+    def _change(self, add: list | None = None, remove: list | None = None) -> None:
+        from mydocker.network import firewall
+        try:
+            firewall.apply(self.table, firewall.port_batch(self.table, add, remove))
+        except RuntimeFailure:  # the table was deleted or changed behind our back: the records win
+            self.rebuild(force=True)
+
+
+def _ports(ep: Endpoint) -> list:
+    from mydocker.network.firewall import Port
+    return [Port(ep.container, proto, host_port, ep.ip, cport, host_ip) for proto, host_ip, host_port, cport in ep.ports]
 
 
 def _boot_id() -> str:

@@ -7,7 +7,8 @@ It is composed of one part per concern:
                                  `run`s never share an address
     engine/network_endpoints.py  an endpoint's address, ports, join and leave
     engine/network_files.py      each sandbox's /etc/hosts, hostname, resolv.conf
-    engine/network_firewall.py   the root's nft table from the records
+    engine/network_firewall.py   the root's nft table from the records: rules made with the
+                                 networks, published ports added and removed as map elements
     network/driver.py            the driver protocol; bridge.py and overlay.py implement it and are
                                  handed records, never the store
 Every attachment is recorded before anything is created, and `detach` undoes whatever exists from
@@ -334,7 +335,7 @@ class NetworkService:
             from mydocker.engine.overlay_agent_control import start_agent
             self.sync_network(net)
             start_agent(self.root, self.runroot)
-        self._rebuild_firewall()
+        self.firewall.publish(ep)
 
     def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
         """A global network: this host's forwarding entries and its containers' hosts files, from one
@@ -388,9 +389,18 @@ class NetworkService:
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
         with self.lock():
+            if self._retires_default_network(ep):
+                self.firewall.forget()  # the rebuild below takes its ports with its network's rules
+            else:
+                self.firewall.unpublish(ep)  # before its record goes: the record says what to remove
             self.wiring.drop(ep)
             self._retire_default_bridge()
-            self._rebuild_firewall()
+            self._rebuild_firewall()  # only when a network went
+
+    def _retires_default_network(self, ep: Endpoint) -> bool:
+        """Whether dropping this endpoint (with published ports) retires a private root's default network."""
+        return bool(ep.ports and self.tag and ep.network == DEFAULT_NETWORK
+                    and all(e.container == ep.container for e in self.endpoints(network=ep.network)))
 
     def detach(self, container_id: str) -> None:
         """Undo everything of the container's network from the records: idempotent, crash-safe."""
@@ -489,6 +499,7 @@ class NetworkService:
     # the firewall and recovery
 
     def _rebuild_firewall(self, force: bool = False) -> None:
+        """The whole table from the records when the networks changed since it was applied (or `force`)."""
         self.firewall.rebuild(force)
 
     def reconcile(self, live=None) -> dict:
@@ -503,7 +514,7 @@ class NetworkService:
                 self.detach(sb.container)
                 detached.append(sb.container)
         with self.lock():
-            nets = self.firewall.active_networks()
+            nets = self.firewall.networks()
             for net in nets:
                 self.driver(net.driver).create_network(net)
             if nets:

@@ -199,6 +199,36 @@ def test_stop_releases_the_address_and_start_attaches_again(net):
     assert http_get(f"http://127.0.0.1:{port}/").startswith("hello")
 
 
+def test_nft_runs_once_per_start_and_removal_with_p_and_never_without(net, tmp_path, monkeypatch):
+    """The network's rules are made with it; a container only adds and deletes its published ports."""
+    log = tmp_path / "nft.log"
+    wrapper = tmp_path / "logged-bin"
+    wrapper.mkdir()
+    (wrapper / "nft").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec /usr/sbin/nft "$@"\n')
+    (wrapper / "nft").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper}:{os.environ['PATH']}")
+
+    def calls() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    net("network", "create", "--subnet", free_subnet(101), "counted")
+    assert calls() == 1
+    net("run", "--rm", "--network", "counted", "busybox", "true")
+    assert calls() == 1
+    net("run", "-d", "--name", "pub", "--network", "counted", "-p", "80", "busybox", "sleep", "60")
+    assert calls() == 2
+    net("rm", "-f", "pub")
+    assert calls() == 3
+    net("run", "-d", "--name", "keep", "busybox", "sleep", "60")  # the default bridge, made now: its rules
+    assert calls() == 4
+    net("run", "--rm", "busybox", "true")
+    net("run", "--rm", "--network", "counted", "busybox", "true")
+    assert calls() == 4
+    net("rm", "-f", "keep")  # the last one on a private root's default network: it goes, with its rules
+    net("network", "rm", "counted")
+    assert calls() == 6
+
+
 @pytest.mark.slow
 def test_fifty_parallel_detached_runs_get_fifty_addresses(net):
     net("network", "create", "--subnet", free_subnet(113), "many")

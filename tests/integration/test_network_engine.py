@@ -373,3 +373,77 @@ def test_none_and_host_modes_make_no_host_objects(service):
     service.apply_to_spec(config, host)
     assert config["linux"]["namespaces"] == [{"type": "uts"}]
     assert [m["destination"] for m in config["mounts"]] == ["/proc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
+
+
+def nft_table(table: str) -> dict:
+    """What the kernel holds for mydocker's table, read back with `nft -j`: each map's elements as
+    {key tuple: value tuple}, and each rule as (chain, handle, its expressions)."""
+    listing = json.loads(subprocess.run(["nft", "-j", "list", "table", "ip", table], capture_output=True, text=True,
+                                        check=True).stdout)["nftables"]
+
+    def plain(value):  # "tcp" . 8080 -> ("tcp", 8080); an element with a comment wraps its key
+        value = value.get("elem", {}).get("val", value) if isinstance(value, dict) else value
+        return tuple(value["concat"]) if isinstance(value, dict) else value
+
+    maps = {m["map"]["name"]: {plain(k): plain(v) for k, v in m["map"].get("elem", [])}
+            for m in listing if "map" in m}
+    rules = [(r["rule"]["chain"], r["rule"]["handle"], json.dumps(r["rule"]["expr"])) for r in listing if "rule" in r]
+    return {"maps": maps, "rules": rules}
+
+
+def test_published_ports_are_the_map_elements_nft_reports_and_no_rule_changes(service):
+    subnet = free_subnet()
+    service.create("mapnet", subnet=subnet)
+    bridge = service.get("mapnet").bridge
+    made = nft_table(service.table)
+    assert made["maps"] == {"MYDOCKER-PORTS": {}, "MYDOCKER-HOSTPORTS": {}}
+    prefix = {"prefix": {"addr": subnet.split("/")[0], "len": 24}}
+    # the network's rules, made with it: egress masquerade, and nothing but its own into it
+    assert any(chain == "MYDOCKER-POSTROUTING" and json.dumps(prefix) in expr and '"masquerade"' in expr
+               for chain, _handle, expr in made["rules"])
+    into_drop = [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": bridge}}, {"drop": None}]
+    assert ("MYDOCKER-FORWARD", json.dumps(into_drop)) in {(chain, expr) for chain, _handle, expr in made["rules"]}
+    a = service.attach(cid(1), "a", "mapnet", ports=[portspec.parse("81"), portspec.parse("127.0.0.1::82/udp")])
+    b = service.attach(cid(2), "b", "mapnet")
+    c = service.attach(cid(3), "c", "mapnet", ports=[portspec.parse("83/udp")])
+    ports = {p[0]: p[2] for p in service.published(cid(1)) + service.published(cid(3))}
+    now = nft_table(service.table)
+    assert now["maps"] == {
+        "MYDOCKER-PORTS": {("tcp", ports["81/tcp"]): (a.addresses[0], 81), ("udp", ports["83/udp"]): (c.addresses[0], 83)},
+        "MYDOCKER-HOSTPORTS": {("127.0.0.1", "udp", ports["82/udp"]): (a.addresses[0], 82)}}
+    assert b.addresses[0] not in repr(now)
+    assert now["rules"] == made["rules"]  # the same rules, handles too: no rebuild for a container
+    service.detach(cid(1))
+    assert nft_table(service.table)["maps"] == {"MYDOCKER-PORTS": {("udp", ports["83/udp"]): (c.addresses[0], 83)},
+                                                "MYDOCKER-HOSTPORTS": {}}
+    service.detach(cid(3))
+    service.detach(cid(2))
+    assert nft_table(service.table) == made
+
+
+def test_a_start_after_an_admins_flush_rebuilds_the_table_from_the_records(service, servers):
+    service.create("flushnet", subnet=free_subnet())
+    a = service.attach(cid(1), "a", "flushnet", ports=[portspec.parse("84")])
+    port = service.published(cid(1))[0][2]
+    servers.start(a.netns, "tcp", "0.0.0.0", 84)
+    subprocess.run(["nft", "delete", "table", "ip", service.table], check=True)
+    assert request(None, "tcp", "127.0.0.1", port).startswith("FAILED")
+    service.attach(cid(2), "b", "flushnet", ports=[portspec.parse("85")])  # nft refuses the element: rebuild
+    assert request(None, "tcp", "127.0.0.1", port).endswith(" hi")
+    assert len(nft_table(service.table)["maps"]["MYDOCKER-PORTS"]) == 2
+
+
+def test_apply_returns_once_nft_committed_and_says_what_nft_refused(service):
+    """apply does not wait for nft's exit (its ~11 ms RCU wait after a deletion); the kernel has
+    committed by then: the next listing already shows the change."""
+    from mydocker.errors import RuntimeFailure
+    from mydocker.network import firewall
+    service.create("applynet", subnet=free_subnet())
+    port = firewall.Port(cid(9), "tcp", 18123, "10.64.0.9", 80)
+    for _ in range(3):
+        firewall.apply(service.table, firewall.port_batch(service.table, add=[port]))
+        assert nft_table(service.table)["maps"]["MYDOCKER-PORTS"] == {("tcp", 18123): ("10.64.0.9", 80)}
+        firewall.apply(service.table, firewall.port_batch(service.table, remove=[port]))
+        assert nft_table(service.table)["maps"]["MYDOCKER-PORTS"] == {}
+    with pytest.raises(RuntimeFailure, match=r"nft refused .* \(exit status 1\): .*No such file or directory"):
+        firewall.apply(service.table, f"add element ip {service.table} MYDOCKER-NOPE {{ tcp . 1 : 10.64.0.9 . 2 }}\n")

@@ -136,20 +136,29 @@ def test_write_in_place_keeps_the_inode(tmp_path):
 
 def test_firewall_batch_names_its_own_table_and_chains():
     rs = firewall.Ruleset("mydocker", [firewall.Net("md-a", "10.77.0.0/24"), firewall.Net("md-b", "10.78.0.0/24")],
-                          [firewall.Port("c" * 64, "udp", 5353, "10.77.0.2", 53, "127.0.0.1")])
-    cmds = firewall.batch(rs)
-    text = json.dumps(cmds)
-    assert cmds[0] == {"add": {"table": {"family": "ip", "name": "mydocker"}}}
-    assert {"flush": {"table": {"family": "ip", "name": "mydocker"}}} in cmds
-    chains = [c["add"]["chain"]["name"] for c in cmds if "chain" in c.get("add", {})]
-    assert all(name.startswith("MYDOCKER") for name in chains)
-    assert all(c["add"]["rule"]["table"] == "mydocker" for c in cmds if "rule" in c.get("add", {}))
-    assert '"dnat": {"addr": "10.77.0.2", "port": 53}' in text and '"cccccccccccc"' in text
-    drops = [c["add"]["rule"]["expr"][0] for c in cmds
-             if "rule" in c.get("add", {}) and {"drop": None} in c["add"]["rule"]["expr"]]
+                          [firewall.Port("c" * 64, "udp", 5353, "10.77.0.2", 53, "127.0.0.1"),
+                           firewall.Port("d" * 64, "tcp", 8080, "10.78.0.3", 80)])
+    lines = firewall.batch(rs).splitlines()
+    assert lines[0] == "add table ip mydocker"
+    assert "flush table ip mydocker" in lines and "flush map ip mydocker MYDOCKER-PORTS" in lines
+    made = [line.split()[1:5] for line in lines if line.split()[1] in ("chain", "map", "rule", "element")]
+    assert all(words[1:3] == ["ip", "mydocker"] and words[3].startswith("MYDOCKER-") for words in made)
+    # published ports are map elements, not rules: a container changes no rule
+    assert 'add element ip mydocker MYDOCKER-HOSTPORTS { 127.0.0.1 . udp . 5353 comment "cccccccccccc" : 10.77.0.2 . 53 }' in lines
+    assert 'add element ip mydocker MYDOCKER-PORTS { tcp . 8080 comment "dddddddddddd" : 10.78.0.3 . 80 }' in lines
+    assert not [line for line in lines if line.startswith("add rule") and ("10.77.0.2" in line or "10.78.0.3" in line)]
+    drops = [line.split()[6] for line in lines if line.startswith("add rule") and line.endswith(" drop")]
     # nothing else gets into either network: isolation from each other and from routed outsiders
-    assert [d["match"]["right"] for d in drops] == ["md-a", "md-b"]
+    assert drops == ['"md-a"', '"md-b"']
 
 
 def test_firewall_batch_without_networks_only_removes_the_table():
-    assert [list(c) for c in firewall.batch(firewall.Ruleset("mydocker"))] == [["add"], ["delete"]]
+    assert firewall.batch(firewall.Ruleset("mydocker")) == "add table ip mydocker\ndelete table ip mydocker\n"
+
+
+def test_firewall_port_batch_removes_whether_or_not_the_element_is_there():
+    port = firewall.Port("e" * 64, "tcp", 8080, "10.78.0.3", 80, "0.0.0.0")
+    assert firewall.port_batch("t", remove=[port]).splitlines() == [
+        "add element ip t MYDOCKER-PORTS { tcp . 8080 : 10.78.0.3 . 80 }",
+        "delete element ip t MYDOCKER-PORTS { tcp . 8080 }"]
+    assert firewall.port_batch("t") == ""

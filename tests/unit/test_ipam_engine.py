@@ -21,7 +21,7 @@ def no_firewall(monkeypatch):
     """Unit tests never touch the host: the nft batch is recorded, not applied."""
     from mydocker.network import firewall
     applied = []
-    monkeypatch.setattr(firewall, "apply", applied.append)
+    monkeypatch.setattr(firewall, "apply", lambda *args: applied.append(args[-1]))
     return applied
 
 
@@ -119,29 +119,39 @@ def test_apply_to_spec_keeps_a_user_set_hostname_variable():
     assert config["linux"]["namespaces"] == [{"type": "network"}]
 
 
-def test_the_default_roots_bridge_rules_stay_while_its_network_does(tmp_path, no_firewall):
-    """Issue 20: the default root keeps its default network (as Docker keeps docker0), so its rules
-    stay too: a container without -p commits no nft transaction when it starts or goes (the ruleset
-    is unchanged); only -p changes the table. (A private root's unused default network goes, and
-    its rules with it.)"""
+class HostlessBridge:
+    """The bridge driver's records without the kernel: no bridge, veth or netns is made."""
+    name, scope = "bridge", "local"
+
+    def allocate(self, net, container, ip):
+        return None
+
+    def join(self, net, ep, info) -> str:
+        return "02:42:ac:12:00:02"
+
+    def leave(self, net, ep, last) -> None:
+        pass
+
+
+def test_the_default_roots_bridge_keeps_its_rules_and_only_ports_touch_the_firewall(tmp_path, no_firewall,
+                                                                                    monkeypatch):
+    """The default root keeps its default network, so its rules stay: runs without -p apply nothing;
+    with -p, one batch of map elements at start and one at removal."""
+    from mydocker.engine import network_endpoints
+    from mydocker.network import ports
+    monkeypatch.setattr(network_endpoints, "_check_host_port_free", lambda *args: None)
     root = str(tmp_path / "root")
     svc = NetworkService(Records(str(tmp_path / "db")), root, str(tmp_path / "run"), default_root=root)
-    assert svc.tag == "" and svc.table == "mydocker"
+    assert svc.tag == ""
+    svc._drivers["bridge"] = HostlessBridge()
     add(svc, "bridge", "172.18.0.0/16")
-    net = svc.get("bridge")
-    with svc.lock():
-        svc._rebuild_firewall()
-    assert [[n.bridge for n in rs.nets] for rs in no_firewall] == [["mydocker0"]]
-    for n in range(3):  # `run --rm busybox true`, three times: attach (and rebuild), then detach
-        ep = svc._add_endpoint(f"{n:064x}", net, None, [], [], "eth0")
-        with svc.lock():
-            svc._rebuild_firewall()
-        svc._drop_endpoint(ep)
-    assert len(no_firewall) == 1
-    from mydocker.network.ports import parse
-    ep = svc._add_endpoint(f"{9:064x}", net, None, [], [parse("127.0.0.1:18080:80")], "eth0")
-    with svc.lock():
-        svc._rebuild_firewall()
-    svc._drop_endpoint(ep)
-    assert [len(rs.ports) for rs in no_firewall] == [0, 1, 0]  # -p: one at the start, one at the removal
-    assert all(rs.nets for rs in no_firewall)
+    for n in range(3):
+        svc.attach(f"{n:064x}", f"c{n}", None)
+        svc.detach(f"{n:064x}")
+    assert len(no_firewall) == 1 and "172.18.0.0/16" in no_firewall[0]  # the network's rules, once
+    svc.attach("f" * 64, "web", None, ports=[ports.parse("8080:80")])
+    svc.detach("f" * 64)
+    assert no_firewall[1:] == [
+        'add element ip mydocker MYDOCKER-PORTS { tcp . 8080 comment "ffffffffffff" : 172.18.0.2 . 80 }\n',
+        "add element ip mydocker MYDOCKER-PORTS { tcp . 8080 : 172.18.0.2 . 80 }\n"
+        "delete element ip mydocker MYDOCKER-PORTS { tcp . 8080 }\n"]
