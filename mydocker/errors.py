@@ -31,6 +31,10 @@ class NotSupported(MyDockerError):
     """A verb of the engine's interface that this engine does not implement yet."""
 
 
+class Forbidden(MyDockerError):
+    """An operation the engine never allows on this object (a pre-defined network: Docker's 403)."""
+
+
 class StoreUnavailable(MyDockerError):
     """The cluster store (etcd, for overlay networks) cannot be reached or answered with an error."""
 

@@ -10,7 +10,7 @@ import re
 import socket
 
 from mydocker.apiserver.http import Connection, HTTPError, Request
-from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NoSuchImage, NotFound, NotSupported
+from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NoSuchImage, NotFound, NotSupported
 
 API_VERSION = "1.50"      # the docker CLI 28's; docker-py 7 asks for 1.44 or less
 MIN_API_VERSION = "1.24"
@@ -23,6 +23,8 @@ _STREAM_TYPES = {"stdin": 0, "stdout": 1, "stderr": 2}
 def status_of(error: Exception) -> int:
     if isinstance(error, InvalidArgument):
         return 400
+    if isinstance(error, Forbidden):  # a pre-defined network
+        return 403
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Conflict):

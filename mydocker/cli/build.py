@@ -5,22 +5,25 @@ from __future__ import annotations
 from mydocker.flags import Command
 
 command = (
-    Command("build", "Build an image from a Dockerfile", usage="build [OPTIONS] PATH", min_args=1, max_args=1)
+    Command("build", "Build an image from a Dockerfile", usage="build [OPTIONS] PATH | -", min_args=1, max_args=1)
     .flag("-t", "--tag", kind="list", metavar="NAME[:TAG]", help="name (and optionally tag) the image")
-    .flag("-f", "--file", kind="str", metavar="PATH", help="the Dockerfile (default PATH/Dockerfile)")
+    .flag("-f", "--file", kind="str", metavar="PATH", help="the Dockerfile (default PATH/Dockerfile; - reads stdin)")
     .flag("--build-arg", kind="list", metavar="K=V", help="set a build-time variable")
     .flag("--no-cache", help="do not use the cache when building")
     .flag("-q", "--quiet", help="print only the image ID")
     .flag("--network", kind="str", metavar="NET", help="network for RUN: bridge (default), none, host or a network")
+    .flag("--label", kind="list", metavar="K=V", help="set metadata on the image")
 )
 
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-    from mydocker.engine.api import BuildOptions, Streams
+    from mydocker.engine.api import BuildOptions, Streams, parse_labels
+    stdin = sys.stdin.buffer.read() if "-" in (args[0], opts.file) else None  # build -, -f -
     image_id = engine.images.build(BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
                                                 build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
-                                                network=opts.network), sys.stdout, Streams(None, 1, 2))
+                                                network=opts.network, stdin=stdin, labels=parse_labels(opts.label)),
+                                   sys.stdout, Streams(None, 1, 2))
     if opts.quiet:
         print(image_id)
     return 0

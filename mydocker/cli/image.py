@@ -35,7 +35,7 @@ prune_command = (
 inspect_command = (
     Command("image inspect", "Display detailed information on one or more images",
             usage="image inspect [OPTIONS] IMAGE [IMAGE...]", min_args=1)
-    .flag("-f", "--format", kind="str", metavar="FORMAT", help="only {{json .}} is understood")
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="format the output using a Go template, or json")
 )
 
 
@@ -85,8 +85,7 @@ def handle_prune(engine, opts, args: list[str]) -> int:
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    import json
-    import sys
+    from mydocker.cli.inspect import write_documents
     from mydocker.errors import NotFound
     docs, missing = [], []
     for name in args:
@@ -94,13 +93,7 @@ def handle_inspect(engine, opts, args: list[str]) -> int:
             docs.append(engine.images.inspect(name))
         except NotFound:
             missing.append(name)
-    if opts.format and opts.format.strip() not in ("{{json .}}", "json"):
-        from mydocker.errors import InvalidArgument
-        raise InvalidArgument(f"format {opts.format!r} is not supported: use --format '{{{{json .}}}}' or none")
-    if opts.format:
-        sys.stdout.write("".join(json.dumps(d) + "\n" for d in docs))
-    else:
-        sys.stdout.write(json.dumps(docs, indent=4) + "\n")
+    write_documents(docs, opts.format)
     if missing:
         raise NotFound(f"no such image: {', '.join(missing)}")
     return 0

@@ -12,7 +12,12 @@ command = (
     .flag("-a", "--all", help="show all images (by default, build steps' intermediate images are hidden)")
     .flag("--no-trunc", help="do not truncate output")
     .flag("--digests", help="show the manifest digests")
+    .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
+    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY or label=KEY=VALUE")
 )
+HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
+           "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
+           "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
 
 
 def human_size(size: float) -> str:
@@ -55,10 +60,16 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-    rows = engine.images.list(all_images=opts.all, reference=args[0] if args else None)
+    from mydocker.engine.api import parse_object_filters
+    rows = engine.images.list(all_images=opts.all, reference=args[0] if args else None,
+                              filters=parse_object_filters(opts.filter, ("label",)))
     if opts.quiet:
         ids = [r["ID"] if opts.no_trunc else r["ID"].partition(":")[2][:12] for r in rows]
         sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(ids)))
+        return 0
+    if opts.format:
+        from mydocker.cli.table import render
+        sys.stdout.write(render(opts.format, [_fields(r, opts.no_trunc) for r in rows], HEADERS))
         return 0
     headers = ["REPOSITORY", "TAG", *(["DIGEST"] if opts.digests else []), "IMAGE ID", "CREATED", "SIZE"]
     out = [[r["Repository"], r["Tag"], *([r["Manifest"]] if opts.digests else []),
@@ -66,3 +77,20 @@ def handle(engine, opts, args: list[str]) -> int:
            for r in rows]
     sys.stdout.write(table(headers, out))
     return 0
+
+
+def _fields(row: dict, no_trunc: bool) -> dict:
+    """The names `images --format` offers, as Docker fills them."""
+    created = row["Created"]
+    try:
+        import datetime
+        import re
+        when = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", created).replace("Z", "+00:00"))
+        created_at = when.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+    except ValueError:
+        created_at = created
+    size = human_size(row["Size"])
+    return {"Repository": row["Repository"], "Tag": row["Tag"], "Digest": row.get("Manifest") or "<none>",
+            "ID": row["ID"] if no_trunc else row["ID"].partition(":")[2][:12], "CreatedSince": ago(created),
+            "CreatedAt": created_at, "Size": size, "VirtualSize": size, "SharedSize": "N/A", "UniqueSize": "N/A",
+            "Containers": "N/A"}

@@ -30,8 +30,19 @@ def find(engine, ref: str, kind: str | None) -> dict:
         raise NotFound(f"no such object: {ref} (neither a container nor an image)") from None
 
 
-def handle(engine, opts, args: list[str]) -> int:
+def write_documents(docs: list[dict], fmt: str | None) -> None:
+    """Docker's inspect output: an indented JSON array, or `-f TEMPLATE` executed for each document."""
     import json
+    import sys
+    if fmt and fmt.strip() != "json":
+        from mydocker.cli.gotemplate import Template
+        template = Template(fmt.replace("\\n", "\n").replace("\\t", "\t"))
+        sys.stdout.write("".join(template.execute(item) + "\n" for item in docs))
+    else:
+        sys.stdout.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
+
+
+def handle(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.errors import MyDockerError
     found, code = [], 0
@@ -41,10 +52,5 @@ def handle(engine, opts, args: list[str]) -> int:
         except MyDockerError as e:
             print(f"mydocker: {e}", file=sys.stderr)
             code = 1
-    if opts.format:
-        from mydocker.cli.gotemplate import Template
-        template = Template(opts.format.replace("\\n", "\n").replace("\\t", "\t"))
-        sys.stdout.write("".join(template.execute(item) + "\n" for item in found))
-    else:
-        sys.stdout.write(json.dumps(found, indent=4, ensure_ascii=False) + "\n")
+    write_documents(found, opts.format)
     return code

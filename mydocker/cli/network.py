@@ -30,11 +30,16 @@ ls_command = (
     Command("network ls", "List networks", usage="network ls [OPTIONS]", max_args=0)
     .flag("-q", "--quiet", help="only show network IDs")
     .flag("--no-trunc", help="do not truncate the output")
+    .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
+    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY[=VALUE], name=, id= or driver=")
 )
+LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
+              "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT", "Subnet": "SUBNET",
+              "Bridge": "BRIDGE"}
 inspect_command = (
     Command("network inspect", "Display detailed information on one or more networks",
             usage="network inspect [OPTIONS] NETWORK [NETWORK...]", min_args=1)
-    .flag("-f", "--format", kind="str", metavar="FORMAT", help="only {{json .}} is understood")
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="format the output using a Go template, or json")
 )
 rm_command = Command("network rm", "Remove one or more networks", usage="network rm NETWORK [NETWORK...]", min_args=1)
 prune_command = (
@@ -66,14 +71,8 @@ def handle(engine, opts, args: list[str]) -> int:
 
 
 def handle_create(engine, opts, args: list[str]) -> int:
-    from mydocker.errors import InvalidArgument
-    labels = {}
-    for entry in opts.label:
-        key, _, value = entry.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid label {entry!r}: use --label key=value")
-        labels[key] = value
-    from mydocker.engine.api import NetworkCreateOptions
+    from mydocker.engine.api import NetworkCreateOptions, parse_labels
+    labels = parse_labels(opts.label)
     net = engine.networks.create(NetworkCreateOptions(args[0], driver=opts.driver, subnet=opts.subnet,
                                                       gateway=opts.gateway, internal=opts.internal, labels=labels))
     print(net.id)
@@ -83,12 +82,21 @@ def handle_create(engine, opts, args: list[str]) -> int:
 def handle_ls(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.cli.images import table
-    listing = engine.networks.list()  # overlay networks other hosts created show here too
+    from mydocker.engine.api import parse_object_filters
+    listing = engine.networks.list(parse_object_filters(opts.filter, ("label", "name", "id", "driver")))  # overlay networks other hosts created show here too
     for warning in listing.warnings:
         print(f"mydocker: warning: {warning}", file=sys.stderr)
     nets = listing.networks
     if opts.quiet:
         sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))
+        return 0
+    if opts.format:
+        from mydocker.cli.table import render
+        items = [{"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
+                  "Scope": "global" if n.driver == "overlay" else "local", "IPv6": "false",
+                  "Internal": str(n.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
+                  "CreatedAt": n.created, "Subnet": n.subnet, "Bridge": n.bridge} for n in nets]
+        sys.stdout.write(render(opts.format, items, LS_HEADERS))
         return 0
     rows = [[n.id if opts.no_trunc else n.id[:12], n.name, n.driver, n.subnet, n.bridge] for n in nets]
     sys.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "BRIDGE"], rows))
@@ -96,8 +104,7 @@ def handle_ls(engine, opts, args: list[str]) -> int:
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    import json
-    import sys
+    from mydocker.cli.inspect import write_documents
     from mydocker.errors import NotFound
     found, missing = [], []
     for ref in args:
@@ -105,10 +112,7 @@ def handle_inspect(engine, opts, args: list[str]) -> int:
             found.append(engine.networks.inspect(ref))
         except NotFound as e:
             missing.append(str(e))
-    if opts.format and "json ." in opts.format:
-        sys.stdout.write("".join(json.dumps(n) + "\n" for n in found))
-    else:
-        sys.stdout.write(json.dumps(found, indent=4) + "\n")
+    write_documents(found, opts.format)
     if missing:
         raise NotFound("; ".join(missing))
     return 0

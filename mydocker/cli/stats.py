@@ -9,7 +9,12 @@ command = (
             usage="stats [OPTIONS] [CONTAINER...]")
     .flag("--no-stream", help="print the first result and exit")
     .flag("--no-trunc", help="do not truncate the output")
+    .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
 )
+DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.PIDs}}"
+HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
+           "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
+           "PIDs": "PIDS"}
 
 
 def _size(n: float) -> str:
@@ -20,26 +25,29 @@ def _size(n: float) -> str:
     return f"{n:.4g}GiB"
 
 
-def table(rows, no_trunc: bool) -> str:
-    from mydocker.cli.table import tabwrite
-    lines = ["CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tPIDS"]
+def table(rows, no_trunc: bool, fmt: str | None = None) -> str:
+    """The readings through `--format` (Docker's names: {{.Name}}, {{.CPUPerc}}, {{.MemUsage}}...)."""
+    from mydocker.cli.table import render
+    items = []
     for s in rows:
         mem = s.memory_usage / s.memory_limit * 100 if s.memory_limit else 0.0
-        lines.append(f"{s.id if no_trunc else s.id[:12]}\t{s.name}\t{s.cpu_percent:.2f}%\t"
-                     f"{_size(s.memory_usage)} / {_size(s.memory_limit)}\t{mem:.2f}%\t{s.pids}")
-    return tabwrite(lines)
+        short = s.id if no_trunc else s.id[:12]
+        items.append({"Container": short, "ID": short, "Name": s.name, "CPUPerc": f"{s.cpu_percent:.2f}%",
+                      "MemUsage": f"{_size(s.memory_usage)} / {_size(s.memory_limit)}", "MemPerc": f"{mem:.2f}%",
+                      "NetIO": "--", "BlockIO": "--", "PIDs": str(s.pids)})
+    return render(fmt or DEFAULT, items, HEADERS)
 
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
     if opts.no_stream:
-        sys.stdout.write(table(engine.containers.stats(args), opts.no_trunc))
+        sys.stdout.write(table(engine.containers.stats(args), opts.no_trunc, opts.format))
         return 0
     clear = "\033[2J\033[H" if sys.stdout.isatty() else ""
     try:
         while True:
             rows = engine.containers.stats(args, interval=1.0)
-            sys.stdout.write(clear + table(rows, opts.no_trunc))
+            sys.stdout.write(clear + table(rows, opts.no_trunc, opts.format))
             sys.stdout.flush()
             if args and not rows:
                 return 0  # the containers asked for have stopped

@@ -24,11 +24,12 @@ create_command = (
 ls_command = (
     Command("volume ls", "List volumes", usage="volume ls [OPTIONS]", max_args=0)
     .flag("-q", "--quiet", help="only display volume names")
+    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY[=VALUE] or name=")
 )
 inspect_command = (
     Command("volume inspect", "Display detailed information on one or more volumes",
             usage="volume inspect VOLUME [VOLUME...]", min_args=1)
-    .flag("-f", "--format", kind="str", metavar="FORMAT", help="only {{json .}} is understood")
+    .flag("-f", "--format", kind="str", metavar="FORMAT", help="format the output using a Go template, or json")
 )
 rm_command = (
     Command("volume rm", "Remove one or more volumes", usage="volume rm [OPTIONS] VOLUME [VOLUME...]", min_args=1)
@@ -55,18 +56,16 @@ def handle_create(engine, opts, args: list[str]) -> int:
         raise InvalidArgument(f"volume driver {opts.driver!r} is not available: only local is")
     if args and opts.name and args[0] != opts.name:
         raise InvalidArgument(f"conflicting names: {args[0]} and --name {opts.name}: give one")
-    labels = {}
-    for label in opts.label:
-        key, _, value = label.partition("=")
-        labels[key] = value
-    print(engine.volumes.create(args[0] if args else opts.name, labels=labels))
+    from mydocker.engine.api import parse_labels
+    print(engine.volumes.create(args[0] if args else opts.name, labels=parse_labels(opts.label)))
     return 0
 
 
 def handle_ls(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.cli.images import table
-    volumes = engine.volumes.list()
+    from mydocker.engine.api import parse_object_filters
+    volumes = engine.volumes.list(parse_object_filters(opts.filter, ("label", "name")))
     if opts.quiet:
         sys.stdout.write("".join(f"{v['Name']}\n" for v in volumes))
     else:
@@ -75,8 +74,7 @@ def handle_ls(engine, opts, args: list[str]) -> int:
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    import json
-    import sys
+    from mydocker.cli.inspect import write_documents
     from mydocker.errors import NotFound
     docs, missing = [], []
     for name in args:
@@ -88,10 +86,7 @@ def handle_inspect(engine, opts, args: list[str]) -> int:
         doc.pop("Anonymous", None)
         doc.pop("UsedBy", None)
         docs.append(doc)
-    if opts.format:
-        sys.stdout.write("".join(json.dumps(d) + "\n" for d in docs))
-    else:
-        sys.stdout.write(json.dumps(docs, indent=4) + "\n")
+    write_documents(docs, opts.format)
     if missing:
         raise NotFound(f"no such volume: {', '.join(missing)}")
     return 0

@@ -69,7 +69,12 @@ class Builder:
         self.db.execute(_SCHEMA)
         self.build_args = self._parse_build_args(opts.build_args)
         self.used_args: set[str] = set()
-        self.context = os.path.abspath(opts.context)
+        self.scratch: str | None = None     # `build -`: the context made from stdin, removed after the build
+        self.dockerfile_text = opts.stdin.decode("utf-8", "surrogateescape") if opts.dockerfile == "-" else None
+        if opts.context == "-":
+            self.context = self._stdin_context(opts.stdin or b"")
+        else:
+            self.context = os.path.abspath(opts.context)
         if not os.path.isdir(self.context):
             raise NotFound(f"the build context {opts.context} is not a directory: give the directory to build from")
         self.ignore = _read_dockerignore(self.context)
@@ -84,6 +89,28 @@ class Builder:
             out[key] = val if eq else os.environ.get(key)
         return out
 
+    def _stdin_context(self, data: bytes) -> str:
+        """`build -`: a tar (plain or compressed) on stdin is the context; anything else is the
+        Dockerfile, with an empty context (Docker's manner)."""
+        from mydocker.linux.fs import remove_tree
+        if self.opts.dockerfile == "-":
+            raise InvalidArgument("build -f - -: stdin cannot be both the context and the Dockerfile; give a context")
+        self.scratch = self.images.store.temp_dir(".build-stdin-")
+        context = os.path.join(self.scratch, "context")
+        try:
+            os.mkdir(context, 0o700)
+            path = os.path.join(self.scratch, "context.tar")
+            with open(path, "wb") as f:
+                f.write(data)
+            if _is_archive(path):  # as ADD tells a tar (plain or compressed) from a file
+                _extract(path, context)
+            else:
+                self.dockerfile_text = data.decode("utf-8", "surrogateescape")
+        except BaseException:
+            remove_tree(self.scratch)
+            raise
+        return context
+
     def say(self, text: str) -> None:
         if not self.opts.quiet:
             self.out.write(text + "\n")
@@ -93,6 +120,14 @@ class Builder:
 
     def build(self) -> str:
         """Build; return the final image id (config digest)."""
+        try:
+            return self._build()
+        finally:
+            if self.scratch is not None:
+                from mydocker.linux.fs import remove_tree
+                remove_tree(self.scratch)
+
+    def _build(self) -> str:
         dockerfile = self._read_dockerfile()
         meta, stages = dockerfile.stages()
         global_args: dict[str, str] = {}
@@ -129,6 +164,8 @@ class Builder:
                     raise BuildFailed(f"Dockerfile line {ins.line}: {ins.cmd}: {e}") from None
                 if stage.manifest:
                     self.say(f" ---> {self._id(stage.manifest)[7:19]}")
+            if index == len(stages) - 1 and self.opts.labels:  # build --label: a LABEL step ending the last stage
+                self._step(stage, _label_instruction(self.opts.labels), dockerfile.escape, global_args, named)
             if stage.manifest is None:  # FROM scratch and nothing else: an empty image
                 stage.manifest = self._save(stage, None, "")
             manifest = stage.manifest
@@ -148,6 +185,8 @@ class Builder:
         return image_id
 
     def _read_dockerfile(self) -> Dockerfile:
+        if self.dockerfile_text is not None:
+            return parse(self.dockerfile_text)
         path = self.opts.dockerfile or os.path.join(self.context, "Dockerfile")
         if self.opts.dockerfile and not os.path.isabs(path) and not os.path.exists(path):
             path = os.path.join(self.context, path)
@@ -257,6 +296,8 @@ class Builder:
                     raise DockerfileError(ins.line, "VOLUME paths cannot be empty")
                 volumes[path] = {}
             cfg["Volumes"] = volumes
+        elif ins.cmd == "HEALTHCHECK":
+            cfg["Healthcheck"] = _healthcheck(ins)
         elif ins.cmd == "MAINTAINER":
             stage.config["author"] = x(ins.args[0])
         self._meta(stage, ins, None)
@@ -537,6 +578,33 @@ class Builder:
 # files
 
 
+def _healthcheck(ins: Instruction) -> dict:
+    """HEALTHCHECK's image config: {"Test": [...], "Interval": ns, ...} (zero values left out, as Docker)."""
+    from mydocker.engine.health import parse_duration
+    out: dict = {"Test": list(ins.args)}
+    try:
+        for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
+                          ("start-interval", "StartInterval")):
+            if ins.flags.get(flag):
+                out[key] = parse_duration(ins.flags[flag], f"--{flag}")
+    except InvalidArgument as e:
+        raise DockerfileError(ins.line, f"HEALTHCHECK: {e}") from None
+    if ins.flags.get("retries"):
+        if not ins.flags["retries"].isdigit():
+            raise DockerfileError(ins.line, f"HEALTHCHECK --retries={ins.flags['retries']}: give a whole number")
+        out["Retries"] = int(ins.flags["retries"])
+    return out
+
+
+def _label_instruction(labels: dict[str, str]) -> Instruction:
+    """`build --label k=v` as the LABEL instruction Docker's builder appends (quoted: no expansion)."""
+    def quoted(word: str) -> str:  # backslash, double quote and dollar escaped: taken literally, as Docker
+        return '"' + "".join("\\" + c if c in '\\"$' else c for c in word) + '"'
+
+    text = "LABEL " + " ".join(f"{quoted(k)}={quoted(v)}" for k, v in labels.items())
+    return parse(f"FROM scratch\n{text}\n").instructions[-1]
+
+
 def _read_dockerignore(context: str) -> list[tuple[bool, re.Pattern]]:
     """(exclude?, regex) per .dockerignore line; the last match wins, as in Docker."""
     path = os.path.join(context, ".dockerignore")
@@ -708,3 +776,4 @@ def _extract(path: str, target: str) -> None:
     """ADD's auto-extraction of a local tar (plain, gzip, bzip2, xz), kept inside `target`."""
     from mydocker.image.layer import apply_layer
     apply_layer(path, target)
+

@@ -81,26 +81,40 @@ class ContainerService:
 
         record, config = self._create(opts, progress)  # holding the container's lock: `rm -f` waits until it runs
         directory = self.container_dir(record.id)
-        console = devnull = None
+        console = devnull = log = None
+        pipes: list[tuple[int, int, str]] = []  # (our read end, the caller's fd, stream)
         lock = self.paths.container_lock(record.id)
 
         def start_it() -> None:
             runtime.start(self.runtime_root, record.id)
             lock.release()
+            if record.config.get("Healthcheck"):  # probed by the monitor while this process relays
+                self.lifecycle.watch_health(record.id, init.pid, record.config)
 
         try:
             stdin = streams.stdin if opts.interactive else None
             if stdin is None:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            stdout, stderr = streams.stdout, streams.stderr
+            if not opts.remove:  # Docker logs every container; one removed on exit has no log to read
+                from mydocker.engine.logs import writer_for
+                log = writer_for(self.paths.log_path(record.id), record.host_config.get("LogConfig") or {})
+                if not opts.tty:  # the output goes through us, to the caller and to the log
+                    (r1, stdout), (r2, stderr) = os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)
+                    pipes = [(r1, streams.stdout, "stdout"), (r2, streams.stderr, "stderr")]
             runtime.become_subreaper()
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
-            _state, init = runtime.create(self.runtime_root, record.id, directory, config,
-                                          stdio=(devnull if stdin is None else stdin, streams.stdout, streams.stderr))
+            try:
+                _state, init = runtime.create(self.runtime_root, record.id, directory, config,
+                                              stdio=(devnull if stdin is None else stdin, stdout, stderr))
+            finally:
+                for fd in (stdout, stderr) if pipes else ():
+                    os.close(fd)  # the container holds the write ends: EOF when it is gone
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
             code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
                                           raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
-                                          resize=streams.resize)
+                                          resize=streams.resize, tee=log.feed if log else None, pipes=pipes)
             # Docker's State.OOMKilled: the OOM killer killed one of its processes in this run (read
             # before teardown removes the cgroup). It ended the container only if its main process died
             # of that SIGKILL (or passed a killed child's 137 on as its own exit code).
@@ -110,9 +124,11 @@ class ContainerService:
             # an `rm -f` that killed it records nothing of it, and removes it
             return RunReport(record.id, code, oom, oom and code == 137, _memory_limit(config))
         finally:
-            for fd in (console, devnull):
+            for fd in (console, devnull, *(r for r, _, _ in pipes)):
                 if fd is not None:
                     os.close(fd)
+            if log is not None:
+                log.close()
             if lock.held:  # it never started
                 lock.release()
             self.teardown(record.id, remove=opts.remove)
@@ -166,7 +182,9 @@ class ContainerService:
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
             config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
-            self.networks.configure(record.id, record.name, opts, config)  # netns joined by path (as CNI), /etc files, -p
+            from mydocker.engine.lifecycle import exposed_ports
+            self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
+                                    exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 from mydocker.image.shift import reachable
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
@@ -174,7 +192,8 @@ class ContainerService:
                     reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
-            self.records.update_container(record.id, config=docker_config(image.config, opts, config))
+            record.config = docker_config(image.config, opts, config)
+            self.records.update_container(record.id, config=record.config)
         except BaseException:
             try:
                 self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
@@ -234,7 +253,8 @@ class ContainerService:
             # vfs keeps no separate changes: the whole root filesystem becomes one layer on nothing
             return self.images.import_dir(writable, opts.reference, opts.changes, opts.message)
         return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
-                                  author=opts.author, created_by=f"mydocker commit {rec.name}")
+                                  author=opts.author, created_by=f"mydocker commit {rec.name}",
+                                  container_config=rec.config)
 
 
 def _memory_limit(config: dict) -> int | None:

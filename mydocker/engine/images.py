@@ -12,11 +12,11 @@ goes only when no remaining image lists it.
 
 from __future__ import annotations
 
-import _sqlite3 as sqlite3  # the C module: the sqlite3 package only adds datetime adapters (1.5 ms to import) we do not use
 import os
 
 from mydocker.engine.records import Records, now  # noqa: F401 - now: build and overlay take it from here
 from mydocker.errors import Conflict, InvalidArgument, NoSuchImage, NotFound
+from mydocker import jsonio
 from mydocker.image import reference
 from mydocker.image.store import ImageStore
 from mydocker.record import record
@@ -172,7 +172,7 @@ class ImageService:
         rows = []
         tagged_configs = {r[0] for r in self.db.execute(
             "SELECT DISTINCT config FROM images JOIN image_tags ON image_tags.manifest=images.manifest")}
-        intermediates = set() if all_images else self._build_intermediates()
+        intermediates = set() if all_images else self._parents()
         for manifest, config_digest, created in self.db.execute(
                 "SELECT manifest, config, created FROM images ORDER BY created DESC").fetchall():
             info = self._summary(manifest, config_digest, created)
@@ -180,19 +180,32 @@ class ImageService:
             if not tags and config_digest in tagged_configs:
                 continue  # another manifest of the same image (say, compressed) carries its names
             if not tags and not all_images and manifest in intermediates:
-                continue  # a build step's image: shown with -a only, as Docker does
+                continue  # an untagged image with children (a build step's): shown with -a only, as Docker does
             for name in tags or [None]:
                 ref = reference.parse(name) if name else None
                 rows.append(dict(info, Repository=ref.familiar_repository if ref else "<none>",
                                  Tag=(ref.tag or "<none>") if ref else "<none>"))
         return rows
 
-    def _build_intermediates(self) -> set[str]:
-        """Manifests made by build steps (the build cache's table exists once anything was built)."""
-        try:
-            return {row[0] for row in self.db.execute("SELECT manifest FROM build_cache")}
-        except sqlite3.OperationalError:  # no build yet: no such table
-            return set()
+    def _parents(self) -> set[str]:
+        """Manifests of images another image is built on (its history and layers start with theirs):
+        Docker's intermediate images, as opposed to dangling ones (untagged, without children)."""
+        whole, prefixes = {}, set()
+        for manifest, config_digest in self.db.execute("SELECT manifest, config FROM images").fetchall():
+            config = self.store.read_json(config_digest)
+            history, diff_ids = config.get("history") or [], config["rootfs"]["diff_ids"]
+            signatures, layers = [], 0
+            for entry in history:  # the signature of each first-k-steps image this one contains
+                layers += not entry.get("empty_layer")
+                signatures.append(jsonio.dumps([history[:len(signatures) + 1], diff_ids[:layers]]))
+            if signatures:
+                whole[manifest] = signatures[-1]
+                prefixes.update(signatures[:-1])
+        return {m for m, signature in whole.items() if signature in prefixes}
+
+    def labels_of(self, config_digest: str) -> dict:
+        """The labels of an image (by its id, the config digest): `images -f label=`."""
+        return (self.store.read_json(config_digest).get("config") or {}).get("Labels") or {}
 
     def _summary(self, manifest_digest: str, config_digest: str, created: str) -> dict:
         manifest = self.store.read_json(manifest_digest)
@@ -268,19 +281,23 @@ class ImageService:
         return deleted
 
     def prune(self, all_images: bool = False) -> list[str]:
-        """Delete images without tags (with `all_images`, every image no container uses)."""
+        """Delete dangling images (untagged, no image built on them), then the untagged parents that
+        leaves childless, as Docker's prune; with `all_images`, every image no container uses. The
+        steps under a tagged image stay: they are the build cache."""
         used = {c.image_id for c in self.records.containers()}
-        lines = []
-        for (manifest,) in self.db.execute("SELECT manifest FROM images").fetchall():
-            if manifest in used:
-                continue
-            tags = self._tags_of(manifest)
-            if tags and not all_images:
-                continue
-            with self.records.transaction():
-                self.db.execute("DELETE FROM image_tags WHERE manifest=?", (manifest,))
-            lines += [f"untagged: {n}" for n in self._familiar(tags)]
-            lines += [line.replace("Deleted", "deleted") for line in self._delete(manifest)]
+        lines: list[str] = []
+        while True:
+            parents = set() if all_images else self._parents()
+            doomed = [m for (m,) in self.db.execute("SELECT manifest FROM images").fetchall()
+                      if m not in used and m not in parents and (all_images or not self._tags_of(m))]
+            if not doomed:
+                break
+            for manifest in doomed:
+                tags = self._tags_of(manifest)
+                with self.records.transaction():
+                    self.db.execute("DELETE FROM image_tags WHERE manifest=?", (manifest,))
+                lines += [f"untagged: {n}" for n in self._familiar(tags)]
+                lines += [line.replace("Deleted", "deleted") for line in self._delete(manifest)]
         self._sync_index()
         return lines
 
@@ -302,7 +319,8 @@ class ImageService:
             "Config": {"Env": cfg.get("Env"), "Cmd": cfg.get("Cmd"), "Entrypoint": cfg.get("Entrypoint"),
                        "WorkingDir": cfg.get("WorkingDir", ""), "User": cfg.get("User", ""),
                        "Labels": cfg.get("Labels"), "ExposedPorts": cfg.get("ExposedPorts"),
-                       "Volumes": cfg.get("Volumes"), "StopSignal": cfg.get("StopSignal")},
+                       "Volumes": cfg.get("Volumes"), "StopSignal": cfg.get("StopSignal"),
+                       **({"Healthcheck": cfg["Healthcheck"]} if cfg.get("Healthcheck") else {})},
             "Architecture": config.get("architecture", ""),
             "Os": config.get("os", ""),
             "Size": sum(layer.get("size", 0) for layer in manifest["layers"]),
@@ -327,11 +345,14 @@ class ImageService:
         return rows
 
     def commit(self, writable: str, base_manifest: str, name: str | None, changes: list[str],
-               message: str = "", author: str = "", created_by: str = "") -> str:
-        """A new image: the base image plus the layer made of `writable` (an overlay upper dir)."""
+               message: str = "", author: str = "", created_by: str = "", container_config: dict | None = None) -> str:
+        """A new image: the base image plus the layer made of `writable` (an overlay upper dir), its
+        config the container's (Cmd, Entrypoint, Env...; Docker's commit), then `changes` over it."""
         from mydocker.image.diff import write_layer
         layer_digest, layer_size = self._write_blob(lambda out: write_layer(writable, out, overlay_upper=True))
         manifest, config, _ = self.store.image_layers(base_manifest)
+        if container_config:
+            config = dict(config, config=_image_config_of(config.get("config") or {}, container_config))
         return self._derive(manifest, config, layer_digest, layer_size, name, changes, message, author,
                             created_by or "mydocker commit")
 
@@ -462,3 +483,20 @@ class ImageService:
         manifest, config, dirs = self.store.image_layers(manifest_digest)
         self.unpack(manifest, config)
         return dirs
+
+
+# the fields of a container's Config that an image keeps (moby's image config: the rest is the container's)
+_IMAGE_CONFIG_KEYS = ("User", "ExposedPorts", "Env", "Cmd", "Healthcheck", "Volumes", "WorkingDir", "Entrypoint",
+                      "OnBuild", "Labels", "StopSignal", "Shell")
+
+
+def _image_config_of(base: dict, container: dict) -> dict:
+    """A committed image's config: the base image's, with the container's values over it."""
+    out = dict(base)
+    for key in _IMAGE_CONFIG_KEYS:
+        if key in container:
+            if container[key] in (None, "", [], {}):
+                out.pop(key, None)
+            else:
+                out[key] = container[key]
+    return out

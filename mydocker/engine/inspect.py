@@ -25,24 +25,42 @@ def state_of(rec: ContainerRecord) -> dict:
             "FinishedAt": rec.finished_at or _ZERO_TIME}
 
 
-def container_json(rec: ContainerRecord, container_dir: str, log_path: str) -> dict:
+def _with_health(state: dict, rec: ContainerRecord) -> dict:
+    """State.Health, for a container with a healthcheck (Docker leaves it out otherwise)."""
+    if rec.health:
+        state["Health"] = rec.health
+    elif ((rec.config.get("Healthcheck") or {}).get("Test") or ["NONE"])[0] != "NONE":
+        state["Health"] = {"Status": "starting", "FailingStreak": 0, "Log": []}
+    return state
+
+
+def container_json(rec: ContainerRecord, container_dir: str, log_path: str, network: dict | None = None) -> dict:
+    """`network`: NetworkService.container_view's NetworkMode, PortBindings and NetworkSettings."""
     args = command_line(rec)
     spec = _spec(container_dir)
-    mounts = [{"Type": "bind" if m.get("type") == "bind" or "bind" in (m.get("options") or []) else m.get("type"),
-               "Source": m.get("source", ""), "Destination": m.get("destination", ""),
-               "Mode": "", "RW": "ro" not in (m.get("options") or []), "Propagation": "rprivate"}
-              for m in spec.get("mounts", []) if m.get("type") == "bind" or "bind" in (m.get("options") or [])]
+    mounts = _mounts(spec.get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
     host = {"Binds": None, "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "none",
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": False}
     host.update(rec.host_config)
+    network = network or {}
+    for key in ("NetworkMode", "PortBindings"):
+        if key in network:
+            host[key] = network[key]
+    host.setdefault("PortBindings", {})
     resources = (spec.get("linux") or {}).get("resources") or {}
     memory = resources.get("memory") or {}
     cpu = resources.get("cpu") or {}
     host.setdefault("Memory", memory.get("limit", 0))
     host.setdefault("MemorySwap", memory.get("swap", 0))
     host.setdefault("CpuShares", cpu.get("shares", 0))
-    host.setdefault("CpuQuota", cpu.get("quota", 0))
-    host.setdefault("CpuPeriod", cpu.get("period", 0))
+    if cpu.get("quota", 0) > 0 and cpu.get("period"):  # --cpus: Docker keeps NanoCpus, leaves quota and period 0
+        host.setdefault("NanoCpus", cpu["quota"] * 1_000_000_000 // cpu["period"])
+    else:
+        host.setdefault("NanoCpus", 0)
+        host.setdefault("CpuQuota", cpu.get("quota", 0))
+        host.setdefault("CpuPeriod", cpu.get("period", 0))
+    host.setdefault("CpuQuota", 0)
+    host.setdefault("CpuPeriod", 0)
     host.setdefault("CpusetCpus", cpu.get("cpus", ""))
     host.setdefault("PidsLimit", (resources.get("pids") or {}).get("limit"))
     return {
@@ -50,7 +68,7 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str) -> d
         "Created": rec.created,
         "Path": args[0] if args else "",
         "Args": args[1:],
-        "State": state_of(rec),
+        "State": _with_health(state_of(rec), rec),
         "Image": rec.image_id,
         "ResolvConfPath": "",
         "HostnamePath": "",
@@ -74,10 +92,96 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str) -> d
                    "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": [],
                    "Cmd": None, "Image": rec.image, "Volumes": None, "WorkingDir": "", "Entrypoint": None,
                    "Labels": {}, **rec.config},
-        "NetworkSettings": rec.config.get("NetworkSettings") or {
-            "Bridge": "", "SandboxID": "", "HairpinMode": False, "Ports": {}, "SandboxKey": "",
-            "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "Networks": {}},
+        "NetworkSettings": network.get("NetworkSettings") or network_settings("none", None, [], {}, rec.id),
     }
+
+
+# internal bind mounts the engine makes (the network's /etc files): Docker's Mounts leaves them out
+_ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+
+
+def _mounts(spec_mounts: list[dict], root: str) -> list[dict]:
+    """Docker's Mounts: the user's binds and volumes (named and anonymous), not the engine's own files."""
+    volumes = os.path.join(root, "volumes") + os.sep
+    out = []
+    for m in spec_mounts:
+        options, source, dest = m.get("options") or [], m.get("source", ""), m.get("destination", "")
+        if m.get("type") != "bind" and "bind" not in options and "rbind" not in options:
+            continue
+        rw = "ro" not in options
+        if source.startswith(volumes) and source.endswith(os.sep + "_data"):
+            out.append({"Type": "volume", "Name": source[len(volumes):-len("/_data")], "Source": source,
+                        "Destination": dest, "Driver": "local", "Mode": "z", "RW": rw, "Propagation": ""})
+        elif not (dest in _ENGINE_FILES and source.startswith(root + os.sep)):
+            propagation = next((o for o in options if o.endswith(("private", "shared", "slave"))), "rprivate")
+            out.append({"Type": "bind", "Source": source, "Destination": dest, "Mode": "ro" if not rw else "",
+                        "RW": rw, "Propagation": propagation})
+    return out
+
+
+def port_bindings(ports: list) -> dict:
+    """HostConfig.PortBindings from the -p requests ([container_port, proto, host_port, host_ip])."""
+    out: dict[str, list] = {}
+    for cport, proto, host_port, host_ip in ports:
+        out.setdefault(f"{cport}/{proto}", []).append({"HostIp": host_ip or "", "HostPort": str(host_port or "")})
+    return out
+
+
+def _endpoint(network_id: str = "", ip: str = "", prefix: int = 0, gateway: str = "", mac: str = "",
+              endpoint_id: str = "", aliases: list | None = None, dns_names: list | None = None) -> dict:
+    """One of NetworkSettings.Networks; without an address while the container is stopped."""
+    return {"IPAMConfig": None, "Links": None, "Aliases": aliases or None, "MacAddress": mac, "DriverOpts": None,
+            "NetworkID": network_id, "EndpointID": endpoint_id, "Gateway": gateway, "IPAddress": ip,
+            "IPPrefixLen": prefix, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DNSNames": dns_names}
+
+
+def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str) -> dict:
+    """Docker's NetworkSettings: one entry per network joined (addresses while it runs); the
+    top-level address fields are the default bridge network's, as in Docker (empty on others)."""
+    from mydocker.engine.network_records import DEFAULT_NETWORK
+    ports: dict[str, list] = {}
+    joined = {}
+    for ep in endpoints:
+        net = networks.get(ep.network)
+        names = None if ep.network == DEFAULT_NETWORK else [sandbox.name if sandbox else "", container_id[:12],
+                                                            *ep.aliases]  # what the network's DNS answers to
+        joined[ep.network] = _endpoint(net.id if net else "", ep.ip, int(net.subnet.split("/")[1]) if net else 0,
+                                       net.gateway if net else "", ep.mac, ep.veth, ep.aliases, names)
+        for proto, host_ip, host_port, cport in ep.ports:
+            ports.setdefault(f"{cport}/{proto}", []).append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
+    if not joined and not mode.startswith("container:"):  # stopped, or none/host: the network it belongs to
+        joined[mode] = _endpoint(networks[mode].id if mode in networks else "")
+    default = joined.get(DEFAULT_NETWORK) or _endpoint()
+    return {"Bridge": "", "SandboxID": container_id if sandbox else "", "HairpinMode": False,
+            "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
+            "SandboxKey": (sandbox.netns or "") if sandbox else "", "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None, "EndpointID": default["EndpointID"], "Gateway": default["Gateway"],
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": default["IPAddress"],
+            "IPPrefixLen": default["IPPrefixLen"], "IPv6Gateway": "", "MacAddress": default["MacAddress"],
+            "Networks": joined}
+
+
+def published_ports(db) -> dict[str, list]:
+    """Container id -> the ports its endpoints publish now ([proto, host_ip, host_port, container_port]).
+    Read from the endpoints table directly (engine/network_store.py owns it): `ps` does not load the
+    network service (its start-up budget, tests/integration/test_import_budget.py)."""
+    import _sqlite3
+    from mydocker import jsonio
+    try:
+        rows = db.execute("SELECT container, ports FROM endpoints").fetchall()
+    except _sqlite3.OperationalError:  # no network was ever set up in this root
+        return {}
+    out: dict[str, list] = {}
+    for container, ports in rows:
+        out.setdefault(container, []).extend(jsonio.loads(ports))
+    return out
+
+
+def ports_text(ports: list) -> str:
+    """ps's PORTS: "0.0.0.0:8080->80/tcp, ..." for what the container publishes now."""
+    entries = sorted((cport, proto, host_ip or "0.0.0.0", host_port) for proto, host_ip, host_port, cport in ports)
+    return ", ".join(f"{ip}:{hport}->{cport}/{proto}" for cport, proto, ip, hport in entries)
 
 
 def _spec(container_dir: str) -> dict:
@@ -136,7 +240,11 @@ def _ago(stamp: str | None, now: float) -> float:
 def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     now = time.time() if now is None else now
     if rec.status == "running":
-        return f"Up {human_duration(_ago(rec.started_at, now))}"
+        health = ""
+        if rec.health:
+            from mydocker.engine.health import status_suffix
+            health = status_suffix(rec.health)
+        return f"Up {human_duration(_ago(rec.started_at, now))}{health}"
     if rec.status == "paused":
         return f"Up {human_duration(_ago(rec.started_at, now))} (Paused)"
     if rec.status == "restarting":
@@ -148,7 +256,7 @@ def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     return "Created"
 
 
-def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None) -> dict:
+def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "") -> dict:
     """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them."""
     now = time.time() if now is None else now
     command = " ".join(command_line(rec))
@@ -161,14 +269,14 @@ def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = 
         "Command": json.dumps(command, ensure_ascii=False),
         "CreatedAt": _created_at(rec.created),
         "RunningFor": f"{human_duration(_ago(rec.created, now))} ago",
-        "Ports": "",
+        "Ports": ports,
         "State": rec.status,
         "Status": status_text(rec, now),
         "Size": "0B",
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
         "Mounts": "",
-        "Networks": rec.host_config.get("NetworkMode", "none"),
+        "Networks": rec.host_config.get("NetworkMode", "bridge"),
         "LocalVolumes": "0",
     }
 

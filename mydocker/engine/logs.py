@@ -105,6 +105,13 @@ class LogWriter:
         os.close(self.fd)
 
 
+def writer_for(path: str, log_config: dict) -> LogWriter:
+    """The json-file writer HostConfig.LogConfig asks for (max-size, max-file)."""
+    config = log_config.get("Config") or {}
+    return LogWriter(path, parse_size(config["max-size"]) if config.get("max-size") else 0,
+                     int(config.get("max-file", 1)))
+
+
 def parse_size(text: str) -> int:
     """--log-opt max-size: 10k, 5m, 1g (Docker's units, powers of 1024)."""
     from mydocker.engine.units import ram_in_bytes

@@ -28,10 +28,12 @@ from mydocker.engine.network_files import SandboxFiles
 from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.records import Records, now
-from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
+from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
 from mydocker.record import lazy
+
+PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
@@ -208,7 +210,11 @@ class NetworkService:
                 "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
+        if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
+            raise Forbidden(f"{ref} is a pre-defined network and cannot be removed")
         net = self.get(ref)
+        if net.name in PREDEFINED:
+            raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         if self.endpoints(network=net.name):
             names = ", ".join(sorted({(self.sandbox(e.container) or Sandbox(e.container, e.container[:12], "", None,
                                       False, "", "")).name for e in self.endpoints(network=net.name)}))
@@ -440,17 +446,45 @@ class NetworkService:
         from mydocker.engine.network_endpoints import published
         return published(self.endpoints(container=container_id))
 
+    def container_view(self, container_id: str) -> dict:
+        """A container's network side as Docker's inspect shows it: HostConfig's NetworkMode and
+        PortBindings (as asked at creation) and NetworkSettings (as attached now: empty when stopped)."""
+        from mydocker.engine.inspect import network_settings, port_bindings
+        row = self.store.request(container_id)
+        if row is None:
+            return {}
+        _name, mode, ports, _ip, _hostname = row
+        endpoints = self.endpoints(container=container_id)
+        known = {n.name: n for n in self.networks()}
+        return {"NetworkMode": mode, "PortBindings": port_bindings(ports),
+                "NetworkSettings": network_settings(mode, self.sandbox(container_id), endpoints, known, container_id)}
+
     # the container flow: create → (start → stop)* → remove
 
-    def configure(self, container_id: str, name: str, opts, config: dict) -> Attachment:
+    def configure(self, container_id: str, name: str, opts, config: dict, exposed: dict | None = None) -> Attachment:
         """When a container is created: check and record what it asks for (--network, -p, --ip,
         --hostname), attach it, and put the attachment into its config.json. The netns and /etc file
         paths depend on the id alone, so the same config.json serves every later start."""
         from mydocker.network.ports import parse
         mappings = [parse(p) for p in getattr(opts, "publish", None) or []]
-        self.store.save_request(container_id, name, getattr(opts, "network", None) or DEFAULT_NETWORK,
+        mode = getattr(opts, "network", None) or DEFAULT_NETWORK
+        if getattr(opts, "publish_all", False) and mode not in SPECIAL_MODES and not mode.startswith("container:"):
+            # -P: each exposed port not published already, to a free one (nothing to publish without a netns of its own)
+            published = {(m.container_port, m.proto) for m in mappings}
+            for key in exposed or {}:
+                port, _, proto = key.partition("/")
+                if (int(port), proto) not in published and proto in ("tcp", "udp"):
+                    mappings.append(parse(key))
+        settings = _resolution_settings(opts)
+        if mode.startswith("container:") and settings is not None and (
+                settings.extra_hosts or settings.dns or settings.dns_search or settings.dns_options):
+            raise InvalidArgument("conflicting options: --add-host, --dns, --dns-search and --dns-option cannot "
+                                  "be used with --network container:, which shares that container's files")
+        self.store.save_request(container_id, name, mode,
                                 [[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings],
                                 getattr(opts, "ip", None), opts.hostname)
+        if settings is not None:
+            self.store.save_settings(container_id, settings)
         return self.apply_to_spec(config, self.ensure_attached(container_id))
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
@@ -467,7 +501,8 @@ class NetworkService:
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
         name, network, ports, ip, hostname = row
         ports = [PortMapping(*p) for p in ports]
-        return self.attach(container_id, name, network, ports, ip, hostname)
+        return self.attach(container_id, name, network, ports, ip, hostname,
+                           aliases=self.store.settings(container_id).aliases)
 
     def release(self, container_id: str, forget: bool = False) -> None:
         """When a container stops (and with `forget`, when it is removed): detach it."""
@@ -545,3 +580,14 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
     """"" for the default root; else 5 hex digits of the root's path, in every host object's name."""
     root = os.path.abspath(root)
     return "" if root == default_root else f"{zlib.crc32(root.encode()) & 0xfffff:05x}"
+
+
+_RESOLUTION_FIELDS = ("extra_hosts", "dns", "dns_search", "dns_options", "network_aliases")
+
+
+def _resolution_settings(opts):
+    """--add-host, --dns... checked (engine/resolution.py, loaded only when one is given); None without."""
+    if not any(getattr(opts, field, None) for field in _RESOLUTION_FIELDS):
+        return None
+    from mydocker.engine.resolution import settings_from_options
+    return settings_from_options(opts)

@@ -132,8 +132,9 @@ class Observation:
 
         follow_file(path, write, running, poll)
 
-    def inspect(self, ref: str) -> dict:
-        """Docker's inspect document."""
+    def inspect(self, ref: str, networks=None) -> dict:
+        """Docker's inspect document; `networks` (the NetworkService) fills its network side."""
         from mydocker.engine.inspect import container_json
         rec = self.find(ref)
-        return container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id))
+        network = networks.container_view(rec.id) if networks is not None else None
+        return container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id), network)

@@ -114,12 +114,13 @@ def become_subreaper() -> None:
 
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
-                   resize: int | None = None) -> int:
+                   resize: int | None = None, tee=None, pipes: list[tuple[int, int, str]] | None = None) -> int:
     """The one foreground run (mydocker-runtime run/exec use it too): start the process, forward our
-    signals to it, relay its console to the caller's fds (raw mode, window size, resize events), and
-    return its exit code as Docker reports it. See runtime/foreground.run_foreground."""
+    signals to it, relay its console (or its output `pipes`) to the caller's fds (raw mode, window
+    size, resize events), `tee` hearing the output too, and return its exit code as Docker reports
+    it. See runtime/foreground.run_foreground."""
     return _foreground.run_foreground(pid, console, start, stdin=stdin, stdout=stdout, raw=raw, terminal=terminal,
-                                      sig_proxy=sig_proxy, resize=resize)
+                                      sig_proxy=sig_proxy, resize=resize, tee=tee, pipes=pipes)
 
 
 def prewarm_attach_lock() -> int | None:

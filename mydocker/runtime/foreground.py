@@ -32,7 +32,8 @@ def become_subreaper() -> None:
 
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
-                   eof_as_ctrl_d: bool = True, resize: int | None = None) -> int:
+                   eof_as_ctrl_d: bool = True, resize: int | None = None, tee=None,
+                   pipes: list[tuple[int, int, str]] | None = None) -> int:
     """Start the process (`start()`, if it waits for that), relay its console, and return its exit code
     as Docker reports it (128+N for signal N).
 
@@ -41,17 +42,22 @@ def run_foreground(pid: int, console: int | None, start=None, stdin: int | None 
     follows. sig_proxy: our signals go to `pid`. eof_as_ctrl_d: when stdin ends, type Ctrl-D into the
     console (mydocker) or just stop reading (runc's manner). resize: an fd carrying "ROWS COLS" lines,
     each a new size for the console (a front end without a terminal of its own: an HTTP resize request).
+    tee(stream, data): also hears the container's output ("stdout"/"stderr"; a container's log).
+    pipes: without a console, (read end, caller's fd, stream name) of the container's stdout and
+    stderr, relayed (and teed) until the container closes them.
     """
     with forward_signals(pid if sig_proxy else None, console, terminal):
         if console is None:
             if start is not None:
                 start()
+            if pipes:
+                relay_pipes(pipes, tee)
             return process.wait_for_exit(pid)
         copy_winsize(terminal, console)
         with raw_mode(stdin if raw and stdin is not None and os.isatty(stdin) else None):
             if start is not None:
                 start()
-            relay_console(console, stdin, stdout, eof_as_ctrl_d, resize)
+            relay_console(console, stdin, stdout, eof_as_ctrl_d, resize, tee)
         return process.wait_for_exit(pid)
 
 
@@ -116,8 +122,29 @@ class raw_mode:
         return False
 
 
+def relay_pipes(pipes: list[tuple[int, int, str]], tee=None) -> None:
+    """Copy each (read end -> caller's fd) until every read end is at EOF (the container and
+    everything it started closed them); `tee(stream, data)` hears each chunk too."""
+    collector.resume()  # as long as the container runs
+    routes = {r: (out, stream) for r, out, stream in pipes}
+    while routes:
+        ready, _, _ = select.select(list(routes), [], [])
+        for fd in ready:
+            out, stream = routes[fd]
+            data = os.read(fd, 65536)
+            if not data:
+                del routes[fd]
+                continue
+            if tee is not None:
+                tee(stream, data)
+            try:
+                _write_all(out, data)
+            except BrokenPipeError:
+                pass  # the caller stopped reading; the log still gets it (Docker's attach does the same)
+
+
 def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: bool = True,
-                  resize: int | None = None) -> None:
+                  resize: int | None = None, tee=None) -> None:
     """Copy stdin → console and console → stdout until the container's side closes; resize events
     ("ROWS COLS" lines on the fd `resize`) set the console's size."""
     collector.resume()  # as long as the container runs
@@ -137,6 +164,8 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
                 raise
             if not data:
                 return
+            if tee is not None:
+                tee("stdout", data)
             _write_all(stdout, data)
         if stdin is not None and stdin in ready:
             data = os.read(stdin, 65536)

@@ -25,9 +25,8 @@ def test_read_only_is_enforced(mydocker, tmp_path):
     assert not (host / "f").exists()
 
 
-def test_missing_host_path_is_a_clear_error(mydocker, tmp_path):
-    err = mydocker("run", "--rm", "-v", f"{tmp_path}/nope:/data", "busybox", "true", rc=125).err
-    assert "does not exist" in err and len(err.strip().splitlines()) == 1
+def test_a_relative_container_path_is_a_clear_error(mydocker, tmp_path):
+    # (a missing host path is made, as Docker does: tests/e2e/test_docker_semantics.py)
     assert mydocker("run", "--rm", "-v", "rel:ative", "busybox", "true", rc=125).err.count("\n") == 1
 
 

@@ -214,3 +214,25 @@ def test_chunked_upload_and_cross_repository_mount(mydocker, other, registry):
     mydocker("tag", name, f"{registry.host}/elsewhere/chunked:v1")
     out = mydocker("push", f"{registry.host}/elsewhere/chunked:v1").out
     assert out.count("Mounted from test/chunked") == 2, out
+
+
+def test_uncompressed_layers_are_pushed_gzipped(mydocker, other, registry):
+    """Docker pushes gzip: the local busybox (uncompressed layers) reaches the registry as
+    tar+gzip blobs, smaller, with the same config (diff ids of the uncompressed tars, same image id)."""
+    from mydocker.image.registry import media
+    from mydocker.image.registry.client import RegistryClient
+    name = f"{registry.host}/test/gzipped:v1"
+    mydocker("tag", "busybox", name)
+    local = json.loads(mydocker("image", "inspect", name).out)[0]
+    out = mydocker("push", name).out
+    body, _kind, _digest = RegistryClient(registry.host, "test/gzipped").get_manifest("v1", media.ACCEPT)
+    manifest = json.loads(body)
+    assert f"digest: {_digest}" in out
+    assert [layer["mediaType"] for layer in manifest["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"]
+    assert manifest["layers"][0]["size"] < local["Size"] * 0.8
+    assert os.path.getsize(registry.blob_file(manifest["layers"][0]["digest"])) == manifest["layers"][0]["size"]
+    assert manifest["config"]["digest"] == local["Id"]
+    assert "Layer already exists" in mydocker("push", name).out  # no second upload
+    other("pull", name)
+    assert json.loads(other("image", "inspect", name).out)[0]["Id"] == local["Id"]
+    assert other("run", "--rm", name, "echo", "gzipped").out == "gzipped\n"

@@ -122,3 +122,10 @@ def test_error_bodies_are_json_messages():
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 404 Not Found") and b"Api-Version: 1.50" in head
     assert json.loads(body) == {"message": "No such container: x"}
+
+
+def test_engine_errors_get_dockers_status_codes():
+    from mydocker.apiserver.handlers import status_of
+    from mydocker.errors import Conflict, Forbidden, InvalidArgument, NotFound, NotSupported, RuntimeFailure
+    assert [status_of(e("x")) for e in (InvalidArgument, Forbidden, NotFound, Conflict, NotSupported, RuntimeFailure)] \
+        == [400, 403, 404, 409, 501, 500]  # Forbidden: `network rm bridge`, as dockerd answers it
