@@ -103,37 +103,6 @@ def test_prewarm_child_moves_itself_within_our_cgroup_and_exits_cleanly():
         assert f.read() == before
 
 
-PREWARM_THREAD = """
-import sys, time, _thread
-from mydocker.runtime import prewarm
-with open("/proc/self/cgroup") as f:
-    before = f.read()
-interval = sys.getswitchinterval()
-assert prewarm.prewarm_in_thread()
-assert not prewarm.prewarm_in_thread()  # once per process
-time.sleep(0.05)  # several moves
-assert _thread._count() == 1
-prewarm.finish()
-for _ in range(500):
-    if _thread._count() == 0:
-        break
-    time.sleep(0.01)
-assert _thread._count() == 0, "the thread did not stop"
-with open("/proc/self/cgroup") as f:
-    assert f.read() == before
-assert sys.getswitchinterval() == interval
-print("ok")
-"""
-
-
-def test_prewarm_thread_moves_us_within_our_cgroup_until_finished():
-    """The runtime's prewarm: a thread that moves its process into the cgroup it is in, again and
-    again until finish(); the process stays where it was and the switch interval is restored."""
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.run([sys.executable, "-c", PREWARM_THREAD], cwd=repo, capture_output=True, text=True, timeout=60)
-    assert proc.stdout.strip() == "ok", proc.stderr
-
-
 def test_a_process_killed_for_memory_while_the_main_one_survives_is_reported_as_such(mydocker):
     """The OOM killer ends `tail` (it keeps 200 MiB without a newline); the shell goes on and exits 0.
     run says what happened; inspect's OOMKilled is Docker's: the OOM killer killed a process of the
