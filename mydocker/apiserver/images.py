@@ -81,13 +81,14 @@ def build(ctx: Context) -> None:
     for name in ("target", "platform", "extrahosts", "cachefrom"):
         if req.arg(name) not in (None, "", "[]"):
             raise NotSupported(f"build's {name} is not supported by mydocker yet: build without it")
-    if _json_arg(ctx, "labels", dict):
-        raise NotSupported("build's labels are not supported by mydocker yet: use LABEL in the Dockerfile")
+    labels = _json_arg(ctx, "labels", dict)
+    if not all(isinstance(v, str) for v in labels.values()):
+        raise HTTPError(400, "invalid labels: a JSON object of strings was expected")
     build_args = [f"{k}={v}" for k, v in _json_arg(ctx, "buildargs", dict).items() if v is not None]
     network = req.arg("networkmode") or None
     opts = BuildOptions(context="-", dockerfile=req.arg("dockerfile") or None, tags=req.query.get("t", []),
                         build_args=build_args, no_cache=req.flag("nocache"), quiet=req.flag("q"),
-                        network=None if network == "default" else network,
+                        network=None if network == "default" else network, labels=labels,
                         stdin=req.upload.read() if req.upload else b"")
     if not opts.stdin:
         raise HTTPError(400, "the build context is empty: send the context as a tar in the body")

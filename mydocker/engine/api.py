@@ -250,21 +250,13 @@ class ImageEngine:
             raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use reference, dangling or label")
         rows = []
         for ref in filters.get("reference") or [None]:
-            rows += self.list(all_images=all_images, reference=ref)
+            rows += self.list(all_images=all_images, reference=ref, filters={"label": filters.get("label", [])})
         for value in filters.get("dangling", []):
             if value.lower() not in ("true", "1", "false", "0"):
                 raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
             dangling = value.lower() in ("true", "1")  # untagged (an intermediate one only with all)
             rows = [r for r in rows if (r["Repository"] == "<none>") == dangling]
-        for want in filters.get("label", []):
-            key, eq, value = want.partition("=")
-            labels: dict[str, dict] = {}
-            rows = [r for r in rows if key in (lab := labels.setdefault(r["ID"], self._labels(r["ID"])))
-                    and (not eq or lab[key] == value)]
         return rows
-
-    def _labels(self, image_id: str) -> dict:
-        return self._service.inspect(image_id)["Config"].get("Labels") or {}
 
     def inspect(self, name: str) -> dict:
         return self._service.inspect(name)

@@ -37,12 +37,13 @@ def test_docker_build_copy_and_run(service, buildkit):
     ctx = _context(service.base, APP, {"hello.txt": "hello from the context\n"})
     if buildkit is not None:
         service.env["DOCKER_BUILDKIT"] = buildkit
-    out = service.docker("build", "-t", "app", ctx, timeout=180)
+    out = service.docker("build", "-t", "app", "--label", "team=api", ctx, timeout=180)
     text = out.stdout + out.stderr
     assert "Step 1/4 : FROM busybox" in text and "Step 3/4 : RUN" in text
     assert "built-by-run" in text  # RUN's output reaches the client
     assert "Successfully tagged app:latest" in text
     assert service.docker("run", "--rm", "app").stdout == "hello from the context\n"
+    assert service.docker("image", "inspect", "-f", "{{.Config.Labels.team}}", "app").stdout == "api\n"
     image_id = service.docker("build", "-q", "--no-cache", "-t", "app", ctx, timeout=180).stdout.strip()
     assert "built-by-run" not in image_id  # -q: the id alone
     assert image_id == service.docker("image", "inspect", "-f", "{{.Id}}", "app").stdout.strip()
