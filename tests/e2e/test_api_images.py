@@ -180,3 +180,16 @@ def test_docker_py_build_tag_remove(service):
         client.images.get("pyapp:2")
     client.close()
     assert json.loads(json.dumps(image.attrs))["Id"] == image.id
+
+
+def test_docker_build_dockerfile_option_and_stdin(service):
+    ctx = _context(service.base, "FROM busybox\nRUN false\n", {"data.txt": "from -f\n"})
+    os.makedirs(os.path.join(ctx, "sub"))
+    with open(os.path.join(ctx, "sub", "Dockerfile.dev"), "w") as f:
+        f.write("FROM busybox\nCOPY data.txt /d\nCMD [\"cat\", \"/d\"]\n")
+    service.docker("build", "-f", os.path.join(ctx, "sub", "Dockerfile.dev"), "-t", "dev", ctx, timeout=180)
+    assert service.docker("run", "--rm", "dev").stdout == "from -f\n"
+    proc = subprocess.run(["docker", "build", "-t", "fromstdin", "-"], input="FROM busybox\nCMD [\"echo\", \"stdin\"]\n",
+                          capture_output=True, text=True, env=service.env, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert service.docker("run", "--rm", "fromstdin").stdout == "stdin\n"
