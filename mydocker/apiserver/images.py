@@ -193,8 +193,9 @@ def prune(ctx: Context) -> None:
     dangling = [v.lower() for v in filters.get("dangling", ["true"])]
     if any(v not in ("true", "1", "false", "0") for v in dangling):
         raise HTTPError(400, f"invalid filter 'dangling={dangling[0]}': use true or false")
-    lines = ctx.api.images.prune(all_images=any(v in ("false", "0") for v in dangling))
-    ctx.json(200, {"ImagesDeleted": [_deletion(text) for text in lines] or None, "SpaceReclaimed": 0})
+    report = ctx.api.images.prune_report(all_images=any(v in ("false", "0") for v in dangling))
+    ctx.json(200, {"ImagesDeleted": [_deletion(text) for text in report.deleted] or None,
+                   "SpaceReclaimed": report.space_reclaimed})
 
 
 # --- push, auth ------------------------------------------------------------------------------

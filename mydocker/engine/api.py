@@ -273,6 +273,12 @@ class ImageEngine:
     def prune(self, all_images: bool = False) -> list[str]:
         return self._service.prune(all_images=all_images)
 
+    def prune_report(self, all_images: bool = False) -> PruneReport:
+        """prune's lines and the bytes of the blobs it deleted."""
+        before = self._service.reclaimed
+        lines = self._service.prune(all_images=all_images)
+        return PruneReport(lines, self._service.reclaimed - before)
+
     def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
         from mydocker.engine.distribution import Distribution
         opts = opts or PullOptions()
