@@ -194,3 +194,12 @@ def test_docker_build_dockerfile_option_and_stdin(service):
                           capture_output=True, text=True, env=service.env, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert service.docker("run", "--rm", "fromstdin").stdout == "stdin\n"
+
+
+def test_a_context_larger_than_the_json_body_limit(service):
+    """The context tar is spooled to a file, not bounded as a JSON body is (16 MiB)."""
+    ctx = _context(service.base, "FROM busybox\nCOPY big /big\nRUN wc -c < /big\n")
+    with open(os.path.join(ctx, "big"), "wb") as f:
+        f.truncate(20 * 1024 * 1024)
+    out = service.docker("build", "-t", "big", ctx, timeout=180)
+    assert "20971520" in out.stdout
