@@ -296,8 +296,17 @@ def image_inspect(ctx: Context) -> None:
 # --- routing ---------------------------------------------------------------------------------
 
 
+Route = tuple[tuple[str, ...], re.Pattern, object]
+
+
+def table(entries: list[tuple[tuple[str, ...], str, object]]) -> list[Route]:
+    """A group's routes, (methods, path pattern, handler), with the patterns compiled. Each group
+    module (images.py, ...) has its own; routes.py puts them together."""
+    return [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in entries]
+
+
 _ID = r"(?P<id>[^/]+)"
-ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
+ROUTES = table([
     (("GET", "HEAD"), "/_ping", ping),
     (("GET",), "/version", version),
     (("GET",), "/info", info),
@@ -314,10 +323,10 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("DELETE",), f"/containers/{_ID}", container_remove),
     (("GET",), "/images/json", image_list),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
-]]
+])
 
 
-def route(req: Request):
+def route(req: Request, routes: list[Route]):
     """The handler for a request (its path params set), after the version prefix is checked."""
     m = _VERSIONED.match(req.path)
     if m:
@@ -330,7 +339,7 @@ def route(req: Request):
                                  f"Minimum supported API version is {MIN_API_VERSION}, please upgrade your client")
         req.path = m.group(3)
     allowed = False
-    for methods, pattern, handler in ROUTES:
+    for methods, pattern, handler in routes:
         match = pattern.match(req.path)
         if match:
             if req.method in methods:
@@ -358,7 +367,7 @@ def _message(req: Request, error: Exception) -> str:
     return describe(error)
 
 
-def serve_connection(sock: socket.socket, open_engine) -> None:
+def serve_connection(sock: socket.socket, open_engine, routes: list[Route]) -> None:
     """Requests one after another until the client closes, asks to close, or the connection is hijacked."""
     conn = Connection(sock)
     engine = None
@@ -381,7 +390,7 @@ def serve_connection(sock: socket.socket, open_engine) -> None:
             return
         ctx = Context(conn, req, get_engine)
         try:
-            route(req)(ctx)
+            route(req, routes)(ctx)
         except (BrokenPipeError, ConnectionResetError):
             return  # the client went away mid-answer: nothing of ours is half-done
         except Exception as e:  # noqa: BLE001 - every error is an answer, not a crash

@@ -10,7 +10,7 @@ import os
 import re
 import tempfile
 
-from mydocker.apiserver.handlers import ROUTES, Context, _filters, _with_tag
+from mydocker.apiserver.handlers import Context, _filters, _with_tag, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import MyDockerError, NotFound, NotSupported, Unauthorized
 
@@ -357,9 +357,8 @@ def commit(ctx: Context) -> None:
 
 
 
-# appended to the server's table when the server imports this module (this module imports handlers)
 _NAME = r"(?P<name>.+)"
-ROUTES.extend((methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
+ROUTES = table([
     (("POST",), "/images/create", create),
     (("POST",), "/build", build),
     (("POST",), "/commit", commit),
