@@ -38,6 +38,7 @@ class BuildContext:
         self.ignore = read_dockerignore(root)
         self.dockerfile_text = dockerfile_text
         self.scratch = scratch
+        self.from_stdin = scratch is not None
 
     @classmethod
     def open(cls, path: str, dockerfile: str | None, stdin: bytes | None, temp_dir) -> BuildContext:
@@ -76,7 +77,8 @@ class BuildContext:
         if self.dockerfile_text is not None:
             return self.dockerfile_text
         path = name or os.path.join(self.root, "Dockerfile")
-        if name and not os.path.isabs(path) and not os.path.exists(path):
+        # relative to the context when it came as a tar (the API's), or is not found from here
+        if name and not os.path.isabs(path) and (self.from_stdin or not os.path.exists(path)):
             path = os.path.join(self.root, path)
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
