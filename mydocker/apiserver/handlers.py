@@ -337,6 +337,12 @@ def image_create(ctx: Context) -> None:
 
 # --- routing ---------------------------------------------------------------------------------
 
+def _execs():
+    """apiserver/execs.py, which imports this module: loaded when its first route is called."""
+    from mydocker.apiserver import execs
+    return execs
+
+
 _ID = r"(?P<id>[^/]+)"
 ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
     (("GET", "HEAD"), "/_ping", ping),
@@ -356,6 +362,11 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), "/images/json", image_list),
     (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
+    (("POST",), f"/containers/{_ID}/resize", lambda ctx: _execs().container_resize(ctx)),
+    (("POST",), f"/containers/{_ID}/exec", lambda ctx: _execs().exec_create(ctx)),
+    (("POST",), f"/exec/{_ID}/start", lambda ctx: _execs().exec_start(ctx)),
+    (("POST",), f"/exec/{_ID}/resize", lambda ctx: _execs().exec_resize(ctx)),
+    (("GET",), f"/exec/{_ID}/json", lambda ctx: _execs().exec_inspect(ctx)),
 ]]
 
 

@@ -107,6 +107,7 @@ class ExecOptions:
     tty: bool = False
     interactive: bool = False
     detach: bool = False
+    console_size: tuple[int, int] | None = None  # (rows, cols) of the tty at start (no terminal of the caller's)
 
 
 @record
