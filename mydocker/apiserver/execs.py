@@ -13,7 +13,8 @@ from mydocker.apiserver.http import HTTPError
 from mydocker.errors import InvalidArgument
 
 _EXEC_FIELDS = {"AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tty", "ConsoleSize", "Env", "Cmd",
-                "Privileged", "User", "WorkingDir", "Detach"}  # Detach: sent by the CLI, unused here
+                "Privileged", "User", "WorkingDir",
+                "Detach", "Container"}  # sent by the CLI and docker-py, unused here
 
 
 def exec_options(body):
