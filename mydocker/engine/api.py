@@ -79,12 +79,20 @@ class ContainerEngine:
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
 
-    def attach(self, ref: str, write, stdin: bool = False) -> None:
+    def attach(self, ref: str, write, stdin: int | None = None) -> None:
         """The container's output from now until its next exit (one not started yet: until it has
-        run) to `write(stream, data)` ("stdout"/"stderr"). Output only: its input is not attached yet."""
-        if stdin:
-            raise NotSupported("attaching to a container's input is not supported yet: use exec -i")
-        self._service.observation.attach(ref, write)
+        run) to `write(stream, data)` ("stdout"/"stderr"); the bytes read from the fd `stdin` go to its
+        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does)."""
+        observation = self._service.observation
+        rec = observation.find(ref)
+        if stdin is None or not rec.config.get("OpenStdin"):  # Docker ignores stdin then, too
+            return observation.attach(rec.id, write)
+        from mydocker.engine.container_input import start_relay, stop_relay
+        relay = start_relay(self._service.paths.runroot, rec.id, stdin)
+        try:
+            observation.attach(rec.id, write)
+        finally:
+            stop_relay(relay)
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the

@@ -48,6 +48,7 @@ class _Container:
         self.exited_at = 0.0
         self.streams: set[int] = set()
         self.stdin_w = -1
+        self.console = -1                # the pty master (-t): output read here, input written by attachers
         self.launching = True
         self.started_at = 0.0
         self.backoff = 0.1
@@ -128,6 +129,9 @@ class Monitor:
         except (OSError, ValueError):
             conn.close()
             return
+        if msg and msg.get("op") == "input":
+            self._hand_input(conn, msg.get("id"))
+            return
         if not msg or msg.get("op") != "launch":
             conn.send(json.dumps({"error": "invalid", "message": "unknown monitor request"}).encode())
             conn.close()
@@ -149,6 +153,25 @@ class Monitor:
             c.pending = conn  # launched once the last run's teardown is over
             return
         self._launch(c, conn)
+
+    def _hand_input(self, conn: socket.socket, cid) -> None:
+        """An attaching client gets the container's input: a dup of the stdin pipe's write end or of
+        the console. With StdinOnce, the pipe is handed over (ours is closed): the container's stdin
+        ends when that client's does, as Docker's."""
+        c = self.containers.get(cid)
+        fd = -1 if c is None or not c.pid else (c.console if c.params.get("tty") else c.stdin_w)
+        try:
+            if fd < 0:
+                conn.send(json.dumps({"error": "notrunning", "message": f"container {cid} has no input to attach"}).encode())
+                return
+            socket.send_fds(conn, [b'{"input": true}'], [fd])
+            if c.params.get("stdin_once") and fd == c.stdin_w:
+                os.close(c.stdin_w)
+                c.stdin_w = -1
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
@@ -216,9 +239,13 @@ class Monitor:
                     raise
             if data:
                 c.writer.feed(stream, data)
+                if fd == c.console:  # a prompt has no newline: an attached client must see it now
+                    c.writer.flush(stream)
                 return
             c.writer.flush(stream)
             c.streams.discard(fd)
+            if fd == c.console:
+                c.console = -1
             self.unwatch(fd)
         return read
 
@@ -240,6 +267,7 @@ class Monitor:
                 self.inits[c.pid] = c.id
                 for console in fds:
                     os.set_blocking(console, False)
+                    c.console = console
                     c.streams.add(console)
                     self.watch(console, self._reader(c, "stdout"))
                 if c.pid in self.unknown:
@@ -309,6 +337,7 @@ class Monitor:
         for fd in list(c.streams):
             self.unwatch(fd)
         c.streams.clear()
+        c.console = -1
         c.writer.flush("stdout")
         c.writer.flush("stderr")
         code = os.waitstatus_to_exitcode(status)
@@ -330,6 +359,7 @@ class Monitor:
         for fd in list(c.streams):
             self.unwatch(fd)
         c.streams.clear()
+        c.console = -1
         if c.stdin_w >= 0:
             os.close(c.stdin_w)
         self.inits.pop(c.pid, None)

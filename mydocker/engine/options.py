@@ -26,6 +26,7 @@ class RunOptions:
     env: list[str] = factory(list)
     tty: bool = False
     interactive: bool = False
+    stdin_once: bool | None = None        # close its input when the attached client's ends (None: -i without -d)
     remove: bool = False
     hostname: str | None = None
     workdir: str | None = None
