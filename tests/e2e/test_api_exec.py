@@ -89,3 +89,39 @@ def test_resize_reaches_a_running_containers_tty(service):  # noqa: F811
     assert service.request("POST", f"/v1.50/containers/{cid}/resize?h=40&w=120")[0] == 200
     assert service.docker("exec", cid, "sh", "-c", "stty size < /proc/1/fd/0").stdout == "40 120\n"
     assert service.request("POST", f"/v1.50/containers/{cid}/resize?h=40")[0] == 400
+
+
+def test_docker_run_i_pipes_input_to_the_container(service):  # noqa: F811
+    """The CLI attaches with stdin=1 before it starts the container; StdinOnce ends the input with ours."""
+    for command, rc in ((["cat"], 0), (["sh", "-c", "cat; exit 3"], 3)):
+        proc = subprocess.run(["docker", "run", "-i", "--rm", "busybox", *command], input="hi\nthere\n",
+                              capture_output=True, text=True, env=service.env, timeout=60)
+        assert (proc.returncode, proc.stdout) == (rc, "hi\nthere\n"), proc.stderr + service.log()
+
+
+def test_docker_run_it_through_a_pty(service):  # noqa: F811
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn("docker", ["run", "-it", "--rm", "busybox", "sh"], env=service.env, timeout=30,
+                          dimensions=(31, 99))
+    child.expect("# ")  # a prompt without a newline reaches the client
+    child.sendline("echo $((6*7)); stty size")
+    child.expect("42")
+    child.expect(r"(\d+) (\d+)")
+    assert child.match.groups() == (b"31", b"99")  # POST /containers/{id}/resize from the CLI
+    child.sendline("exit 3")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
+
+
+def test_docker_attach_to_a_running_container(service):  # noqa: F811
+    pexpect = pytest.importorskip("pexpect")
+    service.docker("run", "-dit", "--name", "att", "busybox", "sh")
+    child = pexpect.spawn("docker", ["attach", "att"], env=service.env, timeout=30)
+    child.sendline("echo attached-$((1+1))")  # typed before the relay has the console: kept in the socket
+    child.expect("attached-2")
+    child.sendline("exit 4")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 4
+    assert service.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "att").stdout == "exited 4\n"
