@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 
 from mydocker.apiserver.convert import _strings, _typed
-from mydocker.apiserver.handlers import MULTIPLEXED, RAW, Context, _writer
+from mydocker.apiserver.handlers import _ID, MULTIPLEXED, RAW, Context, _writer, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import InvalidArgument
 
@@ -103,3 +103,12 @@ def exec_resize(ctx: Context) -> None:
 def container_resize(ctx: Context) -> None:
     ctx.api.containers.resize(ctx.req.params["id"], *_size(ctx))
     ctx.empty(200)
+
+
+ROUTES = table([
+    (("POST",), f"/containers/{_ID}/resize", container_resize),
+    (("POST",), f"/containers/{_ID}/exec", exec_create),
+    (("POST",), f"/exec/{_ID}/start", exec_start),
+    (("POST",), f"/exec/{_ID}/resize", exec_resize),
+    (("GET",), f"/exec/{_ID}/json", exec_inspect),
+])
