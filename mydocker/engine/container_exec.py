@@ -129,10 +129,26 @@ class ContainerExec:
         if rec.status != "running":
             raise Conflict(f"container {rec.id} is not running")
         self._process(rec.id, opts)  # a bad user, workdir or env fails here, not at start
+        self._prune()
         exec_id = secrets.token_hex(32)
         self._save({"ID": exec_id, "ContainerID": rec.id, "Options": _options_doc(opts), "Running": False,
                     "Started": False, "ExitCode": None, "Pid": 0, "PidStart": None})
         return exec_id
+
+    def _prune(self) -> None:
+        """Forget the exec instances of containers that were removed (Docker drops them with the container)."""
+        directory = os.path.join(self.paths.runroot, EXECS)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                if not os.path.isdir(self.paths.container_dir(jsonio.load_file(path)["ContainerID"])):
+                    os.unlink(path)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a temp file being renamed, or one another process removed first
 
     def inspect(self, exec_id: str) -> dict:
         """Docker's exec inspect document."""

@@ -125,3 +125,13 @@ def test_docker_attach_to_a_running_container(service):  # noqa: F811
     child.close()
     assert child.exitstatus == 4
     assert service.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "att").stdout == "exited 4\n"
+
+
+def test_exec_records_go_with_their_container(service, mydocker):  # noqa: F811
+    cid = service.docker("run", "-d", "busybox", "sleep", "100").stdout.strip()
+    exec_id = json.loads(service.request("POST", f"/v1.50/containers/{cid}/exec",
+                                         json.dumps({"Cmd": ["true"]}).encode())[1])["Id"]
+    service.docker("rm", "-f", cid)
+    service.docker("run", "-d", "--name", "other", "busybox", "sleep", "100")
+    service.request("POST", "/v1.50/containers/other/exec", json.dumps({"Cmd": ["true"]}).encode())
+    assert service.request("GET", f"/v1.50/exec/{exec_id}/json")[0] == 404
