@@ -40,6 +40,9 @@ def _load():
     sys.modules["functools"] = stand_in
     try:
         import _sqlite3
+    except (ImportError, AttributeError):  # a Python whose _sqlite3 wants more of functools: the real one
+        sys.modules.pop("functools", None)
+        import _sqlite3
     finally:
         if sys.modules.get("functools") is stand_in:
             del sys.modules["functools"]
