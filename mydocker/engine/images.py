@@ -203,6 +203,10 @@ class ImageService:
                 prefixes.update(signatures[:-1])
         return {m for m, signature in whole.items() if signature in prefixes}
 
+    def labels_of(self, config_digest: str) -> dict:
+        """The labels of an image (by its id, the config digest): `images -f label=`."""
+        return (self.store.read_json(config_digest).get("config") or {}).get("Labels") or {}
+
     def _summary(self, manifest_digest: str, config_digest: str, created: str) -> dict:
         manifest = self.store.read_json(manifest_digest)
         config = self.store.read_json(config_digest)
@@ -315,7 +319,8 @@ class ImageService:
             "Config": {"Env": cfg.get("Env"), "Cmd": cfg.get("Cmd"), "Entrypoint": cfg.get("Entrypoint"),
                        "WorkingDir": cfg.get("WorkingDir", ""), "User": cfg.get("User", ""),
                        "Labels": cfg.get("Labels"), "ExposedPorts": cfg.get("ExposedPorts"),
-                       "Volumes": cfg.get("Volumes"), "StopSignal": cfg.get("StopSignal")},
+                       "Volumes": cfg.get("Volumes"), "StopSignal": cfg.get("StopSignal"),
+                       **({"Healthcheck": cfg["Healthcheck"]} if cfg.get("Healthcheck") else {})},
             "Architecture": config.get("architecture", ""),
             "Os": config.get("os", ""),
             "Size": sum(layer.get("size", 0) for layer in manifest["layers"]),
