@@ -18,19 +18,12 @@ command = (
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-<<<<<<< HEAD
-    from mydocker.engine.api import BuildOptions, Streams
+    from mydocker.engine.api import BuildOptions, Streams, parse_labels
     stdin = sys.stdin.buffer.read() if "-" in (args[0], opts.file) else None  # build -, -f -
     image_id = engine.images.build(BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
                                                 build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
-                                                network=opts.network, stdin=stdin), sys.stdout, Streams(None, 1, 2))
-=======
-    from mydocker.engine.api import BuildOptions, Streams, parse_labels
-    image_id = engine.images.build(BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
-                                                build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
-                                                network=opts.network, labels=parse_labels(opts.label)),
+                                                network=opts.network, stdin=stdin, labels=parse_labels(opts.label)),
                                    sys.stdout, Streams(None, 1, 2))
->>>>>>> features
     if opts.quiet:
         print(image_id)
     return 0

@@ -12,11 +12,8 @@ command = (
     .flag("-a", "--all", help="show all images (by default, build steps' intermediate images are hidden)")
     .flag("--no-trunc", help="do not truncate output")
     .flag("--digests", help="show the manifest digests")
-<<<<<<< HEAD
     .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
-=======
     .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY or label=KEY=VALUE")
->>>>>>> features
 )
 HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
            "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",

@@ -30,11 +30,8 @@ ls_command = (
     Command("network ls", "List networks", usage="network ls [OPTIONS]", max_args=0)
     .flag("-q", "--quiet", help="only show network IDs")
     .flag("--no-trunc", help="do not truncate the output")
-<<<<<<< HEAD
     .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
-=======
     .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY[=VALUE], name=, id= or driver=")
->>>>>>> features
 )
 LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
               "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT", "Subnet": "SUBNET",

@@ -25,10 +25,6 @@ def state_of(rec: ContainerRecord) -> dict:
             "FinishedAt": rec.finished_at or _ZERO_TIME}
 
 
-<<<<<<< HEAD
-def container_json(rec: ContainerRecord, container_dir: str, log_path: str, network: dict | None = None) -> dict:
-    """`network`: NetworkService.container_view's NetworkMode, PortBindings and NetworkSettings."""
-=======
 def _with_health(state: dict, rec: ContainerRecord) -> dict:
     """State.Health, for a container with a healthcheck (Docker leaves it out otherwise)."""
     if rec.health:
@@ -38,8 +34,8 @@ def _with_health(state: dict, rec: ContainerRecord) -> dict:
     return state
 
 
-def container_json(rec: ContainerRecord, container_dir: str, log_path: str) -> dict:
->>>>>>> features
+def container_json(rec: ContainerRecord, container_dir: str, log_path: str, network: dict | None = None) -> dict:
+    """`network`: NetworkService.container_view's NetworkMode, PortBindings and NetworkSettings."""
     args = command_line(rec)
     spec = _spec(container_dir)
     mounts = _mounts(spec.get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))

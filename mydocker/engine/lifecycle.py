@@ -67,14 +67,9 @@ def host_config(opts) -> dict:
     policy = parse_restart(opts.restart)
     if opts.remove and policy["Name"] != "no":
         raise InvalidArgument("conflicting options: --restart and --rm; choose one")
-<<<<<<< HEAD
-    return {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
-            "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
-            "NetworkMode": getattr(opts, "network", None) or "bridge"}
-=======
     out = {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
            "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
-           "NetworkMode": "none" if not getattr(opts, "network", None) else opts.network}
+           "NetworkMode": getattr(opts, "network", None) or "bridge"}
     out["PublishAllPorts"] = bool(getattr(opts, "publish_all", False))
     for key, field in (("ExtraHosts", "extra_hosts"), ("Dns", "dns"), ("DnsSearch", "dns_search"),
                        ("DnsOptions", "dns_options")):
@@ -106,7 +101,6 @@ def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
         for port, proto in parse_exposed(spec):
             ports[f"{port}/{proto}"] = {}
     return ports
->>>>>>> features
 
 
 def docker_config(image_config: dict, opts, spec: dict) -> dict:
