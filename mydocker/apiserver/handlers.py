@@ -153,7 +153,11 @@ def _filters(text: str | None) -> dict[str, list[str]]:
 
 
 def container_inspect(ctx: Context) -> None:
-    ctx.json(200, ctx.api.containers.inspect(ctx.req.params["id"]))
+    doc = ctx.api.containers.inspect(ctx.req.params["id"])
+    if ctx.req.api_version and ctx.req.api_version < (1, 44):
+        from mydocker.apiserver.convert import with_short_id_aliases
+        with_short_id_aliases(doc)
+    ctx.json(200, doc)
 
 
 def _state(ctx: Context) -> dict:
@@ -335,6 +339,14 @@ def image_create(ctx: Context) -> None:
     out.close()
 
 
+def _netvol(module: str, name: str):
+    """A handler of apiserver/networks.py or volumes.py, imported on first use (they import this module)."""
+    def handler(ctx: Context) -> None:
+        import importlib
+        getattr(importlib.import_module(f"mydocker.apiserver.{module}"), name)(ctx)
+    return handler
+
+
 # --- routing ---------------------------------------------------------------------------------
 
 _ID = r"(?P<id>[^/]+)"
@@ -356,6 +368,18 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), "/images/json", image_list),
     (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
+    (("GET",), "/networks", _netvol("networks", "network_list")),
+    (("POST",), "/networks/create", _netvol("networks", "network_create")),
+    (("POST",), "/networks/prune", _netvol("networks", "network_prune")),
+    (("GET",), f"/networks/{_ID}", _netvol("networks", "network_inspect")),
+    (("POST",), f"/networks/{_ID}/connect", _netvol("networks", "network_connect")),
+    (("POST",), f"/networks/{_ID}/disconnect", _netvol("networks", "network_disconnect")),
+    (("DELETE",), f"/networks/{_ID}", _netvol("networks", "network_remove")),
+    (("GET",), "/volumes", _netvol("volumes", "volume_list")),
+    (("POST",), "/volumes/create", _netvol("volumes", "volume_create")),
+    (("POST",), "/volumes/prune", _netvol("volumes", "volume_prune")),
+    (("GET",), "/volumes/(?P<name>[^/]+)", _netvol("volumes", "volume_inspect")),
+    (("DELETE",), "/volumes/(?P<name>[^/]+)", _netvol("volumes", "volume_remove")),
 ]]
 
 
@@ -371,6 +395,7 @@ def route(req: Request):
             raise HTTPError(400, f"client version {m.group(1)}.{m.group(2)} is too old. "
                                  f"Minimum supported API version is {MIN_API_VERSION}, please upgrade your client")
         req.path = m.group(3)
+        req.api_version = asked
     allowed = False
     for methods, pattern, handler in ROUTES:
         match = pattern.match(req.path)

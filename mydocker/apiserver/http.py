@@ -36,6 +36,7 @@ class Request:
     version: str
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)  # from the route: {"id": ...}
+    api_version: tuple[int, int] | None = None  # the /vX.Y prefix asked (None: unversioned, the newest)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

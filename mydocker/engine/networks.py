@@ -203,10 +203,13 @@ class NetworkService:
         for ep in self.endpoints(network=net.name):
             sb = self.sandbox(ep.container)
             containers[ep.container] = {"Name": sb.name if sb else "", "IPv4Address": f"{ep.ip}/{net.subnet.split('/')[1]}",
-                                        "MacAddress": ep.mac, "EndpointID": ep.veth}
-        return {"Name": net.name, "Id": net.id, "Created": net.created, "Driver": net.driver, "Scope": "local",
-                "IPAM": {"Driver": "default", "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
-                "Internal": net.internal, "Containers": containers,
+                                        "MacAddress": ep.mac, "EndpointID": ep.veth, "IPv6Address": ""}
+        return {"Name": net.name, "Id": net.id, "Created": net.created,
+                "Scope": "global" if net.driver == "overlay" else "local",
+                "Driver": net.driver, "EnableIPv4": True, "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+                "Internal": net.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+                "ConfigOnly": False, "Containers": containers,
                 "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
@@ -229,11 +232,14 @@ class NetworkService:
                 stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
 
-    def prune(self) -> list[str]:
-        """Remove user networks without containers; return their names."""
+    def prune(self, labels: list[str] | None = None) -> list[str]:
+        """Remove user networks without containers (with `labels`, Docker's label=k / label=k=v
+        filters, only those whose labels match); return their names."""
+        from mydocker.engine.labels import labels_match
         removed = []
         for net in self.networks():
-            if net.name != DEFAULT_NETWORK and not self.endpoints(network=net.name):
+            if net.name != DEFAULT_NETWORK and labels_match(net.labels, labels or []) \
+                    and not self.endpoints(network=net.name):
                 try:
                     self.remove(net.name)
                     removed.append(net.name)
@@ -361,7 +367,7 @@ class NetworkService:
         from mydocker.network import links
         target = self.records.find_container(container_ref)
         sb = self.sandbox(target.id)
-        if sb is None or target.status != "running":
+        if sb is None or target.status not in ("running", "created"):  # a created one is wired already
             raise Conflict(f"container {container_ref} is not running: start it, then connect it")
         if sb.mode != "bridge":
             raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
