@@ -68,7 +68,8 @@ def volume_remove(ctx: Context) -> None:
     try:
         ctx.api.volumes.remove(name, force=force)
     except Conflict:
-        raise HTTPError(409, f"remove {name}: volume is in use - {_inspect(ctx, name)['UsedBy']}") from None
+        users = " ".join(_inspect(ctx, name)["UsedBy"])
+        raise HTTPError(409, f"remove {name}: volume is in use - [{users}]") from None
     ctx.empty()
 
 

@@ -210,7 +210,9 @@ class NetworkService:
                 "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
                 "Internal": net.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
                 "ConfigOnly": False, "Containers": containers,
-                "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": net.labels}
+                # what Docker shows: none for a user bridge network (compose compares them with its own)
+                "Options": {"com.docker.network.bridge.name": net.bridge} if net.name == DEFAULT_NETWORK or net.driver != "bridge" else {},
+                "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
         if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
@@ -375,7 +377,8 @@ class NetworkService:
         net = self.get(network)
         if aliases and net.name == DEFAULT_NETWORK:
             raise InvalidArgument("network aliases only work on user-defined networks")
-        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), [], links.next_ifname(sb.netns))
+        ports = self._own_network_ports(target.id, net.name, list(aliases or []))
+        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), ports, links.next_ifname(sb.netns))
         try:
             with self.lock():
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
@@ -385,6 +388,19 @@ class NetworkService:
             self._drop_endpoint(ep)
             raise
         return ep
+
+    def _own_network_ports(self, container_id: str, network: str, aliases: list) -> list:
+        """Connecting a container back to the network it was created on (docker-compose 1.29 disconnects
+        and connects each new container to set its aliases): its published ports go with that endpoint,
+        and the aliases are kept for its next start, as Docker keeps the endpoint's config."""
+        from mydocker.network.ports import PortMapping
+        row = self.store.request(container_id)
+        if row is None or row[1] != network:
+            return []
+        settings = self.store.settings(container_id)
+        settings.aliases = aliases
+        self.store.save_settings(container_id, settings)
+        return [PortMapping(*p) for p in row[2]]
 
     def disconnect(self, network: str, container_ref: str) -> None:
         target = self.records.find_container(container_ref)
