@@ -70,8 +70,10 @@ def network_create(ctx: Context) -> None:
     if ipam.get("Driver") not in (None, "", "default"):
         raise NotSupported(f"IPAM driver {ipam['Driver']!r} is not supported by mydocker: use default")
     pools = [p for p in ipam.get("Config") or [] if p]
-    if len(pools) > 1 or any(not isinstance(p, dict) or set(p) - {"Subnet", "Gateway"} for p in pools):
-        raise NotSupported("mydocker takes one IPAM pool with Subnet and Gateway: create the network with one")
+    if len(pools) > 1 or any(not isinstance(p, dict) or {k for k, v in p.items() if v} - {"Subnet", "Gateway"}
+                             for p in pools):
+        raise NotSupported("mydocker takes one IPAM pool with Subnet and Gateway (no IPRange or "
+                           "AuxiliaryAddresses): create the network with one")
     pool = pools[0] if pools else {}
     labels = body.get("Labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
