@@ -196,6 +196,15 @@ def container_remove(ctx: Context) -> None:
     ctx.empty()
 
 
+def container_rename(ctx: Context) -> None:
+    """docker rename; docker-compose renames a container it recreates out of the way first."""
+    name = ctx.req.arg("name") or ""
+    if not name:
+        raise HTTPError(400, "Neither old nor new names may be empty")
+    ctx.api.containers.rename(ctx.req.params["id"], name)
+    ctx.empty()
+
+
 def container_wait(ctx: Context) -> None:
     """The head goes out at once (the client knows the wait is in place), the status at the exit."""
     condition = ctx.req.arg("condition") or "not-running"
@@ -368,6 +377,7 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), "/images/json", image_list),
     (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
+    (("POST",), f"/containers/{_ID}/rename", container_rename),
     (("GET",), "/networks", _netvol("networks", "network_list")),
     (("POST",), "/networks/create", _netvol("networks", "network_create")),
     (("POST",), "/networks/prune", _netvol("networks", "network_prune")),

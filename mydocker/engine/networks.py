@@ -364,12 +364,20 @@ class NetworkService:
         return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname, mounts=mounts,
                           addresses=list(addresses or []))
 
-    def connect(self, network: str, container_ref: str, ip: str | None = None, aliases: list | None = None) -> Endpoint:
-        """Add a network to a running container (another ethN in its namespace)."""
+    def connect(self, network: str, container_ref: str, ip: str | None = None,
+                aliases: list | None = None) -> Endpoint | None:
+        """Add a network to a running container (another ethN in its namespace); None for a stopped
+        container's own network (its aliases are kept for its next start)."""
         from mydocker.network import links
         target = self.records.find_container(container_ref)
         sb = self.sandbox(target.id)
         if sb is None or target.status not in ("running", "created"):  # a created one is wired already
+            net = self.get(network)
+            if self._requested_network(target.id) == net.name:
+                # its own network while stopped: joined at its next start, with these aliases (docker-compose
+                # 1.29 disconnects and connects every container it starts)
+                self._own_network_ports(target.id, net.name, list(aliases or []))
+                return None
             raise Conflict(f"container {container_ref} is not running: start it, then connect it")
         if sb.mode != "bridge":
             raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
@@ -389,6 +397,11 @@ class NetworkService:
             raise
         return ep
 
+    def _requested_network(self, container_id: str) -> str | None:
+        """The network the container was created on (its NetworkMode)."""
+        row = self.store.request(container_id)
+        return row[1] if row else None
+
     def _own_network_ports(self, container_id: str, network: str, aliases: list) -> list:
         """Connecting a container back to the network it was created on (docker-compose 1.29 disconnects
         and connects each new container to set its aliases): its published ports go with that endpoint,
@@ -406,6 +419,8 @@ class NetworkService:
         target = self.records.find_container(container_ref)
         net = self.get(network)
         eps = self.endpoints(network=net.name, container=target.id)
+        if not eps and target.status not in ("running", "created") and self._requested_network(target.id) == net.name:
+            return  # stopped: nothing is wired; it joins its own network again when started
         if not eps:
             raise NotFound(f"container {target.name} is not connected to network {net.name}")
         self._drop_endpoint(eps[0])
