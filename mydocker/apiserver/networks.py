@@ -3,7 +3,7 @@ create, connect, disconnect, remove, prune. Docker's shapes and messages; no eng
 
 from __future__ import annotations
 
-from mydocker.apiserver.handlers import Context, _filters
+from mydocker.apiserver.handlers import _ID, Context, _filters, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import Conflict, InvalidArgument, NotFound, NotSupported
 
@@ -140,3 +140,14 @@ def network_remove(ctx: Context) -> None:
 def network_prune(ctx: Context) -> None:
     filters = _checked_filters(ctx, _PRUNE_FILTERS)
     ctx.json(200, {"NetworksDeleted": ctx.api.networks.prune(labels=filters.get("label"))})
+
+
+ROUTES = table([
+    (("GET",), "/networks", network_list),
+    (("POST",), "/networks/create", network_create),
+    (("POST",), "/networks/prune", network_prune),
+    (("GET",), f"/networks/{_ID}", network_inspect),
+    (("POST",), f"/networks/{_ID}/connect", network_connect),
+    (("POST",), f"/networks/{_ID}/disconnect", network_disconnect),
+    (("DELETE",), f"/networks/{_ID}", network_remove),
+])

@@ -3,7 +3,7 @@ create, remove, prune. Docker's shapes and messages; no engine logic here."""
 
 from __future__ import annotations
 
-from mydocker.apiserver.handlers import Context, _filters
+from mydocker.apiserver.handlers import Context, _filters, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import Conflict, NotFound, NotSupported
 
@@ -80,3 +80,13 @@ def volume_prune(ctx: Context) -> None:
         raise HTTPError(400, f"invalid filter 'all={everything[0]}': use all=true or all=false")
     deleted = ctx.api.volumes.prune(all_volumes=everything[-1] in ("true", "1"), labels=filters.get("label"))
     ctx.json(200, {"VolumesDeleted": deleted, "SpaceReclaimed": 0})  # the engine does not measure what it frees
+
+
+_NAME = r"(?P<name>[^/]+)"
+ROUTES = table([
+    (("GET",), "/volumes", volume_list),
+    (("POST",), "/volumes/create", volume_create),
+    (("POST",), "/volumes/prune", volume_prune),
+    (("GET",), f"/volumes/{_NAME}", volume_inspect),
+    (("DELETE",), f"/volumes/{_NAME}", volume_remove),
+])
