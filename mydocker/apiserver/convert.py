@@ -11,7 +11,7 @@ from mydocker.errors import InvalidArgument, NotSupported
 # Create fields that change what runs, which the engine does not have yet: refused when set.
 _UNSUPPORTED_CONFIG = ("StopSignal", "StopTimeout", "OnBuild", "Shell", "MacAddress")
 _UNSUPPORTED_HOST = ("Devices",
-                     "VolumesFrom", "Links", "GroupAdd", "Sysctls", "StorageOpt", "DeviceRequests",
+                     "VolumesFrom", "GroupAdd", "Sysctls", "StorageOpt", "DeviceRequests",
                      "OomKillDisable", "BlkioWeight", "CpuQuota", "CpuPeriod", "CpuRealtimePeriod")
 
 
@@ -61,7 +61,7 @@ def run_options(body, name: str | None) -> RunOptions:
     # anonymous ones are those no bind, mount or tmpfs covers
     covered = {_bind_target(b) for b in binds} | {m.target.rstrip("/") or "/" for m in mounts} | set(tmpfs)
     volumes = binds + sorted(v for v in _typed(body, "Volumes", dict, "Config", {}) if v.rstrip("/") not in covered)
-    network, aliases, ip = _endpoints(_typed(host, "NetworkMode", str, "HostConfig", ""),
+    network, aliases, ip, endpoint_links = _endpoints(_typed(host, "NetworkMode", str, "HostConfig", ""),
                                       _typed(_typed(body, "NetworkingConfig", dict, "config", {}),
                                              "EndpointsConfig", dict, "NetworkingConfig", {}))
     opts = RunOptions(
@@ -76,6 +76,7 @@ def run_options(body, name: str | None) -> RunOptions:
         network=network, network_aliases=aliases, ip=ip,
         labels=_string_map(body, "Labels", "Config"), mounts=mounts, tmpfs=_string_map(host, "Tmpfs", "HostConfig"),
         extra_hosts=_strings(host, "ExtraHosts", "HostConfig"), dns=_strings(host, "Dns", "HostConfig"),
+        links=list(dict.fromkeys(_strings(host, "Links", "HostConfig") + endpoint_links)),  # the CLI sends both
         dns_search=_strings(host, "DnsSearch", "HostConfig"), dns_options=_strings(host, "DnsOptions", "HostConfig"),
         publish_all=_typed(host, "PublishAllPorts", bool, "HostConfig", False),
         expose=sorted(_typed(body, "ExposedPorts", dict, "Config", {})),
@@ -141,15 +142,15 @@ def _bind_target(bind: str) -> str:
     return (parts[1] if len(parts) > 1 else parts[0]).rstrip("/") or "/"
 
 
-def _endpoints(mode: str, endpoints: dict) -> tuple[str | None, list[str], str | None]:
-    """NetworkMode and NetworkingConfig.EndpointsConfig as (network, aliases, ip): one network at
+def _endpoints(mode: str, endpoints: dict) -> tuple[str | None, list[str], str | None, list[str]]:
+    """NetworkMode and NetworkingConfig.EndpointsConfig as (network, aliases, ip, links): one network at
     creation, as Docker's API before 1.44 (more are joined with POST /networks/{id}/connect)."""
     if len(endpoints) > 1:
         raise NotSupported("a container is created on one network in mydocker: connect it to the others "
                            "with POST /networks/{id}/connect")
     network = _network(mode)
     if not endpoints:
-        return network, [], None
+        return network, [], None, []
     (name, config), = endpoints.items()
     if network is None:
         network = _network(name)
@@ -161,10 +162,10 @@ def _endpoints(mode: str, endpoints: dict) -> tuple[str | None, list[str], str |
         raise InvalidArgument(f"invalid NetworkingConfig.EndpointsConfig[{name!r}]: an object was expected")
     aliases = _strings(config, "Aliases", "EndpointConfig")
     ipam = _typed(config, "IPAMConfig", dict, "EndpointConfig", {})
-    if config.get("Links") or ipam.get("IPv6Address"):
-        raise NotSupported("links and IPv6 addresses are not supported by mydocker yet: create the container "
-                           "without them")
-    return network, aliases, _typed(ipam, "IPv4Address", str, "IPAMConfig", "") or None
+    if ipam.get("IPv6Address"):
+        raise NotSupported("IPv6 addresses are not supported by mydocker yet: create the container without one")
+    return network, aliases, _typed(ipam, "IPv4Address", str, "IPAMConfig", "") or None, \
+        _strings(config, "Links", "EndpointConfig")
 
 
 def _mounts(items: list) -> list[Mount]:

@@ -517,12 +517,26 @@ class NetworkService:
                 settings.extra_hosts or settings.dns or settings.dns_search or settings.dns_options):
             raise InvalidArgument("conflicting options: --add-host, --dns, --dns-search and --dns-option cannot "
                                   "be used with --network container:, which shares that container's files")
+        if settings is not None and settings.links:
+            self._check_links(mode, settings.links)
         self.store.save_request(container_id, name, mode,
                                 [[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings],
                                 getattr(opts, "ip", None), opts.hostname)
         if settings is not None:
             self.store.save_settings(container_id, settings)
         return self.apply_to_spec(config, self.ensure_attached(container_id))
+
+    def _check_links(self, mode: str, links: list) -> None:
+        """--link names a container that exists, from a user network (where a link is an alias the
+        linking container alone sees; the default bridge's legacy links, with their env vars, are not made)."""
+        if mode == DEFAULT_NETWORK or mode in SPECIAL_MODES or mode.startswith("container:"):
+            raise InvalidArgument("links work on user-defined networks only in mydocker: use --network "
+                                  "<your network> (and --network-alias rather than --link)")
+        for name, _alias in links:
+            try:
+                self.records.find_container(name)
+            except NotFound:
+                raise InvalidArgument(f"could not get container for {name}: no such container") from None
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
         """Before a (re)start: attach as recorded at creation, unless attached already."""
@@ -619,7 +633,7 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
     return "" if root == default_root else f"{zlib.crc32(root.encode()) & 0xfffff:05x}"
 
 
-_RESOLUTION_FIELDS = ("extra_hosts", "dns", "dns_search", "dns_options", "network_aliases")
+_RESOLUTION_FIELDS = ("extra_hosts", "dns", "dns_search", "dns_options", "network_aliases", "links")
 
 
 def _resolution_settings(opts):

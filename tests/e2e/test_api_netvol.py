@@ -122,6 +122,15 @@ def test_containers_on_a_user_network_reach_each_other_by_name_and_alias(net, se
         out = client.containers.run("busybox", ["sh", "-c", "ping -c 1 -W 2 database >/dev/null && echo ok"],
                                     network="appnet", remove=True)
         assert out == b"ok\n"
+        # HostConfig.Links on a user network: an alias that the linking container alone sees
+        out = service.docker("run", "--rm", "--network", "appnet", "--link", "web:backend", "busybox", "sh", "-c",
+                             fetch, "backend").stdout
+        assert out.startswith("hello from")
+        unlinked = service.docker("run", "--rm", "--network", "appnet", "busybox", "grep", "-w", "backend",
+                                  "/etc/hosts", rc=1)
+        assert unlinked.stdout == ""
+        legacy = service.docker("run", "--rm", "--link", "web:backend", "busybox", "true", rc=125)
+        assert "user-defined networks" in legacy.stderr
         aliases = client.api.inspect_container("web")["NetworkSettings"]["Networks"]["appnet"]["Aliases"]
         assert aliases == ["www", "front"]  # API 1.44+: the short id is not an alias (it is in DNSNames)
     finally:
