@@ -5,13 +5,13 @@ Fields the engine cannot honour yet are refused by name (501) rather than droppe
 
 from __future__ import annotations
 
-from mydocker.engine.api import RunOptions, SecurityOptions
+from mydocker.engine.api import Healthcheck, Mount, RunOptions, SecurityOptions
 from mydocker.errors import InvalidArgument, NotSupported
 
 # Create fields that change what runs, which the engine does not have yet: refused when set.
-_UNSUPPORTED_CONFIG = ("Labels", "Healthcheck", "StopSignal", "StopTimeout", "OnBuild", "Shell", "MacAddress")
-_UNSUPPORTED_HOST = ("Mounts", "Tmpfs", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "PublishAllPorts", "Devices",
-                     "VolumesFrom", "Links", "GroupAdd", "Sysctls", "StorageOpt", "DeviceRequests",
+_UNSUPPORTED_CONFIG = ("StopSignal", "StopTimeout", "OnBuild", "Shell", "MacAddress")
+_UNSUPPORTED_HOST = ("Devices",
+                     "VolumesFrom", "GroupAdd", "Sysctls", "StorageOpt", "DeviceRequests",
                      "OomKillDisable", "BlkioWeight", "CpuQuota", "CpuPeriod", "CpuRealtimePeriod")
 
 
@@ -54,7 +54,16 @@ def run_options(body, name: str | None) -> RunOptions:
     entrypoint = _strings(body, "Entrypoint", "Config", allow_str=True)
     if len(entrypoint) > 1:  # the engine takes one entrypoint word: the rest leads the command
         command = entrypoint[1:] + command
-    volumes = _strings(host, "Binds", "HostConfig") + sorted(_typed(body, "Volumes", dict, "Config", {}))
+    binds = _strings(host, "Binds", "HostConfig")
+    mounts = _mounts(_typed(host, "Mounts", list, "HostConfig", []))
+    tmpfs = _typed(host, "Tmpfs", dict, "HostConfig", {})
+    # Config.Volumes names every volume destination (docker-compose repeats its binds there): the
+    # anonymous ones are those no bind, mount or tmpfs covers
+    covered = {_bind_target(b) for b in binds} | {m.target.rstrip("/") or "/" for m in mounts} | set(tmpfs)
+    volumes = binds + sorted(v for v in _typed(body, "Volumes", dict, "Config", {}) if v.rstrip("/") not in covered)
+    network, aliases, ip, endpoint_links = _endpoints(_typed(host, "NetworkMode", str, "HostConfig", ""),
+                                      _typed(_typed(body, "NetworkingConfig", dict, "config", {}),
+                                             "EndpointsConfig", dict, "NetworkingConfig", {}))
     opts = RunOptions(
         image=image, command=command, name=name or None, env=_strings(body, "Env", "Config"),
         tty=_typed(body, "Tty", bool, "Config", False), interactive=_typed(body, "OpenStdin", bool, "Config", False),
@@ -65,7 +74,14 @@ def run_options(body, name: str | None) -> RunOptions:
         user=_typed(body, "User", str, "Config", "") or None,
         entrypoint=entrypoint[0] if entrypoint and entrypoint[0] else None,
         volumes=volumes, publish=_publish(_typed(host, "PortBindings", dict, "HostConfig", {})),
-        network=_network(_typed(host, "NetworkMode", str, "HostConfig", "")),
+        network=network, network_aliases=aliases, ip=ip,
+        labels=_string_map(body, "Labels", "Config"), mounts=mounts, tmpfs=_string_map(host, "Tmpfs", "HostConfig"),
+        extra_hosts=_strings(host, "ExtraHosts", "HostConfig"), dns=_strings(host, "Dns", "HostConfig"),
+        links=list(dict.fromkeys(_strings(host, "Links", "HostConfig") + endpoint_links)),  # the CLI sends both
+        dns_search=_strings(host, "DnsSearch", "HostConfig"), dns_options=_strings(host, "DnsOptions", "HostConfig"),
+        publish_all=_typed(host, "PublishAllPorts", bool, "HostConfig", False),
+        expose=sorted(_typed(body, "ExposedPorts", dict, "Config", {})),
+        healthcheck=_healthcheck(_typed(body, "Healthcheck", dict, "Config", None)),
         restart=_restart(_typed(host, "RestartPolicy", dict, "HostConfig", {})),
         log_opts=_log_opts(_typed(host, "LogConfig", dict, "HostConfig", {})),
         memory=_size(host, "Memory"), memory_swap=_size(host, "MemorySwap", allow_unlimited=True),
@@ -114,6 +130,77 @@ def _network(mode: str) -> str | None:
     return None if mode in ("", "default") else mode
 
 
+def _string_map(doc: dict, key: str, where: str) -> dict[str, str]:
+    value = _typed(doc, key, dict, where, {})
+    if not all(isinstance(v, str) for v in value.values()):
+        raise InvalidArgument(f"invalid {where}.{key}: an object of strings was expected")
+    return value
+
+
+def _bind_target(bind: str) -> str:
+    """The container path of a Binds entry (SRC:DEST[:MODE])."""
+    parts = bind.split(":")
+    return (parts[1] if len(parts) > 1 else parts[0]).rstrip("/") or "/"
+
+
+def _endpoints(mode: str, endpoints: dict) -> tuple[str | None, list[str], str | None, list[str]]:
+    """NetworkMode and NetworkingConfig.EndpointsConfig as (network, aliases, ip, links): one network at
+    creation, as Docker's API before 1.44 (more are joined with POST /networks/{id}/connect)."""
+    if len(endpoints) > 1:
+        raise NotSupported("a container is created on one network in mydocker: connect it to the others "
+                           "with POST /networks/{id}/connect")
+    network = _network(mode)
+    if not endpoints:
+        return network, [], None, []
+    (name, config), = endpoints.items()
+    if network is None:
+        network = _network(name)
+    elif name != network:
+        raise InvalidArgument(f"invalid NetworkingConfig: the endpoint is for network {name!r} but "
+                              f"HostConfig.NetworkMode is {network!r}: name the same network in both")
+    config = config or {}
+    if not isinstance(config, dict):
+        raise InvalidArgument(f"invalid NetworkingConfig.EndpointsConfig[{name!r}]: an object was expected")
+    aliases = _strings(config, "Aliases", "EndpointConfig")
+    ipam = _typed(config, "IPAMConfig", dict, "EndpointConfig", {})
+    if ipam.get("IPv6Address"):
+        raise NotSupported("IPv6 addresses are not supported by mydocker yet: create the container without one")
+    return network, aliases, _typed(ipam, "IPv4Address", str, "IPAMConfig", "") or None, \
+        _strings(config, "Links", "EndpointConfig")
+
+
+def _mounts(items: list) -> list[Mount]:
+    """HostConfig.Mounts (bind, volume, tmpfs) as the engine's Mount records."""
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise InvalidArgument("invalid HostConfig.Mounts: a list of objects was expected")
+        kind = item.get("Type") or "volume"
+        if kind not in ("bind", "volume", "tmpfs"):
+            raise NotSupported(f"mount type {kind!r} is not supported by mydocker: use bind, volume or tmpfs")
+        bind = item.get("BindOptions") or {}
+        volume = item.get("VolumeOptions") or {}
+        tmpfs = item.get("TmpfsOptions") or {}
+        if (volume.get("DriverConfig") or {}).get("Name") not in (None, "", "local"):
+            raise NotSupported("volume drivers other than local are not supported by mydocker")
+        out.append(Mount(type=kind, source=item.get("Source") or "", target=item.get("Target") or "",
+                         readonly=bool(item.get("ReadOnly")), bind_propagation=bind.get("Propagation") or "",
+                         volume_nocopy=bool(volume.get("NoCopy")), volume_labels=dict(volume.get("Labels") or {}),
+                         tmpfs_size=tmpfs.get("SizeBytes") or None, tmpfs_mode=tmpfs.get("Mode")))
+    return out
+
+
+def _healthcheck(doc: dict | None) -> Healthcheck | None:
+    """Config.Healthcheck (durations in ns, as the engine keeps them); None: the image's."""
+    if doc is None:
+        return None
+    test = _strings(doc, "Test", "Healthcheck")
+    return Healthcheck(test=test, interval=_typed(doc, "Interval", int, "Healthcheck", 0),
+                       timeout=_typed(doc, "Timeout", int, "Healthcheck", 0),
+                       retries=_typed(doc, "Retries", int, "Healthcheck", 0),
+                       start_period=_typed(doc, "StartPeriod", int, "Healthcheck", 0))
+
+
 def _restart(policy: dict) -> str:
     name = policy.get("Name") or "no"
     count = policy.get("MaximumRetryCount") or 0
@@ -137,6 +224,17 @@ def _ulimits(items: list) -> list[str]:
             raise InvalidArgument("invalid HostConfig.Ulimits: objects with Name, Soft and Hard were expected")
         out.append(f"{item['Name']}={item.get('Soft', 0)}:{item.get('Hard', item.get('Soft', 0))}")
     return out
+
+
+def with_short_id_aliases(doc: dict) -> dict:
+    """Inspect as Docker's API before 1.44 answers: the short id among each user network's Aliases
+    (docker-compose 1.29 checks it to know the container joined at creation)."""
+    short = doc["Id"][:12]
+    for name, endpoint in ((doc.get("NetworkSettings") or {}).get("Networks") or {}).items():
+        if name not in ("bridge", "host", "none") and endpoint.get("NetworkID"):
+            aliases = endpoint.get("Aliases") or []
+            endpoint["Aliases"] = aliases if short in aliases else [short, *aliases]
+    return doc
 
 
 # --- summaries -------------------------------------------------------------------------------------

@@ -153,7 +153,11 @@ def _filters(text: str | None) -> dict[str, list[str]]:
 
 
 def container_inspect(ctx: Context) -> None:
-    ctx.json(200, ctx.api.containers.inspect(ctx.req.params["id"]))
+    doc = ctx.api.containers.inspect(ctx.req.params["id"])
+    if ctx.req.api_version and ctx.req.api_version < (1, 44):
+        from mydocker.apiserver.convert import with_short_id_aliases
+        with_short_id_aliases(doc)
+    ctx.json(200, doc)
 
 
 def _state(ctx: Context) -> dict:
@@ -189,6 +193,15 @@ def container_kill(ctx: Context) -> None:
 def container_remove(ctx: Context) -> None:
     from mydocker.engine.api import RemoveOptions
     ctx.api.containers.remove(ctx.req.params["id"], RemoveOptions(force=ctx.req.flag("force"), volumes=ctx.req.flag("v")))
+    ctx.empty()
+
+
+def container_rename(ctx: Context) -> None:
+    """docker rename; docker-compose renames a container it recreates out of the way first."""
+    name = ctx.req.arg("name") or ""
+    if not name:
+        raise HTTPError(400, "Neither old nor new names may be empty")
+    ctx.api.containers.rename(ctx.req.params["id"], name)
     ctx.empty()
 
 
@@ -287,9 +300,14 @@ def image_list(ctx: Context) -> None:
 def image_inspect(ctx: Context) -> None:
     name = ctx.req.params["name"]
     try:
-        ctx.json(200, ctx.api.images.inspect(name))
+        doc = ctx.api.images.inspect(name)
     except NotFound:
         raise HTTPError(404, f"No such image: {name}") from None
+    # Docker left ContainerConfig out at API 1.45; docker-compose 1.29 reads it when it recreates a
+    # container (KeyError against Docker 25+ too), whatever version it negotiated
+    if (ctx.req.api_version or (99, 0)) < (1, 45) or ctx.req.headers.get("user-agent", "").startswith("docker-compose/1."):
+        doc = {**doc, "Container": "", "ContainerConfig": doc.get("Config") or {}}
+    ctx.json(200, doc)
 
 
 # --- routing ---------------------------------------------------------------------------------
@@ -322,6 +340,7 @@ ROUTES = table([
     (("DELETE",), f"/containers/{_ID}", container_remove),
     (("GET",), "/images/json", image_list),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
+    (("POST",), f"/containers/{_ID}/rename", container_rename),
 ])
 
 
@@ -337,6 +356,7 @@ def route(req: Request, routes: list[Route]):
             raise HTTPError(400, f"client version {m.group(1)}.{m.group(2)} is too old. "
                                  f"Minimum supported API version is {MIN_API_VERSION}, please upgrade your client")
         req.path = m.group(3)
+        req.api_version = asked
     allowed = False
     for methods, pattern, handler in routes:
         match = pattern.match(req.path)

@@ -40,6 +40,7 @@ class Request:
     version: str
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)  # from the route: {"id": ...}
+    api_version: tuple[int, int] | None = None  # the /vX.Y prefix asked (None: unversioned, the newest)
     upload: object = None           # the UPLOAD_PATH endpoints: the body as a binary file at 0 (body stays b"")
 
     def arg(self, name: str, default: str | None = None) -> str | None:

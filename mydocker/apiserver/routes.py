@@ -6,6 +6,6 @@ adding a group is a module and one line here.
 
 from __future__ import annotations
 
-from mydocker.apiserver import execs, handlers, images
+from mydocker.apiserver import execs, handlers, images, networks, volumes
 
-ALL = [*handlers.ROUTES, *images.ROUTES, *execs.ROUTES]
+ALL = [*handlers.ROUTES, *images.ROUTES, *execs.ROUTES, *networks.ROUTES, *volumes.ROUTES]

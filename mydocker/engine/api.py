@@ -381,8 +381,10 @@ class NetworkEngine:
     def remove(self, ref: str) -> None:
         self._service.remove(ref)
 
-    def prune(self) -> list[str]:
-        return self._service.prune()
+    def prune(self, labels: list[str] | None = None) -> list[str]:
+        """Remove user networks without containers (only those whose labels match Docker's
+        `label=k`/`label=k=v` filters, if given); their names."""
+        return self._service.prune(labels=labels)
 
     def connect(self, network: str, container: str, ip: str | None = None, aliases: list | None = None):
         return self._service.connect(network, container, ip=ip, aliases=aliases)
@@ -407,12 +409,16 @@ class VolumeEngine:
         return self._service.create(name, labels=labels)
 
     def list(self, filters: dict | None = None) -> list[dict]:
-        """Docker's volume documents; `filters`: Docker's label, name."""
+        """Docker's volume documents; `filters`: Docker's label, name, driver and dangling (true: used
+        by no container; false: used by one)."""
         volumes = self._service.list()
         if filters:
             from mydocker.engine.labels import labels_match
+            dangling = _dangling_filter(filters.get("dangling"))
             volumes = [v for v in volumes if labels_match(v.get("Labels"), filters.get("label", []))
-                       and _any_in(v["Name"], filters.get("name"))]
+                       and _any_in(v["Name"], filters.get("name"))
+                       and (not filters.get("driver") or v["Driver"] in filters["driver"])
+                       and (dangling is None or dangling == (not v["UsedBy"]))]
         return volumes
 
     def inspect(self, name: str) -> dict:
@@ -421,8 +427,10 @@ class VolumeEngine:
     def remove(self, name: str, force: bool = False) -> None:
         self._service.remove(name, force=force)
 
-    def prune(self, all_volumes: bool = False) -> list[str]:
-        return self._service.prune(all_volumes=all_volumes)
+    def prune(self, all_volumes: bool = False, labels: list[str] | None = None) -> list[str]:
+        """Unused anonymous volumes (named ones too with `all_volumes`) whose labels match `labels`
+        (Docker's label=k / label=k=v); their names."""
+        return self._service.prune(all_volumes=all_volumes, labels=labels)
 
 
 class SystemEngine:
@@ -466,6 +474,15 @@ class EngineAPI:
 def _any_in(value: str, wanted: list[str] | None) -> bool:
     """Docker's name=/id= filters: a substring of the name (a prefix of the id) matches."""
     return not wanted or any(w in value for w in wanted)
+
+
+def _dangling_filter(values: list[str] | None) -> bool | None:
+    """Docker's dangling=true|false|1|0 (None: not asked)."""
+    if not values:
+        return None
+    if any(v not in ("true", "false", "1", "0") for v in values) or len(set(v in ("true", "1") for v in values)) > 1:
+        raise InvalidArgument(f"invalid filter 'dangling={values[0]}': use dangling=true or dangling=false")
+    return values[0] in ("true", "1")
 
 
 def _required(streams: Streams | None, verb: str) -> Streams:

@@ -67,11 +67,13 @@ class SandboxFiles:
                 user_nets.add(ep.network)
         if not own and sb.mode == "none":
             own.append(("127.0.0.1", [sb.hostname]))
+        links = self.store.settings(sb.container).links
         for network in sorted(user_nets):
             for ep in self.store.endpoints(network=network):
                 other = self.store.sandbox(ep.container)
                 if ep.container != sb.container and other:
-                    peers.append((ep.ip, [other.name, *ep.aliases, ep.container[:12]]))
+                    linked = [alias for name, alias in links if name in (other.name, ep.container, ep.container[:12])]
+                    peers.append((ep.ip, [other.name, *ep.aliases, ep.container[:12], *linked]))
         peers += self.remote_peers(user_nets) if user_nets else []
         etcfiles.write_in_place(os.path.join(sb.files, "hosts"), etcfiles.hosts(own, peers, self.extra_hosts(sb)))
 

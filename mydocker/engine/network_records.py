@@ -54,15 +54,17 @@ class SandboxSettings:
     dns_search: list = factory(list)      # search domains replacing the host's ("." alone: none)
     dns_options: list = factory(list)     # resolv.conf options replacing the host's
     aliases: list = factory(list)         # --network-alias: more names on its user network
+    links: list = factory(list)           # --link on a user network: [container name, alias] seen by it alone
 
     def to_json(self) -> str:
         return json.dumps({"extra_hosts": self.extra_hosts, "dns": self.dns, "dns_search": self.dns_search,
-                           "dns_options": self.dns_options, "aliases": self.aliases})
+                           "dns_options": self.dns_options, "aliases": self.aliases, "links": self.links})
 
     @classmethod
     def from_json(cls, text: str) -> SandboxSettings:
         doc = json.loads(text)
-        return cls(**{k: doc.get(k) or [] for k in ("extra_hosts", "dns", "dns_search", "dns_options", "aliases")})
+        return cls(**{k: doc.get(k) or [] for k in ("extra_hosts", "dns", "dns_search", "dns_options", "aliases",
+                                                    "links")})
 
 
 @record

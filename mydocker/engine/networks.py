@@ -207,11 +207,16 @@ class NetworkService:
         for ep in self.endpoints(network=net.name):
             sb = self.sandbox(ep.container)
             containers[ep.container] = {"Name": sb.name if sb else "", "IPv4Address": f"{ep.ip}/{net.subnet.split('/')[1]}",
-                                        "MacAddress": ep.mac, "EndpointID": ep.veth}
-        return {"Name": net.name, "Id": net.id, "Created": net.created, "Driver": net.driver, "Scope": "local",
-                "IPAM": {"Driver": "default", "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
-                "Internal": net.internal, "Containers": containers,
-                "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": net.labels}
+                                        "MacAddress": ep.mac, "EndpointID": ep.veth, "IPv6Address": ""}
+        return {"Name": net.name, "Id": net.id, "Created": net.created,
+                "Scope": "global" if net.driver == "overlay" else "local",
+                "Driver": net.driver, "EnableIPv4": True, "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+                "Internal": net.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+                "ConfigOnly": False, "Containers": containers,
+                # what Docker shows: none for a user bridge network (compose compares them with its own)
+                "Options": {"com.docker.network.bridge.name": net.bridge} if net.name == DEFAULT_NETWORK or net.driver != "bridge" else {},
+                "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
         if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
@@ -233,11 +238,14 @@ class NetworkService:
                 stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
 
-    def prune(self) -> list[str]:
-        """Remove user networks without containers; return their names."""
+    def prune(self, labels: list[str] | None = None) -> list[str]:
+        """Remove user networks without containers (with `labels`, Docker's label=k / label=k=v
+        filters, only those whose labels match); return their names."""
+        from mydocker.engine.labels import labels_match
         removed = []
         for net in self.networks():
-            if net.name != DEFAULT_NETWORK and not self.endpoints(network=net.name):
+            if net.name != DEFAULT_NETWORK and labels_match(net.labels, labels or []) \
+                    and not self.endpoints(network=net.name):
                 try:
                     self.remove(net.name)
                     removed.append(net.name)
@@ -360,12 +368,20 @@ class NetworkService:
         return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname, mounts=mounts,
                           addresses=list(addresses or []))
 
-    def connect(self, network: str, container_ref: str, ip: str | None = None, aliases: list | None = None) -> Endpoint:
-        """Add a network to a running container (another ethN in its namespace)."""
+    def connect(self, network: str, container_ref: str, ip: str | None = None,
+                aliases: list | None = None) -> Endpoint | None:
+        """Add a network to a running container (another ethN in its namespace); None for a stopped
+        container's own network (its aliases are kept for its next start)."""
         from mydocker.network import links
         target = self.records.find_container(container_ref)
         sb = self.sandbox(target.id)
-        if sb is None or target.status != "running":
+        if sb is None or target.status not in ("running", "created"):  # a created one is wired already
+            net = self.get(network)
+            if self._requested_network(target.id) == net.name:
+                # its own network while stopped: joined at its next start, with these aliases (docker-compose
+                # 1.29 disconnects and connects every container it starts)
+                self._own_network_ports(target.id, net.name, list(aliases or []))
+                return None
             raise Conflict(f"container {container_ref} is not running: start it, then connect it")
         if sb.mode != "bridge":
             raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
@@ -373,7 +389,8 @@ class NetworkService:
         net = self.get(network)
         if aliases and net.name == DEFAULT_NETWORK:
             raise InvalidArgument("network aliases only work on user-defined networks")
-        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), [], links.next_ifname(sb.netns))
+        ports = self._own_network_ports(target.id, net.name, list(aliases or []))
+        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), ports, links.next_ifname(sb.netns))
         try:
             with self.lock():
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
@@ -384,10 +401,30 @@ class NetworkService:
             raise
         return ep
 
+    def _requested_network(self, container_id: str) -> str | None:
+        """The network the container was created on (its NetworkMode)."""
+        row = self.store.request(container_id)
+        return row[1] if row else None
+
+    def _own_network_ports(self, container_id: str, network: str, aliases: list) -> list:
+        """Connecting a container back to the network it was created on (docker-compose 1.29 disconnects
+        and connects each new container to set its aliases): its published ports go with that endpoint,
+        and the aliases are kept for its next start, as Docker keeps the endpoint's config."""
+        from mydocker.network.ports import PortMapping
+        row = self.store.request(container_id)
+        if row is None or row[1] != network:
+            return []
+        settings = self.store.settings(container_id)
+        settings.aliases = aliases
+        self.store.save_settings(container_id, settings)
+        return [PortMapping(*p) for p in row[2]]
+
     def disconnect(self, network: str, container_ref: str) -> None:
         target = self.records.find_container(container_ref)
         net = self.get(network)
         eps = self.endpoints(network=net.name, container=target.id)
+        if not eps and target.status not in ("running", "created") and self._requested_network(target.id) == net.name:
+            return  # stopped: nothing is wired; it joins its own network again when started
         if not eps:
             raise NotFound(f"container {target.name} is not connected to network {net.name}")
         self._drop_endpoint(eps[0])
@@ -484,12 +521,26 @@ class NetworkService:
                 settings.extra_hosts or settings.dns or settings.dns_search or settings.dns_options):
             raise InvalidArgument("conflicting options: --add-host, --dns, --dns-search and --dns-option cannot "
                                   "be used with --network container:, which shares that container's files")
+        if settings is not None and settings.links:
+            self._check_links(mode, settings.links)
         self.store.save_request(container_id, name, mode,
                                 [[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings],
                                 getattr(opts, "ip", None), opts.hostname)
         if settings is not None:
             self.store.save_settings(container_id, settings)
         return self.apply_to_spec(config, self.ensure_attached(container_id))
+
+    def _check_links(self, mode: str, links: list) -> None:
+        """--link names a container that exists, from a user network (where a link is an alias the
+        linking container alone sees; the default bridge's legacy links, with their env vars, are not made)."""
+        if mode == DEFAULT_NETWORK or mode in SPECIAL_MODES or mode.startswith("container:"):
+            raise InvalidArgument("links work on user-defined networks only in mydocker: use --network "
+                                  "<your network> (and --network-alias rather than --link)")
+        for name, _alias in links:
+            try:
+                self.records.find_container(name)
+            except NotFound:
+                raise InvalidArgument(f"could not get container for {name}: no such container") from None
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
         """Before a (re)start: attach as recorded at creation, unless attached already."""
@@ -586,7 +637,7 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
     return "" if root == default_root else f"{zlib.crc32(root.encode()) & 0xfffff:05x}"
 
 
-_RESOLUTION_FIELDS = ("extra_hosts", "dns", "dns_search", "dns_options", "network_aliases")
+_RESOLUTION_FIELDS = ("extra_hosts", "dns", "dns_search", "dns_options", "network_aliases", "links")
 
 
 def _resolution_settings(opts):

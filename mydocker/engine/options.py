@@ -88,6 +88,8 @@ class RunOptions:
     publish_all: bool = False                # -P: every exposed port (image's EXPOSE and `expose`) to a free host port
     expose: list[str] = factory(list)        # --expose PORT[/PROTO] or a range (Config.ExposedPorts)
     network_aliases: list[str] = factory(list)  # --network-alias: more names on its user network
+    links: list[str] = factory(list)         # --link NAME[:ALIAS] (HostConfig.Links) on a user network: ALIAS
+                                             # names that container for this one alone
     healthcheck: Healthcheck | None = None   # --health-* / --no-healthcheck (test ["NONE"]); None: the image's
 
 

@@ -31,7 +31,14 @@ def settings_from_options(opts) -> SandboxSettings:
         if not alias or any(c.isspace() for c in alias):
             raise InvalidArgument(f"invalid --network-alias {alias!r}: give a name without spaces")
         aliases.append(alias)
-    return SandboxSettings(extra, dns, search, options, aliases)
+    links = []
+    for link in getattr(opts, "links", None) or []:
+        name, _, alias = link.partition(":")
+        name = name.lstrip("/")
+        if not name or any(c.isspace() for c in link):
+            raise InvalidArgument(f"invalid --link {link!r}: use NAME[:ALIAS]")
+        links.append([name, alias.lstrip("/").rpartition("/")[2] or name])  # the API's /web:/app/db form too
+    return SandboxSettings(extra, dns, search, options, aliases, links)
 
 
 def _extra_host(entry: str) -> list[str]:

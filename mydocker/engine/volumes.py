@@ -152,12 +152,14 @@ class VolumeService:
             os.rename(path, doomed)
             remove_tree(doomed)
 
-    def prune(self, all_volumes: bool = False) -> list[str]:
-        """Remove unused anonymous volumes (named ones too with `all_volumes`), as Docker 23+."""
+    def prune(self, all_volumes: bool = False, labels: list[str] | None = None) -> list[str]:
+        """Remove unused anonymous volumes (named ones too with `all_volumes`), as Docker 23+; with
+        `labels` (label=k, label=k=v filters) only those whose labels match."""
+        from mydocker.engine.labels import labels_match
         removed = []
-        for (name,) in self.db.execute("SELECT name FROM volumes WHERE anonymous=1 OR ?",
-                                       (int(all_volumes),)).fetchall():
-            if not self.users(name):
+        for name, text in self.db.execute("SELECT name, labels FROM volumes WHERE anonymous=1 OR ?",
+                                          (int(all_volumes),)).fetchall():
+            if labels_match(json.loads(text), labels or []) and not self.users(name):
                 self._delete(name)
                 removed.append(name)
         return removed

@@ -44,8 +44,13 @@ def test_a_docker_cli_create_body_becomes_run_options():
     ({"Image": "busybox", "Env": ["A=1", 2]}, InvalidArgument),
     ({"Image": "busybox", "HostConfig": {"Memory": "1g"}}, InvalidArgument),
     ({"Image": "busybox", "HostConfig": {"Privileged": 1}}, InvalidArgument),
-    ({"Image": "busybox", "Labels": {"a": "b"}}, NotSupported),   # not honoured yet: refused, not dropped
-    ({"Image": "busybox", "HostConfig": {"Dns": ["1.1.1.1"]}}, NotSupported),
+    ({"Image": "busybox", "StopSignal": "SIGINT"}, NotSupported),  # not honoured yet: refused, not dropped
+    ({"Image": "busybox", "HostConfig": {"Devices": [{"PathOnHost": "/dev/fuse"}]}}, NotSupported),
+    ({"Image": "busybox", "Labels": {"a": 1}}, InvalidArgument),
+    ({"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"a": {}, "b": {}}}}, NotSupported),
+    ({"Image": "busybox", "HostConfig": {"NetworkMode": "a"}, "NetworkingConfig": {"EndpointsConfig": {"b": {}}}},
+     InvalidArgument),
+    ({"Image": "busybox", "HostConfig": {"Mounts": [{"Type": "npipe", "Target": "/x"}]}}, NotSupported),
     ({"Image": "busybox", "HostConfig": {"LogConfig": {"Type": "syslog"}}}, NotSupported),
     ([], InvalidArgument),
 ])
@@ -129,3 +134,32 @@ def test_engine_errors_get_dockers_status_codes():
     from mydocker.errors import Conflict, Forbidden, InvalidArgument, NotFound, NotSupported, RuntimeFailure
     assert [status_of(e("x")) for e in (InvalidArgument, Forbidden, NotFound, Conflict, NotSupported, RuntimeFailure)] \
         == [400, 403, 404, 409, 501, 500]  # Forbidden: `network rm bridge`, as dockerd answers it
+
+
+def test_a_compose_create_body_maps_labels_mounts_resolution_and_the_network():
+    """What docker-compose 1.29 and the docker CLI send: each field onto the engine's option."""
+    body = {"Image": "busybox", "Labels": {"com.docker.compose.project": "p"}, "ExposedPorts": {"80/tcp": {}},
+            "Volumes": {"/www": {}, "/anon": {}, "/t": {}, "/m": {}},
+            "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 2_000_000_000, "Retries": 2},
+            "HostConfig": {"NetworkMode": "p_default", "Binds": ["p_data:/www:rw"], "Tmpfs": {"/t": "size=1m"},
+                           "Mounts": [{"Type": "volume", "Source": "v", "Target": "/m", "ReadOnly": True,
+                                       "VolumeOptions": {"NoCopy": True, "Labels": {"k": "v"}}}],
+                           "ExtraHosts": ["h:10.0.0.1"], "Dns": ["1.1.1.1"], "DnsSearch": ["example.com"],
+                           "DnsOptions": ["ndots:2"], "PublishAllPorts": True, "VolumesFrom": [], "Links": []},
+            "NetworkingConfig": {"EndpointsConfig": {"p_default": {"Aliases": ["web"],
+                                                                   "IPAMConfig": {"IPv4Address": "10.1.0.5"}}}}}
+    opts = run_options(body, "p_web_1")
+    assert opts.labels == {"com.docker.compose.project": "p"} and opts.expose == ["80/tcp"]
+    assert opts.volumes == ["p_data:/www:rw", "/anon"]  # Config.Volumes repeats the bind, mount and tmpfs paths
+    assert opts.tmpfs == {"/t": "size=1m"} and len(opts.mounts) == 1
+    mount = opts.mounts[0]
+    assert (mount.type, mount.source, mount.target, mount.readonly, mount.volume_nocopy, mount.volume_labels) == \
+        ("volume", "v", "/m", True, True, {"k": "v"})
+    assert (opts.extra_hosts, opts.dns, opts.dns_search, opts.dns_options, opts.publish_all) == \
+        (["h:10.0.0.1"], ["1.1.1.1"], ["example.com"], ["ndots:2"], True)
+    assert (opts.network, opts.network_aliases, opts.ip) == ("p_default", ["web"], "10.1.0.5")
+    assert opts.healthcheck.test == ["CMD-SHELL", "true"] and opts.healthcheck.interval == 2_000_000_000
+    assert opts.healthcheck.retries == 2
+    # the network named by the endpoint alone (NetworkMode left out)
+    only = run_options({"Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"n1": {"Aliases": ["a"]}}}}, None)
+    assert (only.network, only.network_aliases) == ("n1", ["a"])
