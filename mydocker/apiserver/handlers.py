@@ -338,6 +338,14 @@ def image_create(ctx: Context) -> None:
 # --- routing ---------------------------------------------------------------------------------
 
 _ID = r"(?P<id>[^/]+)"
+
+
+def _archive(name: str):
+    """A handler of apiserver/archive.py (`docker cp`), imported on first use (it imports this module)."""
+    def handler(ctx: Context) -> None:
+        from mydocker.apiserver import archive
+        getattr(archive, name)(ctx)
+    return handler
 ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
     (("GET", "HEAD"), "/_ping", ping),
     (("GET",), "/version", version),
@@ -356,6 +364,9 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), "/images/json", image_list),
     (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
+    (("HEAD",), f"/containers/{_ID}/archive", _archive("archive_head")),
+    (("GET",), f"/containers/{_ID}/archive", _archive("archive_get")),
+    (("PUT",), f"/containers/{_ID}/archive", _archive("archive_put")),
 ]]
 
 

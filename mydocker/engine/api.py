@@ -159,11 +159,21 @@ class ContainerEngine:
         """The container's filesystem as a tar written to the binary file `out`."""
         self._service.export(ref, out)
 
-    def archive_get(self, ref: str, path: str, out) -> None:
-        raise NotSupported("copying out of a container (cp) is not supported yet: use export")
+    def archive_stat(self, ref: str, path: str):
+        """engine/archive.PathStat of `path` inside the container (a symlink as itself); NotFound."""
+        return self._service.archive_stat(ref, path)
 
-    def archive_put(self, ref: str, path: str, stream) -> None:
-        raise NotSupported("copying into a container (cp) is not supported yet: use a volume")
+    def archive_get(self, ref: str, path: str, out, on_stat=None):
+        """`path` inside the container as a tar written to the binary file `out` (`docker cp` out);
+        `on_stat(PathStat)` is called before the first byte and may return the file to write to.
+        Resolved inside the container's root filesystem only (symlinks cannot lead out)."""
+        return self._service.archive_get(ref, path, out, on_stat)
+
+    def archive_put(self, ref: str, path: str, stream, no_overwrite_dir_non_dir: bool = False,
+                    copy_owner: bool = False) -> None:
+        """Extract the tar read from `stream` into the directory `path` inside the container (`docker cp`
+        in); files owned by root unless `copy_owner` (the tar's uid/gid)."""
+        self._service.archive_put(ref, path, stream, no_overwrite_dir_non_dir, copy_owner)
 
     def commit(self, ref: str, opts: CommitOptions) -> str:
         """A new image from the container's changes; its id."""

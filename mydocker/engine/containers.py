@@ -236,6 +236,28 @@ class ContainerService:
         rec = self.records.find_container(ref)
         self.images.export_container(self.paths.container_dir(rec.id), rec.image_id, out)
 
+    def archive_stat(self, ref: str, path: str):
+        from mydocker.engine import archive
+        with self._rootfs_fd(ref) as root_fd:
+            return archive.stat_of(root_fd, path)
+
+    def archive_get(self, ref: str, path: str, out, on_stat=None):
+        from mydocker.engine import archive
+        with self._rootfs_fd(ref) as root_fd:
+            return archive.write_tar(root_fd, path, out, on_stat)
+
+    def archive_put(self, ref: str, path: str, stream, no_overwrite_dir_non_dir: bool = False,
+                    copy_owner: bool = False) -> None:
+        from mydocker.engine import archive
+        with self._rootfs_fd(ref) as root_fd:
+            archive.extract_tar(root_fd, path, stream, no_overwrite_dir_non_dir, copy_owner)
+
+    def _rootfs_fd(self, ref: str):
+        """A context: an fd of the container's root filesystem. A running container's mounted rootfs
+        as it is; a stopped one's mounted for the copy (holding its lock: a start waits) and unmounted after."""
+        rec = self.records.find_container(ref)
+        return _RootfsFd(self, rec)
+
     def commit(self, ref: str, opts) -> str:
         """A new image from the container's changes (api.CommitOptions); its id."""
         from mydocker.image import snapshot
@@ -250,6 +272,50 @@ class ContainerService:
         return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
                                   author=opts.author, created_by=f"mydocker commit {rec.name}",
                                   container_config=rec.config)
+
+
+class _RootfsFd:
+    """`with _RootfsFd(service, record) as fd`: see ContainerService._rootfs_fd."""
+
+    def __init__(self, service: "ContainerService", rec: ContainerRecord) -> None:
+        self.service, self.rec = service, rec
+        self.lock = None
+        self.mounted = False
+        self.fd = -1
+
+    def __enter__(self) -> int:
+        from mydocker.image import snapshot
+        directory = self.service.paths.container_dir(self.rec.id)
+        rootfs = os.path.join(directory, "rootfs")
+        if not os.path.isdir(directory):
+            raise NotFound(f"container {self.rec.name} has no filesystem left: it was removed")
+        if not os.path.ismount(rootfs) and snapshot.driver_of(directory) != "vfs":
+            self.lock = self.service.paths.container_lock(self.rec.id)
+            self.lock.acquire()
+            try:
+                if not os.path.ismount(rootfs):  # still stopped now that a start waits for us
+                    lowers = self.service.images.layer_dirs(self.rec.image_id)
+                    snapshot.prepare(lowers, directory)
+                    self.mounted = True
+            except BaseException:
+                self.lock.release()
+                raise
+        try:
+            self.fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self.fd
+
+    def __exit__(self, *exc) -> bool:
+        if self.fd >= 0:
+            os.close(self.fd)
+        if self.mounted:
+            from mydocker.image import snapshot
+            snapshot.release(self.service.paths.container_dir(self.rec.id))
+        if self.lock is not None:
+            self.lock.release()
+        return False
 
 
 def _memory_limit(config: dict) -> int | None:
