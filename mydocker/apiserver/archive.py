@@ -4,6 +4,7 @@ inside the container's root filesystem (engine/archive.py); here only Docker's r
 from __future__ import annotations
 
 import io
+import json
 
 from mydocker.apiserver.handlers import Context
 from mydocker.apiserver.http import HTTPError
@@ -19,7 +20,16 @@ def _path(ctx: Context) -> str:
 
 
 def archive_head(ctx: Context) -> None:
-    info = ctx.api.containers.archive_stat(ctx.req.params["id"], _path(ctx))
+    """A HEAD answer has no body, errors included (a body would be read as the next response)."""
+    from mydocker.apiserver.handlers import _message, status_of
+    from mydocker.errors import MyDockerError
+    try:
+        info = ctx.api.containers.archive_stat(ctx.req.params["id"], _path(ctx))
+    except (MyDockerError, HTTPError) as e:
+        ctx.answered = True
+        status = e.status if isinstance(e, HTTPError) else status_of(e)
+        ctx.conn.send(status, json.dumps({"message": _message(ctx.req, e)}).encode(), ctx.headers(), head_only=True)
+        return
     ctx.answered = True
     ctx.conn.send(200, b"", {**ctx.headers(), STAT_HEADER: info.header()}, head_only=True)
 

@@ -255,8 +255,7 @@ class ContainerService:
     def _rootfs_fd(self, ref: str):
         """A context: an fd of the container's root filesystem. A running container's mounted rootfs
         as it is; a stopped one's mounted for the copy (holding its lock: a start waits) and unmounted after."""
-        rec = self.records.find_container(ref)
-        return _RootfsFd(self, rec)
+        return _RootfsFd(self, self.observation.find(ref))
 
     def commit(self, ref: str, opts) -> str:
         """A new image from the container's changes (api.CommitOptions); its id."""
@@ -289,6 +288,11 @@ class _RootfsFd:
         rootfs = os.path.join(directory, "rootfs")
         if not os.path.isdir(directory):
             raise NotFound(f"container {self.rec.name} has no filesystem left: it was removed")
+        if self.rec.status == "running" and self.rec.pid:
+            fd = self._running_root()
+            if fd >= 0:
+                self.fd = fd
+                return fd
         if not os.path.ismount(rootfs) and snapshot.driver_of(directory) != "vfs":
             self.lock = self.service.paths.container_lock(self.rec.id)
             self.lock.acquire()
@@ -306,6 +310,29 @@ class _RootfsFd:
             self.__exit__(None, None, None)
             raise
         return self.fd
+
+    def _running_root(self) -> int:
+        """An fd of the running container's root as its processes see it (its volumes and /etc binds
+        included), or -1 once it has exited. The pidfd pins the process: a recycled PID is noticed."""
+        import signal
+        try:
+            pidfd = os.pidfd_open(self.rec.pid)
+        except ProcessLookupError:
+            return -1
+        try:
+            fd = os.open(f"/proc/{self.rec.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                signal.pidfd_send_signal(pidfd, 0)  # still the same process: the root is its
+                if self.service.observation.find(self.rec.id).pid != self.rec.pid:
+                    raise ProcessLookupError
+            except (ProcessLookupError, NotFound):
+                os.close(fd)
+                return -1
+            return fd
+        except (FileNotFoundError, ProcessLookupError):
+            return -1
+        finally:
+            os.close(pidfd)
 
     def __exit__(self, *exc) -> bool:
         if self.fd >= 0:
