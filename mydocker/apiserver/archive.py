@@ -1,40 +1,30 @@
 """`docker cp`'s endpoints: HEAD/GET/PUT /containers/{id}/archive?path=. The engine resolves the path
-inside the container's root filesystem (engine/archive.py); here only Docker's request and answer."""
+inside the container's root filesystem (engine/archive.py); here only Docker's request and answer.
+Each handler takes a handlers.Context (not imported: handlers imports this module on first use)."""
 
 from __future__ import annotations
 
 import io
-import json
 
-from mydocker.apiserver.handlers import Context
 from mydocker.apiserver.http import HTTPError
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 
 
-def _path(ctx: Context) -> str:
+def _path(ctx) -> str:
     path = ctx.req.arg("path")
     if not path:
         raise HTTPError(400, "bad parameter: path cannot be empty")
     return path
 
 
-def archive_head(ctx: Context) -> None:
-    """A HEAD answer has no body, errors included (a body would be read as the next response)."""
-    from mydocker.apiserver.handlers import _message, status_of
-    from mydocker.errors import MyDockerError
-    try:
-        info = ctx.api.containers.archive_stat(ctx.req.params["id"], _path(ctx))
-    except (MyDockerError, HTTPError) as e:
-        ctx.answered = True
-        status = e.status if isinstance(e, HTTPError) else status_of(e)
-        ctx.conn.send(status, json.dumps({"message": _message(ctx.req, e)}).encode(), ctx.headers(), head_only=True)
-        return
+def archive_head(ctx) -> None:
+    info = ctx.api.containers.archive_stat(ctx.req.params["id"], _path(ctx))
     ctx.answered = True
     ctx.conn.send(200, b"", {**ctx.headers(), STAT_HEADER: info.header()}, head_only=True)
 
 
-def archive_get(ctx: Context) -> None:
+def archive_get(ctx) -> None:
     out: list[_ChunkedFile] = []
 
     def answer(info):  # the stat is known: the head goes out before the tar
@@ -48,7 +38,7 @@ def archive_get(ctx: Context) -> None:
     out[0].writer.close()
 
 
-def archive_put(ctx: Context) -> None:
+def archive_put(ctx) -> None:
     req = ctx.req
     body = getattr(req, "upload", None) or io.BytesIO(req.body)
     ctx.api.containers.archive_put(req.params["id"], _path(ctx), body,

@@ -52,7 +52,8 @@ class Context:
 
     def json(self, status: int, doc) -> None:
         self.answered = True
-        self.conn.send_json(status, doc, self.headers())
+        # a HEAD answer has no body, errors included: a client would read it as the next response
+        self.conn.send(status, json.dumps(doc).encode() + b"\n", self.headers(), head_only=self.req.method == "HEAD")
 
     def empty(self, status: int = 204) -> None:
         self.answered = True

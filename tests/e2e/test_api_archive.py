@@ -152,3 +152,26 @@ def test_a_symlink_swapped_in_during_copies_leads_nowhere(service, mydocker, tmp
         _untouched(host)
     assert puts > 5 and gets > 5
     _untouched(host)
+
+
+def test_mydocker_cp_has_dockers_syntax(mydocker, tmp_path, monkeypatch):
+    host = _host_dir(tmp_path)
+    cid = mydocker("run", "-d", "--name", "box", "busybox", "sh", "-c", f"ln -s {host} /abs; exec sleep 300").out.strip()
+    monkeypatch.chdir(tmp_path)
+    try:
+        mydocker("cp", "box:/etc/hostname", ".")
+        assert (tmp_path / "hostname").read_text().strip() == cid[:12]
+        (tmp_path / "tree" / "sub").mkdir(parents=True)
+        (tmp_path / "tree" / "sub" / "f").write_text("f\n")
+        mydocker("cp", "tree", "box:/copied")
+        assert mydocker("exec", "box", "cat", "/copied/sub/f").out == "f\n"
+        mydocker("container", "cp", "box:/copied/sub/.", str(tmp_path / "flat"))
+        assert os.listdir(tmp_path / "flat") == ["f"]
+        assert "Could not find the file /nope in container" in mydocker("cp", "box:/nope", ".", rc=125).err
+        assert "cannot copy a directory to a file" in mydocker("cp", "tree", "box:/copied/sub/f", rc=125).err
+        mydocker("cp", "box:/abs/secret", str(tmp_path / "got"), rc=125)
+        mydocker("cp", "tree", "box:/abs/", rc=None)
+        _untouched(host)
+        assert not (tmp_path / "got").exists()
+    finally:
+        mydocker("rm", "-f", "box", rc=None)
