@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 from mydocker.apiserver.http import HTTPError
+from mydocker.apiserver.observe import ChunkedFile
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 
@@ -25,11 +26,11 @@ def archive_head(ctx) -> None:
 
 
 def archive_get(ctx) -> None:
-    out: list[_ChunkedFile] = []
+    out: list[ChunkedFile] = []
 
     def answer(info):  # the stat is known: the head goes out before the tar
         ctx.answered = True
-        out.append(_ChunkedFile(ctx.conn.start_chunked(200, {**ctx.headers(), STAT_HEADER: info.header()},
+        out.append(ChunkedFile(ctx.conn.start_chunked(200, {**ctx.headers(), STAT_HEADER: info.header()},
                                                        "application/x-tar")))
         return out[0]
 
@@ -46,21 +47,3 @@ def archive_put(ctx) -> None:
                                    copy_owner=req.flag("copyUIDGID"))
     ctx.answered = True
     ctx.conn.send(200, b"", ctx.headers())
-
-
-class _ChunkedFile:
-    """A binary file over the chunked answer, buffered (tarfile writes 512-byte blocks)."""
-
-    def __init__(self, writer) -> None:
-        self.writer, self.buffer = writer, bytearray()
-
-    def write(self, data) -> int:
-        self.buffer += data
-        if len(self.buffer) >= 64 * 1024:
-            self.flush()
-        return len(data)
-
-    def flush(self) -> None:
-        if self.buffer:
-            self.writer.write(bytes(self.buffer))
-            self.buffer.clear()

@@ -347,6 +347,14 @@ def _archive(name: str):
         from mydocker.apiserver import archive
         getattr(archive, name)(ctx)
     return handler
+
+
+def _observe(name: str):
+    """A handler of apiserver/observe.py (stats, top, changes, export), imported on first use."""
+    def handler(ctx: Context) -> None:
+        from mydocker.apiserver import observe
+        getattr(observe, name)(ctx)
+    return handler
 ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
     (("GET", "HEAD"), "/_ping", ping),
     (("GET",), "/version", version),
@@ -368,6 +376,10 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("HEAD",), f"/containers/{_ID}/archive", _archive("archive_head")),
     (("GET",), f"/containers/{_ID}/archive", _archive("archive_get")),
     (("PUT",), f"/containers/{_ID}/archive", _archive("archive_put")),
+    (("GET",), f"/containers/{_ID}/stats", _observe("container_stats")),
+    (("GET",), f"/containers/{_ID}/top", _observe("container_top")),
+    (("GET",), f"/containers/{_ID}/changes", _observe("container_changes")),
+    (("GET",), f"/containers/{_ID}/export", _observe("container_export")),
 ]]
 
 

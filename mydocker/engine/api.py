@@ -135,6 +135,15 @@ class ContainerEngine:
         from mydocker.engine.stats import sample
         return sample(self._engine, refs, interval=interval)
 
+    def stats_document(self, ref: str, previous: dict | None = None) -> dict:
+        """One reading as Docker's stats JSON (engine/stats.docker_reading); `previous` becomes precpu_stats."""
+        from mydocker.engine.stats import docker_reading
+        return docker_reading(self._engine, ref, previous)
+
+    def changes(self, ref: str) -> list[dict]:
+        """The container's filesystem changes against its image: Docker's [{"Path", "Kind"}] (0 C, 1 A, 2 D)."""
+        return self._service.changes(ref)
+
     def inspect(self, ref: str) -> dict:
         return self._service.observation.inspect(ref, self._engine.networks)
 

@@ -13,6 +13,7 @@ whether or not it happened, so a failure at any point leaves nothing behind.
 from __future__ import annotations
 
 import os
+import stat
 
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.lifecycle import LOWERS, Lifecycle
@@ -236,6 +237,39 @@ class ContainerService:
         rec = self.records.find_container(ref)
         self.images.export_container(self.paths.container_dir(rec.id), rec.image_id, out)
 
+    def changes(self, ref: str) -> list[dict]:
+        """Docker's diff: each path of the writable layer, C (0) if the image has it, A (1) if not,
+        D (2) for overlay's whiteouts (a character device 0:0)."""
+        from mydocker.errors import NotSupported
+        from mydocker.image import snapshot
+        rec = self.records.find_container(ref)
+        directory = self.paths.container_dir(rec.id)
+        if snapshot.driver_of(directory) == "vfs":
+            raise NotSupported("changes need the overlay storage driver: vfs keeps no separate writable layer")
+        upper = snapshot.writable_dir(directory)
+        if not os.path.isdir(upper):
+            raise NotFound(f"container {ref} has no filesystem left: it was removed")
+        lowers = self.images.layer_dirs(rec.image_id)
+        out = []
+        for top, dirs, files in os.walk(upper):
+            for name in sorted(dirs + files):
+                full = os.path.join(top, name)
+                inside = "/" + os.path.relpath(full, upper)
+                st = os.lstat(full)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    kind = 2
+                else:
+                    kind = 0 if any(os.path.lexists(os.path.join(lower, inside.lstrip("/"))) for lower in lowers) else 1
+                out.append({"Path": inside, "Kind": kind})
+        # the runtime's mount points (Docker's init layer, which its diff leaves out), and a directory
+        # changed only by holding them
+        kept = [c for c in out if not _init_path(c["Path"])]
+        paths = {c["Path"] for c in kept}
+        return sorted((c for c in kept if c["Kind"] != 0 or not os.path.isdir(os.path.join(upper, c["Path"][1:]))
+                       or any(p.startswith(c["Path"] + "/") for p in paths)
+                       or not any(_init_path(f"{c['Path']}/{n}") for n in os.listdir(os.path.join(upper, c["Path"][1:])))),
+                      key=lambda c: c["Path"])
+
     def archive_stat(self, ref: str, path: str):
         from mydocker.engine import archive
         with self._rootfs_fd(ref) as root_fd:
@@ -271,6 +305,13 @@ class ContainerService:
         return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
                                   author=opts.author, created_by=f"mydocker commit {rec.name}",
                                   container_config=rec.config)
+
+
+_INIT_PATHS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/.dockerenv", "/dev", "/proc", "/sys")
+
+
+def _init_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in _INIT_PATHS)
 
 
 class _RootfsFd:
