@@ -1,6 +1,6 @@
 """`docker cp`'s endpoints: HEAD/GET/PUT /containers/{id}/archive?path=. The engine resolves the path
 inside the container's root filesystem (engine/archive.py); here only Docker's request and answer.
-Each handler takes a handlers.Context (not imported: handlers imports this module on first use)."""
+Each handler takes a handlers.Context (handlers imports this module for its ROUTES)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ import json
 import re
 import socket
 
+from mydocker.apiserver import archive, freeze, observe  # docker cp; stats, top, changes, export; pause
 from mydocker.apiserver.http import Connection, HTTPError, Request
 from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NoSuchImage, NotFound, NotSupported
 
@@ -125,7 +126,7 @@ def container_list(ctx: Context) -> None:
 
 
 def _ports(containers, rec) -> list:
-    if rec.status != "running":
+    if rec.status not in ("running", "paused"):
         return []
     try:
         return containers.port(rec.id)
@@ -162,7 +163,8 @@ def _state(ctx: Context) -> dict:
 
 
 def container_start(ctx: Context) -> None:
-    if _state(ctx)["Running"]:
+    state = _state(ctx)
+    if state["Running"] and not state["Paused"]:  # a paused one: the engine's Conflict (Docker's 409)
         return ctx.empty(304)
     ctx.api.containers.start(ctx.req.params["id"])
     ctx.empty()
@@ -341,20 +343,6 @@ def image_create(ctx: Context) -> None:
 _ID = r"(?P<id>[^/]+)"
 
 
-def _archive(name: str):
-    """A handler of apiserver/archive.py (`docker cp`), imported on first use (it imports this module)."""
-    def handler(ctx: Context) -> None:
-        from mydocker.apiserver import archive
-        getattr(archive, name)(ctx)
-    return handler
-
-
-def _observe(name: str):
-    """A handler of apiserver/observe.py (stats, top, changes, export), imported on first use."""
-    def handler(ctx: Context) -> None:
-        from mydocker.apiserver import observe
-        getattr(observe, name)(ctx)
-    return handler
 ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
     (("GET", "HEAD"), "/_ping", ping),
     (("GET",), "/version", version),
@@ -373,13 +361,15 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), "/images/json", image_list),
     (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
-    (("HEAD",), f"/containers/{_ID}/archive", _archive("archive_head")),
-    (("GET",), f"/containers/{_ID}/archive", _archive("archive_get")),
-    (("PUT",), f"/containers/{_ID}/archive", _archive("archive_put")),
-    (("GET",), f"/containers/{_ID}/stats", _observe("container_stats")),
-    (("GET",), f"/containers/{_ID}/top", _observe("container_top")),
-    (("GET",), f"/containers/{_ID}/changes", _observe("container_changes")),
-    (("GET",), f"/containers/{_ID}/export", _observe("container_export")),
+    (("HEAD",), f"/containers/{_ID}/archive", archive.archive_head),
+    (("GET",), f"/containers/{_ID}/archive", archive.archive_get),
+    (("PUT",), f"/containers/{_ID}/archive", archive.archive_put),
+    (("GET",), f"/containers/{_ID}/stats", observe.container_stats),
+    (("GET",), f"/containers/{_ID}/top", observe.container_top),
+    (("GET",), f"/containers/{_ID}/changes", observe.container_changes),
+    (("GET",), f"/containers/{_ID}/export", observe.container_export),
+    (("POST",), f"/containers/{_ID}/pause", freeze.container_pause),
+    (("POST",), f"/containers/{_ID}/unpause", freeze.container_unpause),
 ]]
 
 

@@ -1,6 +1,6 @@
 """Looking at a container through the API: GET /containers/{id}/stats, top, changes, export. The
 readings are the engine's (engine/stats.py, ContainerService.changes); here Docker's answers.
-Each handler takes a handlers.Context (not imported: handlers imports this module on first use)."""
+Each handler takes a handlers.Context (handlers imports this module for its ROUTES)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wait": ("mydocker.cli.wait", "Block until one or more containers stop, then print their exit codes"),
     "top": ("mydocker.cli.top", "Display the running processes of a container"),
     "rename": ("mydocker.cli.rename", "Rename a container"),
+    "pause": ("mydocker.cli.pause", "Pause all processes within one or more containers"),
+    "unpause": ("mydocker.cli.unpause", "Unpause all processes within one or more containers"),
     "container": ("mydocker.cli.container", "Manage containers"),
     "images": ("mydocker.cli.images", "List images"),
     "image": ("mydocker.cli.image", "Manage images"),

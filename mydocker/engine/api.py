@@ -104,10 +104,11 @@ class ContainerEngine:
         return parse_signal(signal)
 
     def pause(self, ref: str):
-        raise NotSupported("pause is not supported yet: stop the container instead")
+        """Freeze its processes (Conflict unless running); stop, kill and rm -f thaw it after signalling."""
+        return self._service.lifecycle.pause(ref)
 
     def unpause(self, ref: str):
-        raise NotSupported("unpause is not supported yet: start the container instead")
+        return self._service.lifecycle.unpause(ref)
 
     def restart(self, ref: str, timeout: int | None = None):
         return self._service.lifecycle.restart(ref, timeout)

@@ -21,6 +21,8 @@ class ContainerExec:
         from mydocker.runtime import api as runtime
         from mydocker.engine.specbuild import merge_env, validate_env
         rec = self.observation.find(ref)
+        if rec.status == "paused":
+            raise Conflict(f"container {rec.name} is paused, unpause the container before exec")
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
         config = jsonio.load_file(os.path.join(self.paths.container_dir(rec.id), "config.json"))

@@ -329,7 +329,7 @@ class _RootfsFd:
         rootfs = os.path.join(directory, "rootfs")
         if not os.path.isdir(directory):
             raise NotFound(f"container {self.rec.name} has no filesystem left: it was removed")
-        if self.rec.status == "running" and self.rec.pid:
+        if self.rec.status in ("running", "paused") and self.rec.pid:
             fd = self._running_root()
             if fd >= 0:
                 self.fd = fd

@@ -234,6 +234,8 @@ class Lifecycle:
         rec = self.observation.find(ref)
         if rec.status == "running":
             return rec
+        if rec.status == "paused":
+            raise Conflict(f"cannot start a paused container {rec.name}, try unpause instead")
         if rec.status == "removing":
             raise Conflict(f"container {rec.name} is being removed: it cannot be started")
         if rec.status != "created" or rec.started_at:  # a created one is set up as launch needs it: keep it
@@ -247,7 +249,7 @@ class Lifecycle:
         from mydocker.runtime.api import parse_signal
         rec = self.observation.find(ref)
         self.records.update_container(rec.id, manually_stopped=True)
-        if rec.status != "running":
+        if rec.status not in ("running", "paused"):  # a paused one is thawed once signalled, as Docker does
             if rec.status == "restarting":
                 self.observation.record_lost(rec, rec.exit_code or 0, "")
             return rec
@@ -264,7 +266,7 @@ class Lifecycle:
         from mydocker.runtime.api import parse_signal
         number = parse_signal(sig)
         rec = self.observation.find(ref)
-        if rec.status != "running":
+        if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.name} is not running: only a running container can be signalled")
         self._signal(rec, number)
         return rec
@@ -279,7 +281,7 @@ class Lifecycle:
         rec = self.observation.find(ref)
         before, code = rec.finished_at, rec.exit_code
         while True:
-            if rec.status == "running":
+            if rec.status in ("running", "paused"):
                 self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
             fresh = self.records.get_container(rec.id)
             if fresh is None:  # removed (its exit was recorded with status "removing" first)
@@ -293,8 +295,8 @@ class Lifecycle:
 
     def _wait_not_running(self, ref: str) -> int:
         rec = self.observation.find(ref)
-        while rec.status in ("running", "restarting"):
-            if rec.status == "running":
+        while rec.status in ("running", "restarting", "paused"):
+            if rec.status in ("running", "paused"):
                 self.observation.wait_gone(rec, None)
                 rec = self.observation.await_record(rec, UNKNOWN_EXIT)
             else:
@@ -313,7 +315,7 @@ class Lifecycle:
             if rec.status in ("running", "restarting", "paused") and not force:
                 raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
             self.records.update_container(rec.id, status="removing")  # its monitor or run neither records nor restarts it now
-        if rec.status == "running":
+        if rec.status in ("running", "paused"):
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, 10)
         self.teardown(rec.id, remove=True, remove_volumes=volumes)
@@ -342,7 +344,7 @@ class Lifecycle:
         """The host's `ps` (default -ef), its lines limited to the container's processes."""
         import subprocess
         rec = self.observation.find(ref)
-        if rec.status != "running":
+        if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.name} is not running: top needs a running container")
         pids = self._pids(rec.pid)
         result = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True,
@@ -361,11 +363,48 @@ class Lifecycle:
     # helpers
 
     def _signal(self, rec: ContainerRecord, sig: int) -> None:
+        """Signal the init; a paused container is thawed after, so that it can act on it (Docker's way)."""
         from mydocker.runtime.api import kill
         try:
             kill(self.paths.runtime_root, rec.id, sig)
         except (Conflict, NotFound, ProcessLookupError):
             pass  # it is gone already
+        if rec.status == "paused":
+            self._thaw(rec)
+
+    def _thaw(self, rec: ContainerRecord) -> None:
+        from mydocker.runtime.api import resume
+        try:
+            resume(self.paths.runtime_root, rec.id)
+        except (Conflict, NotFound):
+            pass  # not paused in the runtime (any more), or gone
+        self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
+        rec.status = "running" if rec.status == "paused" else rec.status
+
+    def pause(self, ref: str) -> ContainerRecord:
+        """Freeze every process of the container (the freezer cgroup, through the runtime)."""
+        from mydocker.runtime.api import pause
+        rec = self.observation.find(ref)
+        with self.paths.container_lock(rec.id):
+            rec = self.observation.observe(self.records.get_container(rec.id) or rec)
+            if rec.status == "paused":
+                raise Conflict(f"container {rec.name} is already paused")
+            if rec.status != "running":
+                raise Conflict(f"container {rec.name} is not running")
+            pause(self.paths.runtime_root, rec.id)
+            self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="paused")
+        return rec
+
+    def unpause(self, ref: str) -> ContainerRecord:
+        from mydocker.runtime.api import resume
+        rec = self.observation.find(ref)
+        with self.paths.container_lock(rec.id):
+            rec = self.observation.observe(self.records.get_container(rec.id) or rec)
+            if rec.status != "paused":
+                raise Conflict(f"container {rec.name} is not paused")
+            resume(self.paths.runtime_root, rec.id)
+            self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
+        return rec
 
     def _pids(self, init: int) -> set[int]:
         """The init and every process in its PID namespace."""

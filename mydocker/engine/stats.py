@@ -26,7 +26,7 @@ def sample(engine, refs: list[str] | None = None, interval: float = 0.5) -> list
     """Two readings `interval` seconds apart: CPU % is the usage between them."""
     from mydocker.runtime.api import cgroup as container_cgroup
     records = [engine.records.find_container(r) for r in refs] if refs else \
-        [c for c in engine.records.containers() if c.status == "running"]
+        [c for c in engine.records.containers() if c.status in ("running", "paused")]
     groups = {}
     for rec in records:
         try:
