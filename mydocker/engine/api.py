@@ -349,8 +349,18 @@ class SystemEngine:
         from mydocker.engine.engine import version
         return version()
 
-    def events(self, since=None, until=None, filters: dict | None = None, write=None) -> None:
-        raise NotSupported("events are not recorded yet")
+    def events(self, since: int | None = None, until: int | None = None, filters: dict | None = None,
+               write=None, follow: bool = True) -> None:
+        """Docker's event documents to `write(doc)`: past ones from `since` (ns; none without it), then,
+        with `follow`, new ones until `until` (ns) passes or `write` raises. Filters: type, container,
+        event, image, label (InvalidArgument for another)."""
+        from mydocker.engine import events
+        for key in filters or {}:
+            if key not in events.FILTER_KEYS:
+                raise InvalidArgument(f"invalid filter '{key}': events are filtered by {', '.join(events.FILTER_KEYS)}")
+        if write is None:
+            raise InvalidArgument("events need a `write` callback")
+        events.read(self._engine.containers.paths.runroot, write, since, until, filters or {}, follow=follow)
 
     def df(self) -> dict:
         raise NotSupported("system df is not supported yet: see images, ps -a and volume ls")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import stat
 
+from mydocker.engine import events
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.lifecycle import LOWERS, Lifecycle
 from mydocker.engine.observation import Observation, identity as _identity
@@ -111,6 +112,7 @@ class ContainerService:
                     os.close(fd)  # the container holds the write ends: EOF when it is gone
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
+            events.container(self.paths.runroot, record, "start")
             code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
                                           raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
                                           resize=streams.resize, tee=log.feed if log else None, pipes=pipes)
@@ -120,6 +122,7 @@ class ContainerService:
             oom = runtime.oom_killed(self.runtime_root, record.id)
             self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
                                           finished_at=now(), pid=0, oom_killed=oom)
+            events.container(self.paths.runroot, record, "die", exitCode=code)
             # an `rm -f` that killed it records nothing of it, and removes it
             return RunReport(record.id, code, oom, oom and code == 137, _memory_limit(config))
         finally:
@@ -158,6 +161,7 @@ class ContainerService:
             lock.remove()
             lock.release()
             raise
+        events.container(self.paths.runroot, record, "create")
         directory = self.container_dir(record.id)
         try:
             os.makedirs(directory, mode=0o700)
@@ -229,7 +233,10 @@ class ContainerService:
             userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
             from mydocker.linux.fs import remove_tree
             remove_tree(directory)
+            gone = self.records.get_container(container_id)
             self.records.remove_container(container_id)
+            if gone is not None:
+                events.container(self.paths.runroot, gone, "destroy")
 
     # the container's filesystem
 

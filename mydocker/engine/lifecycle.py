@@ -11,6 +11,7 @@ import _signal as signal  # the constants without the Signals enum: `signal` imp
 import os
 import time
 
+from mydocker.engine import events
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.observation import UNKNOWN_EXIT, Observation
 from mydocker.engine.records import ContainerRecord, Records, now
@@ -161,6 +162,8 @@ class Lifecycle:
                                                      pid=init.pid, started_at=now(), monitor=me, error="",
                                                      exit_code=0, oom_killed=False)
             now_rec = self.records.get_container(container_id)
+            if recorded and now_rec is not None:
+                events.container(self.paths.runroot, now_rec, "start")
             if not recorded or now_rec is None:  # `rm -f` came while we started: finish its job
                 self.teardown(container_id, remove=True)
                 return {"error": "conflict", "message": f"container {container_id} was removed while it started"}
@@ -226,6 +229,7 @@ class Lifecycle:
             self.records.update_container(container_id, unless_status=("removing",),
                                           status="restarting" if restart else "exited", exit_code=code, finished_at=now(), pid=0, oom_killed=oom, error=error,
                                           restart_count=rec.restart_count + (1 if restart else 0))
+            events.container(self.paths.runroot, rec, "die", exitCode=code)
         return restart
 
     # verbs
@@ -260,7 +264,9 @@ class Lifecycle:
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, None)
             sig = signal.SIGKILL
-        return self.observation.await_record(rec, 128 + sig)
+        done = self.observation.await_record(rec, 128 + sig)
+        events.container(self.paths.runroot, rec, "stop")
+        return done
 
     def kill(self, ref: str, sig: str = "KILL") -> ContainerRecord:
         from mydocker.runtime.api import parse_signal
@@ -269,6 +275,7 @@ class Lifecycle:
         if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.name} is not running: only a running container can be signalled")
         self._signal(rec, number)
+        events.container(self.paths.runroot, rec, "kill", signal=number)
         return rec
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
@@ -328,6 +335,8 @@ class Lifecycle:
         if name == rec.name:
             raise InvalidArgument(f"container {rec.name} already has that name: give a different one")
         self.records.rename_container(rec.id, name)
+        old, rec.name = rec.name, name
+        events.container(self.paths.runroot, rec, "rename", oldName="/" + old)
 
     def prune(self) -> list[str]:
         removed = []
@@ -393,6 +402,7 @@ class Lifecycle:
                 raise Conflict(f"container {rec.name} is not running")
             pause(self.paths.runtime_root, rec.id)
             self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="paused")
+        events.container(self.paths.runroot, rec, "pause")
         return rec
 
     def unpause(self, ref: str) -> ContainerRecord:
@@ -404,6 +414,7 @@ class Lifecycle:
                 raise Conflict(f"container {rec.name} is not paused")
             resume(self.paths.runtime_root, rec.id)
             self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
+        events.container(self.paths.runroot, rec, "unpause")
         return rec
 
     def _pids(self, init: int) -> set[int]:
