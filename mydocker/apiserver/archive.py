@@ -1,11 +1,11 @@
 """`docker cp`'s endpoints: HEAD/GET/PUT /containers/{id}/archive?path=. The engine resolves the path
-inside the container's root filesystem (engine/archive.py); here only Docker's request and answer.
-Each handler takes a handlers.Context (handlers imports this module for its ROUTES)."""
+inside the container's root filesystem (engine/archive.py); here only Docker's request and answer."""
 
 from __future__ import annotations
 
 import io
 
+from mydocker.apiserver.handlers import _ID, Context, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.apiserver.observe import ChunkedFile
 
@@ -19,13 +19,13 @@ def _path(ctx) -> str:
     return path
 
 
-def archive_head(ctx) -> None:
+def archive_head(ctx: Context) -> None:
     info = ctx.api.containers.archive_stat(ctx.req.params["id"], _path(ctx))
     ctx.answered = True
     ctx.conn.send(200, b"", {**ctx.headers(), STAT_HEADER: info.header()}, head_only=True)
 
 
-def archive_get(ctx) -> None:
+def archive_get(ctx: Context) -> None:
     out: list[ChunkedFile] = []
 
     def answer(info):  # the stat is known: the head goes out before the tar
@@ -39,7 +39,7 @@ def archive_get(ctx) -> None:
     out[0].writer.close()
 
 
-def archive_put(ctx) -> None:
+def archive_put(ctx: Context) -> None:
     req = ctx.req
     body = getattr(req, "upload", None) or io.BytesIO(req.body)
     ctx.api.containers.archive_put(req.params["id"], _path(ctx), body,
@@ -47,3 +47,10 @@ def archive_put(ctx) -> None:
                                    copy_owner=req.flag("copyUIDGID"))
     ctx.answered = True
     ctx.conn.send(200, b"", ctx.headers())
+
+
+ROUTES = table([
+    (("HEAD",), f"/containers/{_ID}/archive", archive_head),
+    (("GET",), f"/containers/{_ID}/archive", archive_get),
+    (("PUT",), f"/containers/{_ID}/archive", archive_put),
+])

@@ -1,12 +1,12 @@
 """GET /events: the engine's event log (engine/events.py) streamed as Docker streams it, one JSON
-document per line; `since`/`until` in Unix seconds (or RFC 3339), `filters` as Docker's JSON.
-Each handler takes a handlers.Context (handlers imports this module for its ROUTES)."""
+document per line; `since`/`until` in Unix seconds (or RFC 3339), `filters` as Docker's JSON."""
 
 from __future__ import annotations
 
 import json
 import time
 
+from mydocker.apiserver.handlers import Context, _filters, table
 from mydocker.apiserver.http import HTTPError
 
 
@@ -24,27 +24,17 @@ def _time_ns(value: str | None) -> int | None:
         raise HTTPError(400, f"invalid time {value!r}: Unix seconds or an RFC 3339 time were expected") from None
 
 
-def system_events(ctx) -> None:
+def system_events(ctx: Context) -> None:
     req = ctx.req
     since, until = _time_ns(req.arg("since")), _time_ns(req.arg("until"))
     filters = _filters(req.arg("filters"))
     system = ctx.api.system
     out = ctx.chunked("application/json")
-    if until is None and since is None:
-        until = None
     system.events(since, until, filters, lambda doc: out.write(json.dumps(doc).encode() + b"\n"),
                   follow=until is None or until > time.time_ns())
     out.close()
 
 
-def _filters(text: str | None) -> dict[str, list[str]]:
-    """Docker's filters JSON: {"key": ["v"]} or the older {"key": {"v": true}}."""
-    if not text:
-        return {}
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raise HTTPError(400, f"invalid filters {text!r}: JSON was expected") from None
-    if not isinstance(raw, dict):
-        raise HTTPError(400, "invalid filters: a JSON object was expected")
-    return {k: list(v) if isinstance(v, (list, dict)) else [str(v)] for k, v in raw.items()}
+ROUTES = table([
+    (("GET",), "/events", system_events),
+])

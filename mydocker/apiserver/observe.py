@@ -1,17 +1,18 @@
 """Looking at a container through the API: GET /containers/{id}/stats, top, changes, export. The
-readings are the engine's (engine/stats.py, ContainerService.changes); here Docker's answers.
-Each handler takes a handlers.Context (handlers imports this module for its ROUTES)."""
+readings are the engine's (engine/stats.py, ContainerService.changes); here Docker's answers."""
 
 from __future__ import annotations
 
 import json
 import time
 
+from mydocker.apiserver.handlers import _ID, Context, table
+
 _STATS_INTERVAL = 1.0   # Docker's collector reads every second
 _ONE_SHOT_GAP = 0.5     # stream=false: a second reading this long after the first, for precpu_stats
 
 
-def container_stats(ctx) -> None:
+def container_stats(ctx: Context) -> None:
     """stream (default): a document every second until the container stops or the client goes;
     stream=false: one document with precpu_stats filled; one-shot=true with it: no precpu wait."""
     req, containers = ctx.req, ctx.api.containers
@@ -34,7 +35,7 @@ def container_stats(ctx) -> None:
     out.close()
 
 
-def container_top(ctx) -> None:
+def container_top(ctx: Context) -> None:
     import shlex
     args = shlex.split(ctx.req.arg("ps_args") or "")
     header, lines = ctx.api.containers.top(ctx.req.params["id"], args)
@@ -49,12 +50,12 @@ def _cells(line: str, columns: int) -> list[str]:
     return parts + [""] * (columns - len(parts))
 
 
-def container_changes(ctx) -> None:
+def container_changes(ctx: Context) -> None:
     changes = ctx.api.containers.changes(ctx.req.params["id"])
     ctx.json(200, changes or None)  # Docker answers null for no changes
 
 
-def container_export(ctx) -> None:
+def container_export(ctx: Context) -> None:
     ref = ctx.req.params["id"]
     ctx.api.containers.inspect(ref)  # a 404 before the head goes out
     out = ctx.chunked("application/x-tar")
@@ -80,3 +81,11 @@ class ChunkedFile:
         if self.buffer:
             self.writer.write(bytes(self.buffer))
             self.buffer.clear()
+
+
+ROUTES = table([
+    (("GET",), f"/containers/{_ID}/stats", container_stats),
+    (("GET",), f"/containers/{_ID}/top", container_top),
+    (("GET",), f"/containers/{_ID}/changes", container_changes),
+    (("GET",), f"/containers/{_ID}/export", container_export),
+])

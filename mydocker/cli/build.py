@@ -12,16 +12,18 @@ command = (
     .flag("--no-cache", help="do not use the cache when building")
     .flag("-q", "--quiet", help="print only the image ID")
     .flag("--network", kind="str", metavar="NET", help="network for RUN: bridge (default), none, host or a network")
+    .flag("--label", kind="list", metavar="K=V", help="set metadata on the image")
 )
 
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-    from mydocker.engine.api import BuildOptions, Streams
+    from mydocker.engine.api import BuildOptions, Streams, parse_labels
     stdin = sys.stdin.buffer.read() if "-" in (args[0], opts.file) else None  # build -, -f -
     image_id = engine.images.build(BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
                                                 build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
-                                                network=opts.network, stdin=stdin), sys.stdout, Streams(None, 1, 2))
+                                                network=opts.network, stdin=stdin, labels=parse_labels(opts.label)),
+                                   sys.stdout, Streams(None, 1, 2))
     if opts.quiet:
         print(image_id)
     return 0

@@ -9,6 +9,7 @@ SUBCOMMANDS = {
     "ls": ("mydocker.cli.ps", "List containers"),
     "ps": ("mydocker.cli.ps", "List containers"),
     "run": ("mydocker.cli.run", "Create and run a new container from an image"),
+    "create": ("mydocker.cli.create", "Create a new container"),
     "start": ("mydocker.cli.start", "Start one or more stopped containers"),
     "stop": ("mydocker.cli.stop", "Stop one or more running containers"),
     "restart": ("mydocker.cli.restart", "Restart one or more containers"),

@@ -13,6 +13,7 @@ command = (
     .flag("--no-trunc", help="do not truncate output")
     .flag("--digests", help="show the manifest digests")
     .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
+    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY or label=KEY=VALUE")
 )
 HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
            "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
@@ -59,7 +60,9 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def handle(engine, opts, args: list[str]) -> int:
     import sys
-    rows = engine.images.list(all_images=opts.all, reference=args[0] if args else None)
+    from mydocker.engine.api import parse_object_filters
+    rows = engine.images.list(all_images=opts.all, reference=args[0] if args else None,
+                              filters=parse_object_filters(opts.filter, ("label",)))
     if opts.quiet:
         ids = [r["ID"] if opts.no_trunc else r["ID"].partition(":")[2][:12] for r in rows]
         sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(ids)))

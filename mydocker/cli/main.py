@@ -18,6 +18,7 @@ VERSION = "0.1.0"
 # name -> (module holding `command` and `handle`, summary for the top-level help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("mydocker.cli.run", "Create and run a new container from an image"),
+    "create": ("mydocker.cli.create", "Create a new container"),
     "ps": ("mydocker.cli.ps", "List containers"),
     "stats": ("mydocker.cli.stats", "Display a live stream of container resource usage statistics"),
     "logs": ("mydocker.cli.logs", "Fetch the logs of a container"),

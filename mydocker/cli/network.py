@@ -31,6 +31,7 @@ ls_command = (
     .flag("-q", "--quiet", help="only show network IDs")
     .flag("--no-trunc", help="do not truncate the output")
     .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
+    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY[=VALUE], name=, id= or driver=")
 )
 LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
               "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT", "Subnet": "SUBNET",
@@ -70,14 +71,8 @@ def handle(engine, opts, args: list[str]) -> int:
 
 
 def handle_create(engine, opts, args: list[str]) -> int:
-    from mydocker.errors import InvalidArgument
-    labels = {}
-    for entry in opts.label:
-        key, _, value = entry.partition("=")
-        if not key:
-            raise InvalidArgument(f"invalid label {entry!r}: use --label key=value")
-        labels[key] = value
-    from mydocker.engine.api import NetworkCreateOptions
+    from mydocker.engine.api import NetworkCreateOptions, parse_labels
+    labels = parse_labels(opts.label)
     net = engine.networks.create(NetworkCreateOptions(args[0], driver=opts.driver, subnet=opts.subnet,
                                                       gateway=opts.gateway, internal=opts.internal, labels=labels))
     print(net.id)
@@ -87,7 +82,8 @@ def handle_create(engine, opts, args: list[str]) -> int:
 def handle_ls(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.cli.images import table
-    listing = engine.networks.list()  # overlay networks other hosts created show here too
+    from mydocker.engine.api import parse_object_filters
+    listing = engine.networks.list(parse_object_filters(opts.filter, ("label", "name", "id", "driver")))  # overlay networks other hosts created show here too
     for warning in listing.warnings:
         print(f"mydocker: warning: {warning}", file=sys.stderr)
     nets = listing.networks

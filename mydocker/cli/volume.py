@@ -24,6 +24,7 @@ create_command = (
 ls_command = (
     Command("volume ls", "List volumes", usage="volume ls [OPTIONS]", max_args=0)
     .flag("-q", "--quiet", help="only display volume names")
+    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY[=VALUE] or name=")
 )
 inspect_command = (
     Command("volume inspect", "Display detailed information on one or more volumes",
@@ -55,18 +56,16 @@ def handle_create(engine, opts, args: list[str]) -> int:
         raise InvalidArgument(f"volume driver {opts.driver!r} is not available: only local is")
     if args and opts.name and args[0] != opts.name:
         raise InvalidArgument(f"conflicting names: {args[0]} and --name {opts.name}: give one")
-    labels = {}
-    for label in opts.label:
-        key, _, value = label.partition("=")
-        labels[key] = value
-    print(engine.volumes.create(args[0] if args else opts.name, labels=labels))
+    from mydocker.engine.api import parse_labels
+    print(engine.volumes.create(args[0] if args else opts.name, labels=parse_labels(opts.label)))
     return 0
 
 
 def handle_ls(engine, opts, args: list[str]) -> int:
     import sys
     from mydocker.cli.images import table
-    volumes = engine.volumes.list()
+    from mydocker.engine.api import parse_object_filters
+    volumes = engine.volumes.list(parse_object_filters(opts.filter, ("label", "name")))
     if opts.quiet:
         sys.stdout.write("".join(f"{v['Name']}\n" for v in volumes))
     else:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
                                      LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
                                      SecurityOptions, StopOptions, Streams)
+from mydocker.engine.options import Healthcheck, Mount  # noqa: F401
 from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported
 
@@ -39,6 +40,45 @@ def parse_filters(values: list[str]) -> dict[str, list[str]]:
     """`ps -f KEY=VALUE` as typed, into ListOptions.filters (InvalidArgument for an unknown one)."""
     from mydocker.engine.filters import parse_filters as parse
     return parse(values)
+
+
+def parse_object_filters(values: list[str], keys: tuple[str, ...]) -> dict[str, list[str]]:
+    """`images/network ls/volume ls -f KEY=VALUE` as typed into Docker's filter map (only `keys`)."""
+    from mydocker.engine.labels import parse_object_filters as parse
+    return parse(values, keys)
+
+
+def parse_labels(values: list[str], files: list[str] = ()) -> dict[str, str]:
+    """`--label k=v` and `--label-file PATH` (KEY=VALUE lines) into a labels dict (InvalidArgument if bad)."""
+    from mydocker.engine.labels import parse_labels as parse
+    return parse(values, files)
+
+
+def parse_mount(text: str) -> Mount:
+    """One `--mount type=bind,source=/a,target=/b,readonly` as typed into a Mount (InvalidArgument if bad)."""
+    from mydocker.engine.mounts import parse_mount as parse
+    return parse(text)
+
+
+def parse_tmpfs(values: list[str]) -> dict[str, str]:
+    """`--tmpfs /path[:opts]` values into RunOptions.tmpfs (path -> options)."""
+    from mydocker.engine.mounts import parse_tmpfs as parse
+    return parse(values)
+
+
+def read_env_file(path: str) -> list[str]:
+    """The KEY=VALUE (or KEY: from the caller's environment) lines of an --env-file, for RunOptions.env."""
+    from mydocker.engine.labels import read_kv_file
+    return read_kv_file(path, "env")
+
+
+def healthcheck_from_flags(cmd: str | None = None, interval: str | None = None, timeout: str | None = None,
+                          retries: int | None = None, start_period: str | None = None,
+                          disabled: bool = False) -> Healthcheck | None:
+    """`--health-cmd`, `--health-interval` (Go durations: 30s, 1m30s), `--health-timeout`, `--health-retries`,
+    `--health-start-period`, `--no-healthcheck` into RunOptions.healthcheck (None: the image's)."""
+    from mydocker.engine.health import from_flags
+    return from_flags(cmd, interval, timeout, retries, start_period, disabled)
 
 
 def parse_time(text: str) -> int:
@@ -209,13 +249,33 @@ class ImageEngine:
     def _service(self):
         return self._engine.images
 
-    def list(self, all_images: bool = False, reference: str | None = None) -> list[dict]:
-        """Docker's image rows; `reference` keeps those of one repository[:tag]."""
+    def list(self, all_images: bool = False, reference: str | None = None, filters: dict | None = None) -> list[dict]:
+        """Docker's image rows; `reference` keeps those of one repository[:tag]; `filters`: Docker's
+        {"label": ["k", "k=v"]} (parse_object_filters)."""
         rows = self._service.list(all_images=all_images)
         if reference:
             from mydocker.image.reference import parse
             ref = parse(reference, default_tag="")
             rows = [r for r in rows if r["Repository"] == ref.familiar_repository and (not ref.tag or r["Tag"] == ref.tag)]
+        if (filters or {}).get("label"):
+            from mydocker.engine.labels import labels_match
+            rows = [r for r in rows if labels_match(self._service.labels_of(r["ID"]), filters["label"])]
+        return rows
+
+    def filtered(self, filters: dict[str, list[str]], all_images: bool = False) -> list[dict]:
+        """Image rows kept by Docker's image filters: reference, dangling (true/false), label (KEY or
+        KEY=VALUE, all must match). InvalidArgument for another filter or a bad value."""
+        unknown = set(filters) - {"reference", "dangling", "label"}
+        if unknown:
+            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use reference, dangling or label")
+        rows = []
+        for ref in filters.get("reference") or [None]:
+            rows += self.list(all_images=all_images, reference=ref, filters={"label": filters.get("label", [])})
+        for value in filters.get("dangling", []):
+            if value.lower() not in ("true", "1", "false", "0"):
+                raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
+            dangling = value.lower() in ("true", "1")  # untagged (an intermediate one only with all)
+            rows = [r for r in rows if (r["Repository"] == "<none>") == dangling]
         return rows
 
     def inspect(self, name: str) -> dict:
@@ -233,6 +293,12 @@ class ImageEngine:
     def prune(self, all_images: bool = False) -> list[str]:
         return self._service.prune(all_images=all_images)
 
+    def prune_report(self, all_images: bool = False) -> PruneReport:
+        """prune's lines and the bytes of the blobs it deleted."""
+        before = self._service.reclaimed
+        lines = self._service.prune(all_images=all_images)
+        return PruneReport(lines, self._service.reclaimed - before)
+
     def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
         from mydocker.engine.distribution import Distribution
         opts = opts or PullOptions()
@@ -245,13 +311,17 @@ class ImageEngine:
         from mydocker.image.reference import parse
         return str(parse(name))
 
-    def push(self, name: str, tls_verify: bool | None = None, progress=None) -> str:
+    def push(self, name: str, tls_verify: bool | None = None, progress=None,
+             credentials: tuple[str, str] | None = None) -> str:
+        """The pushed manifest's digest. `credentials` (user, password): else those login stored."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress)
+        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress,
+                                                  credentials=credentials)
 
-    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None) -> str:
+    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
+        """Check the credentials; keep them for push and pull unless not `store`."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify)
+        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify, store=store)
 
     def logout(self, server: str) -> tuple[str, bool]:
         """(the registry's name, whether credentials were removed)."""
@@ -288,10 +358,16 @@ class NetworkEngine:
         return self._service.create(opts.name, driver=opts.driver, subnet=opts.subnet, gateway=opts.gateway,
                                     internal=opts.internal, labels=opts.labels)
 
-    def list(self) -> NetworkListReport:
+    def list(self, filters: dict | None = None) -> NetworkListReport:
         """Every network, those other hosts of the cluster created included (a warning if the
-        cluster store cannot be reached)."""
-        return NetworkListReport(*self._engine.list_networks())
+        cluster store cannot be reached); `filters`: Docker's label, name, driver, id."""
+        report = NetworkListReport(*self._engine.list_networks())
+        if filters:
+            from mydocker.engine.labels import labels_match
+            report.networks = [n for n in report.networks if labels_match(n.labels, filters.get("label", []))
+                               and _any_in(n.name, filters.get("name")) and _any_in(n.id, filters.get("id"))
+                               and (not filters.get("driver") or n.driver in filters["driver"])]
+        return report
 
     def inspect(self, ref: str) -> dict:
         return self._service.inspect(ref)
@@ -324,8 +400,14 @@ class VolumeEngine:
     def create(self, name: str | None = None, labels: dict | None = None) -> str:
         return self._service.create(name, labels=labels)
 
-    def list(self) -> list[dict]:
-        return self._service.list()
+    def list(self, filters: dict | None = None) -> list[dict]:
+        """Docker's volume documents; `filters`: Docker's label, name."""
+        volumes = self._service.list()
+        if filters:
+            from mydocker.engine.labels import labels_match
+            volumes = [v for v in volumes if labels_match(v.get("Labels"), filters.get("label", []))
+                       and _any_in(v["Name"], filters.get("name"))]
+        return volumes
 
     def inspect(self, name: str) -> dict:
         return self._service.inspect(name)
@@ -383,6 +465,11 @@ class EngineAPI:
         self.networks = NetworkEngine(engine)
         self.volumes = VolumeEngine(engine)
         self.system = SystemEngine(engine)
+
+
+def _any_in(value: str, wanted: list[str] | None) -> bool:
+    """Docker's name=/id= filters: a substring of the name (a prefix of the id) matches."""
+    return not wanted or any(w in value for w in wanted)
 
 
 def _required(streams: Streams | None, verb: str) -> Streams:

@@ -164,6 +164,8 @@ class Builder:
                     raise BuildFailed(f"Dockerfile line {ins.line}: {ins.cmd}: {e}") from None
                 if stage.manifest:
                     self.say(f" ---> {self._id(stage.manifest)[7:19]}")
+            if index == len(stages) - 1 and self.opts.labels:  # build --label: a LABEL step ending the last stage
+                self._step(stage, _label_instruction(self.opts.labels), dockerfile.escape, global_args, named)
             if stage.manifest is None:  # FROM scratch and nothing else: an empty image
                 stage.manifest = self._save(stage, None, "")
             manifest = stage.manifest
@@ -186,7 +188,8 @@ class Builder:
         if self.dockerfile_text is not None:
             return parse(self.dockerfile_text)
         path = self.opts.dockerfile or os.path.join(self.context, "Dockerfile")
-        if self.opts.dockerfile and not os.path.isabs(path) and not os.path.exists(path):
+        # relative to the context when it came as a tar (the API's), or is not found from here
+        if self.opts.dockerfile and not os.path.isabs(path) and (self.opts.context == "-" or not os.path.exists(path)):
             path = os.path.join(self.context, path)
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
@@ -294,6 +297,8 @@ class Builder:
                     raise DockerfileError(ins.line, "VOLUME paths cannot be empty")
                 volumes[path] = {}
             cfg["Volumes"] = volumes
+        elif ins.cmd == "HEALTHCHECK":
+            cfg["Healthcheck"] = _healthcheck(ins)
         elif ins.cmd == "MAINTAINER":
             stage.config["author"] = x(ins.args[0])
         self._meta(stage, ins, None)
@@ -572,6 +577,33 @@ class Builder:
 
 
 # files
+
+
+def _healthcheck(ins: Instruction) -> dict:
+    """HEALTHCHECK's image config: {"Test": [...], "Interval": ns, ...} (zero values left out, as Docker)."""
+    from mydocker.engine.health import parse_duration
+    out: dict = {"Test": list(ins.args)}
+    try:
+        for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
+                          ("start-interval", "StartInterval")):
+            if ins.flags.get(flag):
+                out[key] = parse_duration(ins.flags[flag], f"--{flag}")
+    except InvalidArgument as e:
+        raise DockerfileError(ins.line, f"HEALTHCHECK: {e}") from None
+    if ins.flags.get("retries"):
+        if not ins.flags["retries"].isdigit():
+            raise DockerfileError(ins.line, f"HEALTHCHECK --retries={ins.flags['retries']}: give a whole number")
+        out["Retries"] = int(ins.flags["retries"])
+    return out
+
+
+def _label_instruction(labels: dict[str, str]) -> Instruction:
+    """`build --label k=v` as the LABEL instruction Docker's builder appends (quoted: no expansion)."""
+    def quoted(word: str) -> str:  # backslash, double quote and dollar escaped: taken literally, as Docker
+        return '"' + "".join("\\" + c if c in '\\"$' else c for c in word) + '"'
+
+    text = "LABEL " + " ".join(f"{quoted(k)}={quoted(v)}" for k, v in labels.items())
+    return parse(f"FROM scratch\n{text}\n").instructions[-1]
 
 
 def _read_dockerignore(context: str) -> list[tuple[bool, re.Pattern]]:

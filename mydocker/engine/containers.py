@@ -90,6 +90,8 @@ class ContainerService:
         def start_it() -> None:
             runtime.start(self.runtime_root, record.id)
             lock.release()
+            if record.config.get("Healthcheck"):  # probed by the monitor while this process relays
+                self.lifecycle.watch_health(record.id, init.pid, record.config)
 
         try:
             stdin = streams.stdin if opts.interactive else None
@@ -185,7 +187,9 @@ class ContainerService:
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
             config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
-            self.networks.configure(record.id, record.name, opts, config)  # netns joined by path (as CNI), /etc files, -p
+            from mydocker.engine.lifecycle import exposed_ports
+            self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
+                                    exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 from mydocker.image.shift import reachable
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
@@ -193,7 +197,8 @@ class ContainerService:
                     reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
-            self.records.update_container(record.id, config=docker_config(image.config, opts, config))
+            record.config = docker_config(image.config, opts, config)
+            self.records.update_container(record.id, config=record.config)
         except BaseException:
             try:
                 self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker

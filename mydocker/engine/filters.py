@@ -1,12 +1,13 @@
-"""`ps`'s selection of containers: Docker's filters (status, name, id, exited, ancestor, label, before,
-since), -a, -n and -l, over the observed records."""
+"""`ps`'s selection of containers: Docker's filters (status, name, id, exited, ancestor, label, health,
+before, since), -a, -n and -l, over the observed records."""
 
 from __future__ import annotations
 
 from mydocker.errors import InvalidArgument
 
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-KEYS = ("status", "name", "id", "exited", "ancestor", "label", "before", "since")
+KEYS = ("status", "name", "id", "exited", "ancestor", "label", "health", "before", "since")
+HEALTH = ("starting", "healthy", "unhealthy", "none")
 
 
 def parse_filters(values: list[str]) -> dict[str, list[str]]:
@@ -16,7 +17,7 @@ def parse_filters(values: list[str]) -> dict[str, list[str]]:
         key, eq, value = item.partition("=")
         if not eq or key not in KEYS:
             raise InvalidArgument(f"invalid filter {item!r}: use status=, name=, id=, exited=, ancestor=, "
-                                  "label=, before= or since=")
+                                  "label=, health=, before= or since=")
         out.setdefault(key, []).append(value)
     check(out)
     return out
@@ -27,9 +28,11 @@ def check(filters: dict[str, list[str]]) -> None:
         for value in values:
             if key not in KEYS:
                 raise InvalidArgument(f"invalid filter {key + '=' + value!r}: use status=, name=, id=, exited=, "
-                                      "ancestor=, label=, before= or since=")
+                                      "ancestor=, label=, health=, before= or since=")
             if key == "status" and value not in STATUSES:
                 raise InvalidArgument(f"invalid filter 'status={value}': use one of {', '.join(STATUSES)}")
+            if key == "health" and value not in HEALTH:
+                raise InvalidArgument(f"invalid filter 'health={value}': use one of {', '.join(HEALTH)}")
             if key == "exited" and not value.lstrip("-").isdigit():
                 raise InvalidArgument(f"invalid filter 'exited={value}': give an exit code")
 
@@ -65,11 +68,11 @@ def matches(rec, filters: dict[str, list[str]], order: dict[str, int], records) 
         if key == "ancestor" and not any(_same_image(v, rec) for v in values):
             return False
         if key == "label":
-            labels = rec.config.get("Labels") or {}
-            for v in values:
-                k, eq, want = v.partition("=")
-                if k not in labels or (eq and labels[k] != want):
-                    return False
+            from mydocker.engine.labels import labels_match
+            if not labels_match(rec.config.get("Labels"), values):
+                return False
+        if key == "health" and (rec.health or {}).get("Status", "none") not in values:
+            return False
         if key in ("before", "since"):
             for v in values:
                 other = records.find_container(v)

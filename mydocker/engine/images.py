@@ -41,6 +41,7 @@ class ImageService:
         self.store = store
         self.db = records.db
         self.db.execute(_SCHEMA)
+        self.reclaimed = 0  # bytes of the blobs this service deleted (prune's SpaceReclaimed)
 
     # lookup
 
@@ -203,6 +204,10 @@ class ImageService:
                 prefixes.update(signatures[:-1])
         return {m for m, signature in whole.items() if signature in prefixes}
 
+    def labels_of(self, config_digest: str) -> dict:
+        """The labels of an image (by its id, the config digest): `images -f label=`."""
+        return (self.store.read_json(config_digest).get("config") or {}).get("Labels") or {}
+
     def _summary(self, manifest_digest: str, config_digest: str, created: str) -> dict:
         manifest = self.store.read_json(manifest_digest)
         config = self.store.read_json(config_digest)
@@ -268,6 +273,10 @@ class ImageService:
             needed_layers.update(config["rootfs"]["diff_ids"])
         for digest in blobs:
             if digest not in needed_blobs:
+                try:
+                    self.reclaimed += os.path.getsize(self.store.blob_path(digest))
+                except OSError:
+                    pass  # gone already: nothing reclaimed
                 self.store.remove_blob(digest)
         deleted = []
         for diff_id in dict.fromkeys(diff_ids):
@@ -315,7 +324,8 @@ class ImageService:
             "Config": {"Env": cfg.get("Env"), "Cmd": cfg.get("Cmd"), "Entrypoint": cfg.get("Entrypoint"),
                        "WorkingDir": cfg.get("WorkingDir", ""), "User": cfg.get("User", ""),
                        "Labels": cfg.get("Labels"), "ExposedPorts": cfg.get("ExposedPorts"),
-                       "Volumes": cfg.get("Volumes"), "StopSignal": cfg.get("StopSignal")},
+                       "Volumes": cfg.get("Volumes"), "StopSignal": cfg.get("StopSignal"),
+                       **({"Healthcheck": cfg["Healthcheck"]} if cfg.get("Healthcheck") else {})},
             "Architecture": config.get("architecture", ""),
             "Os": config.get("os", ""),
             "Size": sum(layer.get("size", 0) for layer in manifest["layers"]),

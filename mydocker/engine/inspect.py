@@ -25,6 +25,15 @@ def state_of(rec: ContainerRecord) -> dict:
             "FinishedAt": rec.finished_at or _ZERO_TIME}
 
 
+def _with_health(state: dict, rec: ContainerRecord) -> dict:
+    """State.Health, for a container with a healthcheck (Docker leaves it out otherwise)."""
+    if rec.health:
+        state["Health"] = rec.health
+    elif ((rec.config.get("Healthcheck") or {}).get("Test") or ["NONE"])[0] != "NONE":
+        state["Health"] = {"Status": "starting", "FailingStreak": 0, "Log": []}
+    return state
+
+
 def container_json(rec: ContainerRecord, container_dir: str, log_path: str, network: dict | None = None) -> dict:
     """`network`: NetworkService.container_view's NetworkMode, PortBindings and NetworkSettings."""
     args = command_line(rec)
@@ -59,7 +68,7 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
         "Created": rec.created,
         "Path": args[0] if args else "",
         "Args": args[1:],
-        "State": state_of(rec),
+        "State": _with_health(state_of(rec), rec),
         "Image": rec.image_id,
         "ResolvConfPath": "",
         "HostnamePath": "",
@@ -231,7 +240,11 @@ def _ago(stamp: str | None, now: float) -> float:
 def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     now = time.time() if now is None else now
     if rec.status == "running":
-        return f"Up {human_duration(_ago(rec.started_at, now))}"
+        health = ""
+        if rec.health:
+            from mydocker.engine.health import status_suffix
+            health = status_suffix(rec.health)
+        return f"Up {human_duration(_ago(rec.started_at, now))}{health}"
     if rec.status == "paused":
         return f"Up {human_duration(_ago(rec.started_at, now))} (Paused)"
     if rec.status == "restarting":

@@ -68,9 +68,40 @@ def host_config(opts) -> dict:
     policy = parse_restart(opts.restart)
     if opts.remove and policy["Name"] != "no":
         raise InvalidArgument("conflicting options: --restart and --rm; choose one")
-    return {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
-            "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
-            "NetworkMode": getattr(opts, "network", None) or "bridge"}
+    out = {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
+           "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
+           "NetworkMode": getattr(opts, "network", None) or "bridge"}
+    out["PublishAllPorts"] = bool(getattr(opts, "publish_all", False))
+    for key, field in (("ExtraHosts", "extra_hosts"), ("Dns", "dns"), ("DnsSearch", "dns_search"),
+                       ("DnsOptions", "dns_options")):
+        out[key] = list(getattr(opts, field, None) or [])
+    if getattr(opts, "mounts", None):  # omitted when empty, as Docker's omitempty
+        out["Mounts"] = [_mount_doc(m) for m in opts.mounts]
+    if getattr(opts, "tmpfs", None):
+        out["Tmpfs"] = dict(opts.tmpfs)
+    return out
+
+
+def _mount_doc(m) -> dict:
+    """An options.Mount as Docker's HostConfig.Mounts entry."""
+    doc = {"Type": m.type, "Source": m.source, "Target": m.target, "ReadOnly": m.readonly}
+    if m.type == "bind" and m.bind_propagation:
+        doc["BindOptions"] = {"Propagation": m.bind_propagation}
+    if m.type == "volume" and (m.volume_nocopy or m.volume_labels):
+        doc["VolumeOptions"] = {"NoCopy": m.volume_nocopy, "Labels": dict(m.volume_labels) or None}
+    if m.type == "tmpfs" and (m.tmpfs_size is not None or m.tmpfs_mode is not None):
+        doc["TmpfsOptions"] = {k: v for k, v in (("SizeBytes", m.tmpfs_size), ("Mode", m.tmpfs_mode)) if v is not None}
+    return doc
+
+
+def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
+    """Config.ExposedPorts: the image's EXPOSE and `--expose`, as {"80/tcp": {}}."""
+    from mydocker.network.ports import parse_exposed
+    ports = {}
+    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}), *(getattr(opts, "expose", None) or [])]:
+        for port, proto in parse_exposed(spec):
+            ports[f"{port}/{proto}"] = {}
+    return ports
 
 
 def docker_config(image_config: dict, opts, spec: dict) -> dict:
@@ -82,9 +113,18 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
            "StdinOnce": opts.interactive and not opts.detach, "Env": _config_env(cfg, opts), "Cmd": cmd,
            "Image": opts.image, "Volumes": cfg.get("Volumes"), "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
-           "Entrypoint": entrypoint, "Labels": cfg.get("Labels") or {}}
+           "Entrypoint": entrypoint,
+           "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
     if cfg.get("StopSignal"):
         out["StopSignal"] = cfg["StopSignal"]
+    exposed = exposed_ports(image_config, opts)
+    if exposed:
+        out["ExposedPorts"] = exposed
+    if getattr(opts, "healthcheck", None) or cfg.get("Healthcheck"):
+        from mydocker.engine.health import config_healthcheck
+        healthcheck = config_healthcheck(image_config, opts.healthcheck)
+        if healthcheck:
+            out["Healthcheck"] = healthcheck
     return out
 
 
@@ -122,14 +162,33 @@ class Lifecycle:
         from mydocker.engine.logs import parse_size
         rec = self.records.get_container(container_id)
         log = (rec.host_config.get("LogConfig") or {}).get("Config") or {}
+        healthcheck = None
+        if rec.config.get("Healthcheck"):
+            from mydocker.engine.health import active
+            healthcheck = active(rec.config)
         reply = monitor.request(self.paths.root, self.paths.runroot, {
             "op": "launch", "id": container_id, "tty": bool(rec.config.get("Tty")),
+            "health_interval": healthcheck["Interval"] / 1e9 if healthcheck else 0,
             "interactive": bool(rec.config.get("OpenStdin")), "log_path": self.paths.log_path(container_id),
             "log": {"max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "max_file": int(log.get("max-file", 1))}})
         if "error" in reply:
             raise _ERRORS.get(reply["error"], RuntimeFailure)(reply["message"])
         return reply["pid"]
+
+    def watch_health(self, container_id: str, pid: int, config: dict) -> None:
+        """A foreground run's healthcheck: the monitor probes it until `pid` (its init) exits. Best
+        effort: a container whose health cannot be watched still runs."""
+        from mydocker.engine.health import active, starting
+        healthcheck = active(config)
+        if healthcheck is None:
+            return
+        self.records.update_container(container_id, health=starting())
+        try:
+            monitor.request(self.paths.root, self.paths.runroot, {
+                "op": "watch", "id": container_id, "pid": pid, "health_interval": healthcheck["Interval"] / 1e9})
+        except MyDockerError:
+            pass
 
     def launch(self, container_id: str, stdio: list[int], channel, me: str) -> dict:
         """In a monitor's worker: create and start the container with the monitor's pipes."""
@@ -158,9 +217,11 @@ class Lifecycle:
                 # runtime.start opens a pidfd after releasing the init: a command as quick as `true`
                 # can be gone, and reaped by the monitor, by then. It ran: the monitor has its status.
                 pass
+            from mydocker.engine.health import active, starting
             recorded = self.records.update_container(container_id, unless_status=("removing",), status="running",
                                                      pid=init.pid, started_at=now(), monitor=me, error="",
-                                                     exit_code=0, oom_killed=False)
+                                                     exit_code=0, oom_killed=False,
+                                                     health=starting() if active(rec.config) else {})
             now_rec = self.records.get_container(container_id)
             if recorded and now_rec is not None:
                 events.container(self.paths.runroot, now_rec, "start")

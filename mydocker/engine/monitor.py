@@ -54,6 +54,9 @@ class _Container:
         self.restart_at = 0.0
         self.exiting = False             # an exit worker is tearing it down
         self.pending = None              # a launch request that waits for that worker
+        self.next_probe = 0.0            # monotonic time of the next healthcheck (0: none due)
+        self.probing = False             # a health worker runs its healthcheck now
+        self.watched = -1                # pidfd of a foreground run's init whose health we only probe
 
 
 class Monitor:
@@ -96,6 +99,8 @@ class Monitor:
             self._reap(None)
             now = time.monotonic()
             for c in list(self.containers.values()):
+                if c.next_probe and now >= c.next_probe and c.pid and not c.probing and not c.launching:
+                    self._probe(c)
                 if c.restart_at and now >= c.restart_at:
                     c.restart_at = 0.0
                     self._launch(c, None)
@@ -106,8 +111,10 @@ class Monitor:
             elif now - self.idle_since > idle_timeout():
                 return
             busy = any(c.status is not None or c.restart_at for c in self.containers.values())
+            probes = [c.next_probe for c in self.containers.values() if c.next_probe and not c.probing]
+            wait = 0.05 if busy else min([1.0, *(max(0.0, t - now) for t in probes)])
             try:
-                events = self.ep.poll(0.05 if busy else 1.0)
+                events = self.ep.poll(wait)
             except InterruptedError:
                 continue
             for fd, _mask in events:
@@ -127,6 +134,9 @@ class Monitor:
             conn.send(b'{"accepted": true}')
         except (OSError, ValueError):
             conn.close()
+            return
+        if msg and msg.get("op") == "watch":
+            self._watch(msg, conn)
             return
         if not msg or msg.get("op") != "launch":
             conn.send(json.dumps({"error": "invalid", "message": "unknown monitor request"}).encode())
@@ -149,6 +159,32 @@ class Monitor:
             c.pending = conn  # launched once the last run's teardown is over
             return
         self._launch(c, conn)
+
+    def _watch(self, msg: dict, conn: socket.socket) -> None:
+        """A foreground `run`'s container (not our child): probe its healthcheck until its init exits,
+        which its pidfd tells the epoll loop."""
+        cid, pid = msg["id"], msg["pid"]
+        try:
+            if cid in self.containers:
+                raise FileExistsError(f"container {cid} is watched already")
+            pidfd = os.pidfd_open(pid)
+        except OSError as e:
+            conn.send(json.dumps({"error": "conflict", "message": str(e)}).encode())
+            conn.close()
+            return
+        c = self.containers[cid] = _Container(cid, msg, None)
+        c.pid, c.launching, c.watched = pid, False, pidfd
+        c.started_at = time.monotonic()
+        c.next_probe = c.started_at + msg["health_interval"]
+
+        def gone(fd: int) -> None:
+            self.unwatch(fd)
+            c.watched, c.pid, c.next_probe = -1, 0, 0.0
+            if not c.probing:
+                self._drop(c)
+        self.watch(pidfd, gone)
+        conn.send(b'{"ok": true}')
+        conn.close()
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
@@ -237,6 +273,8 @@ class Monitor:
             if msg.get("type") == "started":
                 c.pid = msg["pid"]
                 c.started_at = time.monotonic()
+                interval = c.params.get("health_interval") or 0
+                c.next_probe = c.started_at + interval if interval else 0.0  # the first probe after one interval
                 self.inits[c.pid] = c.id
                 for console in fds:
                     os.set_blocking(console, False)
@@ -272,6 +310,7 @@ class Monitor:
     def _exited(self, c: _Container, status: int) -> None:
         self.inits.pop(c.pid, None)
         c.pid = 0
+        c.next_probe = 0.0
         c.status = status
         c.exited_at = time.monotonic()
         if c.stdin_w >= 0:
@@ -282,6 +321,13 @@ class Monitor:
         kind, cid = self.workers.pop(pid)
         c = self.containers.get(cid)
         if c is None:
+            return
+        if kind == "health":
+            c.probing = False
+            interval = c.params.get("health_interval") or 0
+            c.next_probe = time.monotonic() + interval if interval and c.pid else 0.0
+            if c.writer is None and c.watched < 0:  # a watched foreground run that ended meanwhile
+                self._drop(c)
             return
         code = os.waitstatus_to_exitcode(status)
         if kind == "launch":
@@ -302,6 +348,21 @@ class Monitor:
             c.pid = 0
             return
         self._drop(c)
+
+    def _probe(self, c: _Container) -> None:
+        """Fork a worker that runs the container's healthcheck once (engine/health.py) and records it."""
+        c.probing = True
+        pid = os.fork()
+        if pid == 0:
+            rc = 1
+            try:
+                self._in_child()
+                rc = _health_worker(self.root, self.runroot, c.id)
+            except BaseException:  # noqa: BLE001 - to monitor.log
+                _log_exception(f"probing the health of {c.id}")
+            finally:
+                os._exit(rc)
+        self.workers[pid] = ("health", c.id)
 
     def _finish(self, c: _Container) -> None:
         """The init is gone and its output drained: a worker records the exit and tears down."""
@@ -333,8 +394,11 @@ class Monitor:
         if c.stdin_w >= 0:
             os.close(c.stdin_w)
         self.inits.pop(c.pid, None)
+        if c.watched >= 0:
+            self.unwatch(c.watched)
         try:
-            c.writer.close()
+            if c.writer is not None:  # None: a watched foreground run, whose output is not ours
+                c.writer.close()
         except OSError:
             pass
         self.containers.pop(c.id, None)
@@ -361,6 +425,12 @@ def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn
     return 0 if "pid" in reply else 1
 
 
+def _health_worker(root: str, runroot: str, cid: str) -> int:
+    from mydocker.engine.health import probe
+    probe(_service(root, runroot), cid)
+    return 0
+
+
 def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
     return RESTART if _service(root, runroot).lifecycle.exited(cid, code) else 0
 
@@ -372,7 +442,7 @@ _PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.en
             "mydocker.runtime.api", "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete",
             "mydocker.runtime.kill", "mydocker.runtime.stats", "mydocker.runtime.validate", "mydocker.runtime.schema",
             "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2", "mydocker.engine.networks",
-            "mydocker.engine.volumes")
+            "mydocker.engine.volumes", "mydocker.engine.health")
 
 
 def _preload() -> None:

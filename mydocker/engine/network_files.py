@@ -38,9 +38,12 @@ class SandboxFiles:
                     hosts_text = f.read()
             except OSError:
                 hosts_text = etcfiles.hosts([], [])
+            hosts_text += "".join(f"{ip}\t{name}\n" for name, ip in self.extra_hosts(sb))
         else:
             hosts_text = None
-        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host)
+        settings = self.store.settings(sb.container)
+        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host, nameservers=settings.dns,
+                                      search=settings.dns_search, options=settings.dns_options)
         etcfiles.write_in_place(os.path.join(sb.files, "hostname"), sb.hostname + "\n")
         etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
         if hosts_text is not None:
@@ -67,7 +70,21 @@ class SandboxFiles:
                 if ep.container != sb.container and other:
                     peers.append((ep.ip, [other.name, *ep.aliases, ep.container[:12]]))
         peers += self.remote_peers(user_nets) if user_nets else []
-        etcfiles.write_in_place(os.path.join(sb.files, "hosts"), etcfiles.hosts(own, peers))
+        etcfiles.write_in_place(os.path.join(sb.files, "hosts"), etcfiles.hosts(own, peers, self.extra_hosts(sb)))
+
+    def extra_hosts(self, sb: Sandbox) -> list[tuple[str, str]]:
+        """--add-host entries, host-gateway as the gateway of the container's first network (the
+        host's address there), else of the default bridge; left out if there is neither."""
+        out = []
+        for name, address in self.store.settings(sb.container).extra_hosts:
+            if address == "host-gateway":  # resolution.HOST_GATEWAY, without loading that module
+                endpoints = self.store.endpoints(container=sb.container)
+                net = self.store.find(endpoints[0].network if endpoints else DEFAULT_NETWORK)
+                if net is None:
+                    continue
+                address = net.gateway
+            out.append((name, address))
+        return out
 
     def rewrite_hosts(self, network: str) -> None:
         """Rewrite the hosts file of every local container on the network."""

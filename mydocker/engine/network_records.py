@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS requests (
     container TEXT PRIMARY KEY, name TEXT NOT NULL, network TEXT NOT NULL, ports TEXT NOT NULL,
     ip TEXT, hostname TEXT);
 CREATE TABLE IF NOT EXISTS firewall (name TEXT PRIMARY KEY, ruleset TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sandbox_settings (container TEXT PRIMARY KEY, settings TEXT NOT NULL);
 """
+LAST_TABLE = "sandbox_settings"  # made last: a database without it needs the statements above run
 
 
 @record
@@ -41,6 +43,26 @@ class Sandbox:
     owns_netns: bool
     hostname: str
     files: str                       # directory of the generated hosts, hostname, resolv.conf
+
+
+@record
+class SandboxSettings:
+    """What a container asked of its name resolution at creation: --add-host, --dns, --dns-search,
+    --dns-option, --network-alias. Kept with the request: the /etc files are rewritten from it."""
+    extra_hosts: list = factory(list)     # [name, address or "host-gateway"]
+    dns: list = factory(list)             # nameservers replacing the host's
+    dns_search: list = factory(list)      # search domains replacing the host's ("." alone: none)
+    dns_options: list = factory(list)     # resolv.conf options replacing the host's
+    aliases: list = factory(list)         # --network-alias: more names on its user network
+
+    def to_json(self) -> str:
+        return json.dumps({"extra_hosts": self.extra_hosts, "dns": self.dns, "dns_search": self.dns_search,
+                           "dns_options": self.dns_options, "aliases": self.aliases})
+
+    @classmethod
+    def from_json(cls, text: str) -> SandboxSettings:
+        doc = json.loads(text)
+        return cls(**{k: doc.get(k) or [] for k in ("extra_hosts", "dns", "dns_search", "dns_options", "aliases")})
 
 
 @record

@@ -10,8 +10,8 @@ from __future__ import annotations
 from _collections_abc import Callable  # not collections.abc: it imports all of collections
 
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
-from mydocker.engine.network_records import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, Endpoint, Network, Sandbox,
-                                             endpoint_from_row, network_from_row, sandbox_from_row)
+from mydocker.engine.network_records import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, LAST_TABLE, Endpoint, Network,
+                                             Sandbox, SandboxSettings, endpoint_from_row, network_from_row, sandbox_from_row)
 from mydocker.engine.records import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 
@@ -24,7 +24,7 @@ class NetworkStore:
     def __init__(self, records: Records) -> None:
         self.records = records
         self.db = records.db
-        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='firewall'").fetchone():
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name=?", (LAST_TABLE,)).fetchone():
             with records.transaction():
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     self.db.execute(statement)
@@ -161,6 +161,16 @@ class NetworkStore:
     def forget_request(self, container_id: str) -> None:
         with self.records.transaction():
             self.db.execute("DELETE FROM requests WHERE container=?", (container_id,))
+            self.db.execute("DELETE FROM sandbox_settings WHERE container=?", (container_id,))
+
+    def save_settings(self, container_id: str, settings: SandboxSettings) -> None:
+        with self.records.transaction():
+            self.db.execute("INSERT OR REPLACE INTO sandbox_settings VALUES (?,?)", (container_id, settings.to_json()))
+
+    def settings(self, container_id: str) -> SandboxSettings:
+        """The container's --add-host, --dns... (empty ones for a container that asked for none)."""
+        row = self.db.execute("SELECT settings FROM sandbox_settings WHERE container=?", (container_id,)).fetchone()
+        return SandboxSettings.from_json(row[0]) if row else SandboxSettings()
 
     # the firewall ruleset applied last (to skip applying the same again)
 

@@ -461,15 +461,30 @@ class NetworkService:
 
     # the container flow: create → (start → stop)* → remove
 
-    def configure(self, container_id: str, name: str, opts, config: dict) -> Attachment:
+    def configure(self, container_id: str, name: str, opts, config: dict, exposed: dict | None = None) -> Attachment:
         """When a container is created: check and record what it asks for (--network, -p, --ip,
         --hostname), attach it, and put the attachment into its config.json. The netns and /etc file
         paths depend on the id alone, so the same config.json serves every later start."""
         from mydocker.network.ports import parse
         mappings = [parse(p) for p in getattr(opts, "publish", None) or []]
-        self.store.save_request(container_id, name, getattr(opts, "network", None) or DEFAULT_NETWORK,
+        mode = getattr(opts, "network", None) or DEFAULT_NETWORK
+        if getattr(opts, "publish_all", False) and mode not in SPECIAL_MODES and not mode.startswith("container:"):
+            # -P: each exposed port not published already, to a free one (nothing to publish without a netns of its own)
+            published = {(m.container_port, m.proto) for m in mappings}
+            for key in exposed or {}:
+                port, _, proto = key.partition("/")
+                if (int(port), proto) not in published and proto in ("tcp", "udp"):
+                    mappings.append(parse(key))
+        settings = _resolution_settings(opts)
+        if mode.startswith("container:") and settings is not None and (
+                settings.extra_hosts or settings.dns or settings.dns_search or settings.dns_options):
+            raise InvalidArgument("conflicting options: --add-host, --dns, --dns-search and --dns-option cannot "
+                                  "be used with --network container:, which shares that container's files")
+        self.store.save_request(container_id, name, mode,
                                 [[m.container_port, m.proto, m.host_port, m.host_ip] for m in mappings],
                                 getattr(opts, "ip", None), opts.hostname)
+        if settings is not None:
+            self.store.save_settings(container_id, settings)
         return self.apply_to_spec(config, self.ensure_attached(container_id))
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
@@ -486,7 +501,8 @@ class NetworkService:
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
         name, network, ports, ip, hostname = row
         ports = [PortMapping(*p) for p in ports]
-        return self.attach(container_id, name, network, ports, ip, hostname)
+        return self.attach(container_id, name, network, ports, ip, hostname,
+                           aliases=self.store.settings(container_id).aliases)
 
     def release(self, container_id: str, forget: bool = False) -> None:
         """When a container stops (and with `forget`, when it is removed): detach it."""
@@ -564,3 +580,14 @@ def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:
     """"" for the default root; else 5 hex digits of the root's path, in every host object's name."""
     root = os.path.abspath(root)
     return "" if root == default_root else f"{zlib.crc32(root.encode()) & 0xfffff:05x}"
+
+
+_RESOLUTION_FIELDS = ("extra_hosts", "dns", "dns_search", "dns_options", "network_aliases")
+
+
+def _resolution_settings(opts):
+    """--add-host, --dns... checked (engine/resolution.py, loaded only when one is given); None without."""
+    if not any(getattr(opts, field, None) for field in _RESOLUTION_FIELDS):
+        return None
+    from mydocker.engine.resolution import settings_from_options
+    return settings_from_options(opts)

@@ -19,6 +19,31 @@ class SecurityOptions:
 
 
 @record
+class Mount:
+    """One `--mount` (Docker's HostConfig.Mounts entry): engine/mounts.py checks and applies it."""
+    type: str = "volume"            # bind | volume | tmpfs
+    source: str = ""                # bind: absolute host path; volume: name ("" = anonymous); tmpfs: none
+    target: str = ""                # absolute path in the container
+    readonly: bool = False          # a read-only bind is read-only recursively (rro), as Docker 25+
+    bind_propagation: str = ""      # "" = rprivate; private|rprivate|shared|rshared|slave|rslave
+    volume_nocopy: bool = False     # do not fill a new volume from the image
+    volume_labels: dict[str, str] = factory(dict)   # labels of a volume this mount creates
+    tmpfs_size: int | None = None   # bytes (None: the kernel's default, half the RAM)
+    tmpfs_mode: int | None = None   # permission bits of the tmpfs root (e.g. 0o1777)
+
+
+@record
+class Healthcheck:
+    """Docker's Config.Healthcheck: fields left at zero take the image's HEALTHCHECK, then Docker's
+    defaults (30s interval, 30s timeout, 3 retries, no start period). engine/health.py runs it."""
+    test: list[str] = factory(list)   # ["CMD", arg...] | ["CMD-SHELL", "cmd"] | ["NONE"] (off) | [] (the image's)
+    interval: int = 0                 # ns between probes
+    timeout: int = 0                  # ns before a probe counts as failed
+    retries: int = 0                  # consecutive failures that make it unhealthy
+    start_period: int = 0             # ns after start when failures do not count
+
+
+@record
 class RunOptions:
     image: str
     command: list[str] = factory(list)
@@ -51,6 +76,18 @@ class RunOptions:
     ip: str | None = None
     userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py
     pull: str = "missing"            # --pull missing (default) | never: a missing image is an error (NoSuchImage)
+    labels: dict[str, str] = factory(dict)   # --label/--label-file (Config.Labels): over the image's labels
+    mounts: list[Mount] = factory(list)      # --mount (HostConfig.Mounts); engine/mounts.py
+    tmpfs: dict[str, str] = factory(dict)    # --tmpfs PATH[:OPTS] (HostConfig.Tmpfs): path -> "size=64m,mode=1777"
+    # name resolution (HostConfig.ExtraHosts, Dns, DnsSearch, DnsOptions); engine/resolution.py checks them
+    extra_hosts: list[str] = factory(list)   # --add-host NAME:IP (or NAME:host-gateway)
+    dns: list[str] = factory(list)           # --dns IP: nameservers replacing the host's
+    dns_search: list[str] = factory(list)    # --dns-search DOMAIN ("." for none)
+    dns_options: list[str] = factory(list)   # --dns-option OPT (ndots:2, ...)
+    publish_all: bool = False                # -P: every exposed port (image's EXPOSE and `expose`) to a free host port
+    expose: list[str] = factory(list)        # --expose PORT[/PROTO] or a range (Config.ExposedPorts)
+    network_aliases: list[str] = factory(list)  # --network-alias: more names on its user network
+    healthcheck: Healthcheck | None = None   # --health-* / --no-healthcheck (test ["NONE"]); None: the image's
 
 
 @record
@@ -64,6 +101,7 @@ class BuildOptions:
     network: str | None = None              # for RUN: bridge (default), none, host or a network
     stdin: bytes | None = None              # what the caller read for `build -` (context "-": a Dockerfile,
                                             # or a tar of the context) or `-f -` (dockerfile "-": the Dockerfile)
+    labels: dict[str, str] = factory(dict)  # --label: set on the final image (a LABEL step at the end)
 
 
 @record

@@ -12,7 +12,7 @@ from mydocker.record import asdict, factory, fields, record
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, image TEXT NOT NULL, image_id TEXT NOT NULL,
@@ -29,8 +29,9 @@ _ADDED_COLUMNS = {
     "monitor": "TEXT NOT NULL DEFAULT ''",          # "pid:starttime" of the process that reaps it
     "host_config": "TEXT NOT NULL DEFAULT '{}'",
     "manually_stopped": "INTEGER NOT NULL DEFAULT 0",   # `stop`: no restart policy brings it back
+    "health": "TEXT NOT NULL DEFAULT '{}'",          # State.Health (engine/health.py), {} without a healthcheck
 }
-_JSON_COLUMNS = ("config", "host_config")
+_JSON_COLUMNS = ("config", "host_config", "health")
 
 
 @record
@@ -52,6 +53,7 @@ class ContainerRecord:
     monitor: str = ""
     host_config: dict = factory(dict)   # Docker's HostConfig: RestartPolicy, LogConfig, AutoRemove, ...
     manually_stopped: bool = False
+    health: dict = factory(dict)        # Docker's State.Health: Status, FailingStreak, Log (engine/health.py)
 
 
 _COLUMNS = list(fields(ContainerRecord))

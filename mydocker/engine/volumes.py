@@ -16,7 +16,7 @@ import os
 from mydocker.engine.names import valid_name as _valid_name
 from mydocker.engine.records import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
-from mydocker.record import record
+from mydocker.record import factory, record
 from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
 
 _SCHEMA = (
@@ -38,6 +38,7 @@ class VolumeSpec:
     readonly: bool = False
     copy: bool = True    # fill a new volume from the image (not with `nocopy`)
     propagation: str = "rprivate"
+    labels: dict = factory(dict)    # of a volume this mount creates (--mount volume-label=)
 
 
 def parse_spec(text: str) -> VolumeSpec:
@@ -72,6 +73,15 @@ def parse_spec(text: str) -> VolumeSpec:
             raise InvalidArgument(f"invalid volume name {source!r}: use letters, digits and _ . - "
                                   "(at least two characters), or an absolute host path for a bind mount")
     return VolumeSpec(kind, source, os.path.normpath(dest), "ro" in options, "nocopy" not in options, propagation)
+
+
+def spec_from_mount(mount) -> VolumeSpec:
+    """A bind or volume `--mount` (options.Mount, checked by engine/mounts.py) as a VolumeSpec."""
+    if mount.type == "volume" and mount.source and not _valid_name(mount.source):
+        raise InvalidArgument(f'invalid mount config for type "volume": invalid volume name {mount.source!r}: '
+                              "use letters, digits and _ . - (at least two characters)")
+    return VolumeSpec(mount.type, mount.source, os.path.normpath(mount.target), mount.readonly,
+                      not mount.volume_nocopy, mount.bind_propagation or "rprivate", labels=dict(mount.volume_labels))
 
 
 class VolumeService:
@@ -155,16 +165,19 @@ class VolumeService:
     # the container hooks
 
     def mounts_for(self, container_id: str, specs: list[str], rootfs: str,
-                   image_volumes: dict | None = None) -> list[dict]:
-        """OCI mounts for a new container's `-v` arguments and its image's VOLUMEs.
+                   image_volumes: dict | None = None, more: list[VolumeSpec] = (), taken_by_tmpfs: set = frozenset()) -> list[dict]:
+        """OCI mounts for a new container's `-v` arguments, its bind and volume `--mount`s (`more`,
+        parsed) and its image's VOLUMEs (not where a tmpfs goes).
 
         Call after the container's record exists and its rootfs is mounted, before config.json
         is written: named volumes are created on demand and filled from the image."""
         from mydocker.runtime.api import secure_join
-        parsed = [parse_spec(s) for s in specs]
+        parsed = [parse_spec(s) for s in specs] + list(more)
         taken = {p.destination for p in parsed}
-        if len(taken) != len(parsed):
-            raise InvalidArgument("two volumes have the same container path: give each -v its own destination")
+        if len(taken) != len(parsed) or taken & taken_by_tmpfs:
+            raise InvalidArgument("two mounts have the same container path: give each -v, --mount and --tmpfs "
+                                  "its own destination")
+        taken |= taken_by_tmpfs
         parsed += [VolumeSpec("volume", "", os.path.normpath(d)) for d in (image_volumes or {})
                    if os.path.normpath(d) not in taken]
         mounts = []
@@ -175,7 +188,7 @@ class VolumeService:
                     os.makedirs(source, mode=0o755)
             else:
                 fresh = not spec.source or not self.exists(spec.source)
-                name = self.create(spec.source or None)
+                name = self.create(spec.source or None, labels=spec.labels)
                 with self.records.transaction():
                     self.db.execute("INSERT OR IGNORE INTO volume_users VALUES (?,?)", (name, container_id))
                 source = self.data_dir(name)
@@ -207,13 +220,20 @@ class VolumeService:
 
 def for_container(records: Records, containers_dir: str, container_id: str, opts, image_config: dict,
                   rootfs: str) -> list[dict]:
-    """The hook `ContainerService.run` calls before writing config.json: mounts for `-v` and VOLUMEs."""
+    """The hook `ContainerService.run` calls before writing config.json: mounts for `-v`, `--mount`,
+    `--tmpfs` and VOLUMEs."""
     specs = getattr(opts, "volumes", None) or []
     image_volumes = (image_config.get("config") or {}).get("Volumes")
-    if not specs and not image_volumes:
-        return []
+    more, tmpfs = [], []
+    if getattr(opts, "mounts", None) or getattr(opts, "tmpfs", None):
+        from mydocker.engine.mounts import for_container as mounts_for_container
+        others, tmpfs = mounts_for_container(opts)
+        more = [spec_from_mount(m) for m in others]
+    if not specs and not image_volumes and not more:
+        return tmpfs
     service = VolumeService(records, os.path.dirname(containers_dir))
-    return service.mounts_for(container_id, specs, rootfs, image_volumes)
+    return service.mounts_for(container_id, specs, rootfs, image_volumes, more,
+                              {m["destination"] for m in tmpfs}) + tmpfs
 
 
 def release_container(records: Records, containers_dir: str, container_id: str, remove_anonymous: bool) -> None:

@@ -22,7 +22,8 @@ EXPANDED = frozenset({"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGN
 KNOWN = frozenset({"FROM", "RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER",
                    "EXPOSE", "LABEL", "VOLUME", "STOPSIGNAL", "MAINTAINER", "HEALTHCHECK", "ONBUILD"})
 _FLAGS = {"COPY": ("chown", "chmod", "from", "link"), "ADD": ("chown", "chmod", "link", "checksum", "keep-git-dir"),
-          "FROM": ("platform",), "RUN": ("network", "mount", "security")}
+          "FROM": ("platform",), "RUN": ("network", "mount", "security"),
+          "HEALTHCHECK": ("interval", "timeout", "start-period", "start-interval", "retries")}
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.*?)\s*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -207,9 +208,21 @@ def _parse_instruction(number: int, text: str, escape: str) -> Instruction:
     ins = Instruction(cmd=cmd, line=number, original=text.strip(" \t"))
     if cmd not in KNOWN:
         raise DockerfileError(number, f"unknown instruction {word!r}: see the Dockerfile reference for the list")
-    if cmd in ("HEALTHCHECK", "ONBUILD"):
+    if cmd == "ONBUILD":
         raise DockerfileError(number, f"{cmd} is not supported by mydocker build yet: remove it")
     rest = _take_flags(ins, rest)
+    if cmd == "HEALTHCHECK":  # NONE, or CMD in exec (["CMD", ...]) or shell (["CMD-SHELL", "..."]) form
+        kind, _, command = rest.partition(" ")
+        command = command.strip(" \t")
+        if kind.upper() == "NONE" and not command and not ins.flags:
+            ins.args = ["NONE"]
+        elif kind.upper() == "CMD" and command:
+            items = _json_list(command)
+            ins.args, ins.json = (["CMD", *items], True) if items is not None else (["CMD-SHELL", command], False)
+        else:
+            raise DockerfileError(number, "HEALTHCHECK takes NONE, or [--interval=D --timeout=D --start-period=D "
+                                          "--retries=N] CMD command")
+        return ins
     if cmd in ("RUN", "CMD", "ENTRYPOINT", "SHELL"):
         items = _json_list(rest)
         if items is not None:

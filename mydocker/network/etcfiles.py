@@ -15,25 +15,42 @@ FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 NAMES = ("hosts", "hostname", "resolv.conf")
 
 
-def hosts(own: list[tuple[str, list[str]]], peers: list[tuple[str, list[str]]]) -> str:
-    """`own`: (address, names) of the container itself; `peers`: of the containers it can reach."""
+def hosts(own: list[tuple[str, list[str]]], peers: list[tuple[str, list[str]]],
+          extra: list[tuple[str, str]] = ()) -> str:
+    """`own`: (address, names) of the container itself; `peers`: of the containers it can reach;
+    `extra`: (name, address) of --add-host, after localhost as Docker writes them."""
     lines = [_LOCALHOST]
+    lines += [f"{ip}\t{name}\n" for name, ip in extra]
     lines += [f"{ip}\t{' '.join(dict.fromkeys(names))}\n" for ip, names in own + peers if names]
     return "".join(lines)
 
 
-def resolv_conf(host_text: str, host_netns: bool = False) -> str:
-    """The host's resolv.conf minus loopback nameservers, which mean nothing in another netns."""
+def resolv_conf(host_text: str, host_netns: bool = False, nameservers: list[str] = (), search: list[str] = (),
+                options: list[str] = ()) -> str:
+    """The host's resolv.conf minus loopback nameservers, which mean nothing in another netns.
+    `nameservers`, `search`, `options` (--dns, --dns-search, --dns-option) each replace the host's
+    lines of that kind, as Docker does; a search of "." alone means no search domains."""
     out, servers = [], 0
     for line in host_text.splitlines():
         words = line.split()
-        if words and words[0] == "nameserver" and len(words) > 1:
+        kind = words[0] if words else ""
+        if (kind == "nameserver" and nameservers) or (kind in ("search", "domain") and search) or \
+                (kind == "options" and options):
+            continue
+        if kind == "nameserver" and len(words) > 1:
             if not host_netns and (words[1].startswith("127.") or words[1] == "::1"):
                 continue
             servers += 1
         out.append(line)
-    if not servers:
+    if nameservers:
+        out += [f"nameserver {ns}" for ns in nameservers]
+    elif not servers:
         out += [f"nameserver {ns}" for ns in FALLBACK_NAMESERVERS]
+    domains = [d for d in search if d != "."]
+    if domains:
+        out.append("search " + " ".join(domains))
+    if options:
+        out.append("options " + " ".join(options))
     return "\n".join(out).strip("\n") + "\n"
 
 

@@ -47,6 +47,19 @@ def parse(spec: str) -> PortMapping:
     return PortMapping(container_port, proto, host_port, "" if host_ip == "0.0.0.0" else host_ip)
 
 
+def parse_exposed(spec: str) -> list[tuple[int, str]]:
+    """`--expose PORT[/PROTO]`, `START-END[/PROTO]` or an image's ExposedPorts key: (port, proto) each."""
+    body, _, proto = spec.partition("/")
+    proto = (proto or "tcp").lower()
+    start, dash, end = body.partition("-")
+    if proto not in ("tcp", "udp", "sctp") or not start.isdigit() or (dash and not end.isdigit()):
+        raise InvalidArgument(f"invalid port {spec!r}: use PORT[/tcp|udp] or START-END[/tcp|udp], e.g. 80 or 8000-8010")
+    first, last = int(start), int(end if dash else start)
+    if not 0 < first <= last < 65536:
+        raise InvalidArgument(f"invalid port {spec!r}: ports go from 1 to 65535, the range's start first")
+    return [(port, proto) for port in range(first, last + 1)]
+
+
 def free_port(proto: str, host_ip: str = "") -> int:
     """An ephemeral port nobody listens on now, for `-p CONTAINER_PORT` without a host port."""
     import socket

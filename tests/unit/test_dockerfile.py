@@ -93,7 +93,9 @@ def test_copy_json_form_with_spaces():
     ("FROM x\nRUN\n", "RUN needs a command"),
     ("FROM x\nARG 1bad\n", "not a valid name"),
     ("FROM x\nLABEL novalue\n", "line 2"),
-    ("FROM x\nHEALTHCHECK CMD true\n", "not supported"),
+    ("FROM x\nONBUILD RUN true\n", "not supported"),
+    ("FROM x\nHEALTHCHECK CMD\n", "HEALTHCHECK takes NONE"),
+    ("FROM x\nHEALTHCHECK --retries=1 NONE\n", "HEALTHCHECK takes NONE"),
 ])
 def test_errors_name_the_line(text, message):
     with pytest.raises(DockerfileError, match=message):
@@ -132,3 +134,12 @@ def test_expand_with_backtick_escape():
 def test_bad_expansions_raise_a_dockerfile_error(word):
     with pytest.raises(DockerfileError):
         expand(word, ENV, line=3)
+
+
+def test_healthcheck_forms():
+    from mydocker.image.dockerfile import parse
+    ins = parse('FROM x\nHEALTHCHECK --interval=5s CMD ["curl", "-f", "http://x/"]\n').instructions[1]
+    assert ins.args == ["CMD", "curl", "-f", "http://x/"] and ins.flags == {"interval": "5s"}
+    assert parse("FROM x\nHEALTHCHECK CMD wget -q x || exit 1\n").instructions[1].args == \
+        ["CMD-SHELL", "wget -q x || exit 1"]
+    assert parse("FROM x\nHEALTHCHECK none\n").instructions[1].args == ["NONE"]
