@@ -28,11 +28,31 @@ def system_events(ctx: Context) -> None:
     req = ctx.req
     since, until = _time_ns(req.arg("since")), _time_ns(req.arg("until"))
     filters = _filters(req.arg("filters"))
-    system = ctx.api.system
-    out = ctx.chunked("application/json")
-    system.events(since, until, filters, lambda doc: out.write(json.dumps(doc).encode() + b"\n"),
-                  follow=until is None or until > time.time_ns())
-    out.close()
+    out = []
+
+    def ready() -> None:  # the filters are good: the stream starts (Docker sends its head at once)
+        out.append(ctx.chunked("application/json"))
+
+    ctx.api.system.events(since, until, filters, lambda doc: out[0].write(json.dumps(doc).encode() + b"\n"),
+                          follow=until is None or until > time.time_ns(), ready=ready, alive=lambda: _connected(ctx))
+    out[0].close()
+
+
+def _connected(ctx: Context) -> bool:
+    """False once the client closed its end (readable with nothing to read). A client may not send
+    anything more on a streaming request, so there is nothing to read while it is there."""
+    import select
+    import socket
+    sock = ctx.conn.sock
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return True
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
 
 
 ROUTES = table([

@@ -432,17 +432,21 @@ class SystemEngine:
         return version()
 
     def events(self, since: int | None = None, until: int | None = None, filters: dict | None = None,
-               write=None, follow: bool = True) -> None:
+               write=None, follow: bool = True, ready=None, alive=None) -> None:
         """Docker's event documents to `write(doc)`: past ones from `since` (ns; none without it), then,
         with `follow`, new ones until `until` (ns) passes or `write` raises. Filters: type, container,
-        event, image, label (InvalidArgument for another)."""
+        event, image, label (InvalidArgument for another). `ready()` is called once they are checked;
+        a follow ends when `alive()` turns false (a client that went away while nothing happened)."""
         from mydocker.engine import events
         for key in filters or {}:
             if key not in events.FILTER_KEYS:
                 raise InvalidArgument(f"invalid filter '{key}': events are filtered by {', '.join(events.FILTER_KEYS)}")
         if write is None:
             raise InvalidArgument("events need a `write` callback")
-        events.read(self._engine.containers.paths.runroot, write, since, until, filters or {}, follow=follow)
+        if ready:
+            ready()
+        events.read(self._engine.containers.paths.runroot, write, since, until, filters or {}, follow=follow,
+                    alive=alive)
 
     def df(self) -> dict:
         raise NotSupported("system df is not supported yet: see images, ps -a and volume ls")

@@ -71,10 +71,10 @@ def _label_matches(attrs: dict, text: str) -> bool:
 
 
 def read(runroot: str, write, since_ns: int | None = None, until_ns: int | None = None,
-         filters: dict[str, list[str]] | None = None, follow: bool = True, poll: float = 0.1) -> None:
+         filters: dict[str, list[str]] | None = None, follow: bool = True, poll: float = 0.1, alive=None) -> None:
     """Past events from `since_ns` (none without it), then, with `follow`, new ones as they are
     appended, until `until_ns` passes; each to `write(doc)`. The caller stops a follow by raising
-    from `write` (a client that went away) or by `until_ns`."""
+    from `write`, by `until_ns`, or by `alive()` turning false."""
     filters = filters or {}
     path = os.path.join(runroot, LOG)
     start = time.time_ns()
@@ -97,6 +97,8 @@ def read(runroot: str, write, since_ns: int | None = None, until_ns: int | None 
                                                                           and until_ns <= start):
             return
         time.sleep(poll)
+        if alive is not None and not alive():
+            return
         if _inode(path) != inode:  # moved to .1: the rest of the old file, then the new one from its start
             docs, _ = _lines(path + ".1", offset)
             for doc in docs:

@@ -386,6 +386,9 @@ class Lifecycle:
         if rec.status in ("running", "paused"):
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, 10)
+            # its monitor records nothing of a container being removed: its end is told here
+            events.container(self.paths.runroot, rec, "kill", signal=int(signal.SIGKILL))
+            events.container(self.paths.runroot, rec, "die", exitCode=128 + int(signal.SIGKILL))
         self.teardown(rec.id, remove=True, remove_volumes=volumes)
         return rec
 
