@@ -6,6 +6,6 @@ adding a group is a module and one line here.
 
 from __future__ import annotations
 
-from mydocker.apiserver import archive, events, freeze, handlers, images, observe
+from mydocker.apiserver import archive, diskusage, events, freeze, handlers, images, observe
 
-ALL = [*handlers.ROUTES, *images.ROUTES, *archive.ROUTES, *observe.ROUTES, *freeze.ROUTES, *events.ROUTES]
+ALL = [*handlers.ROUTES, *images.ROUTES, *archive.ROUTES, *observe.ROUTES, *freeze.ROUTES, *events.ROUTES, *diskusage.ROUTES]

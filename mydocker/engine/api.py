@@ -449,7 +449,10 @@ class SystemEngine:
                     alive=alive)
 
     def df(self) -> dict:
-        raise NotSupported("system df is not supported yet: see images, ps -a and volume ls")
+        """Disk usage (engine/diskusage.usage): image rows with their containers, the layers' size,
+        (record, writable layer bytes) per container, volumes with Size and RefCount."""
+        from mydocker.engine.diskusage import usage
+        return usage(self._engine)
 
     def prune(self, volumes: bool = False) -> dict[str, list[str]]:
         """Stopped containers, unused networks, dangling images (and unused volumes)."""

@@ -80,3 +80,24 @@ def test_a_client_that_leaves_a_quiet_stream_frees_its_worker(service):
         time.sleep(0.05)
     assert subprocess.run(["pgrep", "-P", str(service.proc.pid)], capture_output=True).returncode != 0
 
+
+
+def test_docker_system_df_counts_images_containers_and_volumes(service, mydocker):
+    mydocker("volume", "create", "dfvol")
+    service.docker("run", "-d", "--name", "dfbox", "-v", "dfvol:/data", "busybox", "sh", "-c",
+                   "dd if=/dev/zero of=/data/f bs=1k count=300 && dd if=/dev/zero of=/big bs=1k count=200 "
+                   "&& touch /done && exec sleep 300")
+    deadline = time.monotonic() + 10
+    while mydocker("exec", "dfbox", "test", "-e", "/done", rc=None).rc != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    out = service.docker("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}").stdout
+    rows = {line.split("|")[0]: line.split("|")[1:] for line in out.splitlines()}
+    assert rows["Images"][:2] == ["1", "1"] and rows["Images"][2].endswith("MB")
+    assert rows["Containers"][:2] == ["1", "1"] and rows["Containers"][2].startswith("20")  # ~204.8kB written
+    assert rows["Local Volumes"][:2] == ["1", "1"] and rows["Local Volumes"][2].startswith("30")  # ~307.2kB
+    status, body = service.request("GET", "/system/df")
+    doc = json.loads(body)
+    assert status == 200 and doc["LayersSize"] > 0 and doc["BuildCache"] == []
+    assert doc["Volumes"][0]["UsageData"]["RefCount"] == 1 and doc["Containers"][0]["SizeRw"] >= 200 * 1024
+    service.docker("rm", "-f", "dfbox")
+    mydocker("volume", "rm", "dfvol")
