@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("mydocker.cli.import_", "Import the contents from a tarball to create a filesystem image"),
     "export": ("mydocker.cli.export", "Export a container's filesystem as a tar archive"),
     "cp": ("mydocker.cli.cp", "Copy files/folders between a container and the local filesystem"),
+    "events": ("mydocker.cli.events", "Get real time events from the server"),
     "history": ("mydocker.cli.history", "Show the history of an image"),
     "volume": ("mydocker.cli.volume", "Manage volumes"),
     "info": ("mydocker.cli.info", "Display system-wide information"),

@@ -101,3 +101,20 @@ def test_docker_system_df_counts_images_containers_and_volumes(service, mydocker
     assert doc["Volumes"][0]["UsageData"]["RefCount"] == 1 and doc["Containers"][0]["SizeRw"] >= 200 * 1024
     service.docker("rm", "-f", "dfbox")
     mydocker("volume", "rm", "dfvol")
+
+
+def test_mydocker_events_and_system_df(mydocker):
+    since = time.time()
+    mydocker("run", "--rm", "--name", "clievents", "busybox", "sh", "-c", "exit 2", rc=2)
+    until = time.time() + 0.2
+    time.sleep(0.3)
+    out = mydocker("events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "--format",
+                   "{{.Action}} {{.Actor.Attributes.name}}").out
+    assert out.splitlines() == ["create clievents", "start clievents", "die clievents", "destroy clievents"]
+    out = mydocker("system", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}", "-f", "event=die").out
+    assert "container die" in out and "exitCode=2" in out and len(out.splitlines()) == 1
+    assert "invalid filter 'bogus'" in mydocker("events", "-f", "bogus=1", "--until", "1", rc=125).err
+    table = mydocker("system", "df").out.splitlines()
+    assert table[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert table[1].split()[:3] == ["Images", "1", "0"] and table[2].split()[:3] == ["Containers", "0", "0"]
+
