@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import stat
 
-from mydocker.engine import events
+from mydocker.lazy import lazy_module
+
+events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.lifecycle import LOWERS, Lifecycle
 from mydocker.engine.observation import Observation, identity as _identity

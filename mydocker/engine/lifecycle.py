@@ -11,7 +11,9 @@ import _signal as signal  # the constants without the Signals enum: `signal` imp
 import os
 import time
 
-from mydocker.engine import events
+from mydocker.lazy import lazy_module
+
+events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.observation import UNKNOWN_EXIT, Observation
 from mydocker.engine.records import ContainerRecord, Records, now
