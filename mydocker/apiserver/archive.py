@@ -41,7 +41,7 @@ def archive_get(ctx: Context) -> None:
 
 def archive_put(ctx: Context) -> None:
     req = ctx.req
-    body = getattr(req, "upload", None) or io.BytesIO(req.body)
+    body = req.upload or io.BytesIO(req.body)  # spooled to a file (http.UPLOAD_PATH)
     ctx.api.containers.archive_put(req.params["id"], _path(ctx), body,
                                    no_overwrite_dir_non_dir=req.flag("noOverwriteDirNonDir"),
                                    copy_owner=req.flag("copyUIDGID"))

@@ -59,6 +59,15 @@ def test_docker_cp_a_file_both_ways(service, mydocker, tmp_path):
     assert status == 200
 
 
+def test_docker_cp_of_a_file_larger_than_a_json_body(service, mydocker, tmp_path):
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(40 * 1024 * 1024)  # over http.MAX_BODY (16 MiB): uploads are spooled, not bounded
+    service.docker("run", "-d", "--name", "web", "busybox", "sleep", "300")
+    service.docker("cp", str(big), "web:/tmp/")
+    assert mydocker("exec", "web", "stat", "-c", "%s", "/tmp/big").out == f"{40 * 1024 * 1024}\n"
+
+
 def test_docker_cp_a_directory_both_ways_and_a_stopped_container(service, mydocker, tmp_path):
     src = tmp_path / "tree"
     (src / "sub").mkdir(parents=True)
