@@ -6,6 +6,7 @@ adding a group is a module and one line here.
 
 from __future__ import annotations
 
-from mydocker.apiserver import archive, diskusage, events, freeze, handlers, images, observe
+from mydocker.apiserver import archive, diskusage, events, execs, freeze, handlers, images, observe
 
-ALL = [*handlers.ROUTES, *images.ROUTES, *archive.ROUTES, *observe.ROUTES, *freeze.ROUTES, *events.ROUTES, *diskusage.ROUTES]
+ALL = [*handlers.ROUTES, *images.ROUTES, *execs.ROUTES, *archive.ROUTES, *observe.ROUTES, *freeze.ROUTES,
+       *events.ROUTES, *diskusage.ROUTES]
