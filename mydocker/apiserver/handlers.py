@@ -52,7 +52,8 @@ class Context:
 
     def json(self, status: int, doc) -> None:
         self.answered = True
-        self.conn.send_json(status, doc, self.headers())
+        # a HEAD answer has no body, errors included: a client would read it as the next response
+        self.conn.send(status, json.dumps(doc).encode() + b"\n", self.headers(), head_only=self.req.method == "HEAD")
 
     def empty(self, status: int = 204) -> None:
         self.answered = True
@@ -124,7 +125,7 @@ def container_list(ctx: Context) -> None:
 
 
 def _ports(containers, rec) -> list:
-    if rec.status != "running":
+    if rec.status not in ("running", "paused"):
         return []
     try:
         return containers.port(rec.id)
@@ -165,7 +166,8 @@ def _state(ctx: Context) -> dict:
 
 
 def container_start(ctx: Context) -> None:
-    if _state(ctx)["Running"]:
+    state = _state(ctx)
+    if state["Running"] and not state["Paused"]:  # a paused one: the engine's Conflict (Docker's 409)
         return ctx.empty(304)
     ctx.api.containers.start(ctx.req.params["id"])
     ctx.empty()

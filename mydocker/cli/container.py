@@ -20,7 +20,10 @@ SUBCOMMANDS = {
     "inspect": ("mydocker.cli.inspect", "Display detailed information on one or more containers"),
     "wait": ("mydocker.cli.wait", "Block until one or more containers stop, then print their exit codes"),
     "top": ("mydocker.cli.top", "Display the running processes of a container"),
+    "cp": ("mydocker.cli.cp", "Copy files/folders between a container and the local filesystem"),
     "rename": ("mydocker.cli.rename", "Rename a container"),
+    "pause": ("mydocker.cli.pause", "Pause all processes within one or more containers"),
+    "unpause": ("mydocker.cli.unpause", "Unpause all processes within one or more containers"),
     "prune": ("mydocker.cli.container", "Remove all stopped containers"),
 }
 

@@ -1,4 +1,5 @@
-"""`mydocker system COMMAND`: `service`, the Docker Engine API for the docker CLI, docker-py, compose."""
+"""`mydocker system COMMAND`: `service`, the Docker Engine API for the docker CLI, docker-py, compose;
+`df`, disk usage; `events`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from mydocker.cli.image import group
 
 SUBCOMMANDS = {
     "service": ("mydocker.cli.system", "Serve the Docker Engine API (docker CLI, docker-py) until killed"),
+    "df": ("mydocker.cli.system", "Show mydocker disk usage"),
+    "events": ("mydocker.cli.events", "Get real time events from the server"),
 }
 
 command = group("system", SUBCOMMANDS)
@@ -21,7 +24,8 @@ service_command = (
 
 def handle(engine, opts, args: list[str]) -> int:
     from mydocker.cli.image import dispatch
-    return dispatch(engine, args, SUBCOMMANDS, "system", {"service": (service_command, handle_service)})
+    return dispatch(engine, args, SUBCOMMANDS, "system", {"service": (service_command, handle_service),
+                                                           "df": (df_command, handle_df)})
 
 
 def handle_service(engine, opts, args: list[str]) -> int:
@@ -31,3 +35,38 @@ def handle_service(engine, opts, args: list[str]) -> int:
         raise InvalidArgument(f"invalid --time {opts.time}: give seconds, or 0 to serve until killed")
     # the engine handle is only built here (nothing opened): each connection's worker opens it after the fork
     return serve(args[0] if args else DEFAULT_URI, lambda: engine, idle=opts.time)
+
+
+df_command = Command("system df", "Show mydocker disk usage", usage="system df", max_args=0)
+
+
+def handle_df(engine, opts, args: list[str]) -> int:
+    """Docker's summary table: per type, how many, how many in use, their size, what removing the
+    unused would free."""
+    import sys
+    from mydocker.cli.images import human_size
+    from mydocker.cli.table import tabwrite
+    usage = engine.system.df()
+    images = {row["ID"]: row for row in usage["images"]}
+    used_images = {i for i, row in images.items() if row["Containers"]}
+    image_size = sum(row["Size"] for row in images.values())
+    unused = sum(row["Size"] for i, row in images.items() if i not in used_images)
+    containers = usage["containers"]
+    running = [size for rec, size in containers if rec.status in ("running", "paused")]
+    container_size = sum(size for _, size in containers)
+    volumes = usage["volumes"]
+    volume_size = sum(v["Size"] for v in volumes)
+    unused_volumes = sum(v["Size"] for v in volumes if not v["RefCount"])
+
+    def share(part: int, whole: int) -> str:
+        return f"{human_size(part)} ({int(part * 100 / whole) if whole else 0}%)"
+
+    rows = ["TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE",
+            f"Images\t{len(images)}\t{len(used_images)}\t{human_size(image_size)}\t{share(unused, image_size)}",
+            f"Containers\t{len(containers)}\t{len(running)}\t{human_size(container_size)}\t"
+            f"{share(container_size - sum(running), container_size)}",
+            f"Local Volumes\t{len(volumes)}\t{sum(1 for v in volumes if v['RefCount'])}\t{human_size(volume_size)}\t"
+            f"{share(unused_volumes, volume_size)}",
+            "Build Cache\t0\t0\t0B\t0B"]
+    sys.stdout.write(tabwrite(rows))
+    return 0

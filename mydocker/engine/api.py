@@ -152,10 +152,11 @@ class ContainerEngine:
         return parse_signal(signal)
 
     def pause(self, ref: str):
-        raise NotSupported("pause is not supported yet: stop the container instead")
+        """Freeze its processes (Conflict unless running); stop, kill and rm -f thaw it after signalling."""
+        return self._service.lifecycle.pause(ref)
 
     def unpause(self, ref: str):
-        raise NotSupported("unpause is not supported yet: start the container instead")
+        return self._service.lifecycle.unpause(ref)
 
     def restart(self, ref: str, timeout: int | None = None):
         return self._service.lifecycle.restart(ref, timeout)
@@ -201,6 +202,15 @@ class ContainerEngine:
         from mydocker.engine.stats import sample
         return sample(self._engine, refs, interval=interval)
 
+    def stats_document(self, ref: str, previous: dict | None = None) -> dict:
+        """One reading as Docker's stats JSON (engine/stats.docker_reading); `previous` becomes precpu_stats."""
+        from mydocker.engine.stats import docker_reading
+        return docker_reading(self._engine, ref, previous)
+
+    def changes(self, ref: str) -> list[dict]:
+        """The container's filesystem changes against its image: Docker's [{"Path", "Kind"}] (0 C, 1 A, 2 D)."""
+        return self._service.changes(ref)
+
     def inspect(self, ref: str) -> dict:
         return self._service.observation.inspect(ref, self._engine.networks)
 
@@ -225,11 +235,21 @@ class ContainerEngine:
         """The container's filesystem as a tar written to the binary file `out`."""
         self._service.export(ref, out)
 
-    def archive_get(self, ref: str, path: str, out) -> None:
-        raise NotSupported("copying out of a container (cp) is not supported yet: use export")
+    def archive_stat(self, ref: str, path: str):
+        """engine/archive.PathStat of `path` inside the container (a symlink as itself); NotFound."""
+        return self._service.archive_stat(ref, path)
 
-    def archive_put(self, ref: str, path: str, stream) -> None:
-        raise NotSupported("copying into a container (cp) is not supported yet: use a volume")
+    def archive_get(self, ref: str, path: str, out, on_stat=None):
+        """`path` inside the container as a tar written to the binary file `out` (`docker cp` out);
+        `on_stat(PathStat)` is called before the first byte and may return the file to write to.
+        Resolved inside the container's root filesystem only (symlinks cannot lead out)."""
+        return self._service.archive_get(ref, path, out, on_stat)
+
+    def archive_put(self, ref: str, path: str, stream, no_overwrite_dir_non_dir: bool = False,
+                    copy_owner: bool = False) -> None:
+        """Extract the tar read from `stream` into the directory `path` inside the container (`docker cp`
+        in); files owned by root unless `copy_owner` (the tar's uid/gid)."""
+        self._service.archive_put(ref, path, stream, no_overwrite_dir_non_dir, copy_owner)
 
     def commit(self, ref: str, opts: CommitOptions) -> str:
         """A new image from the container's changes; its id."""
@@ -445,11 +465,28 @@ class SystemEngine:
         from mydocker.engine.engine import version
         return version()
 
-    def events(self, since=None, until=None, filters: dict | None = None, write=None) -> None:
-        raise NotSupported("events are not recorded yet")
+    def events(self, since: int | None = None, until: int | None = None, filters: dict | None = None,
+               write=None, follow: bool = True, ready=None, alive=None) -> None:
+        """Docker's event documents to `write(doc)`: past ones from `since` (ns; none without it), then,
+        with `follow`, new ones until `until` (ns) passes or `write` raises. Filters: type, container,
+        event, image, label (InvalidArgument for another). `ready()` is called once they are checked;
+        a follow ends when `alive()` turns false (a client that went away while nothing happened)."""
+        from mydocker.engine import events
+        for key in filters or {}:
+            if key not in events.FILTER_KEYS:
+                raise InvalidArgument(f"invalid filter '{key}': events are filtered by {', '.join(events.FILTER_KEYS)}")
+        if write is None:
+            raise InvalidArgument("events need a `write` callback")
+        if ready:
+            ready()
+        events.read(self._engine.containers.paths.runroot, write, since, until, filters or {}, follow=follow,
+                    alive=alive)
 
     def df(self) -> dict:
-        raise NotSupported("system df is not supported yet: see images, ps -a and volume ls")
+        """Disk usage (engine/diskusage.usage): image rows with their containers, the layers' size,
+        (record, writable layer bytes) per container, volumes with Size and RefCount."""
+        from mydocker.engine.diskusage import usage
+        return usage(self._engine)
 
     def prune(self, volumes: bool = False) -> dict[str, list[str]]:
         """Stopped containers, unused networks, dangling images (and unused volumes)."""

@@ -29,6 +29,8 @@ class ContainerExec:
         tty, the output goes there instead of streams.stdout/stderr. `started(pid)`: once it runs."""
         from mydocker.runtime import api as runtime
         rec = self.observation.find(ref)
+        if rec.status == "paused":
+            raise Conflict(f"container {rec.name} is paused, unpause the container before exec")
         if rec.status != "running":
             raise Conflict(f"container {rec.name} is not running: start it before exec")
         process = self._process(rec.id, opts)
@@ -126,6 +128,8 @@ class ContainerExec:
         if not opts.command:
             raise InvalidArgument("No exec command specified")
         rec = self.observation.find(ref)
+        if rec.status == "paused":
+            raise Conflict(f"container {rec.id} is paused, unpause the container before exec")
         if rec.status != "running":
             raise Conflict(f"container {rec.id} is not running")
         self._process(rec.id, opts)  # a bad user, workdir or env fails here, not at start
@@ -196,7 +200,7 @@ class ContainerExec:
         """The console of a running container with a tty, resized from any process."""
         from mydocker.runtime.api import process_start_time, state
         rec = self.observation.find(ref)
-        if rec.status != "running":
+        if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.id} is not running")
         pid = state(self.paths.runtime_root, rec.id).pid
         self._resize_process(pid, process_start_time(pid), rows, cols, f"container {rec.id}")

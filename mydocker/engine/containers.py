@@ -13,7 +13,11 @@ whether or not it happened, so a failure at any point leaves nothing behind.
 from __future__ import annotations
 
 import os
+import stat
 
+from mydocker.lazy import lazy_module
+
+events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.lifecycle import LOWERS, Lifecycle
 from mydocker.engine.observation import Observation, identity as _identity
@@ -112,6 +116,7 @@ class ContainerService:
                     os.close(fd)  # the container holds the write ends: EOF when it is gone
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
+            events.container(self.paths.runroot, record, "start")
             code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
                                           raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
                                           resize=streams.resize, tee=log.feed if log else None, pipes=pipes)
@@ -121,6 +126,7 @@ class ContainerService:
             oom = runtime.oom_killed(self.runtime_root, record.id)
             self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
                                           finished_at=now(), pid=0, oom_killed=oom)
+            events.container(self.paths.runroot, record, "die", exitCode=code)
             # an `rm -f` that killed it records nothing of it, and removes it
             return RunReport(record.id, code, oom, oom and code == 137, _memory_limit(config))
         finally:
@@ -159,6 +165,7 @@ class ContainerService:
             lock.remove()
             lock.release()
             raise
+        events.container(self.paths.runroot, record, "create")
         directory = self.container_dir(record.id)
         try:
             os.makedirs(directory, mode=0o700)
@@ -233,13 +240,70 @@ class ContainerService:
             userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
             from mydocker.linux.fs import remove_tree
             remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
+            gone = self.records.get_container(container_id)
             self.records.remove_container(container_id)
+            if gone is not None:
+                events.container(self.paths.runroot, gone, "destroy")
 
     # the container's filesystem
 
     def export(self, ref: str, out) -> None:
         rec = self.records.find_container(ref)
         self.images.export_container(self.paths.container_dir(rec.id), rec.image_id, out)
+
+    def changes(self, ref: str) -> list[dict]:
+        """Docker's diff: each path of the writable layer, C (0) if the image has it, A (1) if not,
+        D (2) for overlay's whiteouts (a character device 0:0)."""
+        from mydocker.errors import NotSupported
+        from mydocker.image import snapshot
+        rec = self.records.find_container(ref)
+        directory = self.paths.container_dir(rec.id)
+        if snapshot.driver_of(directory) == "vfs":
+            raise NotSupported("changes need the overlay storage driver: vfs keeps no separate writable layer")
+        upper = snapshot.writable_dir(directory)
+        if not os.path.isdir(upper):
+            raise NotFound(f"container {ref} has no filesystem left: it was removed")
+        lowers = self.images.layer_dirs(rec.image_id)
+        out = []
+        for top, dirs, files in os.walk(upper):
+            for name in sorted(dirs + files):
+                full = os.path.join(top, name)
+                inside = "/" + os.path.relpath(full, upper)
+                st = os.lstat(full)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    kind = 2
+                else:
+                    kind = 0 if any(os.path.lexists(os.path.join(lower, inside.lstrip("/"))) for lower in lowers) else 1
+                out.append({"Path": inside, "Kind": kind})
+        # the runtime's mount points (Docker's init layer, which its diff leaves out), and a directory
+        # changed only by holding them
+        kept = [c for c in out if not _init_path(c["Path"])]
+        paths = {c["Path"] for c in kept}
+        return sorted((c for c in kept if c["Kind"] != 0 or not os.path.isdir(os.path.join(upper, c["Path"][1:]))
+                       or any(p.startswith(c["Path"] + "/") for p in paths)
+                       or not any(_init_path(f"{c['Path']}/{n}") for n in os.listdir(os.path.join(upper, c["Path"][1:])))),
+                      key=lambda c: c["Path"])
+
+    def archive_stat(self, ref: str, path: str):
+        from mydocker.engine import archive
+        with self._rootfs_fd(ref) as root_fd:
+            return archive.stat_of(root_fd, path)
+
+    def archive_get(self, ref: str, path: str, out, on_stat=None):
+        from mydocker.engine import archive
+        with self._rootfs_fd(ref) as root_fd:
+            return archive.write_tar(root_fd, path, out, on_stat)
+
+    def archive_put(self, ref: str, path: str, stream, no_overwrite_dir_non_dir: bool = False,
+                    copy_owner: bool = False) -> None:
+        from mydocker.engine import archive
+        with self._rootfs_fd(ref) as root_fd:
+            archive.extract_tar(root_fd, path, stream, no_overwrite_dir_non_dir, copy_owner)
+
+    def _rootfs_fd(self, ref: str):
+        """A context: an fd of the container's root filesystem. A running container's mounted rootfs
+        as it is; a stopped one's mounted for the copy (holding its lock: a start waits) and unmounted after."""
+        return _RootfsFd(self, self.observation.find(ref))
 
     def commit(self, ref: str, opts) -> str:
         """A new image from the container's changes (api.CommitOptions); its id."""
@@ -255,6 +319,85 @@ class ContainerService:
         return self.images.commit(writable, rec.image_id, opts.reference, opts.changes, message=opts.message,
                                   author=opts.author, created_by=f"mydocker commit {rec.name}",
                                   container_config=rec.config)
+
+
+_INIT_PATHS = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/.dockerenv", "/dev", "/proc", "/sys")
+
+
+def _init_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in _INIT_PATHS)
+
+
+class _RootfsFd:
+    """`with _RootfsFd(service, record) as fd`: see ContainerService._rootfs_fd."""
+
+    def __init__(self, service: "ContainerService", rec: ContainerRecord) -> None:
+        self.service, self.rec = service, rec
+        self.lock = None
+        self.mounted = False
+        self.fd = -1
+
+    def __enter__(self) -> int:
+        from mydocker.image import snapshot
+        directory = self.service.paths.container_dir(self.rec.id)
+        rootfs = os.path.join(directory, "rootfs")
+        if not os.path.isdir(directory):
+            raise NotFound(f"container {self.rec.name} has no filesystem left: it was removed")
+        if self.rec.status in ("running", "paused") and self.rec.pid:
+            fd = self._running_root()
+            if fd >= 0:
+                self.fd = fd
+                return fd
+        if not os.path.ismount(rootfs) and snapshot.driver_of(directory) != "vfs":
+            self.lock = self.service.paths.container_lock(self.rec.id)
+            self.lock.acquire()
+            try:
+                if not os.path.ismount(rootfs):  # still stopped now that a start waits for us
+                    lowers = self.service.images.layer_dirs(self.rec.image_id)
+                    snapshot.prepare(lowers, directory)
+                    self.mounted = True
+            except BaseException:
+                self.lock.release()
+                raise
+        try:
+            self.fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self.fd
+
+    def _running_root(self) -> int:
+        """An fd of the running container's root as its processes see it (its volumes and /etc binds
+        included), or -1 once it has exited. The pidfd pins the process: a recycled PID is noticed."""
+        import signal
+        try:
+            pidfd = os.pidfd_open(self.rec.pid)
+        except ProcessLookupError:
+            return -1
+        try:
+            fd = os.open(f"/proc/{self.rec.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                signal.pidfd_send_signal(pidfd, 0)  # still the same process: the root is its
+                if self.service.observation.find(self.rec.id).pid != self.rec.pid:
+                    raise ProcessLookupError
+            except (ProcessLookupError, NotFound):
+                os.close(fd)
+                return -1
+            return fd
+        except (FileNotFoundError, ProcessLookupError):
+            return -1
+        finally:
+            os.close(pidfd)
+
+    def __exit__(self, *exc) -> bool:
+        if self.fd >= 0:
+            os.close(self.fd)
+        if self.mounted:
+            from mydocker.image import snapshot
+            snapshot.release(self.service.paths.container_dir(self.rec.id))
+        if self.lock is not None:
+            self.lock.release()
+        return False
 
 
 def _memory_limit(config: dict) -> int | None:

@@ -59,7 +59,8 @@ class Engine:
         return {
             "Containers": len(containers),
             "ContainersRunning": sum(c.status == "running" for c in containers),
-            "ContainersStopped": sum(c.status != "running" for c in containers),
+            "ContainersPaused": sum(c.status == "paused" for c in containers),
+            "ContainersStopped": sum(c.status not in ("running", "paused") for c in containers),
             "Images": len(self.images.list()),
             "Driver": snapshot.probe(os.path.join(self.root, "containers")),
             "DockerRootDir": self.root,
@@ -88,7 +89,7 @@ class Engine:
 
         def live(container_id: str) -> bool:
             c = running.get(container_id)
-            if c is None or c.status != "running" or not c.pid:
+            if c is None or c.status not in ("running", "paused") or not c.pid:
                 return False
             return os.path.exists(f"/proc/{c.pid}")
 

@@ -11,6 +11,9 @@ import _signal as signal  # the constants without the Signals enum: `signal` imp
 import os
 import time
 
+from mydocker.lazy import lazy_module
+
+events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.observation import UNKNOWN_EXIT, Observation
 from mydocker.engine.records import ContainerRecord, Records, now
@@ -223,6 +226,8 @@ class Lifecycle:
                                                      exit_code=0, oom_killed=False,
                                                      health=starting() if active(rec.config) else {})
             now_rec = self.records.get_container(container_id)
+            if recorded and now_rec is not None:
+                events.container(self.paths.runroot, now_rec, "start")
             if not recorded or now_rec is None:  # `rm -f` came while we started: finish its job
                 self.teardown(container_id, remove=True)
                 return {"error": "conflict", "message": f"container {container_id} was removed while it started"}
@@ -288,6 +293,7 @@ class Lifecycle:
             self.records.update_container(container_id, unless_status=("removing",),
                                           status="restarting" if restart else "exited", exit_code=code, finished_at=now(), pid=0, oom_killed=oom, error=error,
                                           restart_count=rec.restart_count + (1 if restart else 0))
+            events.container(self.paths.runroot, rec, "die", exitCode=code)
         return restart
 
     # verbs
@@ -296,6 +302,8 @@ class Lifecycle:
         rec = self.observation.find(ref)
         if rec.status == "running":
             return rec
+        if rec.status == "paused":
+            raise Conflict(f"cannot start a paused container {rec.name}, try unpause instead")
         if rec.status == "removing":
             raise Conflict(f"container {rec.name} is being removed: it cannot be started")
         if rec.status != "created" or rec.started_at:  # a created one is set up as launch needs it: keep it
@@ -309,7 +317,7 @@ class Lifecycle:
         from mydocker.runtime.api import parse_signal
         rec = self.observation.find(ref)
         self.records.update_container(rec.id, manually_stopped=True)
-        if rec.status != "running":
+        if rec.status not in ("running", "paused"):  # a paused one is thawed once signalled, as Docker does
             if rec.status == "restarting":
                 self.observation.record_lost(rec, rec.exit_code or 0, "")
             return rec
@@ -320,15 +328,18 @@ class Lifecycle:
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, None)
             sig = signal.SIGKILL
-        return self.observation.await_record(rec, 128 + sig)
+        done = self.observation.await_record(rec, 128 + sig)
+        events.container(self.paths.runroot, rec, "stop")
+        return done
 
     def kill(self, ref: str, sig: str = "KILL") -> ContainerRecord:
         from mydocker.runtime.api import parse_signal
         number = parse_signal(sig)
         rec = self.observation.find(ref)
-        if rec.status != "running":
+        if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.name} is not running: only a running container can be signalled")
         self._signal(rec, number)
+        events.container(self.paths.runroot, rec, "kill", signal=number)
         return rec
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
@@ -341,7 +352,7 @@ class Lifecycle:
         rec = self.observation.find(ref)
         before, code = rec.finished_at, rec.exit_code
         while True:
-            if rec.status == "running":
+            if rec.status in ("running", "paused"):
                 self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
             fresh = self.records.get_container(rec.id)
             if fresh is None:  # removed (its exit was recorded with status "removing" first)
@@ -355,8 +366,8 @@ class Lifecycle:
 
     def _wait_not_running(self, ref: str) -> int:
         rec = self.observation.find(ref)
-        while rec.status in ("running", "restarting"):
-            if rec.status == "running":
+        while rec.status in ("running", "restarting", "paused"):
+            if rec.status in ("running", "paused"):
                 self.observation.wait_gone(rec, None)
                 rec = self.observation.await_record(rec, UNKNOWN_EXIT)
             else:
@@ -375,9 +386,12 @@ class Lifecycle:
             if rec.status in ("running", "restarting", "paused") and not force:
                 raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
             self.records.update_container(rec.id, status="removing")  # its monitor or run neither records nor restarts it now
-        if rec.status == "running":
+        if rec.status in ("running", "paused"):
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, 10)
+            # its monitor records nothing of a container being removed: its end is told here
+            events.container(self.paths.runroot, rec, "kill", signal=int(signal.SIGKILL))
+            events.container(self.paths.runroot, rec, "die", exitCode=128 + int(signal.SIGKILL))
         self.teardown(rec.id, remove=True, remove_volumes=volumes)
         return rec
 
@@ -388,6 +402,8 @@ class Lifecycle:
         if name == rec.name:
             raise InvalidArgument(f"container {rec.name} already has that name: give a different one")
         self.records.rename_container(rec.id, name)
+        old, rec.name = rec.name, name
+        events.container(self.paths.runroot, rec, "rename", oldName="/" + old)
 
     def prune(self) -> list[str]:
         removed = []
@@ -404,7 +420,7 @@ class Lifecycle:
         """The host's `ps` (default -ef), its lines limited to the container's processes."""
         import subprocess
         rec = self.observation.find(ref)
-        if rec.status != "running":
+        if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.name} is not running: top needs a running container")
         pids = self._pids(rec.pid)
         result = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True,
@@ -423,11 +439,50 @@ class Lifecycle:
     # helpers
 
     def _signal(self, rec: ContainerRecord, sig: int) -> None:
+        """Signal the init; a paused container is thawed after, so that it can act on it (Docker's way)."""
         from mydocker.runtime.api import kill
         try:
             kill(self.paths.runtime_root, rec.id, sig)
         except (Conflict, NotFound, ProcessLookupError):
             pass  # it is gone already
+        if rec.status == "paused":
+            self._thaw(rec)
+
+    def _thaw(self, rec: ContainerRecord) -> None:
+        from mydocker.runtime.api import resume
+        try:
+            resume(self.paths.runtime_root, rec.id)
+        except (Conflict, NotFound):
+            pass  # not paused in the runtime (any more), or gone
+        self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
+        rec.status = "running" if rec.status == "paused" else rec.status
+
+    def pause(self, ref: str) -> ContainerRecord:
+        """Freeze every process of the container (the freezer cgroup, through the runtime)."""
+        from mydocker.runtime.api import pause
+        rec = self.observation.find(ref)
+        with self.paths.container_lock(rec.id):
+            rec = self.observation.observe(self.records.get_container(rec.id) or rec)
+            if rec.status == "paused":
+                raise Conflict(f"container {rec.name} is already paused")
+            if rec.status != "running":
+                raise Conflict(f"container {rec.name} is not running")
+            pause(self.paths.runtime_root, rec.id)
+            self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="paused")
+        events.container(self.paths.runroot, rec, "pause")
+        return rec
+
+    def unpause(self, ref: str) -> ContainerRecord:
+        from mydocker.runtime.api import resume
+        rec = self.observation.find(ref)
+        with self.paths.container_lock(rec.id):
+            rec = self.observation.observe(self.records.get_container(rec.id) or rec)
+            if rec.status != "paused":
+                raise Conflict(f"container {rec.name} is not paused")
+            resume(self.paths.runtime_root, rec.id)
+            self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
+        events.container(self.paths.runroot, rec, "unpause")
+        return rec
 
     def _pids(self, init: int) -> set[int]:
         """The init and every process in its PID namespace."""

@@ -54,7 +54,7 @@ class Observation:
 
     def observe(self, rec: ContainerRecord) -> ContainerRecord:
         """The record, corrected by what the processes say (monitor or CLI killed, crash)."""
-        if rec.status == "running" and not self.process_alive(rec):
+        if rec.status in ("running", "paused") and not self.process_alive(rec):
             deadline = time.monotonic() + 3
             while alive(rec.monitor) and time.monotonic() < deadline:
                 time.sleep(0.01)  # its monitor is recording the exit right now

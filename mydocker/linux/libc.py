@@ -18,6 +18,7 @@ c_int, c_uint, c_ushort = _simple("c_int", "i"), _simple("c_uint", "I"), _simple
 c_long, c_ulong = _simple("c_long", "l"), _simple("c_ulong", "L")
 c_char, c_char_p, c_void_p = _simple("c_char", "c"), _simple("c_char_p", "z"), _simple("c_void_p", "P")
 c_uint32 = c_uint
+c_uint64 = c_ulong  # LP64
 c_size_t = c_ulong  # LP64 (x86_64, arm64), the only ABIs mydocker runs on
 
 

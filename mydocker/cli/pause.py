@@ -1,0 +1,12 @@
+"""`mydocker pause`: freeze every process of the containers (the freezer cgroup)."""
+
+from __future__ import annotations
+
+from mydocker.flags import Command
+
+command = Command("pause", "Pause all processes within one or more containers", usage="pause CONTAINER [CONTAINER...]", min_args=1)
+
+
+def handle(engine, opts, args: list[str]) -> int:
+    from mydocker.cli.stop import each
+    return each(args, engine.containers.pause)

@@ -1,0 +1,56 @@
+"""`system df`: what images, containers and volumes hold on disk, as Docker counts it."""
+
+from __future__ import annotations
+
+import os
+
+
+def tree_size(path: str) -> int:
+    """Bytes of the regular files under `path` (each inode once), not following symlinks or mounts."""
+    total, seen = 0, set()
+    try:
+        device = os.lstat(path).st_dev
+    except OSError:
+        return 0
+    for top, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if _same_device(os.path.join(top, d), device)]
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512 if st.st_blocks else st.st_size
+    return total
+
+
+def _same_device(path: str, device: int) -> bool:
+    try:
+        return os.lstat(path).st_dev == device
+    except OSError:
+        return False
+
+
+def usage(engine) -> dict:
+    """{"images": the image rows (all of them) with "Containers", "layers_size", "containers":
+    [(record, bytes of its writable layer)], "volumes": volume documents with "Size" and "RefCount"}."""
+    from mydocker.image import snapshot
+    records = engine.records.containers()
+    using: dict[str, int] = {}
+    for rec in records:
+        using[rec.image_id] = using.get(rec.image_id, 0) + 1
+    rows = engine.images.list(all_images=True)
+    for row in rows:
+        row["Containers"] = using.get(row.get("Manifest"), 0)
+    layers_size = sum({row["ID"]: row["Size"] for row in rows}.values())
+    containers = []
+    for rec in records:
+        directory = engine.containers.paths.container_dir(rec.id)
+        containers.append((rec, tree_size(snapshot.writable_dir(directory))))
+    volumes = []
+    for doc in engine.volumes.list():
+        volumes.append(dict(doc, Size=tree_size(doc["Mountpoint"]), RefCount=len(doc.get("UsedBy") or [])))
+    return {"images": rows, "layers_size": layers_size, "containers": containers, "volumes": volumes}

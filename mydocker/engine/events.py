@@ -1,0 +1,141 @@
+"""The engine's event log (`docker events`): one JSON line per event, appended by the verbs that make
+them (create, start, die, stop, kill, pause, unpause, rename, destroy) to <runroot>/events.jsonl.
+
+An O_APPEND write of one short line is atomic among the CLI, the monitors and the API service, so
+no lock is taken; a verb never fails because its event could not be written. The log is kept to
+about 4 MB: past that it moves to events.jsonl.1 (one generation, like Docker's bounded history).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from mydocker import jsonio  # not json: `run` writes events, and json's import costs start-up time
+
+LOG = "events.jsonl"
+_MAX_BYTES = 4 * 1024 * 1024
+FILTER_KEYS = ("type", "container", "event", "image", "label")
+
+
+def emit(runroot: str, kind: str, action: str, actor: str, attributes: dict | None = None) -> None:
+    ns = time.time_ns()
+    attrs = {k: str(v) for k, v in (attributes or {}).items()}
+    doc = {"Type": kind, "Action": action, "Actor": {"ID": actor, "Attributes": attrs}, "scope": "local",
+           "time": ns // 1_000_000_000, "timeNano": ns}
+    if kind == "container":  # the fields of Docker's older event format, which clients still read
+        doc.update(status=action, id=actor, **({"from": attrs["image"]} if "image" in attrs else {}))
+    path = os.path.join(runroot, LOG)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, jsonio.dumps(doc).encode() + b"\n")
+            if os.fstat(fd).st_size > _MAX_BYTES:
+                os.replace(path, path + ".1")
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # an event is not worth failing the verb over
+
+
+def container(runroot: str, rec, action: str, **extra) -> None:
+    """A container's event, with Docker's attributes: name, image, its labels, and `extra` (exitCode...)."""
+    labels = (rec.config or {}).get("Labels") or {}
+    emit(runroot, "container", action, rec.id, {**labels, "image": rec.image, "name": rec.name, **extra})
+
+
+def matches(doc: dict, filters: dict[str, list[str]]) -> bool:
+    """Docker's event filters: values of one key are alternatives, keys must all match."""
+    actor = doc.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "type" and doc.get("Type") not in values:
+            return False
+        if key == "event" and doc.get("Action") not in values:
+            return False
+        if key == "container" and not (doc.get("Type") == "container" and any(
+                v == attrs.get("name") or (len(v) >= 1 and actor.get("ID", "").startswith(v)) for v in values)):
+            return False
+        if key == "image" and attrs.get("image") not in values:
+            return False
+        if key == "label" and not all(_label_matches(attrs, v) for v in values):
+            return False
+    return True
+
+
+def _label_matches(attrs: dict, text: str) -> bool:
+    key, eq, value = text.partition("=")
+    return key in attrs and (not eq or attrs[key] == value)
+
+
+def read(runroot: str, write, since_ns: int | None = None, until_ns: int | None = None,
+         filters: dict[str, list[str]] | None = None, follow: bool = True, poll: float = 0.1, alive=None) -> None:
+    """Past events from `since_ns` (none without it), then, with `follow`, new ones as they are
+    appended, until `until_ns` passes; each to `write(doc)`. The caller stops a follow by raising
+    from `write`, by `until_ns`, or by `alive()` turning false."""
+    filters = filters or {}
+    path = os.path.join(runroot, LOG)
+    start = time.time_ns()
+    offset = 0
+    if since_ns is None:
+        try:
+            offset = os.stat(path).st_size  # only what happens from now on
+        except FileNotFoundError:
+            offset = 0
+    else:
+        for doc in _lines(path + ".1", 0)[0]:
+            _deliver(doc, write, since_ns, until_ns, filters)
+    inode = _inode(path)
+    while True:
+        docs, offset = _lines(path, offset)
+        for doc in docs:
+            _deliver(doc, write, since_ns, until_ns, filters)
+        now = time.time_ns()
+        if not follow or (until_ns is not None and now >= until_ns) or (since_ns is not None and until_ns is not None
+                                                                          and until_ns <= start):
+            return
+        time.sleep(poll)
+        if alive is not None and not alive():
+            return
+        if _inode(path) != inode:  # moved to .1: the rest of the old file, then the new one from its start
+            docs, _ = _lines(path + ".1", offset)
+            for doc in docs:
+                _deliver(doc, write, since_ns, until_ns, filters)
+            inode, offset = _inode(path), 0
+
+
+def _deliver(doc: dict, write, since_ns, until_ns, filters) -> None:
+    stamp = doc.get("timeNano", 0)
+    if since_ns is not None and stamp < since_ns:
+        return
+    if until_ns is not None and stamp > until_ns:
+        return
+    if matches(doc, filters):
+        write(doc)
+
+
+def _inode(path: str) -> int:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return 0
+
+
+def _lines(path: str, offset: int) -> tuple[list[dict], int]:
+    """The complete lines from `offset` on, and the offset after the last one."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    docs = []
+    for line in data[:end].splitlines():
+        try:
+            docs.append(jsonio.loads(line))
+        except ValueError:
+            continue  # a torn line (a crash mid-write): skipped
+    return docs, offset + end
