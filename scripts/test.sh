@@ -10,7 +10,7 @@ sh scripts/setup.sh
 #   debootstrap: the debian:bookworm base of the nginx and flask + redis walk-throughs (slow tests)
 #   etcd-server: the cluster store of overlay networks
 #   containernetworking-plugins: the CNI bridge of the CRI tests (tests/e2e/test_cri.py)
-peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins"
+peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins uidmap"
 missing=""
 for p in $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

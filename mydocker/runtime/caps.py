@@ -79,11 +79,24 @@ def drop_bounding(masks: dict[str, int | None], last: int) -> None:
 def switch_user(uid: int, gid: int, groups: list[int], keep_caps: bool) -> None:
     if keep_caps:
         sc.prctl(sc.PR_SET_KEEPCAPS, 1)
-    os.setgroups(groups)
+    try:
+        os.setgroups(groups)
+    except PermissionError:
+        if groups or not _setgroups_denied():
+            raise
+        # An ordinary user's single-id user namespace: setgroups is denied, and nothing to drop (runc's too).
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     if keep_caps:
         sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+
+
+def _setgroups_denied() -> bool:
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() == "deny"
+    except FileNotFoundError:
+        return False
 
 
 def apply_sets(masks: dict[str, int | None]) -> None:

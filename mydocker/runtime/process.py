@@ -20,7 +20,7 @@ from mydocker.record import record
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RuntimeFailure
 from mydocker.runtime.channel import Channel, error_message
-from mydocker.runtime.spec import IDMapping, Spec
+from mydocker.runtime.spec import Spec
 
 # ctypes (mydocker.linux) and the init's modules are imported in the children, after the fork:
 # there they load while the runtime creates the cgroups, instead of before, on the critical path.
@@ -200,7 +200,8 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
 def _receive_pid(ch: Channel, intermediate: int, spec: Spec, new_userns: bool) -> int:
     msg, _ = ch.recv()
     if new_userns and msg and msg.get("type") == "userns":
-        _write_id_maps(intermediate, spec.linux.uid_mappings, spec.linux.gid_mappings)
+        from mydocker.runtime.idmap import write_id_maps
+        write_id_maps(intermediate, spec.linux.uid_mappings, spec.linux.gid_mappings)
         ch.send({"type": "mapped"})
         msg, _ = ch.recv()
     if msg is None:
@@ -208,20 +209,6 @@ def _receive_pid(ch: Channel, intermediate: int, spec: Spec, new_userns: bool) -
     if msg.get("type") == "error":
         raise _to_error(msg)
     return int(msg["pid"])
-
-
-def _write_id_maps(pid: int, uid_maps: list[IDMapping], gid_maps: list[IDMapping]) -> None:
-    if not uid_maps or not gid_maps:
-        raise InvalidArgument("config.json: linux.uidMappings and linux.gidMappings are required "
-                              "with a new user namespace")
-    for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
-        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
-        try:
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(text)
-        except OSError as e:
-            raise InvalidArgument(f"config.json: linux.{name[:3]}Mappings rejected by the kernel "
-                                  f"({e.strerror}): {text.strip()!r}") from None
 
 
 def _receive_ready(ch: Channel, pid: int, on_hooks=None) -> InitProcess:

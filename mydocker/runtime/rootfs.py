@@ -190,6 +190,8 @@ def _mount_cgroupfs(dest: str, flags: int, binds: list | None, calls: Syscalls) 
         return
     calls.mount("tmpfs", dest, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
     for name, host_dir in hierarchies.items():
+        if not binds and not os.path.isdir(host_dir):
+            continue  # our own cgroup (a rootless container has none of its own) out of this mount's sight
         target = os.path.join(dest, name or "unified")
         os.makedirs(target, exist_ok=True)
         calls.mount(host_dir, target, None, sc.MS_BIND | sc.MS_REC)

@@ -7,7 +7,23 @@ containerd and podman call it after every operation, and `import os` alone is a 
 import posix
 
 OCI_VERSION = "1.0.2"
-DEFAULT_ROOT = "/run/mydocker-runtime"  # runc's is /run/runc
+ROOT_OF_ROOT = "/run/mydocker-runtime"  # runc's is /run/runc
+
+
+def default_root() -> str:
+    """The state directory without --root: root's under /run; an ordinary user's under
+    $XDG_RUNTIME_DIR (runc's $XDG_RUNTIME_DIR/runc), else /tmp/mydocker-runtime-<uid>, which
+    state.claim makes 0700 and refuses when someone else owns it. Builtins only (the state fast path)."""
+    uid = posix.geteuid()
+    if uid == 0:
+        return ROOT_OF_ROOT
+    runtime_dir = posix.environ.get(b"XDG_RUNTIME_DIR", b"").decode(errors="surrogateescape")
+    if runtime_dir.startswith("/"):
+        return runtime_dir.rstrip("/") + "/mydocker-runtime"
+    return f"/tmp/mydocker-runtime-{uid}"
+
+
+DEFAULT_ROOT = default_root()
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
 
 
