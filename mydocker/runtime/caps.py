@@ -82,9 +82,14 @@ def switch_user(uid: int, gid: int, groups: list[int], keep_caps: bool) -> None:
     try:
         os.setgroups(groups)
     except PermissionError:
-        if groups or not _setgroups_denied():
+        if not _setgroups_denied():
             raise
-        # An ordinary user's single-id user namespace: setgroups is denied, and nothing to drop (runc's too).
+        # An ordinary user's single-id user namespace denies setgroups: the groups stay as inherited
+        # (runc's too), which is enough when no group beyond the primary one is asked for.
+        if set(groups) - {gid}:
+            raise PermissionError(1, f"supplementary groups {sorted(set(groups) - {gid})} need setgroups(2), which a "
+                                     "user namespace mapping only the caller's own gid denies: map a range of "
+                                     "/etc/subgid in linux.gidMappings, or drop additionalGids") from None
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     if keep_caps:

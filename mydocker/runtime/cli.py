@@ -333,8 +333,17 @@ def _list(root: str, opts) -> None:
             print("\n".join(s["id"] for s in states))
     else:
         print(f"{'ID':<24}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}{'CREATED':<32}OWNER")
+        owner = _user_name(os.geteuid())  # a root's containers are its caller's, as runc shows them
         for s in states:
-            print(f"{s['id']:<24}{s['pid']:<10}{s['status']:<10}{s['bundle']:<40}{s['created']:<32}root")
+            print(f"{s['id']:<24}{s['pid']:<10}{s['status']:<10}{s['bundle']:<40}{s['created']:<32}{owner}")
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def log_error(path: str | None, fmt: str, message: str) -> None:

@@ -71,9 +71,9 @@ def _own_root(root: str) -> None:
         pass
     info = os.lstat(root)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o022:
-        what = "not a directory" if not stat.S_ISDIR(info.st_mode) else (
-            f"owned by uid {info.st_uid}" if info.st_uid != uid else f"writable by others (mode {info.st_mode & 0o7777:o})")
-        raise InvalidArgument(f"state directory {root} is {what}, not uid {uid}'s own: remove it, "
+        what = "is not a directory" if not stat.S_ISDIR(info.st_mode) else (
+            f"belongs to uid {info.st_uid}" if info.st_uid != uid else f"is writable by others ({info.st_mode & 0o7777:o})")
+        raise InvalidArgument(f"state directory {root} {what}, not to you (uid {uid}) alone: remove it, "
                               "or pass --root with a directory of your own")
 
 
