@@ -10,7 +10,6 @@ outside them fails with one line naming the range rather than the helper's words
 from __future__ import annotations
 
 import os
-import subprocess
 
 from mydocker.errors import InvalidArgument
 from mydocker.runtime.spec import IDMapping
@@ -96,6 +95,7 @@ def _deny_setgroups(pid: int) -> None:
 
 
 def _run_helper(pid: int, kind: str, maps: list[IDMapping]) -> None:
+    import subprocess  # only here: root and single-id mappings never need it (start-up budget)
     argv = [HELPERS[kind], str(pid)] + [str(n) for m in maps for n in (m.container_id, m.host_id, m.size)]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
