@@ -224,7 +224,9 @@ def _own_cgroup_dirs() -> dict[str, str]:
                 name = "" if key == "" and len(own) == 1 else os.path.basename(fields[4])
                 mount_root = fields[3]
                 rel = os.path.relpath(own[key], mount_root) if own[key].startswith(mount_root) else "."
-                found[name] = os.path.normpath(os.path.join(fields[4], rel))
+                # The first: the host's. A /sys bound into the rootfs (sysfs refused) repeats each
+                # hierarchy under the rootfs, where the tmpfs about to be mounted hides it.
+                found.setdefault(name, os.path.normpath(os.path.join(fields[4], rel)))
     return found
 
 

@@ -189,12 +189,15 @@ def test_spec_rootless_maps_the_callers_own_id(user, bundle):
 
 def test_run_is_root_inside_and_the_user_outside(user, bundle):
     edit(bundle, command("sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; "
-                                     "touch /tmp/x 2>&1; grep -c ' /sys ' /proc/self/mountinfo"))
+                                     "head -c 3 /dev/zero | wc -c; touch /sys/kernel/x 2>/dev/null || echo sys-ro; "
+                                     "ls /sys/fs/cgroup | tr '\\n' ' '"))
     done = user.runtime("run", "c1", cwd=bundle)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.split("\n")
     assert lines[:2] == ["0", "0"], done.stdout
     assert lines[2].split() == ["0", str(user.uid), "1"] and lines[3].split() == ["0", str(user.gid), "1"]
+    assert lines[4:6] == ["3", "sys-ro"], done.stdout  # /dev/zero bound from the host; /sys read-only
+    assert {"pids", "cpu"} <= set(lines[6].split()), done.stdout  # the caller's cgroups, as runc shows them
     # state under $XDG_RUNTIME_DIR/mydocker-runtime, gone with the container; no mount left behind
     assert os.path.isdir(os.path.join(user.xdg, "mydocker-runtime")) and _state_dir(user) == []
     assert os.stat(os.path.join(user.xdg, "mydocker-runtime")).st_mode & 0o777 == 0o700
