@@ -155,11 +155,11 @@ def root_command() -> Command:
 
 
 def rootless_mode(flag: str | None) -> bool:
-    """runc's --rootless: true, false, or auto (the default): rootless when not root."""
+    """runc's --rootless: true, false, or auto (the default): rootless when not the host's root."""
     value = (flag or "auto").lower()
     if value not in ("true", "false", "auto"):
         raise UsageError(f"--rootless {flag!r}: use true, false or auto")
-    return value == "true" or (value == "auto" and os.geteuid() != 0)
+    return value == "true" or (value == "auto" and status.unprivileged())
 
 
 def _create(root: str, cid: str, opts, detach_stdio: bool = False):

@@ -21,6 +21,7 @@ from mydocker.record import record
 from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RuntimeFailure
 from mydocker.runtime.channel import Channel, error_message
 from mydocker.runtime.spec import Spec
+from mydocker.runtime.status import in_user_namespace
 
 # ctypes (mydocker.linux) and the init's modules are imported in the children, after the fork:
 # there they load while the runtime creates the cgroups, instead of before, on the critical path.
@@ -51,9 +52,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     if spec.process is None:
         raise InvalidArgument("config.json: process is required to create a container")
     new = {ns.type for ns in spec.linux.namespaces if not ns.path}
-    in_userns = spec.linux.namespace("user") is not None
+    # In a user namespace, the config's or one we run in already (podman rootless runs us in its own):
+    # no mknod, locked mount flags, sysfs perhaps refused.
+    in_userns = spec.linux.namespace("user") is not None or in_user_namespace()
     # Without a user or time namespace to make first, or namespaces to join, the init is forked
-    # straight into its new PID namespace: no intermediate process, one fork instead of two.
+    # straight into its new PID namespace: no intermediate process, one fork instead of two. (Inside
+    # a user namespace the way back into our own PID namespace, the host's, is closed.)
     direct = not in_userns and "time" not in new and not any(ns.path for ns in spec.linux.namespaces)
     parent, child = Channel.pair()
     pid = _fork_into_new_pid_namespace() if direct and "pid" in new else os.fork()

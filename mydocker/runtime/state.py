@@ -16,7 +16,7 @@ from mydocker import jsonio
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 # These live in status.py, which `mydocker-runtime state` imports without os
 from mydocker.runtime.status import (DEFAULT_ROOT, OCI_VERSION, VIEW, oci_state, process_start_time,  # noqa: F401
-                                     status, valid_id, view_text)
+                                     status, unprivileged, valid_id, view_text)
 
 
 @record
@@ -47,7 +47,7 @@ def container_dir(root: str, container_id: str) -> str:
 def claim(root: str, container_id: str) -> str:
     """Create the container's state directory; fail if another create has it."""
     check_id(container_id)
-    if os.geteuid() == 0:
+    if not unprivileged():
         os.makedirs(root, mode=0o711, exist_ok=True)
     else:
         _own_root(root)
