@@ -316,3 +316,31 @@ def test_runc_on_the_same_bundle(user, bundle):
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout.split() == theirs.stdout.split() == ["0", "0", str(user.uid), "1"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("podman") or not shutil.which("conmon"), reason="podman is not installed")
+def test_podman_rootless_drives_mydocker_runtime(user, bundle):
+    """podman rootless runs its runtime as root of the user namespace it made (no user namespace in
+    config.json): the runtime must see it is not the host's root (XDG root, no mknod, no cgroups).
+
+    Slow: for this test's fresh user, podman (with runc just the same) waits out its 20 s conmon
+    timeout after the container has exited ("Exceeded conmon timeout waiting for container to exit");
+    a user made by hand does not; the cause is not found yet."""
+    rootfs = os.path.join(bundle, "rootfs")
+    done = user.run("podman", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                    "--runtime", os.path.join(user.bindir, "mydocker-runtime"), "run", "--rm",
+                    "--network", "none", "--rootfs", rootfs, "sh", "-c", "id -u; cat /proc/self/uid_map", timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("\n")
+    assert lines[0] == "0" and lines[1].split() == ["0", str(user.uid), "1"], done.stdout
+    assert lines[2].split() == ["1", str(user.sub_base), str(RANGE)], done.stdout
+    assert _mounts_under(bundle) == []
+    # podman keeps a pause process (catatonit) holding its user namespace for the user's next podman
+    pause_file = os.path.join(user.xdg, "libpod", "tmp", "pause.pid")
+    if os.path.exists(pause_file):
+        with open(pause_file) as f:
+            pause = int(f.read())
+        if os.stat(f"/proc/{pause}").st_uid == user.uid:
+            os.kill(pause, 9)
+    assert not _processes_left(user.uid)
