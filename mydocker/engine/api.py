@@ -119,12 +119,20 @@ class ContainerEngine:
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
 
-    def attach(self, ref: str, write, stdin: bool = False) -> None:
+    def attach(self, ref: str, write, stdin: int | None = None) -> None:
         """The container's output from now until its next exit (one not started yet: until it has
-        run) to `write(stream, data)` ("stdout"/"stderr"). Output only: its input is not attached yet."""
-        if stdin:
-            raise NotSupported("attaching to a container's input is not supported yet: use exec -i")
-        self._service.observation.attach(ref, write)
+        run) to `write(stream, data)` ("stdout"/"stderr"); the bytes read from the fd `stdin` go to its
+        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does)."""
+        observation = self._service.observation
+        rec = observation.find(ref)
+        if stdin is None or not rec.config.get("OpenStdin"):  # Docker ignores stdin then, too
+            return observation.attach(rec.id, write)
+        from mydocker.engine.container_input import start_relay, stop_relay
+        relay = start_relay(self._service.paths.runroot, rec.id, stdin)
+        try:
+            observation.attach(rec.id, write)
+        finally:
+            stop_relay(relay)
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
@@ -162,6 +170,24 @@ class ContainerEngine:
     def exec(self, ref: str, opts: ExecOptions, streams: Streams | None = None) -> int:
         """The command's exit code (0 with detach)."""
         return self._service.execs.exec(ref, opts, streams if opts.detach else _required(streams, "exec"))
+
+    def exec_create(self, ref: str, opts: ExecOptions) -> str:
+        """An exec instance in the running container (the Docker API's): its id. It lives in the
+        engine's state, so any process may start, inspect or resize it."""
+        return self._service.execs.create(ref, opts)
+
+    def exec_start(self, exec_id: str, streams: Streams | None = None, write=None, detach: bool = False) -> int:
+        """Run the exec instance attached to `streams` (stdin if it was created interactive; the tty's
+        output to streams.stdout); without a tty its output goes to `write(stream, data)`. The exit code,
+        recorded for exec_inspect before this returns (0 with detach)."""
+        return self._service.execs.start(exec_id, streams if detach else _required(streams, "exec"), write, detach)
+
+    def exec_inspect(self, exec_id: str) -> dict:
+        """Docker's exec inspect document (Running, ExitCode, Pid, ProcessConfig, ContainerID)."""
+        return self._service.execs.inspect(exec_id)
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self._service.execs.resize(exec_id, height, width)
 
     def logs(self, ref: str, opts: LogsOptions, write) -> None:
         """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container stops."""
@@ -214,9 +240,9 @@ class ContainerEngine:
         return self._engine.networks.published(self._service.observation.find(ref).id)
 
     def resize(self, ref: str, height: int, width: int) -> None:
-        """From another process. (An attached caller resizes through Streams.resize.)"""
-        raise NotSupported("resizing the terminal of a container attached elsewhere is not supported yet: "
-                           "the attached caller resizes it (Streams.resize)")
+        """The tty of a running container, from any process (an attached caller may also resize
+        through Streams.resize); nothing for a container without a tty."""
+        self._service.execs.resize_container(ref, height, width)
 
 
 class ImageEngine:
@@ -242,6 +268,22 @@ class ImageEngine:
             rows = [r for r in rows if labels_match(self._service.labels_of(r["ID"]), filters["label"])]
         return rows
 
+    def filtered(self, filters: dict[str, list[str]], all_images: bool = False) -> list[dict]:
+        """Image rows kept by Docker's image filters: reference, dangling (true/false), label (KEY or
+        KEY=VALUE, all must match). InvalidArgument for another filter or a bad value."""
+        unknown = set(filters) - {"reference", "dangling", "label"}
+        if unknown:
+            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use reference, dangling or label")
+        rows = []
+        for ref in filters.get("reference") or [None]:
+            rows += self.list(all_images=all_images, reference=ref, filters={"label": filters.get("label", [])})
+        for value in filters.get("dangling", []):
+            if value.lower() not in ("true", "1", "false", "0"):
+                raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
+            dangling = value.lower() in ("true", "1")  # untagged (an intermediate one only with all)
+            rows = [r for r in rows if (r["Repository"] == "<none>") == dangling]
+        return rows
+
     def inspect(self, name: str) -> dict:
         return self._service.inspect(name)
 
@@ -257,6 +299,12 @@ class ImageEngine:
     def prune(self, all_images: bool = False) -> list[str]:
         return self._service.prune(all_images=all_images)
 
+    def prune_report(self, all_images: bool = False) -> PruneReport:
+        """prune's lines and the bytes of the blobs it deleted."""
+        before = self._service.reclaimed
+        lines = self._service.prune(all_images=all_images)
+        return PruneReport(lines, self._service.reclaimed - before)
+
     def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
         from mydocker.engine.distribution import Distribution
         opts = opts or PullOptions()
@@ -269,13 +317,17 @@ class ImageEngine:
         from mydocker.image.reference import parse
         return str(parse(name))
 
-    def push(self, name: str, tls_verify: bool | None = None, progress=None) -> str:
+    def push(self, name: str, tls_verify: bool | None = None, progress=None,
+             credentials: tuple[str, str] | None = None) -> str:
+        """The pushed manifest's digest. `credentials` (user, password): else those login stored."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress)
+        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress,
+                                                  credentials=credentials)
 
-    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None) -> str:
+    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
+        """Check the credentials; keep them for push and pull unless not `store`."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify)
+        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify, store=store)
 
     def logout(self, server: str) -> tuple[str, bool]:
         """(the registry's name, whether credentials were removed)."""
