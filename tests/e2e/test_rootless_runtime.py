@@ -72,6 +72,25 @@ def _free_base() -> int:
     return base
 
 
+def _free_id() -> int:
+    """A uid and gid, far above ordinary users and below the subordinate ranges, used by no one."""
+    import grp
+    import pwd
+    import random
+    while True:
+        number = 1_600_000_000 + random.randrange(100_000_000)
+        try:
+            pwd.getpwuid(number)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(number)
+        except KeyError:
+            if not _processes_of(number):
+                return number
+
+
 def _mentions(path: str, name: str) -> bool:
     with open(path) as f:
         return any(line.split(":")[0] == name for line in f)
@@ -110,8 +129,13 @@ def user():
     os.mkdir(bindir)
     subprocess.run([PYTHON, "-c", f"import sys; sys.path.insert(0, {os.getcwd()!r}); from mydocker import launcher; "
                     f"launcher.install({bindir!r})"], check=True)
-    # No range from login.defs (it would overlap the 100000-165535 that other tests map): ours only.
-    _retry(["useradd", "-m", "-d", home, "-s", "/bin/sh", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name])
+    # An id no other test's container runs as (they use 1000, 1001, 65534, 100000-...): a process
+    # with it is surely this user's. No range from login.defs (it would overlap the 100000-165535
+    # that other tests map): ours only.
+    number = _free_id()
+    _retry(["groupadd", "-g", str(number), name])
+    _retry(["useradd", "-m", "-d", home, "-s", "/bin/sh", "-u", str(number), "-g", name,
+            "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name])
     try:
         _retry(["usermod", "--add-subuids", f"{base}-{base + RANGE - 1}", "--add-subgids", f"{base}-{base + RANGE - 1}",
                 name])
@@ -130,11 +154,13 @@ def user():
         assert set(found) <= {fallback}, f"the user's files outside its own dirs: {found}"
         shutil.rmtree(fallback, ignore_errors=True)
     finally:
-        for pid in _processes_of(pwd.getpwnam(name).pw_uid) if _mentions("/etc/passwd", name) else []:
-            os.kill(pid, 9)  # only the throwaway user's: userdel refuses a user with processes
+        for pid in _processes_of(number):
+            os.kill(pid, 9)  # the throwaway user's alone (its id is unique): userdel refuses a user with processes
         _retry(["usermod", "--del-subuids", f"{base}-{base + RANGE - 1}", "--del-subgids", f"{base}-{base + RANGE - 1}",
                 name])
         _retry(["userdel", "-r", name])
+        if _mentions("/etc/group", name):
+            _retry(["groupdel", name])
         shutil.rmtree(top, ignore_errors=True)
     assert not _mentions("/etc/passwd", name) and not _mentions("/etc/group", name)
     assert not _mentions("/etc/subuid", name) and not _mentions("/etc/subgid", name)
