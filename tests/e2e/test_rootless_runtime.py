@@ -369,4 +369,8 @@ def test_podman_rootless_drives_mydocker_runtime(user, bundle):
             pause = int(f.read())
         if os.stat(f"/proc/{pause}").st_uid == user.uid:
             os.kill(pause, 9)
+    # podman's own lock (its, not the runtime's: the one file of the user outside its dirs)
+    lock = f"/dev/shm/libpod_rootless_lock_{user.uid}"
+    if os.path.exists(lock) and os.stat(lock).st_uid == user.uid:
+        os.unlink(lock)
     assert not _processes_left(user.uid)
