@@ -79,11 +79,29 @@ def drop_bounding(masks: dict[str, int | None], last: int) -> None:
 def switch_user(uid: int, gid: int, groups: list[int], keep_caps: bool) -> None:
     if keep_caps:
         sc.prctl(sc.PR_SET_KEEPCAPS, 1)
-    os.setgroups(groups)
+    try:
+        os.setgroups(groups)
+    except PermissionError:
+        if not _setgroups_denied():
+            raise
+        # An ordinary user's single-id user namespace denies setgroups: the groups stay as inherited
+        # (runc's too), which is enough when no group beyond the primary one is asked for.
+        if set(groups) - {gid}:
+            raise PermissionError(1, f"supplementary groups {sorted(set(groups) - {gid})} need setgroups(2), which a "
+                                     "user namespace mapping only the caller's own gid denies: map a range of "
+                                     "/etc/subgid in linux.gidMappings, or drop additionalGids") from None
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
     if keep_caps:
         sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+
+
+def _setgroups_denied() -> bool:
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() == "deny"
+    except FileNotFoundError:
+        return False
 
 
 def apply_sets(masks: dict[str, int | None]) -> None:

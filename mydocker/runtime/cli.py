@@ -42,6 +42,7 @@ update = lazy_module("mydocker.runtime.update")
 PROG = "mydocker-runtime"
 VERSION = "0.1.0"
 DEFAULT_ROOT = status.DEFAULT_ROOT
+_ROOTLESS = False  # --rootless, resolved by main
 
 
 def _create_flags(cmd: Command) -> Command:
@@ -146,15 +147,24 @@ def root_command() -> Command:
     cmd.flag("--log-format", kind="str", default="text", metavar="text|json")
     cmd.flag("--debug", help="more logging")
     cmd.flag("--systemd-cgroup", help="read cgroupsPath as slice:prefix:name; the cgroup is made with cgroupfs")
-    cmd.flag("--rootless", kind="str", metavar="true|false|auto", help="accepted")
+    cmd.flag("--rootless", kind="str", metavar="true|false|auto",
+             help="no cgroups where the caller may not write them (default auto: when not root)")
     cmd.flag("--criu", kind="str", metavar="PATH", help="accepted; checkpoint is not supported")
     cmd.flag("-v", "--version", help="print the version")
     return cmd
 
 
+def rootless_mode(flag: str | None) -> bool:
+    """runc's --rootless: true, false, or auto (the default): rootless when not the host's root."""
+    value = (flag or "auto").lower()
+    if value not in ("true", "false", "auto"):
+        raise UsageError(f"--rootless {flag!r}: use true, false or auto")
+    return value == "true" or (value == "auto" and status.unprivileged())
+
+
 def _create(root: str, cid: str, opts, detach_stdio: bool = False):
     options = create.CreateOptions(no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
-                                   preserve_fds=opts.preserve_fds or 0)
+                                   preserve_fds=opts.preserve_fds or 0, rootless=_ROOTLESS)
     _state, init = create.create(root, cid, opts.bundle, options=options)
     if init.console_fd is not None and opts.console_socket:
         try:
@@ -323,8 +333,17 @@ def _list(root: str, opts) -> None:
             print("\n".join(s["id"] for s in states))
     else:
         print(f"{'ID':<24}{'PID':<10}{'STATUS':<10}{'BUNDLE':<40}{'CREATED':<32}OWNER")
+        owner = _user_name(os.geteuid())  # a root's containers are its caller's, as runc shows them
         for s in states:
-            print(f"{s['id']:<24}{s['pid']:<10}{s['status']:<10}{s['bundle']:<40}{s['created']:<32}root")
+            print(f"{s['id']:<24}{s['pid']:<10}{s['status']:<10}{s['bundle']:<40}{s['created']:<32}{owner}")
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def log_error(path: str | None, fmt: str, message: str) -> None:
@@ -366,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(cmd.help_text(PROG))
             return 0
         check_args(cmd, positionals, PROG)
+        global _ROOTLESS
+        _ROOTLESS = rootless_mode(glob.rootless)
         if verb in ("create", "run"):
             if glob.systemd_cgroup:
                 cgroups.SYSTEMD = True  # cgroupsPath read as "slice:prefix:name"

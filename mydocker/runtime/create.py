@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from mydocker.errors import Conflict
+from mydocker.errors import Conflict, InvalidArgument
 from mydocker.lazy import lazy_module
 from mydocker.record import record as _record
 from mydocker.runtime import state as st
@@ -35,6 +35,7 @@ class CreateOptions:
     no_pivot: bool = False
     no_new_keyring: bool = False
     preserve_fds: int = 0
+    rootless: bool = False      # --rootless: cgroups only where the caller may write them (runc's)
 
 
 def default_cgroups_path(root: str, container_id: str) -> str:
@@ -81,6 +82,13 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
             validate.validate_config(spec.raw)
             cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
                                          container_id=container_id)
+            if options.rootless and not _may_create(cgroup):
+                _refuse_limits(spec)
+                cgroup = None  # none of our own: the init stays in the caller's, as runc rootless on v1
+                if pid:
+                    record_pid(pid)
+                st.save(root, record)
+                return
             _check_unused(cgroup, container_id)
             record.cgroup_paths = cgroup.paths
             if pid:
@@ -96,6 +104,9 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
             go["state"] = st.hook_state(record, "creating")  # hooks in the init see its pid
 
         def place(pid: int) -> None:
+            if cgroup is None:
+                prewarm.finish()
+                return
             cgroup.set(_with_device_rules(spec))
             cgroup.apply(pid)
             prewarm.finish()  # joined: no more moves to keep the attach lock warm for
@@ -143,6 +154,30 @@ def _with_device_rules(spec: Spec) -> dict:
     added += [{"allow": True, "type": d.get("type", "c"), "major": d.get("major"), "minor": d.get("minor"),
                "access": "rwm"} for d in spec.linux.devices if d.get("type") in ("c", "b", "u")]
     return dict(resources, devices=[*rules, *added])
+
+
+def _may_create(cgroup) -> bool:
+    """True when the caller may make the container's directory in every hierarchy: each one's
+    nearest existing ancestor is writable (a delegated subtree; never so on a v1 host for a user)."""
+    for directory in cgroup.paths.values():
+        ancestor = os.path.dirname(directory)
+        while not os.path.isdir(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if not os.access(ancestor, os.W_OK):
+            return False
+    return True
+
+
+def _refuse_limits(spec: Spec) -> None:
+    """A rootless container without a cgroup of its own cannot have limits: say so rather than
+    run it unlimited (device rules are the exception, as in runc: a user namespace has no mknod)."""
+    asked = sorted(key for key, value in (spec.linux.resources or {}).items() if value and key != "devices")
+    if asked:
+        layout = {"hybrid": "v1 hybrid", "v1": "v1", "v2": "v2"}[cgroups.detect_mode()]
+        raise InvalidArgument(
+            f"config.json: linux.resources.{asked[0]} needs a cgroup, and uid {os.geteuid()} may not create one "
+            f"on this host (cgroup {layout} without a delegated subtree): remove linux.resources "
+            "or run the container as root")
 
 
 def _cgroup_binds(cgroup) -> list[list[str]] | None:

@@ -129,7 +129,10 @@ def _cgroups_to_join(state: st.State) -> list[str]:
 
     mine = directories("/proc/self/cgroup")
     theirs = directories(f"/proc/{state.pid}/cgroup")
-    return [d for keys, d in theirs.items() if mine.get(keys) != d and os.path.isdir(d)]
+    found = [d for keys, d in theirs.items() if mine.get(keys) != d and os.path.isdir(d)]
+    if os.geteuid() != 0:  # rootless, best effort as runc's: the caller's session may sit elsewhere
+        found = [d for d in found if os.access(os.path.join(d, "cgroup.procs"), os.W_OK)]
+    return found
 
 
 def _intermediate(pidfd: int, flags: int, cgroups: list[str], process: dict, ch: Channel,

@@ -26,7 +26,8 @@ def _set_paused(root: str, container_id: str, paused: bool) -> None:
         raise Conflict(f"container not {wanted if paused else 'paused'}: {container_id} is {current}; "
                        f"only a {wanted} container can be {verb}")
     if not record.cgroup_paths:
-        raise Conflict(f"container {container_id} has no cgroups recorded: it cannot be {'paused' if paused else 'resumed'}")
+        raise Conflict(f"container {container_id} has no cgroups of its own (rootless, where the user may not "
+                       f"create any): it cannot be {'paused' if paused else 'resumed'}")
     cgroup = cgroups.cgroup_from_paths(record.cgroup_paths)
     if paused:
         record.paused = True  # recorded first: `delete --force` thaws before it kills

@@ -20,7 +20,8 @@ from mydocker.record import record
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RuntimeFailure
 from mydocker.runtime.channel import Channel, error_message
-from mydocker.runtime.spec import IDMapping, Spec
+from mydocker.runtime.spec import Spec
+from mydocker.runtime.status import in_user_namespace
 
 # ctypes (mydocker.linux) and the init's modules are imported in the children, after the fork:
 # there they load while the runtime creates the cgroups, instead of before, on the critical path.
@@ -51,9 +52,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     if spec.process is None:
         raise InvalidArgument("config.json: process is required to create a container")
     new = {ns.type for ns in spec.linux.namespaces if not ns.path}
-    in_userns = spec.linux.namespace("user") is not None
+    # In a user namespace, the config's or one we run in already (podman rootless runs us in its own):
+    # no mknod, locked mount flags, sysfs perhaps refused.
+    in_userns = spec.linux.namespace("user") is not None or in_user_namespace()
     # Without a user or time namespace to make first, or namespaces to join, the init is forked
-    # straight into its new PID namespace: no intermediate process, one fork instead of two.
+    # straight into its new PID namespace: no intermediate process, one fork instead of two. (Inside
+    # a user namespace the way back into our own PID namespace, the host's, is closed.)
     direct = not in_userns and "time" not in new and not any(ns.path for ns in spec.linux.namespaces)
     parent, child = Channel.pair()
     pid = _fork_into_new_pid_namespace() if direct and "pid" in new else os.fork()
@@ -200,7 +204,8 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
 def _receive_pid(ch: Channel, intermediate: int, spec: Spec, new_userns: bool) -> int:
     msg, _ = ch.recv()
     if new_userns and msg and msg.get("type") == "userns":
-        _write_id_maps(intermediate, spec.linux.uid_mappings, spec.linux.gid_mappings)
+        from mydocker.runtime.idmap import write_id_maps
+        write_id_maps(intermediate, spec.linux.uid_mappings, spec.linux.gid_mappings)
         ch.send({"type": "mapped"})
         msg, _ = ch.recv()
     if msg is None:
@@ -208,20 +213,6 @@ def _receive_pid(ch: Channel, intermediate: int, spec: Spec, new_userns: bool) -
     if msg.get("type") == "error":
         raise _to_error(msg)
     return int(msg["pid"])
-
-
-def _write_id_maps(pid: int, uid_maps: list[IDMapping], gid_maps: list[IDMapping]) -> None:
-    if not uid_maps or not gid_maps:
-        raise InvalidArgument("config.json: linux.uidMappings and linux.gidMappings are required "
-                              "with a new user namespace")
-    for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
-        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
-        try:
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(text)
-        except OSError as e:
-            raise InvalidArgument(f"config.json: linux.{name[:3]}Mappings rejected by the kernel "
-                                  f"({e.strerror}): {text.strip()!r}") from None
 
 
 def _receive_ready(ch: Channel, pid: int, on_hooks=None) -> InitProcess:

@@ -190,6 +190,8 @@ def _mount_cgroupfs(dest: str, flags: int, binds: list | None, calls: Syscalls) 
         return
     calls.mount("tmpfs", dest, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
     for name, host_dir in hierarchies.items():
+        if not binds and not os.path.isdir(host_dir):
+            continue  # our own cgroup (a rootless container has none of its own) out of this mount's sight
         target = os.path.join(dest, name or "unified")
         os.makedirs(target, exist_ok=True)
         calls.mount(host_dir, target, None, sc.MS_BIND | sc.MS_REC)
@@ -222,7 +224,9 @@ def _own_cgroup_dirs() -> dict[str, str]:
                 name = "" if key == "" and len(own) == 1 else os.path.basename(fields[4])
                 mount_root = fields[3]
                 rel = os.path.relpath(own[key], mount_root) if own[key].startswith(mount_root) else "."
-                found[name] = os.path.normpath(os.path.join(fields[4], rel))
+                # The first: the host's. A /sys bound into the rootfs (sysfs refused) repeats each
+                # hierarchy under the rootfs, where the tmpfs about to be mounted hides it.
+                found.setdefault(name, os.path.normpath(os.path.join(fields[4], rel)))
     return found
 
 

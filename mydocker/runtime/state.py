@@ -8,6 +8,7 @@ crash at any point can remove everything from the record alone.
 from __future__ import annotations
 
 import os
+import stat
 
 from mydocker.record import asdict, factory, record
 from mydocker import jsonio
@@ -15,7 +16,7 @@ from mydocker import jsonio
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 # These live in status.py, which `mydocker-runtime state` imports without os
 from mydocker.runtime.status import (DEFAULT_ROOT, OCI_VERSION, VIEW, oci_state, process_start_time,  # noqa: F401
-                                     status, valid_id, view_text)
+                                     status, unprivileged, valid_id, view_text)
 
 
 @record
@@ -46,13 +47,34 @@ def container_dir(root: str, container_id: str) -> str:
 def claim(root: str, container_id: str) -> str:
     """Create the container's state directory; fail if another create has it."""
     check_id(container_id)
-    os.makedirs(root, mode=0o711, exist_ok=True)
+    if not unprivileged():
+        os.makedirs(root, mode=0o711, exist_ok=True)
+    else:
+        _own_root(root)
     path = container_dir(root, container_id)
     try:
         os.mkdir(path, 0o711)  # searchable: an init in a user namespace opens its exec fifo here
     except FileExistsError:
         raise Conflict(f"container {container_id} already exists: delete it first or choose another id") from None
     return path
+
+
+def _own_root(root: str) -> None:
+    """An ordinary user's state directory: made 0700 if missing, and refused when it is not the
+    user's own directory (a shared /tmp lets anyone make /tmp/mydocker-runtime-<uid> first)."""
+    uid = os.geteuid()
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    try:
+        os.mkdir(root, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(root)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o022:
+        what = "is not a directory" if not stat.S_ISDIR(info.st_mode) else (
+            f"belongs to uid {info.st_uid}" if info.st_uid != uid else f"is writable by others ({info.st_mode & 0o7777:o})")
+        raise InvalidArgument(f"state directory {root} {what}, not to you (uid {uid}) alone: remove it, "
+                              "or pass --root with a directory of your own")
 
 
 def remove_dir(root: str, container_id: str) -> None:

@@ -7,7 +7,7 @@ containerd and podman call it after every operation, and `import os` alone is a 
 import posix
 
 OCI_VERSION = "1.0.2"
-DEFAULT_ROOT = "/run/mydocker-runtime"  # runc's is /run/runc
+ROOT_OF_ROOT = "/run/mydocker-runtime"  # runc's is /run/runc
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
 
 
@@ -26,6 +26,37 @@ def read_small(path: str) -> bytes:
         return b"".join(chunks)
     finally:
         posix.close(fd)
+
+
+def in_user_namespace() -> bool:
+    """True inside a user namespace other than the host's (whose uid_map maps all 2^32-1 ids)."""
+    try:
+        return read_small("/proc/self/uid_map").split() != [b"0", b"0", b"4294967295"]
+    except OSError:
+        return False
+
+
+def unprivileged() -> bool:
+    """An ordinary user, or root of a user namespace an ordinary user made (podman rootless runs its
+    runtime so): not the host's root."""
+    return posix.geteuid() != 0 or in_user_namespace()
+
+
+def default_root() -> str:
+    """The state directory without --root: root's under /run; an ordinary user's under
+    $XDG_RUNTIME_DIR (runc's $XDG_RUNTIME_DIR/runc; honoured by root too inside a user namespace,
+    unless $USER is root, as runc), else /tmp/mydocker-runtime-<uid>, which state.claim makes 0700
+    and refuses when someone else owns it. Builtins only (the state fast path)."""
+    uid = posix.geteuid()
+    runtime_dir = posix.environ.get(b"XDG_RUNTIME_DIR", b"").decode(errors="surrogateescape")
+    if uid == 0 and (not runtime_dir or posix.environ.get(b"USER") == b"root" or not in_user_namespace()):
+        return ROOT_OF_ROOT
+    if runtime_dir.startswith("/"):
+        return runtime_dir.rstrip("/") + "/mydocker-runtime"
+    return f"/tmp/mydocker-runtime-{uid}"
+
+
+DEFAULT_ROOT = default_root()
 
 
 def process_start_time(pid: int) -> int | None:
