@@ -42,18 +42,58 @@ def host_settings() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_left_after_the_run():
+def nothing_left_after_the_run(tmp_path_factory):
     """After the whole run, no host object with mydocker's names may be left that was not there before,
-    and the host's own settings are as they were."""
+    and the host's own settings are as they were. What other pytest sessions on this host (the machine
+    is shared) hold at that moment is theirs: their own checks judge it."""
     before = host_objects() if os.geteuid() == 0 else None
     settings = host_settings()
     yield
     if before is not None:
-        after = host_objects()
+        after = not_of_other_sessions(host_objects(), str(tmp_path_factory.getbasetemp()), sessions_tmp_root())
         leaked = {kind: sorted(after[kind] - before[kind]) for kind in after if after[kind] - before[kind]}
         assert not leaked, f"the test run left behind: {leaked}"
     changed = {name: (value, now) for name, value in settings.items() if (now := host_settings()[name]) != value}
     assert not changed, f"the test run changed the host's settings (was, now): {changed}"
+
+
+def sessions_tmp_root() -> str:
+    """Where every pytest session of this user makes its numbered base directory (pytest-<n>)."""
+    import getpass
+    import tempfile
+    return os.path.join(tempfile.gettempdir(), f"pytest-of-{getpass.getuser()}")
+
+
+def root_names(base: str) -> tuple[str, tuple[str, ...]]:
+    """The link-name prefix and the cgroup-name prefixes of the engine and runtime roots a test with
+    tmp_path `base` uses (the `roots` fixture's and the conformance tests' runtime root)."""
+    from mydocker.engine.networks import root_tag
+    from mydocker.runtime.create import default_cgroups_path
+    tag = root_tag(os.path.join(base, "mydocker-test", "root"))
+    prefixes = tuple(default_cgroups_path(r, "").strip("/")  # the runtime's cgroups: mydocker-<root hash>-<id>
+                     for r in (os.path.join(base, "mydocker-test", "run", "runtime"), os.path.join(base, "mydocker-runtime-root")))
+    return f"md{tag}", prefixes
+
+
+def not_of_other_sessions(objects: dict[str, set[str]], own_base: str, tmp_root: str) -> dict[str, set[str]]:
+    """`objects` (host_objects) less what belongs to another pytest session's tests: mounts under
+    another base directory in `tmp_root`, and the links and cgroups named after their engine roots.
+    Without this a session that ends while another runs a test blames itself for that test's mounts."""
+    own, tmp_root = os.path.join(os.path.abspath(own_base), ""), os.path.join(os.path.abspath(tmp_root), "")
+    import glob
+    links, cgroups = set(), set()
+    for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*", "")):
+        if not base.startswith(own):
+            link, prefixes = root_names(base.rstrip("/"))
+            links.add(link)
+            cgroups.update(prefixes)
+
+    def theirs_path(path: str) -> bool:
+        return path.startswith(tmp_root) and not path.startswith(own)
+    return {**objects,
+            "mount": {m for m in objects["mount"] if not theirs_path(m)},
+            "link": {n for n in objects["link"] if n[:len("md") + 5] not in links},
+            "cgroup": {c for c in objects["cgroup"] if not os.path.basename(c).startswith(tuple(cgroups))}}
 
 
 def _own_objects(base: str) -> dict[str, set[str]]:
@@ -62,14 +102,10 @@ def _own_objects(base: str) -> dict[str, set[str]]:
     Scoped so that tests running at the same time on one host cannot blame each other: mounts under
     `base`, links named with its engine root's tag, cgroups under its runtime roots' parents.
     """
-    from mydocker.engine.networks import root_tag
-    from mydocker.runtime.create import default_cgroups_path
     with open("/proc/self/mountinfo") as f:
         mounts = {line.split()[4] for line in f if line.split()[4].startswith(base)}
-    tag = root_tag(os.path.join(base, "mydocker-test", "root"))
-    links = {n for n in os.listdir("/sys/class/net") if n.startswith(f"md{tag}")}
-    prefixes = tuple(default_cgroups_path(r, "").strip("/")  # the runtime's cgroups: mydocker-<root hash>-<id>
-                     for r in (os.path.join(base, "mydocker-test", "run", "runtime"), os.path.join(base, "mydocker-runtime-root")))
+    link, prefixes = root_names(base)
+    links = {n for n in os.listdir("/sys/class/net") if n.startswith(link)}
     cgroups = set()
     for hierarchy in os.listdir("/sys/fs/cgroup"):
         top = os.path.join("/sys/fs/cgroup", hierarchy)
