@@ -64,36 +64,66 @@ def sessions_tmp_root() -> str:
     return os.path.join(tempfile.gettempdir(), f"pytest-of-{getpass.getuser()}")
 
 
-def root_names(base: str) -> tuple[str, tuple[str, ...]]:
+def root_names(base: str, root: str | None = None, runtime_root: str | None = None) -> tuple[str, tuple[str, ...]]:
     """The link-name prefix and the cgroup-name prefixes of the engine and runtime roots a test with
-    tmp_path `base` uses (the `roots` fixture's and the conformance tests' runtime root)."""
+    tmp_path `base` uses (the `roots` fixture's and the conformance tests' runtime root), or of the
+    given `root` and `runtime_root`."""
     from mydocker.engine.networks import root_tag
     from mydocker.runtime.create import default_cgroups_path
-    tag = root_tag(os.path.join(base, "mydocker-test", "root"))
-    prefixes = tuple(default_cgroups_path(r, "").strip("/")  # the runtime's cgroups: mydocker-<root hash>-<id>
-                     for r in (os.path.join(base, "mydocker-test", "run", "runtime"), os.path.join(base, "mydocker-runtime-root")))
+    tag = root_tag(root or os.path.join(base, "mydocker-test", "root"))
+    runtimes = [runtime_root] if runtime_root else [os.path.join(base, "mydocker-test", "run", "runtime"),
+                                                      os.path.join(base, "mydocker-runtime-root")]
+    prefixes = tuple(default_cgroups_path(r, "").strip("/") for r in runtimes)  # mydocker-<root hash>-<id>
     return f"md{tag}", prefixes
 
 
 def not_of_other_sessions(objects: dict[str, set[str]], own_base: str, tmp_root: str) -> dict[str, set[str]]:
-    """`objects` (host_objects) less what belongs to another pytest session's tests: mounts under
-    another base directory in `tmp_root`, and the links and cgroups named after their engine roots.
-    Without this a session that ends while another runs a test blames itself for that test's mounts."""
+    """`objects` (host_objects) less what belongs to others on this shared host: mounts under another
+    pytest session's base directory in `tmp_root`, and links and cgroups named after the engine roots
+    of another session's tests or of mydocker processes running from another checkout. Without this a
+    session that ends while another runs a test blames itself for that test's containers."""
     own, tmp_root = os.path.join(os.path.abspath(own_base), ""), os.path.join(os.path.abspath(tmp_root), "")
     import glob
+    roots = [(base, os.path.join(base, "mydocker-test", "root"), os.path.join(base, "mydocker-test", "run", "runtime"))
+             for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*")) if not base.startswith(own)]
     links, cgroups = set(), set()
-    for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*", "")):
-        if not base.startswith(own):
-            link, prefixes = root_names(base.rstrip("/"))
-            links.add(link)
-            cgroups.update(prefixes)
+    for base, _root, _runtime in roots:
+        link, prefixes = root_names(base)
+        links.add(link)
+        cgroups.update(prefixes)
+    for root, runroot in _roots_of_other_checkouts(own):
+        link, prefixes = root_names("", root, os.path.join(runroot, "runtime"))
+        links.add(link)
+        cgroups.update(prefixes)
 
     def theirs_path(path: str) -> bool:
         return path.startswith(tmp_root) and not path.startswith(own)
     return {**objects,
             "mount": {m for m in objects["mount"] if not theirs_path(m)},
-            "link": {n for n in objects["link"] if n[:len("md") + 5] not in links},
+            "link": {n for n in objects["link"] if not n.startswith(tuple(links))},
             "cgroup": {c for c in objects["cgroup"] if not os.path.basename(c).startswith(tuple(cgroups))}}
+
+
+def _roots_of_other_checkouts(own_base: str) -> set[tuple[str, str]]:
+    """(root, runroot) of the live monitors (engine/monitor.py: `... main() ROOT RUNROOT FD`) and CLIs
+    (`--root R --runroot RR`) that run neither from this checkout nor from this session's launchers."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")[:-1]
+        except OSError:
+            continue
+        line = " ".join(argv)
+        if "mydocker" not in line or REPO + "'" in line or own_base in line:
+            continue
+        if "mydocker.engine.monitor import main" in line and len(argv) >= 3:
+            found.add((argv[-3], argv[-2]))
+        elif "--root" in argv and "--runroot" in argv:
+            args = argv[argv.index("--root") + 1:argv.index("--root") + 2] + argv[argv.index("--runroot") + 1:][:1]
+            if len(args) == 2:
+                found.add((args[0], args[1]))
+    return found
 
 
 def _own_objects(base: str) -> dict[str, set[str]]:
