@@ -84,17 +84,12 @@ def not_of_other_sessions(objects: dict[str, set[str]], own_base: str, tmp_root:
     session that ends while another runs a test blames itself for that test's containers."""
     own, tmp_root = os.path.join(os.path.abspath(own_base), ""), os.path.join(os.path.abspath(tmp_root), "")
     import glob
-    roots = [(base, os.path.join(base, "mydocker-test", "root"), os.path.join(base, "mydocker-test", "run", "runtime"))
-             for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*")) if not base.startswith(own)]
-    links, cgroups = set(), set()
-    for base, _root, _runtime in roots:
-        link, prefixes = root_names(base)
-        links.add(link)
-        cgroups.update(prefixes)
-    for root, runroot in _roots_of_other_checkouts(own):
-        link, prefixes = root_names("", root, os.path.join(runroot, "runtime"))
-        links.add(link)
-        cgroups.update(prefixes)
+    names = [root_names(base) for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*"))
+             if not base.startswith(own)]  # each test directory of another session
+    names += [root_names("", root, os.path.join(runroot, "runtime")) for root, runroot in _roots_of_other_checkouts(own)]
+    names = [(link, prefixes) for link, prefixes in names if link != "md"]  # the default root is everyone's
+    links = {link for link, _ in names}
+    cgroups = {prefix for _, prefixes in names for prefix in prefixes}
 
     def theirs_path(path: str) -> bool:
         return path.startswith(tmp_root) and not path.startswith(own)
@@ -119,10 +114,8 @@ def _roots_of_other_checkouts(own_base: str) -> set[tuple[str, str]]:
             continue
         if "mydocker.engine.monitor import main" in line and len(argv) >= 3:
             found.add((argv[-3], argv[-2]))
-        elif "--root" in argv and "--runroot" in argv:
-            args = argv[argv.index("--root") + 1:argv.index("--root") + 2] + argv[argv.index("--runroot") + 1:][:1]
-            if len(args) == 2:
-                found.add((args[0], args[1]))
+        elif "--root" in argv[:-1] and "--runroot" in argv[:-1]:
+            found.add((argv[argv.index("--root") + 1], argv[argv.index("--runroot") + 1]))
     return found
 
 

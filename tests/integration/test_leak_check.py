@@ -68,13 +68,18 @@ def shared_tmp(tmp_path):
 
 
 def test_a_session_ending_while_another_runs_a_container_blames_nobody(shared_tmp):
-    """The other session (this test) mounts a rootfs, a netns-like mount, a cgroup and a link named
-    after its engine root while the session runs: they are not that session's leak."""
+    """Meanwhile another session's test (this one) mounts a rootfs and a netns and makes a cgroup and
+    links named after its engine root, and a mydocker process of another checkout (a manual try, with
+    its own --root) has a cgroup and links: none of them is that session's leak."""
     base = shared_tmp  # as the `roots` fixture: <tmp_path>/mydocker-test
     link, prefixes = root_names(str(base))
+    other_root, other_runroot = f"/tmp/leakcheck-{os.getpid()}/root", f"/tmp/leakcheck-{os.getpid()}/run"
+    other_link, other_prefixes = root_names("", other_root, os.path.join(other_runroot, "runtime"))
     rootfs = str(base / "mydocker-test" / "root" / "containers" / "c1" / "rootfs")
     netns = str(base / "mydocker-test" / "run" / "netns" / "c1")
-    cgroup = os.path.join("/sys/fs/cgroup/pids", f"{prefixes[0]}c1")
+    cgroups = [os.path.join("/sys/fs/cgroup/pids", f"{prefix}c1") for prefix in (prefixes[0], other_prefixes[0])]
+    veths = [(f"{link}x", f"{link}y"), (f"{other_link}x", f"{other_link}y")]
+    other = subprocess.Popen(["sh", "-c", "sleep 60", "mydocker", "--root", other_root, "--runroot", other_runroot])
     proc = _session(shared_tmp, leave=False)
     made = []
     try:
@@ -82,17 +87,23 @@ def test_a_session_ending_while_another_runs_a_container_blames_nobody(shared_tm
         for target in (rootfs, netns):
             _mount_tmpfs(target)
             made.append(target)
-        os.mkdir(cgroup)
-        subprocess.run(["ip", "link", "add", f"{link}x", "type", "veth", "peer", "name", f"{link}y"], check=True)
+        for cgroup in cgroups:
+            os.mkdir(cgroup)
+        for a, b in veths:
+            subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
         (shared_tmp / "go").touch()
         out = proc.communicate(timeout=60)[0]
     finally:
         proc.kill()
+        other.kill()
+        other.wait()
         for target in made:
             subprocess.run(["umount", target], check=True)
-        if os.path.isdir(cgroup):
-            os.rmdir(cgroup)
-        subprocess.run(["ip", "link", "del", f"{link}x"], capture_output=True)
+        for cgroup in cgroups:
+            if os.path.isdir(cgroup):
+                os.rmdir(cgroup)
+        for a, _ in veths:
+            subprocess.run(["ip", "link", "del", a], capture_output=True)
     assert proc.returncode == 0, out
 
 
