@@ -35,6 +35,10 @@ class Forbidden(MyDockerError):
     """An operation the engine never allows on this object (a pre-defined network: Docker's 403)."""
 
 
+class Unauthorized(MyDockerError):
+    """A registry refused the credentials (or wants some): the API's 401."""
+
+
 class StoreUnavailable(MyDockerError):
     """The cluster store (etcd, for overlay networks) cannot be reached or answered with an error."""
 

@@ -281,13 +281,7 @@ def container_attach(ctx: Context) -> None:
 
 def image_list(ctx: Context) -> None:
     from mydocker.apiserver.convert import image_summaries
-    filters = _filters(ctx.req.arg("filters"))
-    unknown = set(filters) - {"reference"}
-    if unknown:
-        raise NotSupported(f"image filters {', '.join(sorted(unknown))} are not supported by mydocker yet: use reference")
-    rows = []
-    for ref in filters.get("reference") or [None]:
-        rows += ctx.api.images.list(all_images=ctx.req.flag("all"), reference=ref)
+    rows = ctx.api.images.filtered(_filters(ctx.req.arg("filters")), all_images=ctx.req.flag("all"))
     ctx.json(200, image_summaries(rows))
 
 
@@ -299,46 +293,20 @@ def image_inspect(ctx: Context) -> None:
         raise HTTPError(404, f"No such image: {name}") from None
 
 
-def image_create(ctx: Context) -> None:
-    """A pull: JSON progress lines; an error after the head is said as Docker says it, in the stream."""
-    req = ctx.req
-    if req.arg("fromSrc") is not None:
-        raise NotSupported("importing with POST /images/create?fromSrc is not supported by mydocker yet: use mydocker import")
-    name = req.arg("fromImage") or ""
-    if not name:
-        raise HTTPError(400, "fromImage is required: the image to pull")
-    tag = req.arg("tag") or ""
-    if tag:
-        name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
-    out = ctx.chunked("application/json")
-
-    def line(doc: dict) -> None:
-        out.write(json.dumps(doc).encode() + b"\r\n")
-
-    def progress(layer: str, status: str, current=None, total=None) -> None:
-        doc = {"status": status, "id": layer[:12]} if layer else {"status": status}
-        if total:
-            doc["progressDetail"] = {"current": current or 0, "total": total}
-        line(doc)
-
-    try:
-        ctx.api.images.inspect(name)  # here already (busybox is made from the host): nothing to fetch
-        line({"status": f"Status: Image is up to date for {_with_tag(name)}"})
-    except NotFound:
-        try:
-            line({"status": f"Pulling from {name}"})
-            report = ctx.api.images.pull(name, progress=progress)
-            line({"status": f"Digest: {report.digest}"} if getattr(report, "digest", "") else {"status": "Pulled"})
-            line({"status": f"Status: Downloaded newer image for {_with_tag(name)}"})
-        except MyDockerError as e:
-            line({"errorDetail": {"message": str(e)}, "error": str(e)})
-    out.close()
-
-
 # --- routing ---------------------------------------------------------------------------------
 
+
+Route = tuple[tuple[str, ...], re.Pattern, object]
+
+
+def table(entries: list[tuple[tuple[str, ...], str, object]]) -> list[Route]:
+    """A group's routes, (methods, path pattern, handler), with the patterns compiled. Each group
+    module (images.py, ...) has its own; routes.py puts them together."""
+    return [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in entries]
+
+
 _ID = r"(?P<id>[^/]+)"
-ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile(f"^{pattern}$"), handler) for methods, pattern, handler in [
+ROUTES = table([
     (("GET", "HEAD"), "/_ping", ping),
     (("GET",), "/version", version),
     (("GET",), "/info", info),
@@ -354,12 +322,11 @@ ROUTES: list[tuple[tuple[str, ...], re.Pattern, object]] = [(methods, re.compile
     (("GET",), f"/containers/{_ID}/logs", container_logs),
     (("DELETE",), f"/containers/{_ID}", container_remove),
     (("GET",), "/images/json", image_list),
-    (("POST",), "/images/create", image_create),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
-]]
+])
 
 
-def route(req: Request):
+def route(req: Request, routes: list[Route]):
     """The handler for a request (its path params set), after the version prefix is checked."""
     m = _VERSIONED.match(req.path)
     if m:
@@ -372,7 +339,7 @@ def route(req: Request):
                                  f"Minimum supported API version is {MIN_API_VERSION}, please upgrade your client")
         req.path = m.group(3)
     allowed = False
-    for methods, pattern, handler in ROUTES:
+    for methods, pattern, handler in routes:
         match = pattern.match(req.path)
         if match:
             if req.method in methods:
@@ -400,7 +367,7 @@ def _message(req: Request, error: Exception) -> str:
     return describe(error)
 
 
-def serve_connection(sock: socket.socket, open_engine) -> None:
+def serve_connection(sock: socket.socket, open_engine, routes: list[Route]) -> None:
     """Requests one after another until the client closes, asks to close, or the connection is hijacked."""
     conn = Connection(sock)
     engine = None
@@ -423,7 +390,7 @@ def serve_connection(sock: socket.socket, open_engine) -> None:
             return
         ctx = Context(conn, req, get_engine)
         try:
-            route(req)(ctx)
+            route(req, routes)(ctx)
         except (BrokenPipeError, ConnectionResetError):
             return  # the client went away mid-answer: nothing of ours is half-done
         except Exception as e:  # noqa: BLE001 - every error is an answer, not a crash

@@ -6,15 +6,19 @@ that attach uses. Sizes are bounded: a client cannot make a worker hold unbounde
 from __future__ import annotations
 
 import json
+import re
 import socket
+import tempfile
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_LINE = 8 * 1024          # the request line, and each header line
 MAX_HEADERS = 100
-MAX_BODY = 16 * 1024 * 1024  # JSON bodies (create, ...); tar uploads will stream instead
+MAX_BODY = 16 * 1024 * 1024  # JSON bodies (create, ...), held in memory
+MAX_UPLOAD = 64 * 1024 ** 3  # tar uploads (build context, load, import), spooled to a temp file
+UPLOAD_PATH = re.compile(r"^(/v[0-9.]+)?/(build|images/load|images/create)$")  # the endpoints that take a tar
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 101: "UPGRADED", 304: "Not Modified",
-           400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+           400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
            413: "Request Entity Too Large", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
            501: "Not Implemented"}
 
@@ -36,6 +40,7 @@ class Request:
     version: str
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)  # from the route: {"id": ...}
+    upload: object = None           # the UPLOAD_PATH endpoints: the body as a binary file at 0 (body stays b"")
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -108,10 +113,16 @@ class Connection:
             raise HTTPError(431, f"more than {MAX_HEADERS} headers")
         url = urlsplit(target)
         req = Request(method.upper(), unquote(url.path), parse_qs(url.query, keep_blank_values=True), headers, version)
-        req.body = self._body(headers)
+        if UPLOAD_PATH.match(req.path):
+            req.upload = tempfile.SpooledTemporaryFile(max_size=MAX_BODY)
+            self._body(headers, req.upload, MAX_UPLOAD)
+            req.upload.seek(0)
+        else:
+            req.body = self._body(headers)
         return req
 
-    def _body(self, headers: dict[str, str]) -> bytes:
+    def _body(self, headers: dict[str, str], sink=None, limit: int = MAX_BODY) -> bytes:
+        """The body whole, or written to `sink` (a binary file) in pieces."""
         if "chunked" in headers.get("transfer-encoding", "").lower():
             parts, total = [], 0
             while True:
@@ -121,23 +132,37 @@ class Connection:
                 except ValueError:
                     raise HTTPError(400, "malformed chunk size") from None
                 total += size
-                if total > MAX_BODY:
-                    raise HTTPError(413, f"the request body is larger than {MAX_BODY} bytes")
+                if total > limit:
+                    raise HTTPError(413, f"the request body is larger than {limit} bytes")
                 if size == 0:
                     while self._line() not in (b"\r\n", b"\n", b""):  # trailers
                         pass
                     return b"".join(parts)
-                parts.append(self.reader.read(size))
+                if sink is None:
+                    parts.append(self.reader.read(size))
+                else:
+                    self._copy(size, sink)
                 self.reader.read(2)
         length = headers.get("content-length", "0") or "0"
         if not length.isdigit():
             raise HTTPError(400, "malformed Content-Length")
-        if int(length) > MAX_BODY:
-            raise HTTPError(413, f"the request body is larger than {MAX_BODY} bytes")
+        if int(length) > limit:
+            raise HTTPError(413, f"the request body is larger than {limit} bytes")
+        if sink is not None:
+            self._copy(int(length), sink)
+            return b""
         body = self.reader.read(int(length))
         if len(body) < int(length):
             raise HTTPError(400, "the request body ended early")
         return body
+
+    def _copy(self, size: int, sink) -> None:
+        while size:
+            piece = self.reader.read(min(size, 1 << 20))
+            if not piece:
+                raise HTTPError(400, "the request body ended early")
+            sink.write(piece)
+            size -= len(piece)
 
     # --- responses ---------------------------------------------------------------------------
 

@@ -132,7 +132,7 @@ def _preload() -> None:
     """What every worker needs, imported once here (imports start no threads): a worker forked from
     this process starts answering at once."""
     import mydocker.apiserver.convert  # noqa: F401
-    import mydocker.apiserver.handlers  # noqa: F401
+    import mydocker.apiserver.routes  # noqa: F401 - every handler module
     from mydocker.engine.api import preload
     preload()
 
@@ -157,8 +157,9 @@ def _worker(listener: socket.socket, conn: socket.socket, open_engine) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         from mydocker.apiserver.handlers import serve_connection
+        from mydocker.apiserver.routes import ALL
         conn.settimeout(KEEPALIVE_IDLE)
-        serve_connection(conn, open_engine)
+        serve_connection(conn, open_engine, ALL)
     except BaseException:  # noqa: BLE001 - a worker's bug ends its connection only, said on stderr
         import traceback
         traceback.print_exc()

@@ -242,6 +242,22 @@ class ImageEngine:
             rows = [r for r in rows if labels_match(self._service.labels_of(r["ID"]), filters["label"])]
         return rows
 
+    def filtered(self, filters: dict[str, list[str]], all_images: bool = False) -> list[dict]:
+        """Image rows kept by Docker's image filters: reference, dangling (true/false), label (KEY or
+        KEY=VALUE, all must match). InvalidArgument for another filter or a bad value."""
+        unknown = set(filters) - {"reference", "dangling", "label"}
+        if unknown:
+            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use reference, dangling or label")
+        rows = []
+        for ref in filters.get("reference") or [None]:
+            rows += self.list(all_images=all_images, reference=ref, filters={"label": filters.get("label", [])})
+        for value in filters.get("dangling", []):
+            if value.lower() not in ("true", "1", "false", "0"):
+                raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
+            dangling = value.lower() in ("true", "1")  # untagged (an intermediate one only with all)
+            rows = [r for r in rows if (r["Repository"] == "<none>") == dangling]
+        return rows
+
     def inspect(self, name: str) -> dict:
         return self._service.inspect(name)
 
@@ -257,6 +273,12 @@ class ImageEngine:
     def prune(self, all_images: bool = False) -> list[str]:
         return self._service.prune(all_images=all_images)
 
+    def prune_report(self, all_images: bool = False) -> PruneReport:
+        """prune's lines and the bytes of the blobs it deleted."""
+        before = self._service.reclaimed
+        lines = self._service.prune(all_images=all_images)
+        return PruneReport(lines, self._service.reclaimed - before)
+
     def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
         from mydocker.engine.distribution import Distribution
         opts = opts or PullOptions()
@@ -269,13 +291,17 @@ class ImageEngine:
         from mydocker.image.reference import parse
         return str(parse(name))
 
-    def push(self, name: str, tls_verify: bool | None = None, progress=None) -> str:
+    def push(self, name: str, tls_verify: bool | None = None, progress=None,
+             credentials: tuple[str, str] | None = None) -> str:
+        """The pushed manifest's digest. `credentials` (user, password): else those login stored."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress)
+        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress,
+                                                  credentials=credentials)
 
-    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None) -> str:
+    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
+        """Check the credentials; keep them for push and pull unless not `store`."""
         from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify)
+        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify, store=store)
 
     def logout(self, server: str) -> tuple[str, bool]:
         """(the registry's name, whether credentials were removed)."""

@@ -188,7 +188,8 @@ class Builder:
         if self.dockerfile_text is not None:
             return parse(self.dockerfile_text)
         path = self.opts.dockerfile or os.path.join(self.context, "Dockerfile")
-        if self.opts.dockerfile and not os.path.isabs(path) and not os.path.exists(path):
+        # relative to the context when it came as a tar (the API's), or is not found from here
+        if self.opts.dockerfile and not os.path.isabs(path) and (self.opts.context == "-" or not os.path.exists(path)):
             path = os.path.join(self.context, path)
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:

@@ -56,24 +56,26 @@ class Distribution:
                          f"{ref.familiar}")
         return pulled
 
-    def push(self, name: str, tls_verify: bool | None = None, progress=None, chunk_size: int | None = None) -> str:
+    def push(self, name: str, tls_verify: bool | None = None, progress=None, chunk_size: int | None = None,
+             credentials: tuple[str, str] | None = None) -> str:
         from mydocker.image.registry.push import CHUNK_SIZE, push
         ref = reference.parse(name)
         manifest = self.records.image_for(str(ref))
         if manifest is None:
             raise NotFound(f"image {ref.familiar} not found locally: tag an image with that name before pushing it")
         return push(self.store, ref, manifest, tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
-                    progress=progress, chunk_size=chunk_size or CHUNK_SIZE)
+                    progress=progress, chunk_size=chunk_size or CHUNK_SIZE, credentials=credentials)
 
-    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None) -> str:
-        """Check the credentials against the registry, then store them; return the credentials file."""
+    def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
+        """Check the credentials against the registry, then store them (unless not `store`: the API's
+        clients keep their own); return the credentials file."""
         from mydocker.image.registry import auth
         from mydocker.image.registry.client import RegistryClient
         domain = registry_domain(server)
         client = RegistryClient(domain, "", tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
                                 credentials=(user, password))
         client.login()
-        return auth.store(domain, user, password)
+        return auth.store(domain, user, password) if store else ""
 
     def logout(self, server: str) -> bool:
         from mydocker.image.registry import auth

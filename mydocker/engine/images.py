@@ -41,6 +41,7 @@ class ImageService:
         self.store = store
         self.db = records.db
         self.db.execute(_SCHEMA)
+        self.reclaimed = 0  # bytes of the blobs this service deleted (prune's SpaceReclaimed)
 
     # lookup
 
@@ -272,6 +273,10 @@ class ImageService:
             needed_layers.update(config["rootfs"]["diff_ids"])
         for digest in blobs:
             if digest not in needed_blobs:
+                try:
+                    self.reclaimed += os.path.getsize(self.store.blob_path(digest))
+                except OSError:
+                    pass  # gone already: nothing reclaimed
                 self.store.remove_blob(digest)
         deleted = []
         for diff_id in dict.fromkeys(diff_ids):

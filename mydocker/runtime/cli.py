@@ -366,19 +366,11 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(cmd.help_text(PROG))
             return 0
         check_args(cmd, positionals, PROG)
-        helper = None
         if verb in ("create", "run"):
             if glob.systemd_cgroup:
                 cgroups.SYSTEMD = True  # cgroupsPath read as "slice:prefix:name"
-            helper = prewarm.prewarm_attach_lock()  # outside cgroups/: that loads after the fork
-        try:
-            return dispatch(verb, glob.root, opts, positionals)
-        finally:
-            if helper:
-                try:
-                    os.waitpid(helper, 0)
-                except ChildProcessError:
-                    pass  # reaped already, by `run`'s wait for orphans
+            prewarm.prewarm_in_thread()  # outside cgroups/: that loads after the fork
+        return dispatch(verb, glob.root, opts, positionals)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - no traceback reaches a user

@@ -21,6 +21,7 @@ from mydocker.runtime.spec import Spec, load_spec
 cgroups = lazy_module("mydocker.runtime.cgroups")
 detect = lazy_module("mydocker.runtime.cgroups.detect")
 hooks = lazy_module("mydocker.runtime.hooks")
+prewarm = lazy_module("mydocker.runtime.prewarm")
 seccomp = lazy_module("mydocker.runtime.seccomp")
 validate = lazy_module("mydocker.runtime.validate")
 zlib = lazy_module("zlib")
@@ -97,6 +98,7 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
         def place(pid: int) -> None:
             cgroup.set(_with_device_rules(spec))
             cgroup.apply(pid)
+            prewarm.finish()  # joined: no more moves to keep the attach lock warm for
 
         def runtime_hooks() -> None:
             state = st.hook_state(record, "creating")

@@ -1,9 +1,15 @@
-"""`mydocker-runtime`'s entry point: `state` on a fast path, everything else through cli.main.
+"""`mydocker-runtime`'s entry point: `state` and `kill` on fast paths, everything else through cli.main.
 
 containerd, podman and dockerd call `state` after nearly every operation. On a plain
 `[global flags] state ID` this answers with builtin modules only (posix): no `os`, no JSON parser
 (it reads the view every save pre-renders), no flag parser. Anything else, and every error, goes
 to cli.main, which says what is wrong.
+
+`kill ID N` (N a number) of a created, running or paused container is answered here too, the same
+way (the view's header holds the pid and its start time), and `kill --all ID N` of a stopped one
+with nothing left in its cgroups: containerd's shim sends both for every container it stops. Anything
+else (a name for the signal, a stopped or missing container, a process left, an error) goes to
+cli.main, which decides again from the start and says what is wrong.
 
 `delete --force ID` of a container that is not there is answered here too (exit 0, as runc): every
 task containerd's shim ends is force-deleted once more after its `delete`, while the shim cleans up.
@@ -58,6 +64,83 @@ def forced_delete_request(argv: list[str]) -> tuple[str, str] | None:
     return None if argv[i + 2].startswith("-") else (root, argv[i + 2])
 
 
+def kill_request(argv: list[str]) -> tuple[str, str, int, bool] | None:
+    """(root, id, signal, --all) when argv is exactly `[globals] kill [--all] ID N`, N a signal
+    number, else None."""
+    found = _after_globals(argv)
+    if found is None:
+        return None
+    root, i = found
+    if argv[i:i + 1] != ["kill"]:
+        return None
+    every = argv[i + 1:i + 2] in (["--all"], ["-a"])
+    i += every
+    if len(argv) != i + 3 or argv[i + 1].startswith("-"):
+        return None
+    number = argv[i + 2]
+    if not (number.isascii() and number.isdigit()):
+        return None  # names (and signal 0, below) are the full path's
+    import _signal
+    return (root, argv[i + 1], int(number), every) if 1 <= int(number) < _signal.NSIG else None
+
+
+def quick_kill(root: str, container_id: str, sig: int, every: bool = False) -> bool:
+    """True once kill.kill's work is done: `sig` sent to the init of a created, running or paused
+    container, or, with --all, a stopped container found with nothing left in its cgroups. False, with
+    nothing sent, when cli.main should answer."""
+    import _signal
+    import posix
+    from mydocker.runtime import status
+    if not root or not status.valid_id(container_id):
+        return False
+    try:
+        live = status.read_live(root, container_id)
+    except (OSError, ValueError):
+        return False
+    current = status.status(root, live)
+    if every:  # containerd's kill --all before it deletes an exited task: usually nothing is left
+        return current == "stopped" and _nothing_left(root, container_id)
+    if current not in ("created", "running", "paused"):
+        return False
+    try:
+        pidfd = posix.pidfd_open(live.pid)  # pins the process: no signal to a reused pid
+    except OSError:
+        return False
+    try:  # the pidfd's process is the init only if it still has the init's start time
+        if status.process_start_time(live.pid) != live.pid_start:
+            return False
+        _signal.pidfd_send_signal(pidfd, sig)
+    except OSError:
+        return False  # exited since: cli.main says "container not running"
+    finally:
+        posix.close(pidfd)
+    return True
+
+
+def _nothing_left(root: str, container_id: str) -> bool:
+    """True when every cgroup directory of the container is gone or a leaf without processes; False
+    when unsure (sub-groups, a process, no record): then cli.main looks and signals."""
+    import posix
+    from mydocker import jsonio
+    from mydocker.runtime import status
+    try:
+        record = jsonio.loads(status.read_small(f"{root}/{container_id}/state.json"))
+        directories = set((record.get("cgroup_paths") or {}).values())
+    except (OSError, ValueError, AttributeError):
+        return False
+    for directory in directories:
+        try:
+            if posix.stat(directory).st_nlink != 2:
+                return False  # sub-groups: cgroupfs (kernfs) counts a directory's subdirectories as links
+            if status.read_small(f"{directory}/cgroup.procs").strip():
+                return False
+        except FileNotFoundError:
+            continue  # removed: nothing in it
+        except OSError:
+            return False
+    return True
+
+
 def gone(root: str, container_id: str) -> bool:
     """True when the container surely does not exist: a valid id without a state directory."""
     import posix
@@ -90,6 +173,10 @@ def run_main() -> None:
     if forced and gone(*forced):
         import posix
         posix._exit(0)  # nothing to delete: runc succeeds quietly too
+    signalled = kill_request(sys.argv[1:])
+    if signalled and quick_kill(*signalled):
+        import posix
+        posix._exit(0)
     request = state_request(sys.argv[1:])
     answer = quick_state(*request) if request else None
     if answer is not None:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
+
+# The container's first move into its cgroups takes the kernel's global threadgroup lock, whose
+# first writer waits for an RCU grace period (10-15 ms here), but writers arriving while that period
+# runs or just after it share it. Started early, in parallel with our imports, the wait is mostly
+# over by the time `create` moves the container. Measured: docs/startup.md.
 
 
-def prewarm_attach_lock() -> int | None:
-    """Start a child that moves itself into its own cgroup (a no-op move), while we load and check.
-
-    The container's first move into its cgroups takes the kernel's global threadgroup lock, whose
-    first writer waits for an RCU grace period (10-15 ms here), but writers arriving while that
-    period runs or just after it share it. Started here, in parallel with our imports, the wait is
-    mostly over by the time `create` moves the container. Returns the child's pid, to reap.
-
-    The child is /bin/sh, spawned (vfork + exec), not a fork of this interpreter: after a fork every
-    page either process writes faults to be copied, ours included, until the child is gone.
-    Measured: docs/startup.md."""
+def own_procs_file() -> str | None:
+    """The cgroup.procs file of the cgroup2 group we are in, or None (no cgroup2 mount)."""
     try:
         with open("/proc/self/cgroup") as f:
             own = next((line.rstrip("\n").split(":", 2)[2] for line in f if line.startswith("0::")), None)
@@ -25,9 +22,89 @@ def prewarm_attach_lock() -> int | None:
                  if os.path.exists(b + "/cgroup.procs")), None)
     if own is None or base is None:
         return None
+    return f"{base}{own.rstrip('/')}/cgroup.procs"
+
+
+def prewarm_attach_lock() -> int | None:
+    """Start a child that moves itself into its own cgroup (a no-op move). Returns its pid, to reap.
+
+    The child is /bin/sh, spawned (vfork + exec), not a fork of this interpreter: after a fork every
+    page either process writes faults to be copied, ours included, until the child is gone. For a
+    process that may unshare its mount namespace itself (the engine); the runtime uses a thread."""
+    procs = own_procs_file()
+    if procs is None:
+        return None
     quiet = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]
     try:  # the path is the script's $0: never parsed by the shell
-        return os.posix_spawn("/bin/sh", ["sh", "-c", 'echo 0 > "$0"', f"{base}{own.rstrip('/')}/cgroup.procs"],
-                              {}, file_actions=quiet)
+        return os.posix_spawn("/bin/sh", ["sh", "-c", 'echo 0 > "$0"', procs], {}, file_actions=quiet)
     except OSError:
         return None  # no /bin/sh: the container's first move waits the whole grace period
+
+
+# How often the thread moves again, and for how long at most (a created container is placed well
+# within it). After a writer leaves, the next one shares its grace period only until the kernel's
+# callback, one more grace period later, puts the lock back to idle: moving again every few ms keeps
+# it warm until the container's move, however late our start-up gets to it under load.
+_EVERY = 0.004
+_MOVES = 60
+
+_stop = None  # a lock the thread waits on between moves; released by finish()
+
+
+def _keep_warm(fd: int, stop, switch_interval: float) -> None:
+    sys.setswitchinterval(switch_interval)  # we have the GIL: the main thread's usual share again
+    try:
+        for _ in range(_MOVES):
+            os.write(fd, b"0")  # "0": this thread's process, into the group it is in already
+            if stop.acquire(timeout=_EVERY):
+                break
+    except OSError:
+        pass  # only a head start is lost
+    finally:
+        os.close(fd)
+
+
+def prewarm_in_thread() -> bool:
+    """The same no-op move, written by a thread of this process, again every few ms until finish()
+    (or 240 ms): no process to spawn (a shell's exec and dynamic linking cost more than the thread),
+    nothing to reap. The thread blocks every signal, so that none meant for us is taken by it while
+    our main thread waits in a system call. It needs the GIL for a moment before its first write
+    (which runs without it): a short switch interval hands it over at once instead of after the
+    default 5 ms, and the thread puts the interval back.
+
+    Only for a process that unshares neither its mount nor its user namespace while the thread may
+    live (the kernel refuses both to a multi-threaded process): the runtime's children do that, after
+    their fork. Once per process (the entry point starts it before the command line loads, the
+    command line when the entry point could not tell the verb). True when a thread was started."""
+    global _stop
+    if _stop is not None:
+        return False
+    import _thread
+    _stop = _thread.allocate_lock()
+    _stop.acquire()
+    procs = own_procs_file()
+    if procs is None:
+        return False
+    try:
+        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    import _signal
+    interval = sys.getswitchinterval()
+    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
+    try:  # the thread inherits the blocked mask; ours is restored at once
+        sys.setswitchinterval(1e-5)
+        _thread.start_new_thread(_keep_warm, (fd, _stop, interval))
+    except RuntimeError:
+        sys.setswitchinterval(interval)
+        os.close(fd)
+        return False
+    finally:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+    return True
+
+
+def finish() -> None:
+    """The container has joined its cgroups: the thread stops moving (no-op when none runs)."""
+    if _stop is not None and _stop.locked():
+        _stop.release()

@@ -75,6 +75,12 @@ class _Live:
         self.paused, self.bundle = paused == "1", "-" if has_bundle == "1" else ""
 
 
+def read_live(root: str, container_id: str) -> _Live:
+    """What status() needs, from the view's header line (OSError, ValueError when there is none)."""
+    header = read_small(f"{root}/{container_id}/{VIEW}").partition(b"\n")[0]
+    return _Live(container_id, header.decode())
+
+
 def render_view(root: str, container_id: str, text: str) -> str:
     """`state`'s output from a view file's text: the live status and pid filled in."""
     header, _, body = text.partition("\n")

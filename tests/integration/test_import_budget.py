@@ -27,6 +27,13 @@ BUDGET = {
     "mydocker-runtime state": {
         "mydocker", "mydocker.runtime", "mydocker.runtime.entry", "mydocker.runtime.status",
     },
+    "mydocker-runtime kill": {  # the fast path of containerd's `kill ID 9`: state's modules
+        "mydocker", "mydocker.runtime", "mydocker.runtime.entry", "mydocker.runtime.status",
+    },
+    "mydocker-runtime kill --all (stopped)": {  # and of its `kill --all ID 9` once the init is gone
+        "mydocker", "mydocker.jsonio", "mydocker.lazy", "mydocker.runtime", "mydocker.runtime.entry",
+        "mydocker.runtime.status",
+    },
     "mydocker-runtime run": {  # zlib: a private --root names its cgroups with the root's crc32
         "zlib",
         "mydocker", "mydocker.collector", "mydocker.errors", "mydocker.exit", "mydocker.flags", "mydocker.jsonio",
@@ -112,6 +119,24 @@ def test_runtime_state_budget(bindir, make_bundle, runtime_root):
     finally:
         subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "budget"], check=True, timeout=60)
     check_budget("mydocker-runtime state", loaded)
+
+
+def test_runtime_kill_budgets(bindir, make_bundle, runtime_root):
+    """The signal that stops a created container, then --all on what is left (nothing)."""
+    runtime = os.path.join(bindir, "mydocker-runtime")
+    subprocess.run([runtime, "--root", runtime_root, "create", "--bundle", make_bundle(["true"]), "budget-kill"],
+                   check=True, stdin=subprocess.DEVNULL, timeout=60)
+    try:
+        check_budget("mydocker-runtime kill", loaded_modules(runtime, "--root", runtime_root, "kill", "budget-kill", "9"))
+        for _ in range(500):  # the init's parent (we, through `create`'s exit) is init: it reaps it
+            state = subprocess.run([runtime, "--root", runtime_root, "state", "budget-kill"], capture_output=True,
+                                   text=True, timeout=60).stdout
+            if '"stopped"' in state:
+                break
+        check_budget("mydocker-runtime kill --all (stopped)",
+                     loaded_modules(runtime, "--root", runtime_root, "kill", "--all", "budget-kill", "9"))
+    finally:
+        subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "budget-kill"], check=True, timeout=60)
 
 
 def test_runtime_run_budget(bindir, make_bundle, runtime_root):

@@ -4,6 +4,8 @@ removes them, and an OOM kill is reported (issue 3's acceptance through the runt
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 

@@ -18,8 +18,7 @@ ssl = lazy_module("ssl")
 DOCKER_HUB_API = "registry-1.docker.io"
 
 
-class Unauthorized(MyDockerError):
-    """The registry refused our credentials (or wants some)."""
+from mydocker.errors import Unauthorized  # noqa: E402,F401 - raised here; one class for every layer
 
 
 def api_host(domain: str) -> str:

@@ -24,12 +24,13 @@ CHUNK_SIZE = 64 << 20    # blobs above this go up in chunks of this size
 
 
 def push(store, reference, manifest_digest: str, *, tls_verify: bool | None = None, insecure_registries=(),
-         progress=None, chunk_size: int = CHUNK_SIZE) -> str:
+         progress=None, chunk_size: int = CHUNK_SIZE, credentials: tuple[str, str] | None = None) -> str:
+    """`credentials`: the caller's (the API's X-Registry-Auth); None: those `login` stored."""
     progress = progress or (lambda *a, **k: None)
     if reference.digest:
         raise InvalidArgument(f"cannot push to {reference.familiar}: push to a tag, not a digest")
     client = RegistryClient(reference.domain, reference.path, actions="pull,push", tls_verify=tls_verify,
-                            insecure_registries=insecure_registries)
+                            insecure_registries=insecure_registries, credentials=credentials or True)
     with open(store.blob_path(manifest_digest), "rb") as f:
         data = f.read()
     manifest = json.loads(data)
