@@ -96,7 +96,27 @@ def not_of_other_sessions(objects: dict[str, set[str]], own_base: str, tmp_root:
     return {**objects,
             "mount": {m for m in objects["mount"] if not theirs_path(m)},
             "link": {n for n in objects["link"] if not n.startswith(tuple(links))},
-            "cgroup": {c for c in objects["cgroup"] if not os.path.basename(c).startswith(tuple(cgroups))}}
+            "cgroup": {c for c in _in_shared_parent(objects["cgroup"], own)
+                       if not os.path.basename(c).startswith(tuple(cgroups))}}
+
+
+def _in_shared_parent(cgroups: set[str], own: str) -> set[str]:
+    """The engine's containers of every root share the parent "mydocker" (cgroup <h>/mydocker/<id>),
+    made with the first and pruned with the last: it is left behind only when empty; while it has
+    containers, what is left is those of them whose container directories are this session's."""
+    import glob
+    out = set()
+    for cgroup in cgroups:
+        if os.path.basename(cgroup) != "mydocker":
+            out.add(cgroup)
+            continue
+        children = glob.glob(os.path.join(cgroup, "*", ""))  # directories only
+        if not children:
+            out.add(cgroup)
+        out.update(d[:-1] for d in children
+                   # a root at <test dir>/mydocker-test/root (the `roots` fixture) or <dir>/<host>/root
+                   if glob.glob(os.path.join(glob.escape(own), "*", "*", "*", "containers", os.path.basename(d[:-1]))))
+    return out
 
 
 def _roots_of_other_checkouts(own_base: str) -> set[tuple[str, str]]:

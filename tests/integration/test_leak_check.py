@@ -29,6 +29,8 @@ def test_meanwhile(tmp_path):
         target.mkdir(parents=True)
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(target)], check=True)
         open(os.environ["LEFT"], "w").write(str(target))
+        (tmp_path / "mydocker-test" / "root" / "containers" / ("c2" * 32)).mkdir()
+        os.makedirs("/sys/fs/cgroup/pids/mydocker/" + "c2" * 32)  # its container in the shared parent
     open(os.environ["READY"], "w").close()
     deadline = time.monotonic() + 60
     while not os.path.exists(os.environ["GO"]) and time.monotonic() < deadline:
@@ -79,6 +81,7 @@ def test_a_session_ending_while_another_runs_a_container_blames_nobody(shared_tm
     netns = str(base / "mydocker-test" / "run" / "netns" / "c1")
     cgroups = [os.path.join("/sys/fs/cgroup/pids", f"{prefix}c1") for prefix in (prefixes[0], other_prefixes[0])]
     veths = [(f"{link}x", f"{link}y"), (f"{other_link}x", f"{other_link}y")]
+    theirs = "c1" * 32  # a container of someone else's in the shared parent cgroup
     other = subprocess.Popen(["sh", "-c", "sleep 60", "mydocker", "--root", other_root, "--runroot", other_runroot])
     proc = _session(shared_tmp, leave=False)
     made = []
@@ -89,6 +92,7 @@ def test_a_session_ending_while_another_runs_a_container_blames_nobody(shared_tm
             made.append(target)
         for cgroup in cgroups:
             os.mkdir(cgroup)
+        os.makedirs(f"/sys/fs/cgroup/pids/mydocker/{theirs}")
         for a, b in veths:
             subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
         (shared_tmp / "go").touch()
@@ -102,6 +106,7 @@ def test_a_session_ending_while_another_runs_a_container_blames_nobody(shared_tm
         for cgroup in cgroups:
             if os.path.isdir(cgroup):
                 os.rmdir(cgroup)
+        _remove_shared_child(theirs)
         for a, _ in veths:
             subprocess.run(["ip", "link", "del", a], capture_output=True)
     assert proc.returncode == 0, out
@@ -118,4 +123,15 @@ def test_a_session_still_reports_its_own_leftover(shared_tmp):
         left = shared_tmp / "left"
         if left.exists():
             subprocess.run(["umount", left.read_text()], check=True)
+        _remove_shared_child("c2" * 32)
     assert proc.returncode != 0 and "the test run left behind: {'mount': [" in out and "/mine/rootfs" in out, out
+    assert "'/sys/fs/cgroup/pids/mydocker/" + "c2" * 32 + "'" in out, out
+
+
+def _remove_shared_child(name: str) -> None:
+    """Remove pids/mydocker/<name>, and the shared parent if that was its last child (as the runtime prunes)."""
+    for path in (f"/sys/fs/cgroup/pids/mydocker/{name}", "/sys/fs/cgroup/pids/mydocker"):
+        try:
+            os.rmdir(path)
+        except OSError:  # gone, or the parent still has others' containers
+            return
