@@ -58,6 +58,7 @@ def run_options(body, name: str | None) -> RunOptions:
     opts = RunOptions(
         image=image, command=command, name=name or None, env=_strings(body, "Env", "Config"),
         tty=_typed(body, "Tty", bool, "Config", False), interactive=_typed(body, "OpenStdin", bool, "Config", False),
+        stdin_once=_typed(body, "StdinOnce", bool, "Config", False),
         remove=_typed(host, "AutoRemove", bool, "HostConfig", False),
         hostname=_typed(body, "Hostname", str, "Config", "") or None,
         workdir=_typed(body, "WorkingDir", str, "Config", "") or None,

@@ -246,12 +246,10 @@ def _seconds(value: str | None) -> int | None:
 
 def container_attach(ctx: Context) -> None:
     """Hijacked: 101 (or 200 for a client that asks no upgrade), then the raw stream until the
-    container's next exit. The output only, for now."""
+    container's next exit; with stdin=1 the client's bytes go to the container's input."""
     from mydocker.engine.api import LogsOptions
     req = ctx.req
     doc = ctx.api.containers.inspect(req.params["id"])  # a 404 before the hijack
-    if req.flag("stdin"):
-        raise NotSupported("attaching stdin is not supported by mydocker yet: run without -i, or use exec")
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}
     tty = bool(doc["Config"].get("Tty"))
     content_type = RAW if tty else MULTIPLEXED
@@ -261,6 +259,7 @@ def container_attach(ctx: Context) -> None:
     else:
         ctx.conn._head(200, {**ctx.headers(), "Content-Type": content_type})
         sock = ctx.conn.sock
+    sock.setblocking(True)  # the input relay reads its fd
     write = _writer(sock.sendall, tty)
 
     def selected(stream: str, data: bytes) -> None:
@@ -270,7 +269,7 @@ def container_attach(ctx: Context) -> None:
     if req.flag("logs"):
         ctx.api.containers.logs(doc["Id"], LogsOptions(), selected)
     if req.flag("stream"):
-        ctx.api.containers.attach(doc["Id"], selected)
+        ctx.api.containers.attach(doc["Id"], selected, stdin=sock.fileno() if req.flag("stdin") else None)
     try:
         sock.shutdown(socket.SHUT_WR)
     except OSError:

@@ -6,6 +6,6 @@ adding a group is a module and one line here.
 
 from __future__ import annotations
 
-from mydocker.apiserver import handlers, images
+from mydocker.apiserver import execs, handlers, images
 
-ALL = [*handlers.ROUTES, *images.ROUTES]
+ALL = [*handlers.ROUTES, *images.ROUTES, *execs.ROUTES]

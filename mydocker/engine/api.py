@@ -119,12 +119,20 @@ class ContainerEngine:
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
 
-    def attach(self, ref: str, write, stdin: bool = False) -> None:
+    def attach(self, ref: str, write, stdin: int | None = None) -> None:
         """The container's output from now until its next exit (one not started yet: until it has
-        run) to `write(stream, data)` ("stdout"/"stderr"). Output only: its input is not attached yet."""
-        if stdin:
-            raise NotSupported("attaching to a container's input is not supported yet: use exec -i")
-        self._service.observation.attach(ref, write)
+        run) to `write(stream, data)` ("stdout"/"stderr"); the bytes read from the fd `stdin` go to its
+        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does)."""
+        observation = self._service.observation
+        rec = observation.find(ref)
+        if stdin is None or not rec.config.get("OpenStdin"):  # Docker ignores stdin then, too
+            return observation.attach(rec.id, write)
+        from mydocker.engine.container_input import start_relay, stop_relay
+        relay = start_relay(self._service.paths.runroot, rec.id, stdin)
+        try:
+            observation.attach(rec.id, write)
+        finally:
+            stop_relay(relay)
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
@@ -162,6 +170,24 @@ class ContainerEngine:
     def exec(self, ref: str, opts: ExecOptions, streams: Streams | None = None) -> int:
         """The command's exit code (0 with detach)."""
         return self._service.execs.exec(ref, opts, streams if opts.detach else _required(streams, "exec"))
+
+    def exec_create(self, ref: str, opts: ExecOptions) -> str:
+        """An exec instance in the running container (the Docker API's): its id. It lives in the
+        engine's state, so any process may start, inspect or resize it."""
+        return self._service.execs.create(ref, opts)
+
+    def exec_start(self, exec_id: str, streams: Streams | None = None, write=None, detach: bool = False) -> int:
+        """Run the exec instance attached to `streams` (stdin if it was created interactive; the tty's
+        output to streams.stdout); without a tty its output goes to `write(stream, data)`. The exit code,
+        recorded for exec_inspect before this returns (0 with detach)."""
+        return self._service.execs.start(exec_id, streams if detach else _required(streams, "exec"), write, detach)
+
+    def exec_inspect(self, exec_id: str) -> dict:
+        """Docker's exec inspect document (Running, ExitCode, Pid, ProcessConfig, ContainerID)."""
+        return self._service.execs.inspect(exec_id)
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self._service.execs.resize(exec_id, height, width)
 
     def logs(self, ref: str, opts: LogsOptions, write) -> None:
         """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container stops."""
@@ -214,9 +240,9 @@ class ContainerEngine:
         return self._engine.networks.published(self._service.observation.find(ref).id)
 
     def resize(self, ref: str, height: int, width: int) -> None:
-        """From another process. (An attached caller resizes through Streams.resize.)"""
-        raise NotSupported("resizing the terminal of a container attached elsewhere is not supported yet: "
-                           "the attached caller resizes it (Streams.resize)")
+        """The tty of a running container, from any process (an attached caller may also resize
+        through Streams.resize); nothing for a container without a tty."""
+        self._service.execs.resize_container(ref, height, width)
 
 
 class ImageEngine:

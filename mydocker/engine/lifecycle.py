@@ -110,7 +110,7 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     out = {"Hostname": spec.get("hostname", ""), "Domainname": "", "User": opts.user or cfg.get("User") or "",
            "AttachStdin": opts.interactive and not opts.detach, "AttachStdout": not opts.detach,
            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
-           "StdinOnce": opts.interactive and not opts.detach, "Env": _config_env(cfg, opts), "Cmd": cmd,
+           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once), "Env": _config_env(cfg, opts), "Cmd": cmd,
            "Image": opts.image, "Volumes": cfg.get("Volumes"), "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
            "Entrypoint": entrypoint,
            "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
@@ -168,7 +168,8 @@ class Lifecycle:
         reply = monitor.request(self.paths.root, self.paths.runroot, {
             "op": "launch", "id": container_id, "tty": bool(rec.config.get("Tty")),
             "health_interval": healthcheck["Interval"] / 1e9 if healthcheck else 0,
-            "interactive": bool(rec.config.get("OpenStdin")), "log_path": self.paths.log_path(container_id),
+            "interactive": bool(rec.config.get("OpenStdin")), "stdin_once": bool(rec.config.get("StdinOnce")),
+            "log_path": self.paths.log_path(container_id),
             "log": {"max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "max_file": int(log.get("max-file", 1))}})
         if "error" in reply:

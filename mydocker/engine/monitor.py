@@ -48,6 +48,7 @@ class _Container:
         self.exited_at = 0.0
         self.streams: set[int] = set()
         self.stdin_w = -1
+        self.console = -1                # the pty master (-t): output read here, input written by attachers
         self.launching = True
         self.started_at = 0.0
         self.backoff = 0.1
@@ -135,6 +136,9 @@ class Monitor:
         except (OSError, ValueError):
             conn.close()
             return
+        if msg and msg.get("op") == "input":
+            self._hand_input(conn, msg.get("id"))
+            return
         if msg and msg.get("op") == "watch":
             self._watch(msg, conn)
             return
@@ -159,6 +163,25 @@ class Monitor:
             c.pending = conn  # launched once the last run's teardown is over
             return
         self._launch(c, conn)
+
+    def _hand_input(self, conn: socket.socket, cid) -> None:
+        """An attaching client gets the container's input: a dup of the stdin pipe's write end or of
+        the console. With StdinOnce, the pipe is handed over (ours is closed): the container's stdin
+        ends when that client's does, as Docker's."""
+        c = self.containers.get(cid)
+        fd = -1 if c is None or not c.pid else (c.console if c.params.get("tty") else c.stdin_w)
+        try:
+            if fd < 0:
+                conn.send(json.dumps({"error": "notrunning", "message": f"container {cid} has no input to attach"}).encode())
+                return
+            socket.send_fds(conn, [b'{"input": true}'], [fd])
+            if c.params.get("stdin_once") and fd == c.stdin_w:
+                os.close(c.stdin_w)
+                c.stdin_w = -1
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
     def _watch(self, msg: dict, conn: socket.socket) -> None:
         """A foreground `run`'s container (not our child): probe its healthcheck until its init exits,
@@ -252,9 +275,13 @@ class Monitor:
                     raise
             if data:
                 c.writer.feed(stream, data)
+                if fd == c.console:  # a prompt has no newline: an attached client must see it now
+                    c.writer.flush(stream)
                 return
             c.writer.flush(stream)
             c.streams.discard(fd)
+            if fd == c.console:
+                c.console = -1
             self.unwatch(fd)
         return read
 
@@ -278,6 +305,7 @@ class Monitor:
                 self.inits[c.pid] = c.id
                 for console in fds:
                     os.set_blocking(console, False)
+                    c.console = console
                     c.streams.add(console)
                     self.watch(console, self._reader(c, "stdout"))
                 if c.pid in self.unknown:
@@ -370,6 +398,7 @@ class Monitor:
         for fd in list(c.streams):
             self.unwatch(fd)
         c.streams.clear()
+        c.console = -1
         c.writer.flush("stdout")
         c.writer.flush("stderr")
         code = os.waitstatus_to_exitcode(status)
@@ -391,6 +420,7 @@ class Monitor:
         for fd in list(c.streams):
             self.unwatch(fd)
         c.streams.clear()
+        c.console = -1
         if c.stdin_w >= 0:
             os.close(c.stdin_w)
         self.inits.pop(c.pid, None)

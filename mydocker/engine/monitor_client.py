@@ -86,3 +86,24 @@ def _spawn(root: str, runroot: str) -> None:
         if w >= 0:
             os.close(w)
     # The monitor's parent (us) exits soon; it is reparented, not our zombie: no wait needed.
+
+
+def request_input(runroot: str, container_id: str) -> int | None:
+    """The running container's input (its stdin pipe, or its console with a tty) from the monitor that
+    owns it, as an fd of ours; None while it has none to give (not started yet, or exited)."""
+    import socket
+    sock = _connect(runroot)
+    if sock is None:
+        return None
+    conn = socket.socket(fileno=sock.detach())
+    try:
+        conn.settimeout(5)
+        conn.send(jsonio.dumps({"op": "input", "id": container_id}).encode())
+        if not conn.recv(_MAX):
+            return None
+        _reply, fds, _flags, _addr = socket.recv_fds(conn, _MAX, 1)
+    except OSError:
+        return None
+    finally:
+        conn.close()
+    return fds[0] if fds else None

@@ -51,6 +51,7 @@ class RunOptions:
     env: list[str] = factory(list)
     tty: bool = False
     interactive: bool = False
+    stdin_once: bool | None = None        # close its input when the attached client's ends (None: -i without -d)
     remove: bool = False
     hostname: str | None = None
     workdir: str | None = None
@@ -145,6 +146,7 @@ class ExecOptions:
     tty: bool = False
     interactive: bool = False
     detach: bool = False
+    console_size: tuple[int, int] | None = None  # (rows, cols) of the tty at start (no terminal of the caller's)
 
 
 @record

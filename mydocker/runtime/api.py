@@ -114,7 +114,7 @@ def become_subreaper() -> None:
 
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
-                   resize: int | None = None, tee=None, pipes: list[tuple[int, int, str]] | None = None) -> int:
+                   resize: int | None = None, tee=None, pipes: list[tuple[int, int | None, str]] | None = None) -> int:
     """The one foreground run (mydocker-runtime run/exec use it too): start the process, forward our
     signals to it, relay its console (or its output `pipes`) to the caller's fds (raw mode, window
     size, resize events), `tee` hearing the output too, and return its exit code as Docker reports
@@ -143,6 +143,26 @@ def capability_names() -> tuple[str, ...]:
 def process_start_time(pid: int) -> int | None:
     """The process's start time in clock ticks (None when it is gone): with the pid, names one process."""
     return _status.process_start_time(pid)
+
+
+def resize_terminal(pid: int, start_time: int | None, rows: int, cols: int) -> None:
+    """Set the window size of process `pid`'s terminal (its stdin, a pty slave) from any process: the
+    kernel tells its foreground group (SIGWINCH). Nothing for a process without a terminal; Conflict
+    when `pid` is gone or is not the process started at `start_time` any more."""
+    import os
+    from mydocker.errors import Conflict
+    from mydocker.linux.tty import set_winsize
+    try:
+        fd = os.open(f"/proc/{pid}/fd/0", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise Conflict(f"process {pid} is not running: nothing to resize") from None
+    try:
+        if _status.process_start_time(pid) != start_time:
+            raise Conflict(f"process {pid} is not running: nothing to resize")
+        if os.isatty(fd):
+            set_winsize(fd, rows, cols)
+    finally:
+        os.close(fd)
 
 
 def secure_join(root: str, unsafe: str) -> str:

@@ -33,7 +33,7 @@ def become_subreaper() -> None:
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
                    eof_as_ctrl_d: bool = True, resize: int | None = None, tee=None,
-                   pipes: list[tuple[int, int, str]] | None = None) -> int:
+                   pipes: list[tuple[int, int | None, str]] | None = None) -> int:
     """Start the process (`start()`, if it waits for that), relay its console, and return its exit code
     as Docker reports it (128+N for signal N).
 
@@ -122,7 +122,7 @@ class raw_mode:
         return False
 
 
-def relay_pipes(pipes: list[tuple[int, int, str]], tee=None) -> None:
+def relay_pipes(pipes: list[tuple[int, int | None, str]], tee=None) -> None:
     """Copy each (read end -> caller's fd) until every read end is at EOF (the container and
     everything it started closed them); `tee(stream, data)` hears each chunk too."""
     collector.resume()  # as long as the container runs
@@ -138,7 +138,8 @@ def relay_pipes(pipes: list[tuple[int, int, str]], tee=None) -> None:
             if tee is not None:
                 tee(stream, data)
             try:
-                _write_all(out, data)
+                if out is not None:  # None: the tee is the caller's only output (the API's framing)
+                    _write_all(out, data)
             except BrokenPipeError:
                 pass  # the caller stopped reading; the log still gets it (Docker's attach does the same)
 
