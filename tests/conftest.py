@@ -66,13 +66,14 @@ def sessions_tmp_root() -> str:
 
 def root_names(base: str, root: str | None = None, runtime_root: str | None = None) -> tuple[str, tuple[str, ...]]:
     """The link-name prefix and the cgroup-name prefixes of the engine and runtime roots a test with
-    tmp_path `base` uses (the `roots` fixture's and the conformance tests' runtime root), or of the
+    tmp_path `base` uses (the `roots` fixture's and the integration and conformance tests' runtime roots), or of the
     given `root` and `runtime_root`."""
     from mydocker.engine.networks import root_tag
     from mydocker.runtime.create import default_cgroups_path
     tag = root_tag(root or os.path.join(base, "mydocker-test", "root"))
     runtimes = [runtime_root] if runtime_root else [os.path.join(base, "mydocker-test", "run", "runtime"),
-                                                      os.path.join(base, "mydocker-runtime-root")]
+                                                      os.path.join(base, "mydocker-runtime-root"),  # integration
+                                                      os.path.join(base, "mydocker-oci-root")]  # conformance
     prefixes = tuple(default_cgroups_path(r, "").strip("/") for r in runtimes)  # mydocker-<root hash>-<id>
     return f"md{tag}", prefixes
 
