@@ -1,7 +1,15 @@
 #!/usr/bin/env python3
 """Latency of running `true` in a fresh container: runc, crun, podman and mydocker, one busybox rootfs.
 
-    python3 bench/run_latency.py [--runs 30] [--warmups 3] [--mydocker PATH] [--json]
+    python3 bench/run_latency.py [--runs 30] [--warmups 3] [--mydocker PATH] [--no-network-rows] [--json]
+
+One row per path a user takes, for podman and mydocker alike, all timed round-robin in one run:
+`--network none`; the default bridge; a user network with `-p 127.0.0.1::80` (a published port).
+The network stays up while the bench runs, as a user's default root keeps it: with a private --root
+mydocker makes its default network on first use and removes it with its last container, so one
+idle container (`sleep`) stays on it for the bench's duration (podman: on the bench's own network,
+which stands in for its default one, whose bridge name, podman0, is shared by the host).
+The bridge rows' notes give their ratio to the `--network none` row of the same tool.
 
 Everything it creates lives in one temp dir and in cgroups named after a random tag; both are
 removed at the end and checked for leaks. A tool that fails is reported as skipped; the exit code
@@ -21,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,6 +43,8 @@ IMAGE = "localhost/benchbox"
 # Paths the tools create on the host when missing; removed again if we caused them and they are empty.
 HOST_DIRS = ("/run/runc",)
 CRUN_NS, NS_ONLY = "crun+ns", "ns only"
+BENCH_NET = "benchnet"  # mydocker's user network (private root), and podman's (private config dir)
+KEEPER = "benchkeeper"
 
 
 def is_hybrid() -> bool:
@@ -73,6 +84,57 @@ def crun_contenders(tmp: Path, bundle: Path, cid: str) -> list[Contender]:
     return [Contender(CRUN_NS, in_private_mountns(UNIFIED, run), note="crun inside the ns wrapper"),
             Contender(NS_ONLY, in_private_mountns(UNIFIED, ["true"]),
                       note="wrapper alone: unshare -m, tmpfs over cgroup2, exec true")]
+
+
+@dataclass
+class NetworkSide:
+    """A tool's network rows: what to run before the timed runs (a user network, an idle container
+    keeping the bridge up) and after them, and the two commands timed."""
+    name: str
+    env: dict | None
+    before: list[list[str]]
+    after: list[list[str]]
+    bridge: list[str]
+    published: list[str]
+
+    def contenders(self) -> list[Contender | Result]:
+        try:
+            for cmd in self.before:
+                check_run(cmd, self.env, timeout=300)
+        except BenchError as e:
+            return [Result(f"{self.name} bridge", skipped=str(e)), Result(f"{self.name} -p", skipped=str(e))]
+        return [Contender(f"{self.name} bridge", self.bridge, self.env),
+                Contender(f"{self.name} -p", self.published, self.env, note="user network, -p 127.0.0.1::80")]
+
+    def undo(self) -> None:
+        for cmd in self.after:
+            subprocess.run(cmd, env=self.env, capture_output=True)
+
+
+def mydocker_network_side(none: Contender) -> NetworkSide:
+    """The default bridge (kept up by an idle container) and a user network, in mydocker's root."""
+    base = none.cmd[:none.cmd.index("run")]
+    return NetworkSide("mydocker", none.env,
+                       before=[[*base, "network", "create", BENCH_NET],
+                               [*base, "run", "-d", "--name", KEEPER, "busybox", "sleep", "100000"]],
+                       after=[[*base, "rm", "-f", KEEPER], [*base, "network", "rm", BENCH_NET]],
+                       bridge=[*base, "run", "--rm", "busybox", "true"],
+                       published=[*base, "run", "--rm", "--network", BENCH_NET, "-p", "127.0.0.1::80",
+                                  "busybox", "true"])
+
+
+def podman_network_side(none: Contender) -> NetworkSide:
+    """A network of the bench's own (not the default one, whose bridge podman0 the host shares),
+    kept up by an idle container: podman's bridge row and its -p row both use it."""
+    base = none.cmd[:none.cmd.index("run")]
+    flags = none.cmd[none.cmd.index("none") + 1:-2]  # --cgroup-parent, --ulimit...
+    net = ["--network", BENCH_NET]
+    return NetworkSide("podman", none.env,
+                       before=[[*base, "network", "create", BENCH_NET],  # podman picks a bridge name and subnet free on the host
+                               [*base, "run", "-d", "--name", KEEPER, *net, *flags, IMAGE, "sleep", "100000"]],
+                       after=[[*base, "rm", "-f", "-t", "0", KEEPER], [*base, "network", "rm", "-f", BENCH_NET]],
+                       bridge=[*base, "run", "--rm", *net, *flags, IMAGE, "true"],
+                       published=[*base, "run", "--rm", *net, "-p", "127.0.0.1::80", *flags, IMAGE, "true"])
 
 
 def podman_contender(tmp: Path, rootfs_tar: Path, cgroup_parent: str) -> Contender | Result:
@@ -120,22 +182,30 @@ def mydocker_contender(tmp: Path, mydocker: str | None) -> Contender | Result:
         check_run(cmd, timeout=300)  # provisions the busybox image on first use
     except BenchError as e:
         return Result("mydocker", skipped=str(e))
-    return Contender("mydocker", cmd, note="target <= 2.00x runc")
+    return Contender("mydocker", cmd, note="--network none; target <= 1.50x runc")
 
 
-def measure(tmp: Path, tag: str, mydocker: str | None, runs: int, warmups: int) -> list[Result]:
+def measure(tmp: Path, tag: str, mydocker: str | None, runs: int, warmups: int, networks: bool) -> list[Result]:
     rootfs = build_busybox_rootfs(tmp / "rootfs")
     rootfs_tar = tar_dir(rootfs, tmp / "rootfs.tar")
     bundle = make_bundle(tmp / "bundle", rootfs, f"/{tag}/ctr")
     runc_id, crun_id = f"{tag}-runc", f"{tag}-crun"
+    podman = podman_contender(tmp, rootfs_tar, f"/{tag}/podman")
+    mine = mydocker_contender(tmp, mydocker)
     entries: list[Contender | Result] = [runc_contender(tmp, bundle, runc_id),
-                                         *crun_contenders(tmp, bundle, crun_id),
-                                         podman_contender(tmp, rootfs_tar, f"/{tag}/podman"),
-                                         mydocker_contender(tmp, mydocker)]
-    contenders = [e for e in entries if isinstance(e, Contender)]
+                                         *crun_contenders(tmp, bundle, crun_id), podman, mine]
+    sides = []
+    if networks:
+        sides = [side(c) for side, c in ((podman_network_side, podman), (mydocker_network_side, mine))
+                 if isinstance(c, Contender)]
     try:
+        for side in sides:
+            entries += side.contenders()
+        contenders = [e for e in entries if isinstance(e, Contender)]
         timings = time_interleaved(contenders, runs, warmups)
     finally:
+        for side in sides:
+            side.undo()
         subprocess.run(["runc", "--root", str(tmp / "runc-state"), "delete", "-f", runc_id], capture_output=True)
         crun_delete = ["crun", "--root", str(tmp / "crun-state"), "delete", "-f", crun_id]
         subprocess.run(in_private_mountns(UNIFIED, crun_delete) if is_hybrid() else crun_delete, capture_output=True)
@@ -150,6 +220,8 @@ def measure(tmp: Path, tag: str, mydocker: str | None, runs: int, warmups: int) 
             results.append(Result("crun" if e.name == CRUN_NS else e.name, skipped=t))
         else:
             results.append(Result(e.name, Stats.of(t), note=e.note))
+        if e.name.endswith(" bridge") and isinstance(t, list) and isinstance(none := timings.get(e.name[:-7]), list):
+            results[-1].note = f"{statistics.median(t) / statistics.median(none):.2f}x its --network none row"
         if e.name == NS_ONLY and isinstance(t, list) and isinstance(raw := timings[CRUN_NS], list):
             wrapper = statistics.median(t)
             results.append(Result("crun net", Stats.of([s - wrapper for s in raw]),
@@ -222,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30, help="timed runs per tool (default 30)")
     parser.add_argument("--warmups", type=int, default=3, help="untimed runs first (default 3)")
     parser.add_argument("--mydocker", metavar="PATH", help="mydocker executable (default: from PATH)")
+    parser.add_argument("--no-network-rows", action="store_true",
+                        help="only --network none (no bridge or -p rows)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmups < 0:
@@ -233,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f"{tag}."))
     host_dirs_missing = [p for p in HOST_DIRS if not os.path.exists(p)]
     try:
-        results = measure(tmp, tag, find_mydocker(args.mydocker), args.runs, args.warmups)
+        results = measure(tmp, tag, find_mydocker(args.mydocker), args.runs, args.warmups,
+                          not args.no_network_rows)
     finally:
         leaks = cleanup(tmp, tag, host_dirs_missing)
 

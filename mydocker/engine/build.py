@@ -4,29 +4,42 @@ Each instruction makes one image from its parent, as Docker's classic builder do
 container of the parent image (the engine's own container machinery, foreground, default network)
 and commits its upper dir; COPY/ADD and a WORKDIR that has to create its directory copy into an
 overlay of the parent and commit that; the other instructions change only the config and are marked
-`empty_layer` in the history. The cache maps (parent image, instruction, file checksums, build args)
-to the image the step made before; a hit prints Docker's " ---> Using cache".
+`empty_layer` in the history. The cache (build_cache.py) maps (parent image, instruction, file
+checksums, build args) to the image the step made before; a hit prints Docker's " ---> Using cache".
+The context directory and its .dockerignore are build_context.py's; COPY/ADD's writing into a step's
+root filesystem is build_copy.py's.
 """
 
 from __future__ import annotations
 
 import copy
-import fnmatch
-import hashlib
 import json
 import os
 import re
-import shutil
 import stat
 import sys
 
-from mydocker.engine.images import now
-from mydocker.engine.options import BuildOptions
+from mydocker.engine.build_cache import BuildCache, step_key
+from mydocker.engine.build_context import BuildContext, IgnoreRules, glob_sources, sources_checksum
+from mydocker.engine.images import empty_config, now
+from mydocker.engine.options import BuildOptions, RunOptions
 from mydocker.errors import InvalidArgument, MyDockerError, NotFound
-from mydocker.image.dockerfile import Dockerfile, DockerfileError, Instruction, expand, parse
+from mydocker.image.dockerfile import DockerfileError, Instruction, expand, parse
+from mydocker.image.store import MEDIA_LAYER
+from mydocker.lazy import lazy_module
 from mydocker.record import factory, record
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS build_cache (key TEXT PRIMARY KEY, manifest TEXT NOT NULL)"
+build_copy = lazy_module("mydocker.engine.build_copy")  # only a step that copies and misses the cache
+contextlib = lazy_module("contextlib")
+fs = lazy_module("mydocker.linux.fs")
+health = lazy_module("mydocker.engine.health")
+reference = lazy_module("mydocker.image.reference")
+runtime = lazy_module("mydocker.runtime.api")
+sc = lazy_module("mydocker.linux.syscalls")
+snapshot = lazy_module("mydocker.image.snapshot")
+tempfile = lazy_module("tempfile")
+users = lazy_module("mydocker.engine.users")
+
 # build args every Dockerfile may use without declaring them; never part of the image or the cache key
 PREDEFINED = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
                         "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
@@ -48,11 +61,6 @@ class _Stage:
     cmd_set: bool = False  # a CMD of this Dockerfile survives a later ENTRYPOINT
 
 
-def _scratch_config() -> dict:
-    return {"architecture": "amd64" if os.uname().machine == "x86_64" else os.uname().machine,
-            "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-
-
 def _env_dict(config: dict) -> dict[str, str]:
     return dict(e.partition("=")[::2] for e in config.get("config", {}).get("Env") or [])
 
@@ -65,19 +73,10 @@ class Builder:
         self.opts = opts
         self.out = out
         self.streams = streams
-        self.db = engine.records.db
-        self.db.execute(_SCHEMA)
+        self.cache = BuildCache(engine.records, self.images.store, enabled=not opts.no_cache)
         self.build_args = self._parse_build_args(opts.build_args)
         self.used_args: set[str] = set()
-        self.scratch: str | None = None     # `build -`: the context made from stdin, removed after the build
-        self.dockerfile_text = opts.stdin.decode("utf-8", "surrogateescape") if opts.dockerfile == "-" else None
-        if opts.context == "-":
-            self.context = self._stdin_context(opts.stdin or b"")
-        else:
-            self.context = os.path.abspath(opts.context)
-        if not os.path.isdir(self.context):
-            raise NotFound(f"the build context {opts.context} is not a directory: give the directory to build from")
-        self.ignore = _read_dockerignore(self.context)
+        self.context = BuildContext.open(opts.context, opts.dockerfile, opts.stdin, self.images.store.temp_dir)
 
     @staticmethod
     def _parse_build_args(values: list[str]) -> dict[str, str | None]:
@@ -88,28 +87,6 @@ class Builder:
                 raise InvalidArgument(f"--build-arg {value!r}: give NAME=value")
             out[key] = val if eq else os.environ.get(key)
         return out
-
-    def _stdin_context(self, data: bytes) -> str:
-        """`build -`: a tar (plain or compressed) on stdin is the context; anything else is the
-        Dockerfile, with an empty context (Docker's manner)."""
-        from mydocker.linux.fs import remove_tree
-        if self.opts.dockerfile == "-":
-            raise InvalidArgument("build -f - -: stdin cannot be both the context and the Dockerfile; give a context")
-        self.scratch = self.images.store.temp_dir(".build-stdin-")
-        context = os.path.join(self.scratch, "context")
-        try:
-            os.mkdir(context, 0o700)
-            path = os.path.join(self.scratch, "context.tar")
-            with open(path, "wb") as f:
-                f.write(data)
-            if _is_archive(path):  # as ADD tells a tar (plain or compressed) from a file
-                _extract(path, context)
-            else:
-                self.dockerfile_text = data.decode("utf-8", "surrogateescape")
-        except BaseException:
-            remove_tree(self.scratch)
-            raise
-        return context
 
     def say(self, text: str) -> None:
         if not self.opts.quiet:
@@ -123,12 +100,10 @@ class Builder:
         try:
             return self._build()
         finally:
-            if self.scratch is not None:
-                from mydocker.linux.fs import remove_tree
-                remove_tree(self.scratch)
+            self.context.close()
 
     def _build(self) -> str:
-        dockerfile = self._read_dockerfile()
+        dockerfile = parse(self.context.read_dockerfile(self.opts.dockerfile))
         meta, stages = dockerfile.stages()
         global_args: dict[str, str] = {}
         for ins in meta:
@@ -180,23 +155,8 @@ class Builder:
             self.images.tag(manifest, tag)
         self.say(f"Successfully built {image_id[7:19]}")
         for tag in self.opts.tags:
-            from mydocker.image import reference
             self.say(f"Successfully tagged {reference.parse(tag).familiar}")
         return image_id
-
-    def _read_dockerfile(self) -> Dockerfile:
-        if self.dockerfile_text is not None:
-            return parse(self.dockerfile_text)
-        path = self.opts.dockerfile or os.path.join(self.context, "Dockerfile")
-        # relative to the context when it came as a tar (the API's), or is not found from here
-        if self.opts.dockerfile and not os.path.isabs(path) and (self.opts.context == "-" or not os.path.exists(path)):
-            path = os.path.join(self.context, path)
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                text = f.read()
-        except FileNotFoundError:
-            raise NotFound(f"no Dockerfile at {path}: write one or give its path with -f") from None
-        return parse(text)
 
     def _id(self, manifest: str) -> str:
         return self.images.store.read_json(manifest)["config"]["digest"]
@@ -208,7 +168,7 @@ class Builder:
         if name.lower() in named:
             manifest = named[name.lower()]
         elif name == "scratch":
-            return _Stage(None, _scratch_config(), {})
+            return _Stage(None, empty_config(), {})
         else:
             try:
                 manifest = self.images.get(name).manifest_digest
@@ -306,26 +266,11 @@ class Builder:
     # images of steps
 
     def _key(self, stage: _Stage, ins: Instruction, extra: object = None) -> str:
-        cfg = stage.config.get("config", {})
-        # what the step saw: the parent, the instruction, and the config it ran with (a cached
-        # metadata step of a scratch stage has no parent image to tell it apart otherwise)
-        data = json.dumps([stage.manifest, ins.original, cfg, extra], sort_keys=True)
-        return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
-
-    def _cached(self, key: str) -> str | None:
-        if self.opts.no_cache:
-            return None
-        row = self.db.execute("SELECT manifest FROM build_cache WHERE key=?", (key,)).fetchone()
-        if not row:
-            return None
-        exists = self.db.execute("SELECT 1 FROM images WHERE manifest=?", (row[0],)).fetchone()
-        if not exists or not self.images.store.has_blob(row[0]):
-            return None
-        return row[0]
+        return step_key(stage.manifest, ins.original, stage.config.get("config", {}), extra)
 
     def _from_cache(self, stage: _Stage, key: str) -> bool:
         """Take the step's image from the cache if it is there (Docker's " ---> Using cache")."""
-        cached = self._cached(key)
+        cached = self.cache.lookup(key)
         if not cached:
             return False
         self.say(" ---> Using cache")
@@ -339,15 +284,10 @@ class Builder:
         if self._from_cache(stage, key):
             return
         stage.manifest = self._save(stage, None, f"/bin/sh -c #(nop)  {ins.original}")
-        self._remember(key, stage.manifest)
-
-    def _remember(self, key: str, manifest: str) -> None:
-        with self.engine.records.transaction():
-            self.db.execute("INSERT OR REPLACE INTO build_cache VALUES (?,?)", (key, manifest))
+        self.cache.remember(key, stage.manifest)
 
     def _save(self, stage: _Stage, layer: tuple[str, int] | None, created_by: str) -> str:
         """Store stage.config (+ a layer) as a new untagged image on top of stage.manifest."""
-        from mydocker.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST
         config = stage.config
         created = now()
         config["created"] = created
@@ -360,19 +300,13 @@ class Builder:
         layers = list(self.images.store.read_json(stage.manifest)["layers"]) if stage.manifest else []
         if layer:
             layers.append({"mediaType": MEDIA_LAYER, "digest": layer[0], "size": layer[1]})
-        config_digest, config_size = self.images.store.put_json(config)
-        manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
-                    "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
-                    "layers": layers}
-        digest, _size = self.images.store.put_json(manifest)
+        digest, _size = self.images.store.put_image(config, layers)
         self.images.register(digest, [], created)
         stage.config = copy.deepcopy(config)
         return digest
 
     def _commit_dir(self, stage: _Stage, upper: str, created_by: str) -> str:
-        from mydocker.image.diff import write_layer
-        layer = self.images._write_blob(lambda out: write_layer(upper, out, overlay_upper=True))
-        return self._save(stage, layer, created_by)
+        return self._save(stage, self.images.write_upper_layer(upper), created_by)
 
     # RUN
 
@@ -396,8 +330,6 @@ class Builder:
         if stage.manifest is None:
             raise DockerfileError(ins.line, "RUN in an empty image (FROM scratch): there is no shell to run; "
                                   "COPY a program in first or start FROM an image")
-        from mydocker.engine.options import RunOptions
-        from mydocker.image import snapshot
         name = "mydocker-build-" + os.urandom(6).hex()
         opts = RunOptions(image=self._id(stage.manifest), command=argv[1:], entrypoint=argv[0], name=name,
                           env=self._run_env(stage), remove=False, network=self.opts.network)
@@ -420,7 +352,7 @@ class Builder:
         finally:
             self._remove_container(report.id if report else name)
         self.say(f"Removing intermediate container {name[15:]}")
-        self._remember(key, stage.manifest)
+        self.cache.remember(key, stage.manifest)
 
     def _remove_container(self, ref: str) -> None:
         """By id once run reported it; by name when run failed before it could (it may have left it)."""
@@ -433,16 +365,10 @@ class Builder:
     # a writable overlay of the current image, for COPY/ADD/WORKDIR
 
     def _overlay(self, stage: _Stage):
-        from contextlib import contextmanager
-
-        @contextmanager
+        @contextlib.contextmanager
         def view():
-            from mydocker.image import snapshot
             lowers = self.images.layer_dirs(stage.manifest) if stage.manifest else []
-            base = os.path.join(self.engine.root, "build")
-            os.makedirs(base, exist_ok=True)
-            import tempfile
-            directory = tempfile.mkdtemp(prefix="step-", dir=base)
+            directory = self._scratch_dir("step-")
             try:
                 rootfs = snapshot.prepare(lowers, directory)
                 if snapshot.driver_of(directory) == "vfs":
@@ -451,23 +377,16 @@ class Builder:
                 yield rootfs, os.path.join(directory, "upper")
             finally:
                 snapshot.release(directory)
-                shutil.rmtree(directory, ignore_errors=True)
+                fs.remove_tree(directory)
         return view()
 
     def _source_view(self, ref: str, named: dict):
         """A read-only view of a stage's or an image's root filesystem, for COPY --from."""
-        from contextlib import contextmanager
-
-        @contextmanager
+        @contextlib.contextmanager
         def view():
-            from mydocker.image import snapshot
-            from mydocker.linux import syscalls as sc
             manifest = named.get(ref.lower()) or self.images.get(ref).manifest_digest
             lowers = self.images.layer_dirs(manifest)
-            import tempfile
-            base = os.path.join(self.engine.root, "build")
-            os.makedirs(base, exist_ok=True)
-            target = tempfile.mkdtemp(prefix="from-", dir=base)
+            target = self._scratch_dir("from-")
             try:
                 if lowers:
                     snapshot.mount_overlay(lowers, None, None, target)
@@ -478,6 +397,12 @@ class Builder:
                 os.rmdir(target)
         return view()
 
+    def _scratch_dir(self, prefix: str) -> str:
+        """A new directory under <root>/build for one step's mounts."""
+        base = os.path.join(self.engine.root, "build")
+        os.makedirs(base, exist_ok=True)
+        return tempfile.mkdtemp(prefix=prefix, dir=base)
+
     def _workdir(self, stage: _Stage, ins: Instruction, path: str) -> None:
         """WORKDIR makes its directory when the image lacks it: then it is a layer."""
         if stage.manifest and self._exists(stage.manifest, path):
@@ -486,11 +411,10 @@ class Builder:
         key = self._key(stage, ins, "mkdir")
         if self._from_cache(stage, key):
             return
-        from mydocker.runtime.api import secure_join
         with self._overlay(stage) as (rootfs, upper):
-            os.makedirs(secure_join(rootfs, path), mode=0o755, exist_ok=True)
+            os.makedirs(runtime.secure_join(rootfs, path), mode=0o755, exist_ok=True)
             stage.manifest = self._commit_dir(stage, upper, f"/bin/sh -c #(nop) WORKDIR {path}")
-        self._remember(key, stage.manifest)
+        self.cache.remember(key, stage.manifest)
 
     def _exists(self, manifest: str, path: str) -> bool:
         """Whether `path` is a directory in the image (looked up in the unpacked layers, top down)."""
@@ -526,13 +450,14 @@ class Builder:
             with self._source_view(x(from_ref), named) as root:
                 self._copy_from(stage, ins, root, sources, dest, dest_is_dir, chown, chmod, ignore=None)
         else:
-            self._copy_from(stage, ins, self.context, sources, dest, dest_is_dir, chown, chmod, ignore=self.ignore)
+            self._copy_from(stage, ins, self.context.root, sources, dest, dest_is_dir, chown, chmod,
+                            ignore=self.context.ignore)
 
     def _copy_from(self, stage: _Stage, ins: Instruction, root: str, sources: list[str], dest: str,
-                   dest_is_dir: bool, chown: str | None, chmod: str | None, ignore) -> None:
+                   dest_is_dir: bool, chown: str | None, chmod: str | None, ignore: IgnoreRules | None) -> None:
         matches: list[str] = []
         for pattern in sources:
-            found = _glob(root, pattern, ignore)
+            found = glob_sources(root, pattern, ignore)
             if not found:
                 raise DockerfileError(ins.line, f"{ins.cmd} {pattern}: no such file or directory in the build "
                                       "context (or it is excluded by .dockerignore)")
@@ -540,54 +465,33 @@ class Builder:
         if len(matches) > 1 and not dest_is_dir:
             raise DockerfileError(ins.line, f"{ins.cmd} with more than one source needs a directory destination "
                                   "ending with /")
-        extract = ins.cmd == "ADD"
-        digest = hashlib.sha256()
-        for rel in matches:
-            _checksum(os.path.join(root, rel), rel, digest, ignore)
-        key = self._key(stage, ins, [digest.hexdigest(), chown, chmod])
+        digest = sources_checksum(root, matches, ignore)
+        key = self._key(stage, ins, [digest, chown, chmod])
         if self._from_cache(stage, key):
             return
-        from mydocker.engine.users import resolve_user
-        from mydocker.runtime.api import secure_join
         with self._overlay(stage) as (rootfs, upper):
             owner = None
             if chown:
-                user = resolve_user(rootfs, chown)
+                user = users.resolve_user(rootfs, chown)
                 owner = (user.uid, user.gid)
-            target = secure_join(rootfs, dest)
-            into_dir = dest_is_dir or os.path.isdir(target)
-            if into_dir:
-                _makedirs(rootfs, dest, owner)
-            for rel in matches:
-                src = os.path.join(root, rel)
-                if os.path.isdir(src) and not os.path.islink(src):
-                    _makedirs(rootfs, dest, owner)
-                    _copy_tree(src, secure_join(rootfs, dest), rel, owner, chmod, ignore)
-                elif extract and _is_archive(src):
-                    _makedirs(rootfs, dest, owner)
-                    _extract(src, secure_join(rootfs, dest))
-                else:
-                    where = os.path.join(dest, os.path.basename(rel)) if into_dir else dest
-                    _makedirs(rootfs, os.path.dirname(where), owner)
-                    _copy_one(src, secure_join(rootfs, where), owner, chmod)
+            build_copy.copy_sources(rootfs, root, matches, dest, dest_is_dir, owner, chmod, ignore,
+                                    extract=ins.cmd == "ADD")
             stage.manifest = self._commit_dir(stage, upper, f"/bin/sh -c #(nop) {ins.cmd} "
-                                              f"{'dir' if len(matches) > 1 else 'file'}:{digest.hexdigest()} "
-                                              f"in {dest}")
-        self._remember(key, stage.manifest)
+                                              f"{'dir' if len(matches) > 1 else 'file'}:{digest} in {dest}")
+        self.cache.remember(key, stage.manifest)
 
 
-# files
+# instructions' details
 
 
 def _healthcheck(ins: Instruction) -> dict:
     """HEALTHCHECK's image config: {"Test": [...], "Interval": ns, ...} (zero values left out, as Docker)."""
-    from mydocker.engine.health import parse_duration
     out: dict = {"Test": list(ins.args)}
     try:
         for flag, key in (("interval", "Interval"), ("timeout", "Timeout"), ("start-period", "StartPeriod"),
                           ("start-interval", "StartInterval")):
             if ins.flags.get(flag):
-                out[key] = parse_duration(ins.flags[flag], f"--{flag}")
+                out[key] = health.parse_duration(ins.flags[flag], f"--{flag}")
     except InvalidArgument as e:
         raise DockerfileError(ins.line, f"HEALTHCHECK: {e}") from None
     if ins.flags.get("retries"):
@@ -604,177 +508,3 @@ def _label_instruction(labels: dict[str, str]) -> Instruction:
 
     text = "LABEL " + " ".join(f"{quoted(k)}={quoted(v)}" for k, v in labels.items())
     return parse(f"FROM scratch\n{text}\n").instructions[-1]
-
-
-def _read_dockerignore(context: str) -> list[tuple[bool, re.Pattern]]:
-    """(exclude?, regex) per .dockerignore line; the last match wins, as in Docker."""
-    path = os.path.join(context, ".dockerignore")
-    if not os.path.exists(path):
-        return []
-    rules = []
-    with open(path, errors="replace") as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            negate = line.startswith("!")
-            pattern = os.path.normpath(line.lstrip("!").strip().lstrip("/")) or "."
-            rules.append((not negate, re.compile(_pattern_regex(pattern))))
-    return rules
-
-
-def _pattern_regex(pattern: str) -> str:
-    """Go filepath.Match with Docker's `**` (any number of directories)."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            if pattern[i:i + 1] == "/":
-                out[-1] = "(.*/)?"
-                i += 1
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1:end].replace("\\", "\\\\")
-                out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
-                i = end
-        elif c == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "^" + "".join(out) + "$"
-
-
-def ignored(rules, rel: str) -> bool:
-    """Whether `rel` (relative to the context) or a directory above it is excluded."""
-    if not rules:
-        return False
-    parts = rel.split("/")
-    result = False
-    for exclude, regex in rules:
-        for n in range(1, len(parts) + 1):
-            if regex.match("/".join(parts[:n])):
-                result = exclude  # a pattern matching a directory applies to what is inside
-                break
-    return result
-
-
-def _glob(root: str, pattern: str, ignore) -> list[str]:
-    """Context-relative paths matching `pattern` (Go filepath.Match per component)."""
-    rel = os.path.normpath("/" + pattern).lstrip("/") or "."
-    if rel == ".":
-        return ["."]
-    if not any(c in rel for c in "*?["):
-        return [rel] if os.path.lexists(os.path.join(root, rel)) and not ignored(ignore, rel) else []
-    found = ["."]
-    for part in rel.split("/"):
-        nxt = []
-        for base in found:
-            directory = os.path.join(root, base)
-            if not os.path.isdir(directory):
-                continue
-            if any(c in part for c in "*?["):
-                names = sorted(n for n in os.listdir(directory) if fnmatch.fnmatchcase(n, part))
-            else:
-                names = [part] if os.path.lexists(os.path.join(directory, part)) else []
-            nxt += [os.path.normpath(os.path.join(base, n)) for n in names]
-        found = nxt
-    return [f for f in found if not ignored(ignore, f)]
-
-
-def _checksum(path: str, rel: str, digest, ignore) -> None:
-    """Names, modes, link targets and contents of everything that will be copied."""
-    st = os.lstat(path)
-    digest.update(f"{rel}\0{st.st_mode}\0".encode())
-    if stat.S_ISLNK(st.st_mode):
-        digest.update(os.readlink(path).encode())
-    elif stat.S_ISREG(st.st_mode):
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    elif stat.S_ISDIR(st.st_mode):
-        for name in sorted(os.listdir(path)):
-            sub = os.path.normpath(os.path.join(rel, name))
-            if not ignored(ignore, sub):
-                _checksum(os.path.join(path, name), sub, digest, ignore)
-
-
-def _makedirs(rootfs: str, path: str, owner) -> None:
-    """Create `path` (inside rootfs, symlinks resolved inside it) and missing parents, 0755."""
-    from mydocker.runtime.api import secure_join
-    parts = [p for p in path.split("/") if p]
-    for n in range(1, len(parts) + 1):
-        target = secure_join(rootfs, "/".join(parts[:n]))
-        if not os.path.isdir(target):
-            if os.path.lexists(target):
-                raise InvalidArgument(f"cannot create directory /{'/'.join(parts[:n])}: a file is in the way")
-            os.mkdir(target, 0o755)
-            os.chmod(target, 0o755)
-            if owner:
-                os.chown(target, *owner)
-
-
-def _copy_one(src: str, dst: str, owner, chmod: str | None) -> None:
-    st = os.lstat(src)
-    if os.path.isdir(dst) and not os.path.islink(dst):
-        shutil.rmtree(dst)
-    elif os.path.lexists(dst):
-        os.unlink(dst)
-    if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(src), dst)
-    elif stat.S_ISREG(st.st_mode):
-        shutil.copyfile(src, dst, follow_symlinks=False)
-        os.chmod(dst, int(chmod, 8) if chmod else stat.S_IMODE(st.st_mode))
-    else:
-        return  # sockets, devices, fifos of a context are not copied
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
-    os.chown(dst, *(owner or (0, 0)), follow_symlinks=False)
-
-
-def _copy_tree(src: str, dst: str, rel: str, owner, chmod: str | None, ignore) -> None:
-    """The contents of `src` (not src itself) into the directory `dst`."""
-    for name in sorted(os.listdir(src)):
-        sub = os.path.normpath(os.path.join(rel, name))
-        if ignored(ignore, sub):
-            continue
-        s, d = os.path.join(src, name), os.path.join(dst, name)
-        st = os.lstat(s)
-        if stat.S_ISDIR(st.st_mode):
-            if os.path.lexists(d) and not os.path.isdir(d):
-                os.unlink(d)
-            if not os.path.isdir(d):
-                os.mkdir(d)
-            os.chmod(d, stat.S_IMODE(st.st_mode))
-            os.chown(d, *(owner or (0, 0)))
-            _copy_tree(s, d, sub, owner, chmod, ignore)
-            os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns))
-        else:
-            _copy_one(s, d, owner, chmod)
-
-
-def _is_archive(path: str) -> bool:
-    import tarfile
-    if not os.path.isfile(path):
-        return False
-    try:
-        return tarfile.is_tarfile(path)
-    except (OSError, EOFError):
-        return False
-
-
-def _extract(path: str, target: str) -> None:
-    """ADD's auto-extraction of a local tar (plain, gzip, bzip2, xz), kept inside `target`."""
-    from mydocker.image.layer import apply_layer
-    apply_layer(path, target)
-

@@ -232,7 +232,7 @@ class ContainerService:
             from mydocker.engine import userns
             userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
             from mydocker.linux.fs import remove_tree
-            remove_tree(directory)
+            remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
             self.records.remove_container(container_id)
 
     # the container's filesystem

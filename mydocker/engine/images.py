@@ -27,6 +27,12 @@ CREATE TABLE IF NOT EXISTS images (manifest TEXT PRIMARY KEY, config TEXT NOT NU
 """
 
 
+def empty_config() -> dict:
+    """The OCI image config of an image with no layers yet (FROM scratch, import)."""
+    return {"architecture": "amd64" if os.uname().machine == "x86_64" else os.uname().machine,
+            "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+
+
 @record
 class Image:
     name: str                 # canonical reference (or the id for an untagged image)
@@ -353,8 +359,7 @@ class ImageService:
                message: str = "", author: str = "", created_by: str = "", container_config: dict | None = None) -> str:
         """A new image: the base image plus the layer made of `writable` (an overlay upper dir), its
         config the container's (Cmd, Entrypoint, Env...; Docker's commit), then `changes` over it."""
-        from mydocker.image.diff import write_layer
-        layer_digest, layer_size = self._write_blob(lambda out: write_layer(writable, out, overlay_upper=True))
+        layer_digest, layer_size = self.write_upper_layer(writable)
         manifest, config, _ = self.store.image_layers(base_manifest)
         if container_config:
             config = dict(config, config=_image_config_of(config.get("config") or {}, container_config))
@@ -365,11 +370,9 @@ class ImageService:
                 name: str | None, changes: list[str], message: str, author: str, created_by: str) -> str:
         import copy
         from mydocker.image import changes as config_changes
-        from mydocker.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST
+        from mydocker.image.store import MEDIA_LAYER
         canonical = str(reference.parse(name)) if name else None
-        config = copy.deepcopy(config) if config else {
-            "architecture": "amd64" if os.uname().machine == "x86_64" else os.uname().machine,
-            "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+        config = copy.deepcopy(config) if config else empty_config()
         created = now()
         config_changes.apply_all(config, changes)
         config["created"] = created
@@ -382,15 +385,16 @@ class ImageService:
         if author:
             entry["author"] = author
         config.setdefault("history", []).append(entry)
-        config_digest, config_size = self.store.put_json(config)
         layers = list(manifest["layers"]) if manifest else []
         layers.append({"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size})
-        new_manifest = {"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
-                        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
-                        "layers": layers}
-        digest, _size = self.store.put_json(new_manifest)
+        digest, _size = self.store.put_image(config, layers)
         self.register(digest, [canonical] if canonical else [], created)
-        return config_digest
+        return self.store.read_json(digest)["config"]["digest"]
+
+    def write_upper_layer(self, upper: str) -> tuple[str, int]:
+        """A new layer of an overlay upper dir (whiteouts as .wh. entries): its (digest, size)."""
+        from mydocker.image.diff import write_layer
+        return self._write_blob(lambda out: write_layer(upper, out, overlay_upper=True))
 
     def _write_blob(self, write) -> tuple[str, int]:
         """Stream a new uncompressed layer into the store; its digest is also its diff id."""

@@ -1,6 +1,7 @@
 """Each sandbox's /etc/hosts, /etc/hostname and /etc/resolv.conf, kept current from the records.
 
-The files live in <root>/network/sandboxes/<container> and are bind-mounted over the image's; the
+The files live in the container's directory, <root>/containers/<container> (containers made before
+that: <root>/network/sandboxes/<container>), and are bind-mounted over the image's; the
 text itself is made by mydocker/network/etcfiles.py. Peers on a user network find each other through
 /etc/hosts, so a container joining or leaving rewrites the hosts file of every container that shares
 a user network with it. Containers on other hosts (overlay) come from `remote_peers`.
@@ -19,9 +20,11 @@ RemotePeers = Callable[[set], list[tuple[str, list]]]
 
 
 class SandboxFiles:
-    def __init__(self, store: NetworkStore, files_dir: str, remote_peers: RemotePeers) -> None:
+    def __init__(self, store: NetworkStore, files_dir: str, remote_peers: RemotePeers,
+                 legacy_dir: str | None = None) -> None:
         self.store = store
         self.files_dir = files_dir
+        self.legacy_dir = legacy_dir  # where sandboxes recorded before kept theirs, each in a directory of its own
         self.remote_peers = remote_peers
 
     def directory(self, container_id: str) -> str:
@@ -108,9 +111,11 @@ class SandboxFiles:
                     self.write_hosts(sb)
 
     def remove(self, sb: Sandbox) -> None:
-        """Delete the sandbox's files; a directory the service did not make (a --network container:
-        sandbox shares its target's) is left alone."""
-        if not (sb.files.startswith(self.files_dir + os.sep) and os.path.basename(sb.files) == sb.container):
+        """Delete the sandbox's files (and a directory of their own, as sandboxes recorded before the
+        files moved into the container's directory have); files the service did not make for this
+        container (a --network container: sandbox shares its target's) are left alone."""
+        parent = os.path.dirname(sb.files)
+        if os.path.basename(sb.files) != sb.container or parent not in (self.files_dir, self.legacy_dir):
             return
         from mydocker.network.etcfiles import NAMES
         for name in NAMES:
@@ -118,7 +123,8 @@ class SandboxFiles:
                 os.unlink(os.path.join(sb.files, name))
             except FileNotFoundError:
                 pass
-        try:
-            os.rmdir(sb.files)
-        except OSError:
-            pass
+        if parent == self.legacy_dir:
+            try:
+                os.rmdir(sb.files)
+            except OSError:
+                pass

@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 
 from mydocker.errors import NotFound
-from mydocker.image.store import MEDIA_CONFIG, MEDIA_LAYER, MEDIA_MANIFEST, ImageStore
+from mydocker.image.store import MEDIA_LAYER, ImageStore
 
 HOST_BUSYBOX = ("/bin/busybox", "/usr/bin/busybox")
 HOST_PING = ("/bin/ping", "/usr/bin/ping")
@@ -233,10 +233,4 @@ def build_image(store: ImageStore) -> tuple[str, int]:
             f"ping: iputils from the host's {ping}" if ping else
             "ping: busybox's, which needs CAP_NET_RAW (install iputils-ping for one that does not)")}],
     }
-    config_digest, config_size = store.put_json(config)
-    manifest = {
-        "schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
-        "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
-        "layers": [{"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size}],
-    }
-    return store.put_json(manifest)
+    return store.put_image(config, [{"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size}])

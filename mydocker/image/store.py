@@ -66,6 +66,14 @@ class ImageStore:
         data = encode_json(obj)
         return self.put_bytes(data), len(data)
 
+    def put_image(self, config: dict, layers: list[dict]) -> tuple[str, int]:
+        """Store an image: `config` and a manifest of it and `layers` (descriptors, bottom first);
+        the manifest's (digest, size)."""
+        config_digest, config_size = self.put_json(config)
+        return self.put_json({"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                              "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
+                              "layers": layers})
+
     def put_file(self, path: str) -> tuple[str, int]:
         """Move a finished file into the store under its digest."""
         h = hashlib.sha256()

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-from contextlib import contextmanager
-from collections.abc import Iterator
-
 from mydocker.linux import syscalls as sc
 
 
@@ -86,25 +83,38 @@ def is_pinned(path: str) -> bool:
         return False
 
 
-@contextmanager
-def entered(path: str) -> Iterator[None]:
-    """Run the body inside the namespace at `path` (sockets made there stay there), then come back."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        with _restore_netns():
-            sc.setns(fd, sc.CLONE_NEWNET, path)
-            yield
-    finally:
-        os.close(fd)
+class entered:
+    """Run the body inside the namespace at `path` (sockets made there stay there), then come back.
+    A class, not @contextmanager: contextlib (with collections.abc) costs 0.5 ms on `run`'s path."""
 
+    def __init__(self, path: str) -> None:
+        self.path = path
 
-@contextmanager
-def _restore_netns() -> Iterator[None]:
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        yield
-    finally:
+    def __enter__(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            sc.setns(home, sc.CLONE_NEWNET, "the original network namespace")
+            self.restore = _restore_netns().__enter__()
+            try:
+                sc.setns(fd, sc.CLONE_NEWNET, self.path)
+            except BaseException:
+                self.restore.__exit__(None, None, None)
+                raise
         finally:
-            os.close(home)
+            os.close(fd)
+
+    def __exit__(self, *exc) -> None:
+        self.restore.__exit__(*exc)
+
+
+class _restore_netns:
+    """Back into the network namespace we were in on entry, whatever the body did."""
+
+    def __enter__(self) -> _restore_netns:
+        self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            sc.setns(self.home, sc.CLONE_NEWNET, "the original network namespace")
+        finally:
+            os.close(self.home)

@@ -156,6 +156,21 @@ def test_run_exec_form_workdir_and_env_expansion(mydocker, tmp_path):
     assert mydocker("run", "--rm", "wd").out == "/srv/site/sub\nX\nX\n"
 
 
+def test_copy_modes_names_trees_links_and_add_of_a_plain_file(mydocker, tmp_path):
+    ctx = write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY --chmod=0600 a.txt /etc/renamed\n"
+                                         "COPY tree /tree/\nADD plain.gz /plain/\n"
+                                         "COPY link /tree/link\n",
+                           "a.txt": "A\n", "tree/top": "T\n", "tree/sub/kept": "K\n", "tree/sub/x.key": "no\n",
+                           "plain.gz": "not a tar\n", ".dockerignore": "**/*.key\n"})
+    os.symlink("top", os.path.join(ctx, "link"))
+    mydocker("build", "-t", "copies", ctx, timeout=120)
+    out = mydocker("run", "--rm", "copies", "stat", "-c", "%a %u %n", "/etc/renamed", "/tree/top", "/tree/sub/kept").out
+    assert out == "600 0 /etc/renamed\n644 0 /tree/top\n644 0 /tree/sub/kept\n"  # --chmod; root owns copies
+    assert mydocker("run", "--rm", "copies", "ls", "/tree/sub").out == "kept\n"  # ** in .dockerignore
+    assert mydocker("run", "--rm", "copies", "readlink", "/tree/link").out == "top\n"  # a link stays a link
+    assert mydocker("run", "--rm", "copies", "cat", "/plain/plain.gz").out == "not a tar\n"  # not a tar: copied
+
+
 def test_intermediate_images_are_listed_only_with_a(mydocker, tmp_path):
     ctx = tmp_path / "ctx"
     ctx.mkdir()

@@ -15,7 +15,7 @@ import pytest
 
 # Modules whose import cost matters: pinned on every path, loaded or not.
 NOTABLE = {
-    "argparse", "asyncio", "ctypes", "dataclasses", "datetime", "email", "enum", "gettext", "hashlib", "http",
+    "argparse", "asyncio", "contextlib", "ctypes", "dataclasses", "datetime", "email", "enum", "functools", "gettext", "hashlib", "http",
     "inspect", "json", "locale", "logging", "multiprocessing", "pathlib", "pyroute2", "random", "re", "selectors",
     "shutil", "signal", "socket", "sqlite3", "_sqlite3", "ssl", "subprocess", "tarfile", "tempfile", "threading",
     "typing", "urllib", "uuid", "zlib",
@@ -49,14 +49,14 @@ BUDGET = {
         "mydocker.runtime.validate",
     },
     "mydocker ps": {
-        "_sqlite3", "enum", "json", "re",
+        "_sqlite3", "enum", "functools", "json", "re",  # functools: re's (cli/table.py's json)
         "mydocker", "mydocker.cli", "mydocker.cli.gotemplate", "mydocker.cli.main", "mydocker.cli.ps",
         "mydocker.cli.table", "mydocker.collector", "mydocker.engine", "mydocker.engine.api",
         "mydocker.engine.container_paths", "mydocker.engine.containers", "mydocker.engine.engine",
         "mydocker.engine.filters", "mydocker.engine.inspect", "mydocker.engine.lifecycle",
         "mydocker.engine.observation", "mydocker.engine.options", "mydocker.engine.records",
         "mydocker.engine.reports", "mydocker.errors", "mydocker.exit", "mydocker.flags", "mydocker.jsonio",
-        "mydocker.lazy", "mydocker.record",
+        "mydocker.lazy", "mydocker.record", "mydocker.sqlite",
     },
     "mydocker run --rm --network none busybox true": {
         "_sqlite3", "zlib",
@@ -80,7 +80,7 @@ BUDGET = {
         "mydocker.runtime.mountopts", "mydocker.runtime.paths", "mydocker.runtime.prewarm",
         "mydocker.runtime.process", "mydocker.runtime.rootfs", "mydocker.runtime.schema", "mydocker.runtime.seccomp",
         "mydocker.runtime.spec", "mydocker.runtime.start", "mydocker.runtime.state", "mydocker.runtime.stats",
-        "mydocker.runtime.status", "mydocker.runtime.validate",
+        "mydocker.runtime.status", "mydocker.runtime.validate", "mydocker.sqlite",
     },
 }
 

@@ -447,3 +447,26 @@ def test_apply_returns_once_nft_committed_and_says_what_nft_refused(service):
         assert nft_table(service.table)["maps"]["MYDOCKER-PORTS"] == {}
     with pytest.raises(RuntimeFailure, match=r"nft refused .* \(exit status 1\): .*No such file or directory"):
         firewall.apply(service.table, f"add element ip {service.table} MYDOCKER-NOPE {{ tcp . 1 : 10.64.0.9 . 2 }}\n")
+
+
+def test_etc_files_sit_in_the_container_dir_and_legacy_sandbox_dirs_still_go(service):
+    """A container's /etc files are written into its own directory (no directory of their own to
+    make and remove per run); a sandbox recorded before, with its files in network/sandboxes/<id>,
+    still has its files and that directory removed on detach."""
+    from mydocker.engine.networks import Sandbox
+    from mydocker.network.etcfiles import NAMES
+    container_dir = os.path.join(service.root, "containers", cid(1))
+    os.makedirs(container_dir)
+    open(os.path.join(container_dir, "config.json"), "w").close()  # the container's own, left alone
+    att = service.attach(cid(1), "n", "none")
+    assert {m["source"] for m in att.mounts} == {os.path.join(container_dir, n) for n in NAMES}
+    service.detach(cid(1))
+    assert os.listdir(container_dir) == ["config.json"]
+
+    legacy = os.path.join(service.root, "network", "sandboxes", cid(2))
+    os.makedirs(legacy)
+    for name in NAMES:
+        open(os.path.join(legacy, name), "w").close()
+    service._record_sandbox(Sandbox(cid(2), "old", "none", None, False, "old", legacy))
+    service.detach(cid(2))
+    assert not os.path.exists(legacy)

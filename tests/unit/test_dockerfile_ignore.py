@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mydocker.engine.build import _glob, _read_dockerignore, ignored
+from mydocker.engine.build_context import glob_sources, ignored, read_dockerignore
 
 
 def rules(tmp_path, text: str):
     (tmp_path / ".dockerignore").write_text(text)
-    return _read_dockerignore(str(tmp_path))
+    return read_dockerignore(str(tmp_path))
 
 
 @pytest.mark.parametrize("text,path,excluded", [
@@ -34,7 +34,7 @@ def test_dockerignore(tmp_path, text, path, excluded):
 
 
 def test_no_dockerignore_ignores_nothing(tmp_path):
-    assert _read_dockerignore(str(tmp_path)) == []
+    assert read_dockerignore(str(tmp_path)) == []
     assert ignored([], "x") is False
 
 
@@ -44,10 +44,10 @@ def test_glob_matches_per_component_and_respects_ignore(tmp_path):
         path.parent.mkdir(exist_ok=True)
         path.write_text("x")
     root = str(tmp_path)
-    assert _glob(root, "*.py", []) == ["a.py", "b.py"]
-    assert _glob(root, "pkg/*.py", []) == ["pkg/d.py", "pkg/e.py"]
-    assert _glob(root, "*/d.py", []) == ["pkg/d.py"]
-    assert _glob(root, "../../etc/passwd", []) == []  # sources stay inside the context
-    assert _glob(root, ".", []) == ["."]
-    assert _glob(root, "*.py", rules(tmp_path, "b.py\n")) == ["a.py"]
-    assert _glob(root, "nothing*", []) == []
+    assert glob_sources(root, "*.py", []) == ["a.py", "b.py"]
+    assert glob_sources(root, "pkg/*.py", []) == ["pkg/d.py", "pkg/e.py"]
+    assert glob_sources(root, "*/d.py", []) == ["pkg/d.py"]
+    assert glob_sources(root, "../../etc/passwd", []) == []  # sources stay inside the context
+    assert glob_sources(root, ".", []) == ["."]
+    assert glob_sources(root, "*.py", rules(tmp_path, "b.py\n")) == ["a.py"]
+    assert glob_sources(root, "nothing*", []) == []

@@ -1,22 +1,27 @@
 """remove_tree: shutil.rmtree(ignore_errors=True) without shutil, and never through a symlink."""
 
+import _thread
 import os
+
+import pytest
 
 from mydocker.linux.fs import remove_tree
 
 
-def test_removes_a_tree_with_files_links_and_empty_dirs(tmp_path):
+@pytest.mark.parametrize("parallel", [False, True])
+def test_removes_a_tree_with_files_links_and_empty_dirs(tmp_path, parallel):
     root = tmp_path / "tree"
     (root / "a" / "b" / "c").mkdir(parents=True)
     (root / "a" / "file").write_text("x")
     (root / "a" / "b" / "fifo").parent.mkdir(exist_ok=True)
     os.mkfifo(root / "a" / "b" / "fifo")
     os.symlink("/nonexistent", root / "dangling")
-    remove_tree(str(root))
+    remove_tree(str(root), parallel=parallel)
     assert not root.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_symlinks_inside_are_removed_not_followed(tmp_path):
+@pytest.mark.parametrize("parallel", [False, True])
+def test_symlinks_inside_are_removed_not_followed(tmp_path, parallel):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "precious").write_text("keep")
@@ -25,9 +30,22 @@ def test_symlinks_inside_are_removed_not_followed(tmp_path):
     os.symlink(outside, root / "link-to-dir")
     (root / "sub").mkdir()
     os.symlink(outside / "precious", root / "sub" / "link-to-file")
-    remove_tree(str(root))
+    remove_tree(str(root), parallel=parallel)
     assert not root.exists()
     assert (outside / "precious").read_text() == "keep"
+
+
+def test_parallel_removal_of_a_container_like_tree_leaves_no_thread(tmp_path):
+    """Each top-level directory in a thread of its own; all of them joined before it returns."""
+    root = tmp_path / "container"
+    for d in ("upper/etc", "work/work", "rootfs", *(f"extra{i}/x/y" for i in range(20))):
+        (root / d).mkdir(parents=True)
+    for f in ("upper/etc/hosts", "config.json", "lowers.json", *(f"extra{i}/x/y/f" for i in range(20))):
+        (root / f).write_text("x")
+    threads_before = _thread._count()
+    remove_tree(str(root), parallel=True)
+    assert not root.exists()
+    assert _thread._count() == threads_before
 
 
 def test_a_symlink_given_as_the_tree_is_removed_alone(tmp_path):
