@@ -42,18 +42,102 @@ def host_settings() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_left_after_the_run():
+def nothing_left_after_the_run(tmp_path_factory):
     """After the whole run, no host object with mydocker's names may be left that was not there before,
-    and the host's own settings are as they were."""
+    and the host's own settings are as they were. What other pytest sessions on this host (the machine
+    is shared) hold at that moment is theirs: their own checks judge it."""
     before = host_objects() if os.geteuid() == 0 else None
     settings = host_settings()
     yield
     if before is not None:
-        after = host_objects()
+        after = not_of_other_sessions(host_objects(), str(tmp_path_factory.getbasetemp()), sessions_tmp_root())
         leaked = {kind: sorted(after[kind] - before[kind]) for kind in after if after[kind] - before[kind]}
         assert not leaked, f"the test run left behind: {leaked}"
     changed = {name: (value, now) for name, value in settings.items() if (now := host_settings()[name]) != value}
     assert not changed, f"the test run changed the host's settings (was, now): {changed}"
+
+
+def sessions_tmp_root() -> str:
+    """Where every pytest session of this user makes its numbered base directory (pytest-<n>)."""
+    import getpass
+    import tempfile
+    return os.path.join(tempfile.gettempdir(), f"pytest-of-{getpass.getuser()}")
+
+
+def root_names(base: str, root: str | None = None, runtime_root: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """The link-name prefix and the cgroup-name prefixes of the engine and runtime roots a test with
+    tmp_path `base` uses (the `roots` fixture's and the integration and conformance tests' runtime roots), or of the
+    given `root` and `runtime_root`."""
+    from mydocker.engine.networks import root_tag
+    from mydocker.runtime.create import default_cgroups_path
+    tag = root_tag(root or os.path.join(base, "mydocker-test", "root"))
+    runtimes = [runtime_root] if runtime_root else [os.path.join(base, "mydocker-test", "run", "runtime"),
+                                                      os.path.join(base, "mydocker-runtime-root"),  # integration
+                                                      os.path.join(base, "mydocker-oci-root")]  # conformance
+    prefixes = tuple(default_cgroups_path(r, "").strip("/") for r in runtimes)  # mydocker-<root hash>-<id>
+    return f"md{tag}", prefixes
+
+
+def not_of_other_sessions(objects: dict[str, set[str]], own_base: str, tmp_root: str) -> dict[str, set[str]]:
+    """`objects` (host_objects) less what belongs to others on this shared host: mounts under another
+    pytest session's base directory in `tmp_root`, and links and cgroups named after the engine roots
+    of another session's tests or of mydocker processes running from another checkout. Without this a
+    session that ends while another runs a test blames itself for that test's containers."""
+    own, tmp_root = os.path.join(os.path.abspath(own_base), ""), os.path.join(os.path.abspath(tmp_root), "")
+    import glob
+    names = [root_names(base) for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*"))
+             if not base.startswith(own)]  # each test directory of another session
+    names += [root_names("", root, os.path.join(runroot, "runtime")) for root, runroot in _roots_of_other_checkouts(own)]
+    names = [(link, prefixes) for link, prefixes in names if link != "md"]  # the default root is everyone's
+    links = {link for link, _ in names}
+    cgroups = {prefix for _, prefixes in names for prefix in prefixes}
+
+    def theirs_path(path: str) -> bool:
+        return path.startswith(tmp_root) and not path.startswith(own)
+    return {**objects,
+            "mount": {m for m in objects["mount"] if not theirs_path(m)},
+            "link": {n for n in objects["link"] if not n.startswith(tuple(links))},
+            "cgroup": {c for c in _in_shared_parent(objects["cgroup"], own)
+                       if not os.path.basename(c).startswith(tuple(cgroups))}}
+
+
+def _in_shared_parent(cgroups: set[str], own: str) -> set[str]:
+    """The engine's containers of every root share the parent "mydocker" (cgroup <h>/mydocker/<id>),
+    made with the first and pruned with the last: it is left behind only when empty; while it has
+    containers, what is left is those of them whose container directories are this session's."""
+    import glob
+    out = set()
+    for cgroup in cgroups:
+        if os.path.basename(cgroup) != "mydocker":
+            out.add(cgroup)
+            continue
+        children = glob.glob(os.path.join(cgroup, "*", ""))  # directories only
+        if not children:
+            out.add(cgroup)
+        out.update(d[:-1] for d in children
+                   # a root at <test dir>/mydocker-test/root (the `roots` fixture) or <dir>/<host>/root
+                   if glob.glob(os.path.join(glob.escape(own), "*", "*", "*", "containers", os.path.basename(d[:-1]))))
+    return out
+
+
+def _roots_of_other_checkouts(own_base: str) -> set[tuple[str, str]]:
+    """(root, runroot) of the live monitors (engine/monitor.py: `... main() ROOT RUNROOT FD`) and CLIs
+    (`--root R --runroot RR`) that run neither from this checkout nor from this session's launchers."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")[:-1]
+        except OSError:
+            continue
+        line = " ".join(argv)
+        if "mydocker" not in line or REPO + "'" in line or own_base in line:
+            continue
+        if "mydocker.engine.monitor import main" in line and len(argv) >= 3:
+            found.add((argv[-3], argv[-2]))
+        elif "--root" in argv[:-1] and "--runroot" in argv[:-1]:
+            found.add((argv[argv.index("--root") + 1], argv[argv.index("--runroot") + 1]))
+    return found
 
 
 def _own_objects(base: str) -> dict[str, set[str]]:
@@ -62,14 +146,10 @@ def _own_objects(base: str) -> dict[str, set[str]]:
     Scoped so that tests running at the same time on one host cannot blame each other: mounts under
     `base`, links named with its engine root's tag, cgroups under its runtime roots' parents.
     """
-    from mydocker.engine.networks import root_tag
-    from mydocker.runtime.create import default_cgroups_path
     with open("/proc/self/mountinfo") as f:
         mounts = {line.split()[4] for line in f if line.split()[4].startswith(base)}
-    tag = root_tag(os.path.join(base, "mydocker-test", "root"))
-    links = {n for n in os.listdir("/sys/class/net") if n.startswith(f"md{tag}")}
-    prefixes = tuple(default_cgroups_path(r, "").strip("/")  # the runtime's cgroups: mydocker-<root hash>-<id>
-                     for r in (os.path.join(base, "mydocker-test", "run", "runtime"), os.path.join(base, "mydocker-runtime-root")))
+    link, prefixes = root_names(base)
+    links = {n for n in os.listdir("/sys/class/net") if n.startswith(link)}
     cgroups = set()
     for hierarchy in os.listdir("/sys/fs/cgroup"):
         top = os.path.join("/sys/fs/cgroup", hierarchy)

@@ -40,24 +40,96 @@ def test_healthcheck_turns_healthy(mydocker):
 
 
 def test_healthcheck_turns_unhealthy_and_times_out(mydocker):
-    mydocker("run", "-d", "--name", "bad", "--health-cmd", "echo no; exit 3", "--health-interval", "200ms",
-             "--health-retries", "3", "busybox", "sleep", "60")
-    health = _wait_for(mydocker, "bad", "unhealthy")
-    assert health["FailingStreak"] >= 3
-    assert health["Log"][-1]["ExitCode"] == 3 and health["Log"][-1]["Output"] == "no\n"
-    assert mydocker("ps", "--format", "{{.Status}}").out.strip().endswith("(unhealthy)")
-    mydocker("run", "-d", "--name", "plain", "busybox", "sleep", "60")
-    assert mydocker("ps", "--format", "{{.Names}}", "-f", "health=unhealthy").out == "bad\n"
-    assert mydocker("ps", "--format", "{{.Names}}", "-f", "health=none").out == "plain\n"
-    assert mydocker("ps", "-q", "-f", "health=healthy").out == ""
-    assert "invalid filter 'health=sick'" in mydocker("ps", "-f", "health=sick", rc=125).err
-    mydocker("rm", "-f", "plain")
-    mydocker("run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-interval", "200ms",
-             "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "60")
-    health = _wait_for(mydocker, "slow", "unhealthy")
-    assert health["Log"][-1]["ExitCode"] == -1
-    assert health["Log"][-1]["Output"] == "Health check exceeded timeout (0.3s)"
-    mydocker("rm", "-f", "bad", "slow")
+    try:
+        mydocker("run", "-d", "--name", "bad", "--health-cmd", "echo no; exit 3", "--health-interval", "200ms",
+                 "--health-retries", "3", "busybox", "sleep", "60")
+        health = _wait_for(mydocker, "bad", "unhealthy")
+        assert health["FailingStreak"] >= 3
+        assert health["Log"][-1]["ExitCode"] == 3 and health["Log"][-1]["Output"] == "no\n"
+        assert mydocker("ps", "--format", "{{.Status}}").out.strip().endswith("(unhealthy)")
+        mydocker("run", "-d", "--name", "plain", "busybox", "sleep", "60")
+        assert mydocker("ps", "--format", "{{.Names}}", "-f", "health=unhealthy").out == "bad\n"
+        assert mydocker("ps", "--format", "{{.Names}}", "-f", "health=none").out == "plain\n"
+        assert mydocker("ps", "-q", "-f", "health=healthy").out == ""
+        assert "invalid filter 'health=sick'" in mydocker("ps", "-f", "health=sick", rc=125).err
+        mydocker("rm", "-f", "plain")
+        mydocker("run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-interval", "200ms",
+                 "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "60")
+        health = _wait_for(mydocker, "slow", "unhealthy")
+        assert health["Log"][-1]["ExitCode"] == -1
+        assert health["Log"][-1]["Output"] == "Health check exceeded timeout (0.3s)"
+    finally:  # a failed assertion must not leave running containers to the next tests
+        _remove_all(mydocker)
+
+
+def _remove_all(mydocker) -> None:
+    ids = mydocker("ps", "-aq").out.split()
+    if ids:
+        mydocker("rm", "-f", *ids)
+
+
+def _probe_running(init: int) -> bool:
+    """Is a healthcheck's `sleep 5` running in the PID namespace of the container whose init is `init`?"""
+    import os
+    ns = os.stat(f"/proc/{init}/ns/pid").st_ino
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}/ns/pid").st_ino == ns and open(f"/proc/{pid}/cmdline", "rb").read() == b"sleep\x005\x00":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _left_of(container_id: str, base) -> list[str]:
+    """The container's mounts (rootfs, netns) under `base`, its cgroups, and processes in its cgroups."""
+    import glob
+    with open("/proc/self/mountinfo") as f:
+        left = [line.split()[4] for line in f if line.split()[4].startswith(str(base)) and container_id in line]
+    return left + glob.glob(f"/sys/fs/cgroup/*/*{container_id}")
+
+
+def _monitor_pid(mydocker) -> int:
+    import os
+    with open(os.path.join(mydocker.runroot, "monitor.lock")) as f:
+        return int(f.read())
+
+
+def _children(pid: int) -> list[str]:
+    """The live processes whose parent is `pid` (its health, launch and exit workers, the inits)."""
+    import glob
+    try:
+        tids = glob.glob(f"/proc/{pid}/task/*/children")
+        return [c for t in tids for c in open(t).read().split()]
+    except FileNotFoundError:
+        return []  # it exited: nothing to watch
+
+
+def test_rm_f_while_a_probe_runs_leaves_nothing_then_or_later(mydocker, tmp_path):
+    """`rm -f` while the monitor's health worker has a probe running in the container (an exec): once rm
+    returns nothing of the container is left, and nothing comes back seconds later (the worker, the
+    monitor and the exit worker must neither mount, attach nor start anything for a removed container)."""
+    try:
+        cid = mydocker("run", "-d", "--name", "busy", "--health-cmd", "sleep 5", "--health-interval", "100ms",
+                       "--health-timeout", "20s", "busybox", "sleep", "60").out.strip()
+        init = json.loads(mydocker("inspect", "busy").out)[0]["State"]["Pid"]
+        deadline = time.monotonic() + 30
+        while not _probe_running(init):
+            assert time.monotonic() < deadline, "no healthcheck started within 30 s"
+            time.sleep(0.05)
+        assert _left_of(cid, tmp_path), "the check sees nothing of a running container"
+        monitor = _monitor_pid(mydocker)
+        mydocker("rm", "-f", "busy")
+        assert _left_of(cid, tmp_path) == []
+        assert mydocker("ps", "-aq").out == ""
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:  # nothing comes back
+            assert _left_of(cid, tmp_path) == []
+            time.sleep(0.1)
+        assert mydocker("ps", "-aq").out == ""
+        assert _children(monitor) == [], "the monitor still runs workers for a removed container"
+    finally:
+        _remove_all(mydocker)
 
 
 def test_start_period_failures_do_not_count(mydocker):
