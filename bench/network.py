@@ -42,10 +42,10 @@ def bench_ipam() -> dict:
     elapsed = time.perf_counter() - start
     assert len(set(got)) == 65533 and bitmap.free_count() == 65533
     from mydocker.engine.networks import NetworkService
-    from mydocker.engine.records import Records
+    from mydocker.engine.database import Records
     with tempfile.TemporaryDirectory(prefix="mydocker-bench-ipam") as root:
         svc = NetworkService(Records(os.path.join(root, "db")), root, os.path.join(root, "run"))
-        from mydocker.engine.network_records import Network
+        from mydocker.engine.network_schema import Network
         from mydocker.network.ipam import Bitmap as B
         svc.store.add_network(Network("b", "b", "bridge", "10.201.0.0/24", "10.201.0.1", "mdbench"),
                               B("10.201.0.0/24").to_bytes())
@@ -117,7 +117,7 @@ def throughput(server_ns: str | None, bind: str, client_ns: str | None, target: 
 
 def bench_throughput(seconds: float, repeats: int) -> dict:
     from mydocker.engine.networks import NetworkService
-    from mydocker.engine.records import Records
+    from mydocker.engine.database import Records
     from mydocker.network import netns
     from mydocker.network.ports import parse
     work = tempfile.mkdtemp(prefix="mydocker-bench-net")

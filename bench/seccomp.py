@@ -109,7 +109,7 @@ def run_latency(mydocker: str, runs: int) -> tuple[float, float, float] | str:
 _COLD = """
 import sys, time
 sys.path.insert(0, {root!r})
-import mydocker.engine.containers, mydocker.engine.specbuild, mydocker.runtime.create  # what `run` imports anyway
+import mydocker.engine.containers, mydocker.engine.bundle_config, mydocker.runtime.create  # what `run` imports anyway
 began = time.perf_counter_ns()
 from mydocker.engine.security import SecurityOptions, apply_security
 from mydocker.runtime import seccomp

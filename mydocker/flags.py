@@ -10,7 +10,7 @@ Errors are one line and exit 125 (UsageError).
 from __future__ import annotations
 
 from mydocker.errors import InvalidArgument
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 
 class UsageError(InvalidArgument):

@@ -12,7 +12,7 @@ first used costs a dict look-up, so it is safe after pivot_root too; what must b
 listed in EAGER (tests/unit/test_imports.py holds the init's import closure to it).
 
 Deliberate exceptions, which keep function-level imports (docs/startup.md): the `state` fast path
-(runtime/entry.py, runtime/status.py) loads not even this module, and runtime/process.py imports the
+(runtime/entry.py, runtime/state_view.py) loads not even this module, and runtime/process.py imports the
 init's modules in the forked child at a chosen moment; an import inside `try` for an optional
 package stays where its ImportError is handled.
 """
@@ -23,11 +23,11 @@ import sys
 # use after pivot_root. Importing mydocker.runtime.init loads them all; none may be reached only
 # through a function-level import or a lazy_module name that is first used after pivot_root.
 EAGER = frozenset({
-    "mydocker.errors", "mydocker.jsonio", "mydocker.lazy", "mydocker.record",
+    "mydocker.errors", "mydocker.jsonio", "mydocker.lazy", "mydocker.recordclass",
     "mydocker.linux.fs", "mydocker.linux.libc", "mydocker.linux.net", "mydocker.linux.syscalls", "mydocker.linux.tty",
     "mydocker.runtime.caps", "mydocker.runtime.channel", "mydocker.runtime.command", "mydocker.runtime.hooks",
     "mydocker.runtime.init", "mydocker.runtime.mountopts", "mydocker.runtime.paths", "mydocker.runtime.rootfs",
-    "mydocker.runtime.spec",
+    "mydocker.runtime.oci_config",
 })
 
 

@@ -27,7 +27,7 @@ from mydocker.errors import InvalidArgument, MyDockerError, NotFound
 from mydocker.image.dockerfile import DockerfileError, Instruction, expand, parse
 from mydocker.image.store import MEDIA_LAYER
 from mydocker.lazy import lazy_module
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 build_copy = lazy_module("mydocker.engine.build_copy")  # only a step that copies and misses the cache
 contextlib = lazy_module("contextlib")

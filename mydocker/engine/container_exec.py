@@ -84,7 +84,7 @@ class ContainerExec:
 
     def _process(self, container_id: str, opts) -> dict:
         """The OCI process object of the exec: the container's, with the exec's command, env, user, cwd."""
-        from mydocker.engine.specbuild import merge_env, validate_env
+        from mydocker.engine.bundle_config import merge_env, validate_env
         config = jsonio.load_file(os.path.join(self.paths.container_dir(container_id), "config.json"))
         base = config["process"]
         process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}

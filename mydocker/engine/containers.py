@@ -23,9 +23,9 @@ from mydocker.engine.lifecycle import LOWERS, Lifecycle
 from mydocker.engine.observation import Observation, identity as _identity
 from mydocker.engine.options import RunOptions, Streams
 from mydocker.engine.reports import RunReport
-from mydocker.engine.records import ContainerRecord, Records, now
+from mydocker.engine.database import ContainerRecord, Records, now
 from mydocker.errors import InvalidArgument, NotFound
-from mydocker.record import lazy
+from mydocker.recordclass import lazy
 from mydocker import jsonio
 # ps, stop, rm... do not need what only `run` uses: specbuild, names, runtime.process are
 # imported in the functions that use them (start-up time is a feature).
@@ -149,7 +149,7 @@ class ContainerService:
         """Record the container, then make its rootfs and config.json (record before create)."""
         from mydocker.engine.lifecycle import docker_config, host_config
         from mydocker.engine.names import check_name, generate_name
-        from mydocker.engine.specbuild import build_spec
+        from mydocker.engine.bundle_config import build_spec
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
@@ -170,7 +170,7 @@ class ContainerService:
         try:
             os.makedirs(directory, mode=0o700)
             from mydocker.image import snapshot
-            from mydocker.engine.specbuild import userns_remap
+            from mydocker.engine.bundle_config import userns_remap
             remap, lowers = userns_remap(opts.userns), image.layer_dirs
             if remap:  # --userns remap: layers shifted to the mapped ids, the container's dirs owned by its root
                 from mydocker.image.shift import shifted_layers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from mydocker.record import lazy
+from mydocker.recordclass import lazy
 
 DEFAULT_ROOT = "/var/lib/mydocker"
 DEFAULT_RUNROOT = "/run/mydocker"
@@ -26,7 +26,7 @@ class Engine:
 
     @lazy
     def records(self):
-        from mydocker.engine.records import Records
+        from mydocker.engine.database import Records
         return Records(os.path.join(self.root, RECORDS))
 
     @lazy

@@ -115,7 +115,7 @@ def judge(health: dict, hc: dict, exit_code: int, output: str, start: str, end: 
 
 def probe(service, container_id: str) -> None:
     """In a monitor's worker: run the container's healthcheck once and record the result."""
-    from mydocker.engine.records import now
+    from mydocker.engine.database import now
     rec = service.records.get_container(container_id)
     hc = active(rec.config) if rec is not None else None
     if hc is None or rec.status != "running":

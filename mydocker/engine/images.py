@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 
-from mydocker.engine.records import Records, now  # noqa: F401 - now: build and overlay take it from here
+from mydocker.engine.database import Records, now  # noqa: F401 - now: build and overlay take it from here
 from mydocker.errors import Conflict, InvalidArgument, NoSuchImage, NotFound
 from mydocker import jsonio
 from mydocker.image import reference
 from mydocker.image.store import ImageStore
-from mydocker.record import record
+from mydocker.recordclass import record
 
 BUSYBOX = "docker.io/library/busybox:latest"
 _SCHEMA = """

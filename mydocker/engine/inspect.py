@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from mydocker.engine.records import ContainerRecord
+from mydocker.engine.database import ContainerRecord
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -139,7 +139,7 @@ def _endpoint(network_id: str = "", ip: str = "", prefix: int = 0, gateway: str 
 def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str) -> dict:
     """Docker's NetworkSettings: one entry per network joined (addresses while it runs); the
     top-level address fields are the default bridge network's, as in Docker (empty on others)."""
-    from mydocker.engine.network_records import DEFAULT_NETWORK
+    from mydocker.engine.network_schema import DEFAULT_NETWORK
     ports: dict[str, list] = {}
     joined = {}
     for ep in endpoints:

@@ -16,7 +16,7 @@ from mydocker.lazy import lazy_module
 events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.observation import UNKNOWN_EXIT, Observation
-from mydocker.engine.records import ContainerRecord, Records, now
+from mydocker.engine.database import ContainerRecord, Records, now
 from mydocker import jsonio
 from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, InvalidArgument, MyDockerError,
                              NotFound, RuntimeFailure)
@@ -133,7 +133,7 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
 def _config_env(image_cfg: dict, opts) -> list[str]:
     """Docker's Config.Env: the image's and -e's, not what the engine adds when it runs (HOSTNAME,
     HOME, TERM): `commit` makes an image of it."""
-    from mydocker.engine.specbuild import DEFAULT_PATH, merge_env, validate_env
+    from mydocker.engine.bundle_config import DEFAULT_PATH, merge_env, validate_env
     env = list(image_cfg.get("Env") or [])
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, DEFAULT_PATH)

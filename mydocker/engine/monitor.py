@@ -468,7 +468,7 @@ def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
 # What the forked workers run, imported once here: each fork then starts warm (about 30 ms less per
 # run -d and per exit). The pages are shared with the workers (copy-on-write); bench/idle_cost.py
 # measures what they add to the monitor.
-_PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.engine.records",
+_PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.engine.database",
             "mydocker.runtime.api", "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete",
             "mydocker.runtime.kill", "mydocker.runtime.stats", "mydocker.runtime.validate", "mydocker.runtime.schema",
             "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2", "mydocker.engine.networks",

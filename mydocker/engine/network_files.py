@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from _collections_abc import Callable  # not collections.abc: it imports all of collections
 
-from mydocker.engine.network_records import DEFAULT_NETWORK, Sandbox
+from mydocker.engine.network_schema import DEFAULT_NETWORK, Sandbox
 from mydocker.engine.network_store import NetworkStore
 
 # (address, names) lines of other hosts' containers on these networks

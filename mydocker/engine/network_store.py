@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from _collections_abc import Callable  # not collections.abc: it imports all of collections
 
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
-from mydocker.engine.network_records import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, LAST_TABLE, Endpoint, Network,
+from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
+from mydocker.engine.network_schema import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, LAST_TABLE, Endpoint, Network,
                                              Sandbox, SandboxSettings, endpoint_from_row, network_from_row, sandbox_from_row)
-from mydocker.engine.records import Records
+from mydocker.engine.database import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 
 
@@ -55,7 +55,7 @@ class NetworkStore:
             with self.records.transaction():
                 self.db.execute(f"INSERT INTO networks ({NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
                                 (net.name, net.id, net.driver, net.subnet, net.gateway, net.bridge,
-                                 int(net.internal), net.created, json.dumps(net.labels), bitmap))
+                                 int(net.internal), net.created, jsonio.dumps(net.labels), bitmap))
         except sqlite3.IntegrityError:
             return False
         return True
@@ -83,7 +83,7 @@ class NetworkStore:
 
     def published_ports(self) -> list[list]:
         """[proto, host_ip, host_port, container_port] of every endpoint."""
-        return [p for (ports_json,) in self.db.execute("SELECT ports FROM endpoints") for p in json.loads(ports_json)]
+        return [p for (ports_json,) in self.db.execute("SELECT ports FROM endpoints") for p in jsonio.loads(ports_json)]
 
     def add_endpoint(self, ep: Endpoint, net: Network, check: Callable[[], None]) -> Endpoint:
         """Allocate the endpoint's address (ep.ip, or the first free one when empty) in the network's
@@ -100,7 +100,7 @@ class NetworkStore:
             try:
                 self.db.execute(f"INSERT INTO endpoints ({EP_COLS}) VALUES (?,?,?,?,?,?,?,?)",
                                 (ep.container, net.name, address, ep.veth, ep.ifname, ep.mac,
-                                 json.dumps(ep.aliases), json.dumps(ep.ports)))
+                                 jsonio.dumps(ep.aliases), jsonio.dumps(ep.ports)))
             except Exception as e:
                 if "UNIQUE" in str(e):
                     raise Conflict(f"container is already connected to network {net.name}") from None
@@ -150,13 +150,13 @@ class NetworkStore:
                      hostname: str | None) -> None:
         with self.records.transaction():
             self.db.execute("INSERT OR REPLACE INTO requests VALUES (?,?,?,?,?,?)",
-                            (container_id, name, network, json.dumps(ports), ip, hostname))
+                            (container_id, name, network, jsonio.dumps(ports), ip, hostname))
 
     def request(self, container_id: str) -> tuple[str, str, list, str | None, str | None] | None:
         """(name, network, ports, ip, hostname) as recorded at creation, or None."""
         row = self.db.execute("SELECT name, network, ports, ip, hostname FROM requests WHERE container=?",
                               (container_id,)).fetchone()
-        return None if row is None else (row[0], row[1], json.loads(row[2]), row[3], row[4])
+        return None if row is None else (row[0], row[1], jsonio.loads(row[2]), row[3], row[4])
 
     def forget_request(self, container_id: str) -> None:
         with self.records.transaction():

@@ -25,13 +25,13 @@ import os
 import zlib
 
 from mydocker.engine.network_files import SandboxFiles
-from mydocker.engine.network_records import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
+from mydocker.engine.network_schema import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
-from mydocker.engine.records import Records, now
+from mydocker.engine.database import Records, now
 from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
-from mydocker.record import lazy
+from mydocker.recordclass import lazy
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 

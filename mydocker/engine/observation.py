@@ -12,7 +12,7 @@ import os
 import time
 
 from mydocker.engine.container_paths import ContainerPaths
-from mydocker.engine.records import ContainerRecord, Records, now
+from mydocker.engine.database import ContainerRecord, Records, now
 from mydocker.errors import NotFound
 
 UNKNOWN_EXIT = 255

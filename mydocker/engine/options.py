@@ -3,7 +3,7 @@ from a command line or a request but not yet validated; and the caller's streams
 
 from __future__ import annotations
 
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 
 @record
@@ -75,7 +75,7 @@ class RunOptions:
     network: str | None = None       # engine/networks.py: bridge (default) | none | host | container:<ref> | <network>
     publish: list[str] = factory(list)  # -p specs as typed; network/ports.py parses them
     ip: str | None = None
-    userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/specbuild.py
+    userns: str | None = None        # --userns host (default) | remap[:<host-uid>:<size>]; engine/bundle_config.py
     pull: str = "missing"            # --pull missing (default) | never: a missing image is an error (NoSuchImage)
     labels: dict[str, str] = factory(dict)   # --label/--label-file (Config.Labels): over the image's labels
     mounts: list[Mount] = factory(list)      # --mount (HostConfig.Mounts); engine/mounts.py

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 
 @record

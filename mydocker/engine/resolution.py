@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from mydocker.engine.network_records import SandboxSettings
+from mydocker.engine.network_schema import SandboxSettings
 from mydocker.errors import InvalidArgument
 
 HOST_GATEWAY = "host-gateway"   # --add-host NAME:host-gateway: the address of the host on the bridge

@@ -1,6 +1,6 @@
 """Docker's security defaults and the flags that change them, applied to a built config.json.
 
-`apply_security(config, opts)` edits the dict engine/specbuild.py builds: capabilities (Docker's 14
+`apply_security(config, opts)` edits the dict engine/bundle_config.py builds: capabilities (Docker's 14
 less NET_RAW, --cap-add/--cap-drop, --privileged), ping without raw sockets, seccomp (Docker's
 default profile, --security-opt seccomp=unconfined|profile.json, compiled by the runtime),
 no-new-privileges, the device cgroup allow-list, --read-only, --ulimit and --init.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from mydocker.record import record
+from mydocker.recordclass import record
 
 
 @record

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 
 from mydocker.engine.names import valid_name as _valid_name
-from mydocker.engine.records import Records
+from mydocker.engine.database import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
-from mydocker.record import factory, record
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
+from mydocker.recordclass import factory, record
+from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS volumes (name TEXT PRIMARY KEY, created TEXT NOT NULL, "
@@ -99,7 +99,7 @@ class VolumeService:
 
     def create(self, name: str | None = None, labels: dict | None = None, anonymous: bool = False) -> str:
         """Create a volume (idempotent for an existing name, as Docker's)."""
-        from mydocker.engine.records import now
+        from mydocker.engine.database import now
         if name is None:
             name, anonymous = os.urandom(32).hex(), True
         if not _valid_name(name):
@@ -107,7 +107,7 @@ class VolumeService:
                                   "(at least two characters)")
         with self.records.transaction():
             self.db.execute("INSERT OR IGNORE INTO volumes VALUES (?,?,?,?)",
-                            (name, now(), int(anonymous), json.dumps(labels or {})))
+                            (name, now(), int(anonymous), jsonio.dumps(labels or {})))
         os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
         os.chmod(os.path.join(self.dir, name), 0o700)  # a --userns remap container that mounts it adds o+x
         return name
@@ -119,7 +119,7 @@ class VolumeService:
         row = self.db.execute("SELECT name, created, anonymous, labels FROM volumes WHERE name=?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"no such volume: {name} (`mydocker volume ls` lists them)")
-        return {"CreatedAt": row[1], "Driver": "local", "Labels": json.loads(row[3]) or None,
+        return {"CreatedAt": row[1], "Driver": "local", "Labels": jsonio.loads(row[3]) or None,
                 "Mountpoint": self.data_dir(row[0]), "Name": row[0], "Options": None, "Scope": "local",
                 "Anonymous": bool(row[2]), "UsedBy": self.users(row[0])}
 
@@ -159,7 +159,7 @@ class VolumeService:
         removed = []
         for name, text in self.db.execute("SELECT name, labels FROM volumes WHERE anonymous=1 OR ?",
                                           (int(all_volumes),)).fetchall():
-            if labels_match(json.loads(text), labels or []) and not self.users(name):
+            if labels_match(jsonio.loads(text), labels or []) and not self.users(name):
                 self._delete(name)
                 removed.append(name)
         return removed

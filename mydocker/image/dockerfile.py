@@ -14,7 +14,7 @@ import json
 import re
 
 from mydocker.errors import InvalidArgument
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 # instructions whose words the builder expands ($VAR) before use, as Docker does
 EXPANDED = frozenset({"ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER", "VOLUME",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mydocker.record import record
+from mydocker.recordclass import record
 
 from mydocker.errors import InvalidArgument
 from mydocker.lazy import lazy_module

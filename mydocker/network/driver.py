@@ -32,7 +32,7 @@ from __future__ import annotations
 import zlib
 from _collections_abc import Callable  # not collections.abc: it imports all of collections
 
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 IFNAMSIZ = 15
 

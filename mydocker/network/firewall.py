@@ -22,7 +22,7 @@ links.ensure_bridge) and a masquerade so the container's reply comes back to the
 from __future__ import annotations
 
 from mydocker.errors import RuntimeFailure
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 PORTS = "MYDOCKER-PORTS"            # proto . host port : address . port, on every host address
 HOST_PORTS = "MYDOCKER-HOSTPORTS"   # host address . proto . host port : address . port

@@ -20,7 +20,7 @@ from __future__ import annotations
 import _socket  # not `socket`: its enum classes cost import time on `run`'s path
 import os
 import struct
-from mydocker.record import record
+from mydocker.recordclass import record
 
 NETLINK_ROUTE = 0
 _SOL_NETLINK = 270

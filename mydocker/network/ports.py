@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mydocker.errors import InvalidArgument
-from mydocker.record import record
+from mydocker.recordclass import record
 
 
 @record

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mydocker.runtime.channel import Channel
     from mydocker.runtime.exec import ExecProcess
     from mydocker.runtime.process import InitProcess
-    from mydocker.runtime.state import State
+    from mydocker.runtime.state_file import State
 
 _caps = lazy_module("mydocker.runtime.caps")
 _channel = lazy_module("mydocker.runtime.channel")
@@ -29,11 +29,11 @@ _pause = lazy_module("mydocker.runtime.pause")
 _paths = lazy_module("mydocker.runtime.paths")
 _prewarm = lazy_module("mydocker.runtime.prewarm")
 _process = lazy_module("mydocker.runtime.process")
-_spec = lazy_module("mydocker.runtime.spec")
+_spec = lazy_module("mydocker.runtime.oci_config")
 _start = lazy_module("mydocker.runtime.start")
-_state = lazy_module("mydocker.runtime.state")
+_state = lazy_module("mydocker.runtime.state_file")
 _stats = lazy_module("mydocker.runtime.stats")
-_status = lazy_module("mydocker.runtime.status")
+_status = lazy_module("mydocker.runtime.state_view")
 _update = lazy_module("mydocker.runtime.update")
 
 

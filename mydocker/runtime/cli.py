@@ -14,7 +14,7 @@ from mydocker.errors import InvalidArgument, MyDockerError, describe
 from mydocker.flags import Command, UsageError, check_args, parse
 from mydocker import jsonio
 from mydocker.lazy import lazy_module
-from mydocker.runtime import status
+from mydocker.runtime import state_view
 
 # Each verb's module loads when the verb runs (start-up budget: docs/startup.md).
 _socket = lazy_module("_socket")
@@ -34,14 +34,14 @@ pause = lazy_module("mydocker.runtime.pause")
 prewarm = lazy_module("mydocker.runtime.prewarm")
 runtime_process = lazy_module("mydocker.runtime.process")  # not `process`: a local name in _exec_process
 ps = lazy_module("mydocker.runtime.ps")
-specgen = lazy_module("mydocker.runtime.specgen")
+spec_template = lazy_module("mydocker.runtime.spec_template")
 start = lazy_module("mydocker.runtime.start")
-st = lazy_module("mydocker.runtime.state")
+st = lazy_module("mydocker.runtime.state_file")
 update = lazy_module("mydocker.runtime.update")
 
 PROG = "mydocker-runtime"
 VERSION = "0.1.0"
-DEFAULT_ROOT = status.DEFAULT_ROOT
+DEFAULT_ROOT = state_view.DEFAULT_ROOT
 _ROOTLESS = False  # --rootless, resolved by main
 
 
@@ -159,7 +159,7 @@ def rootless_mode(flag: str | None) -> bool:
     value = (flag or "auto").lower()
     if value not in ("true", "false", "auto"):
         raise UsageError(f"--rootless {flag!r}: use true, false or auto")
-    return value == "true" or (value == "auto" and status.unprivileged())
+    return value == "true" or (value == "auto" and state_view.unprivileged())
 
 
 def _create(root: str, cid: str, opts, detach_stdio: bool = False):
@@ -227,7 +227,7 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
     elif verb == "exec":
         return _exec(root, args[0], args[1:], opts)
     elif verb == "spec":
-        specgen.write_spec(opts.bundle, rootless=opts.rootless)
+        spec_template.write_spec(opts.bundle, rootless=opts.rootless)
     elif verb == "features":
         print(jsonio.pretty(features.features(), 4))
     return 0

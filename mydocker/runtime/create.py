@@ -13,10 +13,10 @@ import time
 
 from mydocker.errors import Conflict, InvalidArgument
 from mydocker.lazy import lazy_module
-from mydocker.record import record as _record
-from mydocker.runtime import state as st
+from mydocker.recordclass import record as _record
+from mydocker.runtime import state_file as st
 from mydocker.runtime.process import InitProcess, spawn_init
-from mydocker.runtime.spec import Spec, load_spec
+from mydocker.runtime.oci_config import Spec, load_spec
 
 cgroups = lazy_module("mydocker.runtime.cgroups")
 detect = lazy_module("mydocker.runtime.cgroups.detect")

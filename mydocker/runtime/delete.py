@@ -9,7 +9,7 @@ import time
 
 from mydocker.errors import Conflict, NotFound
 from mydocker.lazy import lazy_module
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 
 cgroups = lazy_module("mydocker.runtime.cgroups")
 hooks = lazy_module("mydocker.runtime.hooks")

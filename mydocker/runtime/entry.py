@@ -24,7 +24,7 @@ _GLOBALS = {"--root": True, "--log": True, "--log-format": True, "--debug": Fals
 
 def _after_globals(argv: list[str]) -> tuple[str, int] | None:
     """(root, index of the verb) when argv starts with known global flags only, else None."""
-    from mydocker.runtime.status import DEFAULT_ROOT
+    from mydocker.runtime.state_view import DEFAULT_ROOT
     root, i = DEFAULT_ROOT, 0
     while i < len(argv) and argv[i].startswith("--"):
         name, eq, value = argv[i].partition("=")
@@ -90,14 +90,14 @@ def quick_kill(root: str, container_id: str, sig: int, every: bool = False) -> b
     nothing sent, when cli.main should answer."""
     import _signal
     import posix
-    from mydocker.runtime import status
-    if not root or not status.valid_id(container_id):
+    from mydocker.runtime import state_view
+    if not root or not state_view.valid_id(container_id):
         return False
     try:
-        live = status.read_live(root, container_id)
+        live = state_view.read_live(root, container_id)
     except (OSError, ValueError):
         return False
-    current = status.status(root, live)
+    current = state_view.status(root, live)
     if every:  # containerd's kill --all before it deletes an exited task: usually nothing is left
         return current == "stopped" and _nothing_left(root, container_id)
     if current not in ("created", "running", "paused"):
@@ -107,7 +107,7 @@ def quick_kill(root: str, container_id: str, sig: int, every: bool = False) -> b
     except OSError:
         return False
     try:  # the pidfd's process is the init only if it still has the init's start time
-        if status.process_start_time(live.pid) != live.pid_start:
+        if state_view.process_start_time(live.pid) != live.pid_start:
             return False
         _signal.pidfd_send_signal(pidfd, sig)
     except OSError:
@@ -122,9 +122,9 @@ def _nothing_left(root: str, container_id: str) -> bool:
     when unsure (sub-groups, a process, no record): then cli.main looks and signals."""
     import posix
     from mydocker import jsonio
-    from mydocker.runtime import status
+    from mydocker.runtime import state_view
     try:
-        record = jsonio.loads(status.read_small(f"{root}/{container_id}/state.json"))
+        record = jsonio.loads(state_view.read_small(f"{root}/{container_id}/state.json"))
         directories = set((record.get("cgroup_paths") or {}).values())
     except (OSError, ValueError, AttributeError):
         return False
@@ -132,7 +132,7 @@ def _nothing_left(root: str, container_id: str) -> bool:
         try:
             if posix.stat(directory).st_nlink != 2:
                 return False  # sub-groups: cgroupfs (kernfs) counts a directory's subdirectories as links
-            if status.read_small(f"{directory}/cgroup.procs").strip():
+            if state_view.read_small(f"{directory}/cgroup.procs").strip():
                 return False
         except FileNotFoundError:
             continue  # removed: nothing in it
@@ -144,8 +144,8 @@ def _nothing_left(root: str, container_id: str) -> bool:
 def gone(root: str, container_id: str) -> bool:
     """True when the container surely does not exist: a valid id without a state directory."""
     import posix
-    from mydocker.runtime import status
-    if not root or not status.valid_id(container_id):
+    from mydocker.runtime import state_view
+    if not root or not state_view.valid_id(container_id):
         return False
     try:
         posix.stat(f"{root}/{container_id}")
@@ -157,13 +157,13 @@ def gone(root: str, container_id: str) -> bool:
 
 
 def quick_state(root: str, container_id: str) -> str | None:
-    """The pretty state JSON from the container's view file (status.VIEW), or None when the slow
+    """The pretty state JSON from the container's view file (state_view.VIEW), or None when the slow
     path should answer (bad id, no such container, a view not written yet, ...)."""
-    from mydocker.runtime import status
-    if not root or not status.valid_id(container_id):
+    from mydocker.runtime import state_view
+    if not root or not state_view.valid_id(container_id):
         return None
     try:
-        return status.render_view(root, container_id, status.read_small(f"{root}/{container_id}/{status.VIEW}").decode())
+        return state_view.render_view(root, container_id, state_view.read_small(f"{root}/{container_id}/{state_view.VIEW}").decode())
     except (OSError, ValueError):
         return None
 

@@ -9,7 +9,7 @@ import time
 
 from mydocker.errors import Conflict, InvalidArgument
 from mydocker.lazy import lazy_module
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 from mydocker.runtime.stats import stats_json
 
 collector = lazy_module("mydocker.collector")

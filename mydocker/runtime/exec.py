@@ -20,9 +20,9 @@ from mydocker.errors import CommandNotExecutable, CommandNotFound, Conflict, Inv
 from mydocker.lazy import lazy_module
 from mydocker.linux import syscalls as sc
 from mydocker.linux import tty
-from mydocker.record import record
+from mydocker.recordclass import record
 from mydocker.runtime import caps, command, seccomp
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 from mydocker.runtime.channel import Channel
 from mydocker.runtime.init import RLIMITS, error_message, rlimit_value
 from mydocker.runtime.process import _to_error, wait_for_exit

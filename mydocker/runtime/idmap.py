@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from mydocker.errors import InvalidArgument
-from mydocker.runtime.spec import IDMapping
+from mydocker.runtime.oci_config import IDMapping
 
 SUBID_FILES = {"uid": "/etc/subuid", "gid": "/etc/subgid"}
 HELPERS = {"uid": "newuidmap", "gid": "newgidmap"}

@@ -21,7 +21,7 @@ from mydocker.linux import tty
 from mydocker.linux.net import set_link_up
 from mydocker.runtime import caps, command, hooks, rootfs
 from mydocker.runtime.channel import Channel, error_message  # noqa: F401 - error_message: exec.py imports it here
-from mydocker.runtime.spec import Process, Spec
+from mydocker.runtime.oci_config import Process, Spec
 
 seccomp = lazy_module("mydocker.runtime.seccomp")  # only with linux.seccomp: loaded before pivot_root
 

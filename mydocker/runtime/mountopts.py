@@ -10,7 +10,7 @@ mount, where the kernel would ignore it silently, it is refused by name.
 from __future__ import annotations
 
 from mydocker.errors import InvalidArgument
-from mydocker.record import record
+from mydocker.recordclass import record
 
 from mydocker.linux import syscalls as sc
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import _signal
-from mydocker.record import record
+from mydocker.recordclass import record
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument, RuntimeFailure
 from mydocker.runtime.channel import Channel, error_message
-from mydocker.runtime.spec import Spec
-from mydocker.runtime.status import in_user_namespace
+from mydocker.runtime.oci_config import Spec
+from mydocker.runtime.state_view import in_user_namespace
 
 # ctypes (mydocker.linux) and the init's modules are imported in the children, after the fork:
 # there they load while the runtime creates the cgroups, instead of before, on the critical path.

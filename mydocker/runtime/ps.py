@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mydocker.errors import Conflict
 from mydocker.lazy import lazy_module
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 
 cgroups = lazy_module("mydocker.runtime.cgroups")
 subprocess = lazy_module("subprocess")

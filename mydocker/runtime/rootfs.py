@@ -20,7 +20,7 @@ from mydocker.linux.fs import copy_tree
 from mydocker.linux.syscalls import LINUX, Syscalls
 from mydocker.runtime.mountopts import PROPAGATION, RECURSIVE, REMOUNT_FLAGS, MountOptions, parse_options
 from mydocker.runtime.paths import secure_join
-from mydocker.runtime.spec import Mount, Spec
+from mydocker.runtime.oci_config import Mount, Spec
 
 # What runtime-spec "Default Devices" requires in every container.
 DEFAULT_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),

@@ -7,7 +7,7 @@ import select
 
 from mydocker.errors import Conflict, RuntimeFailure
 from mydocker.lazy import lazy_module
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 
 hooks = lazy_module("mydocker.runtime.hooks")
 

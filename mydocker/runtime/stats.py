@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mydocker.errors import NotFound
 from mydocker.lazy import lazy_module
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 
 cgroups = lazy_module("mydocker.runtime.cgroups")
 

@@ -7,7 +7,7 @@ import sys
 
 from mydocker.errors import Conflict, InvalidArgument
 from mydocker.lazy import lazy_module
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 
 cgroups = lazy_module("mydocker.runtime.cgroups")
 

@@ -113,7 +113,7 @@ def test_signals_to_run_are_forwarded(mydocker):
 
 def wait_for_state(runtime_root: str, status: str, timeout: float = 20) -> dict:
     """The single container's runtime state once the runtime reports `status`."""
-    from mydocker.runtime import state as st
+    from mydocker.runtime import state_file as st
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for cid in st.list_ids(runtime_root):

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from mydocker.engine import security, specbuild
+from mydocker.engine import security, bundle_config
 
 HOST_BASE = 100000
 
@@ -32,15 +32,15 @@ def userns_bundle(tmp_path):
     os.chmod(bundle, 0o755)
     config = {
         "ociVersion": "1.0.2",
-        "process": {"user": {"uid": 0, "gid": 0}, "args": ["sleep", "4244000"], "env": [specbuild.DEFAULT_PATH],
+        "process": {"user": {"uid": 0, "gid": 0}, "args": ["sleep", "4244000"], "env": [bundle_config.DEFAULT_PATH],
                     "cwd": "/"},
         "root": {"path": "rootfs"},
         "hostname": "userns",
-        "mounts": [m for m in copy.deepcopy(specbuild.DEFAULT_MOUNTS) if m["type"] != "cgroup"],
-        "linux": {"namespaces": [{"type": t} for t in [*specbuild.NAMESPACES, "user"]],
+        "mounts": [m for m in copy.deepcopy(bundle_config.DEFAULT_MOUNTS) if m["type"] != "cgroup"],
+        "linux": {"namespaces": [{"type": t} for t in [*bundle_config.NAMESPACES, "user"]],
                   "uidMappings": [{"containerID": 0, "hostID": HOST_BASE, "size": 65536}],
                   "gidMappings": [{"containerID": 0, "hostID": HOST_BASE, "size": 65536}],
-                  "maskedPaths": list(specbuild.MASKED_PATHS), "readonlyPaths": list(specbuild.READONLY_PATHS)},
+                  "maskedPaths": list(bundle_config.MASKED_PATHS), "readonlyPaths": list(bundle_config.READONLY_PATHS)},
     }
     security.apply_security(config, security.SecurityOptions())
     config["linux"]["resources"].pop("devices")  # no cgroupsPath: nothing to apply them to

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from mydocker.engine import specbuild
+from mydocker.engine import bundle_config
 
 
 @pytest.fixture(scope="session")
@@ -21,12 +21,12 @@ def base_config(args: list[str]) -> dict:
     return {
         "ociVersion": "1.0.2",
         "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
-                    "env": [specbuild.DEFAULT_PATH], "cwd": "/"},
+                    "env": [bundle_config.DEFAULT_PATH], "cwd": "/"},
         "root": {"path": "rootfs", "readonly": True},
         "hostname": "bundle",
-        "mounts": copy.deepcopy(specbuild.DEFAULT_MOUNTS),
-        "linux": {"namespaces": [{"type": t} for t in specbuild.NAMESPACES],
-                  "maskedPaths": list(specbuild.MASKED_PATHS), "readonlyPaths": list(specbuild.READONLY_PATHS)},
+        "mounts": copy.deepcopy(bundle_config.DEFAULT_MOUNTS),
+        "linux": {"namespaces": [{"type": t} for t in bundle_config.NAMESPACES],
+                  "maskedPaths": list(bundle_config.MASKED_PATHS), "readonlyPaths": list(bundle_config.READONLY_PATHS)},
     }
 
 

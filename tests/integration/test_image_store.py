@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from mydocker.engine.engine import Engine
-from mydocker.engine.records import ContainerRecord
+from mydocker.engine.database import ContainerRecord
 from mydocker.errors import Conflict, NotFound
 from tests.imagekit import docker_archive, layer_tar
 

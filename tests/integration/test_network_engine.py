@@ -19,7 +19,7 @@ import time
 import pytest
 
 from mydocker.engine.networks import NetworkService
-from mydocker.engine.records import Records
+from mydocker.engine.database import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.network import ports as portspec
 
@@ -284,7 +284,7 @@ def test_networks_are_isolated_from_each_other(service):
 def test_fifty_concurrent_attaches_get_fifty_distinct_addresses(service):
     service.create("many", subnet=free_subnet())
     code = ("import sys; sys.path.insert(0, %r)\n"
-            "from mydocker.engine.records import Records\nfrom mydocker.engine.networks import NetworkService\n"
+            "from mydocker.engine.database import Records\nfrom mydocker.engine.networks import NetworkService\n"
             "s = NetworkService(Records(%r), %r, %r)\nprint(s.attach(sys.argv[1], 'c' + sys.argv[1][:6], 'many').addresses[0])")
     code = code % (REPO, os.path.join(service.root, "mydocker.db"), service.root, service.runroot)
     procs = [subprocess.Popen([sys.executable, "-c", code, cid(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

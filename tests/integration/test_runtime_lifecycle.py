@@ -11,7 +11,7 @@ import pytest
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.linux import syscalls as sc
-from mydocker.runtime import state as st
+from mydocker.runtime import state_file as st
 from mydocker.runtime.create import create
 from mydocker.runtime.delete import delete
 from mydocker.runtime.kill import kill, parse_signal

@@ -6,7 +6,7 @@ import os
 
 from mydocker.engine.build_cache import BuildCache, step_key
 from mydocker.engine.images import ImageService, empty_config
-from mydocker.engine.records import Records
+from mydocker.engine.database import Records
 from mydocker.image.store import ImageStore
 
 

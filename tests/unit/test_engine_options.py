@@ -8,10 +8,10 @@ from hypothesis import strategies as s
 
 from mydocker.engine.names import check_name, generate_name
 from mydocker.engine.options import RunOptions
-from mydocker.engine.specbuild import build_spec, command_for, merge_env, validate_env
+from mydocker.engine.bundle_config import build_spec, command_for, merge_env, validate_env
 from mydocker.engine.users import resolve_user
 from mydocker.errors import InvalidArgument
-from mydocker.record import asdict, factory, record
+from mydocker.recordclass import asdict, factory, record
 from mydocker.runtime.command import resolve
 from mydocker.errors import CommandNotExecutable, CommandNotFound
 

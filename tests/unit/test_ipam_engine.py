@@ -8,9 +8,9 @@ import ipaddress
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from mydocker.engine.network_records import Network
+from mydocker.engine.network_schema import Network
 from mydocker.engine.networks import Attachment, NetworkService, root_tag
-from mydocker.engine.records import Records
+from mydocker.engine.database import Records
 from mydocker.errors import Conflict
 from mydocker.network import links
 from mydocker.network.ipam import Bitmap

@@ -231,8 +231,8 @@ def _relpath_for(planted_path: str, name: str, real):
 
 
 @pytest.mark.parametrize("name, source, expected", [
-    ("mydocker.linux.planted", "def f():\n    from mydocker.runtime import state\n",
-     "mydocker/linux/planted.py:2 imports mydocker.runtime.state (upward: linux may not import runtime)"),
+    ("mydocker.linux.planted", "def f():\n    from mydocker.runtime import state_file\n",
+     "mydocker/linux/planted.py:2 imports mydocker.runtime.state_file (upward: linux may not import runtime)"),
     ("mydocker.runtime.planted", "import mydocker.network.ipam\n",
      "mydocker/runtime/planted.py:1 imports mydocker.network.ipam (sideways: runtime may not import network)"),
     ("mydocker.runtime.planted", "from mydocker.cli import table\n",

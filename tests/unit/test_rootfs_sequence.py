@@ -12,9 +12,9 @@ import pytest
 
 from mydocker.errors import MyDockerError
 from mydocker.linux import syscalls as sc
-from mydocker.runtime import init, specgen
+from mydocker.runtime import init, spec_template
 from mydocker.runtime.channel import error_message
-from mydocker.runtime.spec import Spec
+from mydocker.runtime.oci_config import Spec
 from syscall_recorder import SyscallRecorder
 
 BIND_REC = sc.MS_BIND | sc.MS_REC
@@ -29,7 +29,7 @@ def runc_spec(tmp_path, **changes) -> Spec:
     for directory in ("proc/acpi", "proc/sys", "proc/bus", "sys/firmware"):
         (root / directory).mkdir(parents=True, exist_ok=True)
     (root / "proc" / "kcore").touch()
-    config = specgen.example()
+    config = spec_template.example()
     config.update(changes)
     return Spec.from_dict(config, str(tmp_path))
 
@@ -108,7 +108,7 @@ def test_runc_spec_is_set_up_in_the_order_the_runtime_spec_gives(tmp_path):
     ("runbindable", sc.MS_PRIVATE | sc.MS_REC, sc.MS_UNBINDABLE | sc.MS_REC),
 ])
 def test_root_propagation_comes_before_the_binds_and_again_after_pivot(tmp_path, propagation, first, after_pivot):
-    config = specgen.example()
+    config = spec_template.example()
     config["linux"]["rootfsPropagation"] = propagation
     spec = runc_spec(tmp_path, linux=config["linux"])
     calls = set_up(spec)
@@ -237,7 +237,7 @@ def test_no_pivot_moves_the_rootfs_over_root_and_chroots(tmp_path):
 
 
 def test_without_a_mount_namespace_nothing_is_mounted(tmp_path):
-    config = specgen.example()
+    config = spec_template.example()
     config["linux"]["namespaces"] = [{"type": "uts"}]
     spec = runc_spec(tmp_path, linux=config["linux"], mounts=[])
     calls = set_up(spec)

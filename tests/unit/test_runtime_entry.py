@@ -3,7 +3,7 @@
 import pytest
 
 from mydocker.runtime.entry import state_request
-from mydocker.runtime.status import DEFAULT_ROOT
+from mydocker.runtime.state_view import DEFAULT_ROOT
 
 
 @pytest.mark.parametrize("argv, wanted", [
@@ -61,7 +61,7 @@ def test_kill_command_lines(argv, wanted):
 
 
 def _view(root, container_id: str, pid: int, pid_start: int, paused: bool = False) -> None:
-    from mydocker.runtime.status import VIEW
+    from mydocker.runtime.state_view import VIEW
     (root / container_id).mkdir()
     (root / container_id / VIEW).write_text(f"{pid} {pid_start} {int(paused)} 1\n{{}}")
 
@@ -72,7 +72,7 @@ def test_quick_kill_signals_the_init_it_recorded_and_nothing_else(tmp_path):
     import signal
     import subprocess
     from mydocker.runtime.entry import quick_kill
-    from mydocker.runtime.status import process_start_time
+    from mydocker.runtime.state_view import process_start_time
     child = subprocess.Popen(["sleep", "30"])
     try:
         start = process_start_time(child.pid)
@@ -96,7 +96,7 @@ def test_quick_kill_all_answers_only_a_stopped_container_with_empty_cgroups(tmp_
     import os
     import signal
     from mydocker.runtime.entry import quick_kill
-    from mydocker.runtime.status import process_start_time
+    from mydocker.runtime.state_view import process_start_time
     groups = tmp_path / "groups"
     (groups / "empty").mkdir(parents=True)
     (groups / "empty" / "cgroup.procs").write_text("")

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from mydocker.engine import security, specbuild
+from mydocker.engine import security, bundle_config
 from mydocker.engine.security import SecurityOptions, apply_security
 from mydocker.errors import InvalidArgument
 from mydocker.runtime import seccomp as compiler
@@ -19,9 +19,9 @@ def _config(uid: int = 0) -> dict:
     return {"ociVersion": "1.0.2",
             "process": {"user": {"uid": uid, "gid": uid}, "args": ["sh"], "env": [], "cwd": "/"},
             "root": {"path": "rootfs", "readonly": False},
-            "mounts": copy.deepcopy(specbuild.DEFAULT_MOUNTS),
-            "linux": {"namespaces": [{"type": t} for t in specbuild.NAMESPACES],
-                      "maskedPaths": list(specbuild.MASKED_PATHS), "readonlyPaths": list(specbuild.READONLY_PATHS),
+            "mounts": copy.deepcopy(bundle_config.DEFAULT_MOUNTS),
+            "linux": {"namespaces": [{"type": t} for t in bundle_config.NAMESPACES],
+                      "maskedPaths": list(bundle_config.MASKED_PATHS), "readonlyPaths": list(bundle_config.READONLY_PATHS),
                       "resources": {}}}
 
 
@@ -44,7 +44,7 @@ def test_defaults_are_dockers():
     devices = config["linux"]["resources"]["devices"]
     assert devices[0] == {"allow": False, "access": "rwm"}
     assert {"allow": False, "type": "c", "major": 10, "minor": 229, "access": "rwm"} in devices
-    assert config["linux"]["maskedPaths"] == specbuild.MASKED_PATHS
+    assert config["linux"]["maskedPaths"] == bundle_config.MASKED_PATHS
     assert config["root"]["readonly"] is False
     compiler.compile_seccomp(seccomp)  # the runtime accepts what the engine writes
 

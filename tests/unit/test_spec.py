@@ -8,7 +8,7 @@ from hypothesis import strategies as s
 
 from mydocker.errors import InvalidArgument
 from mydocker.runtime.mountopts import parse_options
-from mydocker.runtime.spec import Spec, load_spec
+from mydocker.runtime.oci_config import Spec, load_spec
 from mydocker.linux import syscalls as sc
 
 
@@ -98,13 +98,13 @@ def _mount(options: list[str], kind: str = "bind") -> dict:
     (["tmpcopyup"], "proc", "'tmpcopyup'"), (["bind", "mode=755"], None, "'mode=755'"),
 ])
 def test_mount_options_a_runtime_cannot_honour_are_refused_by_name(options, kind, named):
-    from mydocker.runtime.spec import Mount
+    from mydocker.runtime.oci_config import Mount
     with pytest.raises(InvalidArgument) as e:
         Mount.from_dict(_mount(options, kind), 3)
     assert named in str(e.value) and "mounts[3].options" in str(e.value)
 
 
 def test_filesystem_options_go_to_the_filesystem():
-    from mydocker.runtime.spec import Mount
+    from mydocker.runtime.oci_config import Mount
     Mount.from_dict(_mount(["nosuid", "size=1m", "inode64", "tmpcopyup"], "tmpfs"), 0)
     Mount.from_dict(_mount(["nosuid", "newinstance", "ptmxmode=0666"], "devpts"), 0)

@@ -14,7 +14,7 @@ from mydocker.image.registry import media
 from mydocker.image.registry.client import RegistryClient, check_digest, reject_schema1
 from mydocker.image.store import MAX_JSON
 from mydocker.lazy import lazy_module
-from mydocker.record import record
+from mydocker.recordclass import record
 
 blobs = lazy_module("mydocker.image.registry.blobs")
 sources = lazy_module("mydocker.image.registry.sources")

@@ -8,7 +8,7 @@ import os
 import _signal as signal  # the C module: signal.py and collections.abc cost start-up time on every create
 import time
 from _collections_abc import Callable
-from mydocker.record import record
+from mydocker.recordclass import record
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
 

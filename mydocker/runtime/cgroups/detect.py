@@ -5,7 +5,7 @@ mount them elsewhere)."""
 from __future__ import annotations
 
 import posixpath
-from mydocker.record import record
+from mydocker.recordclass import record
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
 

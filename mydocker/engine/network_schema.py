@@ -6,9 +6,9 @@ see too, so they are defined with the driver protocol (mydocker/network/driver.p
 
 from __future__ import annotations
 
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
+from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
 from mydocker.network.driver import Endpoint, Network
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 
 DEFAULT_NETWORK = "bridge"       # Docker's name of the default bridge network
 
@@ -57,12 +57,12 @@ class SandboxSettings:
     links: list = factory(list)           # --link on a user network: [container name, alias] seen by it alone
 
     def to_json(self) -> str:
-        return json.dumps({"extra_hosts": self.extra_hosts, "dns": self.dns, "dns_search": self.dns_search,
+        return jsonio.dumps({"extra_hosts": self.extra_hosts, "dns": self.dns, "dns_search": self.dns_search,
                            "dns_options": self.dns_options, "aliases": self.aliases, "links": self.links})
 
     @classmethod
     def from_json(cls, text: str) -> SandboxSettings:
-        doc = json.loads(text)
+        doc = jsonio.loads(text)
         return cls(**{k: doc.get(k) or [] for k in ("extra_hosts", "dns", "dns_search", "dns_options", "aliases",
                                                     "links")})
 
@@ -85,13 +85,13 @@ SB_COLS = "container,name,mode,netns,owns_netns,hostname,files"
 
 def network_from_row(row) -> Network:
     n = Network(*row)
-    n.internal, n.labels = bool(n.internal), json.loads(n.labels)
+    n.internal, n.labels = bool(n.internal), jsonio.loads(n.labels)
     return n
 
 
 def endpoint_from_row(row) -> Endpoint:
     e = Endpoint(*row)
-    e.aliases, e.ports = json.loads(e.aliases), json.loads(e.ports)
+    e.aliases, e.ports = jsonio.loads(e.aliases), jsonio.loads(e.ports)
     return e
 
 

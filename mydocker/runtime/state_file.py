@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import stat
 
-from mydocker.record import asdict, factory, record
+from mydocker.recordclass import asdict, factory, record
 from mydocker import jsonio
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 # These live in status.py, which `mydocker-runtime state` imports without os
-from mydocker.runtime.status import (DEFAULT_ROOT, OCI_VERSION, VIEW, oci_state, process_start_time,  # noqa: F401
+from mydocker.runtime.state_view import (DEFAULT_ROOT, OCI_VERSION, VIEW, oci_state, process_start_time,  # noqa: F401
                                      status, unprivileged, valid_id, view_text)
 
 

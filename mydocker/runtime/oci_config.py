@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from mydocker.record import factory, record
+from mydocker.recordclass import factory, record
 from mydocker.errors import InvalidArgument
 from mydocker import jsonio
 from mydocker.lazy import lazy_module

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 from mydocker.sqlite import sqlite3  # the C module, without functools: the sqlite3 package adds only datetime adapters (1.5 ms)
-from mydocker.record import asdict, factory, fields, record
+from mydocker.recordclass import asdict, factory, fields, record
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
-from mydocker import jsonio as json  # the C codec alone: `import json` brings re and enum
+from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
 
 _SCHEMA_VERSION = 3
 _SCHEMA = """
@@ -93,7 +93,7 @@ class Records:
     def add_container(self, record: ContainerRecord) -> None:
         row = asdict(record)
         for column in _JSON_COLUMNS:
-            row[column] = json.dumps(row[column])
+            row[column] = jsonio.dumps(row[column])
         try:
             with self.transaction():
                 self.db.execute(f"INSERT INTO containers ({','.join(_COLUMNS)}) VALUES "
@@ -106,7 +106,7 @@ class Records:
         """Set `values`; with `unless_status`, only if the status is none of those. True if a row changed."""
         for column in _JSON_COLUMNS:
             if column in values:
-                values[column] = json.dumps(values[column])
+                values[column] = jsonio.dumps(values[column])
         assignments = ",".join(f"{k}=?" for k in values)
         condition = f" AND status NOT IN ({','.join('?' * len(unless_status))})" if unless_status else ""
         with self.transaction():
@@ -166,7 +166,7 @@ class Records:
 def _container(row: tuple) -> ContainerRecord:
     values = dict(zip(_COLUMNS, row))
     for column in _JSON_COLUMNS:
-        values[column] = json.loads(values[column])
+        values[column] = jsonio.loads(values[column])
     values["oom_killed"] = bool(values["oom_killed"])
     values["manually_stopped"] = bool(values["manually_stopped"])
     return ContainerRecord(**values)
