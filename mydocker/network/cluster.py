@@ -24,6 +24,9 @@ import os
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.network.etcd import Client, StoreUnavailable
+from mydocker.lazy import lazy_module
+
+ipaddress = lazy_module("ipaddress")
 
 PREFIX = "/mydocker/"
 LEASE_TTL = 30                   # seconds a host's records outlive its last renewal
@@ -89,7 +92,6 @@ class ClusterStore:
                                "use that subnet or another name")
             return existing
         for other in self.networks():
-            import ipaddress
             if ipaddress.IPv4Network(other["subnet"]).overlaps(ipaddress.IPv4Network(subnet)):
                 raise Conflict(f"subnet {subnet} overlaps overlay network {other['name']} ({other['subnet']}) "
                                "in the cluster: choose another --subnet")
@@ -134,7 +136,6 @@ class ClusterStore:
 
     def allocate(self, network: str, container: str, ip: str | None = None) -> str:
         """An address of the network no other host or container holds (CAS create of ipam/<net>/<ip>)."""
-        import ipaddress
         record = self.network(network)
         if record is None:
             raise NotFound(f"overlay network {network} is not in the cluster store: create it with "

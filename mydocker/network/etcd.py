@@ -14,8 +14,14 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 
 from mydocker.errors import StoreUnavailable  # noqa: F401 - raised here, callers catch it from either module
+from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+http_client = lazy_module("http.client")
+select = lazy_module("select")
 
 TIMEOUT = 3.0
 
@@ -53,7 +59,6 @@ class KV:
 
 def parse_url(url: str) -> list[tuple[str, int]]:
     """etcd://host:port[,host:port] (http:// accepted) -> [(host, port), ...]."""
-    from mydocker.errors import InvalidArgument
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("etcd", "http"):
         raise InvalidArgument(f"invalid cluster store {url!r}: use etcd://host:port[,host:port]")
@@ -76,16 +81,15 @@ class Client:
 
     def call(self, path: str, body: dict) -> dict:
         """POST one request to the first endpoint that answers."""
-        import http.client
         data = json.dumps(body).encode()
         last: Exception | None = None
         for host, port in self.endpoints:
-            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+            conn = http_client.HTTPConnection(host, port, timeout=self.timeout)
             try:
                 conn.request("POST", path, data, {"Content-Type": "application/json"})
                 resp = conn.getresponse()
                 text = resp.read()
-            except (OSError, http.client.HTTPException) as e:
+            except (OSError, http_client.HTTPException) as e:
                 last = e
                 continue
             finally:
@@ -198,7 +202,6 @@ class Watch:
         raise StoreUnavailable(f"cluster store {client.url} is unreachable ({last}): start etcd, then retry")
 
     def _recv(self, timeout: float) -> bool:
-        import select
         if not select.select([self.sock], [], [], timeout)[0]:
             return False
         data = self.sock.recv(65536)
@@ -219,7 +222,6 @@ class Watch:
             self.raw = rest[size + 2:]
 
     def _line(self, timeout: float) -> bytes | None:
-        import time
         deadline = time.monotonic() + timeout
         while True:
             self._dechunk()

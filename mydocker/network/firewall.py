@@ -21,8 +21,16 @@ links.ensure_bridge) and a masquerade so the container's reply comes back to the
 
 from __future__ import annotations
 
+import os
+
 from mydocker.errors import RuntimeFailure
 from mydocker.recordclass import factory, record
+from mydocker.lazy import lazy_module
+
+# lazy: `batch` runs on every bridge `run` (to see whether anything changed), `apply` only when
+# something did; shutil and subprocess cost ~10 ms of start-up (bz2, lzma, selectors)
+shutil = lazy_module("shutil")
+subprocess = lazy_module("subprocess")
 
 PORTS = "MYDOCKER-PORTS"            # proto . host port : address . port, on every host address
 HOST_PORTS = "MYDOCKER-HOSTPORTS"   # host address . proto . host port : address . port
@@ -130,11 +138,6 @@ def apply(table: str, text: str) -> None:
     transaction that deleted anything waits for an RCU grace period (~11 ms here). With --echo nft
     prints "# new generation" when the commit is acknowledged; through a pty (line-buffered, unlike
     a pipe) that line arrives before the close, and the exit goes on without us."""
-    # imported here: `batch` runs on every bridge `run` (to see whether anything changed), `apply`
-    # only when something did; shutil and subprocess cost ~10 ms of start-up (bz2, lzma, selectors)
-    import os
-    import shutil
-    import subprocess
     for proc, fd in [e for e in _exiting if e[0].poll() is not None]:
         _exiting.remove((proc, fd))
         os.close(fd)

@@ -21,6 +21,9 @@ import _socket  # not `socket`: its enum classes cost import time on `run`'s pat
 import os
 import struct
 from mydocker.recordclass import record
+from mydocker.lazy import lazy_module
+
+namespaces = lazy_module("mydocker.network.netns")
 
 NETLINK_ROUTE = 0
 _SOL_NETLINK = 270
@@ -395,7 +398,6 @@ class Netlink:
         if netns is None:
             self.sock = self._open()
         else:
-            from mydocker.network import netns as namespaces
             with namespaces.entered(netns):
                 self.sock = self._open()
         self.where = f" in {netns}" if netns else ""

@@ -29,9 +29,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from mydocker.errors import RuntimeFailure
+from mydocker.errors import Conflict, InvalidArgument, RuntimeFailure, StoreUnavailable
 from mydocker.network import links, netlink as nl
 from mydocker.network.driver import IFNAMSIZ, Driver, Endpoint, JoinInfo, Network, bridge_name
+from mydocker.lazy import lazy_module
+
+socket = lazy_module("socket")
+cluster = lazy_module("mydocker.network.cluster")
+ipam = lazy_module("mydocker.network.ipam")
+netns = lazy_module("mydocker.network.netns")
 
 VXLAN_PORT = 4789
 OVERHEAD = 50                    # outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8
@@ -56,7 +62,6 @@ def advertise_address(root: str, store_hosts: list[tuple[str, int]]) -> str:
             addr = None
     if addr:
         return addr
-    import socket
     host, port = store_hosts[0]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.connect((socket.gethostbyname(host), port))  # no packet: only picks the route
@@ -154,13 +159,11 @@ class OverlayDriver(Driver):
     @property
     def store(self):
         if self._store is None:
-            from mydocker.network.cluster import open_store
-            self._store = open_store(self.root)
+            self._store = cluster.open_store(self.root)
         return self._store
 
     def configured(self) -> bool:
-        from mydocker.network.cluster import store_url
-        return bool(store_url(self.root))
+        return bool(cluster.store_url(self.root))
 
     def vtep(self) -> str:
         return advertise_address(self.root, self.store.etcd.endpoints)
@@ -169,12 +172,10 @@ class OverlayDriver(Driver):
 
     def define(self, name: str, subnet: str | None, gateway: str | None, labels: dict, created: str,
                check_free) -> Network:
-        from mydocker.errors import InvalidArgument
-        from mydocker.network.ipam import Bitmap, parse_subnet
         if not subnet:
             raise InvalidArgument("an overlay network needs --subnet (the same on every host), e.g. 10.88.0.0/16")
-        parse_subnet(subnet)
-        gateway = gateway or Bitmap(subnet).default_gateway()
+        ipam.parse_subnet(subnet)
+        gateway = gateway or ipam.Bitmap(subnet).default_gateway()
         check_free(subnet)
         return self._network(self.store.create_network(name, subnet, gateway, os.urandom(32).hex(), created), labels)
 
@@ -192,7 +193,6 @@ class OverlayDriver(Driver):
                        created=record["created"], labels=dict(labels, **{"vni": str(record["vni"])}))
 
     def delete_network(self, net: Network) -> None:
-        from mydocker.errors import Conflict
         links.delete(self.vxlan(net))
         links.delete(net.bridge)
         try:
@@ -210,7 +210,6 @@ class OverlayDriver(Driver):
         return self.store.allocate(net.name, container, ip)
 
     def join(self, net: Network, ep: Endpoint, info: JoinInfo) -> str:
-        from mydocker.network import netns
         vtep = self.vtep()
         mtu = ensure_devices(net.bridge, self.vxlan(net), int(net.labels["vni"]), vtep)
         if info.create_netns:
@@ -225,7 +224,6 @@ class OverlayDriver(Driver):
     def leave(self, net: Network, ep: Endpoint, last: bool) -> None:
         """Forget the endpoint in the store (its address too); the store being away does not stop a
         local teardown: the lease reclaims what is left."""
-        from mydocker.errors import StoreUnavailable
         links.delete(ep.veth)
         try:
             self.store.unpublish(ep.network, ep.container)
@@ -240,17 +238,16 @@ class OverlayDriver(Driver):
         """Keep this host's lease alive and return it; on a new one (the old expired while the store
         was away) put this host's endpoint and address records back on it. `local()`: this host's
         overlay endpoints, each with its container's name."""
-        from mydocker.network.cluster import PREFIX
         store = self.store
         lease = store.lease()
         if not previous or lease == previous:
             return lease
         for ep, name in local():
-            if not store.etcd.get(f"{PREFIX}endpoints/{ep.network}/{ep.container}"):
+            if not store.etcd.get(f"{cluster.PREFIX}endpoints/{ep.network}/{ep.container}"):
                 store.register_host(self.vtep())
                 store.publish(ep.network, {"container": ep.container, "ip": ep.ip, "mac": ep.mac, "name": name,
                                            "vtep": self.vtep(), "aliases": ep.aliases})
-                store.etcd.create(f"{PREFIX}ipam/{ep.network}/{ep.ip}", f"{store.host}/{ep.container}", lease)
+                store.etcd.create(f"{cluster.PREFIX}ipam/{ep.network}/{ep.ip}", f"{store.host}/{ep.container}", lease)
         return lease
 
     # other hosts' endpoints
@@ -258,7 +255,6 @@ class OverlayDriver(Driver):
     def remote(self, network: str) -> list[dict]:
         """Other hosts' endpoints of the network; while the store is away, the last ones seen (kept in
         <root>/network/overlay/<net>.json) so that rewriting a hosts file keeps the remote names."""
-        from mydocker.errors import StoreUnavailable
         if network in self._pinned:  # a sync in progress: every hosts file from the same read
             return self._pinned[network]
         cache = os.path.join(self.state_dir, "overlay", f"{network}.json")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from mydocker.errors import InvalidArgument
 from mydocker.recordclass import record
+from mydocker.lazy import lazy_module
+
+socket = lazy_module("socket")
+ipaddress = lazy_module("ipaddress")
 
 
 @record
@@ -39,7 +43,6 @@ def parse(spec: str) -> PortMapping:
     host_port = _port(parts[-2], spec, "host port") if len(parts) >= 2 and parts[-2] else 0
     host_ip = parts[0] if len(parts) == 3 else ""
     if host_ip:
-        import ipaddress
         try:
             ipaddress.IPv4Address(host_ip)
         except ValueError:
@@ -62,7 +65,6 @@ def parse_exposed(spec: str) -> list[tuple[int, str]]:
 
 def free_port(proto: str, host_ip: str = "") -> int:
     """An ephemeral port nobody listens on now, for `-p CONTAINER_PORT` without a host port."""
-    import socket
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host_ip or "0.0.0.0", 0))
