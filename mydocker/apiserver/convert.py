@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from mydocker.engine.api import Healthcheck, Mount, RunOptions, SecurityOptions
 from mydocker.errors import InvalidArgument, NotSupported
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
+json = lazy_module("json")
 
 # Create fields that change what runs, which the engine does not have yet: refused when set.
 _UNSUPPORTED_CONFIG = ("StopSignal", "StopTimeout", "OnBuild", "Shell", "MacAddress")
@@ -240,16 +244,14 @@ def with_short_id_aliases(doc: dict) -> dict:
 # --- summaries -------------------------------------------------------------------------------------
 
 def _epoch(stamp: str) -> int:
-    from mydocker.engine.api import parse_time
     try:
-        return parse_time(stamp) // 1_000_000_000
+        return api.parse_time(stamp) // 1_000_000_000
     except ValueError:
         return 0
 
 
 def container_summary(rec, fields: dict, ports: list[tuple[str, str, int]]) -> dict:
     """GET /containers/json's entry for a record (api.ContainerEngine.list) and its `ps` fields."""
-    import json
     return {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": rec.image, "ImageID": rec.image_id,
         "Command": json.loads(fields["Command"]), "Created": _epoch(rec.created),

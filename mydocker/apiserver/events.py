@@ -8,6 +8,11 @@ import time
 
 from mydocker.apiserver.handlers import Context, _filters, table
 from mydocker.apiserver.http import HTTPError
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
+select = lazy_module("select")
+socket = lazy_module("socket")
 
 
 def _time_ns(value: str | None) -> int | None:
@@ -17,9 +22,8 @@ def _time_ns(value: str | None) -> int | None:
     seconds, dot, frac = value.partition(".")
     if seconds.lstrip("-").isdigit() and (not dot or frac.isdigit()):
         return int(seconds) * 1_000_000_000 + int((frac or "0")[:9].ljust(9, "0"))
-    from mydocker.engine.api import parse_time
     try:
-        return parse_time(value)
+        return api.parse_time(value)
     except ValueError:
         raise HTTPError(400, f"invalid time {value!r}: Unix seconds or an RFC 3339 time were expected") from None
 
@@ -41,8 +45,6 @@ def system_events(ctx: Context) -> None:
 def _connected(ctx: Context) -> bool:
     """False once the client closed its end (readable with nothing to read). A client may not send
     anything more on a streaming request, so there is nothing to read while it is there."""
-    import select
-    import socket
     sock = ctx.conn.sock
     readable, _, _ = select.select([sock], [], [], 0)
     if not readable:

@@ -11,6 +11,9 @@ from mydocker.apiserver.convert import _strings, _typed
 from mydocker.apiserver.handlers import _ID, MULTIPLEXED, RAW, Context, _writer, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
 
 _EXEC_FIELDS = {"AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tty", "ConsoleSize", "Env", "Cmd",
                 "Privileged", "User", "WorkingDir",
@@ -20,7 +23,6 @@ _EXEC_FIELDS = {"AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tt
 def exec_options(body):
     """A POST /containers/{id}/exec body as ExecOptions. Privileged and DetachKeys are accepted and
     ignored (the exec gets the container's own privileges; no detach keys on a hijacked stream)."""
-    from mydocker.engine.api import ExecOptions
     if not isinstance(body, dict):
         raise InvalidArgument("invalid exec config: a JSON object was expected")
     unknown = sorted(set(body) - _EXEC_FIELDS)
@@ -30,12 +32,12 @@ def exec_options(body):
     if size is not None and (not isinstance(size, list) or len(size) != 2
                              or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in size)):
         raise InvalidArgument("invalid exec config: ConsoleSize must be [height, width]")
-    return ExecOptions(command=_strings(body, "Cmd", "ExecConfig"), env=_strings(body, "Env", "ExecConfig"),
-                       user=_typed(body, "User", str, "ExecConfig") or None,
-                       workdir=_typed(body, "WorkingDir", str, "ExecConfig") or None,
-                       tty=_typed(body, "Tty", bool, "ExecConfig", False),
-                       interactive=_typed(body, "AttachStdin", bool, "ExecConfig", False),
-                       console_size=tuple(size) if size and all(size) else None)
+    return api.ExecOptions(command=_strings(body, "Cmd", "ExecConfig"), env=_strings(body, "Env", "ExecConfig"),
+                           user=_typed(body, "User", str, "ExecConfig") or None,
+                           workdir=_typed(body, "WorkingDir", str, "ExecConfig") or None,
+                           tty=_typed(body, "Tty", bool, "ExecConfig", False),
+                           interactive=_typed(body, "AttachStdin", bool, "ExecConfig", False),
+                           console_size=tuple(size) if size and all(size) else None)
 
 
 def exec_create(ctx: Context) -> None:
@@ -50,7 +52,6 @@ def exec_inspect(ctx: Context) -> None:
 def exec_start(ctx: Context) -> None:
     """Detached: 200 once it runs. Else hijacked (101 with `Upgrade: tcp`, 200 without): the client's
     bytes are the process's stdin, its output comes back raw (tty) or in Docker's 8-byte frames."""
-    from mydocker.engine.api import Streams
     body = ctx.req.json(default={})
     if not isinstance(body, dict):
         raise InvalidArgument("invalid exec start config: a JSON object was expected")
@@ -62,7 +63,7 @@ def exec_start(ctx: Context) -> None:
     tty = doc["ProcessConfig"]["tty"]
     sock = _hijack(ctx, RAW if tty else MULTIPLEXED)
     fd = sock.fileno()
-    streams = Streams(stdin=fd if doc["OpenStdin"] else None, stdout=fd, stderr=fd, sig_proxy=False)
+    streams = api.Streams(stdin=fd if doc["OpenStdin"] else None, stdout=fd, stderr=fd, sig_proxy=False)
     try:
         ctx.api.containers.exec_start(exec_id, streams, write=None if tty else _writer(sock.sendall, False))
     finally:

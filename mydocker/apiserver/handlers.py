@@ -8,9 +8,17 @@ from __future__ import annotations
 import json
 import re
 import socket
+import os
 
 from mydocker.apiserver.http import Connection, HTTPError, Request
-from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NoSuchImage, NotFound, NotSupported
+from mydocker.errors import (
+    Conflict, Forbidden, InvalidArgument, MyDockerError, NoSuchImage, NotFound, NotSupported, describe,
+)
+from mydocker.lazy import lazy_module
+
+convert = lazy_module("mydocker.apiserver.convert")
+engine_api = lazy_module("mydocker.engine.api")
+traceback = lazy_module("traceback")
 
 API_VERSION = "1.50"      # the docker CLI 28's; docker-py 7 asks for 1.44 or less
 MIN_API_VERSION = "1.24"
@@ -87,7 +95,6 @@ _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm
 
 
 def info(ctx: Context) -> None:
-    import os
     doc = ctx.api.system.info()
     if isinstance(doc.get("FirewallBackend"), str):  # Docker's is an object
         doc["FirewallBackend"] = {"Driver": doc["FirewallBackend"], "Info": [["Table", doc.get("FirewallTable", "")]]}
@@ -99,8 +106,7 @@ def info(ctx: Context) -> None:
 # --- containers ------------------------------------------------------------------------------
 
 def container_create(ctx: Context) -> None:
-    from mydocker.apiserver.convert import run_options
-    opts = run_options(ctx.req.json(default=None), ctx.req.arg("name"))
+    opts = convert.run_options(ctx.req.json(default=None), ctx.req.arg("name"))
     try:
         container_id = ctx.api.containers.create(opts)
     except NoSuchImage:
@@ -113,15 +119,13 @@ def _with_tag(name: str) -> str:
 
 
 def container_list(ctx: Context) -> None:
-    from mydocker.apiserver.convert import container_summary
-    from mydocker.engine.api import ListOptions
     limit = ctx.req.int_arg("limit", -1)
-    opts = ListOptions(all=ctx.req.flag("all"), filters=_filters(ctx.req.arg("filters")),
-                       last=limit if limit and limit > 0 else -1)
+    opts = engine_api.ListOptions(all=ctx.req.flag("all"), filters=_filters(ctx.req.arg("filters")),
+                                  last=limit if limit and limit > 0 else -1)
     containers = ctx.api.containers
     records = containers.list(opts)
     fields = containers.summaries(records, no_trunc=True)
-    ctx.json(200, [container_summary(r, f, _ports(containers, r)) for r, f in zip(records, fields)])
+    ctx.json(200, [convert.container_summary(r, f, _ports(containers, r)) for r, f in zip(records, fields)])
 
 
 def _ports(containers, rec) -> list:
@@ -156,8 +160,7 @@ def _filters(text: str | None) -> dict[str, list[str]]:
 def container_inspect(ctx: Context) -> None:
     doc = ctx.api.containers.inspect(ctx.req.params["id"])
     if ctx.req.api_version and ctx.req.api_version < (1, 44):
-        from mydocker.apiserver.convert import with_short_id_aliases
-        with_short_id_aliases(doc)
+        convert.with_short_id_aliases(doc)
     ctx.json(200, doc)
 
 
@@ -174,11 +177,11 @@ def container_start(ctx: Context) -> None:
 
 
 def container_stop(ctx: Context) -> None:
-    from mydocker.engine.api import StopOptions
     if not _state(ctx)["Running"]:
         return ctx.empty(304)
     timeout = ctx.req.int_arg("t", ctx.req.int_arg("timeout"))
-    ctx.api.containers.stop(ctx.req.params["id"], StopOptions(timeout=timeout, signal=ctx.req.arg("signal") or None))
+    opts = engine_api.StopOptions(timeout=timeout, signal=ctx.req.arg("signal") or None)
+    ctx.api.containers.stop(ctx.req.params["id"], opts)
     ctx.empty()
 
 
@@ -193,8 +196,8 @@ def container_kill(ctx: Context) -> None:
 
 
 def container_remove(ctx: Context) -> None:
-    from mydocker.engine.api import RemoveOptions
-    ctx.api.containers.remove(ctx.req.params["id"], RemoveOptions(force=ctx.req.flag("force"), volumes=ctx.req.flag("v")))
+    opts = engine_api.RemoveOptions(force=ctx.req.flag("force"), volumes=ctx.req.flag("v"))
+    ctx.api.containers.remove(ctx.req.params["id"], opts)
     ctx.empty()
 
 
@@ -230,7 +233,6 @@ def _writer(send, tty: bool):
 
 
 def container_logs(ctx: Context) -> None:
-    from mydocker.engine.api import LogsOptions
     req = ctx.req
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}
     if not streams:
@@ -239,8 +241,10 @@ def container_logs(ctx: Context) -> None:
     tail = req.arg("tail", "all")
     if tail not in ("all", "") and not tail.lstrip("-").isdigit():
         raise HTTPError(400, f"invalid tail {tail!r}: a number or all")
-    opts = LogsOptions(follow=req.flag("follow"), since=_seconds(req.arg("since")), until=_seconds(req.arg("until")),
-                       tail=None if tail in ("all", "") or int(tail) < 0 else int(tail), timestamps=req.flag("timestamps"))
+    opts = engine_api.LogsOptions(follow=req.flag("follow"), since=_seconds(req.arg("since")),
+                                  until=_seconds(req.arg("until")),
+                                  tail=None if tail in ("all", "") or int(tail) < 0 else int(tail),
+                                  timestamps=req.flag("timestamps"))
     tty = bool(doc["Config"].get("Tty"))
     out = ctx.chunked(RAW if tty else MULTIPLEXED)
     write = _writer(out.write, tty)
@@ -262,7 +266,6 @@ def _seconds(value: str | None) -> int | None:
 def container_attach(ctx: Context) -> None:
     """Hijacked: 101 (or 200 for a client that asks no upgrade), then the raw stream until the
     container's next exit; with stdin=1 the client's bytes go to the container's input."""
-    from mydocker.engine.api import LogsOptions
     req = ctx.req
     doc = ctx.api.containers.inspect(req.params["id"])  # a 404 before the hijack
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}
@@ -282,7 +285,7 @@ def container_attach(ctx: Context) -> None:
             write(stream, data)
 
     if req.flag("logs"):
-        ctx.api.containers.logs(doc["Id"], LogsOptions(), selected)
+        ctx.api.containers.logs(doc["Id"], engine_api.LogsOptions(), selected)
     if req.flag("stream"):
         ctx.api.containers.attach(doc["Id"], selected, stdin=sock.fileno() if req.flag("stdin") else None)
     try:
@@ -294,9 +297,8 @@ def container_attach(ctx: Context) -> None:
 # --- images ----------------------------------------------------------------------------------
 
 def image_list(ctx: Context) -> None:
-    from mydocker.apiserver.convert import image_summaries
     rows = ctx.api.images.filtered(_filters(ctx.req.arg("filters")), all_images=ctx.req.flag("all"))
-    ctx.json(200, image_summaries(rows))
+    ctx.json(200, convert.image_summaries(rows))
 
 
 def image_inspect(ctx: Context) -> None:
@@ -384,7 +386,6 @@ def _message(req: Request, error: Exception) -> str:
         return f"No such container: {req.params['id']}"
     if isinstance(error, (MyDockerError, HTTPError)):
         return str(error)
-    from mydocker.errors import describe
     return describe(error)
 
 
@@ -417,7 +418,6 @@ def serve_connection(sock: socket.socket, open_engine, routes: list[Route]) -> N
         except Exception as e:  # noqa: BLE001 - every error is an answer, not a crash
             status = e.status if isinstance(e, HTTPError) else status_of(e)
             if status == 500 and not isinstance(e, MyDockerError):
-                import traceback
                 traceback.print_exc()
             if ctx.answered:
                 return  # the head went out: ending the connection is all that is left to say

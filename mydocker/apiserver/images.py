@@ -13,6 +13,11 @@ import tempfile
 from mydocker.apiserver.handlers import Context, _filters, _with_tag, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import MyDockerError, NotFound, NotSupported, Unauthorized
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
+convert = lazy_module("mydocker.apiserver.convert")
+base64 = lazy_module("base64")
 
 
 def _lines(ctx: Context):
@@ -76,7 +81,6 @@ class _BuildOutput:
 
 def build(ctx: Context) -> None:
     """POST /build: the body is the context tar (plain or compressed); the classic builder's stream."""
-    from mydocker.engine.api import BuildOptions, Streams
     req = ctx.req
     for name in ("target", "platform", "extrahosts", "cachefrom"):
         if req.arg(name) not in (None, "", "[]"):
@@ -86,10 +90,10 @@ def build(ctx: Context) -> None:
         raise HTTPError(400, "invalid labels: a JSON object of strings was expected")
     build_args = [f"{k}={v}" for k, v in _json_arg(ctx, "buildargs", dict).items() if v is not None]
     network = req.arg("networkmode") or None
-    opts = BuildOptions(context="-", dockerfile=req.arg("dockerfile") or None, tags=req.query.get("t", []),
-                        build_args=build_args, no_cache=req.flag("nocache"), quiet=req.flag("q"),
-                        network=None if network == "default" else network, labels=labels,
-                        stdin=req.upload.read() if req.upload else b"")
+    opts = api.BuildOptions(context="-", dockerfile=req.arg("dockerfile") or None, tags=req.query.get("t", []),
+                            build_args=build_args, no_cache=req.flag("nocache"), quiet=req.flag("q"),
+                            network=None if network == "default" else network, labels=labels,
+                            stdin=req.upload.read() if req.upload else b"")
     if not opts.stdin:
         raise HTTPError(400, "the build context is empty: send the context as a tar in the body")
     for tag in opts.tags:
@@ -99,7 +103,7 @@ def build(ctx: Context) -> None:
         steps = _BuildOutput(line, run_output, opts.quiet)
         fd = run_output.fileno()
         try:
-            image_id = ctx.api.images.build(opts, steps, Streams(None, fd, fd, sig_proxy=False))
+            image_id = ctx.api.images.build(opts, steps, api.Streams(None, fd, fd, sig_proxy=False))
             steps.drain()
             line({"aux": {"ID": image_id}})
             if opts.quiet:
@@ -174,11 +178,10 @@ def _deletion(text: str) -> dict:
 
 
 def history(ctx: Context) -> None:
-    from mydocker.apiserver.convert import _epoch
     name = ctx.req.params["name"]
     doc = _image(ctx, name)
     rows = ctx.api.images.history(name)
-    ctx.json(200, [{"Id": row["ID"], "Created": _epoch(row["Created"]), "CreatedBy": row["CreatedBy"],
+    ctx.json(200, [{"Id": row["ID"], "Created": convert._epoch(row["Created"]), "CreatedBy": row["CreatedBy"],
                     "Tags": doc["RepoTags"] if i == 0 else None, "Size": row["Size"], "Comment": row["Comment"]}
                    for i, row in enumerate(rows)])
 
@@ -225,7 +228,6 @@ def push(ctx: Context) -> None:
 
 def _registry_auth(header: str) -> tuple[str, str] | None:
     """X-Registry-Auth: base64url of {"username", "password", ...}; (user, password), or None if empty."""
-    import base64
     if not header.strip():
         return None
     try:
@@ -321,7 +323,6 @@ _COMMIT_CONFIG = {"Cmd": "CMD", "Entrypoint": "ENTRYPOINT", "WorkingDir": "WORKD
 
 def commit(ctx: Context) -> None:
     """POST /commit: a new image from a container; Config's fields become changes."""
-    from mydocker.engine.api import CommitOptions
     req = ctx.req
     container = req.arg("container") or ""
     if not container:
@@ -349,9 +350,9 @@ def commit(ctx: Context) -> None:
         ctx.api.containers.inspect(container)
     except NotFound:
         raise HTTPError(404, f"No such container: {container}") from None
-    image_id = ctx.api.containers.commit(container, CommitOptions(reference=name, changes=changes,
-                                                                  message=req.arg("comment") or "",
-                                                                  author=req.arg("author") or ""))
+    image_id = ctx.api.containers.commit(container, api.CommitOptions(reference=name, changes=changes,
+                                                                      message=req.arg("comment") or "",
+                                                                      author=req.arg("author") or ""))
     ctx.json(201, {"Id": image_id})
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from mydocker.apiserver.handlers import _ID, Context, _filters, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import Conflict, InvalidArgument, NotFound, NotSupported
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
 
 _LIST_FILTERS = ("name", "id", "label", "driver", "type", "scope")
 _PRUNE_FILTERS = ("label",)
@@ -52,7 +55,6 @@ def network_inspect(ctx: Context) -> None:
 
 
 def network_create(ctx: Context) -> None:
-    from mydocker.engine.api import NetworkCreateOptions
     body = ctx.req.json(default=None)
     if not isinstance(body, dict):
         raise HTTPError(400, "invalid network config: a JSON object was expected")
@@ -78,9 +80,9 @@ def network_create(ctx: Context) -> None:
     labels = body.get("Labels") or {}
     if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
         raise HTTPError(400, "invalid Labels: an object of strings was expected")
-    opts = NetworkCreateOptions(name=name, driver=body.get("Driver") or "bridge", subnet=pool.get("Subnet") or None,
-                                gateway=pool.get("Gateway") or None, internal=bool(body.get("Internal")),
-                                labels=labels)
+    opts = api.NetworkCreateOptions(name=name, driver=body.get("Driver") or "bridge", subnet=pool.get("Subnet") or None,
+                                    gateway=pool.get("Gateway") or None, internal=bool(body.get("Internal")),
+                                    labels=labels)
     try:
         net = ctx.api.networks.create(opts)
     except Conflict:

@@ -7,6 +7,9 @@ import json
 import time
 
 from mydocker.apiserver.handlers import _ID, Context, table
+from mydocker.lazy import lazy_module
+
+shlex = lazy_module("shlex")
 
 _STATS_INTERVAL = 1.0   # Docker's collector reads every second
 _ONE_SHOT_GAP = 0.5     # stream=false: a second reading this long after the first, for precpu_stats
@@ -36,7 +39,6 @@ def container_stats(ctx: Context) -> None:
 
 
 def container_top(ctx: Context) -> None:
-    import shlex
     args = shlex.split(ctx.req.arg("ps_args") or "")
     header, lines = ctx.api.containers.top(ctx.req.params["id"], args)
     titles = header.split()

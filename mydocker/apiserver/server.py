@@ -17,6 +17,13 @@ import socket
 import stat
 import sys
 import time
+from mydocker.errors import Conflict, InvalidArgument
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
+handlers = lazy_module("mydocker.apiserver.handlers")
+routes = lazy_module("mydocker.apiserver.routes")
+traceback = lazy_module("traceback")
 
 DEFAULT_URI = "unix:///run/mydocker/docker.sock"
 KEEPALIVE_IDLE = 60.0   # seconds a worker waits for the next request on a kept-alive connection
@@ -24,7 +31,6 @@ KEEPALIVE_IDLE = 60.0   # seconds a worker waits for the next request on a kept-
 
 def parse_uri(uri: str) -> tuple[str, str | tuple[str, int]]:
     """("unix", path) or ("tcp", (host, port)); InvalidArgument with the forms allowed."""
-    from mydocker.errors import InvalidArgument
     scheme, sep, rest = uri.partition("://")
     if sep and scheme == "unix" and rest.startswith("/"):
         return "unix", rest
@@ -36,7 +42,6 @@ def parse_uri(uri: str) -> tuple[str, str | tuple[str, int]]:
 
 
 def listen(uri: str) -> socket.socket:
-    from mydocker.errors import Conflict
     kind, address = parse_uri(uri)
     if kind == "tcp":
         host, port = address
@@ -65,7 +70,6 @@ def listen(uri: str) -> socket.socket:
 
 def _remove_stale(path: str, uri: str) -> None:
     """A socket file left by a service that is gone is replaced; one that answers is not."""
-    from mydocker.errors import Conflict
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
@@ -131,10 +135,10 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
 def _preload() -> None:
     """What every worker needs, imported once here (imports start no threads): a worker forked from
     this process starts answering at once."""
+    # kept function-level (docs/startup.md): these must be loaded now, before the workers fork
     import mydocker.apiserver.convert  # noqa: F401
     import mydocker.apiserver.routes  # noqa: F401 - every handler module
-    from mydocker.engine.api import preload
-    preload()
+    api.preload()
 
 
 def _reap(workers: set[int]) -> None:
@@ -156,12 +160,9 @@ def _worker(listener: socket.socket, conn: socket.socket, open_engine) -> None:
         listener.close()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        from mydocker.apiserver.handlers import serve_connection
-        from mydocker.apiserver.routes import ALL
         conn.settimeout(KEEPALIVE_IDLE)
-        serve_connection(conn, open_engine, ALL)
+        handlers.serve_connection(conn, open_engine, routes.ALL)
     except BaseException:  # noqa: BLE001 - a worker's bug ends its connection only, said on stderr
-        import traceback
         traceback.print_exc()
         code = 1
     finally:
