@@ -26,50 +26,64 @@ Records in engine/options.py and engine/reports.py. Cheap to import (records onl
 
 from __future__ import annotations
 
+import os
+import time
+
 from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
                                      LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
                                      SecurityOptions, StopOptions, Streams)
 from mydocker.engine.options import Healthcheck, Mount  # noqa: F401
 from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported
+from mydocker.lazy import lazy_module
+
+engine_filters = lazy_module("mydocker.engine.filters")
+engine_labels = lazy_module("mydocker.engine.labels")
+mounts = lazy_module("mydocker.engine.mounts")
+health = lazy_module("mydocker.engine.health")
+engine_logs = lazy_module("mydocker.engine.logs")
+engine_engine = lazy_module("mydocker.engine.engine")
+api = lazy_module("mydocker.runtime.api")
+container_input = lazy_module("mydocker.engine.container_input")
+engine_stats = lazy_module("mydocker.engine.stats")
+engine_inspect = lazy_module("mydocker.engine.inspect")
+distribution = lazy_module("mydocker.engine.distribution")
+image_reference = lazy_module("mydocker.image.reference")
+engine_build = lazy_module("mydocker.engine.build")
+engine_events = lazy_module("mydocker.engine.events")
+diskusage = lazy_module("mydocker.engine.diskusage")
 
 # --- helpers the front ends share ------------------------------------------------------------------
 
 
 def parse_filters(values: list[str]) -> dict[str, list[str]]:
     """`ps -f KEY=VALUE` as typed, into ListOptions.filters (InvalidArgument for an unknown one)."""
-    from mydocker.engine.filters import parse_filters as parse
-    return parse(values)
+    return engine_filters.parse_filters(values)
 
 
 def parse_object_filters(values: list[str], keys: tuple[str, ...]) -> dict[str, list[str]]:
     """`images/network ls/volume ls -f KEY=VALUE` as typed into Docker's filter map (only `keys`)."""
-    from mydocker.engine.labels import parse_object_filters as parse
-    return parse(values, keys)
+    return engine_labels.parse_object_filters(values, keys)
 
 
 def parse_labels(values: list[str], files: list[str] = ()) -> dict[str, str]:
     """`--label k=v` and `--label-file PATH` (KEY=VALUE lines) into a labels dict (InvalidArgument if bad)."""
-    from mydocker.engine.labels import parse_labels as parse
-    return parse(values, files)
+    return engine_labels.parse_labels(values, files)
 
 
 def parse_mount(text: str) -> Mount:
     """One `--mount type=bind,source=/a,target=/b,readonly` as typed into a Mount (InvalidArgument if bad)."""
-    from mydocker.engine.mounts import parse_mount as parse
-    return parse(text)
+    return mounts.parse_mount(text)
 
 
 def parse_tmpfs(values: list[str]) -> dict[str, str]:
     """`--tmpfs /path[:opts]` values into RunOptions.tmpfs (path -> options)."""
-    from mydocker.engine.mounts import parse_tmpfs as parse
-    return parse(values)
+    return mounts.parse_tmpfs(values)
 
 
 def read_env_file(path: str) -> list[str]:
     """The KEY=VALUE (or KEY: from the caller's environment) lines of an --env-file, for RunOptions.env."""
-    from mydocker.engine.labels import read_kv_file
-    return read_kv_file(path, "env")
+    return engine_labels.read_kv_file(path, "env")
 
 
 def healthcheck_from_flags(cmd: str | None = None, interval: str | None = None, timeout: str | None = None,
@@ -77,14 +91,12 @@ def healthcheck_from_flags(cmd: str | None = None, interval: str | None = None, 
                           disabled: bool = False) -> Healthcheck | None:
     """`--health-cmd`, `--health-interval` (Go durations: 30s, 1m30s), `--health-timeout`, `--health-retries`,
     `--health-start-period`, `--no-healthcheck` into RunOptions.healthcheck (None: the image's)."""
-    from mydocker.engine.health import from_flags
-    return from_flags(cmd, interval, timeout, retries, start_period, disabled)
+    return health.from_flags(cmd, interval, timeout, retries, start_period, disabled)
 
 
 def parse_time(text: str) -> int:
     """An RFC 3339 time in ns since the epoch (ValueError if it is not one)."""
-    from mydocker.engine.logs import parse_time as parse
-    return parse(text)
+    return engine_logs.parse_time(text)
 
 
 # --- the interface ------------------------------------------------------------------------------
@@ -112,8 +124,7 @@ class ContainerEngine:
             return RunReport(self._service.run_detached(opts, progress=progress))
         # this process creates the container: start the kernel's wait for the cgroup attach lock now,
         # in parallel with loading the services (the child is reaped with the container's orphans)
-        from mydocker.runtime.api import prewarm_attach_lock
-        prewarm_attach_lock()
+        api.prewarm_attach_lock()
         return self._service.run(opts, _required(streams, "run"), progress=progress)
 
     def start(self, ref: str):
@@ -127,12 +138,11 @@ class ContainerEngine:
         rec = observation.find(ref)
         if stdin is None or not rec.config.get("OpenStdin"):  # Docker ignores stdin then, too
             return observation.attach(rec.id, write)
-        from mydocker.engine.container_input import start_relay, stop_relay
-        relay = start_relay(self._service.paths.runroot, rec.id, stdin)
+        relay = container_input.start_relay(self._service.paths.runroot, rec.id, stdin)
         try:
             observation.attach(rec.id, write)
         finally:
-            stop_relay(relay)
+            container_input.stop_relay(relay)
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
@@ -148,8 +158,7 @@ class ContainerEngine:
 
     def check_signal(self, signal: str) -> int:
         """The signal's number, or InvalidArgument: one error for a command on many containers."""
-        from mydocker.runtime.api import parse_signal
-        return parse_signal(signal)
+        return api.parse_signal(signal)
 
     def pause(self, ref: str):
         """Freeze its processes (Conflict unless running); stop, kill and rm -f thaw it after signalling."""
@@ -199,13 +208,11 @@ class ContainerEngine:
 
     def stats(self, refs: list[str] | None = None, interval: float = 0.5) -> list:
         """One reading per running container (engine/stats.ContainerStats), CPU % over `interval`."""
-        from mydocker.engine.stats import sample
-        return sample(self._engine, refs, interval=interval)
+        return engine_stats.sample(self._engine, refs, interval=interval)
 
     def stats_document(self, ref: str, previous: dict | None = None) -> dict:
         """One reading as Docker's stats JSON (engine/stats.docker_reading); `previous` becomes precpu_stats."""
-        from mydocker.engine.stats import docker_reading
-        return docker_reading(self._engine, ref, previous)
+        return engine_stats.docker_reading(self._engine, ref, previous)
 
     def changes(self, ref: str) -> list[dict]:
         """The container's filesystem changes against its image: Docker's [{"Path", "Kind"}] (0 C, 1 A, 2 D)."""
@@ -216,17 +223,13 @@ class ContainerEngine:
 
     def list(self, opts: ListOptions | None = None) -> list:
         """Container records, newest first, as `ps` selects them."""
-        from mydocker.engine.filters import select
-        return select(self._service.observation, opts or ListOptions())
+        return engine_filters.select(self._service.observation, opts or ListOptions())
 
     def summaries(self, records: list, no_trunc: bool = False) -> list[dict]:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
-        import time
-        from mydocker.engine.inspect import ps_fields
-        from mydocker.engine.inspect import ports_text, published_ports
         now = time.time()
-        ports = published_ports(self._engine.records.db)
-        return [ps_fields(r, no_trunc=no_trunc, now=now, ports=ports_text(ports.get(r.id, []))) for r in records]
+        ports = engine_inspect.published_ports(self._engine.records.db)
+        return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now, ports=engine_inspect.ports_text(ports.get(r.id, []))) for r in records]
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())
@@ -280,12 +283,10 @@ class ImageEngine:
         {"label": ["k", "k=v"]} (parse_object_filters)."""
         rows = self._service.list(all_images=all_images)
         if reference:
-            from mydocker.image.reference import parse
-            ref = parse(reference, default_tag="")
+            ref = image_reference.parse(reference, default_tag="")
             rows = [r for r in rows if r["Repository"] == ref.familiar_repository and (not ref.tag or r["Tag"] == ref.tag)]
         if (filters or {}).get("label"):
-            from mydocker.engine.labels import labels_match
-            rows = [r for r in rows if labels_match(self._service.labels_of(r["ID"]), filters["label"])]
+            rows = [r for r in rows if engine_labels.labels_match(self._service.labels_of(r["ID"]), filters["label"])]
         return rows
 
     def filtered(self, filters: dict[str, list[str]], all_images: bool = False) -> list[dict]:
@@ -326,41 +327,35 @@ class ImageEngine:
         return PruneReport(lines, self._service.reclaimed - before)
 
     def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
-        from mydocker.engine.distribution import Distribution
         opts = opts or PullOptions()
-        pulled = Distribution.of(self._engine).pull(name, platform=opts.platform, tls_verify=opts.tls_verify,
+        pulled = distribution.Distribution.of(self._engine).pull(name, platform=opts.platform, tls_verify=opts.tls_verify,
                                                     progress=progress)
         return PullReport(self.canonical(name), getattr(pulled, "manifest_digest", ""))
 
     def canonical(self, name: str) -> str:
         """The full name of a reference (busybox -> docker.io/library/busybox:latest); InvalidArgument if bad."""
-        from mydocker.image.reference import parse
-        return str(parse(name))
+        return str(image_reference.parse(name))
 
     def push(self, name: str, tls_verify: bool | None = None, progress=None,
              credentials: tuple[str, str] | None = None) -> str:
         """The pushed manifest's digest. `credentials` (user, password): else those login stored."""
-        from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress,
+        return distribution.Distribution.of(self._engine).push(name, tls_verify=tls_verify, progress=progress,
                                                   credentials=credentials)
 
     def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
         """Check the credentials; keep them for push and pull unless not `store`."""
-        from mydocker.engine.distribution import Distribution
-        return Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify, store=store)
+        return distribution.Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify, store=store)
 
     def logout(self, server: str) -> tuple[str, bool]:
         """(the registry's name, whether credentials were removed)."""
-        from mydocker.engine.distribution import Distribution, registry_domain
-        return registry_domain(server), Distribution.of(self._engine).logout(server)
+        return distribution.registry_domain(server), distribution.Distribution.of(self._engine).logout(server)
 
     def build(self, opts, out, streams: Streams) -> str:
         """BuildOptions in; the steps' lines to the text file `out`, RUN's output to
         `streams`; the image id."""
-        from mydocker.engine.build import Builder
         for tag in opts.tags:
             self.canonical(tag)  # a bad name fails before anything runs
-        return Builder(self._engine, opts, out, streams).build()
+        return engine_build.Builder(self._engine, opts, out, streams).build()
 
     def save(self, names: list[str], out, fmt: str = "docker") -> None:
         self._service.save(names, out, fmt)
@@ -389,8 +384,7 @@ class NetworkEngine:
         cluster store cannot be reached); `filters`: Docker's label, name, driver, id."""
         report = NetworkListReport(*self._engine.list_networks())
         if filters:
-            from mydocker.engine.labels import labels_match
-            report.networks = [n for n in report.networks if labels_match(n.labels, filters.get("label", []))
+            report.networks = [n for n in report.networks if engine_labels.labels_match(n.labels, filters.get("label", []))
                                and _any_in(n.name, filters.get("name")) and _any_in(n.id, filters.get("id"))
                                and (not filters.get("driver") or n.driver in filters["driver"])]
         return report
@@ -433,9 +427,8 @@ class VolumeEngine:
         by no container; false: used by one)."""
         volumes = self._service.list()
         if filters:
-            from mydocker.engine.labels import labels_match
             dangling = _dangling_filter(filters.get("dangling"))
-            volumes = [v for v in volumes if labels_match(v.get("Labels"), filters.get("label", []))
+            volumes = [v for v in volumes if engine_labels.labels_match(v.get("Labels"), filters.get("label", []))
                        and _any_in(v["Name"], filters.get("name"))
                        and (not filters.get("driver") or v["Driver"] in filters["driver"])
                        and (dangling is None or dangling == (not v["UsedBy"]))]
@@ -462,8 +455,7 @@ class SystemEngine:
         return self._engine.info()
 
     def version(self) -> dict:
-        from mydocker.engine.engine import version
-        return version()
+        return engine_engine.version()
 
     def events(self, since: int | None = None, until: int | None = None, filters: dict | None = None,
                write=None, follow: bool = True, ready=None, alive=None) -> None:
@@ -471,22 +463,20 @@ class SystemEngine:
         with `follow`, new ones until `until` (ns) passes or `write` raises. Filters: type, container,
         event, image, label (InvalidArgument for another). `ready()` is called once they are checked;
         a follow ends when `alive()` turns false (a client that went away while nothing happened)."""
-        from mydocker.engine import events
         for key in filters or {}:
-            if key not in events.FILTER_KEYS:
-                raise InvalidArgument(f"invalid filter '{key}': events are filtered by {', '.join(events.FILTER_KEYS)}")
+            if key not in engine_events.FILTER_KEYS:
+                raise InvalidArgument(f"invalid filter '{key}': events are filtered by {', '.join(engine_events.FILTER_KEYS)}")
         if write is None:
             raise InvalidArgument("events need a `write` callback")
         if ready:
             ready()
-        events.read(self._engine.containers.paths.runroot, write, since, until, filters or {}, follow=follow,
+        engine_events.read(self._engine.containers.paths.runroot, write, since, until, filters or {}, follow=follow,
                     alive=alive)
 
     def df(self) -> dict:
         """Disk usage (engine/diskusage.usage): image rows with their containers, the layers' size,
         (record, writable layer bytes) per container, volumes with Size and RefCount."""
-        from mydocker.engine.diskusage import usage
-        return usage(self._engine)
+        return diskusage.usage(self._engine)
 
     def prune(self, volumes: bool = False) -> dict[str, list[str]]:
         """Stopped containers, unused networks, dangling images (and unused volumes)."""
@@ -540,8 +530,6 @@ def preload() -> None:
 def open_engine(root: str, runroot: str, cluster_store: str = "") -> EngineAPI:
     """The engine at `root` (state) and `runroot` (runtime state). `cluster_store`: etcd://host:port
     of overlay networks, seen by the processes the engine starts (monitor, overlay agent) too."""
-    import os
-    from mydocker.engine.engine import Engine
     if cluster_store:
         os.environ["MYDOCKER_CLUSTER_STORE"] = cluster_store
-    return EngineAPI(Engine(root=root, runroot=runroot))
+    return EngineAPI(engine_engine.Engine(root=root, runroot=runroot))

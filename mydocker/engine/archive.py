@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 from mydocker.errors import InvalidArgument, NotFound
 from mydocker.linux import syscalls as sc
+from mydocker.lazy import lazy_module
+
+shutil = lazy_module("shutil")
 
 _IN_ROOT = sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS
 _CHUNK = 1024 * 1024
@@ -314,7 +317,6 @@ def _make(dfd: int, last: str, name: str, member: tarfile.TarInfo, tar: tarfile.
             raise InvalidArgument(f"cannot overwrite {what} {posixpath.join(base, name)} with "
                                   f"{'directory' if member.isdir() else 'non-directory'}")
         elif old_dir:
-            import shutil
             shutil.rmtree(last, dir_fd=dfd)
         else:
             os.unlink(last, dir_fd=dfd)

@@ -14,6 +14,14 @@ from mydocker import jsonio
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.observation import Observation
 from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.lazy import lazy_module
+
+runtime = lazy_module("mydocker.runtime.api")
+bundle_config = lazy_module("mydocker.engine.bundle_config")
+secrets = lazy_module("secrets")
+options = lazy_module("mydocker.engine.options")
+tty = lazy_module("mydocker.linux.tty")
+users = lazy_module("mydocker.engine.users")
 
 EXECS = "execs"  # under the run root: <exec id>.json
 
@@ -27,7 +35,6 @@ class ContainerExec:
         """Run `opts.command` (api.ExecOptions) in the container's namespaces and cgroup, attached to the
         caller's `streams` (api.Streams); its exit code (0 with detach). `write(stream, data)`: without a
         tty, the output goes there instead of streams.stdout/stderr. `started(pid)`: once it runs."""
-        from mydocker.runtime import api as runtime
         rec = self.observation.find(ref)
         if rec.status == "paused":
             raise Conflict(f"container {rec.name} is paused, unpause the container before exec")
@@ -36,8 +43,7 @@ class ContainerExec:
         process = self._process(rec.id, opts)
         terminal = streams.terminal if opts.tty and streams is not None else None
         if terminal is not None:
-            from mydocker.linux.tty import get_winsize
-            rows, cols = get_winsize(terminal)
+            rows, cols = tty.get_winsize(terminal)
             process["consoleSize"] = {"height": rows, "width": cols}
         elif opts.tty and opts.console_size:
             process["consoleSize"] = {"height": opts.console_size[0], "width": opts.console_size[1]}
@@ -84,16 +90,14 @@ class ContainerExec:
 
     def _process(self, container_id: str, opts) -> dict:
         """The OCI process object of the exec: the container's, with the exec's command, env, user, cwd."""
-        from mydocker.engine.bundle_config import merge_env, validate_env
         config = jsonio.load_file(os.path.join(self.paths.container_dir(container_id), "config.json"))
         base = config["process"]
         process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
         process["args"] = opts.command
         process["terminal"] = opts.tty
-        process["env"] = merge_env(base.get("env") or [], (["TERM=xterm"] if opts.tty else []) + validate_env(opts.env or []))
+        process["env"] = bundle_config.merge_env(base.get("env") or [], (["TERM=xterm"] if opts.tty else []) + bundle_config.validate_env(opts.env or []))
         if opts.user:
-            from mydocker.engine.users import resolve_user
-            resolved = resolve_user(os.path.join(self.paths.container_dir(container_id), "rootfs"), opts.user)
+            resolved = users.resolve_user(os.path.join(self.paths.container_dir(container_id), "rootfs"), opts.user)
             process["user"] = {"uid": resolved.uid, "gid": resolved.gid, "additionalGids": resolved.additional_gids}
         if opts.workdir:
             if not opts.workdir.startswith("/"):
@@ -124,7 +128,6 @@ class ContainerExec:
 
     def create(self, ref: str, opts) -> str:
         """An exec instance of `opts` in the running container `ref`, not started; its id."""
-        import secrets
         if not opts.command:
             raise InvalidArgument("No exec command specified")
         rec = self.observation.find(ref)
@@ -156,10 +159,9 @@ class ContainerExec:
 
     def inspect(self, exec_id: str) -> dict:
         """Docker's exec inspect document."""
-        from mydocker.runtime.api import process_start_time
         doc = self._load(exec_id)
         o = doc["Options"]
-        running = doc["Running"] and doc["Pid"] > 0 and process_start_time(doc["Pid"]) == doc["PidStart"]
+        running = doc["Running"] and doc["Pid"] > 0 and runtime.process_start_time(doc["Pid"]) == doc["PidStart"]
         return {"ID": doc["ID"], "ContainerID": doc["ContainerID"], "Running": running, "ExitCode": doc["ExitCode"],
                 "Pid": doc["Pid"], "CanRemove": False, "DetachKeys": "", "OpenStdin": o["interactive"],
                 "OpenStdout": True, "OpenStderr": True,
@@ -168,17 +170,15 @@ class ContainerExec:
 
     def start(self, exec_id: str, streams, write=None, detach: bool = False) -> int:
         """Run the exec instance (once); its exit code, recorded before this returns (0 with detach)."""
-        from mydocker.engine.options import ExecOptions
-        from mydocker.runtime.api import process_start_time
         doc = self._load(exec_id)
         if doc["Started"]:
             raise Conflict(f"exec {exec_id} has already been started")
         doc["Started"] = True
         self._save(doc)
-        opts = ExecOptions(**{**doc["Options"], "detach": detach})
+        opts = options.ExecOptions(**{**doc["Options"], "detach": detach})
 
         def started(pid: int) -> None:
-            doc.update(Running=True, Pid=pid, PidStart=process_start_time(pid))
+            doc.update(Running=True, Pid=pid, PidStart=runtime.process_start_time(pid))
             self._save(doc)
 
         code = None
@@ -198,21 +198,19 @@ class ContainerExec:
 
     def resize_container(self, ref: str, rows: int, cols: int) -> None:
         """The console of a running container with a tty, resized from any process."""
-        from mydocker.runtime.api import process_start_time, state
         rec = self.observation.find(ref)
         if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.id} is not running")
-        pid = state(self.paths.runtime_root, rec.id).pid
-        self._resize_process(pid, process_start_time(pid), rows, cols, f"container {rec.id}")
+        pid = runtime.state(self.paths.runtime_root, rec.id).pid
+        self._resize_process(pid, runtime.process_start_time(pid), rows, cols, f"container {rec.id}")
 
     @staticmethod
     def _resize_process(pid: int, start_time, rows: int, cols: int, what: str) -> None:
-        from mydocker.runtime.api import resize_terminal
         if rows <= 0 or cols <= 0:
             raise InvalidArgument(f"invalid size {rows}x{cols}: height and width must be positive")
         if not pid:
             raise Conflict(f"{what} is not running: start it before resizing it")
-        resize_terminal(pid, start_time, rows, cols)
+        runtime.resize_terminal(pid, start_time, rows, cols)
 
 
 def _options_doc(opts) -> dict:

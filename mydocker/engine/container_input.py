@@ -12,6 +12,10 @@ import os
 import time
 
 from mydocker.engine import monitor_client
+from mydocker.lazy import lazy_module
+
+signal = lazy_module("signal")
+select = lazy_module("select")
 
 _POLL = 0.02      # seconds between asks while the container is not running yet
 
@@ -32,7 +36,6 @@ def start_relay(runroot: str, container_id: str, source: int) -> int:
 
 
 def stop_relay(pid: int) -> None:
-    import signal
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -45,7 +48,6 @@ def _relay(runroot: str, container_id: str, source: int) -> None:
     while target is None:
         time.sleep(_POLL)
         target = monitor_client.request_input(runroot, container_id)
-    import select
     while True:
         data = memoryview(os.read(source, 65536))
         if not data:

@@ -4,6 +4,10 @@ runtime state under the run root."""
 from __future__ import annotations
 
 import os
+from mydocker.lazy import lazy_module
+
+logs = lazy_module("mydocker.engine.logs")
+fs = lazy_module("mydocker.linux.fs")
 
 LOCKS = "locks"             # under the run root: one lock file per container (container_lock)
 
@@ -25,11 +29,9 @@ class ContainerPaths:
         return os.path.join(self.containers_dir, container_id)
 
     def log_path(self, container_id: str) -> str:
-        from mydocker.engine.logs import log_path
-        return log_path(self.container_dir(container_id), container_id)
+        return logs.log_path(self.container_dir(container_id), container_id)
 
     def container_lock(self, container_id: str):
         """Held while a container is made and started, while `rm` decides, and during its teardown:
         `rm -f` and the container's own `run` or monitor never work on it at the same moment."""
-        from mydocker.linux.fs import Flock
-        return Flock(os.path.join(self.runroot, LOCKS, container_id))
+        return fs.Flock(os.path.join(self.runroot, LOCKS, container_id))

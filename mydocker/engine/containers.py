@@ -24,11 +24,25 @@ from mydocker.engine.observation import Observation, identity as _identity
 from mydocker.engine.options import RunOptions, Streams
 from mydocker.engine.reports import RunReport
 from mydocker.engine.database import ContainerRecord, Records, now
-from mydocker.errors import InvalidArgument, NotFound
+from mydocker.errors import InvalidArgument, NotFound, NotSupported
 from mydocker.recordclass import lazy
 from mydocker import jsonio
-# ps, stop, rm... do not need what only `run` uses: specbuild, names, runtime.process are
-# imported in the functions that use them (start-up time is a feature).
+
+# ps, stop, rm... do not need what only `run` uses: these load on first use (start-up time is a feature).
+container_exec = lazy_module("mydocker.engine.container_exec")
+runtime = lazy_module("mydocker.runtime.api")
+engine_lifecycle = lazy_module("mydocker.engine.lifecycle")
+names = lazy_module("mydocker.engine.names")
+bundle_config = lazy_module("mydocker.engine.bundle_config")
+snapshot = lazy_module("mydocker.image.snapshot")
+archive = lazy_module("mydocker.engine.archive")
+signal = lazy_module("signal")
+security = lazy_module("mydocker.engine.security")
+volumes = lazy_module("mydocker.engine.volumes")
+userns = lazy_module("mydocker.engine.userns")
+fs = lazy_module("mydocker.linux.fs")
+logs = lazy_module("mydocker.engine.logs")
+shift = lazy_module("mydocker.image.shift")
 
 
 def one_at_a_time(method):
@@ -61,8 +75,7 @@ class ContainerService:
 
     @lazy
     def execs(self):
-        from mydocker.engine.container_exec import ContainerExec
-        return ContainerExec(self.observation, self.paths)
+        return container_exec.ContainerExec(self.observation, self.paths)
 
     @property
     def images(self):
@@ -81,7 +94,6 @@ class ContainerService:
 
     def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
         """Run a container attached to the caller's `streams` until it exits."""
-        from mydocker.runtime import api as runtime
 
         record, config = self._create(opts, progress)  # holding the container's lock: `rm -f` waits until it runs
         directory = self.container_dir(record.id)
@@ -101,8 +113,7 @@ class ContainerService:
                 devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
             stdout, stderr = streams.stdout, streams.stderr
             if not opts.remove:  # Docker logs every container; one removed on exit has no log to read
-                from mydocker.engine.logs import writer_for
-                log = writer_for(self.paths.log_path(record.id), record.host_config.get("LogConfig") or {})
+                log = logs.writer_for(self.paths.log_path(record.id), record.host_config.get("LogConfig") or {})
                 if not opts.tty:  # the output goes through us, to the caller and to the log
                     (r1, stdout), (r2, stderr) = os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)
                     pipes = [(r1, streams.stdout, "stdout"), (r2, streams.stderr, "stderr")]
@@ -147,14 +158,11 @@ class ContainerService:
 
     def _create(self, opts: RunOptions, progress=None) -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create)."""
-        from mydocker.engine.lifecycle import docker_config, host_config
-        from mydocker.engine.names import check_name, generate_name
-        from mydocker.engine.bundle_config import build_spec
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
-        host = host_config(opts)
-        record = ContainerRecord(id=os.urandom(32).hex(), name=check_name(opts.name) if opts.name else generate_name(),
+        host = engine_lifecycle.host_config(opts)
+        record = ContainerRecord(id=os.urandom(32).hex(), name=names.check_name(opts.name) if opts.name else names.generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
                                  host_config=host)
         lock = self.paths.container_lock(record.id)
@@ -169,37 +177,29 @@ class ContainerService:
         directory = self.container_dir(record.id)
         try:
             os.makedirs(directory, mode=0o700)
-            from mydocker.image import snapshot
-            from mydocker.engine.bundle_config import userns_remap
-            remap, lowers = userns_remap(opts.userns), image.layer_dirs
+            remap, lowers = bundle_config.userns_remap(opts.userns), image.layer_dirs
             if remap:  # --userns remap: layers shifted to the mapped ids, the container's dirs owned by its root
-                from mydocker.image.shift import shifted_layers
-                lowers = shifted_layers(lowers, *remap)
+                lowers = shift.shifted_layers(lowers, *remap)
                 for path in (directory, *(os.path.join(directory, d) for d in ("upper", "work", "rootfs"))):
                     os.makedirs(path, exist_ok=True)
                     os.chown(path, remap[0], remap[0])
             with open(os.path.join(directory, LOWERS), "w") as f:
                 f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
             rootfs = snapshot.prepare(lowers, directory)
-            config = build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12], container_id=record.id)
-            from mydocker.engine.security import SecurityOptions, apply_security  # Docker's defaults and flags
-            apply_security(config, opts.security or SecurityOptions())
+            config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12], container_id=record.id)
+            security.apply_security(config, opts.security or security.SecurityOptions())
             if remap:  # made and pinned before the netns, which must belong to it (its own sysfs)
-                from mydocker.engine import userns
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
-            from mydocker.engine.volumes import for_container  # volumes: bind mounts, named volumes filled from the image
-            config["mounts"] += for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
-            from mydocker.engine.lifecycle import exposed_ports
+            config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
             self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
-                                    exposed_ports(image.config, opts))
+                                    engine_lifecycle.exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
-                from mydocker.image.shift import reachable
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
                                       and m["source"].startswith(self.paths.root + os.sep))]:
-                    reachable(path, remap[0], self.paths.root)
+                    shift.reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
-            record.config = docker_config(image.config, opts, config)
+            record.config = engine_lifecycle.docker_config(image.config, opts, config)
             self.records.update_container(record.id, config=record.config)
         except BaseException:
             try:
@@ -227,19 +227,14 @@ class ContainerService:
 
         `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
         """
-        from mydocker.runtime.api import delete
-        delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
+        runtime.delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
         self.networks.release(container_id, forget=remove)  # veth, netns, address, rules; forgotten on rm
-        from mydocker.image import snapshot
         directory = self.container_dir(container_id)
         snapshot.release(directory)
         if remove:
-            from mydocker.engine.volumes import release_container  # frees volumes; anonymous ones go
-            release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
-            from mydocker.engine import userns
+            volumes.release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
             userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
-            from mydocker.linux.fs import remove_tree
-            remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
+            fs.remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
             gone = self.records.get_container(container_id)
             self.records.remove_container(container_id)
             if gone is not None:
@@ -254,8 +249,6 @@ class ContainerService:
     def changes(self, ref: str) -> list[dict]:
         """Docker's diff: each path of the writable layer, C (0) if the image has it, A (1) if not,
         D (2) for overlay's whiteouts (a character device 0:0)."""
-        from mydocker.errors import NotSupported
-        from mydocker.image import snapshot
         rec = self.records.find_container(ref)
         directory = self.paths.container_dir(rec.id)
         if snapshot.driver_of(directory) == "vfs":
@@ -285,18 +278,15 @@ class ContainerService:
                       key=lambda c: c["Path"])
 
     def archive_stat(self, ref: str, path: str):
-        from mydocker.engine import archive
         with self._rootfs_fd(ref) as root_fd:
             return archive.stat_of(root_fd, path)
 
     def archive_get(self, ref: str, path: str, out, on_stat=None):
-        from mydocker.engine import archive
         with self._rootfs_fd(ref) as root_fd:
             return archive.write_tar(root_fd, path, out, on_stat)
 
     def archive_put(self, ref: str, path: str, stream, no_overwrite_dir_non_dir: bool = False,
                     copy_owner: bool = False) -> None:
-        from mydocker.engine import archive
         with self._rootfs_fd(ref) as root_fd:
             archive.extract_tar(root_fd, path, stream, no_overwrite_dir_non_dir, copy_owner)
 
@@ -307,7 +297,6 @@ class ContainerService:
 
     def commit(self, ref: str, opts) -> str:
         """A new image from the container's changes (api.CommitOptions); its id."""
-        from mydocker.image import snapshot
         rec = self.records.find_container(ref)
         directory = self.paths.container_dir(rec.id)
         writable = snapshot.writable_dir(directory)
@@ -338,7 +327,6 @@ class _RootfsFd:
         self.fd = -1
 
     def __enter__(self) -> int:
-        from mydocker.image import snapshot
         directory = self.service.paths.container_dir(self.rec.id)
         rootfs = os.path.join(directory, "rootfs")
         if not os.path.isdir(directory):
@@ -369,7 +357,6 @@ class _RootfsFd:
     def _running_root(self) -> int:
         """An fd of the running container's root as its processes see it (its volumes and /etc binds
         included), or -1 once it has exited. The pidfd pins the process: a recycled PID is noticed."""
-        import signal
         try:
             pidfd = os.pidfd_open(self.rec.pid)
         except ProcessLookupError:
@@ -393,7 +380,6 @@ class _RootfsFd:
         if self.fd >= 0:
             os.close(self.fd)
         if self.mounted:
-            from mydocker.image import snapshot
             snapshot.release(self.service.paths.container_dir(self.rec.id))
         if self.lock is not None:
             self.lock.release()

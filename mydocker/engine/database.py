@@ -6,6 +6,7 @@ Concurrent `run`s can never share a name: the UNIQUE constraint decides, inside 
 from __future__ import annotations
 
 import os
+import time
 from mydocker.sqlite import sqlite3  # the C module, without functools: the sqlite3 package adds only datetime adapters (1.5 ms)
 from mydocker.recordclass import asdict, factory, fields, record
 
@@ -61,7 +62,6 @@ _COLUMNS = list(fields(ContainerRecord))
 
 def now() -> str:
     """An RFC 3339 UTC time with microseconds, as the records store times (without datetime's import)."""
-    import time
     seconds, ns = divmod(time.time_ns(), 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ns // 1000:06d}Z"
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from mydocker.lazy import lazy_module
+
+snapshot = lazy_module("mydocker.image.snapshot")
 
 
 def tree_size(path: str) -> int:
@@ -37,7 +40,6 @@ def _same_device(path: str, device: int) -> bool:
 def usage(engine) -> dict:
     """{"images": the image rows (all of them) with "Containers", "layers_size", "containers":
     [(record, bytes of its writable layer)], "volumes": volume documents with "Size" and "RefCount"}."""
-    from mydocker.image import snapshot
     records = engine.records.containers()
     using: dict[str, int] = {}
     for rec in records:

@@ -11,6 +11,12 @@ import os
 
 from mydocker.errors import InvalidArgument, MyDockerError, NotFound
 from mydocker.image import reference
+from mydocker.lazy import lazy_module
+
+registry_pull = lazy_module("mydocker.image.registry.pull")
+registry_push = lazy_module("mydocker.image.registry.push")
+auth = lazy_module("mydocker.image.registry.auth")
+registry_client = lazy_module("mydocker.image.registry.client")
 
 
 class Distribution:
@@ -39,14 +45,13 @@ class Distribution:
 
     def pull(self, name: str, platform: str | None = None, tls_verify: bool | None = None, progress=None):
         """Pull `name` and tag it; returns the Pulled record (manifest digest, fetched layer count)."""
-        from mydocker.image.registry.pull import RefusedImage, pull
         ref = reference.parse(name)
         canonical = str(ref)
         before = self.records.image_for(canonical)
         try:
-            pulled = pull(self.store, ref, platform=platform, tls_verify=tls_verify,
-                          insecure_registries=self.insecure_registries(), progress=progress)
-        except RefusedImage as e:  # nothing of a refused image stays
+            pulled = registry_pull.pull(self.store, ref, platform=platform, tls_verify=tls_verify,
+                                        insecure_registries=self.insecure_registries(), progress=progress)
+        except registry_pull.RefusedImage as e:  # nothing of a refused image stays
             self.images.sweep(e.blobs, e.diff_ids)
             raise
         self.images.register(pulled.manifest_digest, [canonical])   # the tag, written last
@@ -58,27 +63,23 @@ class Distribution:
 
     def push(self, name: str, tls_verify: bool | None = None, progress=None, chunk_size: int | None = None,
              credentials: tuple[str, str] | None = None) -> str:
-        from mydocker.image.registry.push import CHUNK_SIZE, push
         ref = reference.parse(name)
         manifest = self.records.image_for(str(ref))
         if manifest is None:
             raise NotFound(f"image {ref.familiar} not found locally: tag an image with that name before pushing it")
-        return push(self.store, ref, manifest, tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
-                    progress=progress, chunk_size=chunk_size or CHUNK_SIZE, credentials=credentials)
+        return registry_push.push(self.store, ref, manifest, tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
+                                  progress=progress, chunk_size=chunk_size or registry_push.CHUNK_SIZE, credentials=credentials)
 
     def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
         """Check the credentials against the registry, then store them (unless not `store`: the API's
         clients keep their own); return the credentials file."""
-        from mydocker.image.registry import auth
-        from mydocker.image.registry.client import RegistryClient
         domain = registry_domain(server)
-        client = RegistryClient(domain, "", tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
-                                credentials=(user, password))
+        client = registry_client.RegistryClient(domain, "", tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
+                                                credentials=(user, password))
         client.login()
         return auth.store(domain, user, password) if store else ""
 
     def logout(self, server: str) -> bool:
-        from mydocker.image.registry import auth
         return auth.erase(registry_domain(server))
 
 

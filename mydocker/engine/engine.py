@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from mydocker.recordclass import lazy
+from mydocker.errors import StoreUnavailable
+from mydocker.lazy import lazy_module
+
+platform = lazy_module("platform")
+database = lazy_module("mydocker.engine.database")
+engine_images = lazy_module("mydocker.engine.images")
+image_store = lazy_module("mydocker.image.store")
+engine_networks = lazy_module("mydocker.engine.networks")
+engine_volumes = lazy_module("mydocker.engine.volumes")
+engine_containers = lazy_module("mydocker.engine.containers")
+snapshot = lazy_module("mydocker.image.snapshot")
 
 DEFAULT_ROOT = "/var/lib/mydocker"
 DEFAULT_RUNROOT = "/run/mydocker"
@@ -26,35 +38,28 @@ class Engine:
 
     @lazy
     def records(self):
-        from mydocker.engine.database import Records
-        return Records(os.path.join(self.root, RECORDS))
+        return database.Records(os.path.join(self.root, RECORDS))
 
     @lazy
     def images(self):
-        from mydocker.engine.images import ImageService
-        from mydocker.image.store import ImageStore
-        store = ImageStore(os.path.join(self.root, "image"))
-        return ImageService(self.records, store)
+        store = image_store.ImageStore(os.path.join(self.root, "image"))
+        return engine_images.ImageService(self.records, store)
 
     @lazy
     def networks(self):
-        from mydocker.engine.networks import NetworkService
-        return NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT)
+        return engine_networks.NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT)
 
     @lazy
     def volumes(self):
-        from mydocker.engine.volumes import VolumeService
-        return VolumeService(self.records, self.root)
+        return engine_volumes.VolumeService(self.records, self.root)
 
     @lazy
     def containers(self):
-        from mydocker.engine.containers import ContainerService
-        return ContainerService(self.records, lambda: self.images, lambda: self.networks,
-                                os.path.join(self.root, "containers"), os.path.join(self.runroot, "runtime"))
+        return engine_containers.ContainerService(self.records, lambda: self.images, lambda: self.networks,
+                                                  os.path.join(self.root, "containers"), os.path.join(self.runroot, "runtime"))
 
     def info(self) -> dict:
         """Docker's /info fields."""
-        from mydocker.image import snapshot
         containers = self.records.containers()
         return {
             "Containers": len(containers),
@@ -76,7 +81,6 @@ class Engine:
     def list_networks(self) -> tuple[list, list[str]]:
         """(every network, warnings): overlay networks other hosts created are joined first."""
         warnings = []
-        from mydocker.errors import StoreUnavailable
         try:
             self.networks.join_cluster_networks()
         except StoreUnavailable as e:
@@ -97,7 +101,6 @@ class Engine:
 
 
 def version() -> dict:
-    import platform
     return {"Version": VERSION, "ApiVersion": "1.43", "Os": "linux", "Arch": os.uname().machine,
             "KernelVersion": os.uname().release, "PythonVersion": platform.python_version()}
 
@@ -130,7 +133,6 @@ def _close_old_root(root: str) -> None:
     """Private modes for a root made by an older version. Others keep the x bit where they had it on
     the root and containers/ (a --userns remap container made earlier walks through them to its
     rootfs); image/ and volumes/ lose it, and each volume its old 0701."""
-    import stat
     keep_x = {root: True, os.path.join(root, "containers"): True}
     for name in PRIVATE_DIRS:
         os.makedirs(os.path.join(root, name), mode=0o700, exist_ok=True)

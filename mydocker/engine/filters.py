@@ -4,6 +4,11 @@ before, since), -a, -n and -l, over the observed records."""
 from __future__ import annotations
 
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+re = lazy_module("re")
+reference = lazy_module("mydocker.image.reference")
+labels = lazy_module("mydocker.engine.labels")
 
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 KEYS = ("status", "name", "id", "exited", "ancestor", "label", "health", "before", "since")
@@ -55,7 +60,6 @@ def select(service, opts) -> list:
 
 
 def matches(rec, filters: dict[str, list[str]], order: dict[str, int], records) -> bool:
-    import re
     for key, values in filters.items():
         if key == "status" and rec.status not in values:
             return False
@@ -68,8 +72,7 @@ def matches(rec, filters: dict[str, list[str]], order: dict[str, int], records) 
         if key == "ancestor" and not any(_same_image(v, rec) for v in values):
             return False
         if key == "label":
-            from mydocker.engine.labels import labels_match
-            if not labels_match(rec.config.get("Labels"), values):
+            if not labels.labels_match(rec.config.get("Labels"), values):
                 return False
         if key == "health" and (rec.health or {}).get("Status", "none") not in values:
             return False
@@ -86,7 +89,6 @@ def matches(rec, filters: dict[str, list[str]], order: dict[str, int], records) 
 def _same_image(ref: str, rec) -> bool:
     if ref in (rec.image, rec.image_id) or rec.image_id.removeprefix("sha256:").startswith(ref):
         return True
-    from mydocker.image import reference
     try:
         return str(reference.parse(ref)) == str(reference.parse(rec.image))
     except Exception:  # noqa: BLE001 - not a reference: no match

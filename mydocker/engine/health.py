@@ -13,7 +13,16 @@ import os
 import time
 
 from mydocker.engine.options import Healthcheck
-from mydocker.errors import InvalidArgument
+from mydocker.errors import InvalidArgument, MyDockerError
+from mydocker.lazy import lazy_module
+
+re = lazy_module("re")
+database = lazy_module("mydocker.engine.database")
+logs = lazy_module("mydocker.engine.logs")
+select = lazy_module("select")
+signal = lazy_module("signal")
+jsonio = lazy_module("mydocker.jsonio")
+api = lazy_module("mydocker.runtime.api")
 
 SECOND = 1_000_000_000
 DEFAULTS = {"Interval": 30 * SECOND, "Timeout": 30 * SECOND, "Retries": 3, "StartPeriod": 0}
@@ -25,7 +34,6 @@ _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s"
 
 def parse_duration(text: str, flag: str) -> int:
     """A Go duration ("30s", "1m30s", "500ms", "1.5h") in ns; InvalidArgument naming the flag."""
-    import re
     parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", text)
     if text in ("0",):
         return 0
@@ -115,32 +123,25 @@ def judge(health: dict, hc: dict, exit_code: int, output: str, start: str, end: 
 
 def probe(service, container_id: str) -> None:
     """In a monitor's worker: run the container's healthcheck once and record the result."""
-    from mydocker.engine.database import now
     rec = service.records.get_container(container_id)
     hc = active(rec.config) if rec is not None else None
     if hc is None or rec.status != "running":
         return
-    start = now()
+    start = database.now()
     exit_code, output = _run(service, rec, hc)
     current = service.records.get_container(container_id)
     if current is None or current.status != "running" or current.started_at != rec.started_at:
         return  # stopped or restarted meanwhile: this probe belongs to a run that is over
-    from mydocker.engine.logs import parse_time
     try:
-        ran = time.time() - parse_time(rec.started_at) / 1e9
+        ran = time.time() - logs.parse_time(rec.started_at) / 1e9
     except (TypeError, ValueError):
         ran = float("inf")
-    health = judge(current.health, hc, exit_code, output, start, now(), ran * SECOND < hc["StartPeriod"])
+    health = judge(current.health, hc, exit_code, output, start, database.now(), ran * SECOND < hc["StartPeriod"])
     service.records.update_container(container_id, unless_status=("removing", "exited"), health=health)
 
 
 def _run(service, rec, hc: dict) -> tuple[int, str]:
     """(exit code, output) of the test command in the container; -1 and Docker's message on timeout."""
-    import select
-    import signal
-    from mydocker import jsonio
-    from mydocker.runtime.api import exec_process
-    from mydocker.errors import MyDockerError
     test = hc["Test"]
     args = ["/bin/sh", "-c", test[1]] if test[0] == "CMD-SHELL" else list(test[1:])
     config = jsonio.load_file(os.path.join(service.paths.container_dir(rec.id), "config.json"))
@@ -150,7 +151,7 @@ def _run(service, rec, hc: dict) -> tuple[int, str]:
     devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
         try:
-            proc = exec_process(service.paths.runtime_root, rec.id, process, stdio=(devnull, w, w))
+            proc = api.exec_process(service.paths.runtime_root, rec.id, process, stdio=(devnull, w, w))
         except MyDockerError as e:
             return (e.exit_code if e.exit_code in (126, 127) else 1), str(e)
         finally:

@@ -20,6 +20,20 @@ from mydocker import jsonio
 from mydocker.image import reference
 from mydocker.image.store import ImageStore
 from mydocker.recordclass import record
+from mydocker.lazy import lazy_module
+
+busybox = lazy_module("mydocker.image.busybox")
+_copy = lazy_module("copy")
+config_changes = lazy_module("mydocker.image.changes")
+image_store = lazy_module("mydocker.image.store")
+diff = lazy_module("mydocker.image.diff")
+image_layer = lazy_module("mydocker.image.layer")
+archive = lazy_module("mydocker.image.archive")
+snapshot = lazy_module("mydocker.image.snapshot")
+sc = lazy_module("mydocker.linux.syscalls")
+shutil = lazy_module("shutil")
+tarfile = lazy_module("tarfile")
+distribution = lazy_module("mydocker.engine.distribution")
 
 BUSYBOX = "docker.io/library/busybox:latest"
 _SCHEMA = """
@@ -86,13 +100,11 @@ class ImageService:
         except NoSuchImage:
             if not pull:
                 raise
-            from mydocker.engine.distribution import pull_missing
-            manifest, canonical = pull_missing(self, name, progress)
+            manifest, canonical = distribution.pull_missing(self, name, progress)
         return self._load(canonical or manifest, manifest)
 
     def provision_busybox(self) -> str:
-        from mydocker.image.busybox import build_image
-        digest, size = build_image(self.store)
+        digest, size = busybox.build_image(self.store)
         self.register(digest, [BUSYBOX])
         return digest
 
@@ -106,10 +118,9 @@ class ImageService:
         if len(diff_ids) != len(manifest["layers"]):
             raise InvalidArgument("the image's manifest and config disagree on its layers: remove and reload it")
         if not all(map(self.store.has_layer, diff_ids)):
-            from mydocker.image.layer import apply_layer
             for layer, diff_id in zip(manifest["layers"], diff_ids):
                 self.store.unpack_layer(layer["digest"], diff_id,
-                                        lambda path, target, d=diff_id: apply_layer(path, target, d))
+                                        lambda path, target, d=diff_id: image_layer.apply_layer(path, target, d))
 
     def admit(self, manifest_digests: list[str]) -> None:
         """Unpack the layers of images a load brings, before they are recorded: a layer that cannot
@@ -368,11 +379,8 @@ class ImageService:
 
     def _derive(self, manifest: dict | None, config: dict | None, layer_digest: str, layer_size: int,
                 name: str | None, changes: list[str], message: str, author: str, created_by: str) -> str:
-        import copy
-        from mydocker.image import changes as config_changes
-        from mydocker.image.store import MEDIA_LAYER
         canonical = str(reference.parse(name)) if name else None
-        config = copy.deepcopy(config) if config else empty_config()
+        config = _copy.deepcopy(config) if config else empty_config()
         created = now()
         config_changes.apply_all(config, changes)
         config["created"] = created
@@ -386,24 +394,22 @@ class ImageService:
             entry["author"] = author
         config.setdefault("history", []).append(entry)
         layers = list(manifest["layers"]) if manifest else []
-        layers.append({"mediaType": MEDIA_LAYER, "digest": layer_digest, "size": layer_size})
+        layers.append({"mediaType": image_store.MEDIA_LAYER, "digest": layer_digest, "size": layer_size})
         digest, _size = self.store.put_image(config, layers)
         self.register(digest, [canonical] if canonical else [], created)
         return self.store.read_json(digest)["config"]["digest"]
 
     def write_upper_layer(self, upper: str) -> tuple[str, int]:
         """A new layer of an overlay upper dir (whiteouts as .wh. entries): its (digest, size)."""
-        from mydocker.image.diff import write_layer
-        return self._write_blob(lambda out: write_layer(upper, out, overlay_upper=True))
+        return self._write_blob(lambda out: diff.write_layer(upper, out, overlay_upper=True))
 
     def _write_blob(self, write) -> tuple[str, int]:
         """Stream a new uncompressed layer into the store; its digest is also its diff id."""
-        from mydocker.image.diff import HashingWriter
         scratch = self.store.temp_dir(".write-")
         try:
             path = os.path.join(scratch, "layer")
             with open(path, "wb") as f:
-                out = HashingWriter(f)
+                out = diff.HashingWriter(f)
                 write(out)
             digest = out.digest
             target = self.store.blob_path(digest)
@@ -411,13 +417,11 @@ class ImageService:
                 os.rename(path, target)
             return digest, out.size
         finally:
-            import shutil
             shutil.rmtree(scratch, ignore_errors=True)
 
     def import_tar(self, stream, name: str | None, changes: list[str], message: str = "") -> str:
         """An image of one layer from a flat rootfs tar (plain, gzip, bzip2 or xz)."""
         def copy(out) -> None:
-            import tarfile
             try:
                 with tarfile.open(fileobj=stream, mode="r|*", bufsize=1 << 20) as src, \
                         tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=1 << 20) as dst:
@@ -427,16 +431,14 @@ class ImageService:
             except tarfile.TarError as e:
                 raise InvalidArgument(f"the input is not a readable tar ({e}): give a rootfs tar") from None
         digest, size = self._write_blob(copy)
-        from mydocker.image.layer import apply_layer
         try:  # refused here, as load refuses it, rather than at the first run
-            self.store.unpack_layer(digest, digest, lambda path, target: apply_layer(path, target, digest))
+            self.store.unpack_layer(digest, digest, lambda path, target: image_layer.apply_layer(path, target, digest))
         except BaseException:
             self.sweep([digest], [digest])
             raise
         return self._derive(None, None, digest, size, name, changes, message, "", "mydocker import")
 
     def save(self, names: list[str], out, fmt: str = "docker") -> None:
-        from mydocker.image import archive
         images: dict[str, list[str]] = {}
         for name in names:
             manifest, canonical = self.resolve(name)
@@ -447,7 +449,6 @@ class ImageService:
 
     def load(self, stream) -> list[str]:
         """Load an archive; return Docker's "Loaded image: ..." lines."""
-        from mydocker.image import archive
         lines = []
         loaded = archive.load(self.store, stream)
         self.admit([digest for digest, _size, _names in loaded])
@@ -459,8 +460,7 @@ class ImageService:
 
     def import_dir(self, directory: str, name: str | None, changes: list[str], message: str = "") -> str:
         """An image of one layer holding `directory` (commit under the vfs driver)."""
-        from mydocker.image.diff import write_layer
-        digest, size = self._write_blob(lambda out: write_layer(directory, out, overlay_upper=False))
+        digest, size = self._write_blob(lambda out: diff.write_layer(directory, out, overlay_upper=False))
         return self._derive(None, None, digest, size, name, changes, message, "", "mydocker commit (vfs)")
 
     def export_container(self, container_dir: str, manifest_digest: str, out) -> None:
@@ -468,22 +468,18 @@ class ImageService:
 
         A stopped overlay container is viewed through a read-only overlay with its upper dir as
         the topmost lower (a second writable mount of one upper dir is not allowed)."""
-        from mydocker.errors import NotFound
-        from mydocker.image import snapshot
-        from mydocker.image.diff import write_layer
-        from mydocker.linux import syscalls as sc
         rootfs = os.path.join(container_dir, "rootfs")
         if not os.path.isdir(container_dir):
             raise NotFound("the container's filesystem is gone: it was removed")
         if os.path.ismount(rootfs) or snapshot.driver_of(container_dir) == "vfs":
-            write_layer(rootfs, out, overlay_upper=False)
+            diff.write_layer(rootfs, out, overlay_upper=False)
             return
         view = os.path.join(container_dir, "export")
         os.makedirs(view, exist_ok=True)
         lowers = self.layer_dirs(manifest_digest) or [snapshot._empty_layer(container_dir)]
         snapshot.mount_overlay(lowers, None, None, view, top=(os.path.join(container_dir, "upper"),))
         try:
-            write_layer(view, out, overlay_upper=False)
+            diff.write_layer(view, out, overlay_upper=False)
         finally:
             sc.umount2(view, sc.MNT_DETACH)
             os.rmdir(view)

@@ -7,6 +7,14 @@ import os
 import time
 
 from mydocker.engine.database import ContainerRecord
+from mydocker.lazy import lazy_module
+
+network_schema = lazy_module("mydocker.engine.network_schema")
+sqlite3 = lazy_module("_sqlite3")
+jsonio = lazy_module("mydocker.jsonio")
+snapshot = lazy_module("mydocker.image.snapshot")
+logs = lazy_module("mydocker.engine.logs")
+engine_health = lazy_module("mydocker.engine.health")
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -139,12 +147,11 @@ def _endpoint(network_id: str = "", ip: str = "", prefix: int = 0, gateway: str 
 def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str) -> dict:
     """Docker's NetworkSettings: one entry per network joined (addresses while it runs); the
     top-level address fields are the default bridge network's, as in Docker (empty on others)."""
-    from mydocker.engine.network_schema import DEFAULT_NETWORK
     ports: dict[str, list] = {}
     joined = {}
     for ep in endpoints:
         net = networks.get(ep.network)
-        names = None if ep.network == DEFAULT_NETWORK else [sandbox.name if sandbox else "", container_id[:12],
+        names = None if ep.network == network_schema.DEFAULT_NETWORK else [sandbox.name if sandbox else "", container_id[:12],
                                                             *ep.aliases]  # what the network's DNS answers to
         joined[ep.network] = _endpoint(net.id if net else "", ep.ip, int(net.subnet.split("/")[1]) if net else 0,
                                        net.gateway if net else "", ep.mac, ep.veth, ep.aliases, names)
@@ -152,7 +159,7 @@ def network_settings(mode: str, sandbox, endpoints: list, networks: dict, contai
             ports.setdefault(f"{cport}/{proto}", []).append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
     if not joined and not mode.startswith("container:"):  # stopped, or none/host: the network it belongs to
         joined[mode] = _endpoint(networks[mode].id if mode in networks else "")
-    default = joined.get(DEFAULT_NETWORK) or _endpoint()
+    default = joined.get(network_schema.DEFAULT_NETWORK) or _endpoint()
     return {"Bridge": "", "SandboxID": container_id if sandbox else "", "HairpinMode": False,
             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
             "SandboxKey": (sandbox.netns or "") if sandbox else "", "SecondaryIPAddresses": None,
@@ -166,11 +173,9 @@ def published_ports(db) -> dict[str, list]:
     """Container id -> the ports its endpoints publish now ([proto, host_ip, host_port, container_port]).
     Read from the endpoints table directly (engine/network_store.py owns it): `ps` does not load the
     network service (its start-up budget, tests/integration/test_import_budget.py)."""
-    import _sqlite3
-    from mydocker import jsonio
     try:
         rows = db.execute("SELECT container, ports FROM endpoints").fetchall()
-    except _sqlite3.OperationalError:  # no network was ever set up in this root
+    except sqlite3.OperationalError:  # no network was ever set up in this root
         return {}
     out: dict[str, list] = {}
     for container, ports in rows:
@@ -193,7 +198,6 @@ def _spec(container_dir: str) -> dict:
 
 
 def _driver(container_dir: str) -> str:
-    from mydocker.image import snapshot
     return snapshot.driver_of(container_dir)
 
 
@@ -228,11 +232,10 @@ def human_duration(seconds: float) -> str:
 
 
 def _ago(stamp: str | None, now: float) -> float:
-    from mydocker.engine.logs import parse_time
     if not stamp:
         return 0.0
     try:
-        return max(0.0, now - parse_time(stamp) / 1e9)
+        return max(0.0, now - logs.parse_time(stamp) / 1e9)
     except ValueError:
         return 0.0
 
@@ -242,8 +245,7 @@ def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     if rec.status == "running":
         health = ""
         if rec.health:
-            from mydocker.engine.health import status_suffix
-            health = status_suffix(rec.health)
+            health = engine_health.status_suffix(rec.health)
         return f"Up {human_duration(_ago(rec.started_at, now))}{health}"
     if rec.status == "paused":
         return f"Up {human_duration(_ago(rec.started_at, now))} (Paused)"
@@ -282,9 +284,8 @@ def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = 
 
 
 def _created_at(stamp: str) -> str:
-    from mydocker.engine.logs import parse_time
     try:
-        seconds = parse_time(stamp) / 1e9
+        seconds = logs.parse_time(stamp) / 1e9
     except ValueError:
         return stamp
     return time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(seconds))

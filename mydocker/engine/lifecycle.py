@@ -21,19 +21,20 @@ from mydocker import jsonio
 from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, InvalidArgument, MyDockerError,
                              NotFound, RuntimeFailure)
 
+network_ports = lazy_module("mydocker.network.ports")
+bundle_config = lazy_module("mydocker.engine.bundle_config")
+monitor = lazy_module("mydocker.engine.monitor_client")  # only the commands that talk to it load it
+health = lazy_module("mydocker.engine.health")
+logs = lazy_module("mydocker.engine.logs")
+api = lazy_module("mydocker.runtime.api")
+snapshot = lazy_module("mydocker.image.snapshot")
+names = lazy_module("mydocker.engine.names")
+subprocess = lazy_module("subprocess")
+userns = lazy_module("mydocker.engine.userns")
+
 LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")   # Docker's `wait --condition`
 
-
-class _LazyMonitor:
-    """The monitor's client: only the commands that talk to it pay for loading it."""
-
-    def __getattr__(self, name: str):
-        from mydocker.engine import monitor_client as module
-        return getattr(module, name)
-
-
-monitor = _LazyMonitor()
 
 
 _ERRORS = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invalid": InvalidArgument,
@@ -60,8 +61,7 @@ def parse_log_opts(values: list[str]) -> dict:
         if key == "max-file" and (not value.isdigit() or int(value) < 1):
             raise InvalidArgument(f"invalid --log-opt {item!r}: max-file needs a whole number of at least 1")
         if key == "max-size":
-            from mydocker.engine.logs import parse_size
-            parse_size(value)
+            logs.parse_size(value)
         out[key] = value
     return out
 
@@ -98,10 +98,9 @@ def _mount_doc(m) -> dict:
 
 def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
     """Config.ExposedPorts: the image's EXPOSE and `--expose`, as {"80/tcp": {}}."""
-    from mydocker.network.ports import parse_exposed
     ports = {}
     for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}), *(getattr(opts, "expose", None) or [])]:
-        for port, proto in parse_exposed(spec):
+        for port, proto in network_ports.parse_exposed(spec):
             ports[f"{port}/{proto}"] = {}
     return ports
 
@@ -123,8 +122,7 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     if exposed:
         out["ExposedPorts"] = exposed
     if getattr(opts, "healthcheck", None) or cfg.get("Healthcheck"):
-        from mydocker.engine.health import config_healthcheck
-        healthcheck = config_healthcheck(image_config, opts.healthcheck)
+        healthcheck = health.config_healthcheck(image_config, opts.healthcheck)
         if healthcheck:
             out["Healthcheck"] = healthcheck
     return out
@@ -133,11 +131,10 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
 def _config_env(image_cfg: dict, opts) -> list[str]:
     """Docker's Config.Env: the image's and -e's, not what the engine adds when it runs (HOSTNAME,
     HOME, TERM): `commit` makes an image of it."""
-    from mydocker.engine.bundle_config import DEFAULT_PATH, merge_env, validate_env
     env = list(image_cfg.get("Env") or [])
     if not any(e.startswith("PATH=") for e in env):
-        env.insert(0, DEFAULT_PATH)
-    return merge_env(env, validate_env(opts.env))
+        env.insert(0, bundle_config.DEFAULT_PATH)
+    return bundle_config.merge_env(env, bundle_config.validate_env(opts.env))
 
 
 # --- the lifecycle --------------------------------------------------------------------------
@@ -161,19 +158,17 @@ class Lifecycle:
     # launching (the CLI side, then the monitor's worker)
 
     def launch_via_monitor(self, container_id: str) -> int:
-        from mydocker.engine.logs import parse_size
         rec = self.records.get_container(container_id)
         log = (rec.host_config.get("LogConfig") or {}).get("Config") or {}
         healthcheck = None
         if rec.config.get("Healthcheck"):
-            from mydocker.engine.health import active
-            healthcheck = active(rec.config)
+            healthcheck = health.active(rec.config)
         reply = monitor.request(self.paths.root, self.paths.runroot, {
             "op": "launch", "id": container_id, "tty": bool(rec.config.get("Tty")),
             "health_interval": healthcheck["Interval"] / 1e9 if healthcheck else 0,
             "interactive": bool(rec.config.get("OpenStdin")), "stdin_once": bool(rec.config.get("StdinOnce")),
             "log_path": self.paths.log_path(container_id),
-            "log": {"max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
+            "log": {"max_size": logs.parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "max_file": int(log.get("max-file", 1))}})
         if "error" in reply:
             raise _ERRORS.get(reply["error"], RuntimeFailure)(reply["message"])
@@ -182,11 +177,10 @@ class Lifecycle:
     def watch_health(self, container_id: str, pid: int, config: dict) -> None:
         """A foreground run's healthcheck: the monitor probes it until `pid` (its init) exits. Best
         effort: a container whose health cannot be watched still runs."""
-        from mydocker.engine.health import active, starting
-        healthcheck = active(config)
+        healthcheck = health.active(config)
         if healthcheck is None:
             return
-        self.records.update_container(container_id, health=starting())
+        self.records.update_container(container_id, health=health.starting())
         try:
             monitor.request(self.paths.root, self.paths.runroot, {
                 "op": "watch", "id": container_id, "pid": pid, "health_interval": healthcheck["Interval"] / 1e9})
@@ -195,7 +189,6 @@ class Lifecycle:
 
     def launch(self, container_id: str, stdio: list[int], channel, me: str) -> dict:
         """In a monitor's worker: create and start the container with the monitor's pipes."""
-        from mydocker.runtime.api import create, start
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing" or rec.manually_stopped:  # `start` clears the flag first
             if rec is not None and rec.status == "restarting":
@@ -208,23 +201,21 @@ class Lifecycle:
             self.delete_runtime(container_id)  # what a crash or the last run left
             self.mount_rootfs(container_id)
             config = jsonio.load_file(os.path.join(directory, "config.json"))
-            from mydocker.engine import userns  # --userns remap: pinned again after a reboot, before its netns
             userns.restore(config, self.paths.runroot, container_id)
             self.networks.ensure_attached(container_id)  # attached again after a stop (config.json paths stay)
-            _state, init = create(self.paths.runtime_root, container_id, directory, config, stdio=tuple(stdio))
+            _state, init = api.create(self.paths.runtime_root, container_id, directory, config, stdio=tuple(stdio))
             fds = [init.console_fd] if init.console_fd is not None else None
             channel.send({"type": "started", "pid": init.pid}, fds)
             try:
-                start(self.paths.runtime_root, container_id)
+                api.start(self.paths.runtime_root, container_id)
             except ProcessLookupError:
                 # runtime.start opens a pidfd after releasing the init: a command as quick as `true`
                 # can be gone, and reaped by the monitor, by then. It ran: the monitor has its status.
                 pass
-            from mydocker.engine.health import active, starting
             recorded = self.records.update_container(container_id, unless_status=("removing",), status="running",
                                                      pid=init.pid, started_at=now(), monitor=me, error="",
                                                      exit_code=0, oom_killed=False,
-                                                     health=starting() if active(rec.config) else {})
+                                                     health=health.starting() if health.active(rec.config) else {})
             now_rec = self.records.get_container(container_id)
             if recorded and now_rec is not None:
                 events.container(self.paths.runroot, now_rec, "start")
@@ -250,11 +241,9 @@ class Lifecycle:
             return {"error": kind, "message": str(error)}
 
     def delete_runtime(self, container_id: str) -> None:
-        from mydocker.runtime.api import delete
-        delete(self.paths.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
+        api.delete(self.paths.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
 
     def mount_rootfs(self, container_id: str) -> None:
-        from mydocker.image import snapshot
         directory = self.paths.container_dir(container_id)
         if os.path.ismount(os.path.join(directory, "rootfs")):
             return
@@ -266,12 +255,11 @@ class Lifecycle:
 
     def exited(self, container_id: str, code: int) -> bool:
         """In a monitor's worker: record the exit, tear down; True if the restart policy restarts it."""
-        from mydocker.runtime.api import oom_killed
         rec = self.records.get_container(container_id)
         if rec is None or rec.status == "removing":
             return False  # `rm` is tearing it down
         try:
-            oom = oom_killed(self.paths.runtime_root, container_id)  # before the cgroup goes
+            oom = api.oom_killed(self.paths.runtime_root, container_id)  # before the cgroup goes
         except MyDockerError:
             oom = False  # no runtime state left: nothing to tell
         policy = rec.host_config.get("RestartPolicy") or {}
@@ -314,14 +302,13 @@ class Lifecycle:
 
     def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> ContainerRecord:
         """StopSignal (or `sig`), `timeout` seconds, then SIGKILL; returns once the exit is recorded."""
-        from mydocker.runtime.api import parse_signal
         rec = self.observation.find(ref)
         self.records.update_container(rec.id, manually_stopped=True)
         if rec.status not in ("running", "paused"):  # a paused one is thawed once signalled, as Docker does
             if rec.status == "restarting":
                 self.observation.record_lost(rec, rec.exit_code or 0, "")
             return rec
-        sig = parse_signal(sig or rec.config.get("StopSignal") or "SIGTERM")
+        sig = api.parse_signal(sig or rec.config.get("StopSignal") or "SIGTERM")
         timeout = rec.config.get("StopTimeout", 10) if timeout is None else timeout
         self._signal(rec, sig)
         if not self.observation.wait_gone(rec, max(timeout, 0)):
@@ -333,8 +320,7 @@ class Lifecycle:
         return done
 
     def kill(self, ref: str, sig: str = "KILL") -> ContainerRecord:
-        from mydocker.runtime.api import parse_signal
-        number = parse_signal(sig)
+        number = api.parse_signal(sig)
         rec = self.observation.find(ref)
         if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.name} is not running: only a running container can be signalled")
@@ -396,9 +382,8 @@ class Lifecycle:
         return rec
 
     def rename(self, ref: str, new_name: str) -> None:
-        from mydocker.engine.names import check_name
         rec = self.records.find_container(ref)
-        name = check_name(new_name)
+        name = names.check_name(new_name)
         if name == rec.name:
             raise InvalidArgument(f"container {rec.name} already has that name: give a different one")
         self.records.rename_container(rec.id, name)
@@ -418,7 +403,6 @@ class Lifecycle:
 
     def top(self, ref: str, ps_args: list[str]) -> tuple[str, list[str]]:
         """The host's `ps` (default -ef), its lines limited to the container's processes."""
-        import subprocess
         rec = self.observation.find(ref)
         if rec.status not in ("running", "paused"):
             raise Conflict(f"container {rec.name} is not running: top needs a running container")
@@ -440,18 +424,16 @@ class Lifecycle:
 
     def _signal(self, rec: ContainerRecord, sig: int) -> None:
         """Signal the init; a paused container is thawed after, so that it can act on it (Docker's way)."""
-        from mydocker.runtime.api import kill
         try:
-            kill(self.paths.runtime_root, rec.id, sig)
+            api.kill(self.paths.runtime_root, rec.id, sig)
         except (Conflict, NotFound, ProcessLookupError):
             pass  # it is gone already
         if rec.status == "paused":
             self._thaw(rec)
 
     def _thaw(self, rec: ContainerRecord) -> None:
-        from mydocker.runtime.api import resume
         try:
-            resume(self.paths.runtime_root, rec.id)
+            api.resume(self.paths.runtime_root, rec.id)
         except (Conflict, NotFound):
             pass  # not paused in the runtime (any more), or gone
         self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
@@ -459,7 +441,6 @@ class Lifecycle:
 
     def pause(self, ref: str) -> ContainerRecord:
         """Freeze every process of the container (the freezer cgroup, through the runtime)."""
-        from mydocker.runtime.api import pause
         rec = self.observation.find(ref)
         with self.paths.container_lock(rec.id):
             rec = self.observation.observe(self.records.get_container(rec.id) or rec)
@@ -467,19 +448,18 @@ class Lifecycle:
                 raise Conflict(f"container {rec.name} is already paused")
             if rec.status != "running":
                 raise Conflict(f"container {rec.name} is not running")
-            pause(self.paths.runtime_root, rec.id)
+            api.pause(self.paths.runtime_root, rec.id)
             self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="paused")
         events.container(self.paths.runroot, rec, "pause")
         return rec
 
     def unpause(self, ref: str) -> ContainerRecord:
-        from mydocker.runtime.api import resume
         rec = self.observation.find(ref)
         with self.paths.container_lock(rec.id):
             rec = self.observation.observe(self.records.get_container(rec.id) or rec)
             if rec.status != "paused":
                 raise Conflict(f"container {rec.name} is not paused")
-            resume(self.paths.runtime_root, rec.id)
+            api.resume(self.paths.runtime_root, rec.id)
             self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
         events.container(self.paths.runroot, rec, "unpause")
         return rec

@@ -11,6 +11,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+calendar = lazy_module("calendar")
+re = lazy_module("re")
+units = lazy_module("mydocker.engine.units")
 
 LOG_NAME = "{id}-json.log"        # Docker's file name, under the container's directory
 PARTIAL = 16 * 1024               # Docker cuts lines longer than this into partial messages
@@ -32,8 +38,6 @@ def rfc3339nano(ns: int, fixed: bool = False) -> str:
 
 def parse_time(text: str) -> int:
     """RFC 3339 (any fraction, Z or ±hh:mm) -> nanoseconds since the epoch."""
-    import calendar
-    import re
     m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)?", text)
     if not m:
         raise ValueError(text)
@@ -114,10 +118,8 @@ def writer_for(path: str, log_config: dict) -> LogWriter:
 
 def parse_size(text: str) -> int:
     """--log-opt max-size: 10k, 5m, 1g (Docker's units, powers of 1024)."""
-    from mydocker.engine.units import ram_in_bytes
-    from mydocker.errors import InvalidArgument
     try:
-        return ram_in_bytes(text)
+        return units.ram_in_bytes(text)
     except ValueError:
         raise InvalidArgument(f"invalid --log-opt max-size={text}: use a size such as 512k, 10m or 1g") from None
 

@@ -29,6 +29,19 @@ import sys
 import time
 
 from mydocker.engine.monitor_client import LOCK, LOG, SOCKET, idle_timeout
+from mydocker.lazy import lazy_module
+
+traceback = lazy_module("traceback")
+engine = lazy_module("mydocker.engine.engine")
+health = lazy_module("mydocker.engine.health")
+importlib = lazy_module("importlib")
+gc = lazy_module("gc")
+resource = lazy_module("resource")
+sc = lazy_module("mydocker.linux.syscalls")
+libc = lazy_module("mydocker.linux.libc")
+observation = lazy_module("mydocker.engine.observation")
+api = lazy_module("mydocker.runtime.api")
+logs = lazy_module("mydocker.engine.logs")
 
 RESTART = 3                         # an exit worker's code asking for a restart
 _NOFILE = (1024, 1024)             # the open-files limit the monitor was started with
@@ -65,8 +78,7 @@ class Monitor:
         self.lock_fd = lock_fd
         self.root = root
         self.runroot = runroot
-        from mydocker.engine.observation import identity
-        self.me = identity(os.getpid())  # recorded with each container: `ps` knows whether we still watch it
+        self.me = observation.identity(os.getpid())  # recorded with each container: `ps` knows whether we still watch it
         self.ep = select.epoll()
         self.handlers: dict[int, object] = {}
         self.containers: dict[str, _Container] = {}
@@ -153,10 +165,9 @@ class Monitor:
             conn.close()
             return
         if c is None:
-            from mydocker.engine.logs import LogWriter
             log = msg.get("log") or {}
-            c = self.containers[cid] = _Container(cid, msg, LogWriter(msg["log_path"], log.get("max_size", 0),
-                                                                      log.get("max_file", 1)))
+            c = self.containers[cid] = _Container(cid, msg, logs.LogWriter(msg["log_path"], log.get("max_size", 0),
+                                                                           log.get("max_file", 1)))
         c.params = msg
         c.restart_at = 0.0
         if c.exiting:
@@ -211,7 +222,6 @@ class Monitor:
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
-        from mydocker.runtime.api import channel_pair
         tty, interactive = c.params.get("tty"), c.params.get("interactive")
         stdio = [-1, -1, -1]
         ours = []
@@ -223,7 +233,7 @@ class Monitor:
                 r, w = os.pipe2(os.O_CLOEXEC)
                 stdio[i] = w
                 ours.append((r, "stdout" if i == 1 else "stderr"))
-        parent, child = channel_pair()
+        parent, child = api.channel_pair()
         c.launching = True
         c.status = None
         pid = os.fork()
@@ -250,9 +260,7 @@ class Monitor:
         self.watch(parent.sock.detach(), self._channel(c))
 
     def _in_child(self) -> None:
-        import resource
         resource.setrlimit(resource.RLIMIT_NOFILE, _NOFILE)  # containers get the limit a `run` would give
-        import gc
         gc.disable()  # a worker lives for milliseconds: collecting would only copy the monitor's pages
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
@@ -286,10 +294,9 @@ class Monitor:
         return read
 
     def _channel(self, c: _Container):
-        from mydocker.runtime.api import channel
 
         def receive(fd: int) -> None:
-            ch = channel(socket.socket(fileno=os.dup(fd)))
+            ch = api.channel(socket.socket(fileno=os.dup(fd)))
             try:
                 msg, fds = ch.recv()
             finally:
@@ -435,14 +442,12 @@ class Monitor:
 
 
 def _log_exception(what: str) -> None:
-    import traceback
     sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} mydocker monitor: error {what}:\n{traceback.format_exc()}")
     sys.stderr.flush()
 
 
 def _service(root: str, runroot: str):
-    from mydocker.engine.engine import Engine
-    return Engine(root=root, runroot=runroot).containers
+    return engine.Engine(root=root, runroot=runroot).containers
 
 
 def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn, me: str) -> int:
@@ -456,8 +461,7 @@ def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn
 
 
 def _health_worker(root: str, runroot: str, cid: str) -> int:
-    from mydocker.engine.health import probe
-    probe(_service(root, runroot), cid)
+    health.probe(_service(root, runroot), cid)
     return 0
 
 
@@ -484,13 +488,11 @@ _PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.en
 
 
 def _preload() -> None:
-    import importlib
     for name in _PRELOAD:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module another engineer renamed: the worker imports what it needs
             _log_exception(f"preloading {name}")
-    import gc
     gc.freeze()  # the collector in a forked worker then leaves these pages alone (fewer copy-on-write faults)
 
 
@@ -502,14 +504,11 @@ def main() -> None:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os._exit(0)  # another monitor serves this root: the client connects to it
-    import resource
     global _NOFILE
     _NOFILE = resource.getrlimit(resource.RLIMIT_NOFILE)
     # Three fds per container (two pipes and its log): raise the soft limit to the hard one we may use.
     resource.setrlimit(resource.RLIMIT_NOFILE, (_NOFILE[1], _NOFILE[1]))
-    from mydocker.linux import syscalls as sc
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # every init is reparented to us when its creator exits
-    from mydocker.linux import libc
     name = libc.buffer(b"mydocker-monitor"[:15] + b"\0")
     sc.prctl(sc.PR_SET_NAME, libc.addressof(name))
     os.ftruncate(lock, 0)

@@ -10,6 +10,11 @@ import sys
 import time
 
 from mydocker import jsonio
+from mydocker.errors import RuntimeFailure
+from mydocker.lazy import lazy_module
+
+subprocess = lazy_module("subprocess")
+socket = lazy_module("socket")
 
 SOCKET = "monitor.sock"
 LOCK = "monitor.lock"
@@ -23,7 +28,6 @@ def idle_timeout() -> float:
 
 def request(root: str, runroot: str, message: dict, timeout: float = 60) -> dict:
     """Send `message` to the root's monitor (starting it if needed) and return its reply."""
-    from mydocker.errors import RuntimeFailure
     deadline = time.monotonic() + timeout
     while True:
         sock = _connect(runroot)
@@ -66,7 +70,6 @@ def _connect(runroot: str):
 
 def _spawn(root: str, runroot: str) -> None:
     """Start a monitor in its own session and wait until it listens (or lost the race to another)."""
-    import subprocess
     os.makedirs(runroot, mode=0o711, exist_ok=True)
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     paths = list(dict.fromkeys([package_parent, *sys.path]))  # ours: the launcher's site-packages too
@@ -91,7 +94,6 @@ def _spawn(root: str, runroot: str) -> None:
 def request_input(runroot: str, container_id: str) -> int | None:
     """The running container's input (its stdin pipe, or its console with a tty) from the monitor that
     owns it, as an fd of ours; None while it has none to give (not started yet, or exited)."""
-    import socket
     sock = _connect(runroot)
     if sock is None:
         return None

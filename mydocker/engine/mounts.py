@@ -11,6 +11,10 @@ import os
 
 from mydocker.engine.options import Mount
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+csv = lazy_module("csv")
+units = lazy_module("mydocker.engine.units")
 
 TYPES = ("bind", "volume", "tmpfs")
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -54,9 +58,8 @@ def parse_mount(text: str) -> Mount:
             if value != "local":
                 raise InvalidArgument(f"volume driver {value!r} is not available: only local is")
         elif key == "tmpfs-size":
-            from mydocker.engine.units import ram_in_bytes
             try:
-                mount.tmpfs_size = ram_in_bytes(value)
+                mount.tmpfs_size = units.ram_in_bytes(value)
             except ValueError as e:
                 raise InvalidArgument(f"invalid tmpfs-size in --mount {text!r}: {e}") from None
         elif key == "tmpfs-mode":
@@ -72,7 +75,6 @@ def parse_mount(text: str) -> Mount:
 
 def _csv(text: str) -> list[str]:
     """Fields split on commas, a double-quoted field kept whole (as Docker reads it with encoding/csv)."""
-    import csv
     rows = list(csv.reader([text]))
     return [f for f in (rows[0] if rows else []) if f]
 
@@ -148,9 +150,8 @@ def tmpfs_mount(destination: str, options: str) -> dict:
                 raise InvalidArgument(f"invalid tmpfs option {opt!r} for {destination}: use size=, mode=, uid=, "
                                       "gid=, nr_inodes= or flags such as ro, exec, nosuid")
             if key == "size":
-                from mydocker.engine.units import ram_in_bytes
                 try:
-                    value = str(ram_in_bytes(value))
+                    value = str(units.ram_in_bytes(value))
                 except ValueError as e:
                     raise InvalidArgument(f"invalid tmpfs size for {destination}: {e}") from None
             data[key] = value

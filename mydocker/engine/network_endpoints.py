@@ -13,6 +13,11 @@ from _collections_abc import Callable  # not collections.abc: it imports all of 
 from mydocker.engine.network_store import NetworkStore
 from mydocker.errors import Conflict
 from mydocker.network.driver import Driver, Endpoint, JoinInfo, Network
+from mydocker.lazy import lazy_module
+
+socket = lazy_module("socket")
+network_ports = lazy_module("mydocker.network.ports")
+links = lazy_module("mydocker.network.links")
 
 
 class Endpoints:
@@ -25,11 +30,10 @@ class Endpoints:
             ifname: str) -> Endpoint:
         """Allocate the address (the driver's cluster-wide one, mirrored in the bitmap, or the bitmap's
         own) and the host ports, and record the endpoint; raises NetworkGone if the network went."""
-        from mydocker.network.ports import free_port
         veth = f"md{self.tag}{os.urandom(6).hex()}"[:15]  # a private root's tag: its leaks are findable
         rows = []
         for p in ports:
-            host_port = p.host_port or free_port(p.proto, p.host_ip)
+            host_port = p.host_port or network_ports.free_port(p.proto, p.host_ip)
             rows.append([p.proto, p.host_ip, host_port, p.container_port])
         ip = self.driver(net.driver).allocate(net, container_id, ip) or ip
         return self.store.add_endpoint(Endpoint(container_id, net.name, ip or "", veth, ifname, "", aliases, rows),
@@ -48,7 +52,6 @@ class Endpoints:
             last = not any(e.container != ep.container for e in self.store.endpoints(network=ep.network))
             self.driver(net.driver).leave(net, ep, last)
         else:  # no record says which driver made it: the veth at least goes
-            from mydocker.network import links
             links.delete(ep.veth)
         self.store.remove_endpoint(ep)
 
@@ -73,7 +76,6 @@ def published(endpoints: list[Endpoint]) -> list[tuple[str, str, int]]:
 
 def _check_host_port_free(proto: str, host_ip: str, port: int) -> None:
     """A host process already listening there would be shadowed by the DNAT rule: refuse instead."""
-    import socket
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

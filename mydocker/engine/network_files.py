@@ -14,6 +14,9 @@ from _collections_abc import Callable  # not collections.abc: it imports all of 
 
 from mydocker.engine.network_schema import DEFAULT_NETWORK, Sandbox
 from mydocker.engine.network_store import NetworkStore
+from mydocker.lazy import lazy_module
+
+etcfiles = lazy_module("mydocker.network.etcfiles")
 
 # (address, names) lines of other hosts' containers on these networks
 RemotePeers = Callable[[set], list[tuple[str, list]]]
@@ -33,7 +36,6 @@ class SandboxFiles:
     def prepare(self, sb: Sandbox, host: bool = False) -> list[dict]:
         """Write the three files of a new sandbox (with --network host: the host's own hosts file);
         return the config.json mounts that put them over the image's."""
-        from mydocker.network import etcfiles
         os.makedirs(sb.files, mode=0o755, exist_ok=True)
         if host:
             try:
@@ -57,7 +59,6 @@ class SandboxFiles:
         return etcfiles.mounts(sb.files)
 
     def write_hosts(self, sb: Sandbox) -> None:
-        from mydocker.network import etcfiles
         own, peers = [], []
         user_nets = set()
         for ep in self.store.endpoints(container=sb.container):
@@ -119,8 +120,7 @@ class SandboxFiles:
         parent = os.path.dirname(sb.files)
         if os.path.basename(sb.files) != sb.container or parent not in (self.files_dir, self.legacy_dir):
             return
-        from mydocker.network.etcfiles import NAMES
-        for name in NAMES:
+        for name in etcfiles.NAMES:
             try:
                 os.unlink(os.path.join(sb.files, name))
             except FileNotFoundError:

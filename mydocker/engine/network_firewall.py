@@ -12,6 +12,9 @@ from __future__ import annotations
 from mydocker.engine.network_store import NetworkStore
 from mydocker.errors import RuntimeFailure
 from mydocker.network.driver import Endpoint, Network
+from mydocker.lazy import lazy_module
+
+firewall = lazy_module("mydocker.network.firewall")
 
 
 class Firewall:
@@ -28,7 +31,6 @@ class Firewall:
     def rebuild(self, force: bool = False) -> bool:
         """Replace the table with what the records say, unless the network rules applied last in this
         boot are the same (call with the root's network lock held). True if it was rebuilt."""
-        from mydocker.network import firewall
         nets = self.networks()
         ruleset = firewall.Ruleset(self.table, [firewall.Net(n.bridge, n.subnet, n.internal) for n in nets])
         text = _boot_id() + firewall.batch(ruleset)  # after a reboot the table is gone
@@ -58,7 +60,6 @@ class Firewall:
             self._change(remove=_ports(ep))
 
     def _change(self, add: list | None = None, remove: list | None = None) -> None:
-        from mydocker.network import firewall
         try:
             firewall.apply(self.table, firewall.port_batch(self.table, add, remove))
         except RuntimeFailure:  # the table was deleted or changed behind our back: the records win
@@ -66,8 +67,7 @@ class Firewall:
 
 
 def _ports(ep: Endpoint) -> list:
-    from mydocker.network.firewall import Port
-    return [Port(ep.container, proto, host_port, ep.ip, cport, host_ip) for proto, host_ip, host_port, cport in ep.ports]
+    return [firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip) for proto, host_ip, host_port, cport in ep.ports]
 
 
 def _boot_id() -> str:

@@ -14,6 +14,10 @@ from mydocker.engine.network_schema import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, 
                                              Sandbox, SandboxSettings, endpoint_from_row, network_from_row, sandbox_from_row)
 from mydocker.engine.database import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.lazy import lazy_module
+
+sqlite3 = lazy_module("_sqlite3")
+ipam = lazy_module("mydocker.network.ipam")
 
 
 class NetworkGone(Exception):
@@ -50,7 +54,6 @@ class NetworkStore:
 
     def add_network(self, net: Network, bitmap: bytes) -> bool:
         """Record a network with its empty address bitmap; False if its name, id or bridge is taken."""
-        import _sqlite3 as sqlite3
         try:
             with self.records.transaction():
                 self.db.execute(f"INSERT INTO networks ({NET_COLS},bitmap) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -88,12 +91,11 @@ class NetworkStore:
     def add_endpoint(self, ep: Endpoint, net: Network, check: Callable[[], None]) -> Endpoint:
         """Allocate the endpoint's address (ep.ip, or the first free one when empty) in the network's
         bitmap and record the endpoint, in one transaction; `check` runs inside it (published ports)."""
-        from mydocker.network.ipam import Bitmap
         with self.records.transaction():
             bits = self.db.execute("SELECT bitmap FROM networks WHERE name=?", (net.name,)).fetchone()
             if bits is None:
                 raise NetworkGone()
-            bitmap = Bitmap(net.subnet, net.gateway, bits[0])
+            bitmap = ipam.Bitmap(net.subnet, net.gateway, bits[0])
             address = bitmap.allocate(ep.ip or None)
             check()
             self.db.execute("UPDATE networks SET bitmap=? WHERE name=?", (bitmap.to_bytes(), net.name))
@@ -113,11 +115,10 @@ class NetworkStore:
 
     def remove_endpoint(self, ep: Endpoint) -> None:
         """Forget the endpoint and give its address back to the network's bitmap."""
-        from mydocker.network.ipam import Bitmap
         with self.records.transaction():
             row = self.db.execute("SELECT subnet, gateway, bitmap FROM networks WHERE name=?", (ep.network,)).fetchone()
             if row:
-                bitmap = Bitmap(row[0], row[1], row[2])
+                bitmap = ipam.Bitmap(row[0], row[1], row[2])
                 bitmap.release(ep.ip)
                 self.db.execute("UPDATE networks SET bitmap=? WHERE name=?", (bitmap.to_bytes(), ep.network))
             self.db.execute("DELETE FROM endpoints WHERE container=? AND network=?", (ep.container, ep.network))
@@ -132,7 +133,6 @@ class NetworkStore:
         return [sandbox_from_row(r) for r in self.db.execute(f"SELECT {SB_COLS} FROM sandboxes")]
 
     def add_sandbox(self, sb: Sandbox) -> None:
-        import _sqlite3 as sqlite3
         try:
             with self.records.transaction():
                 self.db.execute(f"INSERT INTO sandboxes ({SB_COLS}) VALUES (?,?,?,?,?,?,?)",

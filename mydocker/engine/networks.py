@@ -32,6 +32,24 @@ from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError,
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
 from mydocker.recordclass import lazy
+from mydocker.lazy import lazy_module
+
+resolution = lazy_module("mydocker.engine.resolution")
+network_endpoints = lazy_module("mydocker.engine.network_endpoints")
+network_firewall = lazy_module("mydocker.engine.network_firewall")
+ipam = lazy_module("mydocker.network.ipam")
+ipaddress = lazy_module("ipaddress")
+network_links = lazy_module("mydocker.network.links")
+engine_labels = lazy_module("mydocker.engine.labels")
+etcfiles = lazy_module("mydocker.network.etcfiles")
+network_ports = lazy_module("mydocker.network.ports")
+engine_inspect = lazy_module("mydocker.engine.inspect")
+network_netns = lazy_module("mydocker.network.netns")
+socket = lazy_module("socket")
+userns = lazy_module("mydocker.engine.userns")
+overlay_agent_control = lazy_module("mydocker.engine.overlay_agent_control")
+bridge = lazy_module("mydocker.network.bridge")
+overlay = lazy_module("mydocker.network.overlay")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 
@@ -62,13 +80,11 @@ class NetworkService:
     @lazy
     def wiring(self):
         """An endpoint's address, ports, join and leave."""
-        from mydocker.engine.network_endpoints import Endpoints
-        return Endpoints(self.store, self.driver, self.tag)
+        return network_endpoints.Endpoints(self.store, self.driver, self.tag)
 
     @lazy
     def firewall(self):
-        from mydocker.engine.network_firewall import Firewall
-        return Firewall(self.store, self.table)
+        return network_firewall.Firewall(self.store, self.table)
 
     def bridge_name(self, network: str) -> str:
         return bridge_name(self.tag, network, default=network == DEFAULT_NETWORK)
@@ -79,11 +95,9 @@ class NetworkService:
         """The driver of that name, made on first use (its module is imported then)."""
         if name not in self._drivers:
             if name == "bridge":
-                from mydocker.network.bridge import BridgeDriver
-                self._drivers[name] = BridgeDriver()
+                self._drivers[name] = bridge.BridgeDriver()
             elif name == "overlay":
-                from mydocker.network.overlay import OverlayDriver
-                self._drivers[name] = OverlayDriver(self.root, self.tag)
+                self._drivers[name] = overlay.OverlayDriver(self.root, self.tag)
             else:
                 raise InvalidArgument(f"network driver {name!r} is not supported: use --driver bridge or overlay")
         return self._drivers[name]
@@ -122,13 +136,12 @@ class NetworkService:
     def _add_network(self, driver: Driver, name: str, subnet: str | None, gateway: str | None, internal: bool,
                      labels: dict) -> Network:
         """A network of a local driver: its subnet chosen, recorded, then made on the host."""
-        from mydocker.network.ipam import Bitmap
         with self._host_lock():
             if subnet:
                 self._check_free(subnet)
             else:
                 subnet = self._pick_subnet(name)
-            bitmap = Bitmap(subnet, gateway)
+            bitmap = ipam.Bitmap(subnet, gateway)
             net = Network(name=name, id=os.urandom(32).hex(), driver=driver.name, subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
@@ -146,19 +159,14 @@ class NetworkService:
         return net
 
     def _check_free(self, subnet: str) -> None:
-        from mydocker.network.ipam import check_free
-        check_free(subnet, [(n.name, n.subnet) for n in self.networks()], self._host_route_nets())
+        ipam.check_free(subnet, [(n.name, n.subnet) for n in self.networks()], self._host_route_nets())
 
     def _host_route_nets(self):
-        import ipaddress
-        from mydocker.network import links
-        return [ipaddress.IPv4Network((dest, bin(mask).count("1"))) for dest, mask in links.host_routes()]
+        return [ipaddress.IPv4Network((dest, bin(mask).count("1"))) for dest, mask in network_links.host_routes()]
 
     def _pick_subnet(self, name: str) -> str:
-        import ipaddress
-        from mydocker.network.ipam import pick_subnet
         used = [ipaddress.IPv4Network(n.subnet) for n in self.networks()] + self._host_route_nets()
-        return pick_subnet(name == DEFAULT_NETWORK, used)
+        return ipam.pick_subnet(name == DEFAULT_NETWORK, used)
 
     def networks(self) -> list[Network]:
         return self.store.networks()
@@ -184,8 +192,7 @@ class NetworkService:
 
     def _adopt(self, net: Network) -> Network:
         """Record a network a global driver defined (its addresses mirrored in a local bitmap)."""
-        from mydocker.network.ipam import Bitmap
-        if self.store.add_network(net, Bitmap(net.subnet, net.gateway).to_bytes()):
+        if self.store.add_network(net, ipam.Bitmap(net.subnet, net.gateway).to_bytes()):
             return net
         existing = self.get(net.name)
         if existing.driver != net.driver:
@@ -234,17 +241,15 @@ class NetworkService:
             driver = self.driver(net.driver)
             driver.delete_network(net)
             if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
-                from mydocker.engine.overlay_agent_control import stop_agent
-                stop_agent(self.runroot)  # nothing left for it to watch
+                overlay_agent_control.stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
 
     def prune(self, labels: list[str] | None = None) -> list[str]:
         """Remove user networks without containers (with `labels`, Docker's label=k / label=k=v
         filters, only those whose labels match); return their names."""
-        from mydocker.engine.labels import labels_match
         removed = []
         for net in self.networks():
-            if net.name != DEFAULT_NETWORK and labels_match(net.labels, labels or []) \
+            if net.name != DEFAULT_NETWORK and engine_labels.labels_match(net.labels, labels or []) \
                     and not self.endpoints(network=net.name):
                 try:
                     self.remove(net.name)
@@ -261,7 +266,6 @@ class NetworkService:
         container:<ref>) and the /etc files; the result goes into its config.json."""
         mode = network or DEFAULT_NETWORK
         if not hostname and mode == "host":
-            import socket
             hostname = socket.gethostname()
         hostname = hostname or container_id[:12]
         ports, aliases = list(ports or []), list(aliases or [])
@@ -294,7 +298,6 @@ class NetworkService:
                 except NetworkGone:
                     if attempt == 4 or mode != DEFAULT_NETWORK:
                         raise NotFound(f"network {mode} was removed meanwhile: create it again") from None
-            from mydocker.engine import userns  # --userns remap: the netns belongs to the container's userns
             owner = userns.path_for(self.runroot, container_id)
             with self.lock():
                 self._join(net, ep, JoinInfo(path, create_netns=True, name=name,
@@ -320,7 +323,6 @@ class NetworkService:
             netns_path, host = f"/proc/{target.pid}/ns/net", False
         self._record_sandbox(Sandbox(container_id, name, f"container:{target.id}", netns_path, False,
                                      other.hostname, other.files))
-        from mydocker.network import etcfiles
         return Attachment(mode=f"container:{target.id}", netns=netns_path, host_netns=host, hostname=other.hostname,
                           mounts=etcfiles.mounts(other.files),
                           addresses=[e.ip for e in self.endpoints(container=target.id)])
@@ -350,9 +352,8 @@ class NetworkService:
         self.wiring.join(net, ep, info)
         driver = self.driver(net.driver)
         if driver.scope == "global":  # other hosts' endpoints: forwarding entries, hosts files, a watcher
-            from mydocker.engine.overlay_agent_control import start_agent
             self.sync_network(net)
-            start_agent(self.root, self.runroot)
+            overlay_agent_control.start_agent(self.root, self.runroot)
         self.firewall.publish(ep)
 
     def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
@@ -372,7 +373,6 @@ class NetworkService:
                 aliases: list | None = None) -> Endpoint | None:
         """Add a network to a running container (another ethN in its namespace); None for a stopped
         container's own network (its aliases are kept for its next start)."""
-        from mydocker.network import links
         target = self.records.find_container(container_ref)
         sb = self.sandbox(target.id)
         if sb is None or target.status not in ("running", "created"):  # a created one is wired already
@@ -390,7 +390,7 @@ class NetworkService:
         if aliases and net.name == DEFAULT_NETWORK:
             raise InvalidArgument("network aliases only work on user-defined networks")
         ports = self._own_network_ports(target.id, net.name, list(aliases or []))
-        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), ports, links.next_ifname(sb.netns))
+        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), ports, network_links.next_ifname(sb.netns))
         try:
             with self.lock():
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
@@ -410,14 +410,13 @@ class NetworkService:
         """Connecting a container back to the network it was created on (docker-compose 1.29 disconnects
         and connects each new container to set its aliases): its published ports go with that endpoint,
         and the aliases are kept for its next start, as Docker keeps the endpoint's config."""
-        from mydocker.network.ports import PortMapping
         row = self.store.request(container_id)
         if row is None or row[1] != network:
             return []
         settings = self.store.settings(container_id)
         settings.aliases = aliases
         self.store.save_settings(container_id, settings)
-        return [PortMapping(*p) for p in row[2]]
+        return [network_ports.PortMapping(*p) for p in row[2]]
 
     def disconnect(self, network: str, container_ref: str) -> None:
         target = self.records.find_container(container_ref)
@@ -459,8 +458,7 @@ class NetworkService:
             self._drop_endpoint(ep)
         if sb is not None:
             if sb.owns_netns and sb.netns:
-                from mydocker.network import netns
-                netns.remove(sb.netns)
+                network_netns.remove(sb.netns)
             self.files.remove(sb)
             self.store.remove_sandbox(container_id)
         with self.lock():
@@ -484,21 +482,19 @@ class NetworkService:
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
-        from mydocker.engine.network_endpoints import published
-        return published(self.endpoints(container=container_id))
+        return network_endpoints.published(self.endpoints(container=container_id))
 
     def container_view(self, container_id: str) -> dict:
         """A container's network side as Docker's inspect shows it: HostConfig's NetworkMode and
         PortBindings (as asked at creation) and NetworkSettings (as attached now: empty when stopped)."""
-        from mydocker.engine.inspect import network_settings, port_bindings
         row = self.store.request(container_id)
         if row is None:
             return {}
         _name, mode, ports, _ip, _hostname = row
         endpoints = self.endpoints(container=container_id)
         known = {n.name: n for n in self.networks()}
-        return {"NetworkMode": mode, "PortBindings": port_bindings(ports),
-                "NetworkSettings": network_settings(mode, self.sandbox(container_id), endpoints, known, container_id)}
+        return {"NetworkMode": mode, "PortBindings": engine_inspect.port_bindings(ports),
+                "NetworkSettings": engine_inspect.network_settings(mode, self.sandbox(container_id), endpoints, known, container_id)}
 
     # the container flow: create → (start → stop)* → remove
 
@@ -506,8 +502,7 @@ class NetworkService:
         """When a container is created: check and record what it asks for (--network, -p, --ip,
         --hostname), attach it, and put the attachment into its config.json. The netns and /etc file
         paths depend on the id alone, so the same config.json serves every later start."""
-        from mydocker.network.ports import parse
-        mappings = [parse(p) for p in getattr(opts, "publish", None) or []]
+        mappings = [network_ports.parse(p) for p in getattr(opts, "publish", None) or []]
         mode = getattr(opts, "network", None) or DEFAULT_NETWORK
         if getattr(opts, "publish_all", False) and mode not in SPECIAL_MODES and not mode.startswith("container:"):
             # -P: each exposed port not published already, to a free one (nothing to publish without a netns of its own)
@@ -515,7 +510,7 @@ class NetworkService:
             for key in exposed or {}:
                 port, _, proto = key.partition("/")
                 if (int(port), proto) not in published and proto in ("tcp", "udp"):
-                    mappings.append(parse(key))
+                    mappings.append(network_ports.parse(key))
         settings = _resolution_settings(opts)
         if mode.startswith("container:") and settings is not None and (
                 settings.extra_hosts or settings.dns or settings.dns_search or settings.dns_options):
@@ -544,18 +539,16 @@ class NetworkService:
 
     def ensure_attached(self, container_id: str) -> Attachment | None:
         """Before a (re)start: attach as recorded at creation, unless attached already."""
-        from mydocker.network.ports import PortMapping
         row = self.store.request(container_id)
         if row is None:
             return None
         sb = self.sandbox(container_id)
         if sb is not None:
-            from mydocker.network import netns
-            if not (sb.owns_netns and sb.netns and not netns.is_pinned(sb.netns)):
+            if not (sb.owns_netns and sb.netns and not network_netns.is_pinned(sb.netns)):
                 return None
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
         name, network, ports, ip, hostname = row
-        ports = [PortMapping(*p) for p in ports]
+        ports = [network_ports.PortMapping(*p) for p in ports]
         return self.attach(container_id, name, network, ports, ip, hostname,
                            aliases=self.store.settings(container_id).aliases)
 
@@ -595,11 +588,10 @@ class NetworkService:
     def reconcile(self, live=None) -> dict:
         """After a reboot or a flush: bridges, forwarding and rules back from the records; endpoints of
         containers that no longer run (per `live(container_id) -> bool`) are detached."""
-        from mydocker.network import links, netns
         detached = []
         for sb in self.store.sandboxes():
             gone = (live is not None and not live(sb.container)) or \
-                (sb.owns_netns and sb.netns and not netns.is_pinned(sb.netns))
+                (sb.owns_netns and sb.netns and not network_netns.is_pinned(sb.netns))
             if gone:
                 self.detach(sb.container)
                 detached.append(sb.container)
@@ -608,7 +600,7 @@ class NetworkService:
             for net in nets:
                 self.driver(net.driver).create_network(net)
             if nets:
-                links.enable_ip_forward()
+                network_links.enable_ip_forward()
             self._rebuild_firewall(force=True)
         return {"networks": [n.name for n in nets], "detached": detached, "table": f"ip {self.table}"}
 
@@ -644,5 +636,4 @@ def _resolution_settings(opts):
     """--add-host, --dns... checked (engine/resolution.py, loaded only when one is given); None without."""
     if not any(getattr(opts, field, None) for field in _RESOLUTION_FIELDS):
         return None
-    from mydocker.engine.resolution import settings_from_options
-    return settings_from_options(opts)
+    return resolution.settings_from_options(opts)

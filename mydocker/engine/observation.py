@@ -14,6 +14,12 @@ import time
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.database import ContainerRecord, Records, now
 from mydocker.errors import NotFound
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.runtime.api")
+select = lazy_module("select")
+engine_logs = lazy_module("mydocker.engine.logs")
+engine_inspect = lazy_module("mydocker.engine.inspect")
 
 UNKNOWN_EXIT = 255
 LOST = "the container's monitor was gone when it exited, so its exit status is unknown"
@@ -21,15 +27,13 @@ LOST = "the container's monitor was gone when it exited, so its exit status is u
 
 def alive(monitor_identity: str) -> bool:
     """Is the process recorded as "pid:starttime" (a container's monitor) still running?"""
-    from mydocker.runtime.api import process_start_time
     pid, _, start = monitor_identity.partition(":")
-    return pid.isdigit() and process_start_time(int(pid)) == int(start or 0)
+    return pid.isdigit() and api.process_start_time(int(pid)) == int(start or 0)
 
 
 def identity(pid: int) -> str:
     """"pid:starttime": names one process for as long as the machine runs (pids are reused)."""
-    from mydocker.runtime.api import process_start_time
-    return f"{pid}:{process_start_time(pid)}"
+    return f"{pid}:{api.process_start_time(pid)}"
 
 
 class Observation:
@@ -45,12 +49,11 @@ class Observation:
         return [r for r in found if all or r.status in ("running", "restarting", "paused")]
 
     def process_alive(self, rec: ContainerRecord) -> bool:
-        from mydocker.runtime import api as runtime
         try:
-            state = runtime.state(self.paths.runtime_root, rec.id)
+            state = api.state(self.paths.runtime_root, rec.id)
         except (NotFound, ValueError, OSError):
             return False
-        return state.pid == rec.pid and runtime.status(self.paths.runtime_root, state) in ("created", "running", "paused")
+        return state.pid == rec.pid and api.status(self.paths.runtime_root, state) in ("created", "running", "paused")
 
     def observe(self, rec: ContainerRecord) -> ContainerRecord:
         """The record, corrected by what the processes say (monitor or CLI killed, crash)."""
@@ -75,7 +78,6 @@ class Observation:
 
     def wait_gone(self, rec: ContainerRecord, timeout: float | None) -> bool:
         """Wait until the init has exited (a pidfd works for a process that is not our child)."""
-        import select
         if not self.process_alive(rec):
             return True
         try:
@@ -103,7 +105,6 @@ class Observation:
 
     def logs(self, ref: str, opts, write) -> None:
         """Its log entries (api.LogsOptions) to `write(stream, data)`; with follow, until it stops."""
-        from mydocker.engine.logs import read_logs
         rec = self.find(ref)
 
         def running() -> bool:
@@ -111,14 +112,13 @@ class Observation:
             return fresh is not None and fresh.status in ("running", "restarting", "created") and (
                 fresh.status != "running" or self.process_alive(fresh))
 
-        read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
-                  timestamps=opts.timestamps, follow=running if opts.follow else None)
+        engine_logs.read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
+                              timestamps=opts.timestamps, follow=running if opts.follow else None)
 
     def attach(self, ref: str, write, poll: float = 0.02) -> None:
         """The output the container writes from now on, to `write(stream, data)`, until its next exit
         (a container not started yet: until it has run). Read from its log, which its monitor writes
         (stdin is not attached yet). The file stays open: `--rm` removes it as the container exits."""
-        from mydocker.engine.logs import follow_file
         rec = self.find(ref)
         before = rec.finished_at
         path = self.paths.log_path(rec.id)
@@ -130,11 +130,10 @@ class Observation:
             fresh = self.observe(fresh)
             return fresh.finished_at == before or fresh.status not in ("exited", "removing", "dead")
 
-        follow_file(path, write, running, poll)
+        engine_logs.follow_file(path, write, running, poll)
 
     def inspect(self, ref: str, networks=None) -> dict:
         """Docker's inspect document; `networks` (the NetworkService) fills its network side."""
-        from mydocker.engine.inspect import container_json
         rec = self.find(ref)
         network = networks.container_view(rec.id) if networks is not None else None
-        return container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id), network)
+        return engine_inspect.container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id), network)

@@ -18,9 +18,17 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from mydocker.engine.overlay_agent_control import pidfile
 from mydocker.errors import RuntimeFailure
+from mydocker.lazy import lazy_module
+
+fcntl = lazy_module("fcntl")
+signal = lazy_module("signal")
+engine = lazy_module("mydocker.engine.engine")
+cluster = lazy_module("mydocker.network.cluster")
+overlay = lazy_module("mydocker.network.overlay")
 
 CHECK = 5.0                      # seconds between the agent's checks that its watch missed nothing
 BACKOFF_MAX = 5.0                # seconds at most between the agent's reconnection attempts
@@ -64,12 +72,6 @@ def agent(root: str, runroot: str) -> int:
     Every CHECK seconds a fresh read is compared with what the watch delivered: a watch that went
     silent (a gateway that accepts it and never delivers, a peer gone without closing) is dropped too.
     """
-    import fcntl
-    import signal
-    import time
-    from mydocker.engine.engine import Engine
-    from mydocker.network.cluster import LEASE_TTL, PREFIX
-    from mydocker.network.overlay import apply_events, endpoints_by_network
     fd = os.open(pidfile(runroot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -78,9 +80,9 @@ def agent(root: str, runroot: str) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    networks = Engine(root, runroot).networks
+    networks = engine.Engine(root, runroot).networks
     driver = networks.driver("overlay")
-    prefix = f"{PREFIX}endpoints/"
+    prefix = f"{cluster.PREFIX}endpoints/"
 
     def busy() -> bool:
         return any(n.driver == "overlay" and networks.endpoints(network=n.name) for n in networks.networks())
@@ -96,26 +98,26 @@ def agent(root: str, runroot: str) -> int:
             if watch is None:
                 kvs, revision = driver.store.etcd.get_prefix(prefix)
                 state = {kv.key: kv.value for kv in kvs}
-                if not sync(endpoints_by_network(state)):
+                if not sync(overlay.endpoints_by_network(state)):
                     return 0
                 watch = driver.store.etcd.watch_prefix(prefix, revision + 1)
                 if backoff:
                     print(f"overlay agent: watching again from revision {revision + 1}", file=sys.stderr, flush=True)
                 backoff, checked, suspect = 0.0, time.monotonic(), False
-            if time.monotonic() - renewed > LEASE_TTL / 3:
+            if time.monotonic() - renewed > cluster.LEASE_TTL / 3:
                 lease = driver.renew(lease, lambda: local_endpoints(networks))
                 renewed = time.monotonic()
-            changed = apply_events(state, watch.events(1.0))
+            changed = overlay.apply_events(state, watch.events(1.0))
             if changed:
-                if not sync(endpoints_by_network(state), changed):
+                if not sync(overlay.endpoints_by_network(state), changed):
                     return 0
             elif not busy():
                 return 0
             elif time.monotonic() - checked > CHECK:
                 checked = time.monotonic()
                 fresh = {kv.key: kv.value for kv in driver.store.etcd.get_prefix(prefix)[0]}
-                changed = apply_events(state, watch.events(0))  # what was in flight during the read
-                if changed and not sync(endpoints_by_network(state), changed):
+                changed = overlay.apply_events(state, watch.events(0))  # what was in flight during the read
+                if changed and not sync(overlay.endpoints_by_network(state), changed):
                     return 0
                 if fresh == state:
                     suspect = False

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
+from mydocker.lazy import lazy_module
+
+fcntl = lazy_module("fcntl")
+subprocess = lazy_module("subprocess")
+signal = lazy_module("signal")
 
 AGENT_MODULE = "mydocker.engine.overlay_agent"
 
@@ -19,8 +24,6 @@ def pidfile(runroot: str) -> str:
 
 def start_agent(root: str, runroot: str) -> None:
     """Start the root's agent unless it runs."""
-    import fcntl
-    import subprocess
     os.makedirs(runroot, exist_ok=True)
     fd = os.open(pidfile(runroot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
@@ -40,7 +43,6 @@ def start_agent(root: str, runroot: str) -> None:
 
 
 def stop_agent(runroot: str) -> None:
-    import signal
     try:
         with open(pidfile(runroot)) as f:
             pid = int(f.read().strip() or 0)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from mydocker.engine.network_schema import SandboxSettings
 from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+ipaddress = lazy_module("ipaddress")
 
 HOST_GATEWAY = "host-gateway"   # --add-host NAME:host-gateway: the address of the host on the bridge
 
@@ -59,7 +62,6 @@ def _extra_host(entry: str) -> list[str]:
 
 
 def _address(text: str, flag: str, message: str) -> str:
-    import ipaddress
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:

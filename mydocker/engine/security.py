@@ -14,6 +14,11 @@ import stat
 from mydocker.errors import InvalidArgument
 from mydocker.engine.options import SecurityOptions  # noqa: F401 - the record lives with RunOptions
 from mydocker.runtime.api import capability_names
+from mydocker.lazy import lazy_module
+
+jsonio = lazy_module("mydocker.jsonio")
+json = lazy_module("json")
+struct = lazy_module("struct")
 
 # moby oci/caps/defaults.go less CAP_NET_RAW, as podman: CapEff 00000000a80405fb. Raw sockets let a
 # container forge packets on its network (ARP and DNS spoofing of its neighbours); ping needs none,
@@ -176,12 +181,10 @@ def parse_security_opts(values: list[str]) -> tuple[str | None, bool, bool]:
 
 
 def default_profile() -> dict:
-    from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
     return jsonio.load_file(os.path.join(os.path.dirname(__file__), "seccomp_default.json"))
 
 
 def load_profile(path: str) -> dict:
-    import json
     try:
         with open(path, "rb") as f:
             profile = json.load(f)
@@ -325,7 +328,6 @@ def find_init() -> str:
 
 def _is_static(path: str) -> bool:
     """An ELF without a PT_INTERP program header needs no dynamic loader inside the image."""
-    import struct
     try:
         with open(path, "rb") as f:
             head = f.read(64)

@@ -6,6 +6,10 @@ import os
 import time
 
 from mydocker.recordclass import record
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.runtime.api")
+datetime = lazy_module("datetime")
 
 
 @record
@@ -24,13 +28,12 @@ def _host_memory() -> int:
 
 def sample(engine, refs: list[str] | None = None, interval: float = 0.5) -> list[ContainerStats]:
     """Two readings `interval` seconds apart: CPU % is the usage between them."""
-    from mydocker.runtime.api import cgroup as container_cgroup
     records = [engine.records.find_container(r) for r in refs] if refs else \
         [c for c in engine.records.containers() if c.status in ("running", "paused")]
     groups = {}
     for rec in records:
         try:
-            cgroup = container_cgroup(engine.containers.runtime_root, rec.id)
+            cgroup = api.cgroup(engine.containers.runtime_root, rec.id)
         except Exception:  # noqa: BLE001 - gone since the listing: skip it
             cgroup = None
         if cgroup is not None:
@@ -56,10 +59,8 @@ def sample(engine, refs: list[str] | None = None, interval: float = 0.5) -> list
 def docker_reading(engine, ref: str, previous: dict | None = None) -> dict:
     """One reading as Docker's stats JSON: cpu_stats, memory_stats, pids_stats, networks, blkio_stats;
     `previous` (the last reading) becomes precpu_stats. A container that is not running reads zeros."""
-    from datetime import datetime, timezone
-    from mydocker.runtime.api import cgroup as container_cgroup
     rec = engine.containers.observation.find(ref)
-    doc = {"read": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+    doc = {"read": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
            "preread": (previous or {}).get("read", "0001-01-01T00:00:00Z"),
            "id": rec.id, "name": "/" + rec.name, "num_procs": 0,
            "precpu_stats": (previous or {}).get("cpu_stats") or _empty_cpu(),
@@ -68,7 +69,7 @@ def docker_reading(engine, ref: str, previous: dict | None = None) -> dict:
     if rec.status not in ("running", "paused"):
         return doc
     try:
-        group = container_cgroup(engine.containers.runtime_root, rec.id)
+        group = api.cgroup(engine.containers.runtime_root, rec.id)
         reading = group.stats()
     except Exception:  # noqa: BLE001 - it stopped meanwhile: zeros, as Docker shows
         return doc

@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 
 from mydocker.network.netns import is_pinned, remove  # an nsfs pin is unpinned the same way, whatever its kind
+from mydocker.lazy import lazy_module
+
+sc = lazy_module("mydocker.linux.syscalls")
 
 __all__ = ["path_for", "pin", "restore", "is_pinned", "remove"]
 
@@ -44,7 +47,6 @@ def restore(config: dict, runroot: str, container_id: str) -> None:
 
 def _create(path: str, uid_maps: list[dict], gid_maps: list[dict]) -> None:
     """A child unshares a user namespace; we write its maps (privileged, from outside) and pin it."""
-    from mydocker.linux import syscalls as sc
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
     ready_r, ready_w = os.pipe()

@@ -18,6 +18,14 @@ from mydocker.engine.database import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.recordclass import factory, record
 from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
+from mydocker.lazy import lazy_module
+
+database = lazy_module("mydocker.engine.database")
+fs = lazy_module("mydocker.linux.fs")
+engine_labels = lazy_module("mydocker.engine.labels")
+api = lazy_module("mydocker.runtime.api")
+engine_mounts = lazy_module("mydocker.engine.mounts")
+snapshot = lazy_module("mydocker.image.snapshot")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS volumes (name TEXT PRIMARY KEY, created TEXT NOT NULL, "
@@ -99,7 +107,6 @@ class VolumeService:
 
     def create(self, name: str | None = None, labels: dict | None = None, anonymous: bool = False) -> str:
         """Create a volume (idempotent for an existing name, as Docker's)."""
-        from mydocker.engine.database import now
         if name is None:
             name, anonymous = os.urandom(32).hex(), True
         if not _valid_name(name):
@@ -107,7 +114,7 @@ class VolumeService:
                                   "(at least two characters)")
         with self.records.transaction():
             self.db.execute("INSERT OR IGNORE INTO volumes VALUES (?,?,?,?)",
-                            (name, now(), int(anonymous), jsonio.dumps(labels or {})))
+                            (name, database.now(), int(anonymous), jsonio.dumps(labels or {})))
         os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
         os.chmod(os.path.join(self.dir, name), 0o700)  # a --userns remap container that mounts it adds o+x
         return name
@@ -142,7 +149,6 @@ class VolumeService:
         self._delete(name)
 
     def _delete(self, name: str) -> None:
-        from mydocker.linux.fs import remove_tree
         with self.records.transaction():
             self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
             self.db.execute("DELETE FROM volume_users WHERE volume=?", (name,))
@@ -150,16 +156,15 @@ class VolumeService:
         if os.path.isdir(path):
             doomed = os.path.join(self.dir, f".remove-{name}")
             os.rename(path, doomed)
-            remove_tree(doomed)
+            fs.remove_tree(doomed)
 
     def prune(self, all_volumes: bool = False, labels: list[str] | None = None) -> list[str]:
         """Remove unused anonymous volumes (named ones too with `all_volumes`), as Docker 23+; with
         `labels` (label=k, label=k=v filters) only those whose labels match."""
-        from mydocker.engine.labels import labels_match
         removed = []
         for name, text in self.db.execute("SELECT name, labels FROM volumes WHERE anonymous=1 OR ?",
                                           (int(all_volumes),)).fetchall():
-            if labels_match(jsonio.loads(text), labels or []) and not self.users(name):
+            if engine_labels.labels_match(jsonio.loads(text), labels or []) and not self.users(name):
                 self._delete(name)
                 removed.append(name)
         return removed
@@ -173,7 +178,6 @@ class VolumeService:
 
         Call after the container's record exists and its rootfs is mounted, before config.json
         is written: named volumes are created on demand and filled from the image."""
-        from mydocker.runtime.api import secure_join
         parsed = [parse_spec(s) for s in specs] + list(more)
         taken = {p.destination for p in parsed}
         if len(taken) != len(parsed) or taken & taken_by_tmpfs:
@@ -194,10 +198,9 @@ class VolumeService:
                 with self.records.transaction():
                     self.db.execute("INSERT OR IGNORE INTO volume_users VALUES (?,?)", (name, container_id))
                 source = self.data_dir(name)
-                inside = secure_join(rootfs, spec.destination)
+                inside = api.secure_join(rootfs, spec.destination)
                 if spec.copy and (fresh or not os.listdir(source)) and os.path.isdir(inside):
-                    from mydocker.image.snapshot import copy_layer
-                    copy_layer(inside, source)
+                    snapshot.copy_layer(inside, source)
                     st = os.stat(inside)
                     os.chown(source, st.st_uid, st.st_gid)
                     os.chmod(source, st.st_mode & 0o7777)
@@ -228,8 +231,7 @@ def for_container(records: Records, containers_dir: str, container_id: str, opts
     image_volumes = (image_config.get("config") or {}).get("Volumes")
     more, tmpfs = [], []
     if getattr(opts, "mounts", None) or getattr(opts, "tmpfs", None):
-        from mydocker.engine.mounts import for_container as mounts_for_container
-        others, tmpfs = mounts_for_container(opts)
+        others, tmpfs = engine_mounts.for_container(opts)
         more = [spec_from_mount(m) for m in others]
     if not specs and not image_volumes and not more:
         return tmpfs

@@ -72,7 +72,7 @@ BUDGET = {
         "mydocker.jsonio", "mydocker.lazy", "mydocker.linux", "mydocker.linux.fs", "mydocker.linux.libc",
         "mydocker.linux.net", "mydocker.linux.seccomp", "mydocker.linux.syscalls", "mydocker.linux.tty",
         "mydocker.network", "mydocker.network.driver", "mydocker.network.etcfiles", "mydocker.network.netns",
-        "mydocker.network.ports", "mydocker.recordclass", "mydocker.runtime", "mydocker.runtime.api",
+        "mydocker.recordclass", "mydocker.runtime", "mydocker.runtime.api",
         "mydocker.runtime.caps", "mydocker.runtime.cgroups", "mydocker.runtime.cgroups.base",
         "mydocker.runtime.cgroups.convert", "mydocker.runtime.cgroups.detect", "mydocker.runtime.cgroups.v1",
         "mydocker.runtime.channel", "mydocker.runtime.command", "mydocker.runtime.create", "mydocker.runtime.delete",
