@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("build", "Build an image from a Dockerfile", usage="build [OPTIONS] PATH | -", min_args=1, max_args=1)
@@ -17,13 +22,11 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.engine.api import BuildOptions, Streams, parse_labels
     stdin = sys.stdin.buffer.read() if "-" in (args[0], opts.file) else None  # build -, -f -
-    image_id = engine.images.build(BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
-                                                build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
-                                                network=opts.network, stdin=stdin, labels=parse_labels(opts.label)),
-                                   sys.stdout, Streams(None, 1, 2))
+    image_id = engine.images.build(api.BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
+                                                    build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
+                                                    network=opts.network, stdin=stdin, labels=api.parse_labels(opts.label)),
+                                   sys.stdout, api.Streams(None, 1, 2))
     if opts.quiet:
         print(image_id)
     return 0

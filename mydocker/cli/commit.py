@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("commit", "Create a new image from a container's changes",
@@ -15,7 +18,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.engine.api import CommitOptions
-    print(engine.containers.commit(args[0], CommitOptions(args[1] if len(args) > 1 else None, opts.change,
-                                                          message=opts.message or "", author=opts.author or "")))
+    print(engine.containers.commit(args[0], api.CommitOptions(args[1] if len(args) > 1 else None, opts.change,
+                                                              message=opts.message or "", author=opts.author or "")))
     return 0

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from mydocker.flags import Command
 from mydocker.cli.image import group
+from mydocker.lazy import lazy_module
+
+image = lazy_module("mydocker.cli.image")
+inspect = lazy_module("mydocker.cli.inspect")
 
 SUBCOMMANDS = {
     "ls": ("mydocker.cli.ps", "List containers"),
@@ -36,12 +40,10 @@ prune_command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.image import dispatch
     local = {"prune": (prune_command, handle_prune)}
     if args and args[0] == "inspect":  # `container inspect` never falls back to images
-        from mydocker.cli import inspect
         local["inspect"] = (inspect.command, lambda e, o, a: inspect.handle(e, _typed(o), a))
-    return dispatch(engine, args, SUBCOMMANDS, "container", local)
+    return image.dispatch(engine, args, SUBCOMMANDS, "container", local)
 
 
 def _typed(opts):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from mydocker.flags import Command
 from mydocker.cli.run import container_flags
+from mydocker.lazy import lazy_module
+
+run = lazy_module("mydocker.cli.run")
 
 command = container_flags(
     Command("create", "Create a new container", usage="create [OPTIONS] IMAGE [COMMAND] [ARG...]",
@@ -11,8 +14,7 @@ command = container_flags(
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.run import _pull_progress, run_options
-    run_opts = run_options(opts, args)
+    run_opts = run.run_options(opts, args)
     run_opts.detach = True  # started later by `start`, which hands it to the monitor
-    print(engine.containers.create(run_opts, progress=_pull_progress))
+    print(engine.containers.create(run_opts, progress=run._pull_progress))
     return 0

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 from mydocker.flags import Command
+from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
+jsonio = lazy_module("mydocker.jsonio")
+gotemplate = lazy_module("mydocker.cli.gotemplate")
 
 command = (
     Command("events", "Get real time events from the server", usage="events [OPTIONS]", max_args=0)
@@ -15,9 +24,6 @@ command = (
 
 def _time_ns(text: str | None, flag: str) -> int | None:
     """Unix seconds (with a fraction), an RFC 3339 time, or a duration before now (10m, 1h)."""
-    import time
-    from mydocker.errors import InvalidArgument
-    from mydocker.engine.api import parse_time
     if not text:
         return None
     seconds, dot, frac = text.partition(".")
@@ -27,14 +33,13 @@ def _time_ns(text: str | None, flag: str) -> int | None:
     if text[:-1].isdigit() and text[-1] in units:
         return time.time_ns() - int(text[:-1]) * units[text[-1]] * 1_000_000_000
     try:
-        return parse_time(text)
+        return api.parse_time(text)
     except ValueError:
         raise InvalidArgument(f"invalid {flag} {text!r}: Unix seconds, an RFC 3339 time or a duration (10m)") from None
 
 
 def line(doc: dict) -> str:
     """Docker's default line: time, type, action, actor id, (attributes sorted)."""
-    import time
     ns = doc.get("timeNano", 0)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
     attrs = (doc.get("Actor") or {}).get("Attributes") or {}
@@ -43,9 +48,6 @@ def line(doc: dict) -> str:
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    import time
-    from mydocker import jsonio
     filters: dict[str, list[str]] = {}
     for item in opts.filter or []:
         key, _, value = item.partition("=")
@@ -54,10 +56,9 @@ def handle(engine, opts, args: list[str]) -> int:
     if opts.format == "json":
         render = jsonio.dumps
     elif opts.format:
-        from mydocker.cli.gotemplate import render as template
 
         def render(doc: dict) -> str:
-            return template(opts.format, doc)
+            return gotemplate.render(opts.format, doc)
     else:
         render = line
 

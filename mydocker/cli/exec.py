@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+terminal = lazy_module("mydocker.cli.terminal")
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("exec", "Execute a command in a running container", usage="exec [OPTIONS] CONTAINER COMMAND [ARG...]",
@@ -18,10 +22,8 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.terminal import stdin_not_a_terminal, terminal_streams
-    if stdin_not_a_terminal(opts):
+    if terminal.stdin_not_a_terminal(opts):
         return 1
-    from mydocker.engine.api import ExecOptions
-    return engine.containers.exec(args[0], ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
-                                                       tty=opts.tty, interactive=opts.interactive,
-                                                       detach=opts.detach), terminal_streams())
+    return engine.containers.exec(args[0], api.ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
+                                                           tty=opts.tty, interactive=opts.interactive,
+                                                           detach=opts.detach), terminal.terminal_streams())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import InvalidArgument
 
 command = (
     Command("export", "Export a container's filesystem as a tar archive",
@@ -12,9 +16,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import os
-    import sys
-    from mydocker.errors import InvalidArgument
     if opts.output:
         tmp = f"{opts.output}.mydocker-tmp"
         try:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command, UsageError, check_args, parse
+from mydocker.errors import NotFound
+from mydocker.lazy import lazy_module
+
+importlib = lazy_module("importlib")
+main = lazy_module("mydocker.cli.main")
+inspect = lazy_module("mydocker.cli.inspect")
 
 SUBCOMMANDS = {
     "ls": ("mydocker.cli.images", "List images"),
@@ -41,26 +49,23 @@ inspect_command = (
 
 def dispatch(engine, args: list[str], subcommands: dict, noun: str, local: dict) -> int:
     """Run `noun SUB ...`: SUB's command and handler live in the module `subcommands` names."""
-    import importlib
-    import sys
-    from mydocker.cli.main import PROG
     if not args:
-        sys.stdout.write(group(noun, subcommands).help_text(PROG))
+        sys.stdout.write(group(noun, subcommands).help_text(main.PROG))
         return 0
     sub, rest = args[0], args[1:]
     if sub not in subcommands:
-        raise UsageError(f"unknown command: {noun} {sub}. See '{PROG} {noun} --help'.")
+        raise UsageError(f"unknown command: {noun} {sub}. See '{main.PROG} {noun} --help'.")
     module_name = subcommands[sub][0]
     if sub in local:
         cmd, handler = local[sub]
     else:
         module = importlib.import_module(module_name)
         cmd, handler = module.command, module.handle
-    opts, positionals = parse(cmd, rest, PROG)
+    opts, positionals = parse(cmd, rest, main.PROG)
     if opts.get("help"):
-        sys.stdout.write(cmd.help_text(PROG))
+        sys.stdout.write(cmd.help_text(main.PROG))
         return 0
-    check_args(cmd, positionals, PROG)
+    check_args(cmd, positionals, main.PROG)
     return handler(engine, opts, positionals)
 
 
@@ -71,7 +76,6 @@ def handle(engine, opts, args: list[str]) -> int:
 
 
 def handle_prune(engine, opts, args: list[str]) -> int:
-    import sys
     if not opts.force and sys.stdin.isatty():
         what = "all images without at least one container associated to them" if opts.all else "all dangling images"
         sys.stdout.write(f"WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ")
@@ -85,15 +89,13 @@ def handle_prune(engine, opts, args: list[str]) -> int:
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.inspect import write_documents
-    from mydocker.errors import NotFound
     docs, missing = [], []
     for name in args:
         try:
             docs.append(engine.images.inspect(name))
         except NotFound:
             missing.append(name)
-    write_documents(docs, opts.format)
+    inspect.write_documents(docs, opts.format)
     if missing:
         raise NotFound(f"no such image: {', '.join(missing)}")
     return 0

@@ -4,7 +4,15 @@ Also the small output helpers the image and volume commands share: sizes, ages, 
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+datetime = lazy_module("datetime")
+re = lazy_module("re")
+cli_table = lazy_module("mydocker.cli.table")
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("images", "List images", usage="images [OPTIONS] [REPOSITORY[:TAG]]", max_args=1)
@@ -31,10 +39,8 @@ def human_size(size: float) -> str:
 
 def ago(timestamp: str) -> str:
     """"3 minutes ago" for an RFC 3339 time, as Docker prints CREATED."""
-    import datetime
     if not timestamp:
         return "N/A"
-    import re
     text = re.sub(r"(\.\d{6})\d+", r"\1", timestamp)  # Go writes nanoseconds; Python reads micro
     try:
         then = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -54,22 +60,18 @@ def ago(timestamp: str) -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """Columns as Docker's tabwriter pads them."""
-    from mydocker.cli.table import tabwrite
-    return tabwrite(["\t".join(line) for line in [headers, *rows]])
+    return cli_table.tabwrite(["\t".join(line) for line in [headers, *rows]])
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.engine.api import parse_object_filters
     rows = engine.images.list(all_images=opts.all, reference=args[0] if args else None,
-                              filters=parse_object_filters(opts.filter, ("label",)))
+                              filters=api.parse_object_filters(opts.filter, ("label",)))
     if opts.quiet:
         ids = [r["ID"] if opts.no_trunc else r["ID"].partition(":")[2][:12] for r in rows]
         sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(ids)))
         return 0
     if opts.format:
-        from mydocker.cli.table import render
-        sys.stdout.write(render(opts.format, [_fields(r, opts.no_trunc) for r in rows], HEADERS))
+        sys.stdout.write(cli_table.render(opts.format, [_fields(r, opts.no_trunc) for r in rows], HEADERS))
         return 0
     headers = ["REPOSITORY", "TAG", *(["DIGEST"] if opts.digests else []), "IMAGE ID", "CREATED", "SIZE"]
     out = [[r["Repository"], r["Tag"], *([r["Manifest"]] if opts.digests else []),
@@ -83,8 +85,6 @@ def _fields(row: dict, no_trunc: bool) -> dict:
     """The names `images --format` offers, as Docker fills them."""
     created = row["Created"]
     try:
-        import datetime
-        import re
         when = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", created).replace("Z", "+00:00"))
         created_at = when.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
     except ValueError:

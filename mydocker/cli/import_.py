@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import NotFound
 
 command = (
     Command("import", "Import the contents from a tarball to create a filesystem image",
@@ -13,8 +16,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import NotFound
     if args[0] == "-":
         stream = sys.stdin.buffer
     else:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+json = lazy_module("json")
 
 command = (
     Command("info", "Display system-wide information", usage="info [OPTIONS]", max_args=0)
@@ -11,8 +16,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import json
-    import sys
     info = engine.system.info()
     if opts.format:
         sys.stdout.write(json.dumps(info) + "\n")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import InvalidArgument, MyDockerError, NotFound
+from mydocker.lazy import lazy_module
+
+json = lazy_module("json")
+gotemplate = lazy_module("mydocker.cli.gotemplate")
 
 command = (
     Command("inspect", "Return low-level information on containers or images",
@@ -14,9 +21,7 @@ command = (
 
 
 def find(engine, ref: str, kind: str | None) -> dict:
-    from mydocker.errors import NotFound
     if kind not in (None, "container", "image"):
-        from mydocker.errors import InvalidArgument
         raise InvalidArgument(f"invalid --type {kind!r}: use container or image")
     if kind != "image":
         try:
@@ -32,19 +37,14 @@ def find(engine, ref: str, kind: str | None) -> dict:
 
 def write_documents(docs: list[dict], fmt: str | None) -> None:
     """Docker's inspect output: an indented JSON array, or `-f TEMPLATE` executed for each document."""
-    import json
-    import sys
     if fmt and fmt.strip() != "json":
-        from mydocker.cli.gotemplate import Template
-        template = Template(fmt.replace("\\n", "\n").replace("\\t", "\t"))
+        template = gotemplate.Template(fmt.replace("\\n", "\n").replace("\\t", "\t"))
         sys.stdout.write("".join(template.execute(item) + "\n" for item in docs))
     else:
         sys.stdout.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import MyDockerError
     found, code = [], 0
     for ref in args:
         try:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+stop = lazy_module("mydocker.cli.stop")
 
 command = (
     Command("kill", "Kill one or more running containers", usage="kill [OPTIONS] CONTAINER [CONTAINER...]",
@@ -12,6 +15,5 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.stop import each
     engine.containers.check_signal(opts.signal)  # a bad signal is one error, not one per container
-    return each(args, lambda ref: engine.containers.kill(ref, opts.signal))
+    return stop.each(args, lambda ref: engine.containers.kill(ref, opts.signal))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import InvalidArgument, NotFound
 
 command = (
     Command("load", "Load an image from a tar archive or STDIN", usage="load [OPTIONS]", max_args=0)
@@ -12,8 +15,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import InvalidArgument, NotFound
     if opts.input:
         try:
             stream = open(opts.input, "rb")

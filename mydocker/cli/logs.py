@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 from mydocker.flags import Command
+from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+re = lazy_module("re")
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("logs", "Fetch the logs of a container", usage="logs [OPTIONS] CONTAINER", min_args=1, max_args=1)
@@ -17,10 +25,6 @@ command = (
 
 def parse_when(value: str | None, flag: str) -> int | None:
     """Docker's --since/--until: RFC 3339, a Unix time (1700000000.5) or a duration ago (10s, 5m, 2h)."""
-    import re
-    import time
-    from mydocker.engine.api import parse_time
-    from mydocker.errors import InvalidArgument
     if value is None:
         return None
     m = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value)
@@ -32,16 +36,13 @@ def parse_when(value: str | None, flag: str) -> int | None:
     try:
         if re.fullmatch(r"\d{4}-\d\d-\d\d", value):
             value += "T00:00:00Z"
-        return parse_time(value)
+        return api.parse_time(value)
     except ValueError:
         raise InvalidArgument(f"invalid value {value!r} for {flag}: use an RFC 3339 time "
                               "(2024-05-01T10:00:00Z), a Unix time, or a duration such as 10m") from None
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.engine.api import LogsOptions
-    from mydocker.errors import InvalidArgument
     tail = None
     if opts.tail != "all":
         if not opts.tail.lstrip("-").isdigit():
@@ -55,8 +56,8 @@ def handle(engine, opts, args: list[str]) -> int:
         out[stream].flush()
 
     try:
-        engine.containers.logs(args[0], LogsOptions(follow=opts.follow, since=since, until=until, tail=tail,
-                                                    timestamps=opts.timestamps), write)
+        engine.containers.logs(args[0], api.LogsOptions(follow=opts.follow, since=since, until=until, tail=tail,
+                                                        timestamps=opts.timestamps), write)
     except BrokenPipeError:
         pass
     return 0

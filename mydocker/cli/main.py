@@ -11,6 +11,10 @@ import sys
 from mydocker.flags import Command, UsageError, check_args, parse
 from mydocker import collector
 from mydocker.errors import MyDockerError, describe
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
+mydocker_exit = lazy_module("mydocker.exit")  # not `exit`: the builtin
 
 PROG = "mydocker"
 VERSION = "0.1.0"
@@ -103,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(cmd.help_text(PROG))
             return 0
         check_args(cmd, positionals, PROG)
-        from mydocker.engine.api import open_engine
-        return module.handle(open_engine(glob.root, glob.runroot, glob.cluster_store), opts, positionals)
+        return module.handle(api.open_engine(glob.root, glob.runroot, glob.cluster_store), opts, positionals)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - no traceback reaches a user
@@ -116,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_main() -> None:
     collector.pause()  # until main knows the command
-    from mydocker.exit import exit_now
-    exit_now(main())
+    mydocker_exit.exit_now(main())
 
 
 if __name__ == "__main__":

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
 from mydocker.cli.image import group
+from mydocker.errors import MyDockerError, NotFound
+from mydocker.lazy import lazy_module
+
+image = lazy_module("mydocker.cli.image")
+api = lazy_module("mydocker.engine.api")
+images = lazy_module("mydocker.cli.images")
+inspect = lazy_module("mydocker.cli.inspect")
+table = lazy_module("mydocker.cli.table")
 
 SUBCOMMANDS = {
     "create": ("mydocker.cli.network", "Create a network"),
@@ -61,8 +71,7 @@ reconcile_command = Command("network reconcile", SUBCOMMANDS["reconcile"][1], us
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.image import dispatch
-    return dispatch(engine, args, SUBCOMMANDS, "network", {
+    return image.dispatch(engine, args, SUBCOMMANDS, "network", {
         "create": (create_command, handle_create), "ls": (ls_command, handle_ls),
         "inspect": (inspect_command, handle_inspect), "rm": (rm_command, handle_rm),
         "prune": (prune_command, handle_prune), "connect": (connect_command, handle_connect),
@@ -71,19 +80,15 @@ def handle(engine, opts, args: list[str]) -> int:
 
 
 def handle_create(engine, opts, args: list[str]) -> int:
-    from mydocker.engine.api import NetworkCreateOptions, parse_labels
-    labels = parse_labels(opts.label)
-    net = engine.networks.create(NetworkCreateOptions(args[0], driver=opts.driver, subnet=opts.subnet,
-                                                      gateway=opts.gateway, internal=opts.internal, labels=labels))
+    labels = api.parse_labels(opts.label)
+    net = engine.networks.create(api.NetworkCreateOptions(args[0], driver=opts.driver, subnet=opts.subnet,
+                                                          gateway=opts.gateway, internal=opts.internal, labels=labels))
     print(net.id)
     return 0
 
 
 def handle_ls(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.cli.images import table
-    from mydocker.engine.api import parse_object_filters
-    listing = engine.networks.list(parse_object_filters(opts.filter, ("label", "name", "id", "driver")))  # overlay networks other hosts created show here too
+    listing = engine.networks.list(api.parse_object_filters(opts.filter, ("label", "name", "id", "driver")))  # overlay networks other hosts created show here too
     for warning in listing.warnings:
         print(f"mydocker: warning: {warning}", file=sys.stderr)
     nets = listing.networks
@@ -91,36 +96,31 @@ def handle_ls(engine, opts, args: list[str]) -> int:
         sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))
         return 0
     if opts.format:
-        from mydocker.cli.table import render
         items = [{"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
                   "Scope": "global" if n.driver == "overlay" else "local", "IPv6": "false",
                   "Internal": str(n.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
                   "CreatedAt": n.created, "Subnet": n.subnet, "Bridge": n.bridge} for n in nets]
-        sys.stdout.write(render(opts.format, items, LS_HEADERS))
+        sys.stdout.write(table.render(opts.format, items, LS_HEADERS))
         return 0
     rows = [[n.id if opts.no_trunc else n.id[:12], n.name, n.driver, n.subnet, n.bridge] for n in nets]
-    sys.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "BRIDGE"], rows))
+    sys.stdout.write(images.table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "BRIDGE"], rows))
     return 0
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.inspect import write_documents
-    from mydocker.errors import NotFound
     found, missing = [], []
     for ref in args:
         try:
             found.append(engine.networks.inspect(ref))
         except NotFound as e:
             missing.append(str(e))
-    write_documents(found, opts.format)
+    inspect.write_documents(found, opts.format)
     if missing:
         raise NotFound("; ".join(missing))
     return 0
 
 
 def handle_rm(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import MyDockerError
     code = 0
     for ref in args:
         try:
@@ -133,7 +133,6 @@ def handle_rm(engine, opts, args: list[str]) -> int:
 
 
 def handle_prune(engine, opts, args: list[str]) -> int:
-    import sys
     if not opts.force and sys.stdin.isatty():
         sys.stdout.write("WARNING! This will remove all networks not used by at least one container.\n"
                          "Are you sure you want to continue? [y/N] ")
@@ -157,7 +156,6 @@ def handle_disconnect(engine, opts, args: list[str]) -> int:
 
 
 def handle_reconcile(engine, opts, args: list[str]) -> int:
-    import sys
     result = engine.networks.reconcile()
     sys.stdout.write(f"networks: {', '.join(result['networks']) or '-'}; rules in table {result['table']}; "
                      f"detached {len(result['detached'])} stale container(s)\n")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+stop = lazy_module("mydocker.cli.stop")
 
 command = Command("pause", "Pause all processes within one or more containers", usage="pause CONTAINER [CONTAINER...]", min_args=1)
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.stop import each
-    return each(args, engine.containers.pause)
+    return stop.each(args, engine.containers.pause)

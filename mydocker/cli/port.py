@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import NotFound
 
 command = Command("port", "List port mappings or a specific mapping for the container",
                   usage="port CONTAINER [PRIVATE_PORT[/PROTO]]", min_args=1, max_args=2)
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import NotFound
     mappings = engine.containers.port(args[0])
     if len(args) == 2:
         wanted = args[1] if "/" in args[1] else f"{args[1]}/tcp"

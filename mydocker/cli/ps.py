@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+table = lazy_module("mydocker.cli.table")
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("ps", "List containers", usage="ps [OPTIONS]", max_args=0)
@@ -25,14 +31,11 @@ HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "Create
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.cli.table import render
-    from mydocker.engine.api import ListOptions, parse_filters
-    records = engine.containers.list(ListOptions(all=opts.all, filters=parse_filters(opts.filter),
-                                                 last=opts.last, latest=opts.latest))
+    records = engine.containers.list(api.ListOptions(all=opts.all, filters=api.parse_filters(opts.filter),
+                                                     last=opts.last, latest=opts.latest))
     if opts.quiet:
         sys.stdout.write("".join((r.id if opts.no_trunc else r.id[:12]) + "\n" for r in records))
         return 0
     items = engine.containers.summaries(records, no_trunc=opts.no_trunc)
-    sys.stdout.write(render(opts.format or DEFAULT, items, HEADERS))
+    sys.stdout.write(table.render(opts.format or DEFAULT, items, HEADERS))
     return 0

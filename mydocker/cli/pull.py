@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+flags = lazy_module("mydocker.flags")
+cli_progress = lazy_module("mydocker.cli.progress")
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("pull", "Download an image from a registry", usage="pull [OPTIONS] NAME[:TAG|@DIGEST]",
@@ -15,7 +20,6 @@ command = (
 
 
 def tls_verify(opts) -> bool | None:
-    from mydocker.flags import UsageError
     value = opts.tls_verify
     if value is None:
         return None
@@ -23,13 +27,11 @@ def tls_verify(opts) -> bool | None:
         return True
     if value.lower() in ("false", "0", "no"):
         return False
-    raise UsageError(f"invalid value {value!r} for --tls-verify: use true or false")
+    raise flags.UsageError(f"invalid value {value!r} for --tls-verify: use true or false")
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.progress import Progress
-    from mydocker.engine.api import PullOptions
-    progress = None if opts.quiet else Progress()
-    report = engine.images.pull(args[0], PullOptions(platform=opts.platform, tls_verify=tls_verify(opts)), progress)
+    progress = None if opts.quiet else cli_progress.Progress()
+    report = engine.images.pull(args[0], api.PullOptions(platform=opts.platform, tls_verify=tls_verify(opts)), progress)
     print(report.reference)   # Docker's last line, and all of it with -q
     return 0

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+cli_progress = lazy_module("mydocker.cli.progress")
+pull = lazy_module("mydocker.cli.pull")
 
 command = (
     Command("push", "Upload an image to a registry", usage="push [OPTIONS] NAME[:TAG]", min_args=1, max_args=1)
@@ -13,8 +17,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.progress import Progress
-    from mydocker.cli.pull import tls_verify
-    progress = None if opts.quiet else Progress()
-    engine.images.push(args[0], tls_verify=tls_verify(opts), progress=progress)
+    progress = None if opts.quiet else cli_progress.Progress()
+    engine.images.push(args[0], tls_verify=pull.tls_verify(opts), progress=progress)
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+stop = lazy_module("mydocker.cli.stop")
 
 command = (
     Command("restart", "Restart one or more containers", usage="restart [OPTIONS] CONTAINER [CONTAINER...]",
@@ -12,5 +15,4 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.stop import each
-    return each(args, lambda ref: engine.containers.restart(ref, opts.time))
+    return stop.each(args, lambda ref: engine.containers.restart(ref, opts.time))

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+stop = lazy_module("mydocker.cli.stop")
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("rm", "Remove one or more containers", usage="rm [OPTIONS] CONTAINER [CONTAINER...]", min_args=1)
@@ -12,7 +16,5 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.stop import each
-    from mydocker.engine.api import RemoveOptions
-    remove = RemoveOptions(force=opts.force, volumes=opts.volumes)
-    return each(args, lambda ref: engine.containers.remove(ref, remove))
+    remove = api.RemoveOptions(force=opts.force, volumes=opts.volumes)
+    return stop.each(args, lambda ref: engine.containers.remove(ref, remove))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import MyDockerError
 
 command = (
     Command("rmi", "Remove one or more images", usage="rmi [OPTIONS] IMAGE [IMAGE...]", min_args=1)
@@ -11,8 +14,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import MyDockerError
     failed = None
     for name in args:
         try:

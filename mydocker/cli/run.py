@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
+terminal = lazy_module("mydocker.cli.terminal")
+progress = lazy_module("mydocker.cli.progress")
 
 
 def container_flags(cmd: Command) -> Command:
@@ -71,47 +78,43 @@ command = container_flags(
 
 def run_options(opts, args: list[str]):
     """The parsed flags of `run` or `create` as the engine's RunOptions."""
-    from mydocker.engine.api import (RunOptions, SecurityOptions, healthcheck_from_flags, parse_labels, parse_mount,
-                                     parse_tmpfs, read_env_file)
-    run_opts = RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
-                          interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
-                          workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
-                          memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
-                          cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
-                          cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit, cgroup_parent=opts.cgroup_parent,
-                          network=opts.network, publish=opts.publish, ip=opts.ip, userns=opts.userns,
-                          security=SecurityOptions(cap_add=opts.cap_add, cap_drop=opts.cap_drop,
-                                                   privileged=opts.privileged, security_opt=opts.security_opt,
-                                                   read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
+    run_opts = api.RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
+                              interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
+                              workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
+                              memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
+                              cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
+                              cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit, cgroup_parent=opts.cgroup_parent,
+                              network=opts.network, publish=opts.publish, ip=opts.ip, userns=opts.userns,
+                              security=api.SecurityOptions(cap_add=opts.cap_add, cap_drop=opts.cap_drop,
+                                                       privileged=opts.privileged, security_opt=opts.security_opt,
+                                                       read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
     run_opts.detach, run_opts.restart, run_opts.log_opts = opts.get("detach", False), opts.restart, opts.log_opt
     # each parser is loaded only when its flags are given (start-up: docs/startup.md)
     if opts.label or opts.label_file:
-        run_opts.labels = parse_labels(opts.label, opts.label_file)
+        run_opts.labels = api.parse_labels(opts.label, opts.label_file)
     if opts.mount or opts.tmpfs:
-        run_opts.mounts, run_opts.tmpfs = [parse_mount(m) for m in opts.mount], parse_tmpfs(opts.tmpfs)
+        run_opts.mounts, run_opts.tmpfs = [api.parse_mount(m) for m in opts.mount], api.parse_tmpfs(opts.tmpfs)
     if opts.env_file:
-        run_opts.env = [line for path in opts.env_file for line in read_env_file(path)] + list(opts.env)
+        run_opts.env = [line for path in opts.env_file for line in api.read_env_file(path)] + list(opts.env)
     run_opts.extra_hosts, run_opts.dns, run_opts.dns_search = opts.add_host, opts.dns, opts.dns_search
     run_opts.dns_options, run_opts.network_aliases = opts.dns_option, opts.network_alias
     run_opts.publish_all, run_opts.expose = opts.publish_all, opts.expose
     health = (opts.health_cmd, opts.health_interval, opts.health_timeout, opts.health_retries,
               opts.health_start_period, opts.no_healthcheck)
     if any(value not in (None, False) for value in health):
-        run_opts.healthcheck = healthcheck_from_flags(*health)
+        run_opts.healthcheck = api.healthcheck_from_flags(*health)
     return run_opts
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.terminal import stdin_not_a_terminal, terminal_streams
-    if stdin_not_a_terminal(opts):
+    if terminal.stdin_not_a_terminal(opts):
         return 1  # Docker's code; nothing is made
     run_opts = run_options(opts, args)
     if opts.detach:  # the monitor owns it from here (engine/monitor.py)
         print(engine.containers.run(run_opts, progress=_pull_progress).id)
         return 0
-    report = engine.containers.run(run_opts, terminal_streams(), progress=_pull_progress)
+    report = engine.containers.run(run_opts, terminal.terminal_streams(), progress=_pull_progress)
     if report.oom_killed:
-        import sys
         limit = f" (limit {report.memory_limit / 1048576:g}MiB)" if report.memory_limit else ""
         what = "container" if report.ended_by_oom else "a process in the container"  # which went on
         print(f"mydocker: {what} was killed: out of memory{limit}", file=sys.stderr)
@@ -125,8 +128,6 @@ def _pull_progress(*args, **kwargs) -> None:
     """Docker's pull display on stderr, loaded only when `run` has to pull: start-up is a feature."""
     global _progress
     if _progress is None:
-        import sys
 
-        from mydocker.cli.progress import Progress
-        _progress = Progress(sys.stderr)
+        _progress = progress.Progress(sys.stderr)
     _progress(*args, **kwargs)

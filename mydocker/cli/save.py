@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import InvalidArgument
 
 command = (
     Command("save", "Save one or more images to a tar archive (streamed to STDOUT by default)",
@@ -14,9 +18,6 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import os
-    import sys
-    from mydocker.errors import InvalidArgument
     if not opts.output:
         if sys.stdout.isatty():
             raise InvalidArgument("refusing to write an archive to a terminal: use -o FILE or redirect STDOUT")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+stop = lazy_module("mydocker.cli.stop")
 
 command = (
     Command("start", "Start one or more stopped containers", usage="start [OPTIONS] CONTAINER [CONTAINER...]",
@@ -11,5 +14,4 @@ command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.stop import each
-    return each(args, engine.containers.start)
+    return stop.each(args, engine.containers.start)

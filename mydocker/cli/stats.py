@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+cli_table = lazy_module("mydocker.cli.table")
 
 command = (
     Command("stats", "Display a live stream of container resource usage statistics",
@@ -27,7 +32,6 @@ def _size(n: float) -> str:
 
 def table(rows, no_trunc: bool, fmt: str | None = None) -> str:
     """The readings through `--format` (Docker's names: {{.Name}}, {{.CPUPerc}}, {{.MemUsage}}...)."""
-    from mydocker.cli.table import render
     items = []
     for s in rows:
         mem = s.memory_usage / s.memory_limit * 100 if s.memory_limit else 0.0
@@ -35,11 +39,10 @@ def table(rows, no_trunc: bool, fmt: str | None = None) -> str:
         items.append({"Container": short, "ID": short, "Name": s.name, "CPUPerc": f"{s.cpu_percent:.2f}%",
                       "MemUsage": f"{_size(s.memory_usage)} / {_size(s.memory_limit)}", "MemPerc": f"{mem:.2f}%",
                       "NetIO": "--", "BlockIO": "--", "PIDs": str(s.pids)})
-    return render(fmt or DEFAULT, items, HEADERS)
+    return cli_table.render(fmt or DEFAULT, items, HEADERS)
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
     if opts.no_stream:
         sys.stdout.write(table(engine.containers.stats(args), opts.no_trunc, opts.format))
         return 0

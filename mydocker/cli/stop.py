@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import MyDockerError
+from mydocker.lazy import lazy_module
+
+api = lazy_module("mydocker.engine.api")
 
 command = (
     Command("stop", "Stop one or more running containers", usage="stop [OPTIONS] CONTAINER [CONTAINER...]",
@@ -14,8 +20,6 @@ command = (
 
 def each(args: list[str], action) -> int:
     """Docker's manner for verbs on several containers: print each that worked, report each failure."""
-    import sys
-    from mydocker.errors import MyDockerError
     code = 0
     for ref in args:
         try:
@@ -29,8 +33,7 @@ def each(args: list[str], action) -> int:
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.engine.api import StopOptions
     if opts.signal:
         engine.containers.check_signal(opts.signal)  # a bad signal is one error, not one per container
-    stop = StopOptions(opts.time, opts.signal)
+    stop = api.StopOptions(opts.time, opts.signal)
     return each(args, lambda ref: engine.containers.stop(ref, stop))

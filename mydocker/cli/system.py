@@ -3,8 +3,17 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
 from mydocker.cli.image import group
+from mydocker.errors import InvalidArgument
+from mydocker.lazy import lazy_module
+
+image = lazy_module("mydocker.cli.image")
+server = lazy_module("mydocker.apiserver.server")
+cli_images = lazy_module("mydocker.cli.images")
+table = lazy_module("mydocker.cli.table")
 
 SUBCOMMANDS = {
     "service": ("mydocker.cli.system", "Serve the Docker Engine API (docker CLI, docker-py) until killed"),
@@ -23,18 +32,15 @@ service_command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.image import dispatch
-    return dispatch(engine, args, SUBCOMMANDS, "system", {"service": (service_command, handle_service),
+    return image.dispatch(engine, args, SUBCOMMANDS, "system", {"service": (service_command, handle_service),
                                                            "df": (df_command, handle_df)})
 
 
 def handle_service(engine, opts, args: list[str]) -> int:
-    from mydocker.apiserver.server import DEFAULT_URI, serve
-    from mydocker.errors import InvalidArgument
     if opts.time < 0:
         raise InvalidArgument(f"invalid --time {opts.time}: give seconds, or 0 to serve until killed")
     # the engine handle is only built here (nothing opened): each connection's worker opens it after the fork
-    return serve(args[0] if args else DEFAULT_URI, lambda: engine, idle=opts.time)
+    return server.serve(args[0] if args else server.DEFAULT_URI, lambda: engine, idle=opts.time)
 
 
 df_command = Command("system df", "Show mydocker disk usage", usage="system df", max_args=0)
@@ -43,9 +49,6 @@ df_command = Command("system df", "Show mydocker disk usage", usage="system df",
 def handle_df(engine, opts, args: list[str]) -> int:
     """Docker's summary table: per type, how many, how many in use, their size, what removing the
     unused would free."""
-    import sys
-    from mydocker.cli.images import human_size
-    from mydocker.cli.table import tabwrite
     usage = engine.system.df()
     images = {row["ID"]: row for row in usage["images"]}
     used_images = {i for i, row in images.items() if row["Containers"]}
@@ -59,14 +62,14 @@ def handle_df(engine, opts, args: list[str]) -> int:
     unused_volumes = sum(v["Size"] for v in volumes if not v["RefCount"])
 
     def share(part: int, whole: int) -> str:
-        return f"{human_size(part)} ({int(part * 100 / whole) if whole else 0}%)"
+        return f"{cli_images.human_size(part)} ({int(part * 100 / whole) if whole else 0}%)"
 
     rows = ["TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE",
-            f"Images\t{len(images)}\t{len(used_images)}\t{human_size(image_size)}\t{share(unused, image_size)}",
-            f"Containers\t{len(containers)}\t{len(running)}\t{human_size(container_size)}\t"
+            f"Images\t{len(images)}\t{len(used_images)}\t{cli_images.human_size(image_size)}\t{share(unused, image_size)}",
+            f"Containers\t{len(containers)}\t{len(running)}\t{cli_images.human_size(container_size)}\t"
             f"{share(container_size - sum(running), container_size)}",
-            f"Local Volumes\t{len(volumes)}\t{sum(1 for v in volumes if v['RefCount'])}\t{human_size(volume_size)}\t"
+            f"Local Volumes\t{len(volumes)}\t{sum(1 for v in volumes if v['RefCount'])}\t{cli_images.human_size(volume_size)}\t"
             f"{share(unused_volumes, volume_size)}",
             "Build Cache\t0\t0\t0B\t0B"]
-    sys.stdout.write(tabwrite(rows))
+    sys.stdout.write(table.tabwrite(rows))
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from mydocker.lazy import lazy_module
+
+gotemplate = lazy_module("mydocker.cli.gotemplate")
 
 
 def tabwrite(lines: list[str]) -> str:
@@ -18,12 +21,11 @@ def tabwrite(lines: list[str]) -> str:
 
 def render(fmt: str, items: list[dict], headers: dict[str, str]) -> str:
     """`--format`: "table TEMPLATE" (with a header row), "json" (one object per line), or a template per item."""
-    from mydocker.cli.gotemplate import Template
     if fmt == "json":
         return "".join(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n" for item in items)
     if fmt.startswith("table"):
-        template = Template(fmt[5:].strip().replace("\\t", "\t") or "{{json .}}")
+        template = gotemplate.Template(fmt[5:].strip().replace("\\t", "\t") or "{{json .}}")
         lines = [template.execute(headers)] + [template.execute(item) for item in items]
         return tabwrite(lines)
-    template = Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
+    template = gotemplate.Template(fmt.replace("\\t", "\t").replace("\\n", "\n"))
     return "".join(template.execute(item) + "\n" for item in items)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.lazy import lazy_module
+
+table = lazy_module("mydocker.cli.table")
 
 command = Command("top", "Display the running processes of a container", usage="top CONTAINER [ps OPTIONS]",
                   min_args=1, interspersed=False)
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
     header, lines = engine.containers.top(args[0], args[1:])
-    from mydocker.cli.table import tabwrite
-    sys.stdout.write(tabwrite(["\t".join(header.split())] + ["\t".join(_cells(line, len(header.split())))
+    sys.stdout.write(table.tabwrite(["\t".join(header.split())] + ["\t".join(_cells(line, len(header.split())))
                                                              for line in lines]))
     return 0
 

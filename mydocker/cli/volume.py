@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
 from mydocker.cli.image import group
+from mydocker.errors import InvalidArgument, MyDockerError, NotFound
+from mydocker.lazy import lazy_module
+
+image = lazy_module("mydocker.cli.image")
+api = lazy_module("mydocker.engine.api")
+images = lazy_module("mydocker.cli.images")
+inspect = lazy_module("mydocker.cli.inspect")
 
 SUBCOMMANDS = {
     "create": ("mydocker.cli.volume", "Create a volume"),
@@ -43,39 +52,31 @@ prune_command = (
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.image import dispatch
-    return dispatch(engine, args, SUBCOMMANDS, "volume", {
+    return image.dispatch(engine, args, SUBCOMMANDS, "volume", {
         "create": (create_command, handle_create), "ls": (ls_command, handle_ls),
         "inspect": (inspect_command, handle_inspect), "rm": (rm_command, handle_rm),
         "prune": (prune_command, handle_prune)})
 
 
 def handle_create(engine, opts, args: list[str]) -> int:
-    from mydocker.errors import InvalidArgument
     if opts.driver != "local":
         raise InvalidArgument(f"volume driver {opts.driver!r} is not available: only local is")
     if args and opts.name and args[0] != opts.name:
         raise InvalidArgument(f"conflicting names: {args[0]} and --name {opts.name}: give one")
-    from mydocker.engine.api import parse_labels
-    print(engine.volumes.create(args[0] if args else opts.name, labels=parse_labels(opts.label)))
+    print(engine.volumes.create(args[0] if args else opts.name, labels=api.parse_labels(opts.label)))
     return 0
 
 
 def handle_ls(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.cli.images import table
-    from mydocker.engine.api import parse_object_filters
-    volumes = engine.volumes.list(parse_object_filters(opts.filter, ("label", "name")))
+    volumes = engine.volumes.list(api.parse_object_filters(opts.filter, ("label", "name")))
     if opts.quiet:
         sys.stdout.write("".join(f"{v['Name']}\n" for v in volumes))
     else:
-        sys.stdout.write(table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in volumes]))
+        sys.stdout.write(images.table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in volumes]))
     return 0
 
 
 def handle_inspect(engine, opts, args: list[str]) -> int:
-    from mydocker.cli.inspect import write_documents
-    from mydocker.errors import NotFound
     docs, missing = [], []
     for name in args:
         try:
@@ -86,15 +87,13 @@ def handle_inspect(engine, opts, args: list[str]) -> int:
         doc.pop("Anonymous", None)
         doc.pop("UsedBy", None)
         docs.append(doc)
-    write_documents(docs, opts.format)
+    inspect.write_documents(docs, opts.format)
     if missing:
         raise NotFound(f"no such volume: {', '.join(missing)}")
     return 0
 
 
 def handle_rm(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import MyDockerError
     failed = None
     for name in args:
         try:
@@ -107,7 +106,6 @@ def handle_rm(engine, opts, args: list[str]) -> int:
 
 
 def handle_prune(engine, opts, args: list[str]) -> int:
-    import sys
     if not opts.force and sys.stdin.isatty():
         sys.stdout.write("WARNING! This will remove anonymous local volumes not used by at least one container.\n"
                          "Are you sure you want to continue? [y/N] ")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
+from mydocker.errors import MyDockerError
 
 command = Command("wait", "Block until one or more containers stop, then print their exit codes",
                   usage="wait CONTAINER [CONTAINER...]", min_args=1)
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    import sys
-    from mydocker.errors import MyDockerError
     code = 0
     for ref in args:
         try:
