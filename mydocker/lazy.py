@@ -13,7 +13,8 @@ listed in EAGER (tests/unit/test_imports.py holds the init's import closure to i
 
 Deliberate exceptions, which keep function-level imports (docs/startup.md): the `state` fast path
 (runtime/entry.py, runtime/state_view.py) loads not even this module, and runtime/process.py imports the
-init's modules in the forked child at a chosen moment; an import inside `try` for an optional
+init's modules in the forked child at a chosen moment; engine/api.preload and apiserver/server._preload
+import the API service's modules before it forks its workers; an import inside `try` for an optional
 package stays where its ImportError is handled.
 """
 
