@@ -88,7 +88,8 @@ def handle_create(engine, opts, args: list[str]) -> int:
 
 
 def handle_ls(engine, opts, args: list[str]) -> int:
-    listing = engine.networks.list(api.parse_object_filters(opts.filter, ("label", "name", "id", "driver")))  # overlay networks other hosts created show here too
+    # overlay networks other hosts created show here too
+    listing = engine.networks.list(api.parse_object_filters(opts.filter, ("label", "name", "id", "driver")))
     for warning in listing.warnings:
         print(f"mydocker: warning: {warning}", file=sys.stderr)
     nets = listing.networks

@@ -229,7 +229,9 @@ class ContainerEngine:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
-        return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now, ports=engine_inspect.ports_text(ports.get(r.id, []))) for r in records]
+        return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now,
+                                         ports=engine_inspect.ports_text(ports.get(r.id, [])))
+                for r in records]
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())
@@ -465,7 +467,8 @@ class SystemEngine:
         a follow ends when `alive()` turns false (a client that went away while nothing happened)."""
         for key in filters or {}:
             if key not in engine_events.FILTER_KEYS:
-                raise InvalidArgument(f"invalid filter '{key}': events are filtered by {', '.join(engine_events.FILTER_KEYS)}")
+                raise InvalidArgument(f"invalid filter '{key}': events are filtered by "
+                                      f"{', '.join(engine_events.FILTER_KEYS)}")
         if write is None:
             raise InvalidArgument("events need a `write` callback")
         if ready:

@@ -95,7 +95,8 @@ class ContainerExec:
         process = {k: v for k, v in base.items() if k not in ("args", "terminal", "consoleSize")}
         process["args"] = opts.command
         process["terminal"] = opts.tty
-        process["env"] = bundle_config.merge_env(base.get("env") or [], (["TERM=xterm"] if opts.tty else []) + bundle_config.validate_env(opts.env or []))
+        process["env"] = bundle_config.merge_env(base.get("env") or [], (["TERM=xterm"] if opts.tty else [])
+                                                 + bundle_config.validate_env(opts.env or []))
         if opts.user:
             resolved = users.resolve_user(os.path.join(self.paths.container_dir(container_id), "rootfs"), opts.user)
             process["user"] = {"uid": resolved.uid, "gid": resolved.gid, "additionalGids": resolved.additional_gids}

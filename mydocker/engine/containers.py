@@ -186,11 +186,13 @@ class ContainerService:
             with open(os.path.join(directory, LOWERS), "w") as f:
                 f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
             rootfs = snapshot.prepare(lowers, directory)
-            config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12], container_id=record.id)
+            config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12],
+                                              container_id=record.id)
             security.apply_security(config, opts.security or security.SecurityOptions())
             if remap:  # made and pinned before the netns, which must belong to it (its own sysfs)
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
-            config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config, rootfs)
+            config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config,
+                                                      rootfs)
             self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
                                     engine_lifecycle.exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)

@@ -67,7 +67,8 @@ class Firewall:
 
 
 def _ports(ep: Endpoint) -> list:
-    return [firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip) for proto, host_ip, host_port, cport in ep.ports]
+    return [firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip)
+            for proto, host_ip, host_port, cport in ep.ports]
 
 
 def _boot_id() -> str:

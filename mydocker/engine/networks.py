@@ -494,7 +494,8 @@ class NetworkService:
         endpoints = self.endpoints(container=container_id)
         known = {n.name: n for n in self.networks()}
         return {"NetworkMode": mode, "PortBindings": engine_inspect.port_bindings(ports),
-                "NetworkSettings": engine_inspect.network_settings(mode, self.sandbox(container_id), endpoints, known, container_id)}
+                "NetworkSettings": engine_inspect.network_settings(mode, self.sandbox(container_id), endpoints, known,
+                                                                   container_id)}
 
     # the container flow: create → (start → stop)* → remove
 
