@@ -171,6 +171,29 @@ def fetch_layer(client, store, digest: str, size: int, diff_id: str, emit) -> st
             os.close(fd)
 
 
+def discard_partial(store, digest: str) -> None:
+    """Delete what a killed download of `digest` left (`.partial-<hex>` and its `.tar`) unless another
+    pull holds it: for an image that was refused, whose blobs are not kept for a resume."""
+    partial = os.path.join(store.blobs, f".partial-{store.blob_path(digest).rsplit('/', 1)[1]}")
+    try:
+        fd = os.open(partial, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: another pull is at it
+        for path in (partial + ".tar", partial):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    except BlockingIOError:
+        pass
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 def _replay(path: str, layer: _Layer, size: int, fd: int | None) -> int:
     """Feed the bytes already on disk through the hashes; return how many there were."""
     done = 0

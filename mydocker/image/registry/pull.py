@@ -111,6 +111,8 @@ def pull(store, reference, *, platform: str | None = None, tls_verify: bool | No
         try:
             _fetch_layers(store, client, jobs, progress, parallel)
         except InvalidArgument as e:  # the content itself was refused: retrying cannot help
+            for layer_digest, _size, _diff_id in jobs:  # the other layers' workers were killed mid-way
+                blobs.discard_partial(store, layer_digest)
             raise RefusedImage(str(e), [config_desc["digest"], *(d["digest"] for d in layers)], diff_ids) from None
     # last: the manifest itself (the caller then tags it)
     if check_digest(data, digest, "manifest") != store.put_bytes(data):

@@ -3,8 +3,10 @@
 Why processes and not threads: `mydocker run` pulls a missing image and then forks the container
 in the same process, and a process that forks containers must have no threads. Processes also put
 both cores to work on hashing, decompressing and unpacking. Each worker reports JSON lines
-({"event": ...} or {"error": ...}) over its pipe; the parent multiplexes them with a selector and
-kills the others when one fails. A worker dies with its parent (PR_SET_PDEATHSIG).
+({"event": ...} or {"error": ...}) over its pipe; the parent multiplexes them with a selector. When
+one fails, no further job starts and the running ones finish (a worker killed mid-way would leave its
+partial download and unpack directory behind); only an interruption of the parent (Ctrl-C) kills
+them. A worker dies with its parent (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ def run(jobs: list, work, on_event, parallel: int = 3) -> list:
     sel = selectors.DefaultSelector()
     failure: BaseException | None = None
     try:
-        while (pending or running) and failure is None:
-            while pending and len(running) < parallel:
+        while pending or running:
+            while pending and len(running) < parallel and failure is None:
                 index = pending.pop(0)
                 fd, pid = _spawn(jobs[index], work)
                 running[fd] = (index, pid, bytearray())
                 sel.register(fd, selectors.EVENT_READ)
+            if not running:
+                break  # a job failed: the rest are not started
             for key, _mask in sel.select():
                 fd = key.fd
                 index, pid, buf = running[fd]
