@@ -157,6 +157,15 @@ def _filters(text: str | None) -> dict[str, list[str]]:
     return out
 
 
+def checked_filters(ctx: Context, allowed: tuple[str, ...]) -> dict[str, list[str]]:
+    """The request's filters, 400 for a key outside `allowed` (as dockerd names it)."""
+    filters = _filters(ctx.req.arg("filters"))
+    unknown = sorted(set(filters) - set(allowed))
+    if unknown:
+        raise HTTPError(400, f"invalid filter '{unknown[0]}'")
+    return filters
+
+
 def container_inspect(ctx: Context) -> None:
     doc = ctx.api.containers.inspect(ctx.req.params["id"])
     if ctx.req.api_version and ctx.req.api_version < (1, 44):

@@ -3,7 +3,7 @@ create, connect, disconnect, remove, prune. Docker's shapes and messages; no eng
 
 from __future__ import annotations
 
-from mydocker.apiserver.handlers import _ID, Context, _filters, table
+from mydocker.apiserver.handlers import _ID, Context, checked_filters, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import Conflict, InvalidArgument, NotFound, NotSupported
 from mydocker.lazy import lazy_module
@@ -15,14 +15,6 @@ _PRUNE_FILTERS = ("label",)
 _PREDEFINED_TYPES = {"builtin": True, "custom": False}
 
 
-def _checked_filters(ctx: Context, allowed: tuple[str, ...]) -> dict[str, list[str]]:
-    filters = _filters(ctx.req.arg("filters"))
-    unknown = sorted(set(filters) - set(allowed))
-    if unknown:
-        raise HTTPError(400, f"invalid filter '{unknown[0]}'")
-    return filters
-
-
 def _inspect(ctx: Context, ref: str) -> dict:
     try:
         return ctx.api.networks.inspect(ref)
@@ -31,7 +23,7 @@ def _inspect(ctx: Context, ref: str) -> dict:
 
 
 def network_list(ctx: Context) -> None:
-    filters = _checked_filters(ctx, _LIST_FILTERS)
+    filters = checked_filters(ctx, _LIST_FILTERS)
     kinds = filters.pop("type", [])
     if any(k not in _PREDEFINED_TYPES for k in kinds):
         raise HTTPError(400, f"invalid filter: 'type'='{kinds[0]}': use builtin or custom")
@@ -140,7 +132,7 @@ def network_remove(ctx: Context) -> None:
 
 
 def network_prune(ctx: Context) -> None:
-    filters = _checked_filters(ctx, _PRUNE_FILTERS)
+    filters = checked_filters(ctx, _PRUNE_FILTERS)
     ctx.json(200, {"NetworksDeleted": ctx.api.networks.prune(labels=filters.get("label"))})
 
 

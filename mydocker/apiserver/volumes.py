@@ -3,20 +3,12 @@ create, remove, prune. Docker's shapes and messages; no engine logic here."""
 
 from __future__ import annotations
 
-from mydocker.apiserver.handlers import Context, _filters, table
+from mydocker.apiserver.handlers import Context, checked_filters, table
 from mydocker.apiserver.http import HTTPError
 from mydocker.errors import Conflict, NotFound, NotSupported
 
 _LIST_FILTERS = ("name", "label", "dangling", "driver")
 _PRUNE_FILTERS = ("label", "all")
-
-
-def _checked_filters(ctx: Context, allowed: tuple[str, ...]) -> dict[str, list[str]]:
-    filters = _filters(ctx.req.arg("filters"))
-    unknown = sorted(set(filters) - set(allowed))
-    if unknown:
-        raise HTTPError(400, f"invalid filter '{unknown[0]}'")
-    return filters
 
 
 def volume_doc(doc: dict) -> dict:
@@ -33,7 +25,7 @@ def _inspect(ctx: Context, name: str) -> dict:
 
 
 def volume_list(ctx: Context) -> None:
-    volumes = ctx.api.volumes.list(_checked_filters(ctx, _LIST_FILTERS))
+    volumes = ctx.api.volumes.list(checked_filters(ctx, _LIST_FILTERS))
     ctx.json(200, {"Volumes": [volume_doc(v) for v in volumes], "Warnings": []})
 
 
@@ -74,7 +66,7 @@ def volume_remove(ctx: Context) -> None:
 
 
 def volume_prune(ctx: Context) -> None:
-    filters = _checked_filters(ctx, _PRUNE_FILTERS)
+    filters = checked_filters(ctx, _PRUNE_FILTERS)
     everything = filters.get("all", ["false"])
     if any(v not in ("true", "false", "1", "0") for v in everything):
         raise HTTPError(400, f"invalid filter 'all={everything[0]}': use all=true or all=false")
