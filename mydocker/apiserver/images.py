@@ -26,6 +26,16 @@ def _lines(ctx: Context):
     return out, lambda doc: out.write(json.dumps(doc).encode() + b"\r\n")
 
 
+def _progress(line):
+    """The engine's progress(layer, status, current, total) callback as Docker's JSON lines."""
+    def progress(layer: str, status: str, current=None, total=None) -> None:
+        doc = {"status": status, "id": layer[:12]} if layer else {"status": status}
+        if total:
+            doc["progressDetail"] = {"current": current or 0, "total": total}
+        line(doc)
+    return progress
+
+
 def _error(line, error: Exception) -> None:
     """An error after the head: said in the stream, as Docker says it."""
     line({"errorDetail": {"message": str(error)}, "error": str(error)})
@@ -125,16 +135,8 @@ def create(ctx: Context) -> None:
     tag = req.arg("tag") or ""
     if tag:
         name = f"{name}@{tag}" if tag.startswith("sha256:") else f"{name}:{tag}"
-    out = ctx.chunked("application/json")
-
-    def line(doc: dict) -> None:
-        out.write(json.dumps(doc).encode() + b"\r\n")
-
-    def progress(layer: str, status: str, current=None, total=None) -> None:
-        doc = {"status": status, "id": layer[:12]} if layer else {"status": status}
-        if total:
-            doc["progressDetail"] = {"current": current or 0, "total": total}
-        line(doc)
+    out, line = _lines(ctx)
+    progress = _progress(line)
 
     try:
         ctx.api.images.inspect(name)  # here already (busybox is made from the host): nothing to fetch
@@ -211,12 +213,7 @@ def push(ctx: Context) -> None:
     ref = f"{name}:{tag_}" if tag_ else _with_tag(name)
     _image(ctx, ref)
     out, line = _lines(ctx)
-
-    def progress(layer: str, status: str, current=None, total=None) -> None:
-        doc = {"status": status, "id": layer[:12]} if layer else {"status": status}
-        if total:
-            doc["progressDetail"] = {"current": current or 0, "total": total}
-        line(doc)
+    progress = _progress(line)
 
     try:
         digest = ctx.api.images.push(ref, progress=progress, credentials=credentials)
