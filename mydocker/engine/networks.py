@@ -433,13 +433,13 @@ class NetworkService:
                 self.files.write_hosts(sb)
             self.files.refresh_peers(target.id, {net.name})
 
-    def _drop_endpoint(self, ep: Endpoint) -> None:
+    def _drop_endpoint(self, ep: Endpoint, netns_ends: bool = False) -> None:
         with self.lock():
             if self._retires_default_network(ep):
                 self.firewall.forget()  # the rebuild below takes its ports with its network's rules
             else:
                 self.firewall.unpublish(ep)  # before its record goes: the record says what to remove
-            self.wiring.drop(ep)
+            self.wiring.drop(ep, netns_ends)
             self._retire_default_bridge()
             self._rebuild_firewall()  # only when a network went
 
@@ -454,8 +454,11 @@ class NetworkService:
         eps = self.endpoints(container=container_id)
         if sb is None and not eps:
             return
+        # its namespace is unpinned below and dies with it (unless another container shares it):
+        # the drivers leave the veths in it to the kernel (Driver.leave)
+        netns_ends = bool(sb and sb.owns_netns and sb.netns and not self.store.shares_netns(sb.netns, container_id))
         for ep in eps:
-            self._drop_endpoint(ep)
+            self._drop_endpoint(ep, netns_ends)
         if sb is not None:
             if sb.owns_netns and sb.netns:
                 network_netns.remove(sb.netns)
