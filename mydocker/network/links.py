@@ -56,18 +56,21 @@ def delete(name: str) -> None:
 
 
 def retire(name: str) -> None:
-    """Take a veth's host end down, where the caller is about to unpin the namespace that holds its
-    peer: the kernel deletes the pair when that namespace dies, tens of ms later and off the
-    caller's clock, where a delete here would block 15-20 ms in the kernel (docs/startup.md). Down,
-    the bridge port stops forwarding and forgets the MACs learnt on it at once, so a container that
-    takes the same address (and so the same MAC, ip_mac) meanwhile is not shadowed by it."""
-    if not exists(name):
-        return
+    """Make a veth's host end an inert bridge port, where the caller is about to unpin the namespace
+    that holds its peer: the kernel deletes the pair when that namespace dies, tens of ms later and
+    off the caller's clock, where a delete here would block 15-20 ms in the kernel (docs/startup.md).
+    The port, disabled, stops forwarding and forgets the MACs learnt on it at once, so a container
+    that takes the same address (and so the same MAC, ip_mac) meanwhile is not shadowed by it."""
+    try:
+        with open(f"/sys/class/net/{name}/ifindex") as f:
+            index = int(f.read())
+    except FileNotFoundError:
+        return  # gone already (a crash after a delete, or the kernel's own clean-up)
     try:
         with nl.Netlink() as sock:
-            sock.run(nl.set_link(name, up=False, what=f"take veth {name} down").tolerating(errno.ENODEV))
+            sock.run(nl.disable_bridge_port(index, name).tolerating(errno.ENODEV))
     except OSError as e:
-        raise _fail(f"cannot take veth {name} down", e) from None
+        raise _fail(f"cannot disable bridge port {name}", e) from None
 
 
 def ip_mac(ip: str) -> str:

@@ -248,29 +248,36 @@ def test_an_address_taken_again_keeps_its_mac_so_the_host_reaches_it_at_once(ser
     service.detach(cid(2))
 
 
-def _link_up(name: str) -> bool | None:
-    """Whether the link is up; None once it is gone."""
+def _port_state(name: str) -> int | None:
+    """The bridge port's STP state (0: disabled, 3: forwarding); None once the link is gone."""
     try:
-        with open(f"/sys/class/net/{name}/flags") as f:
-            return bool(int(f.read(), 16) & 0x1)  # IFF_UP
+        with open(f"/sys/class/net/{name}/brport/state") as f:
+            return int(f.read())
     except FileNotFoundError:
         return None
 
 
+def _learnt_on(bridge: str, port: str) -> list[str]:
+    fdb = json.loads(subprocess.run(["bridge", "-j", "fdb", "show", "br", bridge], capture_output=True,
+                                    text=True, check=True).stdout)
+    return [e["mac"] for e in fdb if e.get("ifname") == port and "permanent" not in e.get("state", "")]
+
+
 def test_a_detached_containers_veth_goes_with_its_namespace_and_shadows_nothing(service, servers):
-    """Issue 20: detach does not wait out the kernel's veth delete (15-20 ms): it takes the host end
-    down and unpins the netns, and the kernel deletes the pair with it, later. Meanwhile a container
-    that takes the same address (and so the same MAC) gets its traffic: the old port, down, forwards
-    nothing and forgot the MAC it had learnt."""
+    """Issue 20: detach does not wait out the kernel's veth delete (15-20 ms): it disables the host
+    end's bridge port and unpins the netns, and the kernel deletes the pair with it, later.
+    Meanwhile a container that takes the same address (and so the same MAC) gets its traffic: the
+    old port forwards nothing and forgot the MAC it had learnt."""
     subnet = free_subnet()
     address = subnet.rsplit(".", 1)[0] + ".70"
     service.create("gonenet", subnet=subnet)
     first = service.attach(cid(1), "first", "gonenet", ip=address)
     assert ping(None, address)  # the bridge learns the MAC on the first veth's port
-    veth = service.endpoints(container=cid(1))[0].veth
+    veth, bridge = service.endpoints(container=cid(1))[0].veth, service.get("gonenet").bridge
+    assert _learnt_on(bridge, veth) and _port_state(veth) == 3
     service.detach(cid(1))
     assert not os.path.exists(first.netns)
-    assert _link_up(veth) in (False, None)  # down at once, or deleted already
+    assert _port_state(veth) in (0, None) and _learnt_on(bridge, veth) == []  # at once (or deleted already)
     second = service.attach(cid(2), "second", "gonenet", ip=address)
     servers.start(second.netns, "tcp", "0.0.0.0", 83)  # only the second one listens: a reply proves who got it
     assert request(None, "tcp", address, 83).endswith(" hi")
