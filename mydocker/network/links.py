@@ -68,7 +68,8 @@ def retire(name: str) -> None:
         return  # gone already (a crash after a delete, or the kernel's own clean-up)
     try:
         with nl.Netlink() as sock:
-            sock.run(nl.disable_bridge_port(index, name).tolerating(errno.ENODEV))
+            # EOPNOTSUPP: no longer a bridge port (its bridge was deleted behind our back): nothing to disable
+            sock.run(nl.disable_bridge_port(index, name).tolerating(errno.ENODEV, errno.EOPNOTSUPP))
     except OSError as e:
         raise _fail(f"cannot disable bridge port {name}", e) from None
 

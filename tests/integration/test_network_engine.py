@@ -285,6 +285,17 @@ def test_a_detached_containers_veth_goes_with_its_namespace_and_shadows_nothing(
     service.detach(cid(2))
 
 
+def test_detach_after_the_bridge_was_deleted_behind_our_back(service):
+    """The veth is no bridge port any more: there is nothing to disable, and detach still succeeds."""
+    service.create("lostnet", subnet=free_subnet())
+    a = service.attach(cid(1), "a", "lostnet")
+    veth = service.endpoints(container=cid(1))[0].veth
+    subprocess.run(["ip", "link", "del", service.get("lostnet").bridge], check=True)
+    service.detach(cid(1))
+    assert not os.path.exists(a.netns) and service.endpoints(network="lostnet") == []
+    assert settled_links(lambda: {veth} & set(os.listdir("/sys/class/net")), set()) == set()
+
+
 def test_a_namespace_another_container_shares_loses_its_veth_at_once(service):
     """A --network container: sandbox keeps the namespace alive after its owner is detached: there
     the veth is deleted, not left for a namespace clean-up that would not come."""
