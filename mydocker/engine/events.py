@@ -44,6 +44,32 @@ def container(runroot: str, rec, action: str, **extra) -> None:
     emit(runroot, "container", action, rec.id, {**labels, "image": rec.image, "name": rec.name, **extra})
 
 
+def exit_code_since(runroot: str, container_id: str, since_ns: int) -> int | None:
+    """The exitCode of the container's last "die" event logged at or after `since_ns`, from the end
+    of the log; None if there is none. For a waiter whose container was removed before it saw the
+    exit in the records (the monitor logs "die" before it tears the container down)."""
+    try:
+        with open(os.path.join(runroot, LOG), "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+            tail = f.read()
+    except OSError:
+        return None
+    key = container_id.encode()
+    for line in reversed(tail.split(b"\n")):
+        if key not in line or b'"die"' not in line:
+            continue
+        try:
+            doc = jsonio.loads(line)
+        except ValueError:
+            continue  # the cut first line of the tail
+        if doc.get("Action") == "die" and doc.get("id") == container_id:
+            if doc.get("timeNano", 0) < since_ns:
+                return None
+            code = (doc.get("Actor") or {}).get("Attributes", {}).get("exitCode", "")
+            return int(code) if code.lstrip("-").isdigit() else None
+    return None
+
+
 def matches(doc: dict, filters: dict[str, list[str]]) -> bool:
     """Docker's event filters: values of one key are alternatives, keys must all match."""
     actor = doc.get("Actor") or {}

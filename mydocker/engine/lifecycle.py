@@ -270,9 +270,11 @@ class Lifecycle:
             or (name == "on-failure" and code != 0 and (not limit or rec.restart_count < limit)))
         error = ""
         remove = bool(rec.host_config.get("AutoRemove")) and not restart
-        if remove:  # the record goes with the teardown: say the exit first (`wait --condition removed` reads it)
+        if remove:  # the record goes with the teardown: say the exit first (`wait --condition removed` reads it,
+            # or, if the record was gone before it looked, the die event; Docker's order: die, then destroy)
             self.records.update_container(container_id, unless_status=("removing",), status="removing",
                                           exit_code=code, finished_at=now(), pid=0, oom_killed=oom)
+            events.container(self.paths.runroot, rec, "die", exitCode=code)
         try:
             self.teardown(container_id, remove=remove)
         except BaseException as exc:
@@ -282,7 +284,8 @@ class Lifecycle:
             self.records.update_container(container_id, unless_status=("removing",),
                                           status="restarting" if restart else "exited", exit_code=code, finished_at=now(), pid=0, oom_killed=oom, error=error,
                                           restart_count=rec.restart_count + (1 if restart else 0))
-            events.container(self.paths.runroot, rec, "die", exitCode=code)
+            if not remove:
+                events.container(self.paths.runroot, rec, "die", exitCode=code)
         return restart
 
     # verbs
@@ -336,17 +339,22 @@ class Lifecycle:
             raise InvalidArgument(f"invalid wait condition {condition!r}: use {', '.join(WAIT_CONDITIONS)}")
         if condition == "not-running":
             return self._wait_not_running(ref)
+        since = time.time_ns()
         rec = self.observation.find(ref)
-        before, code = rec.finished_at, rec.exit_code
+        # seen: an exit of its, recorded (one from before the call counts for "removed")
+        before, code, seen = rec.finished_at, rec.exit_code, rec.status in ("exited", "dead")
         while True:
             if rec.status in ("running", "paused"):
                 self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
             fresh = self.records.get_container(rec.id)
             if fresh is None:  # removed (its exit was recorded with status "removing" first)
+                if not seen:  # ... and removed before we read that record: its "die" event says it
+                    logged = events.exit_code_since(self.paths.runroot, rec.id, since)
+                    code = logged if logged is not None else code
                 return code if code is not None else UNKNOWN_EXIT
             rec = self.observation.observe(fresh)
             if rec.finished_at != before and rec.status in ("exited", "removing", "dead"):
-                code = rec.exit_code
+                code, seen = rec.exit_code, True
                 if condition == "next-exit":
                     return code if code is not None else UNKNOWN_EXIT
             time.sleep(0.002 if rec.status in ("running", "removing") else 0.02)
