@@ -387,6 +387,7 @@ class Lifecycle:
         if name == rec.name:
             raise InvalidArgument(f"container {rec.name} already has that name: give a different one")
         self.records.rename_container(rec.id, name)
+        self.networks.rename(rec.id, name)
         old, rec.name = rec.name, name
         events.container(self.paths.runroot, rec, "rename", oldName="/" + old)
 

@@ -33,9 +33,10 @@ class SandboxFiles:
     def directory(self, container_id: str) -> str:
         return os.path.join(self.files_dir, container_id)
 
-    def prepare(self, sb: Sandbox, host: bool = False) -> list[dict]:
-        """Write the three files of a new sandbox (with --network host: the host's own hosts file);
-        return the config.json mounts that put them over the image's."""
+    def prepare(self, sb: Sandbox, host: bool = False, resolver: str | None = None) -> list[dict]:
+        """Write the three files of a new sandbox (with --network host: the host's own hosts file;
+        `resolver`: its user network's embedded DNS address); return the config.json mounts that put
+        them over the image's."""
         os.makedirs(sb.files, mode=0o755, exist_ok=True)
         if host:
             try:
@@ -48,7 +49,8 @@ class SandboxFiles:
             hosts_text = None
         settings = self.store.settings(sb.container)
         resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host, nameservers=settings.dns,
-                                      search=settings.dns_search, options=settings.dns_options)
+                                      search=settings.dns_search, options=settings.dns_options,
+                                      embedded=resolver)
         etcfiles.write_in_place(os.path.join(sb.files, "hostname"), sb.hostname + "\n")
         etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
         if hosts_text is not None:

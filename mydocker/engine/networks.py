@@ -22,6 +22,7 @@ default adds a short tag derived from the root to each, so private roots (tests)
 from __future__ import annotations
 
 import os
+import sys
 import zlib
 
 from mydocker.engine.network_files import SandboxFiles
@@ -50,6 +51,7 @@ userns = lazy_module("mydocker.engine.userns")
 overlay_agent_control = lazy_module("mydocker.engine.overlay_agent_control")
 bridge = lazy_module("mydocker.network.bridge")
 overlay = lazy_module("mydocker.network.overlay")
+network_dns = lazy_module("mydocker.engine.network_dns")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 
@@ -85,6 +87,30 @@ class NetworkService:
     @lazy
     def firewall(self):
         return network_firewall.Firewall(self.store, self.table)
+
+    @lazy
+    def dns(self):
+        """The embedded resolver of the user networks."""
+        return network_dns.EmbeddedDns(self.store, self.runroot, self.lock_path)
+
+    def _sync_dns(self, networks: set) -> dict[str, str]:
+        """The embedded resolver told of these networks' members (call with the lock held); network:
+        "" served, or why not. The default bridge has none: nothing is loaded for it."""
+        user = {n for n in networks if n != DEFAULT_NETWORK}
+        return self.dns.sync(user) if user else {}
+
+    def _resolver_for(self, net: Network) -> str | None:
+        """The address a new container on `net` names in its resolv.conf: the network's gateway when
+        the embedded resolver serves it there; None (the host's resolvers) otherwise. Port 53 taken
+        there: one line says so and the container goes on without it, as Docker's does."""
+        if not network_dns.has_embedded_dns(net):
+            return None
+        problem = self._sync_dns({net.name}).get(net.name, "")
+        if problem:
+            print(f"WARNING: network {net.name} has no embedded DNS ({problem}): its containers resolve each "
+                  "other through /etc/hosts only; free that port and restart them", file=sys.stderr)
+            return None
+        return net.gateway
 
     def bridge_name(self, network: str) -> str:
         return bridge_name(self.tag, network, default=network == DEFAULT_NETWORK)
@@ -302,7 +328,9 @@ class NetworkService:
             with self.lock():
                 self._join(net, ep, JoinInfo(path, create_netns=True, name=name,
                                              owner=owner if userns.is_pinned(owner) else None))
-                return self._prepare_files(container_id, "bridge", hostname, addresses=[ep.ip], netns=path)
+                resolver = self._resolver_for(net) if mode != DEFAULT_NETWORK else None
+                return self._prepare_files(container_id, "bridge", hostname, addresses=[ep.ip], netns=path,
+                                           resolver=resolver)
         except BaseException:
             self.detach(container_id)
             raise
@@ -364,8 +392,8 @@ class NetworkService:
             self.files.rewrite_hosts(net.name)
 
     def _prepare_files(self, container_id: str, mode: str, hostname: str, addresses: list | None = None,
-                       netns: str | None = None, host: bool = False) -> Attachment:
-        mounts = self.files.prepare(self.sandbox(container_id), host=host)
+                       netns: str | None = None, host: bool = False, resolver: str | None = None) -> Attachment:
+        mounts = self.files.prepare(self.sandbox(container_id), host=host, resolver=resolver)
         return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname, mounts=mounts,
                           addresses=list(addresses or []))
 
@@ -396,10 +424,25 @@ class NetworkService:
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
                 self.files.write_hosts(sb)
                 self.files.refresh_peers(target.id, {net.name})
+                self._sync_dns({net.name})
         except BaseException:
             self._drop_endpoint(ep)
             raise
         return ep
+
+    def rename(self, container_id: str, name: str) -> None:
+        """A renamed container is found by its new name: in its peers' /etc/hosts, its own, and the
+        embedded resolver."""
+        self.store.rename(container_id, name)
+        sb = self.sandbox(container_id)
+        networks = {e.network for e in self.endpoints(container=container_id)}
+        if sb is None or not networks:
+            return
+        with self.lock():
+            if sb.mode == "bridge" and os.path.isdir(sb.files):
+                self.files.write_hosts(sb)
+            self.files.refresh_peers(container_id, networks)
+            self._sync_dns(networks)
 
     def _requested_network(self, container_id: str) -> str | None:
         """The network the container was created on (its NetworkMode)."""
@@ -432,6 +475,7 @@ class NetworkService:
             if sb and os.path.isdir(sb.files):
                 self.files.write_hosts(sb)
             self.files.refresh_peers(target.id, {net.name})
+            self._sync_dns({net.name})
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
         with self.lock():
@@ -464,6 +508,7 @@ class NetworkService:
         with self.lock():
             if eps:
                 self.files.refresh_peers(container_id, {e.network for e in eps})
+                self._sync_dns({e.network for e in eps})
             if sb is not None and sb.mode == "bridge":
                 # a crash between making the default network and recording the endpoint: no
                 # endpoint was dropped above, but the network may be this container's alone

@@ -26,10 +26,18 @@ def hosts(own: list[tuple[str, list[str]]], peers: list[tuple[str, list[str]]],
 
 
 def resolv_conf(host_text: str, host_netns: bool = False, nameservers: list[str] = (), search: list[str] = (),
-                options: list[str] = ()) -> str:
+                options: list[str] = (), embedded: str | None = None) -> str:
     """The host's resolv.conf minus loopback nameservers, which mean nothing in another netns.
     `nameservers`, `search`, `options` (--dns, --dns-search, --dns-option) each replace the host's
-    lines of that kind, as Docker does; a search of "." alone means no search domains."""
+    lines of that kind, as Docker does; a search of "." alone means no search domains.
+    `embedded`: the user network's resolver is the only nameserver (it forwards to the others) and,
+    as Docker writes it, ndots:0 unless an ndots option is given."""
+    if embedded:
+        options = list(options) or [word for line in host_text.splitlines() if line.split()[:1] == ["options"]
+                                    for word in line.split()[1:]]
+        if not any(o.startswith("ndots:") for o in options):
+            options.append("ndots:0")
+        nameservers = [embedded]
     out, servers = [], 0
     for line in host_text.splitlines():
         words = line.split()
