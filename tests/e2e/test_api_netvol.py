@@ -186,7 +186,7 @@ services:
     depends_on: [web]
     labels:
       app.role: client
-    command: sh -c 'while true; do wget -qO- http://web/ && echo; sleep 0.5; done'
+    command: sh -c 'nslookup web; while true; do wget -qO- http://web/ && echo; sleep 0.5; done'
 volumes:
   data:
     labels:
@@ -214,6 +214,10 @@ def test_docker_compose_up_scale_down(net, service, tmp_path):  # noqa: F811
     while "hello from web" not in compose("logs", "client") and time.monotonic() < deadline:
         time.sleep(0.5)
     assert "hello from web" in compose("logs", "client")
+    # the service name resolves by DNS too (the embedded resolver), not only through /etc/hosts
+    web_ip = json.loads(service.docker("inspect", "mdproj_web_1").stdout)[0]["NetworkSettings"]["Networks"][
+        "mdproj_default"]["IPAddress"]
+    assert f"Name:\tweb\nAddress: {web_ip}\n" in service.docker("logs", "mdproj_client_1").stdout
     labels = json.loads(service.docker("inspect", "mdproj_web_1").stdout)[0]["Config"]["Labels"]
     assert labels["app.role"] == "server" and labels["com.docker.compose.project"] == "mdproj"
     volume = json.loads(service.docker("volume", "inspect", "mdproj_data").stdout)[0]
