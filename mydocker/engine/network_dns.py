@@ -13,9 +13,9 @@ none; overlay networks resolve peers of other hosts through /etc/hosts).
 
 from __future__ import annotations
 
+import _socket  # not `socket`: its enums cost ~3 ms on every user-network run
 import fcntl
 import os
-import socket
 import sys
 
 from mydocker.engine.network_schema import DEFAULT_NETWORK
@@ -86,7 +86,7 @@ class EmbeddedDns:
             os.close(pid_fd)  # a started resolver holds the lock through its own copy
 
     def _reload(self) -> dict[str, str]:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         try:
             sock.settimeout(REPLY_TIMEOUT)
             sock.connect(os.path.join(self.directory, CONTROL))
@@ -102,36 +102,29 @@ class EmbeddedDns:
 
     def _start(self, pid_fd: int) -> dict[str, str]:
         """No resolver runs: bind what the files ask for and start one with it."""
-        zones = dnszone.load(self.directory)
-        if not zones:
+        gateways = dnszone.gateways(self.directory)
+        if not gateways:
             return {}
         status, fds, specs = {}, [], []
         try:
-            for name, zone in zones.items():
+            for name, address in gateways.items():
                 try:
-                    udp, tcp = dnsserver.bind(zone.gateway)
+                    udp, tcp = dnsserver.bind(address)
                 except OSError as e:
-                    status[name] = f"port {dnsserver.PORT} of {zone.gateway} cannot be had: {e.strerror}"
+                    status[name] = f"port {dnsserver.PORT} of {address} cannot be had: {e.strerror}"
                     continue
                 status[name] = ""
                 fds += [udp, tcp]
                 specs.append((name, udp, tcp))
-            control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            control = dnsserver.control_listener(os.path.join(self.directory, CONTROL))
             fds.append(control)
-            path = os.path.join(self.directory, CONTROL)
-            try:
-                os.unlink(path)  # a resolver killed before it could remove it
-            except FileNotFoundError:
-                pass
-            control.bind(path)
-            control.listen(16)  # requests wait in the backlog while the resolver starts
             self._spawn(pid_fd, control, specs)
         finally:
             for s in fds:
                 s.close()
         return status
 
-    def _spawn(self, pid_fd: int, control: socket.socket, specs: list) -> None:
+    def _spawn(self, pid_fd: int, control, specs: list) -> None:
         """posix_spawn (no fork of this process, no subprocess import), in a session of its own, with
         exactly these descriptors: stdin and stdout /dev/null, stderr the log, then ours from 3."""
         handed = [pid_fd, control.fileno()] + [s.fileno() for _n, udp, tcp in specs for s in (udp, tcp)]

@@ -23,16 +23,19 @@ of the engine root so that no container can join meanwhile.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-import selectors
-import signal
 import socket
 import sys
 import time
 
+from mydocker import jsonio
+from mydocker.lazy import lazy_module
 from mydocker.network import dnswire, dnszone
+
+# lazy: the engine imports this module for `bind` alone when it starts the resolver
+fcntl = lazy_module("fcntl")
+selectors = lazy_module("selectors")
+signal = lazy_module("signal")
 
 PORT = 53
 CONTROL = "control.sock"
@@ -133,7 +136,7 @@ class Server:
             try:
                 request = conn.recv(64)
                 if request.strip() == b"reload":
-                    conn.sendall(json.dumps(self.reload()).encode())
+                    conn.sendall(jsonio.dumps(self.reload()).encode())
             except OSError:
                 pass
 
@@ -326,6 +329,22 @@ def bind(address: str) -> tuple[socket.socket, socket.socket]:
         tcp.close()
         raise
     return udp, tcp
+
+
+def control_listener(path: str) -> socket.socket:
+    """The control socket, listening: requests wait in its backlog while the resolver starts."""
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        try:
+            os.unlink(path)  # a resolver killed before it could remove it
+        except FileNotFoundError:
+            pass
+        control.bind(path)
+        control.listen(16)
+    except OSError:
+        control.close()
+        raise
+    return control
 
 
 def main(argv: list[str] | None = None) -> None:

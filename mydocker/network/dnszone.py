@@ -12,11 +12,13 @@ the network's subnet, and names are looked up in the networks of the container a
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 
+from mydocker import jsonio
+from mydocker.lazy import lazy_module
 from mydocker.recordclass import factory, record
+
+ipaddress = lazy_module("ipaddress")  # the resolver's; the engine only writes (and finds gateways)
 
 SUFFIX = ".json"
 MAX_FILE = 4 << 20      # a network's file: far more than any real network's records
@@ -26,7 +28,7 @@ MAX_FILE = 4 << 20      # a network's file: far more than any real network's rec
 class Zone:
     network: str
     gateway: str
-    subnet: ipaddress.IPv4Network
+    subnet: object                     # ipaddress.IPv4Network
     upstreams: list = factory(list)
     names: dict = factory(dict)        # lower-case name: [address, ...]
     by_ip: dict = factory(dict)        # address: (container id, its --dns servers)
@@ -42,7 +44,7 @@ def write(directory: str, network: str, doc: dict) -> None:
     target = path(directory, network)
     tmp = f"{target}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
-        json.dump(doc, f)
+        f.write(jsonio.dumps(doc))
     os.rename(tmp, target)
 
 
@@ -53,21 +55,36 @@ def remove(directory: str, network: str) -> None:
         pass
 
 
-def load(directory: str) -> dict[str, Zone]:
-    """Every network's zone with at least one record; a file that cannot be read is skipped."""
-    zones = {}
+def documents(directory: str) -> dict[str, dict]:
+    """Every network's file as written; one that cannot be read is skipped."""
+    docs = {}
     try:
         entries = os.listdir(directory)
     except FileNotFoundError:
-        return zones
+        return docs
     for entry in entries:
-        if not entry.endswith(SUFFIX):
-            continue
-        network = entry[:-len(SUFFIX)]
+        if entry.endswith(SUFFIX):
+            try:
+                with open(os.path.join(directory, entry), "rb") as f:
+                    docs[entry[:-len(SUFFIX)]] = jsonio.loads(f.read(MAX_FILE))
+            except (OSError, ValueError):
+                continue
+    return docs
+
+
+def gateways(directory: str) -> dict[str, str]:
+    """network: gateway address, of the networks with records (what a starting resolver listens on)."""
+    return {network: doc["gateway"] for network, doc in documents(directory).items()
+            if isinstance(doc, dict) and doc.get("records") and isinstance(doc.get("gateway"), str)}
+
+
+def load(directory: str) -> dict[str, Zone]:
+    """Every network's zone with at least one record; a file that cannot be read is skipped."""
+    zones = {}
+    for network, doc in documents(directory).items():
         try:
-            with open(os.path.join(directory, entry), "rb") as f:
-                zone = parse(network, json.loads(f.read(MAX_FILE)))
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            zone = parse(network, doc)
+        except (ValueError, TypeError, KeyError, AttributeError):
             continue
         if zone.by_ip:
             zones[network] = zone
