@@ -31,6 +31,7 @@ CONTROL = "control.sock"     # dnsserver.CONTROL, without loading it
 PIDFILE = "server.pid"       # dnsserver.PIDFILE
 LOG = "dns.log"              # the resolver's stderr, in the runroot
 REPLY_TIMEOUT = 5.0
+UNSERVED = ".unserved"       # next to a network's file while port 53 of its gateway is someone else's
 
 
 def has_embedded_dns(net) -> bool:
@@ -47,18 +48,31 @@ class EmbeddedDns:
     def sync(self, networks: set[str]) -> dict[str, str]:
         """Write these networks' files and have the resolver read them (call with the network lock
         held). Returns, for each network that has containers, "" when it is served, else why not."""
-        changed = False
+        changed, wait = False, False
         for name in networks:
             net = self.store.find(name)
             if not has_embedded_dns(net):
                 continue
             changed = True
             doc = self.document(net)
+            path = dnszone.path(self.directory, net.name)
             if doc["records"]:
+                # new to the resolver, or unserved so far: whether it has port 53 now is wanted
+                wait = wait or not os.path.exists(path) or os.path.exists(path + UNSERVED)
                 dnszone.write(self.directory, net.name, doc)
             else:
                 dnszone.remove(self.directory, net.name)
-        return self._tell() if changed else {}
+                _unlink(path + UNSERVED)
+        if not changed:
+            return {}
+        status = self._tell(wait)
+        for name, problem in status.items():
+            if problem:
+                with open(dnszone.path(self.directory, name) + UNSERVED, "w") as f:
+                    f.write(problem + "\n")
+            else:
+                _unlink(dnszone.path(self.directory, name) + UNSERVED)
+        return status
 
     def document(self, net) -> dict:
         records = []
@@ -73,24 +87,28 @@ class EmbeddedDns:
         upstreams = [] if net.internal else host_nameservers()
         return {"gateway": net.gateway, "subnet": net.subnet, "upstreams": upstreams, "records": records}
 
-    def _tell(self) -> dict[str, str]:
+    def _tell(self, wait: bool) -> dict[str, str]:
+        """Have the resolver read the files, or start it. `wait`: a network is new to it, and
+        whether it could have port 53 there is wanted; else the request is left in its backlog."""
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
         pid_fd = os.open(os.path.join(self.directory, PIDFILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             try:
                 fcntl.flock(pid_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return self._reload()  # it runs
+                return self._reload(wait)  # it runs
             return self._start(pid_fd)
         finally:
             os.close(pid_fd)  # a started resolver holds the lock through its own copy
 
-    def _reload(self) -> dict[str, str]:
+    def _reload(self, wait: bool) -> dict[str, str]:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         try:
             sock.settimeout(REPLY_TIMEOUT)
             sock.connect(os.path.join(self.directory, CONTROL))
             sock.sendall(b"reload")
+            if not wait:
+                return {}
             reply = b""
             while chunk := sock.recv(65536):
                 reply += chunk
@@ -156,6 +174,13 @@ class EmbeddedDns:
         finally:
             for fd in high:
                 os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def host_nameservers() -> list[str]:

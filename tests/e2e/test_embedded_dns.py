@@ -232,10 +232,16 @@ def test_port_53_taken_on_the_gateway_warns_and_the_container_runs(net):  # noqa
     squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         squatter.bind((gateway(subnet), 53))
-        out = net("run", "--rm", "--network", "dnsa", "busybox", "cat", "/etc/resolv.conf")
-        assert "WARNING: network dnsa has no embedded DNS (port 53 of " in out.err and "in use" in out.err, out
-        assert out.err.count("\n") == 1, out
-        assert gateway(subnet) not in out.out  # the host's resolvers instead
+        net("run", "-d", "--name", "first", "--network", "dnsa", "busybox", "sleep", "300")
+        for _ in range(2):  # the resolver runs now, and still cannot have the port
+            out = net("run", "--rm", "--network", "dnsa", "busybox", "cat", "/etc/resolv.conf")
+            assert "WARNING: network dnsa has no embedded DNS (port 53 of " in out.err and "in use" in out.err, out
+            assert out.err.count("\n") == 1, out
+            assert gateway(subnet) not in out.out  # the host's resolvers instead
     finally:
         squatter.close()
+    out = net("run", "--rm", "--network", "dnsa", "busybox", "sh", "-c", "cat /etc/resolv.conf; nslookup first")
+    assert out.err == "" and f"nameserver {gateway(subnet)}\n" in out.out and "Name:\tfirst" in out.out, out
+    net("rm", "-f", "first")
+    assert_resolver_gone(net)
     net("network", "rm", "dnsa")
