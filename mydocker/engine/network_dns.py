@@ -74,6 +74,11 @@ class EmbeddedDns:
                 _unlink(dnszone.path(self.directory, name) + UNSERVED)
         return status
 
+    def served(self, network: str) -> bool:
+        """Whether the resolver listens on the network (as far as the last join learnt)."""
+        path = dnszone.path(self.directory, network)
+        return os.path.exists(path) and not os.path.exists(path + UNSERVED)
+
     def document(self, net) -> dict:
         records = []
         for ep in self.store.endpoints(network=net.name):

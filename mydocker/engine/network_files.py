@@ -47,18 +47,23 @@ class SandboxFiles:
             hosts_text += "".join(f"{ip}\t{name}\n" for name, ip in self.extra_hosts(sb))
         else:
             hosts_text = None
-        settings = self.store.settings(sb.container)
-        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host, nameservers=settings.dns,
-                                      search=settings.dns_search, options=settings.dns_options,
-                                      embedded=resolver)
         etcfiles.write_in_place(os.path.join(sb.files, "hostname"), sb.hostname + "\n")
-        etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
+        self.write_resolv(sb, host, resolver)
         if hosts_text is not None:
             etcfiles.write_in_place(os.path.join(sb.files, "hosts"), hosts_text)
         else:
             self.write_hosts(sb)
             self.refresh_peers(sb.container)
         return etcfiles.mounts(sb.files)
+
+    def write_resolv(self, sb: Sandbox, host: bool = False, resolver: str | None = None) -> None:
+        """resolv.conf: the embedded resolver at `resolver` (a user network's gateway), else the host's
+        resolvers, each as --dns, --dns-search and --dns-option ask."""
+        settings = self.store.settings(sb.container)
+        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host, nameservers=settings.dns,
+                                      search=settings.dns_search, options=settings.dns_options,
+                                      embedded=resolver)
+        etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
 
     def write_hosts(self, sb: Sandbox) -> None:
         own, peers = [], []

@@ -99,6 +99,21 @@ class NetworkService:
         user = {n for n in networks if n != DEFAULT_NETWORK}
         return self.dns.sync(user) if user else {}
 
+    def _repoint_resolver(self, sb: Sandbox | None) -> None:
+        """After a connect or disconnect: resolv.conf names the resolver of the container's first
+        network (by interface) that has one serving, else the host's resolvers. A container started on
+        the default bridge and connected to a user network resolves its names by DNS from then on;
+        one disconnected from the network whose gateway it asked goes on with another."""
+        if sb is None or sb.mode != "bridge" or not os.path.isdir(sb.files):
+            return
+        resolver = None
+        for ep in sorted(self.endpoints(container=sb.container), key=lambda e: (len(e.ifname), e.ifname)):
+            net = self.store.find(ep.network)
+            if network_dns.has_embedded_dns(net) and self.dns.served(net.name):
+                resolver = net.gateway
+                break
+        self.files.write_resolv(sb, resolver=resolver)
+
     def _resolver_for(self, net: Network) -> str | None:
         """The address a new container on `net` names in its resolv.conf: the network's gateway when
         the embedded resolver serves it there; None (the host's resolvers) otherwise. Port 53 taken
@@ -424,7 +439,9 @@ class NetworkService:
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
                 self.files.write_hosts(sb)
                 self.files.refresh_peers(target.id, {net.name})
-                self._sync_dns({net.name})
+                if network_dns.has_embedded_dns(net):
+                    self._sync_dns({net.name})
+                    self._repoint_resolver(self.sandbox(target.id))
         except BaseException:
             self._drop_endpoint(ep)
             raise
@@ -475,7 +492,9 @@ class NetworkService:
             if sb and os.path.isdir(sb.files):
                 self.files.write_hosts(sb)
             self.files.refresh_peers(target.id, {net.name})
-            self._sync_dns({net.name})
+            if network_dns.has_embedded_dns(net):
+                self._sync_dns({net.name})
+                self._repoint_resolver(sb)
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
         with self.lock():

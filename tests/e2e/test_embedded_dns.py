@@ -209,6 +209,15 @@ def test_connect_disconnect_rename_and_restart_are_followed(net, upstream):  # n
     net("restart", "-t", "0", "site")
     out = nslookup(net, "site", "site")
     assert out.rc == 0 and f"Address: {ip_on(net, 'site', 'dnsa')}" in out.out, out
+    # started on the default bridge (no embedded DNS there), then connected: it asks dnsa's resolver
+    net("run", "-d", "--name", "plain", "busybox", "sleep", "300")
+    net("network", "connect", "dnsa", "plain")
+    assert f"nameserver {gateway(a)}\n" in net("exec", "plain", "cat", "/etc/resolv.conf").out
+    out = nslookup(net, "plain", "site")
+    assert out.rc == 0 and f"Address: {ip_on(net, 'site', 'dnsa')}" in out.out, out
+    net("network", "disconnect", "dnsa", "plain")
+    assert gateway(a) not in net("exec", "plain", "cat", "/etc/resolv.conf").out
+    net("rm", "-f", "plain")
     pid = resolver_pid(net)
     net("stop", "-t", "0", "site")
     assert alive(pid)  # late is still on dnsb
