@@ -172,10 +172,12 @@ class EmbeddedDns:
             paths = list(dict.fromkeys([package_parent, *sys.path]))
             code = f"import sys; sys.path[:0] = {paths!r}; from mydocker.network.dnsserver import main; main()"
             import signal  # the caller may ignore some (the monitor ignores SIGTERM): the resolver must not
-            os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", "-c", code, self.directory, self.lock_path,
+            pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", "-c", code, self.directory, self.lock_path,
                                             "4", "3", *networks],
                            os.environ, file_actions=actions, setsid=True, setsigmask=(),
                            setsigdef=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE))
+            os.ftruncate(pid_fd, 0)
+            os.pwrite(pid_fd, f"{pid}\n".encode(), 0)
         finally:
             for fd in high:
                 os.close(fd)

@@ -667,6 +667,7 @@ class NetworkService:
             if nets:
                 network_links.enable_ip_forward()
             self._rebuild_firewall(force=True)
+            self._sync_dns({n.name for n in nets if network_dns.has_embedded_dns(n)})  # a resolver killed: again
         return {"networks": [n.name for n in nets], "detached": detached, "table": f"ip {self.table}"}
 
     def info(self) -> dict:

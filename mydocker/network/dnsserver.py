@@ -23,8 +23,8 @@ of the engine root so that no container can join meanwhile.
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import sys
 import time
 
@@ -32,10 +32,12 @@ from mydocker import jsonio
 from mydocker.lazy import lazy_module
 from mydocker.network import dnswire, dnszone
 
-# lazy: the engine imports this module for `bind` alone when it starts the resolver
+# lazy: the engine imports this module for `bind` and `control_listener` alone (with `_socket`: `socket`
+# and its enums cost ~3 ms) when it starts the resolver
 fcntl = lazy_module("fcntl")
 selectors = lazy_module("selectors")
 signal = lazy_module("signal")
+socket = lazy_module("socket")
 
 PORT = 53
 CONTROL = "control.sock"
@@ -116,7 +118,8 @@ class Server:
         for network, zone in self.zones.items():
             if network not in self.listeners:
                 try:
-                    self._listen(network, zone.gateway, *bind(zone.gateway))
+                    udp, tcp = (socket.socket(fileno=s.detach()) for s in bind(zone.gateway))
+                    self._listen(network, zone.gateway, udp, tcp)
                     self.errors.pop(network, None)
                 except OSError as e:
                     self.errors[network] = f"port {PORT} of {zone.gateway} cannot be had: {e.strerror}"
@@ -315,13 +318,13 @@ class Server:
             self._timeouts()
 
 
-def bind(address: str) -> tuple[socket.socket, socket.socket]:
+def bind(address: str) -> tuple[_socket.socket, _socket.socket]:
     """UDP and TCP sockets on port 53 of `address` (OSError: taken, or no such address here)."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    udp = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    tcp = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         udp.bind((address, PORT))  # no SO_REUSEADDR: another resolver there must be seen, not shared
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # only our own TIME_WAITs
+        tcp.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)  # only our own TIME_WAITs
         tcp.bind((address, PORT))
         tcp.listen(16)
     except OSError:
@@ -331,9 +334,9 @@ def bind(address: str) -> tuple[socket.socket, socket.socket]:
     return udp, tcp
 
 
-def control_listener(path: str) -> socket.socket:
+def control_listener(path: str) -> _socket.socket:
     """The control socket, listening: requests wait in its backlog while the resolver starts."""
-    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    control = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         try:
             os.unlink(path)  # a resolver killed before it could remove it
@@ -349,9 +352,9 @@ def control_listener(path: str) -> socket.socket:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    directory, lock_path, control_fd, pid_fd = args[0], args[1], int(args[2]), int(args[3])
-    os.ftruncate(pid_fd, 0)  # locked by the engine that started us; held until we exit
-    os.pwrite(pid_fd, f"{os.getpid()}\n".encode(), 0)
+    # the pid file's descriptor (args[3]) is kept open: its lock, taken by the engine that started
+    # us, says that we run, until we exit
+    directory, lock_path, control_fd = args[0], args[1], int(args[2])
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     os.chdir("/")

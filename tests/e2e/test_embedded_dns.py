@@ -254,3 +254,20 @@ def test_port_53_taken_on_the_gateway_warns_and_the_container_runs(net):  # noqa
     net("rm", "-f", "first")
     assert_resolver_gone(net)
     net("network", "rm", "dnsa")
+
+
+def test_a_killed_resolver_is_started_again_by_network_reconcile(net):  # noqa: F811
+    subnet = free_subnet()
+    net("network", "create", "--subnet", subnet, "dnsa")
+    net("run", "-d", "--name", "web", "--network", "dnsa", "busybox", "sleep", "300")
+    pid = resolver_pid(net)
+    os.kill(pid, 9)  # started by this test's `run`
+    while alive(pid):
+        time.sleep(0.05)
+    net("network", "reconcile")
+    assert resolver_pid(net) not in (0, pid) and alive(resolver_pid(net))
+    out = nslookup(net, "web", "web")
+    assert out.rc == 0 and "Name:\tweb" in out.out, out
+    net("rm", "-f", "web")
+    assert_resolver_gone(net, resolver_pid(net))
+    net("network", "rm", "dnsa")
