@@ -261,6 +261,7 @@ def test_a_killed_resolver_is_started_again_by_network_reconcile(net):  # noqa: 
     net("network", "create", "--subnet", subnet, "dnsa")
     net("run", "-d", "--name", "web", "--network", "dnsa", "busybox", "sleep", "300")
     pid = resolver_pid(net)
+    assert pid > 0 and alive(pid)
     os.kill(pid, 9)  # started by this test's `run`
     while alive(pid):
         time.sleep(0.05)
