@@ -26,6 +26,7 @@ dnszone = lazy_module("mydocker.network.dnszone")
 dnsserver = lazy_module("mydocker.network.dnsserver")
 etcfiles = lazy_module("mydocker.network.etcfiles")
 jsonio = lazy_module("mydocker.jsonio")
+signal = lazy_module("signal")
 
 CONTROL = "control.sock"     # dnsserver.CONTROL, without loading it
 PIDFILE = "server.pid"       # dnsserver.PIDFILE
@@ -134,14 +135,17 @@ class EmbeddedDns:
                 try:
                     udp, tcp = dnsserver.bind(address)
                 except OSError as e:
-                    status[name] = f"port {dnsserver.PORT} of {address} cannot be had: {e.strerror}"
+                    status[name] = dnsserver.bind_problem(address, e)
                     continue
                 status[name] = ""
                 fds += [udp, tcp]
                 specs.append((name, udp, tcp))
-            control = dnsserver.control_listener(os.path.join(self.directory, CONTROL))
-            fds.append(control)
-            self._spawn(pid_fd, control, specs)
+            try:
+                control = dnsserver.control_listener(os.path.join(self.directory, CONTROL))
+                fds.append(control)
+                self._spawn(pid_fd, control, specs)
+            except OSError as e:  # its containers go on with the host's resolvers
+                return {name: f"the resolver cannot start: {e}" for name in gateways}
         finally:
             for s in fds:
                 s.close()
@@ -159,7 +163,7 @@ class EmbeddedDns:
                         0o600)]
             actions += [(os.POSIX_SPAWN_DUP2, fd, 3 + i) for i, fd in enumerate(high)]
             targets = set(range(3 + len(high)))
-            for entry in os.listdir("/proc/self/fd"):  # descriptors the caller left inheritable stay with it
+            for entry in os.listdir("/proc/self/fd"):  # none of the caller's (a client's pipe would stay open)
                 fd = int(entry)
                 if fd not in targets and fd not in high:
                     try:
@@ -171,9 +175,9 @@ class EmbeddedDns:
             package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             paths = list(dict.fromkeys([package_parent, *sys.path]))
             code = f"import sys; sys.path[:0] = {paths!r}; from mydocker.network.dnsserver import main; main()"
-            import signal  # the caller may ignore some (the monitor ignores SIGTERM): the resolver must not
             pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", "-c", code, self.directory, self.lock_path,
                                             "4", "3", *networks],
+                           # the caller may ignore signals (the monitor ignores SIGTERM): the resolver must not
                            os.environ, file_actions=actions, setsid=True, setsigmask=(),
                            setsigdef=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE))
             os.ftruncate(pid_fd, 0)

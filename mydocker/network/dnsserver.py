@@ -122,7 +122,7 @@ class Server:
                     self._listen(network, zone.gateway, udp, tcp)
                     self.errors.pop(network, None)
                 except OSError as e:
-                    self.errors[network] = f"port {PORT} of {zone.gateway} cannot be had: {e.strerror}"
+                    self.errors[network] = bind_problem(zone.gateway, e)
         if not self.zones and not self.exit_at:
             self.exit_at = time.monotonic()
         elif self.zones:
@@ -332,6 +332,10 @@ def bind(address: str) -> tuple[_socket.socket, _socket.socket]:
         tcp.close()
         raise
     return udp, tcp
+
+
+def bind_problem(address: str, e: OSError) -> str:
+    return f"port {PORT} of {address} cannot be had: {e.strerror or e}"
 
 
 def control_listener(path: str) -> _socket.socket:
