@@ -197,9 +197,4 @@ def _unlink(path: str) -> None:
 def host_nameservers() -> list[str]:
     """The host's resolvers as /etc/resolv.conf names them, loopback ones included: the resolver
     forwards from the host's network namespace, where they answer."""
-    servers = []
-    for line in etcfiles.read_host_resolv().splitlines():
-        words = line.split()
-        if len(words) > 1 and words[0] == "nameserver":
-            servers.append(words[1].split("%")[0])
-    return servers
+    return etcfiles.host_nameservers(etcfiles.read_host_resolv())

@@ -167,6 +167,8 @@ def test_every_well_formed_question_gets_one_reply(labels, qtype):
 def test_resolv_conf_names_the_embedded_resolver_alone():
     host = "search corp.example\nnameserver 127.0.0.53\nnameserver 192.0.2.1\noptions edns0\n"
     out = resolv_conf(host, embedded="10.1.0.1")
-    assert out == "search corp.example\nnameserver 10.1.0.1\noptions edns0 ndots:0\n"
+    assert out == ("search corp.example\nnameserver 10.1.0.1\noptions edns0 ndots:0\n"
+                   "# ExtServers: [127.0.0.53 192.0.2.1]\n")
     out = resolv_conf(host, nameservers=["192.0.2.9"], options=["ndots:2"], embedded="10.1.0.1")
-    assert "192.0.2.9" not in out and "nameserver 10.1.0.1\n" in out and "options ndots:2\n" in out
+    assert "nameserver 192.0.2.9" not in out and "# ExtServers: [192.0.2.9]\n" in out
+    assert "nameserver 10.1.0.1\n" in out and "options ndots:2\n" in out
