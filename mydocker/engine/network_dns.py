@@ -127,7 +127,8 @@ class EmbeddedDns:
     def _start(self, pid_fd: int) -> dict[str, str]:
         """No resolver runs: bind what the files ask for and start one with it."""
         gateways = dnszone.gateways(self.directory)
-        if not gateways:
+        if not gateways:  # nothing to serve (the last container left after the resolver did)
+            _unlink(os.path.join(self.directory, PIDFILE))  # ours while we hold its lock and the network's
             return {}
         status, fds, specs = {}, [], []
         try:

@@ -273,3 +273,15 @@ def test_a_killed_resolver_is_started_again_by_network_reconcile(net):  # noqa: 
     net("rm", "-f", "web")
     assert_resolver_gone(net, resolver_pid(net))
     net("network", "rm", "dnsa")
+
+
+def test_parallel_runs_share_one_resolver_and_leave_nothing(net):  # noqa: F811
+    net("network", "create", "--subnet", free_subnet(), "dnsa")
+    procs = [subprocess.Popen(net.argv("run", "--rm", "--name", f"p{i}", "--network", "dnsa", "busybox", "nslookup",
+                                       f"p{i}"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(6)]
+    for i, proc in enumerate(procs):
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and f"Name:\tp{i}\n" in out and err == "", (out, err)
+    assert_resolver_gone(net)
+    net("network", "rm", "dnsa")
