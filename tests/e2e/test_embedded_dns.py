@@ -285,3 +285,29 @@ def test_parallel_runs_share_one_resolver_and_leave_nothing(net):  # noqa: F811
         assert proc.returncode == 0 and f"Name:\tp{i}\n" in out and err == "", (out, err)
     assert_resolver_gone(net)
     net("network", "rm", "dnsa")
+
+
+def test_the_resolver_costs_nothing_off_user_networks(net):  # noqa: F811
+    """--network none and the default bridge load none of it (and start nothing); a user network only
+    the engine's small side while the resolver runs."""
+    net("network", "create", "--subnet", free_subnet(), "dnsa")
+    with open(net.exe) as f:
+        interpreter = f.readline()[2:].split()[0]  # the launcher's own `#!python -IS`
+
+    def loaded(*args: str) -> set[str]:
+        proc = subprocess.run([interpreter, "-X", "importtime", "-IS", *net.argv("run", "--rm", *args, "busybox",
+                                                                                  "true")],
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+    for args in (["--network", "none"], []):
+        assert not {m for m in loaded(*args) if "dns" in m}, args
+        assert not os.path.exists(os.path.join(net.runroot, "dns"))
+    net("run", "-d", "--name", "keeper", "--network", "dnsa", "busybox", "sleep", "300")
+    modules = loaded("--network", "dnsa")
+    assert "mydocker.engine.network_dns" in modules and "mydocker.network.dnsserver" not in modules
+    assert "socket" not in modules and "selectors" not in modules
+    net("rm", "-f", "keeper")
+    assert_resolver_gone(net)
+    net("network", "rm", "dnsa")
