@@ -176,11 +176,10 @@ class EmbeddedDns:
             package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             paths = list(dict.fromkeys([package_parent, *sys.path]))
             code = f"import sys; sys.path[:0] = {paths!r}; from mydocker.network.dnsserver import main; main()"
-            pid = os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", "-c", code, self.directory, self.lock_path,
-                                            "4", "3", *networks],
-                           # the caller may ignore signals (the monitor ignores SIGTERM): the resolver must not
-                           os.environ, file_actions=actions, setsid=True, setsigmask=(),
-                           setsigdef=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE))
+            argv = [sys.executable, "-I", "-S", "-c", code, self.directory, self.lock_path, "4", "3", *networks]
+            # the caller may ignore signals (the monitor ignores SIGTERM): the resolver must not
+            pid = os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsid=True, setsigmask=(),
+                                 setsigdef=(signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE))
             os.ftruncate(pid_fd, 0)
             os.pwrite(pid_fd, f"{pid}\n".encode(), 0)
         finally:

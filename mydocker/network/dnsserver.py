@@ -163,7 +163,7 @@ class Server:
         found = dnszone.lookup(self.zones, network, source, q.name) if q.qclass == dnswire.IN else None
         if found is not None:  # ours: A records; any other type of our names has no record (NOERROR, empty)
             addresses = [socket.inet_aton(a) for a in found] if q.qtype in (dnswire.A, dnswire.ANY) else []
-            reply_to(dnswire.reply(q, dnswire.NOERROR, addresses))
+            reply_to(dnswire.reply(q, dnswire.NOERROR, addresses, rtype=dnswire.A))
             return
         upstreams = dnszone.upstreams(self.zones, network, source)
         if not upstreams or len(self.forwards) >= MAX_FORWARDS:

@@ -72,14 +72,15 @@ def opcode(flags: int) -> int:
 
 
 def reply(q: Question, rcode: int = NOERROR, addresses: list[bytes] = (), ttl: int = 600,
-          authoritative: bool = True) -> bytes:
+          authoritative: bool = True, rtype: int | None = None) -> bytes:
     """The answer to `q`: `addresses` (4 bytes each for A, 16 for AAAA) as records of the question's
-    name and type, at most as many as fit in a UDP message."""
+    name and of type `rtype` (the question's by default), at most as many as fit in a UDP message."""
     flags = QR | (q.flags & RD) | RA | (0x0400 if authoritative else 0) | (rcode & 0xF)
     records = []
     size = _HEADER.size + len(q.question)
     for address in addresses:
-        rr = b"\xc0\x0c" + struct.pack(">HHIH", q.qtype, IN, ttl, len(address)) + address  # name: the question's
+        # the name: a pointer to the question's
+        rr = b"\xc0\x0c" + struct.pack(">HHIH", rtype or q.qtype, IN, ttl, len(address)) + address
         if size + len(rr) > MAX_UDP:
             break
         records.append(rr)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import random
 import socket
-import struct
 import subprocess
 import sys
 import time

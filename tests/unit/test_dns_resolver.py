@@ -172,3 +172,35 @@ def test_resolv_conf_names_the_embedded_resolver_alone():
     out = resolv_conf(host, nameservers=["192.0.2.9"], options=["ndots:2"], embedded="10.1.0.1")
     assert "nameserver 192.0.2.9" not in out and "# ExtServers: [192.0.2.9]\n" in out
     assert "nameserver 10.1.0.1\n" in out and "options ndots:2\n" in out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=200), max_size=6), st.booleans())
+def test_tcp_framing_takes_any_stream(chunks, with_query):
+    """Bytes as a TCP client sends them, cut anywhere: each whole message gets one framed reply
+    (or none, for a reply sent to us), and nothing raises."""
+    import selectors
+    from mydocker.network.dnsserver import _TcpClient
+    s = server()
+    s.zones["a"].upstreams = []
+    ours, theirs = socket.socketpair()
+    client = _TcpClient(ours, "a", "10.1.0.2")
+    s.clients[ours.fileno()] = client
+    s.sel.register(ours, selectors.EVENT_READ, lambda: s._tcp_read(client))
+    stream = b"".join(chunks)
+    if with_query:
+        q = make_query("www")
+        stream = len(q).to_bytes(2, "big") + q + stream
+    theirs.sendall(stream)
+    theirs.shutdown(socket.SHUT_WR)
+    ours.setblocking(False)
+    while ours.fileno() >= 0:
+        s._tcp_read(client)
+    theirs.settimeout(1)
+    out = b""
+    while chunk := theirs.recv(65536):
+        out += chunk
+    if with_query:
+        length = int.from_bytes(out[:2], "big")
+        assert read_reply(out[2:2 + length]) == (0x4242, dnswire.NOERROR, ["10.1.0.2"])
+    theirs.close()
