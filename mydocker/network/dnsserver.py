@@ -5,7 +5,10 @@ It listens on port 53 (UDP and TCP) of each user network's gateway address, in t
 namespace, and answers the containers of that network with the addresses of the container names,
 aliases, short ids and hostnames of their networks (mydocker/network/dnszone.py); everything else
 is forwarded to the container's --dns servers or the host's resolvers, from here, so a loopback
-resolver of the host (systemd-resolved, dnsmasq) serves the containers as well.
+resolver of the host (systemd-resolved, dnsmasq) serves the containers as well. Every gateway is
+reachable from every network (it is the host), so a query is answered only from an address of the
+queried network's subnet (REFUSED otherwise): a container cannot learn another network's names.
+Forwarding is over UDP, for TCP clients too, with a socket and a random id per query.
 
 Why the gateway and not 127.0.0.11 as Docker: that address lives inside each container's namespace
 and needs a NAT rule there per container start; the gateway is already the host's address on the
@@ -38,6 +41,7 @@ fcntl = lazy_module("fcntl")
 selectors = lazy_module("selectors")
 signal = lazy_module("signal")
 socket = lazy_module("socket")
+traceback = lazy_module("traceback")
 
 PORT = 53
 CONTROL = "control.sock"
@@ -314,7 +318,10 @@ class Server:
                 timeouts.append(self.exit_at)
             wait = max(0.0, min(timeouts) - time.monotonic()) if timeouts else None
             for key, _mask in self.sel.select(wait):
-                key.data()
+                try:
+                    key.data()
+                except Exception:  # noqa: BLE001 - a bug in one answer must not end the others' DNS
+                    traceback.print_exc()
             self._timeouts()
 
 
