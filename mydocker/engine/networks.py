@@ -371,35 +371,62 @@ class NetworkService:
 
     def connect(self, network: str, container_ref: str, ip: str | None = None,
                 aliases: list | None = None) -> Endpoint | None:
-        """Add a network to a running container (another ethN in its namespace); None for a stopped
-        container's own network (its aliases are kept for its next start)."""
+        """Add a network to a container: another ethN in a running one's namespace; a stopped one joins it
+        at its next start. Either way it stays connected across stops and restarts, as in Docker."""
         target = self.records.find_container(container_ref)
         sb = self.sandbox(target.id)
+        net = self.get(network)
+        if aliases and net.name == DEFAULT_NETWORK:
+            raise InvalidArgument("network aliases only work on user-defined networks")
         if sb is None or target.status not in ("running", "created"):  # a created one is wired already
-            net = self.get(network)
             if self._requested_network(target.id) == net.name:
                 # its own network while stopped: joined at its next start, with these aliases (docker-compose
                 # 1.29 disconnects and connects every container it starts)
                 self._own_network_ports(target.id, net.name, list(aliases or []))
                 return None
-            raise Conflict(f"container {container_ref} is not running: start it, then connect it")
+            mode = self._requested_network(target.id) or ""
+            if mode in SPECIAL_MODES or mode.startswith("container:"):
+                raise Conflict(f"container {target.name} uses --network {mode.split(':')[0]}: "
+                               "only containers on bridge networks can be connected to more networks")
+            self._remember_connected(target.id, net.name, ip, list(aliases or []))
+            return None
         if sb.mode != "bridge":
             raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
                            "only containers on bridge networks can be connected to more networks")
-        net = self.get(network)
-        if aliases and net.name == DEFAULT_NETWORK:
-            raise InvalidArgument("network aliases only work on user-defined networks")
-        ports = self._own_network_ports(target.id, net.name, list(aliases or []))
-        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), ports, network_links.next_ifname(sb.netns))
+        ep = self._join_more(target.id, sb, net, ip, list(aliases or []))
+        self._remember_connected(target.id, net.name, ip, list(aliases or []))
+        return ep
+
+    def _join_more(self, container_id: str, sb: Sandbox, net: Network, ip: str | None, aliases: list) -> Endpoint:
+        """One more network in the container's namespace (the next ethN), its /etc/hosts and its peers' updated."""
+        ports = self._own_network_ports(container_id, net.name, aliases)
+        ep = self._add_endpoint(container_id, net, ip, aliases, ports, network_links.next_ifname(sb.netns))
         try:
             with self.lock():
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
                 self.files.write_hosts(sb)
-                self.files.refresh_peers(target.id, {net.name})
+                self.files.refresh_peers(container_id, {net.name})
         except BaseException:
             self._drop_endpoint(ep)
             raise
         return ep
+
+    def _remember_connected(self, container_id: str, network: str, ip: str | None, aliases: list) -> None:
+        """Keep a `network connect` with the container's settings: Docker keeps the endpoint's config in
+        the container, so every later start joins that network again."""
+        settings = self.store.settings(container_id)
+        settings.connected = [c for c in settings.connected if c[0] != network] + [[network, ip, aliases]]
+        self.store.save_settings(container_id, settings)
+
+    def _forget_connected(self, container_id: str, network: str) -> bool:
+        """Drop a `network connect` from the container's settings; whether it was there."""
+        settings = self.store.settings(container_id)
+        kept = [c for c in settings.connected if c[0] != network]
+        if len(kept) == len(settings.connected):
+            return False
+        settings.connected = kept
+        self.store.save_settings(container_id, settings)
+        return True
 
     def _requested_network(self, container_id: str) -> str | None:
         """The network the container was created on (its NetworkMode)."""
@@ -422,7 +449,9 @@ class NetworkService:
         target = self.records.find_container(container_ref)
         net = self.get(network)
         eps = self.endpoints(network=net.name, container=target.id)
-        if not eps and target.status not in ("running", "created") and self._requested_network(target.id) == net.name:
+        was_connected = self._forget_connected(target.id, net.name)
+        if not eps and target.status not in ("running", "created") and (
+                was_connected or self._requested_network(target.id) == net.name):
             return  # stopped: nothing is wired; it joins its own network again when started
         if not eps:
             raise NotFound(f"container {target.name} is not connected to network {net.name}")
@@ -550,8 +579,20 @@ class NetworkService:
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
         name, network, ports, ip, hostname = row
         ports = [network_ports.PortMapping(*p) for p in ports]
-        return self.attach(container_id, name, network, ports, ip, hostname,
-                           aliases=self.store.settings(container_id).aliases)
+        settings = self.store.settings(container_id)
+        att = self.attach(container_id, name, network, ports, ip, hostname, aliases=settings.aliases)
+        try:
+            for net_name, net_ip, aliases in settings.connected:  # the networks `network connect` added
+                try:
+                    net = self.get(net_name)
+                except NotFound:  # removed while the container was stopped: it is no longer connected
+                    self._forget_connected(container_id, net_name)
+                    continue
+                self._join_more(container_id, self.sandbox(container_id), net, net_ip, aliases)
+        except BaseException:
+            self.detach(container_id)
+            raise
+        return att
 
     def release(self, container_id: str, forget: bool = False) -> None:
         """When a container stops (and with `forget`, when it is removed): detach it."""
