@@ -85,7 +85,7 @@ class Engine:
             self.networks.join_cluster_networks()
         except StoreUnavailable as e:
             warnings.append(str(e))
-        return self.networks.networks(), warnings
+        return self.networks.listed(), warnings
 
     def reconcile_networks(self) -> dict:
         """The host's bridges and rules rebuilt from the records; endpoints of containers gone detached."""

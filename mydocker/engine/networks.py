@@ -52,6 +52,8 @@ bridge = lazy_module("mydocker.network.bridge")
 overlay = lazy_module("mydocker.network.overlay")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
+_PREDEFINED_DRIVERS = {DEFAULT_NETWORK: "bridge", "host": "host", "none": "null"}
+hashlib = lazy_module("hashlib")
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
@@ -142,7 +144,8 @@ class NetworkService:
             else:
                 subnet = self._pick_subnet(name)
             bitmap = ipam.Bitmap(subnet, gateway)
-            net = Network(name=name, id=os.urandom(32).hex(), driver=driver.name, subnet=subnet,
+            net = Network(name=name, id=self._predefined_id(name) if name == DEFAULT_NETWORK else os.urandom(32).hex(),
+                          driver=driver.name, subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
             if not self.store.add_network(net, bitmap.to_bytes()):
@@ -170,6 +173,35 @@ class NetworkService:
 
     def networks(self) -> list[Network]:
         return self.store.networks()
+
+    def listed(self) -> list[Network]:
+        """What `network ls` shows: Docker's pre-defined bridge, host and none first (always there), then
+        the user networks."""
+        nets = self.networks()
+        return [self._predefined(name, nets) for name in PREDEFINED] + [n for n in nets if n.name not in PREDEFINED]
+
+    def _predefined(self, name: str, nets: list[Network] | None = None) -> Network:
+        """A pre-defined network: the default bridge's record once it is made (on first use), else a
+        stand-in with the id it has for good (host and none have no record: nothing is made for them)."""
+        for net in nets if nets is not None else self.networks():
+            if net.name == name:
+                return net
+        return Network(name=name, id=self._predefined_id(name), driver=_PREDEFINED_DRIVERS[name], subnet="",
+                       gateway="", bridge=self.bridge_name(name) if name == DEFAULT_NETWORK else "",
+                       created="0001-01-01T00:00:00Z")
+
+    def _predefined_id(self, name: str) -> str:
+        """The same id for a root's pre-defined network every time (a private root's default bridge is
+        made and removed again as containers come and go)."""
+        return hashlib.sha256(f"{os.path.realpath(self.root)}\0{name}".encode()).hexdigest()
+
+    def _find_predefined(self, ref: str) -> Network | None:
+        """The pre-defined network `ref` names (by name, id or an id prefix of 3 or more), if any."""
+        for name in PREDEFINED:
+            net = self._predefined(name)
+            if ref in (name, net.id) or (len(ref) >= 3 and net.id.startswith(ref)):
+                return net
+        return None
 
     def join_cluster_networks(self) -> None:
         """Record here the networks other hosts defined in the cluster store, if one is set up (so
@@ -209,26 +241,43 @@ class NetworkService:
         return self.store.sandbox(container_id)
 
     def inspect(self, ref: str) -> dict:
-        net = self.get(ref)
+        try:
+            net = self.get(ref)
+        except NotFound:
+            net = self._find_predefined(ref)
+            if net is None:
+                raise
         containers = {}
         for ep in self.endpoints(network=net.name):
             sb = self.sandbox(ep.container)
             containers[ep.container] = {"Name": sb.name if sb else "", "IPv4Address": f"{ep.ip}/{net.subnet.split('/')[1]}",
                                         "MacAddress": ep.mac, "EndpointID": ep.veth, "IPv6Address": ""}
+        if net.name in SPECIAL_MODES:  # the containers running with --network host|none
+            for sb in self.store.sandboxes():
+                if sb.mode == net.name:
+                    containers[sb.container] = {"Name": sb.name, "IPv4Address": "", "MacAddress": "",
+                                                "EndpointID": "", "IPv6Address": ""}
         return {"Name": net.name, "Id": net.id, "Created": net.created,
                 "Scope": "global" if net.driver == "overlay" else "local",
                 "Driver": net.driver, "EnableIPv4": True, "EnableIPv6": False,
-                "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+                "IPAM": {"Driver": "default", "Options": None if net.name in SPECIAL_MODES else {},
+                         "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}] if net.subnet else []},
                 "Internal": net.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
                 "ConfigOnly": False, "Containers": containers,
                 # what Docker shows: none for a user bridge network (compose compares them with its own)
-                "Options": {"com.docker.network.bridge.name": net.bridge} if net.name == DEFAULT_NETWORK or net.driver != "bridge" else {},
+                "Options": {"com.docker.network.bridge.name": net.bridge}
+                if net.name == DEFAULT_NETWORK or net.driver not in ("bridge", "host", "null") else {},
                 "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
         if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
             raise Forbidden(f"{ref} is a pre-defined network and cannot be removed")
-        net = self.get(ref)
+        try:
+            net = self.get(ref)
+        except NotFound:
+            net = self._find_predefined(ref)  # by id
+            if net is None:
+                raise
         if net.name in PREDEFINED:
             raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         if self.endpoints(network=net.name):
@@ -521,7 +570,7 @@ class NetworkService:
             return {}
         _name, mode, ports, _ip, _hostname = row
         endpoints = self.endpoints(container=container_id)
-        known = {n.name: n for n in self.networks()}
+        known = {n.name: n for n in self.listed()}
         return {"NetworkMode": mode, "PortBindings": engine_inspect.port_bindings(ports),
                 "NetworkSettings": engine_inspect.network_settings(mode, self.sandbox(container_id), endpoints, known,
                                                                    container_id)}

@@ -49,3 +49,29 @@ def test_a_connected_network_stays_after_restart_and_stop_start(net, service):  
     net("network", "connect", "second", "multi")
     net("start", "multi")
     assert set(_networks(service, "multi")) == {"bridge", "second"}
+
+
+def test_the_predefined_networks_are_always_listed_and_never_removed(net, service):  # noqa: F811
+    ls = service.docker("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}").stdout.splitlines()
+    assert sorted(ls) == ["bridge bridge local", "host host local", "none null local"]
+    assert sorted(line.split()[1:3] for line in net("network", "ls").out.splitlines()[1:]) == \
+        [["bridge", "bridge"], ["host", "host"], ["none", "null"]]
+    docs = json.loads(service.docker("network", "inspect", "bridge", "host", "none").stdout)
+    assert [(d["Name"], d["Driver"], d["Scope"]) for d in docs] == \
+        [("bridge", "bridge", "local"), ("host", "host", "local"), ("none", "null", "local")]
+    ids = {d["Name"]: d["Id"] for d in docs}
+    assert json.loads(service.docker("network", "inspect", ids["host"][:12]).stdout)[0]["Name"] == "host"
+    # the default bridge keeps its id when it is made on first use
+    cid = service.docker("run", "-d", "--network", "host", "busybox", "sleep", "60").stdout.strip()
+    service.docker("run", "-d", "--name", "onbridge", "busybox", "sleep", "60")
+    assert json.loads(service.docker("network", "inspect", "bridge").stdout)[0]["Id"] == ids["bridge"]
+    assert list(json.loads(service.docker("network", "inspect", "host").stdout)[0]["Containers"]) == [cid]
+    for name in ("bridge", "host", "none"):
+        refused = service.docker("network", "rm", name, rc=1)
+        assert f"{name} is a pre-defined network and cannot be removed" in refused.stderr
+        assert f"{name} is a pre-defined network and cannot be removed" in net("network", "rm", name, rc=1).err
+    status, _body = service.request("DELETE", f"/networks/{ids['host']}")
+    assert status == 403
+    builtin = service.docker("network", "ls", "-f", "type=builtin", "--format", "{{.Name}}").stdout.split()
+    assert sorted(builtin) == ["bridge", "host", "none"]
+    assert service.docker("network", "ls", "-f", "driver=null", "-q").stdout.split() == [ids["none"][:12]]
