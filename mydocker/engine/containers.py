@@ -127,6 +127,7 @@ class ContainerService:
                     os.close(fd)  # the container holds the write ends: EOF when it is gone
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
+            events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, record.id, config["mounts"], "mount")
             events.container(self.paths.runroot, record, "start")
             code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
                                           raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
@@ -138,6 +139,7 @@ class ContainerService:
             self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
                                           finished_at=now(), pid=0, oom_killed=oom)
             events.container(self.paths.runroot, record, "die", exitCode=code)
+            events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, record.id, config["mounts"], "unmount")
             # an `rm -f` that killed it records nothing of it, and removes it
             return RunReport(record.id, code, oom, oom and code == 137, _memory_limit(config))
         finally:
@@ -192,7 +194,7 @@ class ContainerService:
             if remap:  # made and pinned before the netns, which must belong to it (its own sysfs)
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config,
-                                                      rootfs)
+                                                      rootfs, self.paths.runroot)
             self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
                                     engine_lifecycle.exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
@@ -234,7 +236,8 @@ class ContainerService:
         directory = self.container_dir(container_id)
         snapshot.release(directory)
         if remove:
-            volumes.release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
+            volumes.release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes,
+                                      runroot=self.paths.runroot)
             userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
             fs.remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
             gone = self.records.get_container(container_id)

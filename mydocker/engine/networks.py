@@ -49,6 +49,7 @@ socket = lazy_module("socket")
 userns = lazy_module("mydocker.engine.userns")
 overlay_agent_control = lazy_module("mydocker.engine.overlay_agent_control")
 bridge = lazy_module("mydocker.network.bridge")
+events = lazy_module("mydocker.engine.events")
 overlay = lazy_module("mydocker.network.overlay")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
@@ -125,7 +126,9 @@ class NetworkService:
             raise InvalidArgument("--gateway needs --subnet: give both, or neither for an automatic subnet")
         drv = self.driver(driver)
         if drv.scope == "global":  # defined for every host in the driver's store; this host keeps a copy
-            return self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+            net = self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+            events.network(self.runroot, "create", net)
+            return net
         net = self._add_network(drv, name, subnet, gateway, internal, labels or {})
         try:
             with self.lock():
@@ -133,6 +136,7 @@ class NetworkService:
         except BaseException:
             self.remove(name)
             raise
+        events.network(self.runroot, "create", net)
         return net
 
     def _add_network(self, driver: Driver, name: str, subnet: str | None, gateway: str | None, internal: bool,
@@ -292,6 +296,7 @@ class NetworkService:
             if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
                 overlay_agent_control.stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
+        events.network(self.runroot, "destroy", net)
 
     def prune(self, labels: list[str] | None = None) -> list[str]:
         """Remove user networks without containers (with `labels`, Docker's label=k / label=k=v
@@ -404,6 +409,7 @@ class NetworkService:
             self.sync_network(net)
             overlay_agent_control.start_agent(self.root, self.runroot)
         self.firewall.publish(ep)
+        events.network(self.runroot, "connect", net, container=ep.container)  # Docker's, at every start too
 
     def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
         """A global network: this host's forwarding entries and its containers' hosts files, from one
@@ -512,6 +518,7 @@ class NetworkService:
             self.files.refresh_peers(target.id, {net.name})
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
+        net = self.store.find(ep.network)
         with self.lock():
             if self._retires_default_network(ep):
                 self.firewall.forget()  # the rebuild below takes its ports with its network's rules
@@ -520,6 +527,8 @@ class NetworkService:
             self.wiring.drop(ep)
             self._retire_default_bridge()
             self._rebuild_firewall()  # only when a network went
+        if net is not None:
+            events.network(self.runroot, "disconnect", net, container=ep.container)  # Docker's, at every stop too
 
     def _retires_default_network(self, ep: Endpoint) -> bool:
         """Whether dropping this endpoint (with published ports) retires a private root's default network."""

@@ -75,3 +75,64 @@ def test_the_predefined_networks_are_always_listed_and_never_removed(net, servic
     builtin = service.docker("network", "ls", "-f", "type=builtin", "--format", "{{.Name}}").stdout.split()
     assert sorted(builtin) == ["bridge", "host", "none"]
     assert service.docker("network", "ls", "-f", "driver=null", "-q").stdout.split() == [ids["none"][:12]]
+
+
+def _events(service, since: float, until: float, *filters: str) -> list[str]:
+    args = [a for f in filters for a in ("--filter", f)]
+    return service.docker("events", "--since", f"{since:.6f}", "--until", f"{until:.6f}", *args, "--format",
+                          "{{.Type}} {{.Action}} {{or .Actor.Attributes.name .Actor.ID}}").stdout.splitlines()
+
+
+def test_events_of_images_networks_and_volumes(net, service, tmp_path):  # noqa: F811
+    since = time.time()
+    service.docker("tag", "busybox", "evimg:1")
+    service.docker("network", "create", "--subnet", free_subnet(), "evnet")
+    service.docker("volume", "create", "evvol")
+    service.docker("run", "--rm", "--name", "evbox", "--network", "evnet", "-v", "evvol:/data", "busybox", "true")
+    net("rmi", "evimg:1")  # the mydocker CLI writes to the same log
+    service.docker("save", "-o", str(tmp_path / "bb.tar"), "busybox")
+    service.docker("load", "-i", str(tmp_path / "bb.tar"))
+    service.docker("import", "-c", "LABEL team=ev", str(tmp_path / "bb.tar"), "evimp:1")
+    service.docker("rmi", "evimp:1")
+    service.docker("network", "rm", "evnet")
+    service.docker("volume", "rm", "evvol")
+    until = time.time() + 0.2
+    time.sleep(0.3)
+    images = _events(service, since, until, "type=image")
+    assert [line.split()[1] for line in images] == ["tag", "untag", "save", "load", "tag", "import", "untag",
+                                                    "delete"], images
+    assert images[0] == "image tag evimg:1" and images[4] == "image tag evimp:1"
+    assert _events(service, since, until, "type=network") == [
+        "network create evnet", "network connect evnet", "network disconnect evnet", "network destroy evnet"]
+    assert _events(service, since, until, "type=volume") == [
+        "volume create evvol", "volume mount evvol", "volume unmount evvol", "volume destroy evvol"]
+    # Docker's order around a container's start and exit
+    assert _events(service, since, until, "event=start", "event=connect", "event=mount", "event=die",
+                   "event=unmount", "event=disconnect", "event=destroy") == [
+        "network connect evnet", "volume mount evvol", "container start evbox", "container die evbox",
+        "volume unmount evvol", "network disconnect evnet", "container destroy evbox", "network destroy evnet",
+        "volume destroy evvol"]
+    # the filters of each kind: by name (a prefix), the image by name without its tag, by label, by event
+    assert _events(service, since, until, "network=evn", "event=connect") == ["network connect evnet"]
+    assert [e.split()[1] for e in _events(service, since, until, "volume=evvol")] == ["create", "mount", "unmount",
+                                                                                      "destroy"]
+    assert _events(service, since, until, "image=evimg") == ["image tag evimg:1"]
+    assert [e.split()[1] for e in _events(service, since, until, "type=image", "label=team=ev")] == ["tag", "import",
+                                                                                                    "untag"]
+    detail = json.loads(service.docker("events", "--since", f"{since:.6f}", "--until", f"{until:.6f}", "--filter",
+                                       "event=mount", "--format", "{{json .}}").stdout)
+    assert detail["Actor"]["ID"] == "evvol" and detail["Actor"]["Attributes"]["destination"] == "/data"
+    assert detail["Actor"]["Attributes"]["read/write"] == "true" and detail["Actor"]["Attributes"]["driver"] == "local"
+    assert _events(service, since, until, "type=volume", "volume=nosuch") == []
+    # the mydocker CLI reads them the same way
+    out = net("events", "--since", f"{since:.6f}", "--until", f"{until:.6f}", "-f", "type=network", "--format",
+              "{{.Action}}").out
+    assert out.split() == ["create", "connect", "disconnect", "destroy"]
+    # docker-py
+    docker = pytest.importorskip("docker")
+    client = docker.DockerClient(base_url=f"unix://{service.sock}")
+    try:
+        docs = list(client.events(since=since, until=until, decode=True, filters={"type": "volume", "event": "create"}))
+    finally:
+        client.close()
+    assert [(d["Type"], d["Action"], d["Actor"]["ID"]) for d in docs] == [("volume", "create", "evvol")]
