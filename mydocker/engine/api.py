@@ -51,6 +51,7 @@ distribution = lazy_module("mydocker.engine.distribution")
 image_reference = lazy_module("mydocker.image.reference")
 engine_build = lazy_module("mydocker.engine.build")
 engine_events = lazy_module("mydocker.engine.events")
+re = lazy_module("re")
 diskusage = lazy_module("mydocker.engine.diskusage")
 
 # --- helpers the front ends share ------------------------------------------------------------------
@@ -292,19 +293,31 @@ class ImageEngine:
         return rows
 
     def filtered(self, filters: dict[str, list[str]], all_images: bool = False) -> list[dict]:
-        """Image rows kept by Docker's image filters: reference, dangling (true/false), label (KEY or
-        KEY=VALUE, all must match). InvalidArgument for another filter or a bad value."""
-        unknown = set(filters) - {"reference", "dangling", "label"}
+        """Image rows kept by Docker's image filters: reference (a name, or a pattern with * ? [..] matched
+        against repository and repository:tag), dangling (true/false), label (KEY or KEY=VALUE, all must
+        match), before and since (created before or after that image). InvalidArgument for another filter
+        or a bad value, NotFound for a before/since image that is not here."""
+        unknown = set(filters) - set(IMAGE_FILTERS)
         if unknown:
-            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use reference, dangling or label")
-        rows = []
+            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use {', '.join(IMAGE_FILTERS)}")
+        rows, seen = [], set()
         for ref in filters.get("reference") or [None]:
-            rows += self.list(all_images=all_images, reference=ref, filters={"label": filters.get("label", [])})
+            pattern = ref is not None and any(c in ref for c in "*?[")
+            for row in self.list(all_images=all_images, reference=None if pattern else ref,
+                                 filters={"label": filters.get("label", [])}):
+                key = (row["ID"], row["Repository"], row["Tag"])
+                if key not in seen and (not pattern or _reference_matches(ref, row)):
+                    seen.add(key)
+                    rows.append(row)
         for value in filters.get("dangling", []):
             if value.lower() not in ("true", "1", "false", "0"):
                 raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
             dangling = value.lower() in ("true", "1")  # untagged (an intermediate one only with all)
             rows = [r for r in rows if (r["Repository"] == "<none>") == dangling]
+        for key, newer in (("before", False), ("since", True)):
+            for name in filters.get(key, []):
+                mark = parse_time(self._service.inspect(name)["Created"])
+                rows = [r for r in rows if (parse_time(r["Created"]) > mark if newer else parse_time(r["Created"]) < mark)]
         return rows
 
     def inspect(self, name: str) -> dict:
@@ -499,6 +512,18 @@ class EngineAPI:
         self.networks = NetworkEngine(engine)
         self.volumes = VolumeEngine(engine)
         self.system = SystemEngine(engine)
+
+
+IMAGE_FILTERS = ("reference", "dangling", "label", "before", "since")
+
+
+def _reference_matches(pattern: str, row: dict) -> bool:
+    """Docker's reference=PATTERN: a shell pattern (no * across a /) on repository:tag or repository."""
+    if row["Repository"] == "<none>":
+        return False
+    regex = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else c if c in "[]!-" else re.escape(c)
+                    for c in pattern).replace("[!", "[^")
+    return any(re.fullmatch(regex, text) for text in (f"{row['Repository']}:{row['Tag']}", row["Repository"]))
 
 
 def _any_in(value: str, wanted: list[str] | None) -> bool:

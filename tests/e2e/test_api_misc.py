@@ -136,3 +136,48 @@ def test_events_of_images_networks_and_volumes(net, service, tmp_path):  # noqa:
     finally:
         client.close()
     assert [(d["Type"], d["Action"], d["Actor"]["ID"]) for d in docs] == [("volume", "create", "evvol")]
+
+
+def test_image_filters_dangling_before_since_and_reference_patterns(service, mydocker, tmp_path):
+    service.docker("save", "-o", str(tmp_path / "bb.tar"), "busybox")
+    for name in ("old:1", "mid:1", None):  # three images, a second apart (Created has whole seconds)
+        time.sleep(1.05)
+        mydocker("import", str(tmp_path / "bb.tar"), *([name] if name else []))
+    images = lambda *f: service.docker("images", *[a for x in f for a in ("-f", x)], "--format",  # noqa: E731
+                                       "{{.Repository}}:{{.Tag}}").stdout.split()
+    mine = lambda *f: mydocker("images", *[a for x in f for a in ("-f", x)], "--format",  # noqa: E731
+                               "{{.Repository}}:{{.Tag}}").out.split()
+    for ask in (images, mine):
+        assert ask("dangling=true") == ["<none>:<none>"]
+        assert sorted(ask("dangling=false")) == ["busybox:latest", "mid:1", "old:1"]
+        assert sorted(ask("before=mid:1")) == ["busybox:latest", "old:1"]
+        assert ask("since=mid:1") == ["<none>:<none>"]
+        assert ask("since=old:1", "dangling=false") == ["mid:1"]
+        assert sorted(ask("reference=*:1")) == ["mid:1", "old:1"]
+        assert ask("reference=m?d") == ["mid:1"] and ask("reference=busy*") == ["busybox:latest"]
+    mid = json.loads(service.docker("image", "inspect", "mid:1").stdout)[0]["Id"]
+    assert service.docker("images", "-q", "m*").stdout.split() == [mid.split(":")[1][:12]]
+    assert "invalid filter 'bogus'" in service.docker("images", "-f", "bogus=1", rc=1).stderr
+
+
+def test_system_df_verbose_shared_size_and_local_volumes(service, mydocker, tmp_path):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\nRUN echo hi > /hi\n")
+    service.docker("build", "-q", "-t", "child:1", str(tmp_path / "ctx"))
+    service.docker("run", "-d", "--name", "dfv", "-v", "dfvol:/data", "-v", f"{tmp_path}:/host", "busybox",
+                   "sleep", "60")
+    out = service.docker("system", "df", "-v", "--format", "{{json .}}").stdout
+    doc = json.loads(out)
+    images = {i["Repository"]: i for i in doc["Images"]}
+    base = json.loads(service.docker("image", "inspect", "busybox").stdout)[0]["Size"]
+    assert images["busybox"]["SharedSize"] == images["child"]["SharedSize"] != "0B", images
+    status, body = service.request("GET", "/system/df")
+    api = json.loads(body)
+    shared = {i["RepoTags"][0]: i["SharedSize"] for i in api["Images"]}
+    assert shared == {"busybox:latest": base, "child:1": base}  # the busybox layer, in both
+    sizes = {i["RepoTags"][0]: i["Size"] for i in api["Images"]}
+    assert api["LayersSize"] == sizes["child:1"]  # the shared layer counted once
+    assert [c["LocalVolumes"] for c in doc["Containers"]] == ["1"]  # the bind is not a local volume
+    assert api["BuildCache"] == []  # the classic builder's cache is its intermediate images, as Docker's
+    service.docker("rm", "-f", "dfv")
+    mydocker("volume", "rm", "dfvol")
