@@ -43,6 +43,8 @@ userns = lazy_module("mydocker.engine.userns")
 fs = lazy_module("mydocker.linux.fs")
 logs = lazy_module("mydocker.engine.logs")
 shift = lazy_module("mydocker.image.shift")
+copy_mounts = lazy_module("mydocker.engine.copy_mounts")
+engine_inspect = lazy_module("mydocker.engine.inspect")
 
 
 def one_at_a_time(method):
@@ -329,6 +331,7 @@ class _RootfsFd:
         self.service, self.rec = service, rec
         self.lock = None
         self.mounted = False
+        self.binds: list[str] = []  # copy_mounts' mounts, for a stopped container
         self.fd = -1
 
     def __enter__(self) -> int:
@@ -341,19 +344,25 @@ class _RootfsFd:
             if fd >= 0:
                 self.fd = fd
                 return fd
-        if not os.path.ismount(rootfs) and snapshot.driver_of(directory) != "vfs":
-            self.lock = self.service.paths.container_lock(self.rec.id)
-            self.lock.acquire()
-            try:
-                if not os.path.ismount(rootfs):  # still stopped now that a start waits for us
-                    lowers = self.service.images.layer_dirs(self.rec.image_id)
-                    snapshot.prepare(lowers, directory)
-                    self.mounted = True
-            except BaseException:
-                self.lock.release()
-                raise
+        self.lock = self.service.paths.container_lock(self.rec.id)  # not running: a start waits for the copy
+        self.lock.acquire()
+        fresh = self.service.records.get_container(self.rec.id)
+        if fresh is not None and fresh.status in ("running", "paused") and fresh.pid:  # started meanwhile
+            self.lock.release()
+            self.lock, self.rec = None, fresh
+            return self.__enter__()
+        try:
+            if not os.path.ismount(rootfs) and snapshot.driver_of(directory) != "vfs":
+                lowers = self.service.images.layer_dirs(self.rec.image_id)
+                snapshot.prepare(lowers, directory)
+                self.mounted = True
+        except BaseException:
+            self.lock.release()
+            raise
         try:
             self.fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            # its binds and volumes too, as Docker mounts them for a copy
+            self.binds = copy_mounts.mount_all(self.fd, engine_inspect.container_mounts(directory))
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -382,6 +391,7 @@ class _RootfsFd:
             os.close(pidfd)
 
     def __exit__(self, *exc) -> bool:
+        copy_mounts.unmount_all(self.binds)
         if self.fd >= 0:
             os.close(self.fd)
         if self.mounted:

@@ -5,6 +5,7 @@ volumes, image filters, `system df -v`, `docker cp` from a stopped container's v
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 
@@ -181,3 +182,30 @@ def test_system_df_verbose_shared_size_and_local_volumes(service, mydocker, tmp_
     assert api["BuildCache"] == []  # the classic builder's cache is its intermediate images, as Docker's
     service.docker("rm", "-f", "dfv")
     mydocker("volume", "rm", "dfvol")
+
+
+def test_cp_from_and_to_a_stopped_container_sees_its_volumes_and_binds(service, mydocker, tmp_path):
+    (tmp_path / "bound").mkdir()
+    (tmp_path / "bound" / "b.txt").write_text("bound\n")
+    service.docker("run", "-d", "--name", "cpstop", "-v", "cpvol:/data", "-v", f"{tmp_path / 'bound'}:/ro:ro",
+                   "busybox", "sh", "-c", "echo in-volume > /data/f && touch /done && exec sleep 300")
+    deadline = time.monotonic() + 10
+    while mydocker("exec", "cpstop", "test", "-e", "/done", rc=None).rc != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    service.docker("stop", "-t", "0", "cpstop")
+    service.docker("cp", "cpstop:/data/f", str(tmp_path / "out"))
+    assert (tmp_path / "out").read_text() == "in-volume\n"
+    mydocker("cp", "cpstop:/ro/b.txt", str(tmp_path / "b-out"))
+    assert (tmp_path / "b-out").read_text() == "bound\n"
+    (tmp_path / "new").write_text("copied in\n")
+    service.docker("cp", str(tmp_path / "new"), "cpstop:/data/")  # into the volume, not the rootfs under it
+    volume = json.loads(service.docker("volume", "inspect", "cpvol").stdout)[0]["Mountpoint"]
+    assert sorted(os.listdir(volume)) == ["f", "new"]
+    assert service.docker("cp", str(tmp_path / "new"), "cpstop:/ro/", rc=1).returncode == 1  # read-only there too
+    assert not os.path.exists(tmp_path / "bound" / "new")
+    with open("/proc/self/mountinfo") as f:  # nothing stays mounted after the copies
+        assert mydocker.root not in f.read()
+    service.docker("start", "cpstop")
+    assert service.docker("exec", "cpstop", "cat", "/data/new").stdout == "copied in\n"
+    service.docker("rm", "-f", "cpstop")
+    mydocker("volume", "rm", "cpvol")
