@@ -449,7 +449,8 @@ class NetworkService:
             raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
                            "only containers on bridge networks can be connected to more networks")
         ep = self._join_more(target.id, sb, net, ip, list(aliases or []))
-        self._remember_connected(target.id, net.name, ip, list(aliases or []))
+        if self._requested_network(target.id) != net.name:  # its own network is joined at each start anyway
+            self._remember_connected(target.id, net.name, ip, list(aliases or []))
         return ep
 
     def _join_more(self, container_id: str, sb: Sandbox, net: Network, ip: str | None, aliases: list) -> Endpoint:
@@ -582,7 +583,7 @@ class NetworkService:
         known = {n.name: n for n in self.listed()}
         return {"NetworkMode": mode, "PortBindings": engine_inspect.port_bindings(ports),
                 "NetworkSettings": engine_inspect.network_settings(mode, self.sandbox(container_id), endpoints, known,
-                                                                   container_id)}
+                                                                   container_id, self.store.settings(container_id))}
 
     # the container flow: create → (start → stop)* → remove
 

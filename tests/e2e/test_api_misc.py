@@ -48,8 +48,23 @@ def test_a_connected_network_stays_after_restart_and_stop_start(net, service):  
     # a stopped container is connected too (Docker joins it at its next start), with the mydocker CLI
     service.docker("stop", "-t", "0", "multi")
     net("network", "connect", "second", "multi")
+    assert _networks(service, "multi") == {"bridge": "", "second": ""}  # Docker lists them, without addresses
     net("start", "multi")
     assert set(_networks(service, "multi")) == {"bridge", "second"}
+
+
+def test_links_on_a_user_network_show_in_the_endpoint_settings(net, service):  # noqa: F811
+    service.docker("network", "create", "--subnet", free_subnet(), "linked")
+    service.docker("run", "-d", "--name", "target", "--network", "linked", "busybox", "sleep", "60")
+    service.docker("run", "-d", "--name", "linker", "--network", "linked", "--link", "target:db", "busybox",
+                   "sleep", "60")
+    doc = json.loads(service.docker("inspect", "linker").stdout)[0]
+    # Docker: HostConfig.Links holds the default bridge's legacy links only; a user network's are the endpoint's
+    assert doc["HostConfig"]["Links"] is None
+    assert doc["NetworkSettings"]["Networks"]["linked"]["Links"] == ["target:db"]
+    assert json.loads(service.docker("inspect", "target").stdout)[0]["NetworkSettings"]["Networks"]["linked"][
+        "Links"] is None
+    assert service.docker("exec", "linker", "ping", "-c", "1", "-W", "2", "db", rc=None).returncode == 0
 
 
 def test_the_predefined_networks_are_always_listed_and_never_removed(net, service):  # noqa: F811
