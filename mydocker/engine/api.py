@@ -54,6 +54,8 @@ engine_events = lazy_module("mydocker.engine.events")
 re = lazy_module("re")
 diskusage = lazy_module("mydocker.engine.diskusage")
 
+DETACHED = -1  # exec's answer when the caller detached (its detach keys) and the process runs on (runtime.api's)
+
 # --- helpers the front ends share ------------------------------------------------------------------
 
 
@@ -131,19 +133,33 @@ class ContainerEngine:
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
 
-    def attach(self, ref: str, write, stdin: int | None = None) -> None:
+    def attach(self, ref: str, write, stdin: int | None = None, detach_keys: str | None = None) -> bool:
         """The container's output from now until its next exit (one not started yet: until it has
         run) to `write(stream, data)` ("stdout"/"stderr"); the bytes read from the fd `stdin` go to its
-        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does)."""
+        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does).
+        Reading `detach_keys` from `stdin` (Docker's --detach-keys; ctrl-p,ctrl-q if empty) ends the
+        attach and leaves the container running: True then (InvalidArgument for bad keys)."""
+        keys = container_input.parse_detach_keys(detach_keys)
         observation = self._service.observation
         rec = observation.find(ref)
         if stdin is None or not rec.config.get("OpenStdin"):  # Docker ignores stdin then, too
-            return observation.attach(rec.id, write)
-        relay = container_input.start_relay(self._service.paths.runroot, rec.id, stdin)
-        try:
             observation.attach(rec.id, write)
+            return False
+        relays = []  # started once the output is followed: an echo of the first input is not missed
+
+        def start_input() -> None:
+            relays.append(container_input.start_relay(self._service.paths.runroot, rec.id, stdin, keys))
+
+        try:
+            observation.attach(rec.id, write, stop=lambda: bool(relays) and relays[0].detached(), ready=start_input)
         finally:
-            container_input.stop_relay(relay)
+            for relay in relays:
+                relay.stop()
+        return bool(relays) and relays[0].detached()
+
+    def check_detach_keys(self, keys: str | None) -> None:
+        """InvalidArgument unless `keys` are Docker's --detach-keys (a front end checks before it hijacks)."""
+        container_input.parse_detach_keys(keys)
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
@@ -317,7 +333,8 @@ class ImageEngine:
         for key, newer in (("before", False), ("since", True)):
             for name in filters.get(key, []):
                 mark = parse_time(self._service.inspect(name)["Created"])
-                rows = [r for r in rows if (parse_time(r["Created"]) > mark if newer else parse_time(r["Created"]) < mark)]
+                rows = [r for r in rows if (parse_time(r["Created"]) > mark) == newer
+                        and parse_time(r["Created"]) != mark]
         return rows
 
     def inspect(self, name: str) -> dict:

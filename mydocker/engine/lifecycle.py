@@ -218,7 +218,8 @@ class Lifecycle:
                                                      health=health.starting() if health.active(rec.config) else {})
             now_rec = self.records.get_container(container_id)
             if recorded and now_rec is not None:
-                events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, container_id, config["mounts"], "mount")
+                events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, container_id, config["mounts"],
+                                     "mount")
                 events.container(self.paths.runroot, now_rec, "start")
             if not recorded or now_rec is None:  # `rm -f` came while we started: finish its job
                 self.teardown(container_id, remove=True)

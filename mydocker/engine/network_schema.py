@@ -55,7 +55,7 @@ class SandboxSettings:
     dns_options: list = factory(list)     # resolv.conf options replacing the host's
     aliases: list = factory(list)         # --network-alias: more names on its user network
     links: list = factory(list)           # --link on a user network: [container name, alias] seen by it alone
-    connected: list = factory(list)       # `network connect`: [network, ip asked or None, aliases], joined at each start
+    connected: list = factory(list)       # `network connect`: [network, ip asked or None, aliases], joined at starts
 
     def to_json(self) -> str:
         return jsonio.dumps({"extra_hosts": self.extra_hosts, "dns": self.dns, "dns_search": self.dns_search,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import time
 
 import pytest
@@ -224,3 +225,85 @@ def test_cp_from_and_to_a_stopped_container_sees_its_volumes_and_binds(service, 
     assert service.docker("exec", "cpstop", "cat", "/data/new").stdout == "copied in\n"
     service.docker("rm", "-f", "cpstop")
     mydocker("volume", "rm", "cpvol")
+
+
+def _pty(service, *argv: str):
+    pexpect = pytest.importorskip("pexpect")
+    return pexpect.spawn(argv[0], list(argv[1:]), encoding="utf-8", timeout=20, dimensions=(30, 100),
+                         env=service.env)
+
+
+def _detach(child, keys: str) -> int:
+    import pexpect
+    time.sleep(0.3)  # the shell is at its prompt, reading
+    child.send(keys)
+    child.expect(pexpect.EOF, timeout=10)
+    child.close()
+    return child.exitstatus
+
+
+def _running(service, name: str) -> bool:
+    return service.docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "true"
+
+
+def _exec_detaches(service, *argv: str) -> None:
+    """An exec'd shell of container dt, detached from with ctrl-p ctrl-q, runs on."""
+    child = _pty(service, *argv)
+    child.expect("# ")
+    child.sendline("echo $$ > /exec.pid")
+    child.expect("# ")
+    assert _detach(child, "\x10\x11") == 1 and "read escape sequence" in child.before  # docker's CLI says so
+    time.sleep(0.5)
+    assert service.docker("exec", "dt", "sh", "-c", "kill -0 $(cat /exec.pid) && echo alive").stdout == "alive\n"
+
+
+def test_detach_keys_leave_the_container_and_the_exec_running(service, mydocker):
+    child = _pty(service, "docker", "run", "-it", "--name", "dt", "busybox", "sh")
+    child.expect("# ")
+    assert _detach(child, "\x10\x11") == 0 and _running(service, "dt")  # ctrl-p ctrl-q, Docker's default
+    child = _pty(service, "docker", "attach", "--detach-keys", "ctrl-x,x", "dt")
+    child.sendline("echo at$((6*7))")
+    child.expect("at42")
+    assert _detach(child, "\x18x") == 1 and "read escape sequence" in child.before and _running(service, "dt")
+    # an exec's shell runs on after its client detached
+    _exec_detaches(service, "docker", "exec", "-it", "dt", "sh")
+    # the mydocker CLI: attach (default and other keys) and exec -it
+    child = _pty(service, *mydocker.argv("attach", "dt"))
+    child.sendline("echo mine$((6*7))")
+    child.expect("mine42")
+    assert _detach(child, "\x10\x11") == 1 and "read escape sequence" in child.before and _running(service, "dt")
+    child = _pty(service, *mydocker.argv("attach", "--detach-keys", "ctrl-@,a", "dt"))
+    child.sendline("echo again")
+    child.expect("again")
+    assert _detach(child, "\x00a") == 1 and _running(service, "dt")
+    _exec_detaches(service, *mydocker.argv("exec", "-it", "dt", "sh"))
+    bad = mydocker("attach", "--detach-keys", "ctrl-1", "dt", rc=125)
+    assert "Invalid detach keys (ctrl-1)" in bad.err
+    service.docker("rm", "-f", "dt")
+
+
+def test_the_api_attach_detaches_on_its_detach_keys(service):
+    service.docker("run", "-di", "--name", "cat", "busybox", "cat")  # no tty: the service reads the keys
+    status, body = service.request("POST", "/containers/cat/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-1")
+    assert status == 400 and "Invalid detach keys" in json.loads(body)["message"]
+    for query, keys in (("&detachKeys=ctrl-x,x", b"\x18x"), ("", b"\x10\x11")):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(service.sock)
+        s.sendall(f"POST /containers/cat/attach?stream=1&stdin=1&stdout=1{query} HTTP/1.1\r\nHost: d\r\n"
+                  "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+        assert data.startswith(b"HTTP/1.1 101")
+        s.sendall(b"hello\n")
+        while b"hello" not in data:
+            data += s.recv(4096)
+        s.sendall(keys + b"after\n")
+        deadline = time.monotonic() + 10
+        while (chunk := s.recv(4096)) and time.monotonic() < deadline:
+            data += chunk
+        s.close()
+        assert chunk == b"" and b"after" not in data.partition(b"hello")[2]  # the stream ended, the rest kept back
+        assert _running(service, "cat")
+    service.docker("rm", "-f", "cat")
