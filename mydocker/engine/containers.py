@@ -44,6 +44,7 @@ fs = lazy_module("mydocker.linux.fs")
 logs = lazy_module("mydocker.engine.logs")
 shift = lazy_module("mydocker.image.shift")
 copy_mounts = lazy_module("mydocker.engine.copy_mounts")
+container_input = lazy_module("mydocker.engine.container_input")
 engine_inspect = lazy_module("mydocker.engine.inspect")
 
 
@@ -131,9 +132,14 @@ class ContainerService:
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
             events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, record.id, config["mounts"], "mount")
             events.container(self.paths.runroot, record, "start")
+            # -it: the caller may detach (Docker's detach keys), leaving it running (streams.on_detach)
+            scanner = container_input.DetachScanner(container_input.parse_detach_keys(opts.detach_keys)) \
+                if console is not None and stdin is not None and streams.on_detach is not None else None
             code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
                                           raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
-                                          resize=streams.resize, tee=log.feed if log else None, pipes=pipes)
+                                          resize=streams.resize, tee=log.feed if log else None, pipes=pipes,
+                                          detach=scanner.feed if scanner else None,
+                                          on_detach=streams.on_detach if scanner else None)
             # Docker's State.OOMKilled: the OOM killer killed one of its processes in this run (read
             # before teardown removes the cgroup). It ended the container only if its main process died
             # of that SIGKILL (or passed a killed child's 137 on as its own exit code).

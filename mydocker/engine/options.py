@@ -58,6 +58,7 @@ class RunOptions:
     user: str | None = None
     entrypoint: str | None = None
     detach: bool = False                  # -d: the monitor owns the container (engine/monitor.py)
+    detach_keys: str | None = None        # --detach-keys of an attached -it run (None: ctrl-p,ctrl-q)
     restart: str = "no"                   # --restart no|on-failure[:N]|always|unless-stopped
     log_opts: list[str] = factory(list)   # --log-opt max-size=10m, max-file=3
     volumes: list[str] = factory(list)   # -v arguments as typed; engine/volumes.py parses them

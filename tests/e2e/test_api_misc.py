@@ -277,6 +277,15 @@ def test_detach_keys_leave_the_container_and_the_exec_running(service, mydocker)
     child.expect("again")
     assert _detach(child, "\x00a") == 1 and _running(service, "dt")
     _exec_detaches(service, *mydocker.argv("exec", "-it", "dt", "sh"))
+    # mydocker run -it: its supervisor outlives the detach, records the exit and tears down as ever
+    child = _pty(service, *mydocker.argv("run", "-it", "--name", "mine", "--detach-keys", "ctrl-x,x", "busybox",
+                                         "sh", "-c", "trap 'exit 7' TERM; while :; do read line; echo got $line; done"))
+    child.sendline("one")
+    child.expect("got one")
+    assert _detach(child, "\x18x") == 0 and _running(service, "mine")
+    mydocker("stop", "-t", "5", "mine")
+    assert mydocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "mine").out == "exited 7\n"
+    mydocker("rm", "mine")
     bad = mydocker("attach", "--detach-keys", "ctrl-1", "dt", rc=125)
     assert "Invalid detach keys (ctrl-1)" in bad.err
     service.docker("rm", "-f", "dt")
