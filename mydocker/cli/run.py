@@ -74,7 +74,8 @@ command = container_flags(
     Command("run", "Create and run a new container from an image",
             usage="run [OPTIONS] IMAGE [COMMAND] [ARG...]", min_args=1, interspersed=False)
     .flag("-d", "--detach", help="run the container in the background and print its ID")
-    .flag("--detach-keys", kind="str", metavar="KEYS", help="the keys that detach from a -it container (ctrl-p,ctrl-q)"))
+    .flag("--detach-keys", kind="str", metavar="KEYS",
+          help="the keys that detach from a -it container (ctrl-p,ctrl-q)"))
 
 
 def run_options(opts, args: list[str]):
