@@ -316,3 +316,25 @@ def test_the_api_attach_detaches_on_its_detach_keys(service):
         assert chunk == b"" and b"after" not in data.partition(b"hello")[2]  # the stream ended, the rest kept back
         assert _running(service, "cat")
     service.docker("rm", "-f", "cat")
+
+
+def test_push_and_pull_events(service, tmp_path, monkeypatch):
+    from tests.registry import Registry, need_registry
+    need_registry()
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "engine-config"))  # the engine's credentials: not root's
+    registry = Registry(str(tmp_path))
+    try:
+        name = f"{registry.host}/team/ev:1"
+        service.docker("tag", "busybox", name)
+        since = time.time()
+        service.docker("push", name, timeout=180)
+        service.docker("rmi", name)
+        service.docker("pull", name, timeout=180)
+        until = time.time() + 0.2
+        time.sleep(0.3)
+    finally:
+        registry.stop()
+    out = service.docker("events", "--since", f"{since:.6f}", "--until", f"{until:.6f}", "--filter", "type=image",
+                         "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}").stdout.splitlines()
+    assert out[0] == f"push {name} {registry.host}/team/ev" and out[-1] == f"pull {name} {registry.host}/team/ev", out
+    assert [line.split()[0] for line in out] == ["push", "untag", "pull"]
