@@ -146,12 +146,18 @@ class ContainerEngine:
             observation.attach(rec.id, write)
             return False
         relays = []  # started once the output is followed: an echo of the first input is not missed
+        # Docker's: once the client's input ends, so does the attach, unless that input was the container's
+        # whole stdin (StdinOnce, no tty: its output to the end is still wanted, `echo hi | docker run -i`)
+        ends_with_input = rec.config.get("Tty") or not rec.config.get("StdinOnce")
 
         def start_input() -> None:
             relays.append(container_input.start_relay(self._service.paths.runroot, rec.id, stdin, keys))
 
+        def over() -> bool:
+            return bool(relays) and (relays[0].detached() or (ends_with_input and relays[0].ended()))
+
         try:
-            observation.attach(rec.id, write, stop=lambda: bool(relays) and relays[0].detached(), ready=start_input)
+            observation.attach(rec.id, write, stop=over, ready=start_input)
         finally:
             for relay in relays:
                 relay.stop()

@@ -75,14 +75,18 @@ class Relay:
         self.pid = pid
         self.status: int | None = None
 
-    def detached(self) -> bool:
-        """Whether the relay ended because it read the detach keys (the attach is over, the container runs on)."""
+    def ended(self) -> bool:
+        """Whether the relay is over: the client's input ended (or gave the detach keys)."""
         if self.status is None:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid == 0:
                 return False
             self.status = status
-        return os.WIFEXITED(self.status) and os.WEXITSTATUS(self.status) == DETACHED
+        return True
+
+    def detached(self) -> bool:
+        """Whether the relay ended because it read the detach keys (the attach is over, the container runs on)."""
+        return self.ended() and os.WIFEXITED(self.status) and os.WEXITSTATUS(self.status) == DETACHED
 
     def stop(self) -> None:
         if self.status is not None:
