@@ -86,8 +86,8 @@ def volume_mounts(runroot: str, volumes_dir: str, container_id: str, mounts: lis
 
 def matches(doc: dict, filters: dict[str, list[str]]) -> bool:
     """Docker's event filters: values of one key are alternatives, keys must all match. container,
-    network and volume match an actor's id or name by prefix; image the id or the name, with or
-    without its tag; label the actor's attributes."""
+    network and volume match an actor's id or name by prefix (of any type, as Docker's: type= narrows
+    it); image the id or the name, with or without its tag; label the actor's attributes."""
     actor = doc.get("Actor") or {}
     attrs = actor.get("Attributes") or {}
     for key, values in filters.items():
@@ -99,8 +99,8 @@ def matches(doc: dict, filters: dict[str, list[str]]) -> bool:
             return False
         if key == "scope" and doc.get("scope") not in values:
             return False
-        if key in ("container", "network", "volume") and not (doc.get("Type") == key and any(
-                actor.get("ID", "").startswith(v) or attrs.get("name", "").startswith(v) for v in values)):
+        if key in ("container", "network", "volume") and not any(  # Docker's: on any actor, whatever its type
+                actor.get("ID", "").startswith(v) or attrs.get("name", "").startswith(v) for v in values):
             return False
         if key == "image" and not _image_matches(doc, values):
             return False
