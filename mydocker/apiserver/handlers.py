@@ -277,6 +277,8 @@ def container_attach(ctx: Context) -> None:
     container's next exit; with stdin=1 the client's bytes go to the container's input."""
     req = ctx.req
     doc = ctx.api.containers.inspect(req.params["id"])  # a 404 before the hijack
+    detach_keys = req.arg("detachKeys")
+    ctx.api.containers.check_detach_keys(detach_keys)  # a 400 before the hijack
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}
     tty = bool(doc["Config"].get("Tty"))
     content_type = RAW if tty else MULTIPLEXED
@@ -296,7 +298,8 @@ def container_attach(ctx: Context) -> None:
     if req.flag("logs"):
         ctx.api.containers.logs(doc["Id"], engine_api.LogsOptions(), selected)
     if req.flag("stream"):
-        ctx.api.containers.attach(doc["Id"], selected, stdin=sock.fileno() if req.flag("stdin") else None)
+        ctx.api.containers.attach(doc["Id"], selected, stdin=sock.fileno() if req.flag("stdin") else None,
+                                  detach_keys=detach_keys)  # detached: the stream ends, the container runs on
     try:
         sock.shutdown(socket.SHUT_WR)
     except OSError:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("mydocker.cli.stats", "Display a live stream of container resource usage statistics"),
     "logs": ("mydocker.cli.logs", "Fetch the logs of a container"),
     "exec": ("mydocker.cli.exec", "Execute a command in a running container"),
+    "attach": ("mydocker.cli.attach", "Attach local standard input, output, and error streams to a running container"),
     "start": ("mydocker.cli.start", "Start one or more stopped containers"),
     "stop": ("mydocker.cli.stop", "Stop one or more running containers"),
     "restart": ("mydocker.cli.restart", "Restart one or more containers"),

@@ -51,7 +51,10 @@ distribution = lazy_module("mydocker.engine.distribution")
 image_reference = lazy_module("mydocker.image.reference")
 engine_build = lazy_module("mydocker.engine.build")
 engine_events = lazy_module("mydocker.engine.events")
+re = lazy_module("re")
 diskusage = lazy_module("mydocker.engine.diskusage")
+
+DETACHED = -1  # exec's answer when the caller detached (its detach keys) and the process runs on (runtime.api's)
 
 # --- helpers the front ends share ------------------------------------------------------------------
 
@@ -130,19 +133,39 @@ class ContainerEngine:
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
 
-    def attach(self, ref: str, write, stdin: int | None = None) -> None:
+    def attach(self, ref: str, write, stdin: int | None = None, detach_keys: str | None = None) -> bool:
         """The container's output from now until its next exit (one not started yet: until it has
         run) to `write(stream, data)` ("stdout"/"stderr"); the bytes read from the fd `stdin` go to its
-        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does)."""
+        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does).
+        Reading `detach_keys` from `stdin` (Docker's --detach-keys; ctrl-p,ctrl-q if empty) ends the
+        attach and leaves the container running: True then (InvalidArgument for bad keys)."""
+        keys = container_input.parse_detach_keys(detach_keys)
         observation = self._service.observation
         rec = observation.find(ref)
         if stdin is None or not rec.config.get("OpenStdin"):  # Docker ignores stdin then, too
-            return observation.attach(rec.id, write)
-        relay = container_input.start_relay(self._service.paths.runroot, rec.id, stdin)
-        try:
             observation.attach(rec.id, write)
+            return False
+        relays = []  # started once the output is followed: an echo of the first input is not missed
+        # Docker's: once the client's input ends, so does the attach, unless that input was the container's
+        # whole stdin (StdinOnce, no tty: its output to the end is still wanted, `echo hi | docker run -i`)
+        ends_with_input = rec.config.get("Tty") or not rec.config.get("StdinOnce")
+
+        def start_input() -> None:
+            relays.append(container_input.start_relay(self._service.paths.runroot, rec.id, stdin, keys))
+
+        def over() -> bool:
+            return bool(relays) and (relays[0].detached() or (ends_with_input and relays[0].ended()))
+
+        try:
+            observation.attach(rec.id, write, stop=over, ready=start_input)
         finally:
-            container_input.stop_relay(relay)
+            for relay in relays:
+                relay.stop()
+        return bool(relays) and relays[0].detached()
+
+    def check_detach_keys(self, keys: str | None) -> None:
+        """InvalidArgument unless `keys` are Docker's --detach-keys (a front end checks before it hijacks)."""
+        container_input.parse_detach_keys(keys)
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
@@ -292,19 +315,32 @@ class ImageEngine:
         return rows
 
     def filtered(self, filters: dict[str, list[str]], all_images: bool = False) -> list[dict]:
-        """Image rows kept by Docker's image filters: reference, dangling (true/false), label (KEY or
-        KEY=VALUE, all must match). InvalidArgument for another filter or a bad value."""
-        unknown = set(filters) - {"reference", "dangling", "label"}
+        """Image rows kept by Docker's image filters: reference (a name, or a pattern with * ? [..] matched
+        against repository and repository:tag), dangling (true/false), label (KEY or KEY=VALUE, all must
+        match), before and since (created before or after that image). InvalidArgument for another filter
+        or a bad value, NotFound for a before/since image that is not here."""
+        unknown = set(filters) - set(IMAGE_FILTERS)
         if unknown:
-            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use reference, dangling or label")
-        rows = []
+            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use {', '.join(IMAGE_FILTERS)}")
+        rows, seen = [], set()
         for ref in filters.get("reference") or [None]:
-            rows += self.list(all_images=all_images, reference=ref, filters={"label": filters.get("label", [])})
+            pattern = ref is not None and any(c in ref for c in "*?[")
+            for row in self.list(all_images=all_images, reference=None if pattern else ref,
+                                 filters={"label": filters.get("label", [])}):
+                key = (row["ID"], row["Repository"], row["Tag"])
+                if key not in seen and (not pattern or _reference_matches(ref, row)):
+                    seen.add(key)
+                    rows.append(row)
         for value in filters.get("dangling", []):
             if value.lower() not in ("true", "1", "false", "0"):
                 raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
             dangling = value.lower() in ("true", "1")  # untagged (an intermediate one only with all)
             rows = [r for r in rows if (r["Repository"] == "<none>") == dangling]
+        for key, newer in (("before", False), ("since", True)):
+            for name in filters.get(key, []):
+                mark = parse_time(self._service.inspect(name)["Created"])
+                rows = [r for r in rows if (parse_time(r["Created"]) > mark) == newer
+                        and parse_time(r["Created"]) != mark]
         return rows
 
     def inspect(self, name: str) -> dict:
@@ -499,6 +535,18 @@ class EngineAPI:
         self.networks = NetworkEngine(engine)
         self.volumes = VolumeEngine(engine)
         self.system = SystemEngine(engine)
+
+
+IMAGE_FILTERS = ("reference", "dangling", "label", "before", "since")
+
+
+def _reference_matches(pattern: str, row: dict) -> bool:
+    """Docker's reference=PATTERN: a shell pattern (no * across a /) on repository:tag or repository."""
+    if row["Repository"] == "<none>":
+        return False
+    regex = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else c if c in "[]!-" else re.escape(c)
+                    for c in pattern).replace("[!", "[^")
+    return any(re.fullmatch(regex, text) for text in (f"{row['Repository']}:{row['Tag']}", row["Repository"]))
 
 
 def _any_in(value: str, wanted: list[str] | None) -> bool:

@@ -43,7 +43,7 @@ class Engine:
     @lazy
     def images(self):
         store = image_store.ImageStore(os.path.join(self.root, "image"))
-        return engine_images.ImageService(self.records, store)
+        return engine_images.ImageService(self.records, store, self.runroot)
 
     @lazy
     def networks(self):
@@ -51,7 +51,7 @@ class Engine:
 
     @lazy
     def volumes(self):
-        return engine_volumes.VolumeService(self.records, self.root)
+        return engine_volumes.VolumeService(self.records, self.root, self.runroot)
 
     @lazy
     def containers(self):
@@ -85,7 +85,7 @@ class Engine:
             self.networks.join_cluster_networks()
         except StoreUnavailable as e:
             warnings.append(str(e))
-        return self.networks.networks(), warnings
+        return self.networks.listed(), warnings
 
     def reconcile_networks(self) -> dict:
         """The host's bridges and rules rebuilt from the records; endpoints of containers gone detached."""

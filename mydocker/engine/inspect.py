@@ -50,6 +50,9 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
     host = {"Binds": None, "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "none",
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": False}
     host.update(rec.host_config)
+    # Docker's HostConfig.Links: the default bridge's legacy links, which mydocker does not make (a user
+    # network's --link is its endpoint's Links, in NetworkSettings.Networks)
+    host["Links"] = None
     network = network or {}
     for key in ("NetworkMode", "PortBindings"):
         if key in network:
@@ -108,6 +111,11 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
 _ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 
 
+def container_mounts(container_dir: str) -> list[dict]:
+    """Docker's Mounts of the container in `container_dir` (<root>/containers/<id>), from its config.json."""
+    return _mounts(_spec(container_dir).get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
+
+
 def _mounts(spec_mounts: list[dict], root: str) -> list[dict]:
     """Docker's Mounts: the user's binds and volumes (named and anonymous), not the engine's own files."""
     volumes = os.path.join(root, "volumes") + os.sep
@@ -144,9 +152,12 @@ def _endpoint(network_id: str = "", ip: str = "", prefix: int = 0, gateway: str 
             "DNSNames": dns_names}
 
 
-def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str) -> dict:
+def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str,
+                     settings=None) -> dict:
     """Docker's NetworkSettings: one entry per network joined (addresses while it runs); the
-    top-level address fields are the default bridge network's, as in Docker (empty on others)."""
+    top-level address fields are the default bridge network's, as in Docker (empty on others).
+    `settings` (network_schema.SandboxSettings): its --link aliases ("name:alias", on its own network)
+    and, while it is stopped, the networks `network connect` added."""
     ports: dict[str, list] = {}
     joined = {}
     for ep in endpoints:
@@ -159,6 +170,10 @@ def network_settings(mode: str, sandbox, endpoints: list, networks: dict, contai
             ports.setdefault(f"{cport}/{proto}", []).append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
     if not joined and not mode.startswith("container:"):  # stopped, or none/host: the network it belongs to
         joined[mode] = _endpoint(networks[mode].id if mode in networks else "")
+        for name, _ip, aliases in settings.connected if settings is not None else ():
+            joined[name] = _endpoint(networks[name].id if name in networks else "", aliases=aliases)
+    if settings is not None and settings.links and mode in joined:
+        joined[mode]["Links"] = [f"{name}:{alias}" for name, alias in settings.links]
     default = joined.get(network_schema.DEFAULT_NETWORK) or _endpoint()
     return {"Bridge": "", "SandboxID": container_id if sandbox else "", "HairpinMode": False,
             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,

@@ -218,6 +218,8 @@ class Lifecycle:
                                                      health=health.starting() if health.active(rec.config) else {})
             now_rec = self.records.get_container(container_id)
             if recorded and now_rec is not None:
+                events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, container_id, config["mounts"],
+                                     "mount")
                 events.container(self.paths.runroot, now_rec, "start")
             if not recorded or now_rec is None:  # `rm -f` came while we started: finish its job
                 self.teardown(container_id, remove=True)
@@ -269,9 +271,11 @@ class Lifecycle:
             or (name == "on-failure" and code != 0 and (not limit or rec.restart_count < limit)))
         error = ""
         remove = bool(rec.host_config.get("AutoRemove")) and not restart
+        mounts = self.paths.spec_mounts(container_id)  # its volumes' unmount events; --rm removes the file
         if remove:  # the record goes with the teardown: say the exit first (`wait --condition removed` reads it)
             self.records.update_container(container_id, unless_status=("removing",), status="removing",
                                           exit_code=code, finished_at=now(), pid=0, oom_killed=oom)
+            self._told_exit(rec, code, mounts)  # before its destroy, as Docker tells them
         try:
             self.teardown(container_id, remove=remove)
         except BaseException as exc:
@@ -281,8 +285,14 @@ class Lifecycle:
             self.records.update_container(container_id, unless_status=("removing",),
                                           status="restarting" if restart else "exited", exit_code=code, finished_at=now(), pid=0, oom_killed=oom, error=error,
                                           restart_count=rec.restart_count + (1 if restart else 0))
-            events.container(self.paths.runroot, rec, "die", exitCode=code)
+            if not remove:
+                self._told_exit(rec, code, mounts)
         return restart
+
+    def _told_exit(self, rec: ContainerRecord, code: int, mounts: list[dict]) -> None:
+        """The events of a container's exit: its die, its volumes' unmount."""
+        events.container(self.paths.runroot, rec, "die", exitCode=code)
+        events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, rec.id, mounts, "unmount")
 
     # verbs
 
@@ -377,7 +387,7 @@ class Lifecycle:
             self.observation.wait_gone(rec, 10)
             # its monitor records nothing of a container being removed: its end is told here
             events.container(self.paths.runroot, rec, "kill", signal=int(signal.SIGKILL))
-            events.container(self.paths.runroot, rec, "die", exitCode=128 + int(signal.SIGKILL))
+            self._told_exit(rec, 128 + int(signal.SIGKILL), self.paths.spec_mounts(rec.id))
         self.teardown(rec.id, remove=True, remove_volumes=volumes)
         return rec
 

@@ -182,14 +182,17 @@ def read_logs(path: str, write, since: int | None = None, until: int | None = No
             time.sleep(poll)
 
 
-def follow_file(path: str, write, running, poll: float = 0.02) -> None:
+def follow_file(path: str, write, running, poll: float = 0.02, ready=None) -> None:
     """The entries appended to the log at `path` from now on, to write(stream, bytes), until
     `running()` says False (checked before each read, so what was written before it is sent). The
     file is held open: it may be removed as the container goes (--rm); a rotation moves to the new
-    file; a log that does not exist yet (a container not started) is waited for."""
+    file; a log that does not exist yet (a container not started) is waited for. `ready()` is called
+    once "now" is fixed: what the container writes from then on is sent."""
     fd = _open(path)
     if fd is not None:
         os.lseek(fd, 0, os.SEEK_END)  # what is there is an earlier run's
+    if ready is not None:
+        ready()
     rest = b""
     try:
         while True:

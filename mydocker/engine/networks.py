@@ -50,10 +50,13 @@ socket = lazy_module("socket")
 userns = lazy_module("mydocker.engine.userns")
 overlay_agent_control = lazy_module("mydocker.engine.overlay_agent_control")
 bridge = lazy_module("mydocker.network.bridge")
+events = lazy_module("mydocker.engine.events")
 overlay = lazy_module("mydocker.network.overlay")
 network_dns = lazy_module("mydocker.engine.network_dns")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
+_PREDEFINED_DRIVERS = {DEFAULT_NETWORK: "bridge", "host": "host", "none": "null"}
+hashlib = lazy_module("hashlib")
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
@@ -164,7 +167,9 @@ class NetworkService:
             raise InvalidArgument("--gateway needs --subnet: give both, or neither for an automatic subnet")
         drv = self.driver(driver)
         if drv.scope == "global":  # defined for every host in the driver's store; this host keeps a copy
-            return self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+            net = self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+            events.network(self.runroot, "create", net)
+            return net
         net = self._add_network(drv, name, subnet, gateway, internal, labels or {})
         try:
             with self.lock():
@@ -172,6 +177,7 @@ class NetworkService:
         except BaseException:
             self.remove(name)
             raise
+        events.network(self.runroot, "create", net)
         return net
 
     def _add_network(self, driver: Driver, name: str, subnet: str | None, gateway: str | None, internal: bool,
@@ -183,7 +189,8 @@ class NetworkService:
             else:
                 subnet = self._pick_subnet(name)
             bitmap = ipam.Bitmap(subnet, gateway)
-            net = Network(name=name, id=os.urandom(32).hex(), driver=driver.name, subnet=subnet,
+            net = Network(name=name, id=self._predefined_id(name) if name == DEFAULT_NETWORK else os.urandom(32).hex(),
+                          driver=driver.name, subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
             if not self.store.add_network(net, bitmap.to_bytes()):
@@ -211,6 +218,35 @@ class NetworkService:
 
     def networks(self) -> list[Network]:
         return self.store.networks()
+
+    def listed(self) -> list[Network]:
+        """What `network ls` shows: Docker's pre-defined bridge, host and none first (always there), then
+        the user networks."""
+        nets = self.networks()
+        return [self._predefined(name, nets) for name in PREDEFINED] + [n for n in nets if n.name not in PREDEFINED]
+
+    def _predefined(self, name: str, nets: list[Network] | None = None) -> Network:
+        """A pre-defined network: the default bridge's record once it is made (on first use), else a
+        stand-in with the id it has for good (host and none have no record: nothing is made for them)."""
+        for net in nets if nets is not None else self.networks():
+            if net.name == name:
+                return net
+        return Network(name=name, id=self._predefined_id(name), driver=_PREDEFINED_DRIVERS[name], subnet="",
+                       gateway="", bridge=self.bridge_name(name) if name == DEFAULT_NETWORK else "",
+                       created="0001-01-01T00:00:00Z")
+
+    def _predefined_id(self, name: str) -> str:
+        """The same id for a root's pre-defined network every time (a private root's default bridge is
+        made and removed again as containers come and go)."""
+        return hashlib.sha256(f"{os.path.realpath(self.root)}\0{name}".encode()).hexdigest()
+
+    def _find_predefined(self, ref: str) -> Network | None:
+        """The pre-defined network `ref` names (by name, id or an id prefix of 3 or more), if any."""
+        for name in PREDEFINED:
+            net = self._predefined(name)
+            if ref in (name, net.id) or (len(ref) >= 3 and net.id.startswith(ref)):
+                return net
+        return None
 
     def join_cluster_networks(self) -> None:
         """Record here the networks other hosts defined in the cluster store, if one is set up (so
@@ -250,26 +286,43 @@ class NetworkService:
         return self.store.sandbox(container_id)
 
     def inspect(self, ref: str) -> dict:
-        net = self.get(ref)
+        try:
+            net = self.get(ref)
+        except NotFound:
+            net = self._find_predefined(ref)
+            if net is None:
+                raise
         containers = {}
         for ep in self.endpoints(network=net.name):
             sb = self.sandbox(ep.container)
             containers[ep.container] = {"Name": sb.name if sb else "", "IPv4Address": f"{ep.ip}/{net.subnet.split('/')[1]}",
                                         "MacAddress": ep.mac, "EndpointID": ep.veth, "IPv6Address": ""}
+        if net.name in SPECIAL_MODES:  # the containers running with --network host|none
+            for sb in self.store.sandboxes():
+                if sb.mode == net.name:
+                    containers[sb.container] = {"Name": sb.name, "IPv4Address": "", "MacAddress": "",
+                                                "EndpointID": "", "IPv6Address": ""}
         return {"Name": net.name, "Id": net.id, "Created": net.created,
                 "Scope": "global" if net.driver == "overlay" else "local",
                 "Driver": net.driver, "EnableIPv4": True, "EnableIPv6": False,
-                "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+                "IPAM": {"Driver": "default", "Options": None if net.name in SPECIAL_MODES else {},
+                         "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}] if net.subnet else []},
                 "Internal": net.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
                 "ConfigOnly": False, "Containers": containers,
                 # what Docker shows: none for a user bridge network (compose compares them with its own)
-                "Options": {"com.docker.network.bridge.name": net.bridge} if net.name == DEFAULT_NETWORK or net.driver != "bridge" else {},
+                "Options": {"com.docker.network.bridge.name": net.bridge}
+                if net.name == DEFAULT_NETWORK or net.driver not in ("bridge", "host", "null") else {},
                 "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
         if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
             raise Forbidden(f"{ref} is a pre-defined network and cannot be removed")
-        net = self.get(ref)
+        try:
+            net = self.get(ref)
+        except NotFound:
+            net = self._find_predefined(ref)  # by id
+            if net is None:
+                raise
         if net.name in PREDEFINED:
             raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         if self.endpoints(network=net.name):
@@ -284,6 +337,7 @@ class NetworkService:
             if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
                 overlay_agent_control.stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
+        events.network(self.runroot, "destroy", net)
 
     def prune(self, labels: list[str] | None = None) -> list[str]:
         """Remove user networks without containers (with `labels`, Docker's label=k / label=k=v
@@ -398,6 +452,7 @@ class NetworkService:
             self.sync_network(net)
             overlay_agent_control.start_agent(self.root, self.runroot)
         self.firewall.publish(ep)
+        events.network(self.runroot, "connect", net, container=ep.container)  # Docker's, at every start too
 
     def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
         """A global network: this host's forwarding entries and its containers' hosts files, from one
@@ -414,34 +469,45 @@ class NetworkService:
 
     def connect(self, network: str, container_ref: str, ip: str | None = None,
                 aliases: list | None = None) -> Endpoint | None:
-        """Add a network to a running container (another ethN in its namespace); None for a stopped
-        container's own network (its aliases are kept for its next start)."""
+        """Add a network to a container: another ethN in a running one's namespace; a stopped one joins it
+        at its next start. Either way it stays connected across stops and restarts, as in Docker."""
         target = self.records.find_container(container_ref)
         sb = self.sandbox(target.id)
+        net = self.get(network)
+        if aliases and net.name == DEFAULT_NETWORK:
+            raise InvalidArgument("network aliases only work on user-defined networks")
         if sb is None or target.status not in ("running", "created"):  # a created one is wired already
-            net = self.get(network)
             if self._requested_network(target.id) == net.name:
                 # its own network while stopped: joined at its next start, with these aliases (docker-compose
                 # 1.29 disconnects and connects every container it starts)
                 self._own_network_ports(target.id, net.name, list(aliases or []))
                 return None
-            raise Conflict(f"container {container_ref} is not running: start it, then connect it")
+            mode = self._requested_network(target.id) or ""
+            if mode in SPECIAL_MODES or mode.startswith("container:"):
+                raise Conflict(f"container {target.name} uses --network {mode.split(':')[0]}: "
+                               "only containers on bridge networks can be connected to more networks")
+            self._remember_connected(target.id, net.name, ip, list(aliases or []))
+            return None
         if sb.mode != "bridge":
             raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
                            "only containers on bridge networks can be connected to more networks")
-        net = self.get(network)
-        if aliases and net.name == DEFAULT_NETWORK:
-            raise InvalidArgument("network aliases only work on user-defined networks")
-        ports = self._own_network_ports(target.id, net.name, list(aliases or []))
-        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), ports, network_links.next_ifname(sb.netns))
+        ep = self._join_more(target.id, sb, net, ip, list(aliases or []))
+        if self._requested_network(target.id) != net.name:  # its own network is joined at each start anyway
+            self._remember_connected(target.id, net.name, ip, list(aliases or []))
+        return ep
+
+    def _join_more(self, container_id: str, sb: Sandbox, net: Network, ip: str | None, aliases: list) -> Endpoint:
+        """One more network in the container's namespace (the next ethN), its /etc/hosts and its peers' updated."""
+        ports = self._own_network_ports(container_id, net.name, aliases)
+        ep = self._add_endpoint(container_id, net, ip, aliases, ports, network_links.next_ifname(sb.netns))
         try:
             with self.lock():
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
                 self.files.write_hosts(sb)
-                self.files.refresh_peers(target.id, {net.name})
+                self.files.refresh_peers(container_id, {net.name})
                 if network_dns.has_embedded_dns(net):
                     self._sync_dns({net.name})
-                    self._repoint_resolver(self.sandbox(target.id))
+                    self._repoint_resolver(self.sandbox(container_id))
         except BaseException:
             self._drop_endpoint(ep)
             raise
@@ -460,6 +526,23 @@ class NetworkService:
                 self.files.write_hosts(sb)
             self.files.refresh_peers(container_id, networks)
             self._sync_dns(networks)
+
+    def _remember_connected(self, container_id: str, network: str, ip: str | None, aliases: list) -> None:
+        """Keep a `network connect` with the container's settings: Docker keeps the endpoint's config in
+        the container, so every later start joins that network again."""
+        settings = self.store.settings(container_id)
+        settings.connected = [c for c in settings.connected if c[0] != network] + [[network, ip, aliases]]
+        self.store.save_settings(container_id, settings)
+
+    def _forget_connected(self, container_id: str, network: str) -> bool:
+        """Drop a `network connect` from the container's settings; whether it was there."""
+        settings = self.store.settings(container_id)
+        kept = [c for c in settings.connected if c[0] != network]
+        if len(kept) == len(settings.connected):
+            return False
+        settings.connected = kept
+        self.store.save_settings(container_id, settings)
+        return True
 
     def _requested_network(self, container_id: str) -> str | None:
         """The network the container was created on (its NetworkMode)."""
@@ -482,7 +565,9 @@ class NetworkService:
         target = self.records.find_container(container_ref)
         net = self.get(network)
         eps = self.endpoints(network=net.name, container=target.id)
-        if not eps and target.status not in ("running", "created") and self._requested_network(target.id) == net.name:
+        was_connected = self._forget_connected(target.id, net.name)
+        if not eps and target.status not in ("running", "created") and (
+                was_connected or self._requested_network(target.id) == net.name):
             return  # stopped: nothing is wired; it joins its own network again when started
         if not eps:
             raise NotFound(f"container {target.name} is not connected to network {net.name}")
@@ -497,6 +582,7 @@ class NetworkService:
                 self._repoint_resolver(sb)
 
     def _drop_endpoint(self, ep: Endpoint) -> None:
+        net = self.store.find(ep.network)
         with self.lock():
             if self._retires_default_network(ep):
                 self.firewall.forget()  # the rebuild below takes its ports with its network's rules
@@ -505,6 +591,8 @@ class NetworkService:
             self.wiring.drop(ep)
             self._retire_default_bridge()
             self._rebuild_firewall()  # only when a network went
+        if net is not None:
+            events.network(self.runroot, "disconnect", net, container=ep.container)  # Docker's, at every stop too
 
     def _retires_default_network(self, ep: Endpoint) -> bool:
         """Whether dropping this endpoint (with published ports) retires a private root's default network."""
@@ -556,10 +644,10 @@ class NetworkService:
             return {}
         _name, mode, ports, _ip, _hostname = row
         endpoints = self.endpoints(container=container_id)
-        known = {n.name: n for n in self.networks()}
+        known = {n.name: n for n in self.listed()}
         return {"NetworkMode": mode, "PortBindings": engine_inspect.port_bindings(ports),
                 "NetworkSettings": engine_inspect.network_settings(mode, self.sandbox(container_id), endpoints, known,
-                                                                   container_id)}
+                                                                   container_id, self.store.settings(container_id))}
 
     # the container flow: create → (start → stop)* → remove
 
@@ -614,8 +702,20 @@ class NetworkService:
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
         name, network, ports, ip, hostname = row
         ports = [network_ports.PortMapping(*p) for p in ports]
-        return self.attach(container_id, name, network, ports, ip, hostname,
-                           aliases=self.store.settings(container_id).aliases)
+        settings = self.store.settings(container_id)
+        att = self.attach(container_id, name, network, ports, ip, hostname, aliases=settings.aliases)
+        try:
+            for net_name, net_ip, aliases in settings.connected:  # the networks `network connect` added
+                try:
+                    net = self.get(net_name)
+                except NotFound:  # removed while the container was stopped: it is no longer connected
+                    self._forget_connected(container_id, net_name)
+                    continue
+                self._join_more(container_id, self.sandbox(container_id), net, net_ip, aliases)
+        except BaseException:
+            self.detach(container_id)
+            raise
+        return att
 
     def release(self, container_id: str, forget: bool = False) -> None:
         """When a container stops (and with `forget`, when it is removed): detach it."""

@@ -115,22 +115,23 @@ class Observation:
         engine_logs.read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
                               timestamps=opts.timestamps, follow=running if opts.follow else None)
 
-    def attach(self, ref: str, write, poll: float = 0.02) -> None:
+    def attach(self, ref: str, write, poll: float = 0.02, stop=None, ready=None) -> None:
         """The output the container writes from now on, to `write(stream, data)`, until its next exit
         (a container not started yet: until it has run). Read from its log, which its monitor writes
-        (stdin is not attached yet). The file stays open: `--rm` removes it as the container exits."""
+        (stdin is not attached yet). The file stays open: `--rm` removes it as the container exits.
+        `stop()` turning true ends it too (the client detached); `ready()` is called once it follows."""
         rec = self.find(ref)
         before = rec.finished_at
         path = self.paths.log_path(rec.id)
 
         def running() -> bool:
             fresh = self.records.get_container(rec.id)
-            if fresh is None:
+            if fresh is None or (stop is not None and stop()):
                 return False
             fresh = self.observe(fresh)
             return fresh.finished_at == before or fresh.status not in ("exited", "removing", "dead")
 
-        engine_logs.follow_file(path, write, running, poll)
+        engine_logs.follow_file(path, write, running, poll, ready)
 
     def inspect(self, ref: str, networks=None) -> dict:
         """Docker's inspect document; `networks` (the NetworkService) fills its network side."""

@@ -114,13 +114,18 @@ def become_subreaper() -> None:
 
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
-                   resize: int | None = None, tee=None, pipes: list[tuple[int, int | None, str]] | None = None) -> int:
+                   resize: int | None = None, tee=None, pipes: list[tuple[int, int | None, str]] | None = None,
+                   eof_as_ctrl_d: bool = True, detach=None, on_detach=None) -> int:
     """The one foreground run (mydocker-runtime run/exec use it too): start the process, forward our
     signals to it, relay its console (or its output `pipes`) to the caller's fds (raw mode, window
     size, resize events), `tee` hearing the output too, and return its exit code as Docker reports
-    it. See runtime/foreground.run_foreground."""
+    it; `detach`, `on_detach`: a caller that detaches while the process runs on (DETACHED). See
+    runtime/foreground.run_foreground."""
     return _foreground.run_foreground(pid, console, start, stdin=stdin, stdout=stdout, raw=raw, terminal=terminal,
-                                      sig_proxy=sig_proxy, resize=resize, tee=tee, pipes=pipes)
+                                      sig_proxy=sig_proxy, resize=resize, tee=tee, pipes=pipes,
+                                      eof_as_ctrl_d=eof_as_ctrl_d, detach=detach, on_detach=on_detach)
+
+DETACHED = -1  # = runtime/foreground.DETACHED (not imported here: foreground loads lazily)
 
 
 def prewarm_attach_lock() -> int | None:
