@@ -124,8 +124,10 @@ def container_list(ctx: Context) -> None:
                                   last=limit if limit and limit > 0 else -1)
     containers = ctx.api.containers
     records = containers.list(opts)
-    fields = containers.summaries(records, no_trunc=True)
-    ctx.json(200, [convert.container_summary(r, f, _ports(containers, r)) for r, f in zip(records, fields)])
+    fields = containers.summaries(records, no_trunc=True, mounts=False)
+    attached = containers.attachments(records)
+    ctx.json(200, [convert.container_summary(r, f, _ports(containers, r), attached[r.id])
+                   for r, f in zip(records, fields)])
 
 
 def _ports(containers, rec) -> list:

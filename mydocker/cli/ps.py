@@ -36,6 +36,7 @@ def handle(engine, opts, args: list[str]) -> int:
     if opts.quiet:
         sys.stdout.write("".join((r.id if opts.no_trunc else r.id[:12]) + "\n" for r in records))
         return 0
-    items = engine.containers.summaries(records, no_trunc=opts.no_trunc)
+    mounts = bool(opts.format) and any(word in opts.format for word in ("Mounts", "LocalVolumes", "json"))
+    items = engine.containers.summaries(records, no_trunc=opts.no_trunc, mounts=mounts)
     sys.stdout.write(table.render(opts.format or DEFAULT, items, HEADERS))
     return 0

@@ -102,7 +102,7 @@ def handle_rm(engine, opts, args: list[str]) -> int:
         except MyDockerError as e:
             print(f"mydocker: {e}", file=sys.stderr)
             failed = e
-    return failed.exit_code if failed else 0
+    return 1 if failed else 0  # Docker's CLI: 1 when any of them failed
 
 
 def handle_prune(engine, opts, args: list[str]) -> int:

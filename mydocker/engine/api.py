@@ -225,13 +225,25 @@ class ContainerEngine:
         """Container records, newest first, as `ps` selects them."""
         return engine_filters.select(self._service.observation, opts or ListOptions())
 
-    def summaries(self, records: list, no_trunc: bool = False) -> list[dict]:
-        """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
+    def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True) -> list[dict]:
+        """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list` (`mounts`: fill
+        {{.Mounts}} and {{.LocalVolumes}}, which read each container's config.json)."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
+        attached = self.attachments(records, mounts=mounts)
         return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now,
-                                         ports=engine_inspect.ports_text(ports.get(r.id, [])))
+                                         ports=engine_inspect.ports_text(ports.get(r.id, [])),
+                                         networks=sorted(attached[r.id][1]), mounts=attached[r.id][0])
                 for r in records]
+
+    def attachments(self, records: list, mounts: bool = True) -> dict[str, tuple[list[dict], dict[str, str]]]:
+        """Container id -> (Docker's Mounts, {network: IPv4 address}) for records from `list`: what the
+        container list shows of each (a stopped container: the network it was created on, no address)."""
+        joined = engine_inspect.joined_networks(self._engine.records.db)
+        service = self._service
+        return {r.id: (engine_inspect.mounts_of(service.container_dir(r.id)) if mounts else [],
+                       joined.get(r.id) or dict.fromkeys(engine_inspect.network_names(r, None), ""))
+                for r in records}
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())

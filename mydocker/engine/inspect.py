@@ -183,6 +183,36 @@ def published_ports(db) -> dict[str, list]:
     return out
 
 
+def joined_networks(db) -> dict[str, dict[str, str]]:
+    """Container id -> {network: its IPv4 address} for the endpoints it has now (read as published_ports is)."""
+    try:
+        rows = db.execute("SELECT container, network, ip FROM endpoints").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for container, network, ip in rows:
+        out.setdefault(container, {})[network] = ip
+    return out
+
+
+def mounts_of(container_dir: str) -> list[dict]:
+    """Docker's Mounts of a container (inspect's, and the list's): its config.json's binds and volumes."""
+    return _mounts(_spec(container_dir).get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
+
+
+def network_names(rec: ContainerRecord, joined: dict[str, str] | None) -> list[str]:
+    """The networks ps names: those joined now, else (stopped) the one it was created on, as inspect."""
+    if joined:
+        return sorted(joined)
+    mode = rec.host_config.get("NetworkMode") or "bridge"
+    return [] if mode.startswith("container:") else [mode]
+
+
+def _ellipsis(text: str, width: int) -> str:
+    """The docker CLI's formatter.Ellipsis."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def ports_text(ports: list) -> str:
     """ps's PORTS: "0.0.0.0:8080->80/tcp, ..." for what the container publishes now."""
     entries = sorted((cport, proto, host_ip or "0.0.0.0", host_port) for proto, host_ip, host_port, cport in ports)
@@ -258,8 +288,11 @@ def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     return "Created"
 
 
-def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "") -> dict:
-    """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them."""
+def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "",
+              networks: list[str] | None = None, mounts: list[dict] | None = None) -> dict:
+    """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them (the docker CLI's
+    formatter: networks sorted, mounts by volume name or source, ellipsized to 15 unless no_trunc)."""
+    mounts = mounts or []
     now = time.time() if now is None else now
     command = " ".join(command_line(rec))
     if not no_trunc and len(command) > 20:
@@ -277,9 +310,10 @@ def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = 
         "Size": "0B",
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-        "Mounts": "",
-        "Networks": rec.host_config.get("NetworkMode", "bridge"),
-        "LocalVolumes": "0",
+        "Mounts": ",".join(m.get("Name") or m["Source"] if no_trunc else _ellipsis(m.get("Name") or m["Source"], 15)
+                           for m in mounts),
+        "Networks": ",".join(networks if networks is not None else network_names(rec, None)),
+        "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
     }
 
 
