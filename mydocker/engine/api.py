@@ -52,6 +52,7 @@ image_reference = lazy_module("mydocker.image.reference")
 engine_build = lazy_module("mydocker.engine.build")
 engine_events = lazy_module("mydocker.engine.events")
 diskusage = lazy_module("mydocker.engine.diskusage")
+build_cache = lazy_module("mydocker.engine.build_cache")
 
 # --- helpers the front ends share ------------------------------------------------------------------
 
@@ -333,6 +334,10 @@ class ImageEngine:
 
     def prune(self, all_images: bool = False) -> list[str]:
         return self._service.prune(all_images=all_images)
+
+    def prune_build_cache(self) -> list[str]:
+        """Forget the build cache's steps (`builder prune`); the keys forgotten."""
+        return build_cache.BuildCache(self._engine.records, self._service.store).forget_all()
 
     def prune_report(self, all_images: bool = False) -> PruneReport:
         """prune's lines and the bytes of the blobs it deleted."""

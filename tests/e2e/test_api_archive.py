@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_api_service import service  # noqa: F401 - the fixture
+from tests.e2e.test_api_service import each_cli, service  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
 
@@ -44,6 +44,7 @@ def _untouched(host: str) -> None:
         assert f.read() == "host secret\n"
 
 
+@each_cli
 def test_docker_cp_a_file_both_ways(service, mydocker, tmp_path):
     cid = service.docker("run", "-d", "--name", "web", "busybox", "sleep", "300").stdout.strip()
     service.docker("cp", "web:/etc/hostname", str(tmp_path))
@@ -68,6 +69,7 @@ def test_docker_cp_of_a_file_larger_than_a_json_body(service, mydocker, tmp_path
     assert mydocker("exec", "web", "stat", "-c", "%s", "/tmp/big").out == f"{40 * 1024 * 1024}\n"
 
 
+@each_cli
 def test_docker_cp_a_directory_both_ways_and_a_stopped_container(service, mydocker, tmp_path):
     src = tmp_path / "tree"
     (src / "sub").mkdir(parents=True)

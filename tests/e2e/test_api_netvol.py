@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.test_api_service import service  # noqa: F401 - fixture
+from tests.e2e.test_api_service import each_cli, service  # noqa: F401 - fixture
 from tests.e2e.test_network_cli import HTTPD, free_port, free_subnet, http_get, net, no_leaks  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
@@ -21,6 +21,7 @@ def _message(body: bytes) -> str:
     return json.loads(body)["message"]
 
 
+@each_cli
 def test_network_endpoints_with_the_docker_cli(net, service):  # noqa: F811
     subnet = free_subnet()
     service.docker("network", "create", "--label", "team=a", "--subnet", subnet, "one")
@@ -62,6 +63,7 @@ def test_network_endpoints_with_the_docker_cli(net, service):  # noqa: F811
     service.docker("network", "rm", "two")
 
 
+@each_cli
 def test_volume_endpoints_with_the_docker_cli(net, service):  # noqa: F811
     service.docker("volume", "create", "--label", "a=1", "v1")
     service.docker("volume", "create", "v2")
