@@ -68,7 +68,7 @@ def handle_create(engine, opts, args: list[str]) -> int:
 
 
 def handle_ls(engine, opts, args: list[str]) -> int:
-    volumes = engine.volumes.list(api.parse_object_filters(opts.filter, ("label", "name")))
+    volumes = engine.volumes.list(api.parse_object_filters(opts.filter, ("label", "name", "dangling", "driver")))
     if opts.quiet:
         sys.stdout.write("".join(f"{v['Name']}\n" for v in volumes))
     else:

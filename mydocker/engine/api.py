@@ -95,6 +95,11 @@ def healthcheck_from_flags(cmd: str | None = None, interval: str | None = None, 
     return health.from_flags(cmd, interval, timeout, retries, start_period, disabled)
 
 
+def human_size(size: float, precision: int = 3) -> str:
+    """Docker's sizes (go-units HumanSizeWithPrecision): "6.41MB"; `precision` 4 for `system df`."""
+    return engine_inspect.human_size(size, precision)
+
+
 def parse_time(text: str) -> int:
     """An RFC 3339 time in ns since the epoch (ValueError if it is not one)."""
     return engine_logs.parse_time(text)
@@ -226,16 +231,24 @@ class ContainerEngine:
         """Container records, newest first, as `ps` selects them."""
         return engine_filters.select(self._service.observation, opts or ListOptions())
 
-    def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True) -> list[dict]:
+    def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True, sizes: bool = False) -> list[dict]:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list` (`mounts`: fill
-        {{.Mounts}} and {{.LocalVolumes}}, which read each container's config.json)."""
+        {{.Mounts}} and {{.LocalVolumes}}, which read each container's config.json; `sizes`: {{.Size}},
+        which walks each container's writable layer)."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
         attached = self.attachments(records, mounts=mounts)
+        measured = self.sizes(records) if sizes else {}
         return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now,
                                          ports=engine_inspect.ports_text(ports.get(r.id, [])),
-                                         networks=sorted(attached[r.id][1]), mounts=attached[r.id][0])
+                                         networks=sorted(attached[r.id][1]), mounts=attached[r.id][0],
+                                         size=measured.get(r.id))
                 for r in records]
+
+    def sizes(self, records: list) -> dict[str, tuple[int, int]]:
+        """Container id -> (bytes in its writable layer, those plus its image's): Docker's SizeRw and
+        SizeRootFs (`ps -s`)."""
+        return diskusage.container_sizes(self._engine, records)
 
     def attachments(self, records: list, mounts: bool = True) -> dict[str, tuple[list[dict], dict[str, str]]]:
         """Container id -> (Docker's Mounts, {network: IPv4 address}) for records from `list`: what the

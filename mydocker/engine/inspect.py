@@ -233,6 +233,15 @@ def _driver(container_dir: str) -> str:
 
 # --- ps -----------------------------------------------------------------------------------------
 
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units' HumanSizeWithPrecision (decimal units): Docker's images and ps use 3 digits, system df 4."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.{precision}g}{unit}"
+        size /= 1000
+    return f"{size:.{precision}g}TB"
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration, which Docker's ps uses."""
     s = int(seconds)
@@ -289,9 +298,11 @@ def status_text(rec: ContainerRecord, now: float | None = None) -> str:
 
 
 def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "",
-              networks: list[str] | None = None, mounts: list[dict] | None = None) -> dict:
+              networks: list[str] | None = None, mounts: list[dict] | None = None,
+              size: tuple[int, int] | None = None) -> dict:
     """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them (the docker CLI's
-    formatter: networks sorted, mounts by volume name or source, ellipsized to 15 unless no_trunc)."""
+    formatter: networks sorted, mounts by volume name or source, ellipsized to 15 unless no_trunc;
+    `size`: (writable layer, with the image's) bytes, for {{.Size}})."""
     mounts = mounts or []
     now = time.time() if now is None else now
     command = " ".join(command_line(rec))
@@ -307,7 +318,7 @@ def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = 
         "Ports": ports,
         "State": rec.status,
         "Status": status_text(rec, now),
-        "Size": "0B",
+        "Size": _size_text(*(size or (0, 0))),
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
         "Mounts": ",".join(m.get("Name") or m["Source"] if no_trunc else _ellipsis(m.get("Name") or m["Source"], 15)
@@ -315,6 +326,11 @@ def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = 
         "Networks": ",".join(networks if networks is not None else network_names(rec, None)),
         "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
     }
+
+
+def _size_text(size_rw: int, size_root_fs: int) -> str:
+    text = human_size(size_rw)
+    return f"{text} (virtual {human_size(size_root_fs)})" if size_root_fs > 0 else text
 
 
 def _created_at(stamp: str) -> str:

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs th
 # installed by scripts/test.sh (API 1.41: it asks /v1.41/... and reads the answers of that version).
 CLIS = {"cli28": "docker", "cli20": "/usr/bin/docker"}
 each_cli = pytest.mark.parametrize("service", [
-    "cli28", pytest.param("cli20", marks=pytest.mark.skipif(
-        not os.path.exists(CLIS["cli20"]), reason="needs Debian's docker.io 20.10 client (apt-get install docker.io)"))],
+    "cli28", pytest.param("cli20", marks=pytest.mark.skipif(not os.path.exists(CLIS["cli20"]),
+                                                          reason="needs Debian's docker.io 20.10 client"))],
     indirect=True)
 
 
