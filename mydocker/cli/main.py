@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mydocker.flags import Command, UsageError, check_args, parse
+from mydocker.flags import Command, FlagError, UsageError, check_args, parse
 from mydocker import collector
 from mydocker.errors import MyDockerError, describe
 from mydocker.lazy import lazy_module
@@ -84,12 +84,14 @@ _QUICK = {"run", "ps", "exec", "start", "stop", "restart", "kill", "rm", "inspec
 
 
 def exit_code(error: Exception, words: list[str]) -> int:
-    """Docker's CLI: 125 for a usage error (a bad flag) and for what fails in `run` itself; 126 and 127
-    for a command that cannot be run; 1 for every other command's failure. `words`: the command's."""
+    """Docker's CLI: 125 for a flag it refuses and for what fails in `run` itself (once its arguments
+    are right); 126 and 127 for a command that cannot be run; 1 for every other failure (an unknown
+    command, a missing argument included). `words`: the command's."""
     code = error.exit_code if isinstance(error, MyDockerError) else 125
-    if code != 125 or isinstance(error, UsageError):
+    if code != 125 or isinstance(error, FlagError):
         return code
-    return 125 if words[:1] == ["run"] or words[:2] == ["container", "run"] else 1
+    run = words[:1] == ["run"] or words[:2] == ["container", "run"]
+    return 125 if run and not isinstance(error, UsageError) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

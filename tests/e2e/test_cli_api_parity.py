@@ -215,7 +215,12 @@ def test_exit_codes(scene):
     both.same("exec", "web", "sh", "-c", "exit 4", rc=4)
     both.same("exec", "done", "true", rc=1)  # not running
     both.same("exec", "web", "nosuchcmd", rc=127)
-    both.same("logs", "--bogus", "web", rc=125)
+    both.same("logs", "--bogus", "web", rc=125)   # a refused flag: 125 for any command
+    both.same("ps", "-n", "x", rc=125)
+    both.same("rm", rc=1)                           # a missing argument, an unknown command: 1
+    both.same("run", rc=1)
+    both.same("ps", "extra", rc=1)
+    both.same("frobnicate", rc=1)
     assert "nosuch" not in both.mydocker("ps", "-a", "--format", "{{.Image}}").out  # nothing half-made
 
 

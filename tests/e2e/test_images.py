@@ -248,5 +248,5 @@ def test_bad_image_input_is_one_line(mydocker, tmp_path):
     for args in (["load", "-i", str(tmp_path / "junk.tar")], ["load", "-i", str(tmp_path / "missing.tar")],
                  ["import", str(tmp_path / "junk.tar")], ["tag", "nosuch", "x"], ["history", "nosuch"],
                  ["image", "inspect", "nosuch"], ["commit", "nosuch"], ["image", "bogus"]):
-        err = mydocker(*args, rc=125 if args == ["image", "bogus"] else 1).err  # a usage error, or a failure
+        err = mydocker(*args, rc=1).err  # Docker's CLI: 1 for a failure and for an unknown command
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, args
