@@ -255,7 +255,7 @@ class ContainerEngine:
         container list shows of each (a stopped container: the network it was created on, no address)."""
         joined = engine_inspect.joined_networks(self._engine.records.db)
         service = self._service
-        return {r.id: (engine_inspect.mounts_of(service.container_dir(r.id)) if mounts else [],
+        return {r.id: (engine_inspect.container_mounts(service.container_dir(r.id)) if mounts else [],
                        joined.get(r.id) or dict.fromkeys(engine_inspect.network_names(r, None), ""))
                 for r in records}
 

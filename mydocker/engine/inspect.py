@@ -108,6 +108,11 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
 _ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 
 
+def container_mounts(container_dir: str) -> list[dict]:
+    """Docker's Mounts of the container in `container_dir` (<root>/containers/<id>), from its config.json."""
+    return _mounts(_spec(container_dir).get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
+
+
 def _mounts(spec_mounts: list[dict], root: str) -> list[dict]:
     """Docker's Mounts: the user's binds and volumes (named and anonymous), not the engine's own files."""
     volumes = os.path.join(root, "volumes") + os.sep
@@ -193,11 +198,6 @@ def joined_networks(db) -> dict[str, dict[str, str]]:
     for container, network, ip in rows:
         out.setdefault(container, {})[network] = ip
     return out
-
-
-def mounts_of(container_dir: str) -> list[dict]:
-    """Docker's Mounts of a container (inspect's, and the list's): its config.json's binds and volumes."""
-    return _mounts(_spec(container_dir).get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
 
 
 def network_names(rec: ContainerRecord, joined: dict[str, str] | None) -> list[str]:
