@@ -10,7 +10,7 @@ import socket
 from mydocker.apiserver.convert import _strings, _typed
 from mydocker.apiserver.handlers import _ID, MULTIPLEXED, RAW, Context, _writer, table
 from mydocker.apiserver.http import HTTPError
-from mydocker.errors import InvalidArgument
+from mydocker.errors import InvalidArgument, MyDockerError
 from mydocker.lazy import lazy_module
 
 api = lazy_module("mydocker.engine.api")
@@ -66,8 +66,11 @@ def exec_start(ctx: Context) -> None:
     fd = sock.fileno()
     streams = api.Streams(stdin=fd if doc["OpenStdin"] else None, stdout=fd, stderr=fd, sig_proxy=False,
                           on_detach=lambda: _detached(sock))
+    write = _writer(sock.sendall, tty)
     try:
-        ctx.api.containers.exec_start(exec_id, streams, write=None if tty else _writer(sock.sendall, False))
+        ctx.api.containers.exec_start(exec_id, streams, write=None if tty else write)
+    except MyDockerError as e:  # it did not start (the exit code is recorded): the client prints why
+        write("stderr", f"{e}\n".encode())
     finally:
         _close_output(sock)
 

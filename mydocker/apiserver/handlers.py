@@ -124,8 +124,14 @@ def container_list(ctx: Context) -> None:
                                   last=limit if limit and limit > 0 else -1)
     containers = ctx.api.containers
     records = containers.list(opts)
-    fields = containers.summaries(records, no_trunc=True)
-    ctx.json(200, [convert.container_summary(r, f, _ports(containers, r)) for r, f in zip(records, fields)])
+    fields = containers.summaries(records, no_trunc=True, mounts=False)
+    attached = containers.attachments(records)
+    entries = [convert.container_summary(r, f, _ports(containers, r), attached[r.id]) for r, f in zip(records, fields)]
+    if ctx.req.flag("size"):
+        sizes = containers.sizes(records)
+        for entry in entries:
+            entry["SizeRw"], entry["SizeRootFs"] = sizes[entry["Id"]]
+    ctx.json(200, entries)
 
 
 def _ports(containers, rec) -> list:

@@ -29,13 +29,8 @@ HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "
            "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
 
 
-def human_size(size: float) -> str:
-    """Docker's go-units HumanSize: decimal units, three significant digits."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.3g}{unit}"
-        size /= 1000
-    return f"{size:.3g}TB"
+def human_size(size: float, precision: int = 3) -> str:
+    return api.human_size(size, precision)
 
 
 def ago(timestamp: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mydocker.flags import Command, UsageError, check_args, parse
+from mydocker.flags import Command, FlagError, UsageError, check_args, parse
 from mydocker import collector
 from mydocker.errors import MyDockerError, describe
 from mydocker.lazy import lazy_module
@@ -84,8 +84,20 @@ def root_command() -> Command:
 _QUICK = {"run", "ps", "exec", "start", "stop", "restart", "kill", "rm", "inspect", "port"}
 
 
+def exit_code(error: Exception, words: list[str]) -> int:
+    """Docker's CLI: 125 for a flag it refuses and for what fails in `run` itself (once its arguments
+    are right); 126 and 127 for a command that cannot be run; 1 for every other failure (an unknown
+    command, a missing argument included). `words`: the command's."""
+    code = error.exit_code if isinstance(error, MyDockerError) else 125
+    if code != 125 or isinstance(error, FlagError):
+        return code
+    run = words[:1] == ["run"] or words[:2] == ["container", "run"]
+    return 125 if run and not isinstance(error, UsageError) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    words: list[str] = []  # the command's name (and a management command's verb), once parsed
     try:
         top = root_command()
         glob, rest = parse(top, argv, PROG)
@@ -96,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(top.help_text(PROG))
             return 0 if glob.get("help") or not argv else 125
         name, args = rest[0], rest[1:]
+        words = rest[:2]
         if name not in COMMANDS:
             raise UsageError(f"unknown command: {name!r}. See '{PROG} --help'.")
         if name not in _QUICK:
@@ -115,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MYDOCKER_DEBUG") and not isinstance(e, MyDockerError):
             raise
         print(f"{PROG}: {describe(e)}", file=sys.stderr)
-        return e.exit_code if isinstance(e, MyDockerError) else 125
+        return exit_code(e, words)
 
 
 def run_main() -> None:

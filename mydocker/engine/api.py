@@ -53,6 +53,7 @@ engine_build = lazy_module("mydocker.engine.build")
 engine_events = lazy_module("mydocker.engine.events")
 re = lazy_module("re")
 diskusage = lazy_module("mydocker.engine.diskusage")
+build_cache = lazy_module("mydocker.engine.build_cache")
 
 DETACHED = -1  # exec's answer when the caller detached (its detach keys) and the process runs on (runtime.api's)
 
@@ -95,6 +96,11 @@ def healthcheck_from_flags(cmd: str | None = None, interval: str | None = None, 
     """`--health-cmd`, `--health-interval` (Go durations: 30s, 1m30s), `--health-timeout`, `--health-retries`,
     `--health-start-period`, `--no-healthcheck` into RunOptions.healthcheck (None: the image's)."""
     return health.from_flags(cmd, interval, timeout, retries, start_period, disabled)
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """Docker's sizes (go-units HumanSizeWithPrecision): "6.41MB"; `precision` 4 for `system df`."""
+    return engine_inspect.human_size(size, precision)
 
 
 def parse_time(text: str) -> int:
@@ -248,13 +254,33 @@ class ContainerEngine:
         """Container records, newest first, as `ps` selects them."""
         return engine_filters.select(self._service.observation, opts or ListOptions())
 
-    def summaries(self, records: list, no_trunc: bool = False) -> list[dict]:
-        """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
+    def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True, sizes: bool = False) -> list[dict]:
+        """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list` (`mounts`: fill
+        {{.Mounts}} and {{.LocalVolumes}}, which read each container's config.json; `sizes`: {{.Size}},
+        which walks each container's writable layer)."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
+        attached = self.attachments(records, mounts=mounts)
+        measured = self.sizes(records) if sizes else {}
         return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now,
-                                         ports=engine_inspect.ports_text(ports.get(r.id, [])))
+                                         ports=engine_inspect.ports_text(ports.get(r.id, [])),
+                                         networks=sorted(attached[r.id][1]), mounts=attached[r.id][0],
+                                         size=measured.get(r.id))
                 for r in records]
+
+    def sizes(self, records: list) -> dict[str, tuple[int, int]]:
+        """Container id -> (bytes in its writable layer, those plus its image's): Docker's SizeRw and
+        SizeRootFs (`ps -s`)."""
+        return diskusage.container_sizes(self._engine, records)
+
+    def attachments(self, records: list, mounts: bool = True) -> dict[str, tuple[list[dict], dict[str, str]]]:
+        """Container id -> (Docker's Mounts, {network: IPv4 address}) for records from `list`: what the
+        container list shows of each (a stopped container: the network it was created on, no address)."""
+        joined = engine_inspect.joined_networks(self._engine.records.db)
+        service = self._service
+        return {r.id: (engine_inspect.container_mounts(service.container_dir(r.id)) if mounts else [],
+                       joined.get(r.id) or dict.fromkeys(engine_inspect.network_names(r, None), ""))
+                for r in records}
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())
@@ -357,6 +383,10 @@ class ImageEngine:
 
     def prune(self, all_images: bool = False) -> list[str]:
         return self._service.prune(all_images=all_images)
+
+    def prune_build_cache(self) -> list[str]:
+        """Forget the build cache's steps (`builder prune`); the keys forgotten."""
+        return build_cache.BuildCache(self._engine.records, self._service.store).forget_all()
 
     def prune_report(self, all_images: bool = False) -> PruneReport:
         """prune's lines and the bytes of the blobs it deleted."""

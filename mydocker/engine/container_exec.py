@@ -13,7 +13,7 @@ import os
 from mydocker import jsonio
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.observation import Observation
-from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
 from mydocker.lazy import lazy_module
 
 runtime = lazy_module("mydocker.runtime.api")
@@ -193,12 +193,17 @@ class ContainerExec:
             self._save(doc)
 
         code = None
+        failed = 126  # dockerd's code for an exec that could not start
         try:
             code = self.exec(doc["ContainerID"], opts, streams, write=write, started=started)
             return code
+        except MyDockerError as e:
+            if e.exit_code in (126, 127):  # as `mydocker exec` (and `run`) say: 127 for a command not found
+                failed = e.exit_code
+            raise
         finally:
             if not detach:
-                doc.update(Running=False, ExitCode=126 if code is None and not doc["Pid"] else code)
+                doc.update(Running=False, ExitCode=failed if code is None and not doc["Pid"] else code)
                 self._save(doc)
 
     def resize(self, exec_id: str, rows: int, cols: int) -> None:

@@ -39,6 +39,16 @@ def _same_device(path: str, device: int) -> bool:
         return False
 
 
+def container_sizes(engine, records: list) -> dict[str, tuple[int, int]]:
+    """Container id -> (bytes in its writable layer, those plus its image's): Docker's SizeRw, SizeRootFs."""
+    image_sizes = {row["Manifest"]: row["Size"] for row in engine.images.list(all_images=True)}
+    out = {}
+    for rec in records:
+        size_rw = tree_size(snapshot.writable_dir(engine.containers.paths.container_dir(rec.id)))
+        out[rec.id] = (size_rw, size_rw + image_sizes.get(rec.image_id, 0))
+    return out
+
+
 def usage(engine) -> dict:
     """{"images": the image rows (all of them) with "Containers" and "SharedSize" (bytes of its layers
     other images have too), "layers_size" (each layer once), "containers": [(record, bytes of its

@@ -198,6 +198,31 @@ def published_ports(db) -> dict[str, list]:
     return out
 
 
+def joined_networks(db) -> dict[str, dict[str, str]]:
+    """Container id -> {network: its IPv4 address} for the endpoints it has now (read as published_ports is)."""
+    try:
+        rows = db.execute("SELECT container, network, ip FROM endpoints").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for container, network, ip in rows:
+        out.setdefault(container, {})[network] = ip
+    return out
+
+
+def network_names(rec: ContainerRecord, joined: dict[str, str] | None) -> list[str]:
+    """The networks ps names: those joined now, else (stopped) the one it was created on, as inspect."""
+    if joined:
+        return sorted(joined)
+    mode = rec.host_config.get("NetworkMode") or "bridge"
+    return [] if mode.startswith("container:") else [mode]
+
+
+def _ellipsis(text: str, width: int) -> str:
+    """The docker CLI's formatter.Ellipsis."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def ports_text(ports: list) -> str:
     """ps's PORTS: "0.0.0.0:8080->80/tcp, ..." for what the container publishes now."""
     entries = sorted((cport, proto, host_ip or "0.0.0.0", host_port) for proto, host_ip, host_port, cport in ports)
@@ -217,6 +242,15 @@ def _driver(container_dir: str) -> str:
 
 
 # --- ps -----------------------------------------------------------------------------------------
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units' HumanSizeWithPrecision (decimal units): Docker's images and ps use 3 digits, system df 4."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.{precision}g}{unit}"
+        size /= 1000
+    return f"{size:.{precision}g}TB"
+
 
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration, which Docker's ps uses."""
@@ -273,8 +307,13 @@ def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     return "Created"
 
 
-def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "") -> dict:
-    """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them."""
+def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "",
+              networks: list[str] | None = None, mounts: list[dict] | None = None,
+              size: tuple[int, int] | None = None) -> dict:
+    """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them (the docker CLI's
+    formatter: networks sorted, mounts by volume name or source, ellipsized to 15 unless no_trunc;
+    `size`: (writable layer, with the image's) bytes, for {{.Size}})."""
+    mounts = mounts or []
     now = time.time() if now is None else now
     command = " ".join(command_line(rec))
     if not no_trunc and len(command) > 20:
@@ -289,13 +328,19 @@ def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = 
         "Ports": ports,
         "State": rec.status,
         "Status": status_text(rec, now),
-        "Size": "0B",
+        "Size": _size_text(*(size or (0, 0))),
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-        "Mounts": "",
-        "Networks": rec.host_config.get("NetworkMode", "bridge"),
-        "LocalVolumes": "0",
+        "Mounts": ",".join(m.get("Name") or m["Source"] if no_trunc else _ellipsis(m.get("Name") or m["Source"], 15)
+                           for m in mounts),
+        "Networks": ",".join(networks if networks is not None else network_names(rec, None)),
+        "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
     }
+
+
+def _size_text(size_rw: int, size_root_fs: int) -> str:
+    text = human_size(size_rw)
+    return f"{text} (virtual {human_size(size_root_fs)})" if size_root_fs > 0 else text
 
 
 def _created_at(stamp: str) -> str:

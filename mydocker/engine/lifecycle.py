@@ -307,7 +307,14 @@ class Lifecycle:
         if rec.status != "created" or rec.started_at:  # a created one is set up as launch needs it: keep it
             self.teardown(rec.id, remove=False)
         self.records.update_container(rec.id, manually_stopped=False)
-        self.launch_via_monitor(rec.id)
+        try:
+            self.launch_via_monitor(rec.id)
+        except BaseException:
+            # Docker removes an AutoRemove container whose start failed: the docker CLI's `run --rm`
+            # waits for that removal (wait?condition=removed) and hung forever without it
+            if rec.host_config.get("AutoRemove"):
+                self.teardown(rec.id, remove=True)
+            raise
         return rec
 
     def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> ContainerRecord:
