@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (BenchError, Contender, Result, Stats, check_run, print_table, results_json,  # noqa: E402
-                     time_interleaved)
+from _common import (BenchError, Contender, Result, Stats, check_run, mounts_under, print_table,  # noqa: E402
+                     results_json, time_interleaved)
 from run_latency import cleanup, in_private_mountns  # noqa: E402
 
 TITLE = "api: docker run --rm --network none busybox true"
@@ -120,8 +120,8 @@ class Service:
                 self.proc.kill()
                 self.proc.wait()
         for path in self.own_mounts:
-            if os.path.ismount(path):
-                subprocess.run(["umount", str(path)], capture_output=True)
+            for point in mounts_under(path):
+                subprocess.run(["umount", point], capture_output=True)
 
 
 def find_mydocker(explicit: str | None, tmp: Path) -> str:
