@@ -182,11 +182,12 @@ def read_logs(path: str, write, since: int | None = None, until: int | None = No
             time.sleep(poll)
 
 
-def follow_file(path: str, write, running, poll: float = 0.02) -> None:
+def follow_file(path: str, write, running, poll: float = 0.02, pause=time.sleep) -> None:
     """The entries appended to the log at `path` from now on, to write(stream, bytes), until
     `running()` says False (checked before each read, so what was written before it is sent). The
     file is held open: it may be removed as the container goes (--rm); a rotation moves to the new
-    file; a log that does not exist yet (a container not started) is waited for."""
+    file; a log that does not exist yet (a container not started) is waited for. Between reads that
+    found nothing: `pause(poll)` (one that returns early, on a change, makes the follow prompter)."""
     fd = _open(path)
     if fd is not None:
         os.lseek(fd, 0, os.SEEK_END)  # what is there is an earlier run's
@@ -210,7 +211,7 @@ def follow_file(path: str, write, running, poll: float = 0.02) -> None:
             if not alive:
                 return
             if not data:
-                time.sleep(poll)
+                pause(poll)
     finally:
         if fd is not None:
             os.close(fd)

@@ -20,6 +20,7 @@ api = lazy_module("mydocker.runtime.api")
 select = lazy_module("select")
 engine_logs = lazy_module("mydocker.engine.logs")
 engine_inspect = lazy_module("mydocker.engine.inspect")
+inotify = lazy_module("mydocker.linux.inotify")
 
 UNKNOWN_EXIT = 255
 LOST = "the container's monitor was gone when it exited, so its exit status is unknown"
@@ -115,10 +116,16 @@ class Observation:
         engine_logs.read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
                               timestamps=opts.timestamps, follow=running if opts.follow else None)
 
-    def attach(self, ref: str, write, poll: float = 0.02) -> None:
+    def watch_events(self, *paths: str):
+        """An inotify Watch on the run root, whose events log is appended at every change of a
+        container's state (start, die, destroy), and on `paths`: a waiter wakes as they change."""
+        return inotify.Watch([self.paths.runroot, *paths])
+
+    def attach(self, ref: str, write, poll: float = 0.1) -> None:
         """The output the container writes from now on, to `write(stream, data)`, until its next exit
         (a container not started yet: until it has run). Read from its log, which its monitor writes
-        (stdin is not attached yet). The file stays open: `--rm` removes it as the container exits."""
+        (stdin is not attached yet), woken by the log's writes and the exit's event (`poll` bounds a
+        missed wake-up). The file stays open: `--rm` removes it as the container exits."""
         rec = self.find(ref)
         before = rec.finished_at
         path = self.paths.log_path(rec.id)
@@ -130,7 +137,8 @@ class Observation:
             fresh = self.observe(fresh)
             return fresh.finished_at == before or fresh.status not in ("exited", "removing", "dead")
 
-        engine_logs.follow_file(path, write, running, poll)
+        with self.watch_events(os.path.dirname(path)) as changes:
+            engine_logs.follow_file(path, write, running, poll, pause=changes.wait)
 
     def inspect(self, ref: str, networks=None) -> dict:
         """Docker's inspect document; `networks` (the NetworkService) fills its network side."""

@@ -1,0 +1,63 @@
+"""inotify(7) through libc: a `Watch` that sleeps until a file or directory it watches changes, or
+a timeout passes. Waiters that poll files written by another process (a container's log, the events
+log) wake when the write happens instead of at their next poll.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+
+from mydocker.linux import libc as ctypes
+
+_libc = ctypes.CDLL()
+
+IN_MODIFY = 0x2
+IN_CLOSE_WRITE = 0x8
+IN_MOVED_TO = 0x80
+IN_CREATE = 0x100
+IN_DELETE = 0x200
+IN_NONBLOCK = os.O_NONBLOCK
+IN_CLOEXEC = os.O_CLOEXEC
+CHANGES = IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_TO  # of a directory: also its files' writes
+
+
+class Watch:
+    """An inotify descriptor watching `paths` (a missing one is skipped: the timeout still wakes the
+    caller). Use as a context manager, or close()."""
+
+    def __init__(self, paths: list[str], mask: int = CHANGES) -> None:
+        self.fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self.fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
+        for path in paths:
+            if _libc.inotify_add_watch(self.fd, os.fsencode(path), ctypes.c_uint(mask)) < 0 and \
+                    ctypes.get_errno() not in (2, 20):  # ENOENT, ENOTDIR: nothing to watch there (yet)
+                err = ctypes.get_errno()
+                self.close()
+                raise OSError(err, f"inotify_add_watch: {os.strerror(err)}", path)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Sleep until a change or `timeout` seconds; True if something changed (the events are read
+        and dropped: the caller looks at the files themselves)."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            while os.read(self.fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        return True
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
