@@ -344,22 +344,22 @@ class Lifecycle:
         before, code, seen = rec.finished_at, rec.exit_code, False
         # every change of state appends to the events log (start, die, destroy): woken by those appends,
         # the waiter answers when the change happens; the timeouts only bound a missed wake-up
-        with self.observation.watch_events() as changes:
-            while True:
-                if rec.status in ("running", "paused"):
-                    self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
-                fresh = self.records.get_container(rec.id)
-                if fresh is None:  # removed; an exit not seen here was told by its die event
-                    if not seen:
-                        told = events.exit_code(self.paths.runroot, rec.id, since)
-                        code = told if told is not None else code
+        changes = self.observation.changes()
+        while True:
+            if rec.status in ("running", "paused"):
+                self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
+            fresh = self.records.get_container(rec.id)
+            if fresh is None:  # removed; an exit not seen here was told by its die event
+                if not seen:
+                    told = events.exit_code(self.paths.runroot, rec.id, since)
+                    code = told if told is not None else code
+                return code if code is not None else UNKNOWN_EXIT
+            rec = self.observation.observe(fresh)
+            if rec.finished_at != before and rec.status in ("exited", "removing", "dead"):
+                code, seen = rec.exit_code, True
+                if condition == "next-exit":
                     return code if code is not None else UNKNOWN_EXIT
-                rec = self.observation.observe(fresh)
-                if rec.finished_at != before and rec.status in ("exited", "removing", "dead"):
-                    code, seen = rec.exit_code, True
-                    if condition == "next-exit":
-                        return code if code is not None else UNKNOWN_EXIT
-                changes.wait(0.002 if rec.status in ("running", "removing") else 0.1)
+            changes.wait(0.002 if rec.status == "running" else 0.1)
 
     def _wait_not_running(self, ref: str) -> int:
         rec = self.observation.find(ref)

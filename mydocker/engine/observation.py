@@ -41,6 +41,7 @@ class Observation:
     def __init__(self, records: Records, paths: ContainerPaths) -> None:
         self.records = records
         self.paths = paths
+        self._changes = None  # inotify.Watch, made on first use and kept (see changes())
 
     def find(self, ref: str) -> ContainerRecord:
         return self.observe(self.records.find_container(ref))
@@ -61,7 +62,7 @@ class Observation:
         if rec.status in ("running", "paused") and not self.process_alive(rec):
             deadline = time.monotonic() + 3
             while alive(rec.monitor) and time.monotonic() < deadline:
-                time.sleep(0.01)  # its monitor is recording the exit right now
+                self.changes().wait(0.01)  # its monitor is recording the exit now: woken by its die event
                 fresh = self.records.get_container(rec.id)
                 if fresh is None or fresh.status != "running" or fresh.pid != rec.pid:
                     return fresh or rec
@@ -116,10 +117,16 @@ class Observation:
         engine_logs.read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
                               timestamps=opts.timestamps, follow=running if opts.follow else None)
 
-    def watch_events(self, *paths: str):
-        """An inotify Watch on the run root, whose events log is appended at every change of a
-        container's state (start, die, destroy), and on `paths`: a waiter wakes as they change."""
-        return inotify.Watch([self.paths.runroot, *paths])
+    def changes(self, *paths: str):
+        """This process's inotify Watch on the run root, whose events log is appended at every change
+        of a container's state (start, die, destroy), and on `paths` from now on: a waiter wakes as
+        they change. Kept open for the process's life: a close can take an RCU grace period, which a
+        waiter would add to its answer (inotify.Watch)."""
+        if self._changes is None:
+            self._changes = inotify.Watch([self.paths.runroot])
+        for path in paths:
+            self._changes.add(path)
+        return self._changes
 
     def attach(self, ref: str, write, poll: float = 0.1) -> None:
         """The output the container writes from now on, to `write(stream, data)`, until its next exit
@@ -137,8 +144,7 @@ class Observation:
             fresh = self.observe(fresh)
             return fresh.finished_at == before or fresh.status not in ("exited", "removing", "dead")
 
-        with self.watch_events(os.path.dirname(path)) as changes:
-            engine_logs.follow_file(path, write, running, poll, pause=changes.wait)
+        engine_logs.follow_file(path, write, running, poll, pause=self.changes(os.path.dirname(path)).wait)
 
     def inspect(self, ref: str, networks=None) -> dict:
         """Docker's inspect document; `networks` (the NetworkService) fills its network side."""
