@@ -1,0 +1,71 @@
+"""What `docker run --rm` through `mydocker system service` costs the service's workers, and that
+bench/api.py's mydocker part runs: each connection is a fresh fork of the service, so a module a
+worker imports is paid again on every connection (engine.api.preload imports them once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_docker_run_and_ps_import_nothing_in_the_services_workers(mydocker):
+    base = tempfile.mkdtemp(prefix="mdcost-")  # short: a unix socket path has 108 bytes
+    sock, log = os.path.join(base, "d.sock"), os.path.join(base, "service.log")
+    os.makedirs(os.path.join(base, "config"))
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": os.path.join(base, "config")}
+    launcher = mydocker.argv()[0]
+    with open(launcher) as f:
+        interpreter = f.readline()[2:].split()
+    # -X importtime: every import, the forked workers' too (their stderr is the service's), on one line each
+    with open(log, "wb") as err:
+        service = subprocess.Popen([*interpreter, "-X", "importtime", *mydocker.argv("system", "service", "--time", "0",
+                                                                                     f"unix://{sock}")],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock):
+            assert service.poll() is None and time.monotonic() < deadline, open(log).read()[-2000:]
+            time.sleep(0.05)
+
+        def docker(*args: str) -> str:
+            proc = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=60,
+                                  stdin=subprocess.DEVNULL)
+            assert proc.returncode == 0, f"docker {' '.join(args)}: {proc.stderr}\n{open(log).read()[-2000:]}"
+            return proc.stdout
+
+        docker("run", "--rm", "--network", "none", "busybox", "true")  # the busybox image is built: its imports
+        docker("create", "--name", "listed", "--network", "none", "busybox", "true")
+        offset = os.path.getsize(log)
+        docker("run", "--rm", "--network", "none", "busybox", "true")  # create, attach, wait, start, AutoRemove
+        assert docker("ps", "-a", "--format", "{{.Names}}") == "listed\n"
+        with open(log) as f:
+            f.seek(offset)
+            imported = [line.rsplit("|", 1)[-1].strip() for line in f if line.startswith("import time:")]
+        assert imported == [], f"the workers imported {imported}: add them to engine/api.py's _PRELOAD"
+    finally:
+        subprocess.run(["docker", "rm", "-f", "listed"], env=env, capture_output=True, stdin=subprocess.DEVNULL)
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=20)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_api_bench_quick_mode_runs_its_mydocker_part():
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "bench", "api.py"), "--quick", "--engines", "mydocker"],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0] + " " + line.split()[1]: line for line in proc.stdout.splitlines()
+            if line.startswith("  mydocker ") and "ms" in line}
+    assert "mydocker API" in rows and "mydocker CLI" in rows, proc.stdout
+    assert "skipped" not in proc.stdout and "leak:" not in proc.stdout, proc.stdout
+    assert "API overhead" in proc.stdout and "/s" in proc.stdout, proc.stdout  # the ratio and the list's rate
