@@ -69,3 +69,68 @@ def test_the_api_bench_quick_mode_runs_its_mydocker_part():
     assert "mydocker API" in rows and "mydocker CLI" in rows, proc.stdout
     assert "skipped" not in proc.stdout and "leak:" not in proc.stdout, proc.stdout
     assert "API overhead" in proc.stdout and "/s" in proc.stdout, proc.stdout  # the ratio and the list's rate
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _has_open(pid: int, path: str) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+def test_a_spare_worker_waits_with_the_database_open_and_goes_with_the_service(mydocker):
+    base = tempfile.mkdtemp(prefix="mdspare-")
+    sock = os.path.join(base, "d.sock")
+    mydocker("ps")  # the root exists, as a user's does
+    database = os.path.join(mydocker.root, "mydocker.db")
+    service = subprocess.Popen(mydocker.argv("system", "service", "--time", "0", f"unix://{sock}"),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not [c for c in _children(service.pid) if _has_open(c, database)]:
+            assert service.poll() is None and time.monotonic() < deadline, "no worker waits with the database open"
+            time.sleep(0.05)
+        spares = _children(service.pid)
+        status, _ = _get(sock, "/_ping")
+        assert status == 200
+        # the spare took the connection; a new one waits, its database open too
+        deadline = time.monotonic() + 20
+        while not [c for c in _children(service.pid) if c not in spares and _has_open(c, database)]:
+            assert time.monotonic() < deadline, "no new spare after the first took a connection"
+            time.sleep(0.05)
+        spares = _children(service.pid)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=20)
+        shutil.rmtree(base, ignore_errors=True)
+    # the spare is reaped by the service as it stops; a worker that ended before, by init soon after
+    deadline = time.monotonic() + 5
+    while (left := [pid for pid in spares if os.path.exists(f"/proc/{pid}")]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
+
+
+def _get(sock_path: str, path: str) -> tuple[int, bytes]:
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(sock_path)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    return int(data.split()[1]), data.partition(b"\r\n\r\n")[2]
