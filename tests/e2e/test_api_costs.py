@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs th
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_docker_run_and_ps_import_nothing_in_the_services_workers(mydocker):
+def test_docker_run_ps_exec_stop_rm_version_import_nothing_in_the_services_workers(mydocker):
     base = tempfile.mkdtemp(prefix="mdcost-")  # short: a unix socket path has 108 bytes
     sock, log = os.path.join(base, "d.sock"), os.path.join(base, "service.log")
     os.makedirs(os.path.join(base, "config"))
@@ -49,12 +49,17 @@ def test_docker_run_and_ps_import_nothing_in_the_services_workers(mydocker):
         offset = os.path.getsize(log)
         docker("run", "--rm", "--network", "none", "busybox", "true")  # create, attach, wait, start, AutoRemove
         assert docker("ps", "-a", "--format", "{{.Names}}") == "listed\n"
+        docker("run", "-d", "--name", "busy", "--network", "none", "busybox", "sleep", "100")
+        assert docker("exec", "busy", "echo", "hi") == "hi\n"
+        docker("stop", "-t", "0", "busy")
+        docker("rm", "busy")
+        docker("version")
         with open(log) as f:
             f.seek(offset)
             imported = [line.rsplit("|", 1)[-1].strip() for line in f if line.startswith("import time:")]
         assert imported == [], f"the workers imported {imported}: add them to engine/api.py's _PRELOAD"
     finally:
-        subprocess.run(["docker", "rm", "-f", "listed"], env=env, capture_output=True, stdin=subprocess.DEVNULL)
+        subprocess.run(["docker", "rm", "-f", "listed", "busy"], env=env, capture_output=True, stdin=subprocess.DEVNULL)
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=20)
         shutil.rmtree(base, ignore_errors=True)
