@@ -221,6 +221,12 @@ class ContainerEngine:
     def inspect(self, ref: str) -> dict:
         return self._service.observation.inspect(ref, self._engine.networks)
 
+    def brief(self, ref: str) -> dict:
+        """inspect's Id, Name, Config and State only (NotFound as inspect): what a verb checks before
+        it acts, without the network view, mounts and files the whole document reads (~1 ms)."""
+        rec = self._service.observation.find(ref)
+        return {"Id": rec.id, "Name": "/" + rec.name, "Config": rec.config, "State": engine_inspect.state_of(rec)}
+
     def list(self, opts: ListOptions | None = None) -> list:
         """Container records, newest first, as `ps` selects them."""
         return engine_filters.select(self._service.observation, opts or ListOptions())
