@@ -8,8 +8,8 @@ stream (logs -f, attach, wait) holds up no other client, a client that goes away
 and killing the service loses nothing: the state is the engine's (records, monitors), not the service's.
 
 The worker is forked ahead of its connection: one spare waits, its engine's database open already
-(SQLite reads the schema on a connection's first statement: 2-3 ms), for the next connection, which
-the service passes to it over a socket pair (SCM_RIGHTS); then the service forks the next spare.
+(a forked worker's first SQLite statement took 2-3 ms here), for the next connection, which the
+service passes to it over a socket pair (SCM_RIGHTS); then the service forks the next spare.
 The docker CLI's `run` opens three connections (create and wait, attach, start), one after another.
 A spare whose parent is gone reads end-of-file and exits.
 """

@@ -508,8 +508,8 @@ class EngineAPI:
         self.system = SystemEngine(engine)
 
     def open_records(self) -> None:
-        """Open the records database now (its first statement reads the schema: 2-3 ms): what a
-        front end's worker forked ahead of its request does while it waits."""
+        """Open the records database now (a forked worker's first statement took 2-3 ms here): what
+        a front end's worker forked ahead of its request does while it waits."""
         self._engine.records  # noqa: B018 - opened on first access
 
 

@@ -123,7 +123,7 @@ class Observation:
         they change. Kept open for the process's life: a close can take an RCU grace period, which a
         waiter would add to its answer (inotify.Watch)."""
         if self._changes is None:
-            self._changes = inotify.Watch([self.paths.runroot])
+            self._changes = inotify.watch([self.paths.runroot])
         for path in paths:
             self._changes.add(path)
         return self._changes

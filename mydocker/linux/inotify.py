@@ -5,8 +5,10 @@ log) wake when the write happens instead of at their next poll.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
+import time
 
 from mydocker.linux import libc as ctypes
 
@@ -66,3 +68,32 @@ class Watch:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+class Poll:
+    """A Watch's stand-in when no inotify instance can be had (EMFILE: the user's limit, 128 by
+    default, which many waiting API workers could reach): it sleeps at most `interval` at a time,
+    as the waiters polled before."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+
+    def add(self, path: str) -> None:
+        pass
+
+    def wait(self, timeout: float | None) -> bool:
+        time.sleep(self.interval if timeout is None else min(timeout, self.interval))
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def watch(paths: list[str]) -> Watch | Poll:
+    """A Watch on `paths`, or a Poll if the system has no inotify instance to give."""
+    try:
+        return Watch(paths)
+    except OSError as e:
+        if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOSYS):
+            return Poll()
+        raise
