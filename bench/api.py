@@ -379,6 +379,8 @@ def print_report(results: list[Result], lists: dict, args, load: tuple) -> None:
             print(f"  {name:10} skipped ({row['skipped']})")
             continue
         print(f"  {name:10} {row['keep-alive']:9.0f}/s {row['fresh']:9.0f}/s")
+    print("\nno default-network row: none of the three has a default network that leaves the host's network "
+          "alone\n(dockerd runs with --bridge=none; podman's and mydocker's default bridges are host bridges with NAT)")
     print(f"\nload average: {load[0][0]:.2f} at the start, {load[1][0]:.2f} at the end (1 min)")
 
 
