@@ -9,6 +9,8 @@ Rows, timed round-robin (one of each in turn, so background load hits all alike)
 - `docker run --rm --network none busybox true` against each service's socket, and `mydocker run
   --rm --network none busybox true` (the CLI, no service) for the API's overhead: the docker CLI +
   the service against mydocker's own CLI, both on the same engine root.
+  `docker --version` is timed too: the docker CLI's own start, which every API row pays and the
+  mydocker CLI row does not.
 - `GET /v1.41/containers/json?all=1` with `--containers` (50) created containers on each engine:
   requests per second over `--requests` requests, on one kept-alive connection (docker-py's session,
   the CLI within one command) and on a fresh connection per request (each CLI command opens its
@@ -321,6 +323,8 @@ def measure(tmp: Path, tag: str, args) -> tuple[list[Result], dict, dict[str, st
         contenders = [Contender(f"{s.name} API", s.run_cmd(), s.env, s.note) for s in by_name.values()]
         contenders.append(Contender("mydocker CLI", [*mydocker_base(tmp, exe), *RUN, IMAGE, "true"],
                                     note="no service: the engine in the CLI's process"))
+        contenders.append(Contender("docker --version", [docker_cli(), "--version"],
+                                    note="the docker CLI's own start, no request: part of every API row"))
         timings = time_interleaved(contenders, args.runs, args.warmups)
         results = [Result(c.name, Stats.of(t), note=c.note) if isinstance(t := timings[c.name], list)
                    else Result(c.name, skipped=t) for c in contenders]
