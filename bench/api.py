@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         parser.error("needs root")
 
-    tag = f"mdapi-{secrets.token_hex(4)}"
+    tag = f"mdapibench-{secrets.token_hex(4)}"  # names its temp dir and cgroup parents
     tmp = Path(tempfile.mkdtemp(prefix=f"{tag}.", dir="/tmp"))  # short: unix socket paths have 108 bytes
     host_dirs_missing = [p for p in HOST_DIRS if not os.path.exists(p)]
     load_start = os.getloadavg()
