@@ -226,6 +226,7 @@ def _spare(listener: socket.socket, channel: socket.socket, open_engine) -> None
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         try:
             open_engine().open_records()
+            _warm_up(open_engine)
         except Exception:  # noqa: BLE001 - the request that needs it will meet (and answer) the error
             pass
         _msg, fds, _flags, _addr = socket.recv_fds(channel, 1, 1)
@@ -236,6 +237,18 @@ def _spare(listener: socket.socket, channel: socket.socket, open_engine) -> None
     except BaseException:  # noqa: BLE001 - a spare's failure costs the service a fork, nothing else
         os._exit(1)
     _worker(None, conn, open_engine)
+
+
+def _warm_up(open_engine) -> None:
+    """Serve one HEAD /_ping to ourselves: the request path's pages (parser, router, answer) are
+    copied from the service's (copy-on-write) now rather than while a client waits."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        theirs.sendall(b"HEAD /_ping HTTP/1.1\r\nHost: spare\r\nConnection: close\r\n\r\n")
+        handlers.serve_connection(ours, open_engine, routes.ALL)
+    finally:
+        ours.close()
+        theirs.close()
 
 
 def _worker(listener: socket.socket | None, conn: socket.socket, open_engine) -> None:
