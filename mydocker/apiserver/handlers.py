@@ -180,7 +180,7 @@ def container_inspect(ctx: Context) -> None:
 
 
 def _state(ctx: Context) -> dict:
-    return ctx.api.containers.inspect(ctx.req.params["id"])["State"]
+    return ctx.api.containers.brief(ctx.req.params["id"])["State"]
 
 
 def container_start(ctx: Context) -> None:
@@ -230,7 +230,7 @@ def container_wait(ctx: Context) -> None:
     condition = ctx.req.arg("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise HTTPError(400, f"invalid condition {condition!r}: use not-running, next-exit or removed")
-    ref = ctx.api.containers.inspect(ctx.req.params["id"])["Id"]  # a 404 before the head
+    ref = ctx.api.containers.brief(ctx.req.params["id"])["Id"]  # a 404 before the head
     out = ctx.chunked("application/json")
     try:
         doc = {"StatusCode": ctx.api.containers.wait(ref, condition), "Error": None}
@@ -252,7 +252,7 @@ def container_logs(ctx: Context) -> None:
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}
     if not streams:
         raise HTTPError(400, "Bad parameters: you must choose at least one stream")
-    doc = ctx.api.containers.inspect(req.params["id"])
+    doc = ctx.api.containers.brief(req.params["id"])
     tail = req.arg("tail", "all")
     if tail not in ("all", "") and not tail.lstrip("-").isdigit():
         raise HTTPError(400, f"invalid tail {tail!r}: a number or all")
@@ -282,7 +282,7 @@ def container_attach(ctx: Context) -> None:
     """Hijacked: 101 (or 200 for a client that asks no upgrade), then the raw stream until the
     container's next exit; with stdin=1 the client's bytes go to the container's input."""
     req = ctx.req
-    doc = ctx.api.containers.inspect(req.params["id"])  # a 404 before the hijack
+    doc = ctx.api.containers.brief(req.params["id"])  # a 404 before the hijack
     detach_keys = req.arg("detachKeys")
     ctx.api.containers.check_detach_keys(detach_keys)  # a 400 before the hijack
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}

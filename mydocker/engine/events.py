@@ -172,6 +172,14 @@ def read(runroot: str, write, since_ns: int | None = None, until_ns: int | None 
             inode, offset = _inode(path), 0
 
 
+def exit_code(runroot: str, container_id: str, since_ns: int) -> int | None:
+    """The exit code of the container's last die event since `since_ns`; None if it told none."""
+    found: list[dict] = []
+    read(runroot, found.append, since_ns, filters={"container": [container_id], "event": ["die"]}, follow=False)
+    codes = [doc["Actor"]["Attributes"].get("exitCode", "") for doc in found if doc["Actor"].get("ID") == container_id]
+    return int(codes[-1]) if codes and codes[-1].lstrip("-").isdigit() else None
+
+
 def _deliver(doc: dict, write, since_ns, until_ns, filters) -> None:
     stamp = doc.get("timeNano", 0)
     if since_ns is not None and stamp < since_ns:

@@ -275,7 +275,9 @@ class Lifecycle:
         if remove:  # the record goes with the teardown: say the exit first (`wait --condition removed` reads it)
             self.records.update_container(container_id, unless_status=("removing",), status="removing",
                                           exit_code=code, finished_at=now(), pid=0, oom_killed=oom)
-            self._told_exit(rec, code, mounts)  # before its destroy, as Docker tells them
+            # and tell it before the teardown, as Docker's die comes before its destroy: a waiter that
+            # finds the record gone reads the exit code from this event
+            self._told_exit(rec, code, mounts)
         try:
             self.teardown(container_id, remove=remove)
         except BaseException as exc:
@@ -352,20 +354,27 @@ class Lifecycle:
             raise InvalidArgument(f"invalid wait condition {condition!r}: use {', '.join(WAIT_CONDITIONS)}")
         if condition == "not-running":
             return self._wait_not_running(ref)
+        since = time.time_ns()
         rec = self.observation.find(ref)
-        before, code = rec.finished_at, rec.exit_code
+        before, code, seen = rec.finished_at, rec.exit_code, False
+        # every change of state appends to the events log (start, die, destroy): woken by those appends,
+        # the waiter answers when the change happens; the timeouts only bound a missed wake-up
+        changes = self.observation.changes()
         while True:
             if rec.status in ("running", "paused"):
                 self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
             fresh = self.records.get_container(rec.id)
-            if fresh is None:  # removed (its exit was recorded with status "removing" first)
+            if fresh is None:  # removed; an exit not seen here was told by its die event
+                if not seen:
+                    told = events.exit_code(self.paths.runroot, rec.id, since)
+                    code = told if told is not None else code
                 return code if code is not None else UNKNOWN_EXIT
             rec = self.observation.observe(fresh)
             if rec.finished_at != before and rec.status in ("exited", "removing", "dead"):
-                code = rec.exit_code
+                code, seen = rec.exit_code, True
                 if condition == "next-exit":
                     return code if code is not None else UNKNOWN_EXIT
-            time.sleep(0.002 if rec.status in ("running", "removing") else 0.02)
+            changes.wait(0.002 if rec.status == "running" else 0.1)
 
     def _wait_not_running(self, ref: str) -> int:
         rec = self.observation.find(ref)
