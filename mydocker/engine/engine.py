@@ -55,7 +55,8 @@ class Engine:
 
     @lazy
     def networks(self):
-        return engine_networks.NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT)
+        return engine_networks.NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT,
+                                              usermode=self.rootless is not None and self.rootless.network == "usermode")
 
     @lazy
     def volumes(self):
@@ -84,7 +85,9 @@ class Engine:
             "OperatingSystem": _os_name(),
             "Architecture": os.uname().machine,
             "NCPU": os.cpu_count(),
-            **self.networks.info(),  # IPv4Forwarding (containers' traffic needs it), firewall table, bridge
+            # rootless: the id mapping, no cgroups, the user-mode network; else IPv4Forwarding
+            # (containers' traffic needs it), firewall table, bridge
+            **(self.rootless.info() if self.rootless is not None else self.networks.info()),
         }
 
     def list_networks(self) -> tuple[list, list[str]]:
