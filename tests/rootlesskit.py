@@ -119,8 +119,9 @@ def processes_left(uid: int, wait: float = 10) -> list[int]:
 
 
 @contextlib.contextmanager
-def make_user(prefix: str = "mdrl", leftovers=()):
-    """A fresh user with a subordinate range, launchers it can run, and a 0700 XDG_RUNTIME_DIR."""
+def make_user(prefix: str = "mdrl", leftovers=(), ranges: bool = True):
+    """A fresh user with a subordinate range (none without `ranges`), launchers it can run, and a
+    0700 XDG_RUNTIME_DIR."""
     name = prefix + uuid.uuid4().hex[:10]
     top = tempfile.mkdtemp(prefix="mydocker-rootless-")
     os.chmod(top, 0o755)
@@ -138,8 +139,9 @@ def make_user(prefix: str = "mdrl", leftovers=()):
     _retry(["useradd", "-m", "-d", home, "-s", "/bin/sh", "-u", str(number), "-g", name,
             "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", name])
     try:
-        _retry(["usermod", "--add-subuids", f"{base}-{base + RANGE - 1}", "--add-subgids", f"{base}-{base + RANGE - 1}",
-                name])
+        if ranges:
+            _retry(["usermod", "--add-subuids", f"{base}-{base + RANGE - 1}", "--add-subgids",
+                    f"{base}-{base + RANGE - 1}", name])
         import pwd
         entry = pwd.getpwnam(name)
         u = User(name, entry.pw_uid, entry.pw_gid, home, base, bindir)
@@ -150,15 +152,21 @@ def make_user(prefix: str = "mdrl", leftovers=()):
         assert not left, f"processes of {name} left running: {left}"
         fallback = f"/tmp/mydocker-runtime-{u.uid}"
         assert not os.path.exists(fallback) or not os.listdir(fallback), f"state left in {fallback}"
-        found = subprocess.run(["find", "/tmp", "/run", "/var/tmp", "/dev/shm", "-xdev", "-user", str(u.uid),
+        # the user's files, or files of its subordinate ids, anywhere but its own dirs
+        found = subprocess.run(["find", "/tmp", "/run", "/var/tmp", "/dev/shm", "-xdev", "(", "-user", str(u.uid), "-o",
+                                "(", "-uid", f"+{base - 1}", "-uid", f"-{base + RANGE}", ")", ")",
                                 "-not", "-path", f"{top}/*"], capture_output=True, text=True).stdout.split()
         assert set(found) <= {fallback, *(p.format(uid=u.uid) for p in leftovers)}, f"the user's files outside its own dirs: {found}"
         shutil.rmtree(fallback, ignore_errors=True)
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line.split()[4] for line in f if line.split()[4].startswith(top)]
+        assert not mounts, f"mounts of {name} left on the host: {mounts}"
     finally:
         for pid in _processes_of(number):
             os.kill(pid, 9)  # the throwaway user's alone (its id is unique): userdel refuses a user with processes
-        _retry(["usermod", "--del-subuids", f"{base}-{base + RANGE - 1}", "--del-subgids", f"{base}-{base + RANGE - 1}",
-                name])
+        if ranges:
+            _retry(["usermod", "--del-subuids", f"{base}-{base + RANGE - 1}", "--del-subgids",
+                    f"{base}-{base + RANGE - 1}", name])
         _retry(["userdel", "-r", name])
         if _mentions("/etc/group", name):
             _retry(["groupdel", name])

@@ -36,7 +36,8 @@ from mydocker.recordclass import factory, record
 ENV = "_MYDOCKER_ROOTLESS"          # set once joined: the host uid:gid, for the processes we start
 PAUSE_PID = "pause.pid"
 PAUSE_LOCK = "pause.lock"
-PAUSE_NAME = b"mydocker-pause"      # its comm (prctl PR_SET_NAME): how a pid from the file is checked
+PAUSE_NAME = b"mydocker-pause"      # its argv[0]: how a pid from the file is checked
+PAUSE_PROGRAM = "/bin/sleep"        # what it runs: `sleep infinity` is 1 MB where a Python is 10
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
 
 
@@ -143,9 +144,10 @@ def _layout() -> str:
 
 
 def _record(uid: int, gid: int, root: str, runroot: str, pause_pid: int) -> Rootless:
-    return Rootless(uid=uid, gid=gid, root=root, runroot=runroot, uid_map=_read_map("uid"), gid_map=_read_map("gid"),
+    uid_map = _read_map("uid")
+    return Rootless(uid=uid, gid=gid, root=root, runroot=runroot, uid_map=uid_map, gid_map=_read_map("gid"),
                     pause_pid=pause_pid, cgroups=_cgroups(), network="usermode",
-                    note=_single_id_note() if len(_read_map("uid")) == 1 else "")
+                    note=_single_id_note() if len(uid_map) == 1 else "")
 
 
 def _cgroups() -> str:
@@ -219,9 +221,9 @@ def _join_existing(runroot: str) -> int | None:
 
 def _is_pause(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            comm = f.read().strip()
-        return comm == PAUSE_NAME and os.stat(f"/proc/{pid}").st_uid == os.geteuid()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv0 = f.read().split(b"\0")[0]
+        return argv0 == PAUSE_NAME and os.stat(f"/proc/{pid}").st_uid == os.geteuid()
     except OSError:
         return False
 
@@ -304,7 +306,6 @@ def _pause_child(ready_w: int, go_r: int, parents: tuple[int, int]) -> None:
         for fd in parents:
             os.close(fd)
         os.setsid()  # out of the caller's session: a ^C in its terminal is not for us
-        sc.prctl(sc.PR_SET_NAME, _c_string(PAUSE_NAME))
         try:
             sc.unshare(sc.CLONE_NEWUSER)
         except OSError:
@@ -319,27 +320,11 @@ def _pause_child(ready_w: int, go_r: int, parents: tuple[int, int]) -> None:
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        import signal
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.chdir("/")
-        for name in os.listdir("/proc/self/fd"):  # the caller's fds (its lock on the runroot among them)
-            if int(name) > 2:
-                try:
-                    os.close(int(name))
-                except OSError:
-                    pass
-        while True:
-            signal.pause()
-    except BaseException:
+        sc.cloexec_from(3)  # none of the caller's fds (its lock on the runroot among them) lives on
+        os.execv(PAUSE_PROGRAM, [PAUSE_NAME.decode(), "infinity"])  # SIGTERM or SIGKILL ends it
+    finally:
         os._exit(1)
-
-
-def _c_string(value: bytes) -> int:
-    import ctypes
-    buf = ctypes.create_string_buffer(value)
-    _c_string.keep = buf  # alive until prctl has copied it
-    return ctypes.addressof(buf)
 
 
 def _mappings(uid: int, gid: int) -> tuple[dict, str]:
