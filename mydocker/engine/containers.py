@@ -163,8 +163,8 @@ class ContainerService:
         """Record the container, then make its rootfs and config.json (record before create)."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
-        if self.rootless is not None:  # before anything is made: limits without a cgroup are refused
-            self.rootless.check_resources(opts)
+        if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
+            self.rootless.check_options(opts)
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
         host = engine_lifecycle.host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(), name=names.check_name(opts.name) if opts.name else names.generate_name(),

@@ -19,11 +19,13 @@ run unchanged. What differs is recorded in `Rootless`:
 - storage: layers are unpacked inside the namespace (their owners land in the user's range on the
   host), overlay mounted inside it; snapshot.py falls back to copies where overlay is refused.
 
-The pause process lives as long as the user keeps it: like podman's, it is not stopped when the last
-container goes (the next command would pay for a new one); `mydocker system migrate` ... is not
-there: stop it with `kill $(cat <runroot>/pause.pid)` (what the tests do). A dead one is replaced by
-the next command. While it is gone, no mount of the user's remains: the mount namespace goes with
-the last process in it.
+The pause process (`sleep infinity` named mydocker-pause, 1 MB) lives until it is stopped: like
+podman's, it stays when the last container goes (each next command would pay for a new namespace
+and two newuidmap runs). Stop it with `kill $(cat <runroot>/pause.pid)` (what the tests and
+bench/rootless.py do, having started it); a dead one is replaced by the next command. Its mount
+namespace, with any overlay mounts in it, goes with the last process in it: detached containers
+keep it alive, but a new pause process does not find their mounts (stop the pause process only
+when `mydocker ps -a` is empty).
 """
 
 from __future__ import annotations
@@ -54,10 +56,15 @@ class Rootless:
     network: str = "usermode"       # the default network mode
     note: str = ""                  # what the mapping cannot do (no subordinate range)
 
-    def check_resources(self, opts) -> None:
-        """A resource flag where the user has no cgroup of its own: one line saying why and what
-        would make it work (podman's behaviour), raised before anything is made. --pids-limit 0 or
-        -1 (unlimited) asks for nothing."""
+    def check_options(self, opts) -> None:
+        """What a rootless container cannot have, refused in one line before anything is made:
+        --userns remap (the ids it names are the host's, outside the user's range: the user's
+        namespace is the remapping already), and, without a cgroup of its own, a resource flag,
+        saying why and what would make it work (podman's behaviour). --pids-limit 0 or -1
+        (unlimited) asks for nothing."""
+        if getattr(opts, "userns", None) not in (None, "", "host"):
+            raise InvalidArgument(f"--userns {opts.userns}: a rootless container runs in your own user namespace, "
+                                  "which maps its ids into your /etc/subuid range already: leave --userns out")
         if self.cgroups != "none":
             return
         for field, flag in RESOURCE_FLAGS.items():
@@ -71,7 +78,7 @@ class Rootless:
 
     def adjust_spec(self, config: dict) -> None:
         """What a rootless container's config.json cannot ask for: with no cgroup of its own there is
-        no limit to set (flags were refused by check_resources; the default pids limit and device
+        no limit to set (flags were refused by check_options; the default pids limit and device
         rules have nowhere to go, as in podman rootless on cgroup v1); ping's group range is what
         the namespace maps (the kernel refuses unmapped gids)."""
         linux = config["linux"]
