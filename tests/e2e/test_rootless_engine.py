@@ -253,3 +253,18 @@ def test_single_id_mapping_without_a_range():
             assert "/etc/subuid" not in carol.mydocker("ps").stderr  # noted once, when the namespace is made
         finally:
             stop_pause(runroot(carol))
+
+
+def test_push_and_pull_through_a_registry_on_loopback(alice, tmp_path):
+    from tests.registry import Registry
+    registry = Registry(str(tmp_path))
+    try:
+        ref = f"{registry.host}/rootless/bb:1"
+        ok(alice.mydocker("tag", "busybox", ref))
+        ok(alice.mydocker("push", ref))
+        ok(alice.mydocker("rmi", ref))
+        ok(alice.mydocker("pull", ref))
+        assert ok(alice.mydocker("run", "--rm", *NONE, ref, "id", "-u")) == "0\n"
+        ok(alice.mydocker("rmi", ref))
+    finally:
+        registry.stop()
