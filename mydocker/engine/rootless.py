@@ -22,10 +22,8 @@ run unchanged. What differs is recorded in `Rootless`:
 The pause process (`sleep infinity` named mydocker-pause, 1 MB) lives until it is stopped: like
 podman's, it stays when the last container goes (each next command would pay for a new namespace
 and two newuidmap runs). Stop it with `kill $(cat <runroot>/pause.pid)` (what the tests and
-bench/rootless.py do, having started it); a dead one is replaced by the next command. Its mount
-namespace, with any overlay mounts in it, goes with the last process in it: detached containers
-keep it alive, but a new pause process does not find their mounts (stop the pause process only
-when `mydocker ps -a` is empty).
+bench/rootless.py do, having started it); a dead one is replaced by the next command: in the
+namespaces the running containers' monitor still holds (with their overlay mounts), else new ones.
 """
 
 from __future__ import annotations
@@ -199,28 +197,36 @@ def _private_dir(path: str, uid: int) -> None:
 
 def _join_existing(runroot: str) -> int | None:
     """Join the pause process named in the runroot, if it lives; its pid, or None."""
+    pid = _pid_in(os.path.join(runroot, PAUSE_PID))
+    return pid if pid and _join(pid, _is_pause) else None
+
+
+def _pid_in(path: str) -> int | None:
     try:
-        with open(os.path.join(runroot, PAUSE_PID)) as f:
+        with open(path) as f:
             pid = int(f.read().strip() or 0)
     except (FileNotFoundError, ValueError):
         return None
-    if pid <= 0:
-        return None
+    return pid if pid > 0 else None
+
+
+def _join(pid: int, check) -> bool:
+    """setns into the user and mount namespaces of `pid` if check(pid) holds once their fds are
+    held (a pid reused meanwhile cannot slip in between); False when it does not or `pid` is gone."""
     try:
         user_fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        return None
+        return False
     try:
         mnt_fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         os.close(user_fd)
-        return None
+        return False
     try:
-        # checked after the fds are held: a pid reused since then cannot slip in between
-        if not _is_pause(pid):
-            return None
+        if not check(pid):
+            return False
         _setns(user_fd, mnt_fd)
-        return pid
+        return True
     finally:
         os.close(user_fd)
         os.close(mnt_fd)
@@ -231,6 +237,15 @@ def _is_pause(pid: int) -> bool:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv0 = f.read().split(b"\0")[0]
         return argv0 == PAUSE_NAME and os.stat(f"/proc/{pid}").st_uid == os.geteuid()
+    except OSError:
+        return False
+
+
+def _ours_elsewhere(pid: int) -> bool:
+    """The user's own process, in a user namespace other than ours (the host's)."""
+    try:
+        return (os.stat(f"/proc/{pid}").st_uid == os.geteuid()
+                and os.stat(f"/proc/{pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino)
     except OSError:
         return False
 
@@ -247,23 +262,34 @@ def _setns(user_fd: int, mnt_fd: int) -> None:
 
 def _start_or_join(runroot: str, uid: int, gid: int) -> int:
     """Under the runroot's lock (two first commands at once make one pause process): join one
-    another command made meanwhile, else start one."""
+    another command made meanwhile, or the namespaces running containers still hold, else start one."""
     import fcntl
     lock = os.open(os.path.join(runroot, PAUSE_LOCK), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        pid = _join_existing(runroot)
-        if pid is None:
-            pid = _start_pause(runroot, uid, gid)
-        return pid
+        return _join_existing(runroot) or _join_survivor(runroot) or _start_pause(runroot, uid, gid)
     finally:
         os.close(lock)
+
+
+def _join_survivor(runroot: str) -> int | None:
+    """The pause process is gone but detached containers run: their monitor still holds the user's
+    namespaces, where their overlay mounts are (podman joins a conmon so). Join those and leave a new
+    pause process in them; None when there is no such monitor."""
+    from mydocker.engine.monitor_client import LOCK
+    monitor = _pid_in(os.path.join(runroot, LOCK))
+    if monitor is None or not _join(monitor, _ours_elsewhere):
+        return None
+    pid = os.fork()
+    if pid == 0:
+        _become_pause(())
+    _write_pid(runroot, pid)
+    return pid
 
 
 def _start_pause(runroot: str, uid: int, gid: int) -> int:
     """Fork the pause process: it unshares a user and a mount namespace, waits while we map the
     user namespace through newuidmap/newgidmap, then sleeps until killed. Then join it."""
-    from mydocker.linux import syscalls as sc
     ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
     go_r, go_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
@@ -281,6 +307,7 @@ def _start_pause(runroot: str, uid: int, gid: int) -> int:
         os.write(go_w, b"g")
         if os.read(ready_r, 1) != b"m":
             raise InvalidArgument("rootless: the pause process could not make its mount namespace")
+        os.read(ready_r, 1)  # EOF once it has exec'd (the pipe is close-on-exec): it is mydocker-pause now
     except BaseException:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
@@ -292,27 +319,25 @@ def _start_pause(runroot: str, uid: int, gid: int) -> int:
         import sys
         sys.stderr.write(f"mydocker: note: {note}\n")
     # The pause process is our child until we exit (it is reparented then); no wait: it lives on.
+    _write_pid(runroot, pid)
+    if not _join(pid, _is_pause):
+        raise InvalidArgument(f"rootless: the pause process {pid} exited at once: see `dmesg` and retry")
+    return pid
+
+
+def _write_pid(runroot: str, pid: int) -> None:
     path = os.path.join(runroot, PAUSE_PID)
     with open(path + ".tmp", "w") as f:
         f.write(f"{pid}\n")
     os.rename(path + ".tmp", path)
-    user_fd = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
-    mnt_fd = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(user_fd, mnt_fd)
-    finally:
-        os.close(user_fd)
-        os.close(mnt_fd)
-    return pid
 
 
 def _pause_child(ready_w: int, go_r: int, parents: tuple[int, int]) -> None:
-    """The pause process: never returns."""
+    """The pause process: unshare, wait to be mapped, then sleep; never returns."""
     try:
         from mydocker.linux import syscalls as sc
         for fd in parents:
             os.close(fd)
-        os.setsid()  # out of the caller's session: a ^C in its terminal is not for us
         try:
             sc.unshare(sc.CLONE_NEWUSER)
         except OSError:
@@ -322,13 +347,24 @@ def _pause_child(ready_w: int, go_r: int, parents: tuple[int, int]) -> None:
             os._exit(1)
         sc.unshare(sc.CLONE_NEWNS)  # after the mapping: owned by the mapped user namespace
         os.write(ready_w, b"m")
-        os.close(ready_w)
-        os.close(go_r)
+        _become_pause((go_r,))  # ready_w closes with the exec
+    finally:
+        os._exit(1)
+
+
+def _become_pause(fds: tuple[int, ...]) -> None:
+    """Exec `sleep infinity` as mydocker-pause, in its own session (a ^C in the caller's terminal is
+    not for it), holding none of the caller's fds (its lock on the runroot among them)."""
+    try:
+        from mydocker.linux import syscalls as sc
+        for fd in fds:
+            os.close(fd)
+        os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.chdir("/")
-        sc.cloexec_from(3)  # none of the caller's fds (its lock on the runroot among them) lives on
+        sc.cloexec_from(3)
         os.execv(PAUSE_PROGRAM, [PAUSE_NAME.decode(), "infinity"])  # SIGTERM or SIGKILL ends it
     finally:
         os._exit(1)

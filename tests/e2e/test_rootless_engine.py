@@ -198,6 +198,22 @@ def test_a_dead_pause_process_is_replaced(alice):
     assert new and new != old
 
 
+def test_a_dead_pause_process_with_a_container_running(alice):
+    """The namespaces (and the container's overlay mount) live on in the container's monitor: the
+    next command joins them, so exec and rm still work and the mount goes with rm."""
+    ok(alice.mydocker("run", "-d", "--name", "survivor", *NONE, "busybox", "sleep", "300"))
+    stop_pause(runroot(alice))
+    assert ok(alice.mydocker("exec", "survivor", "id", "-u")) == "0\n"
+    pause = _pause_pid(runroot(alice))
+    monitor = int(open(os.path.join(runroot(alice), "monitor.lock")).read())
+    assert os.readlink(f"/proc/{pause}/ns/mnt") == os.readlink(f"/proc/{monitor}/ns/mnt")
+    with open(f"/proc/{pause}/mountinfo") as f:
+        assert sum(data_root(alice) in line for line in f) == 1  # the container's rootfs
+    ok(alice.mydocker("rm", "-f", "survivor"))
+    with open(f"/proc/{pause}/mountinfo") as f:
+        assert not any(data_root(alice) in line for line in f)
+
+
 def test_two_users_are_isolated(alice, bob):
     ok(alice.mydocker("run", "-d", "--name", "secret", *NONE, "busybox", "sleep", "300"))
     try:
