@@ -89,7 +89,8 @@ class Rootless:
 
     def info(self) -> dict:
         """The lines `info` adds (podman's `host.security.rootless`, `idMappings`)."""
-        return {"Rootless": True, "IDMappings": {"UIDMap": self.uid_map, "GIDMap": self.gid_map},
+        return {"Rootless": True, "SecurityOptions": ["name=rootless"],
+                "IDMappings": {"UIDMap": self.uid_map, "GIDMap": self.gid_map},
                 "CgroupDriver": "none" if self.cgroups == "none" else "cgroupfs",
                 "RootlessNetwork": self.network, **({"RootlessNote": self.note} if self.note else {})}
 
