@@ -14,6 +14,7 @@ import os
 from mydocker.errors import NotSupported
 
 PID_FILE = "pid"
+PORTS_FILE = "ports.json"          # what it publishes, for `mydocker port`
 
 
 def _stack():
@@ -31,6 +32,9 @@ def start(netns: str, ports: list, state_dir: str) -> int:
     stack = _stack()
     stack.check_tun()
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    from mydocker import jsonio
+    with open(os.path.join(state_dir, PORTS_FILE), "w") as f:
+        f.write(jsonio.dumps(ports))
     pid = stack.start(netns, None, ports, state_dir)
     with open(os.path.join(state_dir, PID_FILE), "w") as f:
         f.write(f"{pid}\n")
@@ -49,6 +53,17 @@ def stop(state_dir: str) -> None:
         _stack().stop(pid)
     from mydocker.linux.fs import remove_tree
     remove_tree(state_dir)
+
+
+def published(state_dir: str) -> list[tuple[str, str, int]]:
+    """("80/tcp", host_ip, host_port) for each port the container's stack publishes."""
+    from mydocker import jsonio
+    try:
+        with open(os.path.join(state_dir, PORTS_FILE)) as f:
+            rows = jsonio.loads(f.read())
+    except FileNotFoundError:
+        return []
+    return [(f"{cport}/{proto}", host_ip or "0.0.0.0", host_port) for proto, host_ip, host_port, cport in rows]
 
 
 def nameserver() -> str:

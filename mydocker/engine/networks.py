@@ -327,8 +327,8 @@ class NetworkService:
         self._record_sandbox(Sandbox(container_id, name, "usermode", path, True, hostname, files))
         try:
             network_netns.create(path, in_child=True)
-            network_usermode.start(path, [[m.proto, m.host_ip, m.host_port, m.container_port] for m in ports],
-                                   self._usermode_dir(container_id))
+            network_usermode.start(path, [[m.proto, m.host_ip, m.host_port or network_ports.free_port(m.proto, m.host_ip),
+                                           m.container_port] for m in ports], self._usermode_dir(container_id))
             mounts = self.files.prepare(self.sandbox(container_id), nameservers=[network_usermode.nameserver()])
             return Attachment(mode="usermode", netns=path, host_netns=False, hostname=hostname, mounts=mounts)
         except BaseException:
@@ -515,6 +515,8 @@ class NetworkService:
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
+        if self.usermode:
+            return network_usermode.published(self._usermode_dir(container_id))
         return network_endpoints.published(self.endpoints(container=container_id))
 
     def container_view(self, container_id: str) -> dict:

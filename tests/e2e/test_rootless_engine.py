@@ -284,3 +284,48 @@ def test_push_and_pull_through_a_registry_on_loopback(alice, tmp_path):
         ok(alice.mydocker("rmi", ref))
     finally:
         registry.stop()
+
+
+def _has_usermode_stack() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("mydocker.network.usermode") is not None
+
+
+@pytest.fixture
+def tun_for_users():
+    """/dev/net/tun opened by every user-mode stack: 0666 for the test (this host makes it 0600),
+    its mode restored after."""
+    mode = os.stat("/dev/net/tun").st_mode & 0o777
+    os.chmod("/dev/net/tun", 0o666)
+    try:
+        yield
+    finally:
+        os.chmod("/dev/net/tun", mode)
+
+
+@pytest.mark.skipif(not _has_usermode_stack(), reason="the user-mode stack (mydocker/network/usermode.py) is not built")
+def test_default_network_publishes_a_port_on_the_host(alice, tun_for_users):
+    import urllib.request
+    from tests.registry import free_port
+    www = os.path.join(alice.home, "site")
+    os.mkdir(www)
+    with open(os.path.join(www, "index.html"), "w") as f:
+        f.write("rootless web\n")
+    port = free_port()
+    ok(alice.mydocker("run", "-d", "--name", "web", "-p", f"{port}:80", "-v", f"{www}:/www:ro", "busybox",
+                      "httpd", "-f", "-p", "80", "-h", "/www"))
+    try:
+        assert ok(alice.mydocker("port", "web")).strip() == f"80/tcp -> 0.0.0.0:{port}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as reply:
+                    assert reply.read() == b"rootless web\n"
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        ok(alice.mydocker("rm", "-f", "web"))
+    assert os.listdir(os.path.join(runroot(alice), "usermode")) == []
+    assert os.listdir(os.path.join(runroot(alice), "netns")) == []
