@@ -33,9 +33,10 @@ class SandboxFiles:
     def directory(self, container_id: str) -> str:
         return os.path.join(self.files_dir, container_id)
 
-    def prepare(self, sb: Sandbox, host: bool = False) -> list[dict]:
+    def prepare(self, sb: Sandbox, host: bool = False, nameservers: list[str] | None = None) -> list[dict]:
         """Write the three files of a new sandbox (with --network host: the host's own hosts file);
-        return the config.json mounts that put them over the image's."""
+        return the config.json mounts that put them over the image's. `nameservers`: the sandbox's
+        own (a user-mode stack's forwarder) unless --dns names others."""
         os.makedirs(sb.files, mode=0o755, exist_ok=True)
         if host:
             try:
@@ -47,7 +48,8 @@ class SandboxFiles:
         else:
             hosts_text = None
         settings = self.store.settings(sb.container)
-        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host, nameservers=settings.dns,
+        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host,
+                                      nameservers=settings.dns or nameservers or [],
                                       search=settings.dns_search, options=settings.dns_options)
         etcfiles.write_in_place(os.path.join(sb.files, "hostname"), sb.hostname + "\n")
         etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
