@@ -67,10 +67,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def root_command() -> Command:
     cmd = Command("", "A container engine in Python.", usage="[OPTIONS] COMMAND", interspersed=False)
-    cmd.flag("--root", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_ROOT", "/var/lib/mydocker"),
-             help="engine state directory (default /var/lib/mydocker)")
-    cmd.flag("--runroot", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_RUNROOT", "/run/mydocker"),
-             help="runtime state directory (default /run/mydocker)")
+    # Empty: the engine's default (root's, or an ordinary user's under its XDG dirs).
+    cmd.flag("--root", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_ROOT", ""),
+             help="engine state directory (default /var/lib/mydocker; rootless $XDG_DATA_HOME/mydocker)")
+    cmd.flag("--runroot", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_RUNROOT", ""),
+             help="runtime state directory (default /run/mydocker; rootless $XDG_RUNTIME_DIR/mydocker)")
     cmd.flag("--cluster-store", kind="str", metavar="URL", default=os.environ.get("MYDOCKER_CLUSTER_STORE", ""),
              help="etcd://host:port[,host:port] shared by the hosts of overlay networks")
     cmd.flag("-v", "--version", help="print the version and exit")

@@ -640,9 +640,11 @@ def preload() -> None:
         importlib.import_module(name)
 
 
-def open_engine(root: str, runroot: str, cluster_store: str = "") -> EngineAPI:
-    """The engine at `root` (state) and `runroot` (runtime state). `cluster_store`: etcd://host:port
-    of overlay networks, seen by the processes the engine starts (monitor, overlay agent) too."""
+def open_engine(root: str | None = None, runroot: str | None = None, cluster_store: str = "") -> EngineAPI:
+    """The engine at `root` (state) and `runroot` (runtime state), each by default root's or, for an
+    ordinary user, its own (engine/rootless.py: the process joins the user's namespaces here, so call
+    it before starting a thread). `cluster_store`: etcd://host:port of overlay networks, seen by the
+    processes the engine starts (monitor, overlay agent) too."""
     if cluster_store:
         os.environ["MYDOCKER_CLUSTER_STORE"] = cluster_store
-    return EngineAPI(engine_engine.Engine(root=root, runroot=runroot))
+    return EngineAPI(engine_engine.Engine(root=root or None, runroot=runroot or None))

@@ -63,9 +63,12 @@ def one_at_a_time(method):
 
 
 class ContainerService:
-    def __init__(self, records: Records, images, networks, containers_dir: str, runtime_root: str) -> None:
-        """images, networks: the services, or functions making them (stop, rm, ps never need images)."""
+    def __init__(self, records: Records, images, networks, containers_dir: str, runtime_root: str,
+                 rootless=None) -> None:
+        """images, networks: the services, or functions making them (stop, rm, ps never need images).
+        rootless: engine/rootless.Rootless when an ordinary user runs the engine."""
         self.records = records
+        self.rootless = rootless
         self._images = images
         self._networks = networks
         self.paths = ContainerPaths(containers_dir, runtime_root)
@@ -170,6 +173,8 @@ class ContainerService:
         """Record the container, then make its rootfs and config.json (record before create)."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
+        if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
+            self.rootless.check_options(opts)
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
         host = engine_lifecycle.host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(), name=names.check_name(opts.name) if opts.name else names.generate_name(),
@@ -199,6 +204,8 @@ class ContainerService:
             config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12],
                                               container_id=record.id)
             security.apply_security(config, opts.security or security.SecurityOptions())
+            if self.rootless is not None:
+                self.rootless.adjust_spec(config)
             if remap:  # made and pinned before the netns, which must belong to it (its own sysfs)
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config,

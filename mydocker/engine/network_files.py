@@ -33,9 +33,11 @@ class SandboxFiles:
     def directory(self, container_id: str) -> str:
         return os.path.join(self.files_dir, container_id)
 
-    def prepare(self, sb: Sandbox, host: bool = False, resolver: str | None = None) -> list[dict]:
+    def prepare(self, sb: Sandbox, host: bool = False, resolver: str | None = None,
+                nameservers: list[str] | None = None) -> list[dict]:
         """Write the three files of a new sandbox (with --network host: the host's own hosts file;
-        `resolver`: its user network's embedded DNS address); return the config.json mounts that put
+        `resolver`: its user network's embedded DNS address; `nameservers`: the sandbox's own, a
+        user-mode stack's forwarder, unless --dns names others); return the config.json mounts that put
         them over the image's."""
         os.makedirs(sb.files, mode=0o755, exist_ok=True)
         if host:
@@ -48,7 +50,7 @@ class SandboxFiles:
         else:
             hosts_text = None
         etcfiles.write_in_place(os.path.join(sb.files, "hostname"), sb.hostname + "\n")
-        self.write_resolv(sb, host, resolver)
+        self.write_resolv(sb, host, resolver, nameservers)
         if hosts_text is not None:
             etcfiles.write_in_place(os.path.join(sb.files, "hosts"), hosts_text)
         else:
@@ -56,11 +58,14 @@ class SandboxFiles:
             self.refresh_peers(sb.container)
         return etcfiles.mounts(sb.files)
 
-    def write_resolv(self, sb: Sandbox, host: bool = False, resolver: str | None = None) -> None:
-        """resolv.conf: the embedded resolver at `resolver` (a user network's gateway), else the host's
-        resolvers, each as --dns, --dns-search and --dns-option ask."""
+    def write_resolv(self, sb: Sandbox, host: bool = False, resolver: str | None = None,
+                     nameservers: list[str] | None = None) -> None:
+        """resolv.conf: the embedded resolver at `resolver` (a user network's gateway), else the
+        sandbox's own `nameservers` (a user-mode stack's) or the host's resolvers, each as --dns,
+        --dns-search and --dns-option ask."""
         settings = self.store.settings(sb.container)
-        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host, nameservers=settings.dns,
+        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host,
+                                      nameservers=settings.dns or nameservers or [],
                                       search=settings.dns_search, options=settings.dns_options,
                                       embedded=resolver)
         etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)

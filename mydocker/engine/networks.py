@@ -29,7 +29,7 @@ from mydocker.engine.network_files import SandboxFiles
 from mydocker.engine.network_schema import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.database import Records, now
-from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound
+from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound, NotSupported
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
 from mydocker.recordclass import lazy
@@ -53,6 +53,7 @@ bridge = lazy_module("mydocker.network.bridge")
 events = lazy_module("mydocker.engine.events")
 overlay = lazy_module("mydocker.network.overlay")
 network_dns = lazy_module("mydocker.engine.network_dns")
+network_usermode = lazy_module("mydocker.engine.network_usermode")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 _PREDEFINED_DRIVERS = {DEFAULT_NETWORK: "bridge", "host": "host", "none": "null"}
@@ -63,8 +64,12 @@ DRIVERS = ("bridge", "overlay")
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
 
 class NetworkService:
-    def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker") -> None:
+    def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker",
+                 usermode: bool = False) -> None:
+        """usermode: the default network is a per-container user-mode stack (rootless; no bridge,
+        no firewall: engine/network_usermode.py)."""
         self.records = records
+        self.usermode = usermode
         self.store = NetworkStore(records)
         self.root = root
         self.runroot = runroot
@@ -160,6 +165,9 @@ class NetworkService:
             raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+")
         if driver not in DRIVERS:
             raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge or overlay")
+        if self.usermode:
+            raise NotSupported("a rootless engine cannot create networks (a bridge needs root; podman's per-user "
+                               "network namespace is not built): use the default network, none or host")
         if self.store.find(name):
             raise Conflict(f"network {name!r} already exists: choose another name or remove it with "
                            "`mydocker network rm`")
@@ -382,6 +390,11 @@ class NetworkService:
         if ip and mode == DEFAULT_NETWORK:
             raise InvalidArgument("--ip needs a user-defined network: create one with "
                                   "`mydocker network create --subnet ...` and use --network")
+        if self.usermode:
+            if mode != DEFAULT_NETWORK:
+                raise NotSupported(f"--network {mode}: a rootless engine has no user networks (no bridge without "
+                                   "root): use the default network, none or host")
+            return self._attach_usermode(container_id, name, ports, hostname, files)
         path = os.path.join(self.netns_dir, container_id)
         self._record_sandbox(Sandbox(container_id, name, "bridge", path, True, hostname, files))
         try:
@@ -403,6 +416,24 @@ class NetworkService:
         except BaseException:
             self.detach(container_id)
             raise
+
+    def _attach_usermode(self, container_id: str, name: str, ports: list, hostname: str, files: str) -> Attachment:
+        """The rootless default: the container's own netns, wired by a user-mode stack that
+        publishes its ports on the host (recorded first, as every sandbox: detach undoes it)."""
+        path = os.path.join(self.netns_dir, container_id)
+        self._record_sandbox(Sandbox(container_id, name, "usermode", path, True, hostname, files))
+        try:
+            network_netns.create(path, in_child=True)
+            network_usermode.start(path, [[m.proto, m.host_ip, m.host_port or network_ports.free_port(m.proto, m.host_ip),
+                                           m.container_port] for m in ports], self._usermode_dir(container_id))
+            mounts = self.files.prepare(self.sandbox(container_id), nameservers=[network_usermode.nameserver()])
+            return Attachment(mode="usermode", netns=path, host_netns=False, hostname=hostname, mounts=mounts)
+        except BaseException:
+            self.detach(container_id)
+            raise
+
+    def _usermode_dir(self, container_id: str) -> str:
+        return os.path.join(self.runroot, "usermode", container_id)
 
     def _record_sandbox(self, sb: Sandbox) -> None:
         self.store.add_sandbox(sb)
@@ -608,6 +639,8 @@ class NetworkService:
         for ep in eps:
             self._drop_endpoint(ep)
         if sb is not None:
+            if sb.mode == "usermode":
+                network_usermode.stop(self._usermode_dir(container_id))
             if sb.owns_netns and sb.netns:
                 network_netns.remove(sb.netns)
             self.files.remove(sb)
@@ -634,6 +667,8 @@ class NetworkService:
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
+        if self.usermode:
+            return network_usermode.published(self._usermode_dir(container_id))
         return network_endpoints.published(self.endpoints(container=container_id))
 
     def container_view(self, container_id: str) -> dict:
