@@ -127,8 +127,8 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> 
             raise RuntimeFailure(f"pasta did not configure {netns} in {START_TIMEOUT:.0f} s") from None
         if done.returncode != 0:
             _stop_from(pidfile)
-            if TUN in done.stderr and ("Permission denied" in done.stderr or "Operation not permitted" in done.stderr):
-                raise RuntimeFailure(TUN_DENIED)
+            if "tun" in done.stderr:  # "Failed to open tun socket in namespace": say why, as check_tun does
+                check_tun()
             raise RuntimeFailure(f"pasta failed to connect {netns}: {_complaint(done.stderr)}")
         pid = _read_pid(pidfile)
         if pid is None:
