@@ -110,33 +110,46 @@ def free_port() -> int:
 
 def test_outbound_inbound_and_gone_with_the_netns(user, tun, workdir, greeter):
     report = probe(user, "inside", workdir, greeter.port, free_port())
-    assert report["comm"].startswith("passt"), report
+    assert report["comm"] == "slirp4netns", report
     assert report["outbound"] == "host\n", report      # netns -> 10.0.2.2 -> the host's 127.0.0.1
     assert report["inbound"] == "inside\n", report     # the host's 127.0.0.1:port -> the netns's :80
     assert report["server"] == 0
-    assert report["state_left"] == [], report          # the pid file was read and removed
+    assert report["state_left"] == ["slirp4netns.log"], report  # its API socket is gone once ports are set
     assert report["gone"] is True, report              # exited by itself once the pin was removed
     assert not processes_left(user.uid)
 
 
-def test_from_outside_the_user_namespace(user, tun, workdir, greeter):
-    """userns given: the stack joins the holder's user namespace itself; stop() ends it, twice is fine."""
-    holder = subprocess.Popen(["setpriv", "--reuid", str(user.uid), "--regid", str(user.gid), "--init-groups",
-                               "unshare", "--user", "--map-root-user", "--net", "sleep", "300"])
+@pytest.fixture
+def holder(user):
+    """A process of the user's holding a new user namespace and netns (`unshare ... sleep`)."""
+    process = subprocess.Popen(["setpriv", "--reuid", str(user.uid), "--regid", str(user.gid), "--init-groups",
+                                "unshare", "--user", "--map-root-user", "--net", "sleep", "300"])
     try:
-        # the holder is ours once it runs sleep in its own netns
-        for _ in range(200):
-            if os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net") and \
-                    open(f"/proc/{holder.pid}/comm").read().strip() == "sleep":
+        for _ in range(500):  # ours once it runs sleep in its own netns
+            if os.readlink(f"/proc/{process.pid}/ns/net") != os.readlink("/proc/self/ns/net") and \
+                    open(f"/proc/{process.pid}/comm").read().strip() == "sleep":
                 break
             threading.Event().wait(0.02)
-        report = probe(user, "outside", workdir, greeter.port, holder.pid, in_userns=False)
+        yield process.pid
     finally:
-        holder.kill()
-        holder.wait()
+        process.kill()
+        process.wait()
+
+
+def test_from_outside_the_user_namespace_gone_with_the_holder(user, tun, workdir, greeter, holder):
+    """userns given: the stack joins the holder's user namespace itself, and goes when the holder does."""
+    report = probe(user, "outside", workdir, greeter.port, holder, in_userns=False)
+    assert report["comm"] == "slirp4netns", report
     assert report["outbound"] == "host\n", report
     assert report["gone"] is True, report
-    assert not processes_left(user.uid)
+    left = [pid for pid in processes_left(user.uid) if pid != holder]  # the killed holder is our zombie
+    assert not left, left                 # its keeper went too
+
+
+def test_stop_ends_the_stack_and_its_keeper(user, tun, workdir, holder):
+    assert probe(user, "stopped", workdir, holder, in_userns=False) == {"gone": True}
+    left = [pid for pid in processes_left(user.uid) if pid != holder]
+    assert not left, left
 
 
 def test_a_failed_start_leaves_nothing_running(user, tun, workdir):
@@ -145,9 +158,9 @@ def test_a_failed_start_leaves_nothing_running(user, tun, workdir):
         taken.listen()
         port = taken.getsockname()[1]
         report = probe(user, "busy", workdir, port)
-    assert report["error"].startswith("pasta failed to connect "), report
-    assert f"127.0.0.1/{port}:80" in report["error"] and "\n" not in report["error"], report
-    assert report["state_left"] == []
+    assert report["error"].startswith(f"cannot publish 127.0.0.1:{port} -> 80/tcp: "), report
+    assert report["error"].endswith(": choose another host port") and "\n" not in report["error"], report
+    assert report["state_left"] == ["slirp4netns.log"]
     assert not processes_left(user.uid, wait=2)
 
 

@@ -3,7 +3,9 @@ mydocker/network/usermode.py and prints what it saw as one JSON object.
 
     probe.py inside DIR OUT_PORT PUB_PORT   (run under `unshare --user --map-root-user --mount`, as the
                                              rootless engine runs: root of the user's namespace, host netns)
-    probe.py outside DIR OUT_PORT HOLDER    (the netns and user namespace of process HOLDER, from outside)
+    probe.py outside DIR OUT_PORT HOLDER    (the netns and user namespace of process HOLDER, from outside;
+                                             HOLDER is killed)
+    probe.py stopped DIR HOLDER             (the same, ended by stop())
     probe.py busy DIR PUB_PORT              (PUB_PORT is taken on the host: the start fails)
     probe.py tun DIR                        (/dev/net/tun is not the user's to open)
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import socket
 import sys
 
@@ -98,7 +101,7 @@ def inside(directory: str, out_port: int, pub_port: int) -> dict:
         with socket.create_connection(("127.0.0.1", pub_port), timeout=10) as s:
             report["inbound"] = s.recv(100).decode()
         report["server"] = exit_code(server)
-        report["state_left"] = os.listdir(os.path.join(directory, "state"))
+        report["state_left"] = sorted(os.listdir(os.path.join(directory, "state")))
     finally:
         netns.remove(path)  # the engine's teardown: the stack sees its netns's pin go
     report["gone"] = gone_within(report["pid"], 10) if "pid" in report else None
@@ -108,12 +111,21 @@ def inside(directory: str, out_port: int, pub_port: int) -> dict:
 def outside(directory: str, out_port: int, holder: int) -> dict:
     userns, path = f"/proc/{holder}/ns/user", f"/proc/{holder}/ns/net"
     pid = usermode.start(path, userns, [], os.path.join(directory, "state"))
-    report = {"pid": pid, "outbound": check_outbound(path, out_port, directory, userns)}
-    usermode.stop(pid)
-    report["gone"] = gone_within(pid, 0)
+    report = {"pid": pid, "comm": open(f"/proc/{pid}/comm").read().strip(),
+              "outbound": check_outbound(path, out_port, directory, userns)}
+    os.kill(holder, signal.SIGKILL)  # the netns's holder goes: so does the stack
+    report["gone"] = gone_within(pid, 10)
     usermode.stop(pid)  # idempotent
     usermode.stop(os.getpid())  # a pid that is not a stack's is left alone
     return report
+
+
+def stopped(directory: str, holder: int) -> dict:
+    """stop() ends a running stack (and so its keeper), waiting until it is gone."""
+    userns, path = f"/proc/{holder}/ns/user", f"/proc/{holder}/ns/net"
+    pid = usermode.start(path, userns, [], os.path.join(directory, "state"))
+    usermode.stop(pid)
+    return {"gone": gone_within(pid, 0)}
 
 
 def failure(directory: str, pub_port: int | None) -> dict:
@@ -124,7 +136,7 @@ def failure(directory: str, pub_port: int | None) -> dict:
         usermode.start(path, None, ports, os.path.join(directory, "state"))
         return {"error": None}
     except MyDockerError as e:
-        return {"error": str(e), "state_left": os.listdir(os.path.join(directory, "state"))}
+        return {"error": str(e), "state_left": sorted(os.listdir(os.path.join(directory, "state")))}
     finally:
         netns.remove(path)
 
@@ -146,7 +158,7 @@ def tun(directory: str) -> dict:
 def main() -> None:
     verb, directory, *numbers = sys.argv[1:]
     args = [int(n) for n in numbers]
-    report = {"inside": inside, "outside": outside, "busy": failure, "tun": tun}[verb](directory, *args)
+    report = {"inside": inside, "outside": outside, "stopped": stopped, "busy": failure, "tun": tun}[verb](directory, *args)
     print(json.dumps(report))
 
 
