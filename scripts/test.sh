@@ -12,8 +12,8 @@ sh scripts/setup.sh
 #   containernetworking-plugins: the CNI bridge of the CRI tests (tests/e2e/test_cri.py)
 #   docker-compose: Debian's 1.29 drives the API service (tests/e2e/test_api_netvol.py)
 #   uidmap: newuidmap/newgidmap for rootless containers' subordinate ids (tests/e2e/test_rootless_runtime.py, test_rootless_engine.py)
-#   passt: pasta, the rootless default network's user-mode stack (tests/integration/test_usermode_network.py)
-peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins docker-compose uidmap passt"
+#   slirp4netns: the rootless default network's user-mode stack (tests/integration/test_usermode_network.py)
+peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins docker-compose uidmap slirp4netns"
 missing=""
 for p in $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -29,8 +29,8 @@ PROBE = os.path.join(REPO, "tests", "integration", "usermode_probe.py")
 TUN_DENIED = ('open("/dev/net/tun"): Permission denied: rootless networking needs the device readable and '
               'writable by users: run (as root) chmod 0666 /dev/net/tun')
 
-pytestmark = [needs_uidmap, pytest.mark.skipif(not shutil.which("pasta") or not shutil.which("unshare"),
-                                               reason="needs passt's pasta and util-linux's unshare")]
+pytestmark = [needs_uidmap, pytest.mark.skipif(not shutil.which("slirp4netns") or not shutil.which("unshare"),
+                                               reason="needs slirp4netns and util-linux's unshare")]
 
 
 @pytest.fixture(scope="session")
