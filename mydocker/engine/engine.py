@@ -39,7 +39,8 @@ class Engine:
         self.rootless = None
         if os.geteuid() != 0 or ROOTLESS_ENV in os.environ:
             self.rootless = rootless.enter(root, runroot)
-            root, runroot = self.rootless.root, self.rootless.runroot
+            if self.rootless is not None:
+                root, runroot = self.rootless.root, self.rootless.runroot
         self.root = os.path.abspath(root or DEFAULT_ROOT)
         self.runroot = os.path.abspath(runroot or DEFAULT_RUNROOT)
         make_private(self.root)

@@ -29,8 +29,7 @@ def _stack():
 def start(netns: str, ports: list, state_dir: str) -> int:
     """Start the stack for the pinned `netns` (we are inside its user namespace already), publishing
     `ports` ([[proto, host_ip, host_port, container_port], ...]); its pid, recorded first."""
-    stack = _stack()
-    stack.check_tun()
+    stack = _stack()  # its start() checks /dev/net/tun first, with the one-line message and fix
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     from mydocker import jsonio
     with open(os.path.join(state_dir, PORTS_FILE), "w") as f:

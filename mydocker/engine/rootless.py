@@ -95,12 +95,17 @@ class Rootless:
                 "RootlessNetwork": self.network, **({"RootlessNote": self.note} if self.note else {})}
 
 
-def enter(root: str | None, runroot: str | None) -> Rootless:
+def enter(root: str | None, runroot: str | None) -> Rootless | None:
     """Join the user's namespaces (starting the pause process when there is none) and become root
     there; the dirs default to the user's own. Inside already (a process the engine started): the
-    record only. Must run before this process has a second thread."""
+    record only. None for the host's root (ENV inherited by mistake). Must run before this process
+    has a second thread."""
     joined = os.environ.get(ENV)
     if joined and os.geteuid() == 0:
+        uid_map = _read_map("uid")
+        if uid_map == [[0, 0, 4294967295]]:  # the host's root, not ours: the mark means nothing here
+            del os.environ[ENV]
+            return None
         uid, gid = (int(n) for n in joined.split(":"))
         if not (root and runroot):
             raise InvalidArgument("rootless: a process started inside the user's namespaces needs --root and --runroot")

@@ -325,3 +325,51 @@ def test_default_network_publishes_a_port_on_the_host(alice, tun_for_users):
         ok(alice.mydocker("rm", "-f", "web"))
     assert os.listdir(os.path.join(runroot(alice), "usermode")) == []
     assert os.listdir(os.path.join(runroot(alice), "netns")) == []
+
+
+@pytest.mark.skipif(not _has_usermode_stack(), reason="the user-mode stack (mydocker/network/usermode.py) is not built")
+def test_default_network_reaches_a_server_on_the_hosts_loopback(alice, tun_for_users):
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    said = []
+
+    def serve():
+        server.settimeout(20)
+        try:
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b"from the host\n")
+                said.append(conn.recv(100))
+        except OSError:
+            pass
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        out = ok(alice.mydocker("run", "--rm", "busybox", "sh", "-c",
+                                f"echo from-the-container | nc -w 5 10.0.2.2 {port}; cat /etc/resolv.conf"))
+    finally:
+        thread.join()
+        server.close()
+    assert out.startswith("from the host\n"), out
+    assert said == [b"from-the-container\n"]
+    assert "nameserver 10.0.2.3" in out
+    assert os.listdir(os.path.join(runroot(alice), "netns")) == []
+
+
+@pytest.mark.skipif(not _has_usermode_stack(), reason="the user-mode stack (mydocker/network/usermode.py) is not built")
+def test_default_network_without_tun_access_is_one_line_and_leaves_nothing(bob):
+    mode = os.stat("/dev/net/tun").st_mode & 0o777
+    os.chmod("/dev/net/tun", 0o600)  # as this host ships it
+    try:
+        done = bob.mydocker("run", "--rm", "busybox", "true")
+    finally:
+        os.chmod("/dev/net/tun", mode)
+    assert done.returncode == 125
+    assert len(done.stderr.strip().split("\n")) == 1, done.stderr
+    assert 'open("/dev/net/tun"): Permission denied' in done.stderr and "chmod 0666" in done.stderr, done.stderr
+    assert ok(bob.mydocker("ps", "-aq")) == ""
+    assert os.listdir(os.path.join(runroot(bob), "netns")) == []
