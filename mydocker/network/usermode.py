@@ -114,7 +114,10 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> 
             os._exit(0)
     for fd in (ready_w, exit_r, exit_w, pid_w):
         os.close(fd)
-    os.waitpid(child, 0)
+    try:
+        os.waitpid(child, 0)
+    except ChildProcessError:
+        pass  # reaped by a caller's own SIGCHLD handling
     pid = 0
     try:
         with os.fdopen(pid_r, "rb") as f:
@@ -122,7 +125,7 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> 
         if not said.isdigit():
             raise RuntimeFailure(said or "the user-mode network stack's keeper died before starting slirp4netns")
         pid = int(said)
-        if not select.select([ready_r], [], [], START_TIMEOUT)[0]:
+        if not _readable(ready_r, START_TIMEOUT):
             raise RuntimeFailure(f"slirp4netns did not configure {netns} in {START_TIMEOUT:.0f} s")
         if os.read(ready_r, 1) != b"1":
             raise RuntimeFailure(_failure(netns, state_dir))
@@ -252,6 +255,13 @@ def _publish(state_dir: str, proto: str, host_ip: str, host_port: int, container
                               f"{why}: choose another host port")
 
 
+def _readable(fd: int, timeout: float) -> bool:
+    """poll(), not select(): a long-lived caller's fds may number past select's 1024."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)
@@ -281,9 +291,9 @@ def stop(pid: int, wait: bool = True) -> None:
         return
     try:
         signal.pidfd_send_signal(handle, signal.SIGTERM)
-        if wait and not select.select([handle], [], [], STOP_TIMEOUT)[0]:
+        if wait and not _readable(handle, STOP_TIMEOUT):
             signal.pidfd_send_signal(handle, signal.SIGKILL)
-            select.select([handle], [], [], STOP_TIMEOUT)
+            _readable(handle, STOP_TIMEOUT)
     except ProcessLookupError:
         pass
     finally:

@@ -49,10 +49,18 @@ def exit_code(pid: int) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
-def outbound(port: int, out: str) -> int:
-    """Connect to the host's loopback through the stack's gateway; write the greeting to `out`."""
-    with socket.create_connection((usermode.GATEWAY, port), timeout=10) as s, open(out, "wb") as f:
-        f.write(s.recv(100))
+def outbound(port: int, out: str, times: int = 5) -> int:
+    """Connect to the host's loopback through the stack's gateway, half-closing first as `nc` does at
+    the end of its input, and read to the server's close; write the greetings to `out`. (pasta, as
+    Debian 12 ships it, leaves most such connections hanging in FIN-WAIT-2: the timeout fails this.)"""
+    greetings = b""
+    for _ in range(times):
+        with socket.create_connection((usermode.GATEWAY, port), timeout=10) as s:
+            s.shutdown(socket.SHUT_WR)
+            while chunk := s.recv(100):
+                greetings += chunk
+    with open(out, "wb") as f:
+        f.write(greetings)
     return 0
 
 
