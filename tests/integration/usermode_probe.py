@@ -90,8 +90,10 @@ def gone_within(pid: int, seconds: float) -> bool:
 def check_outbound(path: str, port: int, directory: str, userns: str | None = None) -> str:
     out = os.path.join(directory, "greeting")
     code = exit_code(in_netns(path, lambda: outbound(port, out), userns))
+    if code != 0:
+        return f"exit {code}"
     with open(out, "rb") as f:
-        return f.read().decode() if code == 0 else f"exit {code}"
+        return f.read().decode()
 
 
 def inside(directory: str, out_port: int, pub_port: int) -> dict:
