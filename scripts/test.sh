@@ -14,7 +14,8 @@ sh scripts/setup.sh
 #   docker.io also brings the docker CLI 20.10 (/usr/bin/docker, API 1.41) that the API tests drive
 #   beside the CLI 28 (tests/e2e/test_api_*.py: `each_cli`)
 #   uidmap: newuidmap/newgidmap for rootless containers' subordinate ids (tests/e2e/test_rootless_runtime.py, test_rootless_engine.py)
-peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins docker-compose uidmap"
+#   slirp4netns: the rootless default network's user-mode stack (tests/integration/test_usermode_network.py)
+peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins docker-compose uidmap slirp4netns"
 missing=""
 for p in $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

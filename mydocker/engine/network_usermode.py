@@ -48,8 +48,8 @@ def stop(state_dir: str) -> None:
             pid = int(f.read().strip() or 0)
     except (FileNotFoundError, ValueError):
         pid = 0
-    if pid > 0:
-        _stack().stop(pid)
+    if pid > 0:  # waited for only when its ports must be free for the next container
+        _stack().stop(pid, wait=bool(published(state_dir)))
     from mydocker.linux.fs import remove_tree
     remove_tree(state_dir)
 

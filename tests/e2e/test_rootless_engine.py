@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.rootlesskit import RANGE, User, make_user, needs_uidmap
+from tests.rootlesskit import RANGE, User, make_user, needs_uidmap, tun_for_users as shared_tun
 
 pytestmark = needs_uidmap
 
@@ -295,12 +295,8 @@ def _has_usermode_stack() -> bool:
 def tun_for_users():
     """/dev/net/tun opened by every user-mode stack: 0666 for the test (this host makes it 0600),
     its mode restored after."""
-    mode = os.stat("/dev/net/tun").st_mode & 0o777
-    os.chmod("/dev/net/tun", 0o666)
-    try:
+    with shared_tun():  # shared with other test sessions running at once
         yield
-    finally:
-        os.chmod("/dev/net/tun", mode)
 
 
 @pytest.mark.skipif(not _has_usermode_stack(), reason="the user-mode stack (mydocker/network/usermode.py) is not built")
