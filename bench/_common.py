@@ -74,7 +74,9 @@ def run_blocking(cmd: list[str], env: dict[str, str] | None = None, timeout: flo
     earlier runs of these benches showed). SIGALRM enforces the timeout instead.
     """
     out = subprocess.PIPE if capture else subprocess.DEVNULL
-    proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env)
+    # stdin from /dev/null: a benchmarked command reads none, and what the caller's stdin is (a
+    # terminal, a pipe) should not change what is measured
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
     previous = signal.signal(signal.SIGALRM, lambda *_: proc.kill())
     signal.alarm(max(1, math.ceil(timeout)))
     try:

@@ -4,7 +4,8 @@ Why not argparse: it loads gettext, locale and shutil on every start (docs/start
 intermixed positionals are not Docker's. What this does:
   -t -i / -ti, --name x / --name=x, -e K=V / -eK=V, repeated list flags, `--` ends the flags,
   and for `run`/`exec` flags stop at the first positional (everything after is the command).
-Errors are one line and exit 125 (UsageError).
+Errors are one line (UsageError; FlagError for a flag the parser refuses, which Docker's CLI exits
+125 for).
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from mydocker.recordclass import factory, record
 
 class UsageError(InvalidArgument):
     pass
+
+
+class FlagError(UsageError):
+    """An unknown flag, a flag without its value, or a value of the wrong kind."""
 
 
 @record
@@ -137,7 +142,7 @@ def check_args(cmd: Command, args: list[str], prog: str) -> None:
 def _next_value(argv: list[str], i: int, name: str, cmd: Command, prog: str) -> tuple[str, int]:
     """The separate argument of a flag (`--name x`, `-e K=V`) and the index after it."""
     if i >= len(argv):
-        raise UsageError(f"flag needs an argument: {name}. See '{prog} {cmd.name} --help'.")
+        raise FlagError(f"flag needs an argument: {name}. See '{prog} {cmd.name} --help'.")
     return argv[i], i + 1
 
 
@@ -145,7 +150,7 @@ def _lookup(by_name: dict, name: str, cmd: Command, prog: str) -> Flag:
     flag = by_name.get(name)
     if flag is None:
         where = f"{prog} {cmd.name}".strip()
-        raise UsageError(f"unknown flag: {name}. See '{where} --help'.")
+        raise FlagError(f"unknown flag: {name}. See '{where} --help'.")
     return flag
 
 
@@ -154,7 +159,7 @@ def _bool(value: str, name: str, cmd: Command, prog: str) -> bool:
         return True
     if value.lower() in ("false", "0", "no"):
         return False
-    raise UsageError(f"invalid value {value!r} for {name}: use true or false")
+    raise FlagError(f"invalid value {value!r} for {name}: use true or false")
 
 
 def _store(opts: Options, flag: Flag, value: str, name: str, cmd: Command, prog: str) -> None:
@@ -164,6 +169,6 @@ def _store(opts: Options, flag: Flag, value: str, name: str, cmd: Command, prog:
         try:
             opts[flag.dest] = int(value)
         except ValueError:
-            raise UsageError(f"invalid value {value!r} for {name}: a whole number is needed") from None
+            raise FlagError(f"invalid value {value!r} for {name}: a whole number is needed") from None
     else:
         opts[flag.dest] = value

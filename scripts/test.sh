@@ -11,8 +11,11 @@ sh scripts/setup.sh
 #   etcd-server: the cluster store of overlay networks
 #   containernetworking-plugins: the CNI bridge of the CRI tests (tests/e2e/test_cri.py)
 #   docker-compose: Debian's 1.29 drives the API service (tests/e2e/test_api_netvol.py)
-#   uidmap: newuidmap/newgidmap for rootless containers' subordinate ids (tests/e2e/test_rootless_runtime.py)
-peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins docker-compose uidmap"
+#   docker.io also brings the docker CLI 20.10 (/usr/bin/docker, API 1.41) that the API tests drive
+#   beside the CLI 28 (tests/e2e/test_api_*.py: `each_cli`)
+#   uidmap: newuidmap/newgidmap for rootless containers' subordinate ids (tests/e2e/test_rootless_runtime.py, test_rootless_engine.py)
+#   slirp4netns: the rootless default network's user-mode stack (tests/integration/test_usermode_network.py)
+peers="docker-registry apache2-utils skopeo umoci podman runc crun containerd docker.io catatonit tini zstd iproute2 debootstrap etcd-server containernetworking-plugins docker-compose uidmap slirp4netns"
 missing=""
 for p in $peers; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

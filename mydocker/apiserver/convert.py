@@ -250,8 +250,11 @@ def _epoch(stamp: str) -> int:
         return 0
 
 
-def container_summary(rec, fields: dict, ports: list[tuple[str, str, int]]) -> dict:
-    """GET /containers/json's entry for a record (api.ContainerEngine.list) and its `ps` fields."""
+def container_summary(rec, fields: dict, ports: list[tuple[str, str, int]],
+                      attached: tuple[list[dict], dict[str, str]] = ([], {})) -> dict:
+    """GET /containers/json's entry for a record (api.ContainerEngine.list), its `ps` fields and its
+    (Mounts, {network: address}) from api.ContainerEngine.attachments."""
+    mounts, networks = attached
     return {
         "Id": rec.id, "Names": ["/" + rec.name], "Image": rec.image, "ImageID": rec.image_id,
         "Command": json.loads(fields["Command"]), "Created": _epoch(rec.created),
@@ -259,7 +262,8 @@ def container_summary(rec, fields: dict, ports: list[tuple[str, str, int]]) -> d
                    "Type": private.partition("/")[2] or "tcp"} for private, ip, public in ports],
         "Labels": rec.config.get("Labels") or {}, "State": rec.status, "Status": fields["Status"],
         "HostConfig": {"NetworkMode": rec.host_config.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": {}}, "Mounts": [],
+        "NetworkSettings": {"Networks": {name: {"IPAddress": ip} for name, ip in networks.items()}},
+        "Mounts": mounts,
     }
 
 

@@ -11,16 +11,18 @@ def system_df(ctx: Context) -> None:
     containers_api = ctx.api.containers
     images = image_summaries(usage["images"])
     counts: dict[str, int] = {}
+    shared = {row["ID"]: row["SharedSize"] for row in usage["images"]}
     for row in usage["images"]:
         counts[row["ID"]] = max(counts.get(row["ID"], 0), row["Containers"])
     for image in images:
         image["Containers"] = counts.get(image["Id"], 0)
-        image["SharedSize"] = 0
+        image["SharedSize"] = shared.get(image["Id"], 0)
     records = [rec for rec, _ in usage["containers"]]
     fields = containers_api.summaries(records, no_trunc=True) if records else []
     containers = []
     for (rec, size_rw), f in zip(usage["containers"], fields):
         entry = container_summary(rec, f, [])
+        entry["Mounts"] = usage["mounts"].get(rec.id, [])  # the CLI's LOCAL VOLUMES counts the local driver's
         entry["SizeRw"] = size_rw
         entry["SizeRootFs"] = size_rw + next((i["Size"] for i in images if i["Id"] == _config_of(usage, rec)), 0)
         containers.append(entry)

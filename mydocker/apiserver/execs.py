@@ -10,7 +10,7 @@ import socket
 from mydocker.apiserver.convert import _strings, _typed
 from mydocker.apiserver.handlers import _ID, MULTIPLEXED, RAW, Context, _writer, table
 from mydocker.apiserver.http import HTTPError
-from mydocker.errors import InvalidArgument
+from mydocker.errors import InvalidArgument, MyDockerError
 from mydocker.lazy import lazy_module
 
 api = lazy_module("mydocker.engine.api")
@@ -21,8 +21,8 @@ _EXEC_FIELDS = {"AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tt
 
 
 def exec_options(body):
-    """A POST /containers/{id}/exec body as ExecOptions. Privileged and DetachKeys are accepted and
-    ignored (the exec gets the container's own privileges; no detach keys on a hijacked stream)."""
+    """A POST /containers/{id}/exec body as ExecOptions. Privileged is accepted and ignored (the exec
+    gets the container's own privileges)."""
     if not isinstance(body, dict):
         raise InvalidArgument("invalid exec config: a JSON object was expected")
     unknown = sorted(set(body) - _EXEC_FIELDS)
@@ -37,7 +37,8 @@ def exec_options(body):
                            workdir=_typed(body, "WorkingDir", str, "ExecConfig") or None,
                            tty=_typed(body, "Tty", bool, "ExecConfig", False),
                            interactive=_typed(body, "AttachStdin", bool, "ExecConfig", False),
-                           console_size=tuple(size) if size and all(size) else None)
+                           console_size=tuple(size) if size and all(size) else None,
+                           detach_keys=_typed(body, "DetachKeys", str, "ExecConfig") or None)
 
 
 def exec_create(ctx: Context) -> None:
@@ -63,9 +64,13 @@ def exec_start(ctx: Context) -> None:
     tty = doc["ProcessConfig"]["tty"]
     sock = _hijack(ctx, RAW if tty else MULTIPLEXED)
     fd = sock.fileno()
-    streams = api.Streams(stdin=fd if doc["OpenStdin"] else None, stdout=fd, stderr=fd, sig_proxy=False)
+    streams = api.Streams(stdin=fd if doc["OpenStdin"] else None, stdout=fd, stderr=fd, sig_proxy=False,
+                          on_detach=lambda: _detached(sock))
+    write = _writer(sock.sendall, tty)
     try:
-        ctx.api.containers.exec_start(exec_id, streams, write=None if tty else _writer(sock.sendall, False))
+        ctx.api.containers.exec_start(exec_id, streams, write=None if tty else write)
+    except MyDockerError as e:  # it did not start (the exit code is recorded): the client prints why
+        write("stderr", f"{e}\n".encode())
     finally:
         _close_output(sock)
 
@@ -80,6 +85,13 @@ def _hijack(ctx: Context, content_type: str) -> socket.socket:
         sock = ctx.conn.sock
     sock.setblocking(True)
     return sock
+
+
+def _detached(sock: socket.socket) -> bool:
+    """The client detached from a tty exec (or left): its stream ends; the worker stays, draining the
+    process's console until it exits, so its exit code is recorded (Docker's exec runs on)."""
+    _close_output(sock)
+    return True
 
 
 def _close_output(sock: socket.socket) -> None:

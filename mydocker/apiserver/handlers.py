@@ -124,8 +124,14 @@ def container_list(ctx: Context) -> None:
                                   last=limit if limit and limit > 0 else -1)
     containers = ctx.api.containers
     records = containers.list(opts)
-    fields = containers.summaries(records, no_trunc=True)
-    ctx.json(200, [convert.container_summary(r, f, _ports(containers, r)) for r, f in zip(records, fields)])
+    fields = containers.summaries(records, no_trunc=True, mounts=False)
+    attached = containers.attachments(records)
+    entries = [convert.container_summary(r, f, _ports(containers, r), attached[r.id]) for r, f in zip(records, fields)]
+    if ctx.req.flag("size"):
+        sizes = containers.sizes(records)
+        for entry in entries:
+            entry["SizeRw"], entry["SizeRootFs"] = sizes[entry["Id"]]
+    ctx.json(200, entries)
 
 
 def _ports(containers, rec) -> list:
@@ -174,7 +180,7 @@ def container_inspect(ctx: Context) -> None:
 
 
 def _state(ctx: Context) -> dict:
-    return ctx.api.containers.inspect(ctx.req.params["id"])["State"]
+    return ctx.api.containers.brief(ctx.req.params["id"])["State"]
 
 
 def container_start(ctx: Context) -> None:
@@ -224,7 +230,7 @@ def container_wait(ctx: Context) -> None:
     condition = ctx.req.arg("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise HTTPError(400, f"invalid condition {condition!r}: use not-running, next-exit or removed")
-    ref = ctx.api.containers.inspect(ctx.req.params["id"])["Id"]  # a 404 before the head
+    ref = ctx.api.containers.brief(ctx.req.params["id"])["Id"]  # a 404 before the head
     out = ctx.chunked("application/json")
     try:
         doc = {"StatusCode": ctx.api.containers.wait(ref, condition), "Error": None}
@@ -246,7 +252,7 @@ def container_logs(ctx: Context) -> None:
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}
     if not streams:
         raise HTTPError(400, "Bad parameters: you must choose at least one stream")
-    doc = ctx.api.containers.inspect(req.params["id"])
+    doc = ctx.api.containers.brief(req.params["id"])
     tail = req.arg("tail", "all")
     if tail not in ("all", "") and not tail.lstrip("-").isdigit():
         raise HTTPError(400, f"invalid tail {tail!r}: a number or all")
@@ -276,7 +282,9 @@ def container_attach(ctx: Context) -> None:
     """Hijacked: 101 (or 200 for a client that asks no upgrade), then the raw stream until the
     container's next exit; with stdin=1 the client's bytes go to the container's input."""
     req = ctx.req
-    doc = ctx.api.containers.inspect(req.params["id"])  # a 404 before the hijack
+    doc = ctx.api.containers.brief(req.params["id"])  # a 404 before the hijack
+    detach_keys = req.arg("detachKeys")
+    ctx.api.containers.check_detach_keys(detach_keys)  # a 400 before the hijack
     streams = {s for s in ("stdout", "stderr") if req.flag(s)}
     tty = bool(doc["Config"].get("Tty"))
     content_type = RAW if tty else MULTIPLEXED
@@ -296,7 +304,8 @@ def container_attach(ctx: Context) -> None:
     if req.flag("logs"):
         ctx.api.containers.logs(doc["Id"], engine_api.LogsOptions(), selected)
     if req.flag("stream"):
-        ctx.api.containers.attach(doc["Id"], selected, stdin=sock.fileno() if req.flag("stdin") else None)
+        ctx.api.containers.attach(doc["Id"], selected, stdin=sock.fileno() if req.flag("stdin") else None,
+                                  detach_keys=detach_keys)  # detached: the stream ends, the container runs on
     try:
         sock.shutdown(socket.SHUT_WR)
     except OSError:

@@ -33,7 +33,7 @@ def network_list(ctx: Context) -> None:
     for net in report.networks:
         doc = _inspect(ctx, net.id)
         doc["Containers"] = {}  # Docker's list leaves them out; inspect has them
-        builtin = doc["Name"] == "bridge"
+        builtin = doc["Name"] in ("bridge", "host", "none")
         if kinds and not any(_PREDEFINED_TYPES[k] == builtin for k in kinds):
             continue
         if scopes and doc["Scope"] not in scopes:

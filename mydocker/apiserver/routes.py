@@ -7,7 +7,8 @@ adding a group is a module and one line here.
 from __future__ import annotations
 
 from mydocker.apiserver import (archive, diskusage, events, execs, freeze, handlers, images, networks, observe,
-                                volumes)
+                                prune, volumes)
 
 ALL = [*handlers.ROUTES, *images.ROUTES, *execs.ROUTES, *networks.ROUTES, *volumes.ROUTES, *archive.ROUTES,
-       *observe.ROUTES, *freeze.ROUTES, *events.ROUTES, *diskusage.ROUTES]
+       *observe.ROUTES, *freeze.ROUTES, *events.ROUTES, *diskusage.ROUTES,
+       *prune.ROUTES]

@@ -1,11 +1,17 @@
 """`mydocker system service`: the listener, and one worker process per connection.
 
 Why a process per connection: the runtime forks containers, and a fork is only safe from a process
-without other threads. The service process has exactly one thread: it accepts a connection, forks a
-worker for it and goes back to accepting; it never opens the engine itself. A worker serves its
+without other threads. The service process has exactly one thread: it accepts a connection, hands it
+to a worker and goes back to accepting; it never opens the engine itself. A worker serves its
 connection's requests one after another (keep-alive) with the engine opened in its own process, so a
 stream (logs -f, attach, wait) holds up no other client, a client that goes away just ends its worker,
 and killing the service loses nothing: the state is the engine's (records, monitors), not the service's.
+
+The worker is forked ahead of its connection: one spare waits, its engine's database open already
+(a forked worker's first SQLite statement took 2-3 ms here), for the next connection, which the
+service passes to it over a socket pair (SCM_RIGHTS); then the service forks the next spare.
+The docker CLI's `run` opens three connections (create and wait, attach, start), one after another.
+A spare whose parent is gone reads end-of-file and exits.
 """
 
 from __future__ import annotations
@@ -95,6 +101,7 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
     _preload()
     kind, address = parse_uri(uri)
     workers: set[int] = set()
+    spare: Spare | None = None
     last_active = time.monotonic()
 
     def stop(_signum, _frame):
@@ -105,11 +112,15 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
     print(f"mydocker: serving the Docker Engine API on {uri}", file=sys.stderr, flush=True)
     try:
         while True:
-            _reap(workers)
+            if _reap(workers, spare):  # the spare died waiting: a new one below
+                spare.channel.close()
+                spare = None
             if workers:
                 last_active = time.monotonic()
             elif idle > 0 and time.monotonic() - last_active >= idle:
                 return 0
+            if spare is None:
+                spare = Spare.fork(listener, open_engine)
             ready, _, _ = select.select([listener], [], [], 0.5)
             if not ready:
                 continue
@@ -118,13 +129,21 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 continue
             last_active = time.monotonic()
-            pid = os.fork()
-            if pid == 0:
-                _worker(listener, conn, open_engine)
-            workers.add(pid)
+            if spare.hand(conn):
+                workers.add(spare.pid)
+                spare = None
+            else:  # the spare is gone: a worker of its own, as before spares
+                spare.close()
+                spare = None
+                pid = os.fork()
+                if pid == 0:
+                    _worker(listener, conn, open_engine)
+                workers.add(pid)
             conn.close()
     finally:
         listener.close()
+        if spare is not None:
+            spare.close(wait=True)
         if kind == "unix":
             try:
                 os.unlink(address)
@@ -141,23 +160,103 @@ def _preload() -> None:
     api.preload()
 
 
-def _reap(workers: set[int]) -> None:
-    while workers:
+def _reap(workers: set[int], spare: Spare | None) -> bool:
+    """Reap the workers that ended; True if the spare was among them."""
+    spare_gone = False
+    while True:
         try:
             pid, _status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             workers.clear()
-            return
+            return spare_gone
         if pid == 0:
-            return
+            return spare_gone
         workers.discard(pid)
+        spare_gone = spare_gone or (spare is not None and pid == spare.pid)
 
 
-def _worker(listener: socket.socket, conn: socket.socket, open_engine) -> None:
+class Spare:
+    """A worker forked before its connection, waiting on its end of a socket pair."""
+
+    def __init__(self, pid: int, channel: socket.socket) -> None:
+        self.pid, self.channel = pid, channel
+
+    @classmethod
+    def fork(cls, listener: socket.socket, open_engine) -> Spare:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            _spare(listener, theirs, open_engine)
+        theirs.close()
+        return cls(pid, ours)
+
+    def hand(self, conn: socket.socket) -> bool:
+        """Pass `conn` to the spare; False if it is gone (the caller serves the connection otherwise)."""
+        try:
+            socket.send_fds(self.channel, [b"c"], [conn.fileno()])
+        except OSError:
+            return False
+        self.channel.close()
+        return True
+
+    def close(self, wait: bool = False) -> None:
+        """End-of-file to the spare, which exits; with `wait`, reaped (SIGKILL after 5 s)."""
+        self.channel.close()
+        if not wait:
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(self.pid, os.WNOHANG)[0]:
+                    return
+            except ChildProcessError:
+                return
+            time.sleep(0.005)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+
+
+def _spare(listener: socket.socket, channel: socket.socket, open_engine) -> None:
+    """In a spare: open the engine's database, wait for a connection, serve it as a worker; at
+    end-of-file (the service is stopping or gone), exit."""
+    try:
+        listener.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            open_engine().open_records()
+            _warm_up(open_engine)
+        except Exception:  # noqa: BLE001 - the request that needs it will meet (and answer) the error
+            pass
+        _msg, fds, _flags, _addr = socket.recv_fds(channel, 1, 1)
+        channel.close()
+        if not fds:
+            os._exit(0)
+        conn = socket.socket(fileno=fds[0])
+    except BaseException:  # noqa: BLE001 - a spare's failure costs the service a fork, nothing else
+        os._exit(1)
+    _worker(None, conn, open_engine)
+
+
+def _warm_up(open_engine) -> None:
+    """Serve one HEAD /_ping to ourselves: the request path's pages (parser, router, answer) are
+    copied from the service's (copy-on-write) now rather than while a client waits."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        theirs.sendall(b"HEAD /_ping HTTP/1.1\r\nHost: spare\r\nConnection: close\r\n\r\n")
+        handlers.serve_connection(ours, open_engine, routes.ALL)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def _worker(listener: socket.socket | None, conn: socket.socket, open_engine) -> None:
     """In the forked worker: serve the connection, then exit (never return into the accept loop)."""
     code = 0
     try:
-        listener.close()
+        if listener is not None:
+            listener.close()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         conn.settimeout(KEEPALIVE_IDLE)

@@ -67,7 +67,9 @@ def volume_remove(ctx: Context) -> None:
 
 def volume_prune(ctx: Context) -> None:
     filters = checked_filters(ctx, _PRUNE_FILTERS)
-    everything = filters.get("all", ["false"])
+    # API < 1.42 (the docker CLI 20.10): prune took the named volumes too, and dockerd still does so
+    # for those clients; 1.42 and later: the anonymous ones unless all=true
+    everything = filters.get("all", ["true" if (ctx.req.api_version or (99, 0)) < (1, 42) else "false"])
     if any(v not in ("true", "false", "1", "0") for v in everything):
         raise HTTPError(400, f"invalid filter 'all={everything[0]}': use all=true or all=false")
     deleted = ctx.api.volumes.prune(all_volumes=everything[-1] in ("true", "1"), labels=filters.get("label"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from mydocker.flags import Command
 from mydocker.lazy import lazy_module
 
@@ -18,12 +20,19 @@ command = (
     .flag("-u", "--user", kind="str", metavar="USER", help="user[:group] or uid[:gid]")
     .flag("-w", "--workdir", kind="str", metavar="DIR", help="working directory inside the container")
     .flag("--privileged", help="accepted for compatibility: the process gets the container's privileges")
+    .flag("--detach-keys", kind="str", metavar="KEYS", help="the keys that detach from a -it exec (ctrl-p,ctrl-q)")
 )
 
 
 def handle(engine, opts, args: list[str]) -> int:
     if terminal.stdin_not_a_terminal(opts):
         return 1
-    return engine.containers.exec(args[0], api.ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
+    streams = terminal.terminal_streams()
+    streams.on_detach = lambda: False  # detached: a child of ours holds the exec's console, we return
+    code = engine.containers.exec(args[0], api.ExecOptions(args[1:], env=opts.env, user=opts.user, workdir=opts.workdir,
                                                            tty=opts.tty, interactive=opts.interactive,
-                                                           detach=opts.detach), terminal.terminal_streams())
+                                                           detach=opts.detach, detach_keys=opts.detach_keys), streams)
+    if code == api.DETACHED:
+        print("read escape sequence", file=sys.stderr)  # the docker CLI's words, and its exit code
+        return 1
+    return code

@@ -21,20 +21,16 @@ command = (
     .flag("--no-trunc", help="do not truncate output")
     .flag("--digests", help="show the manifest digests")
     .flag("--format", kind="str", metavar="FORMAT", help="table TEMPLATE, json, or a Go template")
-    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE", help="label=KEY or label=KEY=VALUE")
+    .flag("-f", "--filter", kind="list", metavar="KEY=VALUE",
+          help="label=KEY[=VALUE], dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE")
 )
 HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "ID": "IMAGE ID",
            "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
            "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "VIRTUAL SIZE"}
 
 
-def human_size(size: float) -> str:
-    """Docker's go-units HumanSize: decimal units, three significant digits."""
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.3g}{unit}"
-        size /= 1000
-    return f"{size:.3g}TB"
+def human_size(size: float, precision: int = 3) -> str:
+    return api.human_size(size, precision)
 
 
 def ago(timestamp: str) -> str:
@@ -64,8 +60,10 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def handle(engine, opts, args: list[str]) -> int:
-    rows = engine.images.list(all_images=opts.all, reference=args[0] if args else None,
-                              filters=api.parse_object_filters(opts.filter, ("label",)))
+    filters = api.parse_object_filters(opts.filter, api.IMAGE_FILTERS)
+    if args:  # `images REPOSITORY[:TAG]`: one more reference filter, as the docker CLI sends it
+        filters.setdefault("reference", []).append(args[0])
+    rows = engine.images.filtered(filters, all_images=opts.all)
     if opts.quiet:
         ids = [r["ID"] if opts.no_trunc else r["ID"].partition(":")[2][:12] for r in rows]
         sys.stdout.write("".join(f"{i}\n" for i in dict.fromkeys(ids)))

@@ -25,5 +25,13 @@ def handle(engine, opts, args: list[str]) -> int:
               ("Kernel Version", "KernelVersion"), ("Operating System", "OperatingSystem"),
               ("Architecture", "Architecture"), ("CPUs", "NCPU"), ("Root Dir", "DockerRootDir"),
               ("Run Root", "RunRoot"), ("IPv4 Forwarding", "IPv4Forwarding"), ("Firewall", "FirewallTable")]
-    sys.stdout.write("".join(f" {label}: {info[key]}\n" for label, key in labels))
+    lines = [f" {label}: {info[key]}\n" for label, key in labels if key in info]
+    if info.get("Rootless"):
+        maps = info["IDMappings"]
+        lines += [" Rootless: true\n",
+                  *(f"  {kind} Map: {', '.join(':'.join(map(str, m)) for m in maps[key])}\n"
+                    for kind, key in (("UID", "UIDMap"), ("GID", "GIDMap"))),
+                  f"  Cgroups: {info['CgroupDriver']}\n", f"  Default Network: {info['RootlessNetwork']}\n",
+                  *([f"  Note: {info['RootlessNote']}\n"] if info.get("RootlessNote") else [])]
+    sys.stdout.write("".join(lines))
     return 0

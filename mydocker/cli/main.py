@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mydocker.flags import Command, UsageError, check_args, parse
+from mydocker.flags import Command, FlagError, UsageError, check_args, parse
 from mydocker import collector
 from mydocker.errors import MyDockerError, describe
 from mydocker.lazy import lazy_module
@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("mydocker.cli.stats", "Display a live stream of container resource usage statistics"),
     "logs": ("mydocker.cli.logs", "Fetch the logs of a container"),
     "exec": ("mydocker.cli.exec", "Execute a command in a running container"),
+    "attach": ("mydocker.cli.attach", "Attach local standard input, output, and error streams to a running container"),
     "start": ("mydocker.cli.start", "Start one or more stopped containers"),
     "stop": ("mydocker.cli.stop", "Stop one or more running containers"),
     "restart": ("mydocker.cli.restart", "Restart one or more containers"),
@@ -66,10 +67,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def root_command() -> Command:
     cmd = Command("", "A container engine in Python.", usage="[OPTIONS] COMMAND", interspersed=False)
-    cmd.flag("--root", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_ROOT", "/var/lib/mydocker"),
-             help="engine state directory (default /var/lib/mydocker)")
-    cmd.flag("--runroot", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_RUNROOT", "/run/mydocker"),
-             help="runtime state directory (default /run/mydocker)")
+    # Empty: the engine's default (root's, or an ordinary user's under its XDG dirs).
+    cmd.flag("--root", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_ROOT", ""),
+             help="engine state directory (default /var/lib/mydocker; rootless $XDG_DATA_HOME/mydocker)")
+    cmd.flag("--runroot", kind="str", metavar="DIR", default=os.environ.get("MYDOCKER_RUNROOT", ""),
+             help="runtime state directory (default /run/mydocker; rootless $XDG_RUNTIME_DIR/mydocker)")
     cmd.flag("--cluster-store", kind="str", metavar="URL", default=os.environ.get("MYDOCKER_CLUSTER_STORE", ""),
              help="etcd://host:port[,host:port] shared by the hosts of overlay networks")
     cmd.flag("-v", "--version", help="print the version and exit")
@@ -83,8 +85,20 @@ def root_command() -> Command:
 _QUICK = {"run", "ps", "exec", "start", "stop", "restart", "kill", "rm", "inspect", "port"}
 
 
+def exit_code(error: Exception, words: list[str]) -> int:
+    """Docker's CLI: 125 for a flag it refuses and for what fails in `run` itself (once its arguments
+    are right); 126 and 127 for a command that cannot be run; 1 for every other failure (an unknown
+    command, a missing argument included). `words`: the command's."""
+    code = error.exit_code if isinstance(error, MyDockerError) else 125
+    if code != 125 or isinstance(error, FlagError):
+        return code
+    run = words[:1] == ["run"] or words[:2] == ["container", "run"]
+    return 125 if run and not isinstance(error, UsageError) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    words: list[str] = []  # the command's name (and a management command's verb), once parsed
     try:
         top = root_command()
         glob, rest = parse(top, argv, PROG)
@@ -95,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(top.help_text(PROG))
             return 0 if glob.get("help") or not argv else 125
         name, args = rest[0], rest[1:]
+        words = rest[:2]
         if name not in COMMANDS:
             raise UsageError(f"unknown command: {name!r}. See '{PROG} --help'.")
         if name not in _QUICK:
@@ -114,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MYDOCKER_DEBUG") and not isinstance(e, MyDockerError):
             raise
         print(f"{PROG}: {describe(e)}", file=sys.stderr)
-        return e.exit_code if isinstance(e, MyDockerError) else 125
+        return exit_code(e, words)
 
 
 def run_main() -> None:

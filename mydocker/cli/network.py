@@ -11,7 +11,6 @@ from mydocker.lazy import lazy_module
 
 image = lazy_module("mydocker.cli.image")
 api = lazy_module("mydocker.engine.api")
-images = lazy_module("mydocker.cli.images")
 inspect = lazy_module("mydocker.cli.inspect")
 table = lazy_module("mydocker.cli.table")
 
@@ -46,6 +45,7 @@ ls_command = (
 LS_HEADERS = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
               "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT", "Subnet": "SUBNET",
               "Bridge": "BRIDGE"}
+LS_DEFAULT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 inspect_command = (
     Command("network inspect", "Display detailed information on one or more networks",
             usage="network inspect [OPTIONS] NETWORK [NETWORK...]", min_args=1)
@@ -96,15 +96,12 @@ def handle_ls(engine, opts, args: list[str]) -> int:
     if opts.quiet:
         sys.stdout.write("".join(f"{n.id if opts.no_trunc else n.id[:12]}\n" for n in nets))
         return 0
-    if opts.format:
-        items = [{"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
-                  "Scope": "global" if n.driver == "overlay" else "local", "IPv6": "false",
-                  "Internal": str(n.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
-                  "CreatedAt": n.created, "Subnet": n.subnet, "Bridge": n.bridge} for n in nets]
-        sys.stdout.write(table.render(opts.format, items, LS_HEADERS))
-        return 0
-    rows = [[n.id if opts.no_trunc else n.id[:12], n.name, n.driver, n.subnet, n.bridge] for n in nets]
-    sys.stdout.write(images.table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "BRIDGE"], rows))
+    items = [{"ID": n.id if opts.no_trunc else n.id[:12], "Name": n.name, "Driver": n.driver,
+              "Scope": "global" if n.driver == "overlay" else "local", "IPv6": "false",
+              "Internal": str(n.internal).lower(), "Labels": ",".join(f"{k}={v}" for k, v in n.labels.items()),
+              "CreatedAt": n.created, "Subnet": n.subnet, "Bridge": n.bridge} for n in nets]
+    # Docker's columns by default (the subnet and bridge: --format "{{.Subnet}} {{.Bridge}}")
+    sys.stdout.write(table.render(opts.format or LS_DEFAULT, items, LS_HEADERS))
     return 0
 
 
@@ -129,7 +126,7 @@ def handle_rm(engine, opts, args: list[str]) -> int:
             print(ref)
         except MyDockerError as e:
             print(f"mydocker: {e}", file=sys.stderr)
-            code = e.exit_code if e.exit_code != 125 else 1
+            code = 1  # Docker's CLI: 1 when any of them failed
     return code
 
 

@@ -36,6 +36,9 @@ def handle(engine, opts, args: list[str]) -> int:
     if opts.quiet:
         sys.stdout.write("".join((r.id if opts.no_trunc else r.id[:12]) + "\n" for r in records))
         return 0
-    items = engine.containers.summaries(records, no_trunc=opts.no_trunc)
-    sys.stdout.write(table.render(opts.format or DEFAULT, items, HEADERS))
+    fmt = opts.format or (DEFAULT + "\t{{.Size}}" if opts.size else DEFAULT)
+    mounts = any(word in fmt for word in ("Mounts", "LocalVolumes", "json"))
+    sizes = opts.size or any(word in fmt for word in (".Size", "json"))  # as the docker CLI asks size=1
+    items = engine.containers.summaries(records, no_trunc=opts.no_trunc, mounts=mounts, sizes=sizes)
+    sys.stdout.write(table.render(fmt, items, HEADERS))
     return 0

@@ -27,7 +27,7 @@ def tls_verify(opts) -> bool | None:
         return True
     if value.lower() in ("false", "0", "no"):
         return False
-    raise flags.UsageError(f"invalid value {value!r} for --tls-verify: use true or false")
+    raise flags.FlagError(f"invalid value {value!r} for --tls-verify: use true or false")
 
 
 def handle(engine, opts, args: list[str]) -> int:

@@ -23,4 +23,4 @@ def handle(engine, opts, args: list[str]) -> int:
             failed = e
             continue
         sys.stdout.write("".join(f"{line}\n" for line in lines))
-    return failed.exit_code if failed else 0
+    return 1 if failed else 0  # Docker's CLI: 1 when any of them failed

@@ -73,7 +73,9 @@ def container_flags(cmd: Command) -> Command:
 command = container_flags(
     Command("run", "Create and run a new container from an image",
             usage="run [OPTIONS] IMAGE [COMMAND] [ARG...]", min_args=1, interspersed=False)
-    .flag("-d", "--detach", help="run the container in the background and print its ID"))
+    .flag("-d", "--detach", help="run the container in the background and print its ID")
+    .flag("--detach-keys", kind="str", metavar="KEYS",
+          help="the keys that detach from a -it container (ctrl-p,ctrl-q)"))
 
 
 def run_options(opts, args: list[str]):
@@ -89,6 +91,7 @@ def run_options(opts, args: list[str]):
                                                        privileged=opts.privileged, security_opt=opts.security_opt,
                                                        read_only=opts.read_only, ulimits=opts.ulimit, init=opts.init))
     run_opts.detach, run_opts.restart, run_opts.log_opts = opts.get("detach", False), opts.restart, opts.log_opt
+    run_opts.detach_keys = opts.get("detach_keys")
     # each parser is loaded only when its flags are given (start-up: docs/startup.md)
     if opts.label or opts.label_file:
         run_opts.labels = api.parse_labels(opts.label, opts.label_file)
@@ -113,7 +116,13 @@ def handle(engine, opts, args: list[str]) -> int:
     if opts.detach:  # the monitor owns it from here (engine/monitor.py)
         print(engine.containers.run(run_opts, progress=_pull_progress).id)
         return 0
-    report = engine.containers.run(run_opts, terminal.terminal_streams(), progress=_pull_progress)
+    streams = terminal.terminal_streams()
+    if run_opts.tty and run_opts.interactive:  # the detach keys can leave it running: we are its supervisor's waiter
+        engine.containers.check_detach_keys(run_opts.detach_keys)
+        code = terminal.detachable(streams)
+        if code is not None:
+            return code  # the waiter: the supervisor detached (0) or ended (its code)
+    report = engine.containers.run(run_opts, streams, progress=_pull_progress)
     if report.oom_killed:
         limit = f" (limit {report.memory_limit / 1048576:g}MiB)" if report.memory_limit else ""
         what = "container" if report.ended_by_oom else "a process in the container"  # which went on

@@ -26,7 +26,7 @@ def each(args: list[str], action) -> int:
             action(ref)
         except MyDockerError as e:
             print(f"mydocker: {e}", file=sys.stderr)
-            code = e.exit_code if code == 0 else code
+            code = 1  # Docker's CLI: 1 when any of them failed
             continue
         print(ref)
     return code

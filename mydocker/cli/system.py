@@ -61,14 +61,17 @@ def handle_df(engine, opts, args: list[str]) -> int:
     volume_size = sum(v["Size"] for v in volumes)
     unused_volumes = sum(v["Size"] for v in volumes if not v["RefCount"])
 
+    def size(n: int) -> str:
+        return cli_images.human_size(n, 4)  # `docker system df` shows 4 digits (go-units HumanSize)
+
     def share(part: int, whole: int) -> str:
-        return f"{cli_images.human_size(part)} ({int(part * 100 / whole) if whole else 0}%)"
+        return f"{size(part)} ({part * 100 // whole}%)" if whole else size(part)  # no share of nothing
 
     rows = ["TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE",
-            f"Images\t{len(images)}\t{len(used_images)}\t{cli_images.human_size(image_size)}\t{share(unused, image_size)}",
-            f"Containers\t{len(containers)}\t{len(running)}\t{cli_images.human_size(container_size)}\t"
+            f"Images\t{len(images)}\t{len(used_images)}\t{size(image_size)}\t{share(unused, image_size)}",
+            f"Containers\t{len(containers)}\t{len(running)}\t{size(container_size)}\t"
             f"{share(container_size - sum(running), container_size)}",
-            f"Local Volumes\t{len(volumes)}\t{sum(1 for v in volumes if v['RefCount'])}\t{cli_images.human_size(volume_size)}\t"
+            f"Local Volumes\t{len(volumes)}\t{sum(1 for v in volumes if v['RefCount'])}\t{size(volume_size)}\t"
             f"{share(unused_volumes, volume_size)}",
             "Build Cache\t0\t0\t0B\t0B"]
     sys.stdout.write(table.tabwrite(rows))

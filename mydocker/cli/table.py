@@ -8,13 +8,14 @@ from mydocker.lazy import lazy_module
 gotemplate = lazy_module("mydocker.cli.gotemplate")
 
 
-def tabwrite(lines: list[str]) -> str:
-    """Align tab-separated cells as tabwriter.NewWriter(out, 10, 1, 3, ' ', 0) does; the last cell is not padded."""
+def tabwrite(lines: list[str], min_width: int = 10) -> str:
+    """Align tab-separated cells as tabwriter.NewWriter(out, min_width, 1, 3, ' ', 0) does; the last cell is
+    not padded."""
     rows = [line.split("\t") for line in lines]
     widths: dict[int, int] = {}
     for row in rows:
         for i, cell in enumerate(row[:-1]):
-            widths[i] = max(widths.get(i, 0), len(cell) + 3, 10)
+            widths[i] = max(widths.get(i, 0), len(cell) + 3, min_width)
     return "".join("".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + row[-1] + "\n"
                    for row in rows)
 

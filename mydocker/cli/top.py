@@ -16,7 +16,7 @@ command = Command("top", "Display the running processes of a container", usage="
 def handle(engine, opts, args: list[str]) -> int:
     header, lines = engine.containers.top(args[0], args[1:])
     sys.stdout.write(table.tabwrite(["\t".join(header.split())] + ["\t".join(_cells(line, len(header.split())))
-                                                             for line in lines]))
+                                                             for line in lines], min_width=20))  # as `docker top`
     return 0
 
 

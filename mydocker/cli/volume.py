@@ -68,7 +68,7 @@ def handle_create(engine, opts, args: list[str]) -> int:
 
 
 def handle_ls(engine, opts, args: list[str]) -> int:
-    volumes = engine.volumes.list(api.parse_object_filters(opts.filter, ("label", "name")))
+    volumes = engine.volumes.list(api.parse_object_filters(opts.filter, ("label", "name", "dangling", "driver")))
     if opts.quiet:
         sys.stdout.write("".join(f"{v['Name']}\n" for v in volumes))
     else:
@@ -102,7 +102,7 @@ def handle_rm(engine, opts, args: list[str]) -> int:
         except MyDockerError as e:
             print(f"mydocker: {e}", file=sys.stderr)
             failed = e
-    return failed.exit_code if failed else 0
+    return 1 if failed else 0  # Docker's CLI: 1 when any of them failed
 
 
 def handle_prune(engine, opts, args: list[str]) -> int:

@@ -18,5 +18,5 @@ def handle(engine, opts, args: list[str]) -> int:
             print(engine.containers.wait(ref), flush=True)
         except MyDockerError as e:
             print(f"mydocker: {e}", file=sys.stderr)
-            code = code or e.exit_code
+            code = 1  # Docker's CLI: 1 when any of them failed
     return code

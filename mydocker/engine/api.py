@@ -51,7 +51,11 @@ distribution = lazy_module("mydocker.engine.distribution")
 image_reference = lazy_module("mydocker.image.reference")
 engine_build = lazy_module("mydocker.engine.build")
 engine_events = lazy_module("mydocker.engine.events")
+re = lazy_module("re")
 diskusage = lazy_module("mydocker.engine.diskusage")
+build_cache = lazy_module("mydocker.engine.build_cache")
+
+DETACHED = -1  # exec's answer when the caller detached (its detach keys) and the process runs on (runtime.api's)
 
 # --- helpers the front ends share ------------------------------------------------------------------
 
@@ -94,6 +98,11 @@ def healthcheck_from_flags(cmd: str | None = None, interval: str | None = None, 
     return health.from_flags(cmd, interval, timeout, retries, start_period, disabled)
 
 
+def human_size(size: float, precision: int = 3) -> str:
+    """Docker's sizes (go-units HumanSizeWithPrecision): "6.41MB"; `precision` 4 for `system df`."""
+    return engine_inspect.human_size(size, precision)
+
+
 def parse_time(text: str) -> int:
     """An RFC 3339 time in ns since the epoch (ValueError if it is not one)."""
     return engine_logs.parse_time(text)
@@ -131,19 +140,39 @@ class ContainerEngine:
     def start(self, ref: str):
         return self._service.lifecycle.start(ref)
 
-    def attach(self, ref: str, write, stdin: int | None = None) -> None:
+    def attach(self, ref: str, write, stdin: int | None = None, detach_keys: str | None = None) -> bool:
         """The container's output from now until its next exit (one not started yet: until it has
         run) to `write(stream, data)` ("stdout"/"stderr"); the bytes read from the fd `stdin` go to its
-        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does)."""
+        input if it was created with OpenStdin (with StdinOnce, its input ends when `stdin` does).
+        Reading `detach_keys` from `stdin` (Docker's --detach-keys; ctrl-p,ctrl-q if empty) ends the
+        attach and leaves the container running: True then (InvalidArgument for bad keys)."""
+        keys = container_input.parse_detach_keys(detach_keys)
         observation = self._service.observation
         rec = observation.find(ref)
         if stdin is None or not rec.config.get("OpenStdin"):  # Docker ignores stdin then, too
-            return observation.attach(rec.id, write)
-        relay = container_input.start_relay(self._service.paths.runroot, rec.id, stdin)
-        try:
             observation.attach(rec.id, write)
+            return False
+        relays = []  # started once the output is followed: an echo of the first input is not missed
+        # Docker's: once the client's input ends, so does the attach, unless that input was the container's
+        # whole stdin (StdinOnce, no tty: its output to the end is still wanted, `echo hi | docker run -i`)
+        ends_with_input = rec.config.get("Tty") or not rec.config.get("StdinOnce")
+
+        def start_input() -> None:
+            relays.append(container_input.start_relay(self._service.paths.runroot, rec.id, stdin, keys))
+
+        def over() -> bool:
+            return bool(relays) and (relays[0].detached() or (ends_with_input and relays[0].ended()))
+
+        try:
+            observation.attach(rec.id, write, stop=over, ready=start_input)
         finally:
-            container_input.stop_relay(relay)
+            for relay in relays:
+                relay.stop()
+        return bool(relays) and relays[0].detached()
+
+    def check_detach_keys(self, keys: str | None) -> None:
+        """InvalidArgument unless `keys` are Docker's --detach-keys (a front end checks before it hijacks)."""
+        container_input.parse_detach_keys(keys)
 
     def wait(self, ref: str, condition: str = "not-running") -> int:
         """Its exit code once it is not running; `condition` as Docker's: not-running, next-exit (the
@@ -222,17 +251,43 @@ class ContainerEngine:
     def inspect(self, ref: str) -> dict:
         return self._service.observation.inspect(ref, self._engine.networks)
 
+    def brief(self, ref: str) -> dict:
+        """inspect's Id, Name, Config and State only (NotFound as inspect): what a verb checks before
+        it acts, without the network view, mounts and files the whole document reads (~1 ms)."""
+        rec = self._service.observation.find(ref)
+        return {"Id": rec.id, "Name": "/" + rec.name, "Config": rec.config, "State": engine_inspect.state_of(rec)}
+
     def list(self, opts: ListOptions | None = None) -> list:
         """Container records, newest first, as `ps` selects them."""
         return engine_filters.select(self._service.observation, opts or ListOptions())
 
-    def summaries(self, records: list, no_trunc: bool = False) -> list[dict]:
-        """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list`."""
+    def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True, sizes: bool = False) -> list[dict]:
+        """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list` (`mounts`: fill
+        {{.Mounts}} and {{.LocalVolumes}}, which read each container's config.json; `sizes`: {{.Size}},
+        which walks each container's writable layer)."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
+        attached = self.attachments(records, mounts=mounts)
+        measured = self.sizes(records) if sizes else {}
         return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now,
-                                         ports=engine_inspect.ports_text(ports.get(r.id, [])))
+                                         ports=engine_inspect.ports_text(ports.get(r.id, [])),
+                                         networks=sorted(attached[r.id][1]), mounts=attached[r.id][0],
+                                         size=measured.get(r.id))
                 for r in records]
+
+    def sizes(self, records: list) -> dict[str, tuple[int, int]]:
+        """Container id -> (bytes in its writable layer, those plus its image's): Docker's SizeRw and
+        SizeRootFs (`ps -s`)."""
+        return diskusage.container_sizes(self._engine, records)
+
+    def attachments(self, records: list, mounts: bool = True) -> dict[str, tuple[list[dict], dict[str, str]]]:
+        """Container id -> (Docker's Mounts, {network: IPv4 address}) for records from `list`: what the
+        container list shows of each (a stopped container: the network it was created on, no address)."""
+        joined = engine_inspect.joined_networks(self._engine.records.db)
+        service = self._service
+        return {r.id: (engine_inspect.container_mounts(service.container_dir(r.id)) if mounts else [],
+                       joined.get(r.id) or dict.fromkeys(engine_inspect.network_names(r, None), ""))
+                for r in records}
 
     def prune(self) -> PruneReport:
         return PruneReport(self._service.lifecycle.prune())
@@ -293,19 +348,32 @@ class ImageEngine:
         return rows
 
     def filtered(self, filters: dict[str, list[str]], all_images: bool = False) -> list[dict]:
-        """Image rows kept by Docker's image filters: reference, dangling (true/false), label (KEY or
-        KEY=VALUE, all must match). InvalidArgument for another filter or a bad value."""
-        unknown = set(filters) - {"reference", "dangling", "label"}
+        """Image rows kept by Docker's image filters: reference (a name, or a pattern with * ? [..] matched
+        against repository and repository:tag), dangling (true/false), label (KEY or KEY=VALUE, all must
+        match), before and since (created before or after that image). InvalidArgument for another filter
+        or a bad value, NotFound for a before/since image that is not here."""
+        unknown = set(filters) - set(IMAGE_FILTERS)
         if unknown:
-            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use reference, dangling or label")
-        rows = []
+            raise InvalidArgument(f"invalid filter {sorted(unknown)[0]!r}: use {', '.join(IMAGE_FILTERS)}")
+        rows, seen = [], set()
         for ref in filters.get("reference") or [None]:
-            rows += self.list(all_images=all_images, reference=ref, filters={"label": filters.get("label", [])})
+            pattern = ref is not None and any(c in ref for c in "*?[")
+            for row in self.list(all_images=all_images, reference=None if pattern else ref,
+                                 filters={"label": filters.get("label", [])}):
+                key = (row["ID"], row["Repository"], row["Tag"])
+                if key not in seen and (not pattern or _reference_matches(ref, row)):
+                    seen.add(key)
+                    rows.append(row)
         for value in filters.get("dangling", []):
             if value.lower() not in ("true", "1", "false", "0"):
                 raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
             dangling = value.lower() in ("true", "1")  # untagged (an intermediate one only with all)
             rows = [r for r in rows if (r["Repository"] == "<none>") == dangling]
+        for key, newer in (("before", False), ("since", True)):
+            for name in filters.get(key, []):
+                mark = parse_time(self._service.inspect(name)["Created"])
+                rows = [r for r in rows if (parse_time(r["Created"]) > mark) == newer
+                        and parse_time(r["Created"]) != mark]
         return rows
 
     def inspect(self, name: str) -> dict:
@@ -322,6 +390,10 @@ class ImageEngine:
 
     def prune(self, all_images: bool = False) -> list[str]:
         return self._service.prune(all_images=all_images)
+
+    def prune_build_cache(self) -> list[str]:
+        """Forget the build cache's steps (`builder prune`); the keys forgotten."""
+        return build_cache.BuildCache(self._engine.records, self._service.store).forget_all()
 
     def prune_report(self, all_images: bool = False) -> PruneReport:
         """prune's lines and the bytes of the blobs it deleted."""
@@ -495,11 +567,29 @@ class EngineAPI:
     """The front ends' handle on one engine root."""
 
     def __init__(self, engine) -> None:
+        self._engine = engine
         self.containers = ContainerEngine(engine)
         self.images = ImageEngine(engine)
         self.networks = NetworkEngine(engine)
         self.volumes = VolumeEngine(engine)
         self.system = SystemEngine(engine)
+
+    def open_records(self) -> None:
+        """Open the records database now (a forked worker's first statement took 2-3 ms here): what
+        a front end's worker forked ahead of its request does while it waits."""
+        self._engine.records  # noqa: B018 - opened on first access
+
+
+IMAGE_FILTERS = ("reference", "dangling", "label", "before", "since")
+
+
+def _reference_matches(pattern: str, row: dict) -> bool:
+    """Docker's reference=PATTERN: a shell pattern (no * across a /) on repository:tag or repository."""
+    if row["Repository"] == "<none>":
+        return False
+    regex = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else c if c in "[]!-" else re.escape(c)
+                    for c in pattern).replace("[!", "[^")
+    return any(re.fullmatch(regex, text) for text in (f"{row['Repository']}:{row['Tag']}", row["Repository"]))
 
 
 def _any_in(value: str, wanted: list[str] | None) -> bool:
@@ -522,18 +612,40 @@ def _required(streams: Streams | None, verb: str) -> Streams:
     return streams
 
 
+# What the container verbs load lazily on first use: `docker run` (create, attach, start, wait),
+# `docker ps`, exec, stop, rm and version through the API service load them in every worker otherwise
+# (each connection is a new fork: ~30 modules for create, ~14 for start, ~13 for attach, ~25 for exec).
+_PRELOAD = (
+    "mydocker.engine.containers", "mydocker.engine.filters", "mydocker.engine.inspect", "mydocker.engine.logs",
+    "mydocker.engine.bundle_config", "mydocker.engine.events", "mydocker.engine.images", "mydocker.engine.names",
+    "mydocker.engine.network_files", "mydocker.engine.network_schema", "mydocker.engine.network_store",
+    "mydocker.engine.networks", "mydocker.engine.resources", "mydocker.engine.security", "mydocker.engine.units",
+    "mydocker.engine.users", "mydocker.engine.volumes", "mydocker.engine.monitor_client", "mydocker.engine.container_input",
+    "mydocker.image.reference", "mydocker.image.snapshot", "mydocker.image.store",
+    "mydocker.linux.fs", "mydocker.linux.inotify", "mydocker.linux.syscalls",
+    "mydocker.network.driver", "mydocker.network.etcfiles",
+    "mydocker.runtime.api", "mydocker.runtime.caps", "mydocker.runtime.paths", "mydocker.runtime.state_file",
+    "mydocker.runtime.state_view", "fcntl",
+    # docker exec (~10 ms of imports), stop, rm, version
+    "mydocker.engine.container_exec", "mydocker.runtime.exec", "mydocker.runtime.foreground", "mydocker.runtime.kill",
+    "mydocker.runtime.delete", "mydocker.runtime.seccomp_table", "mydocker.network.netns", "mydocker.engine.userns",
+    "platform", "secrets",
+)
+
+
 def preload() -> None:
     """Import the container services' modules (no file, database or thread is opened): a front end
     that forks a worker per request (the API service) pays for them once, before its forks."""
-    import mydocker.engine.containers  # noqa: F401
-    import mydocker.engine.filters  # noqa: F401
-    import mydocker.engine.inspect  # noqa: F401
-    import mydocker.engine.logs  # noqa: F401
+    import importlib
+    for name in _PRELOAD:
+        importlib.import_module(name)
 
 
-def open_engine(root: str, runroot: str, cluster_store: str = "") -> EngineAPI:
-    """The engine at `root` (state) and `runroot` (runtime state). `cluster_store`: etcd://host:port
-    of overlay networks, seen by the processes the engine starts (monitor, overlay agent) too."""
+def open_engine(root: str | None = None, runroot: str | None = None, cluster_store: str = "") -> EngineAPI:
+    """The engine at `root` (state) and `runroot` (runtime state), each by default root's or, for an
+    ordinary user, its own (engine/rootless.py: the process joins the user's namespaces here, so call
+    it before starting a thread). `cluster_store`: etcd://host:port of overlay networks, seen by the
+    processes the engine starts (monitor, overlay agent) too."""
     if cluster_store:
         os.environ["MYDOCKER_CLUSTER_STORE"] = cluster_store
-    return EngineAPI(engine_engine.Engine(root=root, runroot=runroot))
+    return EngineAPI(engine_engine.Engine(root=root or None, runroot=runroot or None))

@@ -49,3 +49,11 @@ class BuildCache:
     def remember(self, key: str, manifest: str) -> None:
         with self.records.transaction():
             self.db.execute("INSERT OR REPLACE INTO build_cache VALUES (?,?)", (key, manifest))
+
+    def forget_all(self) -> list[str]:
+        """Forget every step (`docker builder prune`): the next builds run them again. The images
+        the steps made stay: they are images (`image prune` removes the unused ones)."""
+        with self.records.transaction():
+            keys = [row[0] for row in self.db.execute("SELECT key FROM build_cache").fetchall()]
+            self.db.execute("DELETE FROM build_cache")
+        return keys

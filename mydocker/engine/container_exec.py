@@ -13,7 +13,7 @@ import os
 from mydocker import jsonio
 from mydocker.engine.container_paths import ContainerPaths
 from mydocker.engine.observation import Observation
-from mydocker.errors import Conflict, InvalidArgument, NotFound
+from mydocker.errors import Conflict, InvalidArgument, MyDockerError, NotFound
 from mydocker.lazy import lazy_module
 
 runtime = lazy_module("mydocker.runtime.api")
@@ -22,6 +22,7 @@ secrets = lazy_module("secrets")
 options = lazy_module("mydocker.engine.options")
 tty = lazy_module("mydocker.linux.tty")
 users = lazy_module("mydocker.engine.users")
+container_input = lazy_module("mydocker.engine.container_input")
 
 EXECS = "execs"  # under the run root: <exec id>.json
 
@@ -78,10 +79,17 @@ class ContainerExec:
             if proc.console_fd is not None:
                 os.close(proc.console_fd)
             return 0
+        # a tty exec the caller may detach from (Docker's detach keys), leaving it running
+        scanner = container_input.DetachScanner(container_input.parse_detach_keys(opts.detach_keys)) \
+            if proc.console_fd is not None and stdin is not None and streams.on_detach is not None else None
         try:
             return runtime.run_foreground(proc.pid, proc.console_fd, stdin=stdin, stdout=streams.stdout,
                                           raw=streams.raw, terminal=terminal, sig_proxy=streams.sig_proxy,
-                                          resize=streams.resize, tee=write if pipes else None, pipes=pipes or None)
+                                          resize=streams.resize, tee=write if pipes else None, pipes=pipes or None,
+                                          # a socket's end is the client leaving, not a ^D typed (Docker's)
+                                          eof_as_ctrl_d=scanner is None or terminal is not None,
+                                          detach=scanner.feed if scanner else None,
+                                          on_detach=streams.on_detach if scanner else None)
         finally:
             for r, _, _ in pipes:
                 os.close(r)
@@ -137,6 +145,7 @@ class ContainerExec:
         if rec.status != "running":
             raise Conflict(f"container {rec.id} is not running")
         self._process(rec.id, opts)  # a bad user, workdir or env fails here, not at start
+        container_input.parse_detach_keys(opts.detach_keys)  # and bad detach keys
         self._prune()
         exec_id = secrets.token_hex(32)
         self._save({"ID": exec_id, "ContainerID": rec.id, "Options": _options_doc(opts), "Running": False,
@@ -164,7 +173,8 @@ class ContainerExec:
         o = doc["Options"]
         running = doc["Running"] and doc["Pid"] > 0 and runtime.process_start_time(doc["Pid"]) == doc["PidStart"]
         return {"ID": doc["ID"], "ContainerID": doc["ContainerID"], "Running": running, "ExitCode": doc["ExitCode"],
-                "Pid": doc["Pid"], "CanRemove": False, "DetachKeys": "", "OpenStdin": o["interactive"],
+                "Pid": doc["Pid"], "CanRemove": False, "DetachKeys": o.get("detach_keys") or "",
+                "OpenStdin": o["interactive"],
                 "OpenStdout": True, "OpenStderr": True,
                 "ProcessConfig": {"tty": o["tty"], "entrypoint": o["command"][0], "arguments": o["command"][1:],
                                   "privileged": False, "user": o["user"] or ""}}
@@ -183,12 +193,17 @@ class ContainerExec:
             self._save(doc)
 
         code = None
+        failed = 126  # dockerd's code for an exec that could not start
         try:
             code = self.exec(doc["ContainerID"], opts, streams, write=write, started=started)
             return code
+        except MyDockerError as e:
+            if e.exit_code in (126, 127):  # as `mydocker exec` (and `run`) say: 127 for a command not found
+                failed = e.exit_code
+            raise
         finally:
             if not detach:
-                doc.update(Running=False, ExitCode=126 if code is None and not doc["Pid"] else code)
+                doc.update(Running=False, ExitCode=failed if code is None and not doc["Pid"] else code)
                 self._save(doc)
 
     def resize(self, exec_id: str, rows: int, cols: int) -> None:
@@ -217,4 +232,4 @@ class ContainerExec:
 def _options_doc(opts) -> dict:
     return {"command": list(opts.command), "env": list(opts.env), "user": opts.user, "workdir": opts.workdir,
             "tty": opts.tty, "interactive": opts.interactive,
-            "console_size": list(opts.console_size) if opts.console_size else None}
+            "console_size": list(opts.console_size) if opts.console_size else None, "detach_keys": opts.detach_keys}

@@ -4,6 +4,8 @@ runtime state under the run root."""
 from __future__ import annotations
 
 import os
+
+from mydocker import jsonio
 from mydocker.lazy import lazy_module
 
 logs = lazy_module("mydocker.engine.logs")
@@ -25,8 +27,19 @@ class ContainerPaths:
     def runroot(self) -> str:
         return os.path.dirname(self.runtime_root)
 
+    @property
+    def volumes_dir(self) -> str:
+        return os.path.join(self.root, "volumes")
+
     def container_dir(self, container_id: str) -> str:
         return os.path.join(self.containers_dir, container_id)
+
+    def spec_mounts(self, container_id: str) -> list[dict]:
+        """The mounts of the container's config.json ([] once it is gone)."""
+        try:
+            return jsonio.load_file(os.path.join(self.container_dir(container_id), "config.json")).get("mounts") or []
+        except (OSError, ValueError):
+            return []
 
     def log_path(self, container_id: str) -> str:
         return logs.log_path(self.container_dir(container_id), container_id)

@@ -43,6 +43,9 @@ userns = lazy_module("mydocker.engine.userns")
 fs = lazy_module("mydocker.linux.fs")
 logs = lazy_module("mydocker.engine.logs")
 shift = lazy_module("mydocker.image.shift")
+copy_mounts = lazy_module("mydocker.engine.copy_mounts")
+container_input = lazy_module("mydocker.engine.container_input")
+engine_inspect = lazy_module("mydocker.engine.inspect")
 
 
 def one_at_a_time(method):
@@ -60,9 +63,12 @@ def one_at_a_time(method):
 
 
 class ContainerService:
-    def __init__(self, records: Records, images, networks, containers_dir: str, runtime_root: str) -> None:
-        """images, networks: the services, or functions making them (stop, rm, ps never need images)."""
+    def __init__(self, records: Records, images, networks, containers_dir: str, runtime_root: str,
+                 rootless=None) -> None:
+        """images, networks: the services, or functions making them (stop, rm, ps never need images).
+        rootless: engine/rootless.Rootless when an ordinary user runs the engine."""
         self.records = records
+        self.rootless = rootless
         self._images = images
         self._networks = networks
         self.paths = ContainerPaths(containers_dir, runtime_root)
@@ -128,10 +134,16 @@ class ContainerService:
                     os.close(fd)  # the container holds the write ends: EOF when it is gone
             console = init.console_fd
             self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
+            events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, record.id, config["mounts"], "mount")
             events.container(self.paths.runroot, record, "start")
+            # -it: the caller may detach (Docker's detach keys), leaving it running (streams.on_detach)
+            scanner = container_input.DetachScanner(container_input.parse_detach_keys(opts.detach_keys)) \
+                if console is not None and stdin is not None and streams.on_detach is not None else None
             code = runtime.run_foreground(init.pid, console, start_it, stdin=stdin, stdout=streams.stdout,
                                           raw=streams.raw, terminal=streams.terminal, sig_proxy=streams.sig_proxy,
-                                          resize=streams.resize, tee=log.feed if log else None, pipes=pipes)
+                                          resize=streams.resize, tee=log.feed if log else None, pipes=pipes,
+                                          detach=scanner.feed if scanner else None,
+                                          on_detach=streams.on_detach if scanner else None)
             # Docker's State.OOMKilled: the OOM killer killed one of its processes in this run (read
             # before teardown removes the cgroup). It ended the container only if its main process died
             # of that SIGKILL (or passed a killed child's 137 on as its own exit code).
@@ -139,6 +151,7 @@ class ContainerService:
             self.records.update_container(record.id, unless_status=("removing",), status="exited", exit_code=code,
                                           finished_at=now(), pid=0, oom_killed=oom)
             events.container(self.paths.runroot, record, "die", exitCode=code)
+            events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, record.id, config["mounts"], "unmount")
             # an `rm -f` that killed it records nothing of it, and removes it
             return RunReport(record.id, code, oom, oom and code == 137, _memory_limit(config))
         finally:
@@ -163,6 +176,8 @@ class ContainerService:
         whose own process removes it when it exits."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
+        if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
+            self.rootless.check_options(opts)
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
         host = engine_lifecycle.host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(), name=names.check_name(opts.name) if opts.name else names.generate_name(),
@@ -192,10 +207,12 @@ class ContainerService:
             config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12],
                                               container_id=record.id)
             security.apply_security(config, opts.security or security.SecurityOptions())
+            if self.rootless is not None:
+                self.rootless.adjust_spec(config)
             if remap:  # made and pinned before the netns, which must belong to it (its own sysfs)
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config,
-                                                      rootfs)
+                                                      rootfs, self.paths.runroot)
             self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
                                     engine_lifecycle.exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
@@ -237,7 +254,8 @@ class ContainerService:
         directory = self.container_dir(container_id)
         snapshot.release(directory)
         if remove:
-            volumes.release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes)
+            volumes.release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes,
+                                      runroot=self.paths.runroot)
             userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
             fs.remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
             gone = self.records.get_container(container_id)
@@ -329,6 +347,7 @@ class _RootfsFd:
         self.service, self.rec = service, rec
         self.lock = None
         self.mounted = False
+        self.binds: list[str] = []  # copy_mounts' mounts, for a stopped container
         self.fd = -1
 
     def __enter__(self) -> int:
@@ -341,19 +360,25 @@ class _RootfsFd:
             if fd >= 0:
                 self.fd = fd
                 return fd
-        if not os.path.ismount(rootfs) and snapshot.driver_of(directory) != "vfs":
-            self.lock = self.service.paths.container_lock(self.rec.id)
-            self.lock.acquire()
-            try:
-                if not os.path.ismount(rootfs):  # still stopped now that a start waits for us
-                    lowers = self.service.images.layer_dirs(self.rec.image_id)
-                    snapshot.prepare(lowers, directory)
-                    self.mounted = True
-            except BaseException:
-                self.lock.release()
-                raise
+        self.lock = self.service.paths.container_lock(self.rec.id)  # not running: a start waits for the copy
+        self.lock.acquire()
+        fresh = self.service.records.get_container(self.rec.id)
+        if fresh is not None and fresh.status in ("running", "paused") and fresh.pid:  # started meanwhile
+            self.lock.release()
+            self.lock, self.rec = None, fresh
+            return self.__enter__()
+        try:
+            if not os.path.ismount(rootfs) and snapshot.driver_of(directory) != "vfs":
+                lowers = self.service.images.layer_dirs(self.rec.image_id)
+                snapshot.prepare(lowers, directory)
+                self.mounted = True
+        except BaseException:
+            self.lock.release()
+            raise
         try:
             self.fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            # its binds and volumes too, as Docker mounts them for a copy
+            self.binds = copy_mounts.mount_all(self.fd, engine_inspect.container_mounts(directory))
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -382,6 +407,7 @@ class _RootfsFd:
             os.close(pidfd)
 
     def __exit__(self, *exc) -> bool:
+        copy_mounts.unmount_all(self.binds)
         if self.fd >= 0:
             os.close(self.fd)
         if self.mounted:

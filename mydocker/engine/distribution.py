@@ -55,6 +55,7 @@ class Distribution:
             self.images.sweep(e.blobs, e.diff_ids)
             raise
         self.images.register(pulled.manifest_digest, [canonical])   # the tag, written last
+        self.images.event("pull", pulled.manifest_digest, name=ref.familiar_repository, actor=ref.familiar)
         if progress:
             fresh = before != pulled.manifest_digest
             progress("", f"Status: {'Downloaded newer image' if fresh else 'Image is up to date'} for "
@@ -67,8 +68,11 @@ class Distribution:
         manifest = self.records.image_for(str(ref))
         if manifest is None:
             raise NotFound(f"image {ref.familiar} not found locally: tag an image with that name before pushing it")
-        return registry_push.push(self.store, ref, manifest, tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
-                                  progress=progress, chunk_size=chunk_size or registry_push.CHUNK_SIZE, credentials=credentials)
+        digest = registry_push.push(self.store, ref, manifest, tls_verify=tls_verify,
+                                    insecure_registries=self.insecure_registries(), progress=progress,
+                                    chunk_size=chunk_size or registry_push.CHUNK_SIZE, credentials=credentials)
+        self.images.event("push", manifest, name=ref.familiar_repository, actor=ref.familiar)
+        return digest
 
     def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
         """Check the credentials against the registry, then store them (unless not `store`: the API's

@@ -17,6 +17,7 @@ engine_networks = lazy_module("mydocker.engine.networks")
 engine_volumes = lazy_module("mydocker.engine.volumes")
 engine_containers = lazy_module("mydocker.engine.containers")
 snapshot = lazy_module("mydocker.image.snapshot")
+rootless = lazy_module("mydocker.engine.rootless")  # an ordinary user's engine only
 
 DEFAULT_ROOT = "/var/lib/mydocker"
 DEFAULT_RUNROOT = "/run/mydocker"
@@ -28,12 +29,20 @@ VERSION = "0.1.0"
 # lower layers with the mounter's credentials).
 PRIVATE_DIRS = ("image", "containers", "volumes")
 RECORDS = "mydocker.db"
+ROOTLESS_ENV = "_MYDOCKER_ROOTLESS"  # rootless.ENV: set in the processes a rootless engine starts
 
 
 class Engine:
-    def __init__(self, root: str = DEFAULT_ROOT, runroot: str = DEFAULT_RUNROOT) -> None:
-        self.root = os.path.abspath(root)
-        self.runroot = os.path.abspath(runroot)
+    def __init__(self, root: str | None = None, runroot: str | None = None) -> None:
+        # An ordinary user (or a process its engine started): what differs is decided once, here
+        # (engine/rootless.py joins the user's namespaces; `self.rootless` records the choices).
+        self.rootless = None
+        if os.geteuid() != 0 or ROOTLESS_ENV in os.environ:
+            self.rootless = rootless.enter(root, runroot)
+            if self.rootless is not None:
+                root, runroot = self.rootless.root, self.rootless.runroot
+        self.root = os.path.abspath(root or DEFAULT_ROOT)
+        self.runroot = os.path.abspath(runroot or DEFAULT_RUNROOT)
         make_private(self.root)
 
     @lazy
@@ -43,20 +52,22 @@ class Engine:
     @lazy
     def images(self):
         store = image_store.ImageStore(os.path.join(self.root, "image"))
-        return engine_images.ImageService(self.records, store)
+        return engine_images.ImageService(self.records, store, self.runroot)
 
     @lazy
     def networks(self):
-        return engine_networks.NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT)
+        return engine_networks.NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT,
+                                              usermode=self.rootless is not None and self.rootless.network == "usermode")
 
     @lazy
     def volumes(self):
-        return engine_volumes.VolumeService(self.records, self.root)
+        return engine_volumes.VolumeService(self.records, self.root, self.runroot)
 
     @lazy
     def containers(self):
         return engine_containers.ContainerService(self.records, lambda: self.images, lambda: self.networks,
-                                                  os.path.join(self.root, "containers"), os.path.join(self.runroot, "runtime"))
+                                                  os.path.join(self.root, "containers"), os.path.join(self.runroot, "runtime"),
+                                                  rootless=self.rootless)
 
     def info(self) -> dict:
         """Docker's /info fields."""
@@ -75,7 +86,9 @@ class Engine:
             "OperatingSystem": _os_name(),
             "Architecture": os.uname().machine,
             "NCPU": os.cpu_count(),
-            **self.networks.info(),  # IPv4Forwarding (containers' traffic needs it), firewall table, bridge
+            # rootless: the id mapping, no cgroups, the user-mode network; else IPv4Forwarding
+            # (containers' traffic needs it), firewall table, bridge
+            **(self.rootless.info() if self.rootless is not None else self.networks.info()),
         }
 
     def list_networks(self) -> tuple[list, list[str]]:
@@ -85,7 +98,7 @@ class Engine:
             self.networks.join_cluster_networks()
         except StoreUnavailable as e:
             warnings.append(str(e))
-        return self.networks.networks(), warnings
+        return self.networks.listed(), warnings
 
     def reconcile_networks(self) -> dict:
         """The host's bridges and rules rebuilt from the records; endpoints of containers gone detached."""

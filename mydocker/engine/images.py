@@ -34,6 +34,7 @@ sc = lazy_module("mydocker.linux.syscalls")
 shutil = lazy_module("shutil")
 tarfile = lazy_module("tarfile")
 distribution = lazy_module("mydocker.engine.distribution")
+events = lazy_module("mydocker.engine.events")
 
 BUSYBOX = "docker.io/library/busybox:latest"
 _SCHEMA = """
@@ -56,9 +57,10 @@ class Image:
 
 
 class ImageService:
-    def __init__(self, records: Records, store: ImageStore) -> None:
+    def __init__(self, records: Records, store: ImageStore, runroot: str = "") -> None:
         self.records = records
         self.store = store
+        self.runroot = runroot  # where the event log is ("": no events, as for a throwaway service)
         self.db = records.db
         self.db.execute(_SCHEMA)
         self.reclaimed = 0  # bytes of the blobs this service deleted (prune's SpaceReclaimed)
@@ -238,7 +240,21 @@ class ImageService:
         if reference.parse(target).digest:
             raise InvalidArgument(f"cannot tag with a digest ({target}): give repository[:tag]")
         self.register(manifest, [canonical])
+        self.event("tag", manifest, name=reference.parse(canonical).familiar)
         return canonical
+
+    def event(self, action: str, manifest: str, name: str | None = None, actor: str | None = None) -> None:
+        """Docker's image event (engine/events.py) about the image `manifest`: its id is the actor and
+        the name unless told otherwise; its labels go with it while it exists."""
+        if not self.runroot:
+            return
+        try:
+            image_id = self.store.read_json(manifest)["config"]["digest"]
+            labels = self.labels_of(image_id)
+        except (NotFound, OSError, KeyError, ValueError):  # deleted already: the id recorded is all there is
+            row = self.db.execute("SELECT config FROM images WHERE manifest=?", (manifest,)).fetchone()
+            image_id, labels = row[0] if row else manifest, {}
+        events.image(self.runroot, action, actor or image_id, name or image_id, labels)
 
     def remove(self, name: str, force: bool = False) -> list[str]:
         """Untag `name`; delete the image when no tag is left. Returns Docker's Untagged/Deleted lines."""
@@ -258,8 +274,14 @@ class ImageService:
             for tag in untag:
                 self.db.execute("DELETE FROM image_tags WHERE name=?", (tag,))
         lines += [f"Untagged: {n}" for n in self._familiar(untag)]
+        for _tag in untag:
+            self.event("untag", manifest)
         if not self._tags_of(manifest) and not users:
+            image_id = self.db.execute("SELECT config FROM images WHERE manifest=?", (manifest,)).fetchone()
             lines += self._delete(manifest)
+            if self.runroot:
+                events.image(self.runroot, "delete", image_id[0] if image_id else manifest,
+                             image_id[0] if image_id else manifest)
         self._sync_index()
         return lines
 
@@ -397,6 +419,8 @@ class ImageService:
         layers.append({"mediaType": image_store.MEDIA_LAYER, "digest": layer_digest, "size": layer_size})
         digest, _size = self.store.put_image(config, layers)
         self.register(digest, [canonical] if canonical else [], created)
+        if canonical:
+            self.event("tag", digest, name=reference.parse(canonical).familiar)
         return self.store.read_json(digest)["config"]["digest"]
 
     def write_upper_layer(self, upper: str) -> tuple[str, int]:
@@ -436,7 +460,10 @@ class ImageService:
         except BaseException:
             self.sweep([digest], [digest])
             raise
-        return self._derive(None, None, digest, size, name, changes, message, "", "mydocker import")
+        image_id = self._derive(None, None, digest, size, name, changes, message, "", "mydocker import")
+        row = self.db.execute("SELECT manifest FROM images WHERE config=?", (image_id,)).fetchone()
+        self.event("import", row[0] if row else image_id)
+        return image_id
 
     def save(self, names: list[str], out, fmt: str = "docker") -> None:
         images: dict[str, list[str]] = {}
@@ -446,6 +473,8 @@ class ImageService:
             if canonical:
                 images[manifest].append(canonical)
         archive.save(self.store, list(images.items()), out, fmt)
+        for manifest in images:
+            self.event("save", manifest)
 
     def load(self, stream) -> list[str]:
         """Load an archive; return Docker's "Loaded image: ..." lines."""
@@ -456,6 +485,7 @@ class ImageService:
             self.register(digest, names)
             config_digest = self.store.read_json(digest)["config"]["digest"]
             lines += [f"Loaded image: {n}" for n in self._familiar(names)] or [f"Loaded image ID: {config_digest}"]
+            self.event("load", digest)
         return lines
 
     def import_dir(self, directory: str, name: str | None, changes: list[str], message: str = "") -> str:

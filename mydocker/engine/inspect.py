@@ -50,6 +50,9 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
     host = {"Binds": None, "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "none",
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": False}
     host.update(rec.host_config)
+    # Docker's HostConfig.Links: the default bridge's legacy links, which mydocker does not make (a user
+    # network's --link is its endpoint's Links, in NetworkSettings.Networks)
+    host["Links"] = None
     network = network or {}
     for key in ("NetworkMode", "PortBindings"):
         if key in network:
@@ -108,6 +111,11 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
 _ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 
 
+def container_mounts(container_dir: str) -> list[dict]:
+    """Docker's Mounts of the container in `container_dir` (<root>/containers/<id>), from its config.json."""
+    return _mounts(_spec(container_dir).get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
+
+
 def _mounts(spec_mounts: list[dict], root: str) -> list[dict]:
     """Docker's Mounts: the user's binds and volumes (named and anonymous), not the engine's own files."""
     volumes = os.path.join(root, "volumes") + os.sep
@@ -144,9 +152,12 @@ def _endpoint(network_id: str = "", ip: str = "", prefix: int = 0, gateway: str 
             "DNSNames": dns_names}
 
 
-def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str) -> dict:
+def network_settings(mode: str, sandbox, endpoints: list, networks: dict, container_id: str,
+                     settings=None) -> dict:
     """Docker's NetworkSettings: one entry per network joined (addresses while it runs); the
-    top-level address fields are the default bridge network's, as in Docker (empty on others)."""
+    top-level address fields are the default bridge network's, as in Docker (empty on others).
+    `settings` (network_schema.SandboxSettings): its --link aliases ("name:alias", on its own network)
+    and, while it is stopped, the networks `network connect` added."""
     ports: dict[str, list] = {}
     joined = {}
     for ep in endpoints:
@@ -159,6 +170,10 @@ def network_settings(mode: str, sandbox, endpoints: list, networks: dict, contai
             ports.setdefault(f"{cport}/{proto}", []).append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
     if not joined and not mode.startswith("container:"):  # stopped, or none/host: the network it belongs to
         joined[mode] = _endpoint(networks[mode].id if mode in networks else "")
+        for name, _ip, aliases in settings.connected if settings is not None else ():
+            joined[name] = _endpoint(networks[name].id if name in networks else "", aliases=aliases)
+    if settings is not None and settings.links and mode in joined:
+        joined[mode]["Links"] = [f"{name}:{alias}" for name, alias in settings.links]
     default = joined.get(network_schema.DEFAULT_NETWORK) or _endpoint()
     return {"Bridge": "", "SandboxID": container_id if sandbox else "", "HairpinMode": False,
             "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
@@ -183,6 +198,31 @@ def published_ports(db) -> dict[str, list]:
     return out
 
 
+def joined_networks(db) -> dict[str, dict[str, str]]:
+    """Container id -> {network: its IPv4 address} for the endpoints it has now (read as published_ports is)."""
+    try:
+        rows = db.execute("SELECT container, network, ip FROM endpoints").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for container, network, ip in rows:
+        out.setdefault(container, {})[network] = ip
+    return out
+
+
+def network_names(rec: ContainerRecord, joined: dict[str, str] | None) -> list[str]:
+    """The networks ps names: those joined now, else (stopped) the one it was created on, as inspect."""
+    if joined:
+        return sorted(joined)
+    mode = rec.host_config.get("NetworkMode") or "bridge"
+    return [] if mode.startswith("container:") else [mode]
+
+
+def _ellipsis(text: str, width: int) -> str:
+    """The docker CLI's formatter.Ellipsis."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def ports_text(ports: list) -> str:
     """ps's PORTS: "0.0.0.0:8080->80/tcp, ..." for what the container publishes now."""
     entries = sorted((cport, proto, host_ip or "0.0.0.0", host_port) for proto, host_ip, host_port, cport in ports)
@@ -202,6 +242,15 @@ def _driver(container_dir: str) -> str:
 
 
 # --- ps -----------------------------------------------------------------------------------------
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units' HumanSizeWithPrecision (decimal units): Docker's images and ps use 3 digits, system df 4."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.{precision}g}{unit}"
+        size /= 1000
+    return f"{size:.{precision}g}TB"
+
 
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration, which Docker's ps uses."""
@@ -258,8 +307,13 @@ def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     return "Created"
 
 
-def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "") -> dict:
-    """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them."""
+def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = None, ports: str = "",
+              networks: list[str] | None = None, mounts: list[dict] | None = None,
+              size: tuple[int, int] | None = None) -> dict:
+    """The names `ps --format` offers ({{.ID}}, {{.Names}}, ...), as Docker fills them (the docker CLI's
+    formatter: networks sorted, mounts by volume name or source, ellipsized to 15 unless no_trunc;
+    `size`: (writable layer, with the image's) bytes, for {{.Size}})."""
+    mounts = mounts or []
     now = time.time() if now is None else now
     command = " ".join(command_line(rec))
     if not no_trunc and len(command) > 20:
@@ -274,13 +328,19 @@ def ps_fields(rec: ContainerRecord, no_trunc: bool = False, now: float | None = 
         "Ports": ports,
         "State": rec.status,
         "Status": status_text(rec, now),
-        "Size": "0B",
+        "Size": _size_text(*(size or (0, 0))),
         "Names": rec.name,
         "Labels": ",".join(f"{k}={v}" for k, v in labels.items()),
-        "Mounts": "",
-        "Networks": rec.host_config.get("NetworkMode", "bridge"),
-        "LocalVolumes": "0",
+        "Mounts": ",".join(m.get("Name") or m["Source"] if no_trunc else _ellipsis(m.get("Name") or m["Source"], 15)
+                           for m in mounts),
+        "Networks": ",".join(networks if networks is not None else network_names(rec, None)),
+        "LocalVolumes": str(sum(m.get("Driver") == "local" for m in mounts)),
     }
+
+
+def _size_text(size_rw: int, size_root_fs: int) -> str:
+    text = human_size(size_rw)
+    return f"{text} (virtual {human_size(size_root_fs)})" if size_root_fs > 0 else text
 
 
 def _created_at(stamp: str) -> str:

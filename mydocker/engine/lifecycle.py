@@ -219,6 +219,8 @@ class Lifecycle:
                                                      health=health.starting() if health.active(rec.config) else {})
             now_rec = self.records.get_container(container_id)
             if recorded and now_rec is not None:
+                events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, container_id, config["mounts"],
+                                     "mount")
                 events.container(self.paths.runroot, now_rec, "start")
             if not recorded or now_rec is None:  # `rm -f` came while we started: finish its job
                 self.teardown(container_id, remove=True)
@@ -270,11 +272,13 @@ class Lifecycle:
             or (name == "on-failure" and code != 0 and (not limit or rec.restart_count < limit)))
         error = ""
         remove = bool(rec.host_config.get("AutoRemove")) and not restart
-        if remove:  # the record goes with the teardown: say the exit first (`wait --condition removed` reads it,
-            # or, if the record was gone before it looked, the die event; Docker's order: die, then destroy)
+        mounts = self.paths.spec_mounts(container_id)  # its volumes' unmount events; --rm removes the file
+        if remove:  # the record goes with the teardown: say the exit first (`wait --condition removed` reads it)
             self.records.update_container(container_id, unless_status=("removing",), status="removing",
                                           exit_code=code, finished_at=now(), pid=0, oom_killed=oom)
-            events.container(self.paths.runroot, rec, "die", exitCode=code)
+            # and tell it before the teardown, as Docker's die comes before its destroy: a waiter that
+            # finds the record gone reads the exit code from this event
+            self._told_exit(rec, code, mounts)
         try:
             self.teardown(container_id, remove=remove)
         except BaseException as exc:
@@ -285,8 +289,13 @@ class Lifecycle:
                                           status="restarting" if restart else "exited", exit_code=code, finished_at=now(), pid=0, oom_killed=oom, error=error,
                                           restart_count=rec.restart_count + (1 if restart else 0))
             if not remove:
-                events.container(self.paths.runroot, rec, "die", exitCode=code)
+                self._told_exit(rec, code, mounts)
         return restart
+
+    def _told_exit(self, rec: ContainerRecord, code: int, mounts: list[dict]) -> None:
+        """The events of a container's exit: its die, its volumes' unmount."""
+        events.container(self.paths.runroot, rec, "die", exitCode=code)
+        events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, rec.id, mounts, "unmount")
 
     # verbs
 
@@ -301,7 +310,14 @@ class Lifecycle:
         if rec.status != "created" or rec.started_at:  # a created one is set up as launch needs it: keep it
             self.teardown(rec.id, remove=False)
         self.records.update_container(rec.id, manually_stopped=False)
-        self.launch_via_monitor(rec.id)
+        try:
+            self.launch_via_monitor(rec.id)
+        except BaseException:
+            # Docker removes an AutoRemove container whose start failed: the docker CLI's `run --rm`
+            # waits for that removal (wait?condition=removed) and hung forever without it
+            if rec.host_config.get("AutoRemove"):
+                self.teardown(rec.id, remove=True)
+            raise
         return rec
 
     def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> ContainerRecord:
@@ -341,23 +357,25 @@ class Lifecycle:
             return self._wait_not_running(ref)
         since = time.time_ns()
         rec = self.observation.find(ref)
-        # seen: an exit of its, recorded (one from before the call counts for "removed")
-        before, code, seen = rec.finished_at, rec.exit_code, rec.status in ("exited", "dead")
+        before, code, seen = rec.finished_at, rec.exit_code, False
+        # every change of state appends to the events log (start, die, destroy): woken by those appends,
+        # the waiter answers when the change happens; the timeouts only bound a missed wake-up
+        changes = self.observation.changes()
         while True:
             if rec.status in ("running", "paused"):
                 self.observation.wait_gone(rec, 1.0)  # then the monitor records the exit in moments
             fresh = self.records.get_container(rec.id)
-            if fresh is None:  # removed (its exit was recorded with status "removing" first)
-                if not seen:  # ... and removed before we read that record: its "die" event says it
-                    logged = events.exit_code_since(self.paths.runroot, rec.id, since)
-                    code = logged if logged is not None else code
+            if fresh is None:  # removed; an exit not seen here was told by its die event
+                if not seen:
+                    told = events.exit_code(self.paths.runroot, rec.id, since)
+                    code = told if told is not None else code
                 return code if code is not None else UNKNOWN_EXIT
             rec = self.observation.observe(fresh)
             if rec.finished_at != before and rec.status in ("exited", "removing", "dead"):
                 code, seen = rec.exit_code, True
                 if condition == "next-exit":
                     return code if code is not None else UNKNOWN_EXIT
-            time.sleep(0.002 if rec.status in ("running", "removing") else 0.02)
+            changes.wait(0.002 if rec.status == "running" else 0.1)
 
     def _wait_not_running(self, ref: str) -> int:
         rec = self.observation.find(ref)
@@ -386,7 +404,7 @@ class Lifecycle:
             self.observation.wait_gone(rec, 10)
             # its monitor records nothing of a container being removed: its end is told here
             events.container(self.paths.runroot, rec, "kill", signal=int(signal.SIGKILL))
-            events.container(self.paths.runroot, rec, "die", exitCode=128 + int(signal.SIGKILL))
+            self._told_exit(rec, 128 + int(signal.SIGKILL), self.paths.spec_mounts(rec.id))
         self.teardown(rec.id, remove=True, remove_volumes=volumes)
         return rec
 
@@ -396,6 +414,7 @@ class Lifecycle:
         if name == rec.name:
             raise InvalidArgument(f"container {rec.name} already has that name: give a different one")
         self.records.rename_container(rec.id, name)
+        self.networks.rename(rec.id, name)
         old, rec.name = rec.name, name
         events.container(self.paths.runroot, rec, "rename", oldName="/" + old)
 

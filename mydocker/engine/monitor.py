@@ -484,7 +484,9 @@ _PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.en
             "mydocker.image.snapshot", "mydocker.linux.fs",
             # each launch: the container's init and what config.json may ask of it (4 ms per `run -d`)
             "mydocker.engine.userns", "mydocker.network.ports", "mydocker.runtime.init", "mydocker.runtime.hooks",
-            "mydocker.runtime.mountopts", "mydocker.runtime.seccomp")
+            "mydocker.runtime.mountopts", "mydocker.runtime.seccomp", "mydocker.runtime.prewarm",
+            # the start event each launch tells, the die and destroy events each exit tells
+            "mydocker.engine.events")
 
 
 def _preload() -> None:

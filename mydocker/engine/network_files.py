@@ -33,9 +33,12 @@ class SandboxFiles:
     def directory(self, container_id: str) -> str:
         return os.path.join(self.files_dir, container_id)
 
-    def prepare(self, sb: Sandbox, host: bool = False) -> list[dict]:
-        """Write the three files of a new sandbox (with --network host: the host's own hosts file);
-        return the config.json mounts that put them over the image's."""
+    def prepare(self, sb: Sandbox, host: bool = False, resolver: str | None = None,
+                nameservers: list[str] | None = None) -> list[dict]:
+        """Write the three files of a new sandbox (with --network host: the host's own hosts file;
+        `resolver`: its user network's embedded DNS address; `nameservers`: the sandbox's own, a
+        user-mode stack's forwarder, unless --dns names others); return the config.json mounts that put
+        them over the image's."""
         os.makedirs(sb.files, mode=0o755, exist_ok=True)
         if host:
             try:
@@ -46,17 +49,26 @@ class SandboxFiles:
             hosts_text += "".join(f"{ip}\t{name}\n" for name, ip in self.extra_hosts(sb))
         else:
             hosts_text = None
-        settings = self.store.settings(sb.container)
-        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host, nameservers=settings.dns,
-                                      search=settings.dns_search, options=settings.dns_options)
         etcfiles.write_in_place(os.path.join(sb.files, "hostname"), sb.hostname + "\n")
-        etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
+        self.write_resolv(sb, host, resolver, nameservers)
         if hosts_text is not None:
             etcfiles.write_in_place(os.path.join(sb.files, "hosts"), hosts_text)
         else:
             self.write_hosts(sb)
             self.refresh_peers(sb.container)
         return etcfiles.mounts(sb.files)
+
+    def write_resolv(self, sb: Sandbox, host: bool = False, resolver: str | None = None,
+                     nameservers: list[str] | None = None) -> None:
+        """resolv.conf: the embedded resolver at `resolver` (a user network's gateway), else the
+        sandbox's own `nameservers` (a user-mode stack's) or the host's resolvers, each as --dns,
+        --dns-search and --dns-option ask."""
+        settings = self.store.settings(sb.container)
+        resolv = etcfiles.resolv_conf(etcfiles.read_host_resolv(), host_netns=host,
+                                      nameservers=settings.dns or nameservers or [],
+                                      search=settings.dns_search, options=settings.dns_options,
+                                      embedded=resolver)
+        etcfiles.write_in_place(os.path.join(sb.files, "resolv.conf"), resolv)
 
     def write_hosts(self, sb: Sandbox) -> None:
         own, peers = [], []

@@ -55,16 +55,18 @@ class SandboxSettings:
     dns_options: list = factory(list)     # resolv.conf options replacing the host's
     aliases: list = factory(list)         # --network-alias: more names on its user network
     links: list = factory(list)           # --link on a user network: [container name, alias] seen by it alone
+    connected: list = factory(list)       # `network connect`: [network, ip asked or None, aliases], joined at starts
 
     def to_json(self) -> str:
         return jsonio.dumps({"extra_hosts": self.extra_hosts, "dns": self.dns, "dns_search": self.dns_search,
-                           "dns_options": self.dns_options, "aliases": self.aliases, "links": self.links})
+                           "dns_options": self.dns_options, "aliases": self.aliases, "links": self.links,
+                           "connected": self.connected})
 
     @classmethod
     def from_json(cls, text: str) -> SandboxSettings:
         doc = jsonio.loads(text)
         return cls(**{k: doc.get(k) or [] for k in ("extra_hosts", "dns", "dns_search", "dns_options", "aliases",
-                                                    "links")})
+                                                    "links", "connected")})
 
 
 @record

@@ -145,6 +145,12 @@ class NetworkStore:
         except sqlite3.IntegrityError:
             raise Conflict(f"container {sb.name} is already attached to networks: detach it first") from None
 
+    def rename(self, container_id: str, name: str) -> None:
+        """The container's new name in its sandbox and its request (peers and the resolver read them)."""
+        with self.records.transaction():
+            self.db.execute("UPDATE sandboxes SET name=? WHERE container=?", (name, container_id))
+            self.db.execute("UPDATE requests SET name=? WHERE container=?", (name, container_id))
+
     def remove_sandbox(self, container_id: str) -> None:
         with self.records.transaction():
             self.db.execute("DELETE FROM sandboxes WHERE container=?", (container_id,))

@@ -22,13 +22,14 @@ default adds a short tag derived from the root to each, so private roots (tests)
 from __future__ import annotations
 
 import os
+import sys
 import zlib
 
 from mydocker.engine.network_files import SandboxFiles
 from mydocker.engine.network_schema import DEFAULT_NETWORK, Attachment, Endpoint, Network, Sandbox
 from mydocker.engine.network_store import NetworkGone, NetworkStore
 from mydocker.engine.database import Records, now
-from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound
+from mydocker.errors import Conflict, Forbidden, InvalidArgument, MyDockerError, NotFound, NotSupported
 from mydocker.linux.fs import Flock
 from mydocker.network.driver import Driver, JoinInfo, bridge_name
 from mydocker.recordclass import lazy
@@ -49,17 +50,26 @@ socket = lazy_module("socket")
 userns = lazy_module("mydocker.engine.userns")
 overlay_agent_control = lazy_module("mydocker.engine.overlay_agent_control")
 bridge = lazy_module("mydocker.network.bridge")
+events = lazy_module("mydocker.engine.events")
 overlay = lazy_module("mydocker.network.overlay")
+network_dns = lazy_module("mydocker.engine.network_dns")
+network_usermode = lazy_module("mydocker.engine.network_usermode")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
+_PREDEFINED_DRIVERS = {DEFAULT_NETWORK: "bridge", "host": "host", "none": "null"}
+hashlib = lazy_module("hashlib")
 
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
 
 class NetworkService:
-    def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker") -> None:
+    def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker",
+                 usermode: bool = False) -> None:
+        """usermode: the default network is a per-container user-mode stack (rootless; no bridge,
+        no firewall: engine/network_usermode.py)."""
         self.records = records
+        self.usermode = usermode
         self.store = NetworkStore(records)
         self.root = root
         self.runroot = runroot
@@ -85,6 +95,45 @@ class NetworkService:
     @lazy
     def firewall(self):
         return network_firewall.Firewall(self.store, self.table)
+
+    @lazy
+    def dns(self):
+        """The embedded resolver of the user networks."""
+        return network_dns.EmbeddedDns(self.store, self.runroot, self.lock_path)
+
+    def _sync_dns(self, networks: set) -> dict[str, str]:
+        """The embedded resolver told of these networks' members (call with the lock held); network:
+        "" served, or why not. The default bridge has none: nothing is loaded for it."""
+        user = {n for n in networks if n != DEFAULT_NETWORK}
+        return self.dns.sync(user) if user else {}
+
+    def _repoint_resolver(self, sb: Sandbox | None) -> None:
+        """After a connect or disconnect: resolv.conf names the resolver of the container's first
+        network (by interface) that has one serving, else the host's resolvers. A container started on
+        the default bridge and connected to a user network resolves its names by DNS from then on;
+        one disconnected from the network whose gateway it asked goes on with another."""
+        if sb is None or sb.mode != "bridge" or not os.path.isdir(sb.files):
+            return
+        resolver = None
+        for ep in sorted(self.endpoints(container=sb.container), key=lambda e: (len(e.ifname), e.ifname)):
+            net = self.store.find(ep.network)
+            if network_dns.has_embedded_dns(net) and self.dns.served(net.name):
+                resolver = net.gateway
+                break
+        self.files.write_resolv(sb, resolver=resolver)
+
+    def _resolver_for(self, net: Network) -> str | None:
+        """The address a new container on `net` names in its resolv.conf: the network's gateway when
+        the embedded resolver serves it there; None (the host's resolvers) otherwise. Port 53 taken
+        there: one line says so and the container goes on without it, as Docker's does."""
+        if not network_dns.has_embedded_dns(net):
+            return None
+        problem = self._sync_dns({net.name}).get(net.name, "")
+        if problem:
+            print(f"WARNING: network {net.name} has no embedded DNS ({problem}): its containers resolve each "
+                  "other through /etc/hosts only; free that port and restart them", file=sys.stderr)
+            return None
+        return net.gateway
 
     def bridge_name(self, network: str) -> str:
         return bridge_name(self.tag, network, default=network == DEFAULT_NETWORK)
@@ -116,6 +165,9 @@ class NetworkService:
             raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+")
         if driver not in DRIVERS:
             raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge or overlay")
+        if self.usermode:
+            raise NotSupported("a rootless engine cannot create networks (a bridge needs root; podman's per-user "
+                               "network namespace is not built): use the default network, none or host")
         if self.store.find(name):
             raise Conflict(f"network {name!r} already exists: choose another name or remove it with "
                            "`mydocker network rm`")
@@ -123,7 +175,9 @@ class NetworkService:
             raise InvalidArgument("--gateway needs --subnet: give both, or neither for an automatic subnet")
         drv = self.driver(driver)
         if drv.scope == "global":  # defined for every host in the driver's store; this host keeps a copy
-            return self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+            net = self._adopt(drv.define(name, subnet, gateway, labels or {}, now(), self._check_free))
+            events.network(self.runroot, "create", net)
+            return net
         net = self._add_network(drv, name, subnet, gateway, internal, labels or {})
         try:
             with self.lock():
@@ -131,6 +185,7 @@ class NetworkService:
         except BaseException:
             self.remove(name)
             raise
+        events.network(self.runroot, "create", net)
         return net
 
     def _add_network(self, driver: Driver, name: str, subnet: str | None, gateway: str | None, internal: bool,
@@ -142,7 +197,8 @@ class NetworkService:
             else:
                 subnet = self._pick_subnet(name)
             bitmap = ipam.Bitmap(subnet, gateway)
-            net = Network(name=name, id=os.urandom(32).hex(), driver=driver.name, subnet=subnet,
+            net = Network(name=name, id=self._predefined_id(name) if name == DEFAULT_NETWORK else os.urandom(32).hex(),
+                          driver=driver.name, subnet=subnet,
                           gateway=gateway or bitmap.default_gateway(), bridge=self.bridge_name(name),
                           internal=internal, created=now(), labels=labels)
             if not self.store.add_network(net, bitmap.to_bytes()):
@@ -170,6 +226,35 @@ class NetworkService:
 
     def networks(self) -> list[Network]:
         return self.store.networks()
+
+    def listed(self) -> list[Network]:
+        """What `network ls` shows: Docker's pre-defined bridge, host and none first (always there), then
+        the user networks."""
+        nets = self.networks()
+        return [self._predefined(name, nets) for name in PREDEFINED] + [n for n in nets if n.name not in PREDEFINED]
+
+    def _predefined(self, name: str, nets: list[Network] | None = None) -> Network:
+        """A pre-defined network: the default bridge's record once it is made (on first use), else a
+        stand-in with the id it has for good (host and none have no record: nothing is made for them)."""
+        for net in nets if nets is not None else self.networks():
+            if net.name == name:
+                return net
+        return Network(name=name, id=self._predefined_id(name), driver=_PREDEFINED_DRIVERS[name], subnet="",
+                       gateway="", bridge=self.bridge_name(name) if name == DEFAULT_NETWORK else "",
+                       created="0001-01-01T00:00:00Z")
+
+    def _predefined_id(self, name: str) -> str:
+        """The same id for a root's pre-defined network every time (a private root's default bridge is
+        made and removed again as containers come and go)."""
+        return hashlib.sha256(f"{os.path.realpath(self.root)}\0{name}".encode()).hexdigest()
+
+    def _find_predefined(self, ref: str) -> Network | None:
+        """The pre-defined network `ref` names (by name, id or an id prefix of 3 or more), if any."""
+        for name in PREDEFINED:
+            net = self._predefined(name)
+            if ref in (name, net.id) or (len(ref) >= 3 and net.id.startswith(ref)):
+                return net
+        return None
 
     def join_cluster_networks(self) -> None:
         """Record here the networks other hosts defined in the cluster store, if one is set up (so
@@ -209,26 +294,43 @@ class NetworkService:
         return self.store.sandbox(container_id)
 
     def inspect(self, ref: str) -> dict:
-        net = self.get(ref)
+        try:
+            net = self.get(ref)
+        except NotFound:
+            net = self._find_predefined(ref)
+            if net is None:
+                raise
         containers = {}
         for ep in self.endpoints(network=net.name):
             sb = self.sandbox(ep.container)
             containers[ep.container] = {"Name": sb.name if sb else "", "IPv4Address": f"{ep.ip}/{net.subnet.split('/')[1]}",
                                         "MacAddress": ep.mac, "EndpointID": ep.veth, "IPv6Address": ""}
+        if net.name in SPECIAL_MODES:  # the containers running with --network host|none
+            for sb in self.store.sandboxes():
+                if sb.mode == net.name:
+                    containers[sb.container] = {"Name": sb.name, "IPv4Address": "", "MacAddress": "",
+                                                "EndpointID": "", "IPv6Address": ""}
         return {"Name": net.name, "Id": net.id, "Created": net.created,
                 "Scope": "global" if net.driver == "overlay" else "local",
                 "Driver": net.driver, "EnableIPv4": True, "EnableIPv6": False,
-                "IPAM": {"Driver": "default", "Options": {}, "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+                "IPAM": {"Driver": "default", "Options": None if net.name in SPECIAL_MODES else {},
+                         "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}] if net.subnet else []},
                 "Internal": net.internal, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
                 "ConfigOnly": False, "Containers": containers,
                 # what Docker shows: none for a user bridge network (compose compares them with its own)
-                "Options": {"com.docker.network.bridge.name": net.bridge} if net.name == DEFAULT_NETWORK or net.driver != "bridge" else {},
+                "Options": {"com.docker.network.bridge.name": net.bridge}
+                if net.name == DEFAULT_NETWORK or net.driver not in ("bridge", "host", "null") else {},
                 "Labels": net.labels}
 
     def remove(self, ref: str) -> None:
         if ref in PREDEFINED:  # host and none have no record; bridge may have none yet
             raise Forbidden(f"{ref} is a pre-defined network and cannot be removed")
-        net = self.get(ref)
+        try:
+            net = self.get(ref)
+        except NotFound:
+            net = self._find_predefined(ref)  # by id
+            if net is None:
+                raise
         if net.name in PREDEFINED:
             raise Forbidden(f"{net.name} is a pre-defined network and cannot be removed")
         if self.endpoints(network=net.name):
@@ -243,6 +345,7 @@ class NetworkService:
             if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
                 overlay_agent_control.stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
+        events.network(self.runroot, "destroy", net)
 
     def prune(self, labels: list[str] | None = None) -> list[str]:
         """Remove user networks without containers (with `labels`, Docker's label=k / label=k=v
@@ -287,6 +390,11 @@ class NetworkService:
         if ip and mode == DEFAULT_NETWORK:
             raise InvalidArgument("--ip needs a user-defined network: create one with "
                                   "`mydocker network create --subnet ...` and use --network")
+        if self.usermode:
+            if mode != DEFAULT_NETWORK:
+                raise NotSupported(f"--network {mode}: a rootless engine has no user networks (no bridge without "
+                                   "root): use the default network, none or host")
+            return self._attach_usermode(container_id, name, ports, hostname, files)
         path = os.path.join(self.netns_dir, container_id)
         self._record_sandbox(Sandbox(container_id, name, "bridge", path, True, hostname, files))
         try:
@@ -302,10 +410,30 @@ class NetworkService:
             with self.lock():
                 self._join(net, ep, JoinInfo(path, create_netns=True, name=name,
                                              owner=owner if userns.is_pinned(owner) else None))
-                return self._prepare_files(container_id, "bridge", hostname, addresses=[ep.ip], netns=path)
+                resolver = self._resolver_for(net) if mode != DEFAULT_NETWORK else None
+                return self._prepare_files(container_id, "bridge", hostname, addresses=[ep.ip], netns=path,
+                                           resolver=resolver)
         except BaseException:
             self.detach(container_id)
             raise
+
+    def _attach_usermode(self, container_id: str, name: str, ports: list, hostname: str, files: str) -> Attachment:
+        """The rootless default: the container's own netns, wired by a user-mode stack that
+        publishes its ports on the host (recorded first, as every sandbox: detach undoes it)."""
+        path = os.path.join(self.netns_dir, container_id)
+        self._record_sandbox(Sandbox(container_id, name, "usermode", path, True, hostname, files))
+        try:
+            network_netns.create(path, in_child=True)
+            network_usermode.start(path, [[m.proto, m.host_ip, m.host_port or network_ports.free_port(m.proto, m.host_ip),
+                                           m.container_port] for m in ports], self._usermode_dir(container_id))
+            mounts = self.files.prepare(self.sandbox(container_id), nameservers=[network_usermode.nameserver()])
+            return Attachment(mode="usermode", netns=path, host_netns=False, hostname=hostname, mounts=mounts)
+        except BaseException:
+            self.detach(container_id)
+            raise
+
+    def _usermode_dir(self, container_id: str) -> str:
+        return os.path.join(self.runroot, "usermode", container_id)
 
     def _record_sandbox(self, sb: Sandbox) -> None:
         self.store.add_sandbox(sb)
@@ -355,6 +483,7 @@ class NetworkService:
             self.sync_network(net)
             overlay_agent_control.start_agent(self.root, self.runroot)
         self.firewall.publish(ep)
+        events.network(self.runroot, "connect", net, container=ep.container)  # Docker's, at every start too
 
     def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
         """A global network: this host's forwarding entries and its containers' hosts files, from one
@@ -364,42 +493,87 @@ class NetworkService:
             self.files.rewrite_hosts(net.name)
 
     def _prepare_files(self, container_id: str, mode: str, hostname: str, addresses: list | None = None,
-                       netns: str | None = None, host: bool = False) -> Attachment:
-        mounts = self.files.prepare(self.sandbox(container_id), host=host)
+                       netns: str | None = None, host: bool = False, resolver: str | None = None) -> Attachment:
+        mounts = self.files.prepare(self.sandbox(container_id), host=host, resolver=resolver)
         return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname, mounts=mounts,
                           addresses=list(addresses or []))
 
     def connect(self, network: str, container_ref: str, ip: str | None = None,
                 aliases: list | None = None) -> Endpoint | None:
-        """Add a network to a running container (another ethN in its namespace); None for a stopped
-        container's own network (its aliases are kept for its next start)."""
+        """Add a network to a container: another ethN in a running one's namespace; a stopped one joins it
+        at its next start. Either way it stays connected across stops and restarts, as in Docker."""
         target = self.records.find_container(container_ref)
         sb = self.sandbox(target.id)
+        net = self.get(network)
+        if aliases and net.name == DEFAULT_NETWORK:
+            raise InvalidArgument("network aliases only work on user-defined networks")
         if sb is None or target.status not in ("running", "created"):  # a created one is wired already
-            net = self.get(network)
             if self._requested_network(target.id) == net.name:
                 # its own network while stopped: joined at its next start, with these aliases (docker-compose
                 # 1.29 disconnects and connects every container it starts)
                 self._own_network_ports(target.id, net.name, list(aliases or []))
                 return None
-            raise Conflict(f"container {container_ref} is not running: start it, then connect it")
+            mode = self._requested_network(target.id) or ""
+            if mode in SPECIAL_MODES or mode.startswith("container:"):
+                raise Conflict(f"container {target.name} uses --network {mode.split(':')[0]}: "
+                               "only containers on bridge networks can be connected to more networks")
+            self._remember_connected(target.id, net.name, ip, list(aliases or []))
+            return None
         if sb.mode != "bridge":
             raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
                            "only containers on bridge networks can be connected to more networks")
-        net = self.get(network)
-        if aliases and net.name == DEFAULT_NETWORK:
-            raise InvalidArgument("network aliases only work on user-defined networks")
-        ports = self._own_network_ports(target.id, net.name, list(aliases or []))
-        ep = self._add_endpoint(target.id, net, ip, list(aliases or []), ports, network_links.next_ifname(sb.netns))
+        ep = self._join_more(target.id, sb, net, ip, list(aliases or []))
+        if self._requested_network(target.id) != net.name:  # its own network is joined at each start anyway
+            self._remember_connected(target.id, net.name, ip, list(aliases or []))
+        return ep
+
+    def _join_more(self, container_id: str, sb: Sandbox, net: Network, ip: str | None, aliases: list) -> Endpoint:
+        """One more network in the container's namespace (the next ethN), its /etc/hosts and its peers' updated."""
+        ports = self._own_network_ports(container_id, net.name, aliases)
+        ep = self._add_endpoint(container_id, net, ip, aliases, ports, network_links.next_ifname(sb.netns))
         try:
             with self.lock():
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
                 self.files.write_hosts(sb)
-                self.files.refresh_peers(target.id, {net.name})
+                self.files.refresh_peers(container_id, {net.name})
+                if network_dns.has_embedded_dns(net):
+                    self._sync_dns({net.name})
+                    self._repoint_resolver(self.sandbox(container_id))
         except BaseException:
             self._drop_endpoint(ep)
             raise
         return ep
+
+    def rename(self, container_id: str, name: str) -> None:
+        """A renamed container is found by its new name: in its peers' /etc/hosts, its own, and the
+        embedded resolver."""
+        self.store.rename(container_id, name)
+        sb = self.sandbox(container_id)
+        networks = {e.network for e in self.endpoints(container=container_id)}
+        if sb is None or not networks:
+            return
+        with self.lock():
+            if sb.mode == "bridge" and os.path.isdir(sb.files):
+                self.files.write_hosts(sb)
+            self.files.refresh_peers(container_id, networks)
+            self._sync_dns(networks)
+
+    def _remember_connected(self, container_id: str, network: str, ip: str | None, aliases: list) -> None:
+        """Keep a `network connect` with the container's settings: Docker keeps the endpoint's config in
+        the container, so every later start joins that network again."""
+        settings = self.store.settings(container_id)
+        settings.connected = [c for c in settings.connected if c[0] != network] + [[network, ip, aliases]]
+        self.store.save_settings(container_id, settings)
+
+    def _forget_connected(self, container_id: str, network: str) -> bool:
+        """Drop a `network connect` from the container's settings; whether it was there."""
+        settings = self.store.settings(container_id)
+        kept = [c for c in settings.connected if c[0] != network]
+        if len(kept) == len(settings.connected):
+            return False
+        settings.connected = kept
+        self.store.save_settings(container_id, settings)
+        return True
 
     def _requested_network(self, container_id: str) -> str | None:
         """The network the container was created on (its NetworkMode)."""
@@ -422,7 +596,9 @@ class NetworkService:
         target = self.records.find_container(container_ref)
         net = self.get(network)
         eps = self.endpoints(network=net.name, container=target.id)
-        if not eps and target.status not in ("running", "created") and self._requested_network(target.id) == net.name:
+        was_connected = self._forget_connected(target.id, net.name)
+        if not eps and target.status not in ("running", "created") and (
+                was_connected or self._requested_network(target.id) == net.name):
             return  # stopped: nothing is wired; it joins its own network again when started
         if not eps:
             raise NotFound(f"container {target.name} is not connected to network {net.name}")
@@ -432,8 +608,12 @@ class NetworkService:
             if sb and os.path.isdir(sb.files):
                 self.files.write_hosts(sb)
             self.files.refresh_peers(target.id, {net.name})
+            if network_dns.has_embedded_dns(net):
+                self._sync_dns({net.name})
+                self._repoint_resolver(sb)
 
     def _drop_endpoint(self, ep: Endpoint, netns_ends: bool = False) -> None:
+        net = self.store.find(ep.network)
         with self.lock():
             if self._retires_default_network(ep):
                 self.firewall.forget()  # the rebuild below takes its ports with its network's rules
@@ -442,6 +622,8 @@ class NetworkService:
             self.wiring.drop(ep, netns_ends)
             self._retire_default_bridge()
             self._rebuild_firewall()  # only when a network went
+        if net is not None:
+            events.network(self.runroot, "disconnect", net, container=ep.container)  # Docker's, at every stop too
 
     def _retires_default_network(self, ep: Endpoint) -> bool:
         """Whether dropping this endpoint (with published ports) retires a private root's default network."""
@@ -460,6 +642,8 @@ class NetworkService:
         for ep in eps:
             self._drop_endpoint(ep, netns_ends)
         if sb is not None:
+            if sb.mode == "usermode":
+                network_usermode.stop(self._usermode_dir(container_id))
             if sb.owns_netns and sb.netns:
                 network_netns.remove(sb.netns)
             self.files.remove(sb)
@@ -467,6 +651,7 @@ class NetworkService:
         with self.lock():
             if eps:
                 self.files.refresh_peers(container_id, {e.network for e in eps})
+                self._sync_dns({e.network for e in eps})
             if sb is not None and sb.mode == "bridge":
                 # a crash between making the default network and recording the endpoint: no
                 # endpoint was dropped above, but the network may be this container's alone
@@ -485,6 +670,8 @@ class NetworkService:
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
+        if self.usermode:
+            return network_usermode.published(self._usermode_dir(container_id))
         return network_endpoints.published(self.endpoints(container=container_id))
 
     def container_view(self, container_id: str) -> dict:
@@ -495,10 +682,10 @@ class NetworkService:
             return {}
         _name, mode, ports, _ip, _hostname = row
         endpoints = self.endpoints(container=container_id)
-        known = {n.name: n for n in self.networks()}
+        known = {n.name: n for n in self.listed()}
         return {"NetworkMode": mode, "PortBindings": engine_inspect.port_bindings(ports),
                 "NetworkSettings": engine_inspect.network_settings(mode, self.sandbox(container_id), endpoints, known,
-                                                                   container_id)}
+                                                                   container_id, self.store.settings(container_id))}
 
     # the container flow: create → (start → stop)* → remove
 
@@ -553,8 +740,20 @@ class NetworkService:
             self.detach(container_id)  # recorded, but its netns is gone (a reboot): wire it again
         name, network, ports, ip, hostname = row
         ports = [network_ports.PortMapping(*p) for p in ports]
-        return self.attach(container_id, name, network, ports, ip, hostname,
-                           aliases=self.store.settings(container_id).aliases)
+        settings = self.store.settings(container_id)
+        att = self.attach(container_id, name, network, ports, ip, hostname, aliases=settings.aliases)
+        try:
+            for net_name, net_ip, aliases in settings.connected:  # the networks `network connect` added
+                try:
+                    net = self.get(net_name)
+                except NotFound:  # removed while the container was stopped: it is no longer connected
+                    self._forget_connected(container_id, net_name)
+                    continue
+                self._join_more(container_id, self.sandbox(container_id), net, net_ip, aliases)
+        except BaseException:
+            self.detach(container_id)
+            raise
+        return att
 
     def release(self, container_id: str, forget: bool = False) -> None:
         """When a container stops (and with `forget`, when it is removed): detach it."""
@@ -606,6 +805,7 @@ class NetworkService:
             if nets:
                 network_links.enable_ip_forward()
             self._rebuild_firewall(force=True)
+            self._sync_dns({n.name for n in nets if network_dns.has_embedded_dns(n)})  # a resolver killed: again
         return {"networks": [n.name for n in nets], "detached": detached, "table": f"ip {self.table}"}
 
     def info(self) -> dict:

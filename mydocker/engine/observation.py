@@ -20,6 +20,7 @@ api = lazy_module("mydocker.runtime.api")
 select = lazy_module("select")
 engine_logs = lazy_module("mydocker.engine.logs")
 engine_inspect = lazy_module("mydocker.engine.inspect")
+inotify = lazy_module("mydocker.linux.inotify")
 
 UNKNOWN_EXIT = 255
 LOST = "the container's monitor was gone when it exited, so its exit status is unknown"
@@ -40,6 +41,7 @@ class Observation:
     def __init__(self, records: Records, paths: ContainerPaths) -> None:
         self.records = records
         self.paths = paths
+        self._changes = None  # inotify.Watch, made on first use and kept (see changes())
 
     def find(self, ref: str) -> ContainerRecord:
         return self.observe(self.records.find_container(ref))
@@ -60,7 +62,7 @@ class Observation:
         if rec.status in ("running", "paused") and not self.process_alive(rec):
             deadline = time.monotonic() + 3
             while alive(rec.monitor) and time.monotonic() < deadline:
-                time.sleep(0.01)  # its monitor is recording the exit right now
+                self.changes().wait(0.01)  # its monitor is recording the exit now: woken by its die event
                 fresh = self.records.get_container(rec.id)
                 if fresh is None or fresh.status != "running" or fresh.pid != rec.pid:
                     return fresh or rec
@@ -115,22 +117,35 @@ class Observation:
         engine_logs.read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
                               timestamps=opts.timestamps, follow=running if opts.follow else None)
 
-    def attach(self, ref: str, write, poll: float = 0.02) -> None:
+    def changes(self, *paths: str):
+        """This process's inotify Watch on the run root, whose events log is appended at every change
+        of a container's state (start, die, destroy), and on `paths` from now on: a waiter wakes as
+        they change. Kept open for the process's life: a close can take an RCU grace period, which a
+        waiter would add to its answer (inotify.Watch)."""
+        if self._changes is None:
+            self._changes = inotify.watch([self.paths.runroot])
+        for path in paths:
+            self._changes.add(path)
+        return self._changes
+
+    def attach(self, ref: str, write, poll: float = 0.1, stop=None, ready=None) -> None:
         """The output the container writes from now on, to `write(stream, data)`, until its next exit
         (a container not started yet: until it has run). Read from its log, which its monitor writes
-        (stdin is not attached yet). The file stays open: `--rm` removes it as the container exits."""
+        (stdin is not attached yet), woken by the log's writes and the exit's event (`poll` bounds a
+        missed wake-up, and how long a `stop()` turning true — the client detached — waits to be seen).
+        The file stays open: `--rm` removes it as the container exits. `ready()` is called once it follows."""
         rec = self.find(ref)
         before = rec.finished_at
         path = self.paths.log_path(rec.id)
 
         def running() -> bool:
             fresh = self.records.get_container(rec.id)
-            if fresh is None:
+            if fresh is None or (stop is not None and stop()):
                 return False
             fresh = self.observe(fresh)
             return fresh.finished_at == before or fresh.status not in ("exited", "removing", "dead")
 
-        engine_logs.follow_file(path, write, running, poll)
+        engine_logs.follow_file(path, write, running, poll, ready, pause=self.changes(os.path.dirname(path)).wait)
 
     def inspect(self, ref: str, networks=None) -> dict:
         """Docker's inspect document; `networks` (the NetworkService) fills its network side."""

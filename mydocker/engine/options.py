@@ -58,6 +58,7 @@ class RunOptions:
     user: str | None = None
     entrypoint: str | None = None
     detach: bool = False                  # -d: the monitor owns the container (engine/monitor.py)
+    detach_keys: str | None = None        # --detach-keys of an attached -it run (None: ctrl-p,ctrl-q)
     restart: str = "no"                   # --restart no|on-failure[:N]|always|unless-stopped
     log_opts: list[str] = factory(list)   # --log-opt max-size=10m, max-file=3
     volumes: list[str] = factory(list)   # -v arguments as typed; engine/volumes.py parses them
@@ -117,6 +118,9 @@ class Streams:
     terminal: int | None = None     # a terminal whose window size the container's console follows
     resize: int | None = None       # an fd carrying "ROWS COLS" lines: resize events (an HTTP resize request)
     sig_proxy: bool = True          # the signals this process gets go to the container (docker --sig-proxy)
+    # the caller detached from a tty exec (its detach keys; a socket: its input ended) while the process runs
+    # on: on_detach() answers whether this process stays to drain and wait (a service's worker) or leaves
+    on_detach: object = None
 
 
 @record
@@ -149,6 +153,7 @@ class ExecOptions:
     interactive: bool = False
     detach: bool = False
     console_size: tuple[int, int] | None = None  # (rows, cols) of the tty at start (no terminal of the caller's)
+    detach_keys: str | None = None  # Docker's --detach-keys / DetachKeys (None: ctrl-p,ctrl-q)
 
 
 @record

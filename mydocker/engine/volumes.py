@@ -26,6 +26,7 @@ engine_labels = lazy_module("mydocker.engine.labels")
 api = lazy_module("mydocker.runtime.api")
 engine_mounts = lazy_module("mydocker.engine.mounts")
 snapshot = lazy_module("mydocker.image.snapshot")
+events = lazy_module("mydocker.engine.events")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS volumes (name TEXT PRIMARY KEY, created TEXT NOT NULL, "
@@ -93,8 +94,9 @@ def spec_from_mount(mount) -> VolumeSpec:
 
 
 class VolumeService:
-    def __init__(self, records: Records, root: str) -> None:
+    def __init__(self, records: Records, root: str, runroot: str = "") -> None:
         self.records = records
+        self.runroot = runroot  # where the event log is ("": no events)
         self.db = records.db
         self.dir = os.path.join(root, "volumes")
         for statement in _SCHEMA:
@@ -113,10 +115,12 @@ class VolumeService:
             raise InvalidArgument(f"invalid volume name {name!r}: use letters, digits and _ . - "
                                   "(at least two characters)")
         with self.records.transaction():
-            self.db.execute("INSERT OR IGNORE INTO volumes VALUES (?,?,?,?)",
-                            (name, database.now(), int(anonymous), jsonio.dumps(labels or {})))
+            made = self.db.execute("INSERT OR IGNORE INTO volumes VALUES (?,?,?,?)",
+                                   (name, database.now(), int(anonymous), jsonio.dumps(labels or {}))).rowcount
         os.makedirs(self.data_dir(name), mode=0o755, exist_ok=True)
         os.chmod(os.path.join(self.dir, name), 0o700)  # a --userns remap container that mounts it adds o+x
+        if made and self.runroot:
+            events.volume(self.runroot, "create", name)
         return name
 
     def exists(self, name: str) -> bool:
@@ -157,6 +161,8 @@ class VolumeService:
             doomed = os.path.join(self.dir, f".remove-{name}")
             os.rename(path, doomed)
             fs.remove_tree(doomed)
+        if self.runroot:
+            events.volume(self.runroot, "destroy", name)
 
     def prune(self, all_volumes: bool = False, labels: list[str] | None = None) -> list[str]:
         """Remove unused anonymous volumes (named ones too with `all_volumes`), as Docker 23+; with
@@ -224,7 +230,7 @@ class VolumeService:
 
 
 def for_container(records: Records, containers_dir: str, container_id: str, opts, image_config: dict,
-                  rootfs: str) -> list[dict]:
+                  rootfs: str, runroot: str = "") -> list[dict]:
     """The hook `ContainerService.run` calls before writing config.json: mounts for `-v`, `--mount`,
     `--tmpfs` and VOLUMEs."""
     specs = getattr(opts, "volumes", None) or []
@@ -235,11 +241,12 @@ def for_container(records: Records, containers_dir: str, container_id: str, opts
         more = [spec_from_mount(m) for m in others]
     if not specs and not image_volumes and not more:
         return tmpfs
-    service = VolumeService(records, os.path.dirname(containers_dir))
+    service = VolumeService(records, os.path.dirname(containers_dir), runroot)
     return service.mounts_for(container_id, specs, rootfs, image_volumes, more,
                               {m["destination"] for m in tmpfs}) + tmpfs
 
 
-def release_container(records: Records, containers_dir: str, container_id: str, remove_anonymous: bool) -> None:
+def release_container(records: Records, containers_dir: str, container_id: str, remove_anonymous: bool,
+                      runroot: str = "") -> None:
     """The hook for container removal (`rm`, `rm -v`, `run --rm`)."""
-    VolumeService(records, os.path.dirname(containers_dir)).release(container_id, remove_anonymous)
+    VolumeService(records, os.path.dirname(containers_dir), runroot).release(container_id, remove_anonymous)

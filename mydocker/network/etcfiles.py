@@ -26,10 +26,20 @@ def hosts(own: list[tuple[str, list[str]]], peers: list[tuple[str, list[str]]],
 
 
 def resolv_conf(host_text: str, host_netns: bool = False, nameservers: list[str] = (), search: list[str] = (),
-                options: list[str] = ()) -> str:
+                options: list[str] = (), embedded: str | None = None) -> str:
     """The host's resolv.conf minus loopback nameservers, which mean nothing in another netns.
     `nameservers`, `search`, `options` (--dns, --dns-search, --dns-option) each replace the host's
-    lines of that kind, as Docker does; a search of "." alone means no search domains."""
+    lines of that kind, as Docker does; a search of "." alone means no search domains.
+    `embedded`: the user network's resolver is the only nameserver, and, as Docker writes them,
+    ndots:0 unless an ndots option is given and a comment naming the servers it forwards to."""
+    forwards_to = []
+    if embedded:
+        options = list(options) or [word for line in host_text.splitlines() if line.split()[:1] == ["options"]
+                                    for word in line.split()[1:]]
+        if not any(o.startswith("ndots:") for o in options):
+            options.append("ndots:0")
+        forwards_to = list(nameservers) or host_nameservers(host_text)
+        nameservers = [embedded]
     out, servers = [], 0
     for line in host_text.splitlines():
         words = line.split()
@@ -51,7 +61,15 @@ def resolv_conf(host_text: str, host_netns: bool = False, nameservers: list[str]
         out.append("search " + " ".join(domains))
     if options:
         out.append("options " + " ".join(options))
+    if embedded:
+        out.append(f"# ExtServers: [{' '.join(forwards_to)}]")
     return "\n".join(out).strip("\n") + "\n"
+
+
+def host_nameservers(host_text: str) -> list[str]:
+    """The nameserver addresses of a resolv.conf, loopback ones included (without a %zone)."""
+    return [words[1].split("%")[0] for words in map(str.split, host_text.splitlines())
+            if len(words) > 1 and words[0] == "nameserver"]
 
 
 def read_host_resolv(path: str = "/etc/resolv.conf") -> str:

@@ -36,8 +36,11 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int) -> None:
                 found = sock.link(name)
                 if found is None:
                     raise OSError(errno.ENODEV, f"bridge {name} vanished as it was made")
+            # a MAC of its own (ip_mac of the gateway): without one the bridge takes the lowest of its
+            # ports' and changes it when that port leaves, and its containers' neighbour caches then
+            # send to a MAC nobody has (the gateway unreachable for seconds after a peer goes)
             sock.run(nl.add_address(found.index, gateway, prefixlen, name).tolerating(errno.EEXIST),
-                     nl.set_link(found.index, up=True, what=f"bring bridge {name} up"))
+                     nl.set_link(found.index, up=True, mac=ip_mac(gateway), what=f"bring bridge {name} up"))
     except OSError as e:
         raise _fail(f"cannot set up bridge {name}", e) from None
     # DNAT of 127.0.0.1:port to a container routes a loopback source out of the bridge

@@ -12,15 +12,17 @@ import os
 from mydocker.linux import syscalls as sc
 
 
-def create(path: str, owner: str | None = None) -> None:
+def create(path: str, owner: str | None = None, in_child: bool = False) -> None:
     """A new, empty network namespace pinned at `path` (which must not exist). With `owner` (the
     path of a pinned user namespace) it belongs to that user namespace, so a container that joins
-    both may mount its own sysfs (the kernel asks for privilege over the netns's owner)."""
+    both may mount its own sysfs (the kernel asks for privilege over the netns's owner).
+    `in_child`: made by a child (root of a user namespace may make a netns but not return to the
+    host's, which that namespace does not own)."""
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
     try:
-        if owner:
-            _create_owned_by(path, owner)
+        if owner or in_child:
+            _create_in_child(path, owner)
             return
         with _restore_netns():
             sc.unshare(sc.CLONE_NEWNET)
@@ -30,10 +32,10 @@ def create(path: str, owner: str | None = None) -> None:
         raise
 
 
-def _create_owned_by(path: str, owner: str) -> None:
-    """A child joins the user namespace, makes the netns there; we pin it and let the child go
-    (a process cannot leave a user namespace it joined)."""
-    userns = os.open(owner, os.O_RDONLY | os.O_CLOEXEC)
+def _create_in_child(path: str, owner: str | None) -> None:
+    """A child (joining the user namespace `owner` first, if given) makes the netns; we pin it and
+    let the child go (a process cannot leave a user namespace it joined)."""
+    userns = os.open(owner, os.O_RDONLY | os.O_CLOEXEC) if owner else -1
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
     pid = os.fork()
@@ -42,19 +44,22 @@ def _create_owned_by(path: str, owner: str) -> None:
         try:
             os.close(ready_r)
             os.close(done_w)
-            sc.setns(userns, sc.CLONE_NEWUSER, owner)
+            if owner:
+                sc.setns(userns, sc.CLONE_NEWUSER, owner)
             sc.unshare(sc.CLONE_NEWNET)
             os.write(ready_w, b"1")
             os.read(done_r, 1)  # until we are pinned (or the engine went away)
             code = 0
         finally:
             os._exit(code)
-    os.close(userns)
+    if owner:
+        os.close(userns)
     os.close(ready_w)
     os.close(done_r)
     try:
         if os.read(ready_r, 1) != b"1":
-            raise OSError(errno.EPERM, f"cannot create a network namespace in the user namespace {owner}", owner)
+            raise OSError(errno.EPERM, f"cannot create a network namespace in the user namespace {owner or 'we are in'}",
+                          owner)
         sc.mount(f"/proc/{pid}/ns/net", path, None, sc.MS_BIND)
     finally:
         os.close(ready_r)

@@ -34,6 +34,7 @@ _start = lazy_module("mydocker.runtime.start")
 _state = lazy_module("mydocker.runtime.state_file")
 _stats = lazy_module("mydocker.runtime.stats")
 _status = lazy_module("mydocker.runtime.state_view")
+_idmap = lazy_module("mydocker.runtime.idmap")
 _update = lazy_module("mydocker.runtime.update")
 
 
@@ -42,8 +43,12 @@ _update = lazy_module("mydocker.runtime.update")
 def create(root: str, container_id: str, bundle: str, config: dict,
            stdio: tuple[int, int, int] | None = None) -> tuple[State, InitProcess]:
     """`create` from a config.json already read (`config`), checked against the runtime-spec schema
-    as a config.json on disk is; the init is left blocked before the user's command."""
-    return _create.create(root, container_id, bundle, spec=_spec.Spec.from_dict(config, bundle), stdio=stdio)
+    as a config.json on disk is; the init is left blocked before the user's command. Rootless as
+    `mydocker-runtime --rootless auto` is: not the host's root (the rootless engine runs as root of
+    the user's namespace), so no cgroup of its own where it may not make one."""
+    options = _create.CreateOptions(rootless=True) if _status.unprivileged() else None
+    return _create.create(root, container_id, bundle, spec=_spec.Spec.from_dict(config, bundle), stdio=stdio,
+                          options=options)
 
 
 def start(root: str, container_id: str) -> State:
@@ -114,13 +119,18 @@ def become_subreaper() -> None:
 
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
-                   resize: int | None = None, tee=None, pipes: list[tuple[int, int | None, str]] | None = None) -> int:
+                   resize: int | None = None, tee=None, pipes: list[tuple[int, int | None, str]] | None = None,
+                   eof_as_ctrl_d: bool = True, detach=None, on_detach=None) -> int:
     """The one foreground run (mydocker-runtime run/exec use it too): start the process, forward our
     signals to it, relay its console (or its output `pipes`) to the caller's fds (raw mode, window
     size, resize events), `tee` hearing the output too, and return its exit code as Docker reports
-    it. See runtime/foreground.run_foreground."""
+    it; `detach`, `on_detach`: a caller that detaches while the process runs on (DETACHED). See
+    runtime/foreground.run_foreground."""
     return _foreground.run_foreground(pid, console, start, stdin=stdin, stdout=stdout, raw=raw, terminal=terminal,
-                                      sig_proxy=sig_proxy, resize=resize, tee=tee, pipes=pipes)
+                                      sig_proxy=sig_proxy, resize=resize, tee=tee, pipes=pipes,
+                                      eof_as_ctrl_d=eof_as_ctrl_d, detach=detach, on_detach=on_detach)
+
+DETACHED = -1  # = runtime/foreground.DETACHED (not imported here: foreground loads lazily)
 
 
 def prewarm_attach_lock() -> int | None:
@@ -184,3 +194,17 @@ def channel_pair() -> tuple[Channel, Channel]:
 def channel(sock) -> Channel:
     """A message channel over a connected unix socket."""
     return _channel.Channel(sock)
+
+
+def write_id_maps(pid: int, uid_maps: list[tuple[int, int, int]], gid_maps: list[tuple[int, int, int]]) -> None:
+    """Map the new user namespace of process `pid`: (inside, host, size) triples, written directly
+    by root or for the caller's own id, else through newuidmap/newgidmap (the rootless engine's
+    pause process)."""
+    def records(maps):
+        return [_spec.IDMapping(container_id=a, host_id=b, size=c) for a, b, c in maps]
+    _idmap.write_id_maps(pid, records(uid_maps), records(gid_maps))
+
+
+def subordinate_ranges(path: str, user: str | None, uid: int) -> list[tuple[int, int]]:
+    """(start, count) of the lines of /etc/subuid or /etc/subgid naming the user or its uid."""
+    return _idmap.subordinate_ranges(path, user, uid)

@@ -40,7 +40,7 @@ def _check(path: str) -> None:
     except PermissionError:
         raise CommandNotExecutable(f"{path}: permission denied") from None
     if stat.S_ISDIR(mode):
-        raise CommandNotExecutable(f"{path}: is a directory, not a command")
+        raise CommandNotExecutable(f"{path}: permission denied (a directory, not a command)")  # execve: EACCES
     if not stat.S_ISREG(mode) or not os.access(path, os.X_OK):
         raise CommandNotExecutable(f"{path}: permission denied (not an executable file)")
 

@@ -30,10 +30,14 @@ def become_subreaper() -> None:
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
 
 
+DETACHED = -1  # run_foreground's answer when the caller detached and left the process to a drainer
+
+
 def run_foreground(pid: int, console: int | None, start=None, stdin: int | None = None, stdout: int = 1,
                    raw: bool = False, terminal: int | None = None, sig_proxy: bool = True,
                    eof_as_ctrl_d: bool = True, resize: int | None = None, tee=None,
-                   pipes: list[tuple[int, int | None, str]] | None = None) -> int:
+                   pipes: list[tuple[int, int | None, str]] | None = None, detach=None,
+                   on_detach=None) -> int:
     """Start the process (`start()`, if it waits for that), relay its console, and return its exit code
     as Docker reports it (128+N for signal N).
 
@@ -45,6 +49,11 @@ def run_foreground(pid: int, console: int | None, start=None, stdin: int | None 
     tee(stream, data): also hears the container's output ("stdout"/"stderr"; a container's log).
     pipes: without a console, (read end, caller's fd, stream name) of the container's stdout and
     stderr, relayed (and teed) until the container closes them.
+    detach(data) -> (data, detached): the caller's console input passes through it; once it says
+    detached (the detach keys), or, without eof_as_ctrl_d, once the input ends, the caller is let go
+    and the process runs on: `on_detach()` is told (after raw mode is restored) and answers whether
+    this process stays to drain the console and wait (a service's worker: the exit code is returned)
+    or leaves (a CLI: a forked child drains the console until the process ends; DETACHED is returned).
     """
     with forward_signals(pid if sig_proxy else None, console, terminal):
         if console is None:
@@ -57,8 +66,38 @@ def run_foreground(pid: int, console: int | None, start=None, stdin: int | None 
         with raw_mode(stdin if raw and stdin is not None and os.isatty(stdin) else None):
             if start is not None:
                 start()
-            relay_console(console, stdin, stdout, eof_as_ctrl_d, resize, tee)
+            detached = relay_console(console, stdin, stdout, eof_as_ctrl_d, resize, tee, detach,
+                                     let_go=on_detach is not None)
+        if detached and not (on_detach() if on_detach is not None else True):
+            if os.fork() == 0:  # the drainer: holds the console (the process keeps its terminal) until it ends
+                try:
+                    os.setsid()  # away from the caller's terminal and its hangup
+                    null = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(null, fd)
+                    drain_console(console, tee)
+                finally:
+                    os._exit(0)
+            return DETACHED
+        if detached:
+            drain_console(console, tee)
         return process.wait_for_exit(pid)
+
+
+def drain_console(console: int, tee=None) -> None:
+    """Read (and `tee`) the console's output, nobody attached, until the process side closes it."""
+    while True:
+        try:
+            data = os.read(console, 65536)
+        except BlockingIOError:
+            select.select([console], [], [])
+            continue
+        except OSError:  # EIO: every slave fd closed
+            return
+        if not data:
+            return
+        if tee is not None:
+            tee("stdout", data)
 
 
 class forward_signals:
@@ -145,9 +184,11 @@ def relay_pipes(pipes: list[tuple[int, int | None, str]], tee=None) -> None:
 
 
 def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: bool = True,
-                  resize: int | None = None, tee=None) -> None:
-    """Copy stdin → console and console → stdout until the container's side closes; resize events
-    ("ROWS COLS" lines on the fd `resize`) set the console's size."""
+                  resize: int | None = None, tee=None, detach=None, let_go: bool = False) -> bool:
+    """Copy stdin → console and console → stdout until the container's side closes (False); resize
+    events ("ROWS COLS" lines on the fd `resize`) set the console's size. With `let_go`, True as soon
+    as the caller detaches: `detach(data)` says so (see run_foreground), its input ends without
+    eof_as_ctrl_d, or its output goes away; the console stays open."""
     collector.resume()  # as long as the container runs
     readers = [console] + ([stdin] if stdin is not None else []) + ([resize] if resize is not None else [])
     pending = b""
@@ -161,18 +202,33 @@ def relay_console(console: int, stdin: int | None, stdout: int, eof_as_ctrl_d: b
                 data = os.read(console, 65536)
             except OSError as e:
                 if e.errno == errno.EIO:  # every slave fd closed: the container is gone
-                    return
+                    return False
                 raise
             if not data:
-                return
+                return False
             if tee is not None:
                 tee("stdout", data)
-            _write_all(stdout, data)
+            try:
+                _write_all(stdout, data)
+            except (BrokenPipeError, ConnectionResetError):
+                if let_go:
+                    return True  # the caller went away: the process runs on
+                raise
         if stdin is not None and stdin in ready:
-            data = os.read(stdin, 65536)
+            try:
+                data = os.read(stdin, 65536)
+            except ConnectionResetError:
+                data = b""
+            detached = False
+            if data and detach is not None:
+                data, detached = detach(data)
             if data:
                 _write_all(console, data)
-            else:  # EOF on our stdin
+            if detached and let_go:
+                return True
+            if not data and not detached:  # EOF on our stdin
+                if let_go and not eof_as_ctrl_d:
+                    return True
                 if eof_as_ctrl_d:
                     _write_all(console, b"\x04")
                 readers.remove(stdin)

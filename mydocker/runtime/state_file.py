@@ -89,7 +89,10 @@ def remove_dir(root: str, container_id: str) -> None:
             os.unlink(os.path.join(path, name))
         except FileNotFoundError:
             pass
-    os.rmdir(path)
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:  # another forced delete of the same container got there first
+        pass
 
 
 def save(root: str, state: State) -> None:

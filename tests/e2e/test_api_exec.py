@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.e2e.test_api_service import service  # noqa: F401 - the fixture
+from tests.e2e.test_api_service import each_cli, service  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
 
@@ -21,21 +21,24 @@ def web(service):  # noqa: F811
     return service
 
 
+@each_cli
 def test_docker_exec_prints_and_returns_the_commands_exit_code(web):
     assert web.docker("exec", "web", "echo", "hi").stdout == "hi\n"
     proc = web.docker("exec", "web", "sh", "-c", "echo oops >&2; exit 5", rc=5)
     assert proc.stderr == "oops\n" and proc.stdout == ""
 
 
+@each_cli
 def test_docker_exec_i_feeds_piped_input(web):
-    proc = subprocess.run(["docker", "exec", "-i", "web", "cat"], input="piped\nlines\n", capture_output=True,
+    proc = subprocess.run([web.cli, "exec", "-i", "web", "cat"], input="piped\nlines\n", capture_output=True,
                           text=True, env=web.env, timeout=60)
     assert (proc.returncode, proc.stdout) == (0, "piped\nlines\n"), proc.stderr
 
 
+@each_cli
 def test_docker_exec_it_through_a_pty(web):
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn("docker", ["exec", "-it", "web", "sh"], env=web.env, timeout=30, dimensions=(33, 101))
+    child = pexpect.spawn(web.cli, ["exec", "-it", "web", "sh"], env=web.env, timeout=30, dimensions=(33, 101))
     child.expect("# ")
     child.sendline("echo $((6*7)); stty size")
     child.expect("42")
@@ -91,17 +94,19 @@ def test_resize_reaches_a_running_containers_tty(service):  # noqa: F811
     assert service.request("POST", f"/v1.50/containers/{cid}/resize?h=40")[0] == 400
 
 
+@each_cli
 def test_docker_run_i_pipes_input_to_the_container(service):  # noqa: F811
     """The CLI attaches with stdin=1 before it starts the container; StdinOnce ends the input with ours."""
     for command, rc in ((["cat"], 0), (["sh", "-c", "cat; exit 3"], 3)):
-        proc = subprocess.run(["docker", "run", "-i", "--rm", "busybox", *command], input="hi\nthere\n",
+        proc = subprocess.run([service.cli, "run", "-i", "--rm", "busybox", *command], input="hi\nthere\n",
                               capture_output=True, text=True, env=service.env, timeout=60)
         assert (proc.returncode, proc.stdout) == (rc, "hi\nthere\n"), proc.stderr + service.log()
 
 
+@each_cli
 def test_docker_run_it_through_a_pty(service):  # noqa: F811
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn("docker", ["run", "-it", "--rm", "busybox", "sh"], env=service.env, timeout=30,
+    child = pexpect.spawn(service.cli, ["run", "-it", "--rm", "busybox", "sh"], env=service.env, timeout=30,
                           dimensions=(31, 99))
     child.expect("# ")  # a prompt without a newline reaches the client
     child.sendline("echo $((6*7)); stty size")
@@ -114,10 +119,11 @@ def test_docker_run_it_through_a_pty(service):  # noqa: F811
     assert child.exitstatus == 3
 
 
+@each_cli
 def test_docker_attach_to_a_running_container(service):  # noqa: F811
     pexpect = pytest.importorskip("pexpect")
     service.docker("run", "-dit", "--name", "att", "busybox", "sh")
-    child = pexpect.spawn("docker", ["attach", "att"], env=service.env, timeout=30)
+    child = pexpect.spawn(service.cli, ["attach", "att"], env=service.env, timeout=30)
     child.sendline("echo attached-$((1+1))")  # typed before the relay has the console: kept in the socket
     child.expect("attached-2")
     child.sendline("exit 4")

@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from tests.e2e.test_api_service import service  # noqa: F401 - the fixture
+from tests.e2e.test_api_service import each_cli, service  # noqa: F401 - the fixture
 from tests.registry import Registry, need_registry
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
@@ -32,6 +32,7 @@ def _context(base: str, dockerfile: str, files: dict[str, str] | None = None) ->
 APP = "FROM busybox\nCOPY hello.txt /hello.txt\nRUN echo built-by-run && cat /hello.txt > /copy.txt\nCMD [\"cat\", \"/copy.txt\"]\n"
 
 
+@each_cli
 @pytest.mark.parametrize("buildkit", ["0", None])
 def test_docker_build_copy_and_run(service, buildkit):
     ctx = _context(service.base, APP, {"hello.txt": "hello from the context\n"})
@@ -74,6 +75,7 @@ def test_tag_history_rmi_and_conflict(service):
     assert service.docker("images", "-q").stdout == ""
 
 
+@each_cli
 def test_save_rmi_load(service):
     service.docker("tag", "busybox", "saved:1")
     tar = os.path.join(service.base, "x.tar")

@@ -11,11 +11,12 @@ import time
 
 import pytest
 
-from tests.e2e.test_api_service import service  # noqa: F401 - the fixture
+from tests.e2e.test_api_service import each_cli, service  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
 
 
+@each_cli
 def test_docker_stats_no_stream_shows_sane_numbers(service):
     service.docker("run", "-d", "--name", "busy", "--memory", "64m", "busybox", "sh", "-c",
                    "while :; do :; done")
@@ -55,6 +56,7 @@ def test_docker_py_stats_stream_and_top(service):
         client.close()
 
 
+@each_cli
 def test_docker_diff_and_export(service, tmp_path):
     service.docker("run", "-d", "--name", "box", "busybox", "sh", "-c",
                    "echo x > /new; rm /bin/ls; mkdir /tmp/d; exec sleep 300")

@@ -17,13 +17,22 @@ import pytest
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
 
+# The docker CLIs the tests drive: the CLI 28 on PATH (API 1.50), and Debian's docker.io 20.10 client,
+# installed by scripts/test.sh (API 1.41: it asks /v1.41/... and reads the answers of that version).
+CLIS = {"cli28": "docker", "cli20": "/usr/bin/docker"}
+each_cli = pytest.mark.parametrize("service", [
+    "cli28", pytest.param("cli20", marks=pytest.mark.skipif(not os.path.exists(CLIS["cli20"]),
+                                                          reason="needs Debian's docker.io 20.10 client"))],
+    indirect=True)
+
 
 class Service:
-    """The service process, and the docker CLI pointed at it (DOCKER_CONFIG private: no ~/.docker)."""
+    """The service process, and a docker CLI pointed at it (DOCKER_CONFIG private: no ~/.docker)."""
 
-    def __init__(self, mydocker, base: str) -> None:
+    def __init__(self, mydocker, base: str, cli: str = "docker") -> None:
         self.mydocker = mydocker
         self.base = base
+        self.cli = cli  # the docker CLI's binary (CLIS)
         self.sock = os.path.join(base, "d.sock")
         os.makedirs(os.path.join(base, "config"))
         self.env = {**os.environ, "DOCKER_HOST": f"unix://{self.sock}", "DOCKER_CONFIG": os.path.join(base, "config")}
@@ -49,7 +58,7 @@ class Service:
             return f.read()
 
     def docker(self, *args: str, rc: int | None = 0, timeout: float = 60) -> subprocess.CompletedProcess:
-        proc = subprocess.run(["docker", *args], capture_output=True, text=True, env=self.env, timeout=timeout,
+        proc = subprocess.run([self.cli, *args], capture_output=True, text=True, env=self.env, timeout=timeout,
                               stdin=subprocess.DEVNULL)
         if rc is not None:
             assert proc.returncode == rc, (f"docker {' '.join(args)}: rc={proc.returncode}\nstdout: {proc.stdout!r}\n"
@@ -74,9 +83,10 @@ class Service:
 
 
 @pytest.fixture
-def service(mydocker):
+def service(mydocker, request):
+    """The service and the docker CLI 28; the 20.10 client in the tests marked `each_cli`."""
     base = tempfile.mkdtemp(prefix="mdapi-")  # short: a unix socket path has 108 bytes
-    svc = Service(mydocker, base)
+    svc = Service(mydocker, base, CLIS[getattr(request, "param", "cli28")])
     svc.start()
     yield svc
     try:
@@ -102,6 +112,7 @@ def test_docker_version_reports_the_api_version(service):
     assert status == 400 and b"too new" in body
 
 
+@each_cli
 def test_docker_run_rm_prints_and_exits_with_the_containers_code(service, mydocker):
     out = service.docker("run", "--rm", "busybox", "echo", "hi")
     assert out.stdout == "hi\n"
@@ -110,6 +121,7 @@ def test_docker_run_rm_prints_and_exits_with_the_containers_code(service, mydock
     assert mydocker("ps", "-aq").out == ""  # --rm removed both
 
 
+@each_cli
 def test_docker_run_detached_ps_logs_stop_rm_inspect(service):
     cid = service.docker("run", "-d", "--name", "web", "busybox", "sh", "-c",
                          "echo started; echo warning >&2; exec sleep 100").stdout.strip()
@@ -132,6 +144,7 @@ def test_docker_run_detached_ps_logs_stop_rm_inspect(service):
     assert "No such container: web" in gone.stderr
 
 
+@each_cli
 def test_docker_images_and_image_inspect(service):
     service.docker("run", "--rm", "busybox", "true")
     assert "busybox:latest" in service.docker("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
@@ -141,9 +154,10 @@ def test_docker_images_and_image_inspect(service):
     assert "No such image: nosuch:1" in missing.stderr
 
 
+@each_cli
 def test_a_wait_in_progress_blocks_no_other_request(service):
     service.docker("run", "-d", "--name", "sleeper", "busybox", "sleep", "100")
-    waiting = subprocess.Popen(["docker", "wait", "sleeper"], env=service.env, stdout=subprocess.PIPE, text=True)
+    waiting = subprocess.Popen([service.cli, "wait", "sleeper"], env=service.env, stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)
         started = time.monotonic()

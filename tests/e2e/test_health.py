@@ -51,7 +51,7 @@ def test_healthcheck_turns_unhealthy_and_times_out(mydocker):
         assert mydocker("ps", "--format", "{{.Names}}", "-f", "health=unhealthy").out == "bad\n"
         assert mydocker("ps", "--format", "{{.Names}}", "-f", "health=none").out == "plain\n"
         assert mydocker("ps", "-q", "-f", "health=healthy").out == ""
-        assert "invalid filter 'health=sick'" in mydocker("ps", "-f", "health=sick", rc=125).err
+        assert "invalid filter 'health=sick'" in mydocker("ps", "-f", "health=sick", rc=1).err
         mydocker("rm", "-f", "plain")
         mydocker("run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-interval", "200ms",
                  "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "60")

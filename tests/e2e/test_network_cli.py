@@ -153,8 +153,8 @@ def test_fixed_ip_full_subnet_and_bad_flags(net):
     assert "invalid protocol" in net("run", "--rm", "-p", "80/sctp", "busybox", "true", rc=125).err
     assert "network nosuch not found" in net("run", "--rm", "--network", "nosuch", "busybox", "true", rc=125).err
     assert "has active endpoints (holder)" in net("network", "rm", "tiny", rc=1).err
-    assert "already exists" in net("network", "create", "--subnet", tiny, "tiny", rc=125).err
-    assert "reserved" in net("network", "create", "bridge", rc=125).err
+    assert "already exists" in net("network", "create", "--subnet", tiny, "tiny", rc=1).err
+    assert "reserved" in net("network", "create", "bridge", rc=1).err
     # a failed run leaves no container behind
     assert net("ps", "-aq").out.split() == [net("ps", "-aq", "--no-trunc").out.split()[0][:12]]
 
@@ -187,7 +187,7 @@ def test_network_ls_inspect_connect_disconnect_prune(net):
     net("network", "disconnect", "two", "cc")
     assert " eth1 " not in net("exec", "cc", "ip", "-o", "-4", "addr").out
     assert net("network", "prune", "-f").out.split() == ["Deleted", "Networks:", "two"]
-    assert "network nosuch not found" in net("network", "inspect", "nosuch", rc=125).err
+    assert "network nosuch not found" in net("network", "inspect", "nosuch", rc=1).err
 
 
 def test_stop_releases_the_address_and_start_attaches_again(net):

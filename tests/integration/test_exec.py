@@ -133,7 +133,7 @@ def test_cli_exec_env_user_workdir_and_exit_code(mydocker, web):
     r = mydocker("exec", "web", "no-such-cmd", rc=127)
     assert "no-such-cmd" in r.err and len(r.err.splitlines()) == 1
     mydocker("exec", "web", "/etc/passwd", rc=126)
-    mydocker("exec", "nope", "true", rc=125)
+    mydocker("exec", "nope", "true", rc=1)
 
 
 def test_cli_exec_detach(mydocker, web):

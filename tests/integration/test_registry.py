@@ -102,7 +102,7 @@ def test_index_selects_the_hosts_platform(mydocker, other, registry):
     assert f"Digest: {amd}" in other("pull", name).out
     assert other("run", "--rm", name).out == "amd64\n"
     assert f"Digest: {arm}" in other("pull", "--platform", "linux/arm64", name).out
-    r = other("pull", "--platform", "linux/s390x", name, rc=125)
+    r = other("pull", "--platform", "linux/s390x", name, rc=1)
     assert "linux/s390x" in r.err and "linux/amd64" in r.err and "linux/arm64" in r.err
 
 
@@ -116,7 +116,7 @@ def test_a_corrupted_blob_fails_the_pull_naming_its_digest(mydocker, other, regi
     data = bytearray(open(path, "rb").read())
     data[len(data) // 2] ^= 0xFF
     open(path, "wb").write(bytes(data))
-    r = other("pull", name, rc=125)
+    r = other("pull", name, rc=1)
     assert layer in r.err and "Traceback" not in r.err
     assert name not in visible(other)
     blobs = os.path.join(other.root, "image", "blobs", "sha256")

@@ -124,3 +124,11 @@ def test_restart_and_log_options():
     for bad in (["max-size=lots"], ["max-file=0"], ["color=blue"], ["max-size"]):
         with pytest.raises(InvalidArgument):
             parse_log_opts(bad)
+
+
+def test_parse_time_agrees_with_calendar_timegm_across_leap_years_and_centuries():
+    import calendar
+    for y, mo, d in [(1970, 1, 1), (1969, 12, 31), (2000, 2, 29), (1900, 3, 1), (2024, 2, 29), (2024, 12, 31),
+                     (2100, 2, 28), (2100, 3, 1), (1601, 1, 1), (9999, 12, 31)]:
+        text = f"{y:04d}-{mo:02d}-{d:02d}T23:59:58.5Z"
+        assert parse_time(text) == calendar.timegm((y, mo, d, 23, 59, 58)) * 1_000_000_000 + 500_000_000, text

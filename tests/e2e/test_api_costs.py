@@ -1,0 +1,141 @@
+"""What `docker run --rm` through `mydocker system service` costs the service's workers, and that
+bench/api.py's mydocker part runs: each connection is a fresh fork of the service, so a module a
+worker imports is paid again on every connection (engine.api.preload imports them once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI on PATH")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_docker_run_ps_exec_stop_rm_version_import_nothing_in_the_services_workers(mydocker):
+    base = tempfile.mkdtemp(prefix="mdcost-")  # short: a unix socket path has 108 bytes
+    sock, log = os.path.join(base, "d.sock"), os.path.join(base, "service.log")
+    os.makedirs(os.path.join(base, "config"))
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_CONFIG": os.path.join(base, "config")}
+    launcher = mydocker.argv()[0]
+    with open(launcher) as f:
+        interpreter = f.readline()[2:].split()
+    # -X importtime: every import, the forked workers' too (their stderr is the service's), on one line each
+    with open(log, "wb") as err:
+        service = subprocess.Popen([*interpreter, "-X", "importtime", *mydocker.argv("system", "service", "--time", "0",
+                                                                                     f"unix://{sock}")],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock):
+            assert service.poll() is None and time.monotonic() < deadline, open(log).read()[-2000:]
+            time.sleep(0.05)
+
+        def docker(*args: str) -> str:
+            proc = subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=60,
+                                  stdin=subprocess.DEVNULL)
+            assert proc.returncode == 0, f"docker {' '.join(args)}: {proc.stderr}\n{open(log).read()[-2000:]}"
+            return proc.stdout
+
+        docker("run", "--rm", "--network", "none", "busybox", "true")  # the busybox image is built: its imports
+        docker("create", "--name", "listed", "--network", "none", "busybox", "true")
+        offset = os.path.getsize(log)
+        docker("run", "--rm", "--network", "none", "busybox", "true")  # create, attach, wait, start, AutoRemove
+        assert docker("ps", "-a", "--format", "{{.Names}}") == "listed\n"
+        docker("run", "-d", "--name", "busy", "--network", "none", "busybox", "sleep", "100")
+        assert docker("exec", "busy", "echo", "hi") == "hi\n"
+        docker("stop", "-t", "0", "busy")
+        docker("rm", "busy")
+        docker("version")
+        with open(log) as f:
+            f.seek(offset)
+            imported = [line.rsplit("|", 1)[-1].strip() for line in f if line.startswith("import time:")]
+        assert imported == [], f"the workers imported {imported}: add them to engine/api.py's _PRELOAD"
+    finally:
+        subprocess.run(["docker", "rm", "-f", "listed", "busy"], env=env, capture_output=True, stdin=subprocess.DEVNULL)
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=20)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_api_bench_quick_mode_runs_its_mydocker_part():
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "bench", "api.py"), "--quick", "--engines", "mydocker"],
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[0] + " " + line.split()[1]: line for line in proc.stdout.splitlines()
+            if line.startswith("  mydocker ") and "ms" in line}
+    assert "mydocker API" in rows and "mydocker CLI" in rows, proc.stdout
+    assert "skipped" not in proc.stdout and "leak:" not in proc.stdout, proc.stdout
+    assert "API overhead" in proc.stdout and "/s" in proc.stdout, proc.stdout  # the ratio and the list's rate
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _has_open(pid: int, path: str) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+def test_a_spare_worker_waits_with_the_database_open_and_goes_with_the_service(mydocker):
+    base = tempfile.mkdtemp(prefix="mdspare-")
+    sock = os.path.join(base, "d.sock")
+    mydocker("ps")  # the root exists, as a user's does
+    database = os.path.join(mydocker.root, "mydocker.db")
+    service = subprocess.Popen(mydocker.argv("system", "service", "--time", "0", f"unix://{sock}"),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not [c for c in _children(service.pid) if _has_open(c, database)]:
+            assert service.poll() is None and time.monotonic() < deadline, "no worker waits with the database open"
+            time.sleep(0.05)
+        spares = _children(service.pid)
+        status, _ = _get(sock, "/_ping")
+        assert status == 200
+        # the spare took the connection; a new one waits, its database open too
+        deadline = time.monotonic() + 20
+        while not [c for c in _children(service.pid) if c not in spares and _has_open(c, database)]:
+            assert time.monotonic() < deadline, "no new spare after the first took a connection"
+            time.sleep(0.05)
+        spares = _children(service.pid)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=20)
+        shutil.rmtree(base, ignore_errors=True)
+    # the spare is reaped by the service as it stops; a worker that ended before, by init soon after
+    deadline = time.monotonic() + 5
+    while (left := [pid for pid in spares if os.path.exists(f"/proc/{pid}")]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
+
+
+def _get(sock_path: str, path: str) -> tuple[int, bytes]:
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(sock_path)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    return int(data.split()[1]), data.partition(b"\r\n\r\n")[2]
