@@ -1,6 +1,8 @@
-"""The keeper of a rootless container's slirp4netns (network/usermode.py starts both): a script run as
-`python -IS slirp_keeper.py EXIT_FD STACK_PID GONE_FD [PIN]`, importing nothing but builtins, so it
-holds ~3 MB (PSS) per running container where a fork of the engine held 8-13 MB.
+"""The keeper of a rootless container's slirp4netns (network/usermode.py starts both): a fork of the
+engine that holds on as below for its first seconds (a `run --rm` is usually over by then, and pays for
+no interpreter start), then execs this file as `python -IS slirp_keeper.py EXIT_FD STACK_PID GONE_FD
+[PIN]`, which imports nothing but builtins: ~3.6 MB (PSS) per running container where the fork held
+8-13 MB of the engine's memory.
 
 It holds EXIT_FD, the write end of slirp4netns's --exit-fd, and lets go of it (slirp4netns then exits)
 when GONE_FD says the network namespace is gone (an inotify fd on the pin's directory, PIN then being the
@@ -12,6 +14,7 @@ ends, slirp4netns follows.
 import os
 import select
 import sys
+import time
 
 KEEPER = "md-slirp-keeper"  # its comm (15 characters at most)
 
@@ -26,18 +29,30 @@ def _pin_gone(gone_fd: int, pin: str) -> bool:
     return not os.path.lexists(pin)
 
 
+def hold(exit_fd: int, stack_pid: int, gone_fd: int, pin: str | None, timeout: float | None = None) -> bool:
+    """Hold EXIT_FD until the netns or slirp4netns is gone, then let go and reap slirp4netns: True. False
+    (still holding) once `timeout` seconds pass first."""
+    stack = os.pidfd_open(stack_pid)  # our child: a zombie until we reap it, so never a reused pid
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready = select.select([gone_fd, stack], [], [], left)[0]
+            if not ready:
+                return False
+            if stack in ready or pin is None or _pin_gone(gone_fd, pin):
+                break
+    finally:
+        os.close(stack)
+    os.close(exit_fd)  # slirp4netns sees the hang-up and exits
+    os.waitpid(stack_pid, 0)
+    return True
+
+
 def main(argv: list[str]) -> None:
     with open("/proc/self/comm", "w") as f:
         f.write(KEEPER)
-    exit_fd, stack_pid, gone_fd = int(argv[0]), int(argv[1]), int(argv[2])
-    pin = argv[3] if len(argv) > 3 else None
-    stack = os.pidfd_open(stack_pid)  # our child: a zombie until we reap it, so never a reused pid
-    while True:
-        ready = select.select([gone_fd, stack], [], [])[0]
-        if stack in ready or pin is None or _pin_gone(gone_fd, pin):
-            break
-    os.close(exit_fd)  # slirp4netns sees the hang-up and exits
-    os.waitpid(stack_pid, 0)
+    hold(int(argv[0]), int(argv[1]), int(argv[2]), argv[3] if len(argv) > 3 else None)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ Why slirp4netns and not pasta. Both are Debian packages (slirp4netns 1.2.0 with 
   - lifetime: neither exits when the netns's last holder goes (the tap fd keeps the netns alive: tun
     files hold a reference to it). pasta watches a netns *path* and quits when it is deleted;
     slirp4netns quits when its --exit-fd hangs up. So the stack here is two processes: slirp4netns
-    and a keeper (md-slirp-keeper: a fork of the caller that spawns slirp4netns and then execs the
-    builtins-only network/slirp_keeper.py, ~3 MB PSS where the bare fork kept 8-13 MB of the
-    caller's) that holds the exit fd's other end and exits when the netns's pin is deleted (inotify
+    and a keeper (md-slirp-keeper: a fork of the caller that spawns slirp4netns and, if the netns
+    still lives after EXEC_AFTER seconds, execs the builtins-only network/slirp_keeper.py: 3.6 MB
+    PSS where the fork kept 8-13 MB of the caller's) that holds the exit fd's other end and exits when the netns's pin is deleted (inotify
     on its directory: netns.remove()), or, for a /proc/<pid>/ns/net path, when that process exits
     (its pidfd), or when slirp4netns exits. Nothing else holds that end, so slirp4netns cannot
     outlive the keeper, whatever kills it. The keeper's parent exits at once: it is reaped by the
@@ -74,6 +74,7 @@ TUN_MISSING = (f'open("{TUN}"): No such file or directory: rootless networking n
 LOG = "slirp4netns.log"           # its stderr, in the state dir
 API = "slirp4netns.sock"          # its API socket, in the state dir while ports are added
 START_TIMEOUT = 30.0
+EXEC_AFTER = 2.0                  # seconds the keeper stays a fork before it execs the tiny program
 STOP_TIMEOUT = 5.0
 
 
@@ -147,9 +148,10 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> 
 
 def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: int, exit_w: int,
           pid_w: int) -> None:
-    """The keeper (a forked grandchild; never returns): start slirp4netns, then exec the tiny program
-    (network/slirp_keeper.py) that holds its exit fd until the netns's pin goes (or its holder process,
-    or slirp4netns itself): the fork's copy of the caller's memory goes with the exec."""
+    """The keeper (a forked grandchild; never returns): start slirp4netns, then hold its exit fd until
+    the netns's pin goes (or its holder process, or slirp4netns itself); after EXEC_AFTER seconds as a
+    fork, go on holding as the tiny program network/slirp_keeper.py, which the fork's copy of the
+    caller's memory does not follow."""
     try:
         with open("/proc/self/comm", "w") as f:
             f.write(keeper.KEEPER)
@@ -185,8 +187,11 @@ def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: 
         os.set_inheritable(gone, True)
         os.write(pid_w, f"{pid}\n".encode())
         os.close(pid_w)
-        program = keeper.__file__
-        os.execv(sys.executable, [sys.executable, "-IS", program, str(exit_w), str(pid), str(gone),
+        if keeper.hold(exit_w, pid, gone, pin, timeout=EXEC_AFTER):
+            return
+        # Still running: shed the fork's copy of the caller's memory. The interpreter's start-up
+        # (~15 ms of CPU) would have slowed every short `run` on a busy host, hence the wait first.
+        os.execv(sys.executable, [sys.executable, "-IS", keeper.__file__, str(exit_w), str(pid), str(gone),
                                   *([pin] if pin else [])])
     except BaseException as e:
         try:

@@ -84,6 +84,10 @@ def test_a_detached_containers_stack_goes_with_rm(dana, tun):
         assert len(stacks) == 2, stacks   # slirp4netns and its keeper
         keeper = [pid for pid in stacks if _comm(pid) == "md-slirp-keeper"]
         assert len(keeper) == 1, stacks
+        deadline = time.monotonic() + 20   # a fork of the engine for its first 2 s, then the tiny program
+        while b"slirp_keeper.py" not in open(f"/proc/{keeper[0]}/cmdline", "rb").read():
+            assert time.monotonic() < deadline, "the keeper never exec'd network/slirp_keeper.py"
+            time.sleep(0.1)
         pss = _pss_kb(keeper[0])
         print(f"keeper pss {pss} kB")
         assert pss < 4096, f"the keeper holds {pss} kB (PSS) per container"  # a fork of the engine: ~8 MB
