@@ -130,11 +130,12 @@ class ContainerEngine:
     def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
         """Create and start; attached to `streams` until it exits, or handed to the monitor with
         `opts.detach`. `progress(id, status, current, total)` hears about a pull of a missing image."""
+        # start the kernel's wait for the cgroup attach lock now, in parallel with loading the
+        # services: this process creates the container (the child is reaped with its orphans), or the
+        # monitor does, a kick later (the lock is the whole host's)
+        api.prewarm_attach_lock()
         if opts.detach:
             return RunReport(self._service.run_detached(opts, progress=progress))
-        # this process creates the container: start the kernel's wait for the cgroup attach lock now,
-        # in parallel with loading the services (the child is reaped with the container's orphans)
-        api.prewarm_attach_lock()
         return self._service.run(opts, _required(streams, "run"), progress=progress)
 
     def start(self, ref: str):
