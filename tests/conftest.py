@@ -160,6 +160,16 @@ def _own_objects(base: str) -> dict[str, set[str]]:
     return {"mount": mounts, "cgroup": cgroups, "link": links, "netns": netns}
 
 
+@pytest.fixture(autouse=True)
+def no_subreaper_after_the_test():
+    """A test that makes this process a child subreaper (runtime tests, in-process `run`s) ends it: else
+    every later orphan (a rootless stack's keeper, an exited `create`'s init) is adopted by pytest, which
+    never reaps it, and stays a zombie of its user for the rest of the session."""
+    yield
+    from mydocker.linux import syscalls as sc
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 0)
+
+
 @pytest.fixture
 def no_leaks(tmp_path):
     from tests.netkit import settled_links

@@ -118,6 +118,20 @@ def processes_left(uid: int, wait: float = 10) -> list[int]:
     return left
 
 
+def describe(pids: list[int]) -> list[str]:
+    """"<pid> <comm> <state> ppid=<ppid>" for each pid (a zombie's reaper is its ppid), for failure messages."""
+    rows = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                comm, _, rest = f.read().partition(" (")[2].rpartition(") ")
+            state, ppid = rest.split()[:2]
+            rows.append(f"{pid} {comm} {state} ppid={ppid}")
+        except (FileNotFoundError, ProcessLookupError):
+            rows.append(f"{pid} (gone)")
+    return rows
+
+
 @contextlib.contextmanager
 def make_user(prefix: str = "mdrl", leftovers=(), ranges: bool = True):
     """A fresh user with a subordinate range (none without `ranges`), launchers it can run, and a
@@ -149,7 +163,7 @@ def make_user(prefix: str = "mdrl", leftovers=(), ranges: bool = True):
         os.chown(u.xdg, u.uid, u.gid)
         yield u
         left = processes_left(u.uid)
-        assert not left, f"processes of {name} left running: {left}"
+        assert not left, f"processes of {name} left running: {describe(left)}"
         fallback = f"/tmp/mydocker-runtime-{u.uid}"
         assert not os.path.exists(fallback) or not os.listdir(fallback), f"state left in {fallback}"
         # the user's files, or files of its subordinate ids, anywhere but its own dirs

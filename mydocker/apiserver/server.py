@@ -31,7 +31,6 @@ handlers = lazy_module("mydocker.apiserver.handlers")
 routes = lazy_module("mydocker.apiserver.routes")
 traceback = lazy_module("traceback")
 
-DEFAULT_URI = "unix:///run/mydocker/docker.sock"
 KEEPALIVE_IDLE = 60.0   # seconds a worker waits for the next request on a kept-alive connection
 
 

@@ -40,7 +40,8 @@ def handle_service(engine, opts, args: list[str]) -> int:
     if opts.time < 0:
         raise InvalidArgument(f"invalid --time {opts.time}: give seconds, or 0 to serve until killed")
     # the engine handle is only built here (nothing opened): each connection's worker opens it after the fork
-    return server.serve(args[0] if args else server.DEFAULT_URI, lambda: engine, idle=opts.time)
+    uri = args[0] if args else f"unix://{engine.system.service_socket()}"  # root's, or the user's own
+    return server.serve(uri, lambda: engine, idle=opts.time)
 
 
 df_command = Command("system df", "Show mydocker disk usage", usage="system df", max_args=0)

@@ -43,6 +43,7 @@ mounts = lazy_module("mydocker.engine.mounts")
 health = lazy_module("mydocker.engine.health")
 engine_logs = lazy_module("mydocker.engine.logs")
 engine_engine = lazy_module("mydocker.engine.engine")
+engine_rootless = lazy_module("mydocker.engine.rootless")
 api = lazy_module("mydocker.runtime.api")
 container_input = lazy_module("mydocker.engine.container_input")
 engine_stats = lazy_module("mydocker.engine.stats")
@@ -531,6 +532,14 @@ class SystemEngine:
 
     def version(self) -> dict:
         return engine_engine.version()
+
+    def service_socket(self) -> str:
+        """The API service's default socket: root's /run/mydocker/docker.sock (dockerd's is /run/docker.sock);
+        an ordinary user's under its XDG_RUNTIME_DIR, served by the same engine as the user's CLI."""
+        rootless = self._engine.rootless
+        if rootless is not None:
+            return engine_rootless.service_socket(rootless.uid)
+        return os.path.join(engine_engine.DEFAULT_RUNROOT, "docker.sock")
 
     def events(self, since: int | None = None, until: int | None = None, filters: dict | None = None,
                write=None, follow: bool = True, ready=None, alive=None) -> None:

@@ -39,6 +39,7 @@ PAUSE_LOCK = "pause.lock"
 PAUSE_NAME = b"mydocker-pause"      # its argv[0]: how a pid from the file is checked
 PAUSE_PROGRAM = "/bin/sleep"        # what it runs: `sleep infinity` is 1 MB where a Python is 10
 SUBID_FILES = ("/etc/subuid", "/etc/subgid")
+SERVICE_SOCKET = "docker.sock"      # the API service's default socket's name, in the default runroot
 
 
 @record
@@ -133,6 +134,12 @@ def default_root() -> str:
     if not data.startswith("/"):
         data = os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(data, "mydocker")
+
+
+def service_socket(uid: int) -> str:
+    """Where the user's `system service` listens unless told: $XDG_RUNTIME_DIR/mydocker/docker.sock
+    (podman's rootless socket is under XDG_RUNTIME_DIR too), beside the engine's default runtime state."""
+    return os.path.join(default_runroot(uid), SERVICE_SOCKET)
 
 
 def default_runroot(uid: int) -> str:

@@ -1,6 +1,7 @@
 """inotify(7) through libc: a `Watch` that sleeps until a file or directory it watches changes, or
 a timeout passes. Waiters that poll files written by another process (a container's log, the events
-log) wake when the write happens instead of at their next poll.
+log) wake when the write happens instead of at their next poll; the rootless network stack's keeper
+selects on a Watch's fd (non-blocking) to learn that its netns's pin was deleted.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ _libc = ctypes.CDLL()
 
 IN_MODIFY = 0x2
 IN_CLOSE_WRITE = 0x8
+IN_MOVED_FROM = 0x40
 IN_MOVED_TO = 0x80
 IN_CREATE = 0x100
 IN_DELETE = 0x200
+IN_DELETE_SELF = 0x400
+IN_MOVE_SELF = 0x800
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 CHANGES = IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_TO  # of a directory: also its files' writes

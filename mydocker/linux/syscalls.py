@@ -270,19 +270,3 @@ def openat2(dirfd: int, path: str, flags: int, resolve: int, mode: int = 0) -> i
     how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
     return _check(_libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dirfd), _enc(path or "."),
                                 ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))), f"openat2 {path}", path)
-
-
-# --- inotify (the user-mode network stack's keeper watches its netns's pin) ---------------------
-IN_MOVED_FROM, IN_DELETE, IN_DELETE_SELF, IN_MOVE_SELF = 0x40, 0x200, 0x400, 0x800
-_IN_CLOEXEC = os.O_CLOEXEC
-
-
-def inotify_watch(path: str, mask: int) -> int:
-    """A new close-on-exec inotify fd watching `path` for the events in `mask`."""
-    fd = _check(_libc.inotify_init1(_IN_CLOEXEC), "inotify_init1")
-    try:
-        _check(_libc.inotify_add_watch(fd, _enc(path), ctypes.c_uint32(mask)), f"inotify_add_watch {path}", path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd

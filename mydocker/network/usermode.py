@@ -26,10 +26,13 @@ Why slirp4netns and not pasta. Both are Debian packages (slirp4netns 1.2.0 with 
   - lifetime: neither exits when the netns's last holder goes (the tap fd keeps the netns alive: tun
     files hold a reference to it). pasta watches a netns *path* and quits when it is deleted;
     slirp4netns quits when its --exit-fd hangs up. So the stack here is two processes: slirp4netns
-    and a keeper (a fork of the caller, named md-slirp-keeper, no exec) that holds the exit fd's
-    other end and exits when the netns's pin is deleted (inotify on its directory: netns.remove()),
-    or, for a /proc/<pid>/ns/net path, when that process exits (its pidfd), or when slirp4netns
-    exits. Nothing else holds that end, so slirp4netns cannot outlive the keeper, whatever kills it.
+    and a keeper (md-slirp-keeper: a fork of the caller that spawns slirp4netns and, if the netns
+    still lives after EXEC_AFTER seconds, execs the builtins-only network/slirp_keeper.py: 3.6 MB
+    PSS where the fork kept 8-13 MB of the caller's) that holds the exit fd's other end and exits when the netns's pin is deleted (inotify
+    on its directory: netns.remove()), or, for a /proc/<pid>/ns/net path, when that process exits
+    (its pidfd), or when slirp4netns exits. Nothing else holds that end, so slirp4netns cannot
+    outlive the keeper, whatever kills it. The keeper's parent exits at once: it is reaped by the
+    caller's nearest child subreaper (the monitor, a foreground `run`) or by init.
   - stopping: either takes 30-40 ms to exit here (the kernel unregisters the tap device as its files
     close), so stop() waits for that only when published ports must be free again.
   - in the engine (`mydocker run --rm busybox true` as a user, default network minus --network none,
@@ -48,6 +51,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
 from mydocker.lazy import lazy_module
@@ -55,7 +59,8 @@ from mydocker.lazy import lazy_module
 select = lazy_module("select")
 socket = lazy_module("socket")
 jsonio = lazy_module("mydocker.jsonio")
-sc = lazy_module("mydocker.linux.syscalls")
+inotify = lazy_module("mydocker.linux.inotify")
+keeper = lazy_module("mydocker.network.slirp_keeper")
 
 NAMESERVER = "10.0.2.3"
 ADDRESS, GATEWAY = "10.0.2.100", "10.0.2.2"
@@ -68,8 +73,8 @@ TUN_MISSING = (f'open("{TUN}"): No such file or directory: rootless networking n
                "run (as root) modprobe tun")
 LOG = "slirp4netns.log"           # its stderr, in the state dir
 API = "slirp4netns.sock"          # its API socket, in the state dir while ports are added
-KEEPER = "md-slirp-keeper"        # the keeper's comm (15 characters at most)
 START_TIMEOUT = 30.0
+EXEC_AFTER = 2.0                  # seconds the keeper stays a fork before it execs the tiny program
 STOP_TIMEOUT = 5.0
 
 
@@ -144,10 +149,12 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> 
 def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: int, exit_w: int,
           pid_w: int) -> None:
     """The keeper (a forked grandchild; never returns): start slirp4netns, then hold its exit fd until
-    the netns's pin goes (or its holder process, or slirp4netns itself)."""
+    the netns's pin goes (or its holder process, or slirp4netns itself); after EXEC_AFTER seconds as a
+    fork, go on holding as the tiny program network/slirp_keeper.py, which the fork's copy of the
+    caller's memory does not follow."""
     try:
         with open("/proc/self/comm", "w") as f:
-            f.write(KEEPER)
+            f.write(keeper.KEEPER)
         # Nothing of the caller's is kept open (its stdout may be a pipe someone reads to the end).
         keep = sorted((ready_w, exit_r, exit_w, pid_w))
         low = 3
@@ -164,7 +171,7 @@ def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: 
             if fd > 2:
                 os.close(fd)
         os.chdir(state_dir)   # the API socket's path is relative: a state dir's path may pass 108 bytes
-        gone = _watch(netns)
+        gone, pin = _watch(netns)
         os.set_inheritable(ready_w, True)
         os.set_inheritable(exit_r, True)
         try:
@@ -175,50 +182,37 @@ def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: 
             return
         os.close(ready_w)
         os.close(exit_r)
+        # Inheritable only now: slirp4netns must not hold its own exit fd's other end.
+        os.set_inheritable(exit_w, True)
+        os.set_inheritable(gone, True)
         os.write(pid_w, f"{pid}\n".encode())
         os.close(pid_w)
-        stack = os.pidfd_open(pid)
-        while True:
-            ready = select.select([gone, stack], [], [])[0]
-            if stack in ready or gone.fired():
-                break
-        os.close(exit_w)      # slirp4netns sees the hang-up and exits
-        os.waitpid(pid, 0)
+        if keeper.hold(exit_w, pid, gone, pin, timeout=EXEC_AFTER):
+            return
+        # Still running: shed the fork's copy of the caller's memory. The interpreter's start-up
+        # (~15 ms of CPU) would have slowed every short `run` on a busy host, hence the wait first.
+        os.execv(sys.executable, [sys.executable, "-IS", keeper.__file__, str(exit_w), str(pid), str(gone),
+                                  *([pin] if pin else [])])
     except BaseException as e:
         try:
             os.write(pid_w, f"cannot start the user-mode network stack: {e}".encode())
         except OSError:
             pass
     finally:
-        os._exit(0)
+        os._exit(0)  # slirp4netns, if started, sees its exit fd hang up
 
 
-class _Watch:
-    """Readable (select) when the netns may be gone; fired() says whether it is."""
-
-    def __init__(self, fd: int, path: str | None) -> None:
-        self.fd, self.path = fd, path
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def fired(self) -> bool:
-        if self.path is None:
-            return True       # the holder process exited
-        os.read(self.fd, 1 << 16)
-        return not os.path.lexists(self.path)
-
-
-def _watch(netns: str) -> _Watch:
-    """For /proc/<pid>/ns/net: that process's pidfd; for a pin: inotify on its directory."""
+def _watch(netns: str) -> tuple[int, str | None]:
+    """What tells the keeper the netns is gone: for /proc/<pid>/ns/net, that process's pidfd (and no
+    pin); for a pin, a non-blocking inotify fd on its directory (and the pin's path, to look at)."""
     parts = netns.split("/")
     if len(parts) > 3 and parts[1] == "proc" and parts[2].isdigit():
-        return _Watch(os.pidfd_open(int(parts[2])), None)
-    watch = _Watch(sc.inotify_watch(os.path.dirname(netns) or ".", sc.IN_DELETE | sc.IN_MOVED_FROM |
-                                    sc.IN_DELETE_SELF | sc.IN_MOVE_SELF), netns)
+        return os.pidfd_open(int(parts[2])), None
+    watch = inotify.Watch([os.path.dirname(netns) or "."], inotify.IN_DELETE | inotify.IN_MOVED_FROM |
+                          inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF)
     if not os.path.lexists(netns):
         raise FileNotFoundError(errno.ENOENT, f"no network namespace at {netns}", netns)
-    return watch
+    return watch.fd, netns
 
 
 def _failure(netns: str, state_dir: str) -> str:

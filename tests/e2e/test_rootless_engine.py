@@ -355,3 +355,49 @@ def test_default_network_reaches_a_server_on_the_hosts_loopback(alice, tun_for_u
     assert said == [b"from-the-container\n"]
     assert "nameserver 10.0.2.3" in out
     assert os.listdir(os.path.join(runroot(alice), "netns")) == []
+
+
+def test_the_api_service_of_an_ordinary_user(tmp_path):
+    """`mydocker system service` run by a user listens on $XDG_RUNTIME_DIR/mydocker/docker.sock (podman's
+    rootless default is under XDG_RUNTIME_DIR too) and serves the engine the user's CLI sees; the
+    docker CLI 28 drives it; once stopped it leaves nothing behind (make_user checks the rest)."""
+    import subprocess
+    docker = "/usr/local/bin/docker"
+    if not os.path.exists(docker):
+        pytest.skip("needs the docker CLI 28 at /usr/local/bin/docker")
+    with make_user("mdrls") as user:
+        sock = os.path.join(runroot(user), "docker.sock")
+        config = os.path.join(user.home, "docker-config")
+        os.mkdir(config, 0o700)
+        os.chown(config, user.uid, user.gid)
+        log = open(tmp_path / "service.log", "w+")
+        service = subprocess.Popen(["setpriv", "--reuid", str(user.uid), "--regid", str(user.gid), "--init-groups",
+                                    "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"HOME={user.home}",
+                                    f"XDG_RUNTIME_DIR={user.xdg}", os.path.join(user.bindir, "mydocker"),
+                                    "system", "service", "--time", "0"],
+                                   cwd=user.home, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(sock):
+                assert service.poll() is None and time.monotonic() < deadline, open(log.name).read()
+                time.sleep(0.05)
+            assert os.stat(sock).st_uid == user.uid and os.stat(sock).st_mode & 0o777 == 0o660
+            env = ("env", f"DOCKER_HOST=unix://{sock}", f"DOCKER_CONFIG={config}", docker)
+            out = ok(user.run(*env, "run", "--rm", "--network", "none", "busybox", "id", timeout=120))
+            assert out.startswith("uid=0(root) gid=0(root)"), out
+            ok(user.run(*env, "run", "-d", "--name", "seen", "--network", "none", "busybox", "sleep", "300"))
+            names = ok(user.run(*env, "ps", "--format", "{{.Names}}")).split()
+            assert names == ["seen"], names
+            assert ok(user.mydocker("ps", "--format", "{{.Names}}")).split() == ["seen"]  # the CLI's engine
+            ok(user.run(*env, "rm", "-f", "seen"))
+            assert ok(user.run(*env, "ps", "-aq")) == ""
+        finally:
+            service.send_signal(signal.SIGTERM)
+            try:
+                code = service.wait(30)
+            finally:
+                user.mydocker("rm", "-f", *user.mydocker("ps", "-aq").stdout.split())
+                stop_pause(runroot(user))
+                log.close()
+        assert code == 0, open(tmp_path / "service.log").read()
+        assert not os.path.exists(sock)

@@ -46,6 +46,17 @@ def _stacks_of(uid: int) -> list[int]:
     return found
 
 
+def _comm(pid: int) -> str:
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().strip()
+
+
+def _pss_kb(pid: int) -> int:
+    """The process's proportional set size: its private memory plus its share of what it shares."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+
+
 def _no_stacks_soon(uid: int) -> bool:
     deadline = time.monotonic() + 10
     while _stacks_of(uid) and time.monotonic() < deadline:
@@ -71,6 +82,15 @@ def test_a_detached_containers_stack_goes_with_rm(dana, tun):
     try:
         stacks = _stacks_of(dana.uid)
         assert len(stacks) == 2, stacks   # slirp4netns and its keeper
+        keeper = [pid for pid in stacks if _comm(pid) == "md-slirp-keeper"]
+        assert len(keeper) == 1, stacks
+        deadline = time.monotonic() + 20   # a fork of the engine for its first 2 s, then the tiny program
+        while b"slirp_keeper.py" not in open(f"/proc/{keeper[0]}/cmdline", "rb").read():
+            assert time.monotonic() < deadline, "the keeper never exec'd network/slirp_keeper.py"
+            time.sleep(0.1)
+        pss = _pss_kb(keeper[0])
+        print(f"keeper pss {pss} kB")
+        assert pss < 4096, f"the keeper holds {pss} kB (PSS) per container"  # a fork of the engine: ~8 MB
     finally:
         ok(dana.mydocker("rm", "-f", "web"))
     with socket.socket() as s:

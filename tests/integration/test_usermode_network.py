@@ -22,7 +22,7 @@ import threading
 
 import pytest
 
-from tests.rootlesskit import PYTHON, make_user, needs_uidmap, processes_left, tun_for_users
+from tests.rootlesskit import PYTHON, describe, make_user, needs_uidmap, processes_left, tun_for_users
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROBE = os.path.join(REPO, "tests", "integration", "usermode_probe.py")
@@ -40,8 +40,8 @@ def tun():
         yield
 
 
-@pytest.fixture(scope="module")
-def user():
+@pytest.fixture
+def user():  # one per test: a test's leftover process fails that test alone
     with make_user("mdnet") as u:
         yield u
 
@@ -116,7 +116,8 @@ def test_outbound_inbound_and_gone_with_the_netns(user, tun, workdir, greeter):
     assert report["server"] == 0
     assert report["state_left"] == ["slirp4netns.log"], report  # its API socket is gone once ports are set
     assert report["gone"] is True, report              # exited by itself once the pin was removed
-    assert not processes_left(user.uid)
+    left = processes_left(user.uid)
+    assert not left, describe(left)
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_from_outside_the_user_namespace_gone_with_the_holder(user, tun, workdir
 def test_stop_ends_the_stack_and_its_keeper(user, tun, workdir, holder):
     assert probe(user, "stopped", workdir, holder, in_userns=False) == {"gone": True}
     left = [pid for pid in processes_left(user.uid) if pid != holder]
-    assert not left, left
+    assert not left, describe(left)
 
 
 def test_a_failed_start_leaves_nothing_running(user, tun, workdir):
@@ -161,7 +162,8 @@ def test_a_failed_start_leaves_nothing_running(user, tun, workdir):
     assert report["error"].startswith(f"cannot publish 127.0.0.1:{port} -> 80/tcp: "), report
     assert report["error"].endswith(": choose another host port") and "\n" not in report["error"], report
     assert report["state_left"] == ["slirp4netns.log"]
-    assert not processes_left(user.uid, wait=2)
+    left = processes_left(user.uid, wait=2)
+    assert not left, describe(left)
 
 
 def test_tun_at_0600_is_one_line_with_the_fix(user, workdir, tmp_path):
@@ -174,4 +176,5 @@ def test_tun_at_0600_is_one_line_with_the_fix(user, workdir, tmp_path):
     report = probe(user, "tun", workdir, wrap=wrap)
     assert report["check"] == TUN_DENIED                # check_tun(), before the stack starts
     assert report["start"] == TUN_DENIED                # and the same line when pasta dies of it
-    assert not processes_left(user.uid, wait=2)
+    left = processes_left(user.uid, wait=2)
+    assert not left, describe(left)

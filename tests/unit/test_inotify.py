@@ -40,3 +40,27 @@ def test_without_an_inotify_instance_the_waiters_poll(monkeypatch, tmp_path):
     started = time.monotonic()
     assert fallback.wait(10) is False
     assert time.monotonic() - started < 1  # one poll interval, not the caller's whole timeout
+
+
+def test_a_deleted_file_makes_a_watched_directorys_fd_readable(tmp_path):
+    """The rootless stack's keeper: select() on the fd of a Watch of the pin's directory wakes when the
+    pin is unlinked, and the non-blocking fd drains without blocking."""
+    import select
+    pin = tmp_path / "netns"
+    pin.write_text("")
+    (tmp_path / "other").write_text("")
+    watch = inotify.Watch([str(tmp_path)], inotify.IN_DELETE | inotify.IN_MOVED_FROM | inotify.IN_DELETE_SELF |
+                          inotify.IN_MOVE_SELF)
+    try:
+        (tmp_path / "other").write_text("x")             # a write is not among the events asked for
+        assert select.select([watch.fd], [], [], 0.1)[0] == []
+        pin.unlink()
+        assert select.select([watch.fd], [], [], 5)[0] == [watch.fd]
+        assert os.read(watch.fd, 4096)
+        try:
+            os.read(watch.fd, 4096)
+            raise AssertionError("a drained Watch's fd blocked no read")
+        except BlockingIOError:
+            pass
+    finally:
+        watch.close()
