@@ -90,7 +90,7 @@ def test_a_detached_containers_stack_goes_with_rm(dana, tun):
             time.sleep(0.1)
         pss = _pss_kb(keeper[0])
         print(f"keeper pss {pss} kB")
-        assert pss < 4096, f"the keeper holds {pss} kB (PSS) per container"  # a fork of the engine: ~8 MB
+        assert pss < 6144, f"the keeper holds {pss} kB (PSS) per container"  # 3-4.3 MB seen; a fork of the engine: 12.8
     finally:
         ok(dana.mydocker("rm", "-f", "web"))
     with socket.socket() as s:
