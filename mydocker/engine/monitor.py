@@ -85,6 +85,7 @@ class Monitor:
         self.inits: dict[int, str] = {}
         self.workers: dict[int, tuple[str, str]] = {}
         self.unknown: dict[int, int] = {}
+        self.prewarms: set[int] = set()   # the attach-lock prewarm shells (_launch), reaped as they exit
         self.idle_since = time.monotonic()
 
     # fds
@@ -222,6 +223,14 @@ class Monitor:
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
+        # The worker's runtime moves the container into its cgroups some 10 ms from now, and the first
+        # such move waits an RCU grace period for the kernel's attach lock (10-15 ms here): a shell
+        # started now makes a no-op move, so the wait runs while the worker sets up (the CLI's `run`
+        # does the same, engine/api.py; docs/startup.md). Measured on docker run through the service:
+        # the container's cgroup join 7-12 ms without it.
+        warm = api.prewarm_attach_lock()
+        if warm is not None:
+            self.prewarms.add(warm)
         tty, interactive = c.params.get("tty"), c.params.get("interactive")
         stdio = [-1, -1, -1]
         ours = []
@@ -335,6 +344,8 @@ class Monitor:
                 return
             if pid in self.workers:
                 self._worker_done(pid, status)
+            elif pid in self.prewarms:
+                self.prewarms.discard(pid)
             elif pid in self.inits:
                 self._exited(self.containers[self.inits.pop(pid)], status)
             else:
