@@ -124,16 +124,19 @@ class ContainerEngine:
 
     def create(self, opts: RunOptions, progress=None) -> str:
         """A container made and recorded but not started; its id."""
+        # a start follows at once (docker run: create, attach, wait, start) and moves the container
+        # into its cgroups through the monitor some 15 ms from now: that move's wait starts here
+        _prewarm()
         return self._service.create(opts, progress=progress)
 
     def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
         """Create and start; attached to `streams` until it exits, or handed to the monitor with
         `opts.detach`. `progress(id, status, current, total)` hears about a pull of a missing image."""
+        # start the kernel's wait for the cgroup attach lock now, in parallel with making the container
+        # (attached, this process runs it: the child is reaped with the container's orphans)
+        _prewarm()
         if opts.detach:
             return RunReport(self._service.run_detached(opts, progress=progress))
-        # this process creates the container: start the kernel's wait for the cgroup attach lock now,
-        # in parallel with loading the services (the child is reaped with the container's orphans)
-        api.prewarm_attach_lock()
         return self._service.run(opts, _required(streams, "run"), progress=progress)
 
     def start(self, ref: str):
@@ -603,6 +606,26 @@ def _dangling_filter(values: list[str] | None) -> bool | None:
     if any(v not in ("true", "false", "1", "0") for v in values) or len(set(v in ("true", "1") for v in values)) > 1:
         raise InvalidArgument(f"invalid filter 'dangling={values[0]}': use dangling=true or dangling=false")
     return values[0] in ("true", "1")
+
+
+_prewarm_shells: list[int] = []   # this process's attach-lock prewarm shells not reaped yet
+
+
+def _prewarm() -> None:
+    """Start the attach-lock prewarm (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
+    for an RCU grace period, 10-15 ms here, holds up the next cgroup operation on the host, the
+    container's, unless it started that much earlier). The shells of earlier calls that have exited
+    are reaped here: an API worker on a kept-alive connection creates many containers."""
+    for pid in list(_prewarm_shells):
+        try:
+            done = os.waitpid(pid, os.WNOHANG)[0]
+        except ChildProcessError:  # reaped by someone else (a subreaper's loop)
+            done = pid
+        if done:
+            _prewarm_shells.remove(pid)
+    pid = api.prewarm_attach_lock()
+    if pid is not None:
+        _prewarm_shells.append(pid)
 
 
 def _required(streams: Streams | None, verb: str) -> Streams:
