@@ -646,7 +646,8 @@ _PRELOAD = (
     "mydocker.image.reference", "mydocker.image.snapshot", "mydocker.image.store",
     "mydocker.linux.fs", "mydocker.linux.inotify", "mydocker.linux.syscalls",
     "mydocker.network.driver", "mydocker.network.etcfiles",
-    "mydocker.runtime.api", "mydocker.runtime.caps", "mydocker.runtime.paths", "mydocker.runtime.state_file",
+    "mydocker.runtime.api", "mydocker.runtime.caps", "mydocker.runtime.paths", "mydocker.runtime.prewarm",
+    "mydocker.runtime.state_file",
     "mydocker.runtime.state_view", "fcntl",
     # docker exec (~10 ms of imports), stop, rm, version
     "mydocker.engine.container_exec", "mydocker.runtime.exec", "mydocker.runtime.foreground", "mydocker.runtime.kill",
