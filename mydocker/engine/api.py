@@ -132,8 +132,9 @@ class ContainerEngine:
     def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
         """Create and start; attached to `streams` until it exits, or handed to the monitor with
         `opts.detach`. `progress(id, status, current, total)` hears about a pull of a missing image."""
-        # start the kernel's wait for the cgroup attach lock now, in parallel with making the container
-        # (attached, this process runs it: the child is reaped with the container's orphans)
+        # start the kernel's wait for the cgroup attach lock now, in parallel with loading the
+        # services: this process creates the container (the child is reaped with its orphans), or the
+        # monitor does, a kick later (the lock is the whole host's)
         _prewarm()
         if opts.detach:
             return RunReport(self._service.run_detached(opts, progress=progress))

@@ -101,7 +101,8 @@ class ContainerService:
     def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
         """Run a container attached to the caller's `streams` until it exits."""
 
-        record, config = self._create(opts, progress)  # holding the container's lock: `rm -f` waits until it runs
+        # holding the container's lock: `rm -f` waits until it runs; with --rm its rootfs is volatile
+        record, config = self._create(opts, progress, volatile=opts.remove)
         directory = self.container_dir(record.id)
         console = devnull = log = None
         pipes: list[tuple[int, int, str]] = []  # (our read end, the caller's fd, stream)
@@ -169,8 +170,10 @@ class ContainerService:
         self.paths.container_lock(record.id).release()
         return record.id
 
-    def _create(self, opts: RunOptions, progress=None) -> tuple[ContainerRecord, dict]:
-        """Record the container, then make its rootfs and config.json (record before create)."""
+    def _create(self, opts: RunOptions, progress=None, volatile: bool = False) -> tuple[ContainerRecord, dict]:
+        """Record the container, then make its rootfs and config.json (record before create).
+        `volatile`: its writable layer is never synced (snapshot.prepare): a foreground `run --rm`,
+        whose own process removes it when it exits."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
         if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
@@ -200,7 +203,7 @@ class ContainerService:
                     os.chown(path, remap[0], remap[0])
             with open(os.path.join(directory, LOWERS), "w") as f:
                 f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
-            rootfs = snapshot.prepare(lowers, directory)
+            rootfs = snapshot.prepare(lowers, directory, volatile=volatile)
             config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12],
                                               container_id=record.id)
             security.apply_security(config, opts.security or security.SecurityOptions())

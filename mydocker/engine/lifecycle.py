@@ -163,6 +163,7 @@ class Lifecycle:
         healthcheck = None
         if rec.config.get("Healthcheck"):
             healthcheck = health.active(rec.config)
+        api.prewarm_kick()  # the monitor's worker creates it in a few ms
         reply = monitor.request(self.paths.root, self.paths.runroot, {
             "op": "launch", "id": container_id, "tty": bool(rec.config.get("Tty")),
             "health_interval": healthcheck["Interval"] / 1e9 if healthcheck else 0,

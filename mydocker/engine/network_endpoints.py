@@ -45,12 +45,12 @@ class Endpoints:
         self.store.set_mac(ep, ep.mac)
         return ep
 
-    def drop(self, ep: Endpoint) -> None:
-        """Undo join and add, whatever of them exists."""
+    def drop(self, ep: Endpoint, netns_ends: bool = False) -> None:
+        """Undo join and add, whatever of them exists (`netns_ends`: see Driver.leave)."""
         net = self.store.find(ep.network)
         if net is not None:
             last = not any(e.container != ep.container for e in self.store.endpoints(network=ep.network))
-            self.driver(net.driver).leave(net, ep, last)
+            self.driver(net.driver).leave(net, ep, last, netns_ends)
         else:  # no record says which driver made it: the veth at least goes
             links.delete(ep.veth)
         self.store.remove_endpoint(ep)

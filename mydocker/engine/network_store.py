@@ -129,6 +129,11 @@ class NetworkStore:
         row = self.db.execute(f"SELECT {SB_COLS} FROM sandboxes WHERE container=?", (container_id,)).fetchone()
         return sandbox_from_row(row) if row else None
 
+    def shares_netns(self, path: str, container_id: str) -> bool:
+        """Whether another container's sandbox is in the namespace at `path` (--network container:)."""
+        return self.db.execute("SELECT 1 FROM sandboxes WHERE netns=? AND container!=? LIMIT 1",
+                               (path, container_id)).fetchone() is not None
+
     def sandboxes(self) -> list[Sandbox]:
         return [sandbox_from_row(r) for r in self.db.execute(f"SELECT {SB_COLS} FROM sandboxes")]
 

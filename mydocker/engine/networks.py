@@ -612,14 +612,14 @@ class NetworkService:
                 self._sync_dns({net.name})
                 self._repoint_resolver(sb)
 
-    def _drop_endpoint(self, ep: Endpoint) -> None:
+    def _drop_endpoint(self, ep: Endpoint, netns_ends: bool = False) -> None:
         net = self.store.find(ep.network)
         with self.lock():
             if self._retires_default_network(ep):
                 self.firewall.forget()  # the rebuild below takes its ports with its network's rules
             else:
                 self.firewall.unpublish(ep)  # before its record goes: the record says what to remove
-            self.wiring.drop(ep)
+            self.wiring.drop(ep, netns_ends)
             self._retire_default_bridge()
             self._rebuild_firewall()  # only when a network went
         if net is not None:
@@ -636,8 +636,11 @@ class NetworkService:
         eps = self.endpoints(container=container_id)
         if sb is None and not eps:
             return
+        # its namespace is unpinned below and dies with it (unless another container shares it):
+        # the drivers leave the veths in it to the kernel (Driver.leave)
+        netns_ends = bool(sb and sb.owns_netns and sb.netns and not self.store.shares_netns(sb.netns, container_id))
         for ep in eps:
-            self._drop_endpoint(ep)
+            self._drop_endpoint(ep, netns_ends)
         if sb is not None:
             if sb.mode == "usermode":
                 network_usermode.stop(self._usermode_dir(container_id))

@@ -27,8 +27,11 @@ class BridgeDriver(Driver):
         gateway = None if net.internal else net.gateway
         return links.plug(info.netns, ep.veth, net.bridge, ep.ip, _prefixlen(net), gateway, ep.ifname)
 
-    def leave(self, net: Network, ep: Endpoint, last: bool) -> None:
-        links.delete(ep.veth)
+    def leave(self, net: Network, ep: Endpoint, last: bool, netns_ends: bool = False) -> None:
+        if netns_ends:
+            links.retire(ep.veth)  # the kernel deletes the pair with the namespace, off our clock
+        else:
+            links.delete(ep.veth)
 
 
 def _prefixlen(net: Network) -> int:

@@ -18,8 +18,11 @@ The calls, in the order the service makes them:
     allocate(net, container, ip)    the address, when the driver keeps a cluster-wide IPAM (else None:
                                     the engine's own bitmap of the network decides)
     join(net, ep, info) -> MAC      the endpoint was recorded: plug it into the sandbox's netns
-    leave(net, ep, last)            undo join (idempotent: after a crash part of it may be gone);
-                                    `last`: no other endpoint of the network is left on this host
+    leave(net, ep, last, netns_ends)  undo join (idempotent: after a crash part of it may be gone);
+                                    `last`: no other endpoint of the network is left on this host;
+                                    `netns_ends`: the caller unpins the sandbox's namespace next and
+                                    nothing else holds it, so what lives in it (a veth's far end, and
+                                    with it the pair) may be left for the kernel to delete
     delete_network(net)             the network's record is gone: remove what create/join made
     peers(net)                      (address, names) of containers elsewhere, for /etc/hosts
 
@@ -90,7 +93,7 @@ class Driver:
     def join(self, net: Network, ep: Endpoint, info: JoinInfo) -> str:
         raise NotImplementedError
 
-    def leave(self, net: Network, ep: Endpoint, last: bool) -> None:
+    def leave(self, net: Network, ep: Endpoint, last: bool, netns_ends: bool = False) -> None:
         pass
 
     def peers(self, net: Network) -> list[tuple[str, list]]:

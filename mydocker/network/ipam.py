@@ -8,13 +8,37 @@ The bitmap is plain bytes: the engine stores it in its SQLite records and change
 
 from __future__ import annotations
 
-import ipaddress
-
 from mydocker.errors import Conflict, InvalidArgument
+from mydocker.lazy import lazy_module
+
+# with functools and collections ~2 ms: for subnets checked when a network is made, not for the
+# addresses `run` allocates and releases (ip_int, ip_text)
+ipaddress = lazy_module("ipaddress")
 
 FREE, TAKEN = 0, 1
 # where networks without --subnet get theirs: the default network a /16, user networks a /24
 DEFAULT_SUBNETS = [f"172.{n}.0.0/16" for n in range(17, 32)] + [f"10.{n}.0.0/16" for n in range(200, 255)]
+
+
+def ip_int(address: str) -> int | None:
+    """An IPv4 address in dotted-quad form as an integer; None if it is not one (what ipaddress
+    refuses: not four decimal parts from 0 to 255, or a part with a leading zero)."""
+    parts = address.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return value
+
+
+def ip_text(value: int) -> str:
+    return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
 
 
 def parse_subnet(text: str) -> ipaddress.IPv4Network:
@@ -34,48 +58,53 @@ class Bitmap:
     """Addresses of one subnet; offsets are address - network address."""
 
     def __init__(self, subnet: str, gateway: str | None = None, bits: bytes | None = None) -> None:
-        self.net = parse_subnet(subnet)
-        self.base = int(self.net.network_address)
-        if bits is not None:
-            if len(bits) != self.net.num_addresses:
-                raise ValueError(f"bitmap for {subnet} has {len(bits)} entries, not {self.net.num_addresses}")
+        if bits is not None:  # a recorded network's: its subnet was checked when the network was made
+            address, _, prefix = subnet.partition("/")
+            self.base, size = ip_int(address), 1 << (32 - int(prefix))
+            if self.base is None or self.base % size:
+                raise ValueError(f"recorded subnet {subnet} is not a network address and prefix")
+            if len(bits) != size:
+                raise ValueError(f"bitmap for {subnet} has {len(bits)} entries, not {size}")
             self.bits = bytearray(bits)
         else:
-            self.bits = bytearray(self.net.num_addresses)
+            net = parse_subnet(subnet)
+            self.base, size = int(net.network_address), net.num_addresses
+        self.subnet = f"{ip_text(self.base)}/{33 - size.bit_length()}"
+        if bits is None:
+            self.bits = bytearray(size)
             self.bits[0] = self.bits[-1] = TAKEN        # network and broadcast
             self.bits[self.offset(gateway or self.default_gateway())] = TAKEN
         self._hint = 1
 
     def default_gateway(self) -> str:
-        return str(self.net.network_address + 1)
+        return ip_text(self.base + 1)
 
     def offset(self, address: str) -> int:
-        try:
-            ip = ipaddress.IPv4Address(address)
-        except ValueError:
-            raise InvalidArgument(f"invalid IP address {address!r}: give an IPv4 address such as 10.77.0.5") from None
-        if ip not in self.net:
-            raise InvalidArgument(f"IP address {address} is not in the network's subnet {self.net}: "
+        ip = ip_int(address)
+        if ip is None:
+            raise InvalidArgument(f"invalid IP address {address!r}: give an IPv4 address such as 10.77.0.5")
+        if not self.base <= ip < self.base + len(self.bits):
+            raise InvalidArgument(f"IP address {address} is not in the network's subnet {self.subnet}: "
                                   "choose an address inside it")
-        return int(ip) - self.base
+        return ip - self.base
 
     def allocate(self, address: str | None = None) -> str:
         """The first free address, or `address` if it is free."""
         if address is not None:
             i = self.offset(address)
             if self.bits[i] == TAKEN:
-                raise Conflict(f"IP address {address} is already in use on {self.net} (or reserved): "
+                raise Conflict(f"IP address {address} is already in use on {self.subnet} (or reserved): "
                                "choose another --ip or leave it out")
         else:
             i = self.bits.find(FREE, self._hint)
             if i < 0:
                 i = self.bits.find(FREE, 1)
             if i < 0:
-                raise Conflict(f"no free IP address left in subnet {self.net}: remove containers from the "
+                raise Conflict(f"no free IP address left in subnet {self.subnet}: remove containers from the "
                                "network or create a network with a larger --subnet")
             self._hint = i + 1
         self.bits[i] = TAKEN
-        return str(ipaddress.IPv4Address(self.base + i))
+        return ip_text(self.base + i)
 
     def release(self, address: str) -> None:
         i = self.offset(address)

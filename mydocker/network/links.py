@@ -58,6 +58,25 @@ def delete(name: str) -> None:
         raise _fail(f"cannot delete link {name}", e) from None
 
 
+def retire(name: str) -> None:
+    """Make a veth's host end an inert bridge port, where the caller is about to unpin the namespace
+    that holds its peer: the kernel deletes the pair when that namespace dies, tens of ms later and
+    off the caller's clock, where a delete here would block 15-20 ms in the kernel (docs/startup.md).
+    The port, disabled, stops forwarding and forgets the MACs learnt on it at once, so a container
+    that takes the same address (and so the same MAC, ip_mac) meanwhile is not shadowed by it."""
+    try:
+        with open(f"/sys/class/net/{name}/ifindex") as f:
+            index = int(f.read())
+    except FileNotFoundError:
+        return  # gone already (a crash after a delete, or the kernel's own clean-up)
+    try:
+        with nl.Netlink() as sock:
+            # EOPNOTSUPP: no longer a bridge port (its bridge was deleted behind our back): nothing to disable
+            sock.run(nl.disable_bridge_port(index, name).tolerating(errno.ENODEV, errno.EOPNOTSUPP))
+    except OSError as e:
+        raise _fail(f"cannot disable bridge port {name}", e) from None
+
+
 def ip_mac(ip: str) -> str:
     """The MAC of the container holding `ip`: 02:42 and the address (Docker's bridge and overlay do
     the same). An address freed and taken again keeps its MAC, so a neighbour cache that still maps

@@ -32,7 +32,7 @@ _NETLINK_EXT_ACK = 11   # ... but carries a text saying what it disliked
 
 # message types
 NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE = 1, 2, 3
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
@@ -49,7 +49,9 @@ IFF_UP = 0x1
 
 # link attributes
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
-IFLA_LINKINFO, IFLA_NET_NS_FD = 18, 28
+IFLA_PROTINFO, IFLA_LINKINFO, IFLA_NET_NS_FD = 12, 18, 28
+IFLA_BRPORT_STATE, IFLA_BRPORT_FLUSH = 1, 24   # in IFLA_PROTINFO of an AF_BRIDGE RTM_SETLINK
+BR_STATE_DISABLED = 0
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 3, 4
@@ -306,6 +308,14 @@ def set_link(link: int | str, *, up: bool | None = None, mtu: int | None = None,
     flags, change = (0, 0) if up is None else (IFF_UP if up else 0, IFF_UP)
     return Request(RTM_NEWLINK, 0, IFINFOMSG.pack(AF_UNSPEC, 0, index, flags, change) + attrs,
                    what or f"configure link {link}")
+
+
+def disable_bridge_port(index: int, name: str) -> Request:
+    """`bridge link set dev NAME state 0` and `bridge fdb flush dev NAME`, in one message: the port
+    neither forwards nor learns, and the MACs it had learnt are forgotten. Unlike taking the link
+    down (which waits for an RCU grace period in the kernel: 0.5-2.5 ms here), nothing waits."""
+    info = nested(IFLA_PROTINFO, u8(IFLA_BRPORT_STATE, BR_STATE_DISABLED), attr(IFLA_BRPORT_FLUSH, b""))
+    return Request(RTM_SETLINK, 0, IFINFOMSG.pack(AF_BRIDGE, 0, index, 0, 0) + info, f"disable bridge port {name}")
 
 
 def del_link(link: int | str) -> Request:

@@ -221,7 +221,7 @@ class OverlayDriver(Driver):
                                       "ip": ep.ip, "mac": mac, "vtep": vtep, "aliases": ep.aliases})
         return mac
 
-    def leave(self, net: Network, ep: Endpoint, last: bool) -> None:
+    def leave(self, net: Network, ep: Endpoint, last: bool, netns_ends: bool = False) -> None:
         """Forget the endpoint in the store (its address too); the store being away does not stop a
         local teardown: the lease reclaims what is left."""
         links.delete(ep.veth)

@@ -138,6 +138,12 @@ def prewarm_attach_lock() -> int | None:
     return _prewarm.prewarm_attach_lock()
 
 
+def prewarm_kick() -> None:
+    """A container is about to move into its cgroups elsewhere (the monitor's worker): start that
+    wait again now (no-op without prewarm_attach_lock; `create` kicks by itself)."""
+    _prewarm.kick()
+
+
 # helpers shared with the runtime
 
 def parse_signal(value: str | int) -> int:

@@ -120,6 +120,7 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
                           "preserve_fds": options.preserve_fds}}
         # Opened here, as the host's root, so an init in a user namespace needs no path to it.
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        prewarm.kick()  # the caller's shell (the engine's): the container moves in a few ms
         try:
             init = spawn_init(spec, fifo_fd, before_go=before_go, stdio=stdio, on_hooks=runtime_hooks, go=go,
                               place=place, after_fork=after_fork)

@@ -25,20 +25,50 @@ def own_procs_file() -> str | None:
     return f"{base}{own.rstrip('/')}/cgroup.procs"
 
 
+_kick = None  # the write end of the shell's stdin (prewarm_attach_lock): each line moves it again
+
+# the path is the script's $0: never parsed by the shell
+# (exit 0 only if every move was taken)
+_MOVER = 'echo 0 > "$0" && while read -r _; do echo 0 > "$0" || exit 1; done'
+
+
 def prewarm_attach_lock() -> int | None:
-    """Start a child that moves itself into its own cgroup (a no-op move). Returns its pid, to reap.
+    """Start a child that moves itself into its own cgroup (a no-op move), and again at each kick()
+    until finish(). Returns its pid, to reap.
 
     The child is /bin/sh, spawned (vfork + exec), not a fork of this interpreter: after a fork every
     page either process writes faults to be copied, ours included, until the child is gone. For a
-    process that may unshare its mount namespace itself (the engine); the runtime uses a thread."""
+    process that may unshare its mount namespace itself (the engine); the runtime uses a thread.
+    The shell waits in read(2) between moves: it costs no CPU, and a kick is one write of ours."""
+    global _kick
     procs = own_procs_file()
-    if procs is None:
+    if procs is None or _kick is not None:
         return None
-    quiet = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]
-    try:  # the path is the script's $0: never parsed by the shell
-        return os.posix_spawn("/bin/sh", ["sh", "-c", 'echo 0 > "$0"', procs], {}, file_actions=quiet)
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)  # the write end stays ours: EOF when we close it
+    actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
+               *((os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (1, 2))]
+    try:
+        pid = os.posix_spawn("/bin/sh", ["sh", "-c", _MOVER, procs], {}, file_actions=actions)
     except OSError:
+        os.close(write_end)
         return None  # no /bin/sh: the container's first move waits the whole grace period
+    finally:
+        os.close(read_end)
+    _kick = write_end
+    return pid
+
+
+def kick() -> None:
+    """Have the shell move again now (no-op without one): when our start-up took longer than the
+    lock stays warm after its last move (about one grace period), this starts the wait again, in
+    parallel with what is left before the container's move."""
+    global _kick
+    if _kick is not None:
+        try:
+            os.write(_kick, b"\n")
+        except OSError:  # the shell is gone: only a head start is lost
+            os.close(_kick)
+            _kick = None
 
 
 # How often the thread moves again, and for how long at most (a created container is placed well
@@ -105,6 +135,11 @@ def prewarm_in_thread() -> bool:
 
 
 def finish() -> None:
-    """The container has joined its cgroups: the thread stops moving (no-op when none runs)."""
+    """The container has joined its cgroups: the thread stops moving, the shell leaves (no-op when
+    neither runs)."""
+    global _kick
     if _stop is not None and _stop.locked():
         _stop.release()
+    if _kick is not None:
+        os.close(_kick)
+        _kick = None

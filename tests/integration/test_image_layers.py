@@ -108,6 +108,26 @@ def test_three_layers_give_the_right_view_on_overlay(tmp_path, container):
     check_view(rootfs)
 
 
+def test_a_volatile_layer_is_never_mounted_again(tmp_path, no_leaks):
+    """A `run --rm` container's layer is mounted volatile (no sync at unmount); overlay marks its work
+    directory, and a second mount is refused with a message, not taken for a host without overlay
+    (which would copy the layers into a vfs rootfs)."""
+    from mydocker.errors import RuntimeFailure
+    dirs = unpack(tmp_path, LAYERS)
+    directory = tmp_path / "volatile"
+    directory.mkdir()
+    rootfs = snapshot.prepare(dirs, str(directory), volatile=True)
+    try:
+        with open("/proc/self/mountinfo") as f:  # 6.x shows "fsync=volatile", 5.x "volatile"
+            assert any(line.split()[4] == rootfs and "volatile" in line.split(" - ")[1] for line in f)
+        check_view(rootfs)
+    finally:
+        snapshot.release(str(directory))
+    with pytest.raises(RuntimeFailure, match="mounted volatile .* remove the container"):
+        snapshot.prepare(dirs, str(directory))
+    assert not os.path.ismount(rootfs) and snapshot.driver_of(str(directory)) == "overlay"
+
+
 def test_vfs_driver_gives_the_same_view(tmp_path, container, monkeypatch):
     dirs = unpack(tmp_path, LAYERS)
     overlay_root, _ = container(dirs, "over")

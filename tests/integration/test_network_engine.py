@@ -22,6 +22,7 @@ from mydocker.engine.networks import NetworkService
 from mydocker.engine.database import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.network import ports as portspec
+from tests.netkit import settled_links
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUSYBOX = "/bin/busybox"
@@ -107,11 +108,17 @@ def _outside_veth(name: str) -> bool:
     return len(name) == 10 and name.startswith("mdt") and name[-1] in "hp"
 
 
-def host_state(scope: str, names: set[str], table: str) -> dict:
+def own_links(names: set[str], table: str) -> set[str]:
+    return {n for n in os.listdir("/sys/class/net") if n in names or n.startswith(f"md{table[9:]}") or _outside_veth(n)}
+
+
+def host_state(scope: str, names: set[str], table: str, before: dict | None = None) -> dict:
     """What a network test could leave behind, scoped to the test's own objects: other engineers'
-    tests run containers (with their own bridges, veths and nft tables) on this host meanwhile."""
-    links = {n for n in os.listdir("/sys/class/net")
-             if n in names or n.startswith(f"md{table[9:]}") or _outside_veth(n)}
+    tests run containers (with their own bridges, veths and nft tables) on this host meanwhile.
+    With `before`, links gone since then may take the kernel's netns clean-up time to go (tests/netkit.py)."""
+    links = own_links(names, table)
+    if before is not None:
+        links = settled_links(lambda: own_links(names, table), before["links"])
     ruleset = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True).stdout
     netns = {line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                                        text=True).stdout.splitlines() if line.startswith(f"md{table[9:]}")}
@@ -149,7 +156,7 @@ def service(tmp_path, monkeypatch):
         if net.name != "bridge":
             svc.remove(net.name)
     svc._rebuild_firewall(force=True)
-    assert host_state(str(tmp_path), made, svc.table) == before
+    assert host_state(str(tmp_path), made, svc.table, before) == before
     assert before["links"] == set() and before["nft"] == ""
 
 
@@ -239,6 +246,72 @@ def test_an_address_taken_again_keeps_its_mac_so_the_host_reaches_it_at_once(ser
     assert link["address"] == ip_mac(address) and first.netns != second.netns
     assert ping(None, address)
     service.detach(cid(2))
+
+
+def _port_state(name: str) -> int | None:
+    """The bridge port's STP state (0: disabled, 3: forwarding); None once the link is gone."""
+    try:
+        with open(f"/sys/class/net/{name}/brport/state") as f:
+            return int(f.read())
+    except FileNotFoundError:
+        return None
+
+
+def _learnt_on(bridge: str, port: str) -> list[str]:
+    fdb = json.loads(subprocess.run(["bridge", "-j", "fdb", "show", "br", bridge], capture_output=True,
+                                    text=True, check=True).stdout)
+    return [e["mac"] for e in fdb if e.get("ifname") == port and "permanent" not in e.get("state", "")]
+
+
+def test_a_detached_containers_veth_goes_with_its_namespace_and_shadows_nothing(service, servers):
+    """Issue 20: detach does not wait out the kernel's veth delete (15-20 ms): it disables the host
+    end's bridge port and unpins the netns, and the kernel deletes the pair with it, later.
+    Meanwhile a container that takes the same address (and so the same MAC) gets its traffic: the
+    old port forwards nothing and forgot the MAC it had learnt."""
+    subnet = free_subnet()
+    address = subnet.rsplit(".", 1)[0] + ".70"
+    service.create("gonenet", subnet=subnet)
+    first = service.attach(cid(1), "first", "gonenet", ip=address)
+    assert ping(None, address)  # the bridge learns the MAC on the first veth's port
+    veth, bridge = service.endpoints(container=cid(1))[0].veth, service.get("gonenet").bridge
+    assert _learnt_on(bridge, veth) and _port_state(veth) == 3
+    service.detach(cid(1))
+    assert not os.path.exists(first.netns)
+    assert _port_state(veth) in (0, None) and _learnt_on(bridge, veth) == []  # at once (or deleted already)
+    second = service.attach(cid(2), "second", "gonenet", ip=address)
+    servers.start(second.netns, "tcp", "0.0.0.0", 83)  # only the second one listens: a reply proves who got it
+    assert request(None, "tcp", address, 83).endswith(" hi")
+    assert settled_links(lambda: {veth} & set(os.listdir("/sys/class/net")), set()) == set()
+    service.detach(cid(2))
+
+
+def test_detach_after_the_bridge_was_deleted_behind_our_back(service):
+    """The veth is no bridge port any more: there is nothing to disable, and detach still succeeds."""
+    service.create("lostnet", subnet=free_subnet())
+    a = service.attach(cid(1), "a", "lostnet")
+    veth = service.endpoints(container=cid(1))[0].veth
+    subprocess.run(["ip", "link", "del", service.get("lostnet").bridge], check=True)
+    service.detach(cid(1))
+    assert not os.path.exists(a.netns) and service.endpoints(network="lostnet") == []
+    assert settled_links(lambda: {veth} & set(os.listdir("/sys/class/net")), set()) == set()
+
+
+def test_a_namespace_another_container_shares_loses_its_veth_at_once(service):
+    """A --network container: sandbox keeps the namespace alive after its owner is detached: there
+    the veth is deleted, not left for a namespace clean-up that would not come."""
+    from mydocker.engine.network_schema import Sandbox
+    owner = service.attach(cid(1), "owner", None)
+    veth = service.endpoints(container=cid(1))[0].veth
+    holder = subprocess.Popen(["nsenter", f"--net={owner.netns}", BUSYBOX, "sleep", "60"])  # the guest's process
+    try:
+        service.store.add_sandbox(Sandbox(cid(2), "guest", f"container:{cid(1)}", owner.netns, False, "guest",
+                                          os.path.join(service.files_dir, cid(1))))
+        service.detach(cid(1))
+        assert not os.path.exists(f"/sys/class/net/{veth}")
+        service.detach(cid(2))
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_egress_is_masqueraded_to_an_outside_namespace(service, outside, servers):

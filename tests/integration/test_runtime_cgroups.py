@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -91,13 +92,20 @@ def test_cgroup_parent_is_configurable(mydocker):
 
 
 def test_prewarm_child_moves_itself_within_our_cgroup_and_exits_cleanly():
-    """The attach-lock prewarm: a spawned shell writes itself into the cgroup it is already in
-    (exit 0 only if the kernel took the write); we stay where we were."""
-    from mydocker.runtime.prewarm import prewarm_attach_lock
+    """The attach-lock prewarm: a spawned shell writes itself into the cgroup it is already in, and
+    again at each kick, until finish() (exit 0 only if the kernel took every write); we stay where we were."""
+    from mydocker.runtime import prewarm
     with open("/proc/self/cgroup") as f:
         before = f.read()
-    pid = prewarm_attach_lock()
+    pid = prewarm.prewarm_attach_lock()
     assert pid, "no cgroup2 mount or no /bin/sh on this host"
+    try:
+        prewarm.kick()
+        prewarm.kick()
+        time.sleep(0.2)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # waiting for the next kick
+    finally:
+        prewarm.finish()
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     with open("/proc/self/cgroup") as f:
         assert f.read() == before

@@ -129,7 +129,7 @@ class HostlessBridge:
     def join(self, net, ep, info) -> str:
         return "02:42:ac:12:00:02"
 
-    def leave(self, net, ep, last) -> None:
+    def leave(self, net, ep, last, netns_ends=False) -> None:
         pass
 
 

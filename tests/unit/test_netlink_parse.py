@@ -107,3 +107,11 @@ def test_requests_carry_what_the_kernel_needs():
     info = nl.parse_attrs(veth[nl.IFLA_LINKINFO])
     peer = nl.parse_attrs(nl.parse_attrs(info[nl.IFLA_INFO_DATA])[nl.VETH_INFO_PEER][nl.IFINFOMSG.size:])
     assert peer[nl.IFLA_IFNAME] == b"eth0\0" and peer[nl.IFLA_NET_NS_FD] == struct.pack("=I", 7)
+
+
+def test_disabling_a_bridge_port_sets_its_state_and_flushes_it_in_one_message():
+    req = nl.disable_bridge_port(9, "mdx")
+    family, _type, index, _flags, _change = nl.IFINFOMSG.unpack_from(req.body)
+    info = nl.parse_attrs(nl.parse_attrs(req.body[nl.IFINFOMSG.size:])[nl.IFLA_PROTINFO])
+    assert (req.kind, family, index) == (nl.RTM_SETLINK, nl.AF_BRIDGE, 9)
+    assert info == {nl.IFLA_BRPORT_STATE: bytes([nl.BR_STATE_DISABLED]), nl.IFLA_BRPORT_FLUSH: b""}
