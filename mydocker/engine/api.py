@@ -126,7 +126,7 @@ class ContainerEngine:
         """A container made and recorded but not started; its id."""
         # a start follows at once (docker run: create, attach, wait, start) and moves the container
         # into its cgroups through the monitor some 15 ms from now: that move's wait starts here
-        _prewarm()
+        _prewarm_once()
         return self._service.create(opts, progress=progress)
 
     def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
@@ -135,7 +135,7 @@ class ContainerEngine:
         # start the kernel's wait for the cgroup attach lock now, in parallel with loading the
         # services: this process creates the container (the child is reaped with its orphans), or the
         # monitor does, a kick later (the lock is the whole host's)
-        _prewarm()
+        api.prewarm_attach_lock()
         if opts.detach:
             return RunReport(self._service.run_detached(opts, progress=progress))
         return self._service.run(opts, _required(streams, "run"), progress=progress)
@@ -612,8 +612,8 @@ def _dangling_filter(values: list[str] | None) -> bool | None:
 _prewarm_shells: list[int] = []   # this process's attach-lock prewarm shells not reaped yet
 
 
-def _prewarm() -> None:
-    """Start the attach-lock prewarm (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
+def _prewarm_once() -> None:
+    """One attach-lock prewarm move (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
     for an RCU grace period, 10-15 ms here, holds up the next cgroup operation on the host, the
     container's, unless it started that much earlier). The shells of earlier calls that have exited
     are reaped here: an API worker on a kept-alive connection creates many containers."""
@@ -624,7 +624,7 @@ def _prewarm() -> None:
             done = pid
         if done:
             _prewarm_shells.remove(pid)
-    pid = api.prewarm_attach_lock()
+    pid = api.prewarm_once()
     if pid is not None:
         _prewarm_shells.append(pid)
 
