@@ -125,6 +125,9 @@ class ContainerEngine:
 
     def create(self, opts: RunOptions, progress=None) -> str:
         """A container made and recorded but not started; its id."""
+        # a start follows at once (docker run: create, attach, wait, start) and moves the container
+        # into its cgroups through the monitor some 15 ms from now: that move's wait starts here
+        _prewarm_once()
         return self._service.create(opts, progress=progress)
 
     def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
@@ -615,6 +618,26 @@ def _dangling_filter(values: list[str] | None) -> bool | None:
     return values[0] in ("true", "1")
 
 
+_prewarm_shells: list[int] = []   # this process's attach-lock prewarm shells not reaped yet
+
+
+def _prewarm_once() -> None:
+    """One attach-lock prewarm move (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
+    for an RCU grace period, 10-15 ms here, holds up the next cgroup operation on the host, the
+    container's, unless it started that much earlier). The shells of earlier calls that have exited
+    are reaped here: an API worker on a kept-alive connection creates many containers."""
+    for pid in list(_prewarm_shells):
+        try:
+            done = os.waitpid(pid, os.WNOHANG)[0]
+        except ChildProcessError:  # reaped by someone else (a subreaper's loop)
+            done = pid
+        if done:
+            _prewarm_shells.remove(pid)
+    pid = api.prewarm_once()
+    if pid is not None:
+        _prewarm_shells.append(pid)
+
+
 def _required(streams: Streams | None, verb: str) -> Streams:
     if streams is None:  # the engine never falls back on this process's own fds
         raise InvalidArgument(f"an attached {verb} needs the caller's streams: pass a Streams record")
@@ -634,7 +657,8 @@ _PRELOAD = (
     "mydocker.image.reference", "mydocker.image.snapshot", "mydocker.image.store",
     "mydocker.linux.fs", "mydocker.linux.inotify", "mydocker.linux.syscalls",
     "mydocker.network.driver", "mydocker.network.etcfiles",
-    "mydocker.runtime.api", "mydocker.runtime.caps", "mydocker.runtime.paths", "mydocker.runtime.state_file",
+    "mydocker.runtime.api", "mydocker.runtime.caps", "mydocker.runtime.paths", "mydocker.runtime.prewarm",
+    "mydocker.runtime.state_file",
     "mydocker.runtime.state_view", "fcntl",
     # docker exec (~10 ms of imports), stop, rm, version
     "mydocker.engine.container_exec", "mydocker.runtime.exec", "mydocker.runtime.foreground", "mydocker.runtime.kill",

@@ -47,6 +47,9 @@ RESTART = 3                         # an exit worker's code asking for a restart
 _NOFILE = (1024, 1024)             # the open-files limit the monitor was started with
 _LOG_DRAIN = 1.0                    # seconds to wait for a dead container's last output
 _MAX = 1 << 16
+_SPARE_KEEP = 10.0                  # seconds spare workers are kept after the last launch or exit
+_SPARES = 2                         # a container's launch and its exit each find one
+SPARE_NAME = b"mydocker-spare"      # a spare's process name while it waits for a job
 
 
 # --- the monitor itself ------------------------------------------------------------------------
@@ -85,6 +88,9 @@ class Monitor:
         self.inits: dict[int, str] = {}
         self.workers: dict[int, tuple[str, str]] = {}
         self.unknown: dict[int, int] = {}
+        self.prewarms: set[int] = set()   # the attach-lock prewarm shells (_launch), reaped as they exit
+        self.spares: list[tuple[int, socket.socket]] = []   # (pid, channel): workers forked ahead of their jobs
+        self.last_job = 0.0               # monotonic time of the last launch or exit handed to a worker
         self.idle_since = time.monotonic()
 
     # fds
@@ -123,6 +129,7 @@ class Monitor:
                 self.idle_since = now
             elif now - self.idle_since > idle_timeout():
                 return
+            self._keep_spares(now)
             busy = any(c.status is not None or c.restart_at for c in self.containers.values())
             probes = [c.next_probe for c in self.containers.values() if c.next_probe and not c.probing]
             wait = 0.05 if busy else min([1.0, *(max(0.0, t - now) for t in probes)])
@@ -222,6 +229,14 @@ class Monitor:
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
+        # The worker's runtime moves the container into its cgroups some 10 ms from now, and the first
+        # such move waits an RCU grace period for the kernel's attach lock (10-15 ms here): a shell
+        # started now makes a no-op move, so the wait runs while the worker sets up (the CLI's `run`
+        # does the same, engine/api.py; docs/startup.md). Measured on docker run through the service:
+        # the container's cgroup join 7-12 ms without it.
+        warm = api.prewarm_once()
+        if warm is not None:
+            self.prewarms.add(warm)
         tty, interactive = c.params.get("tty"), c.params.get("interactive")
         stdio = [-1, -1, -1]
         ours = []
@@ -236,17 +251,20 @@ class Monitor:
         parent, child = api.channel_pair()
         c.launching = True
         c.status = None
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                self._in_child()
-                parent.close()
-                code = _launch_worker(self.root, self.runroot, c.id, stdio, child, conn, self.me)
-            except BaseException:  # noqa: BLE001 - to monitor.log
-                _log_exception(f"launching {c.id}")
-            finally:
-                os._exit(code)
+        fds = [fd for fd in stdio if fd >= 0] + [child.fileno()] + ([conn.fileno()] if conn is not None else [])
+        pid = self._hand({"op": "launch", "id": c.id, "stdio": [fd >= 0 for fd in stdio], "conn": conn is not None}, fds)
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    self._in_child()
+                    parent.close()
+                    code = _launch_worker(_service(self.root, self.runroot), c.id, stdio, child, conn, self.me)
+                except BaseException:  # noqa: BLE001 - to monitor.log
+                    _log_exception(f"launching {c.id}")
+                finally:
+                    os._exit(code)
         self.workers[pid] = ("launch", c.id)
         child.close()
         if conn is not None:
@@ -272,6 +290,52 @@ class Monitor:
         for c in self.containers.values():
             if c.stdin_w >= 0:
                 os.close(c.stdin_w)
+        for _pid, channel in self.spares:  # a spare's end-of-file is the monitor's exit, not ours
+            channel.close()
+
+    # spare workers
+
+    def _keep_spares(self, now: float) -> None:
+        """_SPARES spare workers while launches and exits come (within _SPARE_KEEP of the last), none
+        after. Forked only while no worker runs: a fork and a spare's start-up beside a launch or an
+        exit would take the CPU from it (2 cores here), so they come between containers' jobs."""
+        wanted = now - self.last_job < _SPARE_KEEP
+        while wanted and len(self.spares) < _SPARES and not self.workers:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    self._in_child()
+                    ours.close()
+                    code = _spare_worker(self.root, self.runroot, theirs, self.me)
+                except BaseException:  # noqa: BLE001 - to monitor.log
+                    _log_exception("in a spare worker")
+                finally:
+                    os._exit(code)
+            theirs.close()
+            self.spares.append((pid, ours))
+        if not wanted:
+            for _pid, channel in self.spares:
+                channel.close()  # end-of-file: it exits, reaped as any child
+            self.spares.clear()
+
+    def _hand(self, job: dict, fds: list[int]) -> int | None:
+        """Give `job` (its fds passed along) to a spare; its pid, or None when there is none (fork)."""
+        self.last_job = time.monotonic()
+        if not self.spares:
+            return None
+        pid, channel = self.spares.pop(0)
+        try:
+            if fds:
+                socket.send_fds(channel, [json.dumps(job).encode()], fds)
+            else:
+                channel.send(json.dumps(job).encode())
+        except OSError:  # it died: the caller forks as before
+            return None
+        finally:
+            channel.close()
+        return pid
 
     def _reader(self, c: _Container, stream: str):
         def read(fd: int) -> None:
@@ -335,6 +399,12 @@ class Monitor:
                 return
             if pid in self.workers:
                 self._worker_done(pid, status)
+            elif pid in self.prewarms:
+                self.prewarms.discard(pid)
+            elif any(pid == spare for spare, _ in self.spares):  # died waiting: another is forked
+                for spare in [s for s in self.spares if s[0] == pid]:
+                    spare[1].close()
+                    self.spares.remove(spare)
             elif pid in self.inits:
                 self._exited(self.containers[self.inits.pop(pid)], status)
             else:
@@ -410,16 +480,18 @@ class Monitor:
         c.writer.flush("stderr")
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
-        pid = os.fork()
-        if pid == 0:
-            rc = 1
-            try:
-                self._in_child()
-                rc = _exit_worker(self.root, self.runroot, c.id, code)
-            except BaseException:  # noqa: BLE001 - to monitor.log
-                _log_exception(f"recording the exit of {c.id}")
-            finally:
-                os._exit(rc)
+        pid = self._hand({"op": "exit", "id": c.id, "code": code}, [])
+        if pid is None:
+            pid = os.fork()
+            if pid == 0:
+                rc = 1
+                try:
+                    self._in_child()
+                    rc = _exit_worker(_service(self.root, self.runroot), c.id, code)
+                except BaseException:  # noqa: BLE001 - to monitor.log
+                    _log_exception(f"recording the exit of {c.id}")
+                finally:
+                    os._exit(rc)
         self.workers[pid] = ("exit", c.id)
         c.exiting = True
 
@@ -450,8 +522,40 @@ def _service(root: str, runroot: str):
     return engine.Engine(root=root, runroot=runroot).containers
 
 
-def _launch_worker(root: str, runroot: str, cid: str, stdio: list[int], ch, conn, me: str) -> int:
-    reply = _service(root, runroot).lifecycle.launch(cid, stdio, ch, me)
+def _spare_worker(root: str, runroot: str, channel: socket.socket, me: str) -> int:
+    """A worker forked ahead of its job: its engine's database opened and a first statement run (a
+    forked worker's first took 2-3 ms here, more under load) while it waits; then the job the
+    monitor hands it (a launch with its fds, or an exit), done as a forked worker would; at
+    end-of-file (the monitor exits or has no more use for it), nothing."""
+    _set_name(SPARE_NAME)  # told apart from the workers (tests, ps)
+    service = _service(root, runroot)
+    try:
+        service.records.get_container("")
+    except Exception:  # noqa: BLE001 - the job meets (and reports) the error itself
+        pass
+    data, fds, _flags, _addr = socket.recv_fds(channel, _MAX, 8)
+    channel.close()
+    if not data:
+        return 0
+    job = json.loads(data)
+    _set_name(b"mydocker-monitor")  # a worker now, named as the forked ones
+    if job["op"] == "exit":
+        return _exit_worker(service, job["id"], job["code"])
+    given = iter(fds)
+    stdio = [next(given) if present else -1 for present in job["stdio"]]
+    ch = api.channel(socket.socket(fileno=next(given)))
+    conn = socket.socket(fileno=next(given)) if job["conn"] else None
+    return _launch_worker(service, job["id"], stdio, ch, conn, me)
+
+
+def _set_name(name: bytes) -> None:
+    """This process's name (comm, 15 bytes at most) as ps shows it."""
+    buffer = libc.buffer(name[:15] + b"\0")
+    sc.prctl(sc.PR_SET_NAME, libc.addressof(buffer))
+
+
+def _launch_worker(service, cid: str, stdio: list[int], ch, conn, me: str) -> int:
+    reply = service.lifecycle.launch(cid, stdio, ch, me)
     if conn is not None:
         try:
             conn.send(json.dumps(reply).encode())
@@ -465,8 +569,8 @@ def _health_worker(root: str, runroot: str, cid: str) -> int:
     return 0
 
 
-def _exit_worker(root: str, runroot: str, cid: str, code: int) -> int:
-    return RESTART if _service(root, runroot).lifecycle.exited(cid, code) else 0
+def _exit_worker(service, cid: str, code: int) -> int:
+    return RESTART if service.lifecycle.exited(cid, code) else 0
 
 
 # What the forked workers run, imported once here: each fork then starts warm (about 30 ms less per
@@ -511,8 +615,7 @@ def main() -> None:
     # Three fds per container (two pipes and its log): raise the soft limit to the hard one we may use.
     resource.setrlimit(resource.RLIMIT_NOFILE, (_NOFILE[1], _NOFILE[1]))
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # every init is reparented to us when its creator exits
-    name = libc.buffer(b"mydocker-monitor"[:15] + b"\0")
-    sc.prctl(sc.PR_SET_NAME, libc.addressof(name))
+    _set_name(b"mydocker-monitor")
     os.ftruncate(lock, 0)
     os.write(lock, f"{os.getpid()}\n".encode())  # for `ps`, tests and humans: who monitors this root
     path = os.path.join(runroot, SOCKET)

@@ -138,6 +138,12 @@ def prewarm_attach_lock() -> int | None:
     return _prewarm.prewarm_attach_lock()
 
 
+def prewarm_once() -> int | None:
+    """One no-op move now, by a shell that exits after it (its pid, to reap): for a process that
+    knows a container will move into its cgroups elsewhere soon."""
+    return _prewarm.move_once()
+
+
 def prewarm_kick() -> None:
     """A container is about to move into its cgroups elsewhere (the monitor's worker): start that
     wait again now (no-op without prewarm_attach_lock; `create` kicks by itself)."""

@@ -58,6 +58,20 @@ def prewarm_attach_lock() -> int | None:
     return pid
 
 
+def move_once() -> int | None:
+    """One no-op move by a shell that then exits (no kick, no finish): for a process that does not
+    move the container itself but knows another will soon (the monitor's launch, an API `create`).
+    Returns its pid, to reap."""
+    procs = own_procs_file()
+    if procs is None:
+        return None
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]
+    try:  # the path is the script's $0: never parsed by the shell
+        return os.posix_spawn("/bin/sh", ["sh", "-c", 'echo 0 > "$0"', procs], {}, file_actions=quiet)
+    except OSError:
+        return None
+
+
 def kick() -> None:
     """Have the shell move again now (no-op without one): when our start-up took longer than the
     lock stays warm after its last move (about one grace period), this starts the wait again, in

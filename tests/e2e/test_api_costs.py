@@ -139,3 +139,51 @@ def _get(sock_path: str, path: str) -> tuple[int, bytes]:
         data += chunk
     s.close()
     return int(data.split()[1]), data.partition(b"\r\n\r\n")[2]
+
+
+def _monitor_pid(runroot: str) -> int:
+    with open(os.path.join(runroot, "monitor.lock")) as f:
+        return int(f.read().split()[0])
+
+
+def _spares(monitor: int, database: str) -> list[int]:
+    return [c for c in _children(monitor) if _has_open(c, database)]
+
+
+def test_the_monitor_hands_launches_and_exits_to_spare_workers_that_go_with_it(mydocker):
+    """A launch and an exit each find a worker forked ahead, its database open (docker run's start
+    and its --rm teardown were each a fork and a first SQLite statement later); the spares never
+    outlive the monitor, killed or not."""
+    cid = mydocker("run", "-d", "--network", "none", "busybox", "sleep", "100").out.strip()
+    try:
+        monitor = _monitor_pid(mydocker.runroot)
+        database = os.path.join(mydocker.root, "mydocker.db")
+        deadline = time.monotonic() + 20
+        while len(spares := _spares(monitor, database)) < 2:
+            assert time.monotonic() < deadline, f"the monitor keeps no spare workers: {_children(monitor)}"
+            time.sleep(0.05)
+        mydocker("stop", "-t", "0", cid)  # its exit: recorded and torn down by a spare
+        assert mydocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", cid).out.split() == ["exited", "137"]
+        while os.path.exists(f"/proc/{spares[0]}"):
+            assert time.monotonic() < deadline, "the first spare did not take the exit"
+            time.sleep(0.05)
+        while len(_spares(monitor, database)) < 2:  # forked again once no worker runs
+            assert time.monotonic() < deadline, f"no new spares after the exit: {_children(monitor)}"
+            time.sleep(0.05)
+        spares = _spares(monitor, database)
+    finally:
+        mydocker("rm", "-f", cid, rc=None)
+    os.kill(monitor, signal.SIGKILL)  # the spares read end-of-file and exit
+    deadline = time.monotonic() + 10
+    while (left := [pid for pid in spares if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == [], "spare workers outlived their monitor"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its (killed) parent's reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -96,13 +96,22 @@ def _monitor_pid(mydocker) -> int:
 
 
 def _children(pid: int) -> list[str]:
-    """The live processes whose parent is `pid` (its health, launch and exit workers, the inits)."""
+    """The live processes whose parent is `pid` (its health, launch and exit workers, the inits), not
+    its spare workers (engine/monitor.py: forked ahead of a job, no container's)."""
     import glob
     try:
         tids = glob.glob(f"/proc/{pid}/task/*/children")
-        return [c for t in tids for c in open(t).read().split()]
+        return [c for t in tids for c in open(t).read().split() if _name(c) != "mydocker-spare"]
     except FileNotFoundError:
         return []  # it exited: nothing to watch
+
+
+def _name(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 def test_rm_f_while_a_probe_runs_leaves_nothing_then_or_later(mydocker, tmp_path):
