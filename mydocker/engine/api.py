@@ -653,7 +653,7 @@ _PRELOAD = (
     "mydocker.engine.network_files", "mydocker.engine.network_schema", "mydocker.engine.network_store",
     "mydocker.engine.networks", "mydocker.engine.resources", "mydocker.engine.security", "mydocker.engine.units",
     "mydocker.engine.users", "mydocker.engine.volumes", "mydocker.engine.monitor_client",
-    "mydocker.engine.container_input", "mydocker.runtime.prewarm",
+    "mydocker.engine.container_input",
     "mydocker.image.reference", "mydocker.image.snapshot", "mydocker.image.store",
     "mydocker.linux.fs", "mydocker.linux.inotify", "mydocker.linux.syscalls",
     "mydocker.network.driver", "mydocker.network.etcfiles",
