@@ -166,7 +166,7 @@ def test_containerd_ctr_runc_binary(bindir, tmp_path, busybox_tar, short_dir, sc
     runtime = os.path.join(bindir, "mydocker-runtime")
     base = tmp_path / "mydocker-containerd"
     base.mkdir()
-    sock = str(base / "containerd.sock")
+    sock = f"{short_dir}/containerd.sock"  # a unix socket path (and its .ttrpc) must stay under 104 bytes
     (base / "config.toml").write_text(f'version = 2\nroot = "{base}/root"\nstate = "{base}/state"\n'
                                       f'[grpc]\n  address = "{sock}"\n[ttrpc]\n  address = "{sock}.ttrpc"\n'
                                       '[debug]\n  address = ""\n[metrics]\n  address = ""\n'
