@@ -5,7 +5,7 @@ Fields the engine cannot honour yet are refused by name (501) rather than droppe
 
 from __future__ import annotations
 
-from mydocker.engine.api import Healthcheck, Mount, RunOptions, SecurityOptions
+from mydocker.engine.api import Healthcheck, Mount, RunOptions, SecurityOptions, UpdateOptions
 from mydocker.errors import InvalidArgument, NotSupported
 from mydocker.lazy import lazy_module
 
@@ -203,6 +203,21 @@ def _healthcheck(doc: dict | None) -> Healthcheck | None:
                        timeout=_typed(doc, "Timeout", int, "Healthcheck", 0),
                        retries=_typed(doc, "Retries", int, "Healthcheck", 0),
                        start_period=_typed(doc, "StartPeriod", int, "Healthcheck", 0))
+
+
+def update_options(body: dict):
+    """POST /containers/{id}/update's body (Docker's resources and RestartPolicy) -> UpdateOptions;
+    a field absent or zero is left as it is, as dockerd does."""
+    policy = _typed(body, "RestartPolicy", dict, "UpdateConfig", None)
+    return UpdateOptions(
+        memory=_size(body, "Memory"), memory_swap=_size(body, "MemorySwap", allow_unlimited=True),
+        memory_reservation=_size(body, "MemoryReservation"),
+        cpus=str(n / 1e9) if (n := _typed(body, "NanoCpus", int, "UpdateConfig", 0)) else None,
+        cpu_shares=_typed(body, "CpuShares", int, "UpdateConfig", 0) or None,
+        cpuset_cpus=_typed(body, "CpusetCpus", str, "UpdateConfig", "") or None,
+        cpuset_mems=_typed(body, "CpusetMems", str, "UpdateConfig", "") or None,
+        pids_limit=_typed(body, "PidsLimit", int, "UpdateConfig", 0) or None,
+        restart=_restart(policy) if policy else None)
 
 
 def _restart(policy: dict) -> str:

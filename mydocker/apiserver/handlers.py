@@ -225,6 +225,14 @@ def container_rename(ctx: Context) -> None:
     ctx.empty()
 
 
+def container_update(ctx: Context) -> None:
+    body = ctx.req.json(default={})
+    if not isinstance(body, dict):
+        raise InvalidArgument("invalid update config: a JSON object was expected")
+    ctx.api.containers.update(ctx.req.params["id"], convert.update_options(body))
+    ctx.json(200, {"Warnings": []})
+
+
 def container_wait(ctx: Context) -> None:
     """The head goes out at once (the client knows the wait is in place), the status at the exit."""
     condition = ctx.req.arg("condition") or "not-running"
@@ -363,6 +371,7 @@ ROUTES = table([
     (("GET",), "/images/json", image_list),
     (("GET",), "/images/(?P<name>.+)/json", image_inspect),
     (("POST",), f"/containers/{_ID}/rename", container_rename),
+    (("POST",), f"/containers/{_ID}/update", container_update),
 ])
 
 

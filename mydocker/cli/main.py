@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rename": ("mydocker.cli.rename", "Rename a container"),
     "pause": ("mydocker.cli.pause", "Pause all processes within one or more containers"),
     "unpause": ("mydocker.cli.unpause", "Unpause all processes within one or more containers"),
+    "update": ("mydocker.cli.update", "Update configuration of one or more containers"),
     "container": ("mydocker.cli.container", "Manage containers"),
     "images": ("mydocker.cli.images", "List images"),
     "image": ("mydocker.cli.image", "Manage images"),

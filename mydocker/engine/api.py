@@ -31,7 +31,7 @@ import time
 
 from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
                                      LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
-                                     SecurityOptions, StopOptions, Streams)
+                                     SecurityOptions, StopOptions, Streams, UpdateOptions)
 from mydocker.engine.options import Healthcheck, Mount  # noqa: F401
 from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported
@@ -200,6 +200,10 @@ class ContainerEngine:
 
     def unpause(self, ref: str):
         return self._service.lifecycle.unpause(ref)
+
+    def update(self, ref: str, opts: UpdateOptions):
+        """`docker update`: new limits (into its cgroups too while it runs) and restart policy."""
+        return self._service.lifecycle.update(ref, opts, self._service.rootless)
 
     def restart(self, ref: str, timeout: int | None = None):
         return self._service.lifecycle.restart(ref, timeout)

@@ -23,6 +23,7 @@ from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, In
 
 network_ports = lazy_module("mydocker.network.ports")
 bundle_config = lazy_module("mydocker.engine.bundle_config")
+engine_resources = lazy_module("mydocker.engine.resources")
 monitor = lazy_module("mydocker.engine.monitor_client")  # only the commands that talk to it load it
 health = lazy_module("mydocker.engine.health")
 logs = lazy_module("mydocker.engine.logs")
@@ -64,6 +65,27 @@ def parse_log_opts(values: list[str]) -> dict:
             logs.parse_size(value)
         out[key] = value
     return out
+
+
+def update_resources(opts) -> dict:
+    """The `linux.resources` of the flags `update` was given, and only those (no defaults)."""
+    resources = engine_resources.resources_from_options(
+        memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
+        cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus, cpuset_mems=opts.cpuset_mems,
+        pids_limit=opts.pids_limit if opts.pids_limit is not None else -1)
+    if opts.pids_limit is None:
+        resources.pop("pids", None)
+    elif "pids" not in resources:  # 0 or -1: unlimited
+        resources["pids"] = {"limit": -1}
+    return resources
+
+
+def _replace_json(path: str, doc: dict) -> None:
+    """Replace a JSON file whole (a reader sees the old or the new one)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(jsonio.dumps(doc))
+    os.replace(tmp, path)
 
 
 def host_config(opts) -> dict:
@@ -466,6 +488,36 @@ class Lifecycle:
             pass  # not paused in the runtime (any more), or gone
         self.records.update_container(rec.id, unless_status=("removing", "exited", "dead"), status="running")
         rec.status = "running" if rec.status == "paused" else rec.status
+
+    def update(self, ref: str, opts, rootless=None) -> ContainerRecord:
+        """`docker update`: the new limits go into the container's config.json (so every later start
+        has them) and, while it runs, into its cgroups through the runtime; a new restart policy into
+        its record. Refused as a whole before anything changes."""
+        resources = update_resources(opts)
+        policy = parse_restart(opts.restart) if opts.restart is not None else None
+        rec = self.observation.find(ref)
+        if rootless is not None and resources:
+            rootless.check_options(opts)
+        with self.paths.container_lock(rec.id):
+            rec = self.observation.observe(self.records.get_container(rec.id) or rec)
+            if rec.status in ("removing", "dead"):
+                raise Conflict(f"container {rec.name} is being removed: nothing to update")
+            if policy is not None and policy["Name"] != "no" and rec.host_config.get("AutoRemove"):
+                raise InvalidArgument("restart policy cannot be updated because AutoRemove is enabled "
+                                      "for the container")
+            if resources:
+                path = os.path.join(self.paths.container_dir(rec.id), "config.json")
+                config = jsonio.load_file(path)
+                current = config.setdefault("linux", {}).setdefault("resources", {})
+                for key, value in resources.items():
+                    current[key] = {**(current.get(key) or {}), **value}
+                if rec.status in ("running", "paused"):
+                    api.update(self.paths.runtime_root, rec.id, resources)
+                _replace_json(path, config)
+            if policy is not None:
+                self.records.update_container(rec.id, host_config={**rec.host_config, "RestartPolicy": policy})
+        events.container(self.paths.runroot, rec, "update")
+        return rec
 
     def pause(self, ref: str) -> ContainerRecord:
         """Freeze every process of the container (the freezer cgroup, through the runtime)."""

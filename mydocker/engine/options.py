@@ -187,3 +187,17 @@ class NetworkCreateOptions:
     gateway: str | None = None
     internal: bool = False
     labels: dict = factory(dict)
+
+
+@record
+class UpdateOptions:
+    """`update`: new limits (None: unchanged; the flags and units of `run`) and a new --restart."""
+    memory: str | None = None
+    memory_swap: str | None = None
+    memory_reservation: str | None = None
+    cpus: str | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: int | None = None
+    restart: str | None = None
