@@ -176,6 +176,19 @@ def test_a_resource_flag_is_refused_in_one_line(alice, flag):
     assert os.listdir(os.path.join(data_root(alice), "containers")) == []
 
 
+def test_update_of_a_limit_is_refused_in_one_line_and_a_restart_policy_taken(alice):
+    ok(alice.mydocker("create", "--name", "upd", *NONE, "busybox", "true"))
+    try:
+        done = alice.mydocker("update", "-m", "64m", "upd")
+        assert done.returncode == 1 and len(done.stderr.strip().split("\n")) == 1, done.stderr
+        assert "--memory" in done.stderr and "rootless" in done.stderr, done.stderr
+        assert ok(alice.mydocker("update", "--restart", "always", "upd")) == "upd\n"
+        assert ok(alice.mydocker("inspect", "-f", "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.Memory}}",
+                                 "upd")) == "always 0\n"
+    finally:
+        alice.mydocker("rm", "-f", "upd")
+
+
 def test_pids_limit_unlimited_asks_for_nothing(alice):
     ok(alice.mydocker("run", "--rm", *NONE, "--pids-limit", "-1", "busybox", "true"))
 
