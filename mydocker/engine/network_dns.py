@@ -40,7 +40,12 @@ def has_embedded_dns(net) -> bool:
 
 
 class EmbeddedDns:
-    def __init__(self, store: NetworkStore, runroot: str, lock_path: str) -> None:
+    def __init__(self, store: NetworkStore, runroot: str, lock_path: str, place=None,
+                 upstreams: list[str] | None = None) -> None:
+        """place: the rootless netns (engine/network_rootless.py) the resolver runs in, None: the
+        host's; upstreams: where it forwards other names (None: the host's resolvers)."""
+        self.place = place
+        self.upstreams = upstreams
         self.store = store
         self.runroot = runroot
         self.directory = os.path.join(runroot, "dns")
@@ -90,7 +95,7 @@ class EmbeddedDns:
             dns = [] if net.internal else self.store.settings(ep.container).dns
             records.append({"ip": ep.ip, "id": ep.container, "names": list(dict.fromkeys(names)), "dns": dns})
         # an internal network reaches nothing outside: its names only (Docker does not forward there either)
-        upstreams = [] if net.internal else host_nameservers()
+        upstreams = [] if net.internal else (self.upstreams or host_nameservers())
         return {"gateway": net.gateway, "subnet": net.subnet, "upstreams": upstreams, "records": records}
 
     def _tell(self, wait: bool) -> dict[str, str]:
@@ -130,6 +135,11 @@ class EmbeddedDns:
         if not gateways:  # nothing to serve (the last container left after the resolver did)
             _unlink(os.path.join(self.directory, PIDFILE))  # ours while we hold its lock and the network's
             return {}
+        if self.place is not None:  # bound and spawned inside the rootless netns, where the gateways are
+            return self.place.run(self._serve, pid_fd, gateways)
+        return self._serve(pid_fd, gateways)
+
+    def _serve(self, pid_fd: int, gateways: dict) -> dict[str, str]:
         status, fds, specs = {}, [], []
         try:
             for name, address in gateways.items():

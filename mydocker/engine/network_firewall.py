@@ -18,9 +18,24 @@ firewall = lazy_module("mydocker.network.firewall")
 
 
 class Firewall:
-    def __init__(self, store: NetworkStore, table: str) -> None:
+    def __init__(self, store: NetworkStore, table: str, place=None) -> None:
+        """place: the rootless netns (engine/network_rootless.py) the table lives in; None: the host's."""
         self.store = store
         self.table = table
+        self.place = place
+
+    def _absent(self) -> bool:
+        """The rootless netns is down: no table to change (the next one gets it whole)."""
+        if self.place is None or self.place.is_up():
+            return False
+        self.forget()
+        return True
+
+    def _apply(self, text: str) -> None:
+        if self.place is None:
+            firewall.apply(self.table, text)
+        else:
+            self.place.run(firewall.apply, self.table, text)
 
     def networks(self) -> list[Network]:
         """The networks whose rules the table holds: every one recorded. The default root keeps its
@@ -31,6 +46,8 @@ class Firewall:
     def rebuild(self, force: bool = False) -> bool:
         """Replace the table with what the records say, unless the network rules applied last in this
         boot are the same (call with the root's network lock held). True if it was rebuilt."""
+        if self._absent():
+            return False
         nets = self.networks()
         ruleset = firewall.Ruleset(self.table, [firewall.Net(n.bridge, n.subnet, n.internal) for n in nets])
         text = _boot_id() + firewall.batch(ruleset)  # after a reboot the table is gone
@@ -38,8 +55,8 @@ class Firewall:
             return False
         self.forget()  # first: a crash in between makes the next change rebuild
         names = {n.name for n in nets}
-        ruleset.ports = [p for ep in self.store.endpoints() if ep.network in names for p in _ports(ep)]
-        firewall.apply(self.table, firewall.batch(ruleset))
+        ruleset.ports = [p for ep in self.store.endpoints() if ep.network in names for p in self._ports(ep)]
+        self._apply(firewall.batch(ruleset))
         self.store.set_applied_ruleset(self.table, text)
         return True
 
@@ -51,24 +68,26 @@ class Firewall:
         """A recorded endpoint's ports into the maps: the rebuild instead if its network's rules are
         not in place yet (the network was just made, or the host rebooted)."""
         if not self.rebuild() and ep.ports:
-            self._change(add=_ports(ep))
+            self._change(add=self._ports(ep))
 
     def unpublish(self, ep: Endpoint) -> None:
         """An endpoint's ports out of the maps, while its record still says which they are;
         idempotent (after a crash they may never have been added)."""
-        if ep.ports:
-            self._change(remove=_ports(ep))
+        if ep.ports and not self._absent():
+            self._change(remove=self._ports(ep))
 
     def _change(self, add: list | None = None, remove: list | None = None) -> None:
         try:
-            firewall.apply(self.table, firewall.port_batch(self.table, add, remove))
+            self._apply(firewall.port_batch(self.table, add, remove))
         except RuntimeFailure:  # the table was deleted or changed behind our back: the records win
             self.rebuild(force=True)
 
 
-def _ports(ep: Endpoint) -> list:
-    return [firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip)
-            for proto, host_ip, host_port, cport in ep.ports]
+    def _ports(self, ep: Endpoint) -> list:
+        """The endpoint's map elements. In the rootless netns every forward arrives at the netns's own
+        address (slirp4netns bound the host address), so the host address is no key there."""
+        return [firewall.Port(ep.container, proto, host_port, ep.ip, cport, host_ip if self.place is None else "")
+                for proto, host_ip, host_port, cport in ep.ports]
 
 
 def _boot_id() -> str:

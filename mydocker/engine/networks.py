@@ -54,6 +54,7 @@ events = lazy_module("mydocker.engine.events")
 overlay = lazy_module("mydocker.network.overlay")
 network_dns = lazy_module("mydocker.engine.network_dns")
 network_usermode = lazy_module("mydocker.engine.network_usermode")
+network_rootless = lazy_module("mydocker.engine.network_rootless")
 
 PREDEFINED = (DEFAULT_NETWORK, "host", "none")  # Docker's networks that always exist and cannot be removed
 _PREDEFINED_DRIVERS = {DEFAULT_NETWORK: "bridge", "host": "host", "none": "null"}
@@ -66,8 +67,9 @@ HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, c
 class NetworkService:
     def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker",
                  usermode: bool = False) -> None:
-        """usermode: the default network is a per-container user-mode stack (rootless; no bridge,
-        no firewall: engine/network_usermode.py)."""
+        """usermode: rootless. The default network is a per-container user-mode stack
+        (engine/network_usermode.py); user networks live in the user's rootless netns
+        (engine/network_rootless.py), where the bridge driver, the firewall and the resolver run."""
         self.records = records
         self.usermode = usermode
         self.store = NetworkStore(records)
@@ -88,17 +90,25 @@ class NetworkService:
     # the parts a container without endpoints (--network none, host) does not need: imported on first use
 
     @lazy
+    def place(self):
+        """The rootless netns (None for root: the host's netns)."""
+        return network_rootless.RootlessNetns(self.runroot) if self.usermode else None
+
+    @lazy
     def wiring(self):
         """An endpoint's address, ports, join and leave."""
         return network_endpoints.Endpoints(self.store, self.driver, self.tag)
 
     @lazy
     def firewall(self):
-        return network_firewall.Firewall(self.store, self.table)
+        return network_firewall.Firewall(self.store, self.table, self.place)
 
     @lazy
     def dns(self):
         """The embedded resolver of the user networks."""
+        if self.usermode:  # in the rootless netns, forwarding to slirp4netns's DNS
+            return network_dns.EmbeddedDns(self.store, self.runroot, self.lock_path, self.place,
+                                           [network_usermode.nameserver()])
         return network_dns.EmbeddedDns(self.store, self.runroot, self.lock_path)
 
     def _sync_dns(self, networks: set) -> dict[str, str]:
@@ -143,7 +153,9 @@ class NetworkService:
     def driver(self, name: str) -> Driver:
         """The driver of that name, made on first use (its module is imported then)."""
         if name not in self._drivers:
-            if name == "bridge":
+            if name == "bridge" and self.usermode:
+                self._drivers[name] = network_rootless.InNetnsDriver(bridge.BridgeDriver(), self.place)
+            elif name == "bridge":
                 self._drivers[name] = bridge.BridgeDriver()
             elif name == "overlay":
                 self._drivers[name] = overlay.OverlayDriver(self.root, self.tag)
@@ -165,12 +177,12 @@ class NetworkService:
             raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+")
         if driver not in DRIVERS:
             raise InvalidArgument(f"network driver {driver!r} is not supported: use --driver bridge or overlay")
-        if self.usermode:
-            raise NotSupported("a rootless engine cannot create networks (a bridge needs root; podman's per-user "
-                               "network namespace is not built): use the default network, none or host")
         if self.store.find(name):
             raise Conflict(f"network {name!r} already exists: choose another name or remove it with "
                            "`mydocker network rm`")
+        if self.usermode and driver != "bridge":
+            raise NotSupported(f"network driver {driver!r}: a rootless engine's user networks are bridges in the "
+                               "user's own network namespace: use --driver bridge")
         if gateway and not subnet:
             raise InvalidArgument("--gateway needs --subnet: give both, or neither for an automatic subnet")
         drv = self.driver(driver)
@@ -218,7 +230,10 @@ class NetworkService:
         ipam.check_free(subnet, [(n.name, n.subnet) for n in self.networks()], self._host_route_nets())
 
     def _host_route_nets(self):
-        return [ipaddress.IPv4Network((dest, bin(mask).count("1"))) for dest, mask in network_links.host_routes()]
+        """The host's routes (as seen from the host's netns: a rootless engine runs there), and for a
+        rootless engine slirp4netns's network, which its rootless netns routes to the host."""
+        nets = [ipaddress.IPv4Network((dest, bin(mask).count("1"))) for dest, mask in network_links.host_routes()]
+        return nets + ([ipaddress.IPv4Network(network_rootless.SLIRP_SUBNET)] if self.usermode else [])
 
     def _pick_subnet(self, name: str) -> str:
         used = [ipaddress.IPv4Network(n.subnet) for n in self.networks()] + self._host_route_nets()
@@ -390,10 +405,7 @@ class NetworkService:
         if ip and mode == DEFAULT_NETWORK:
             raise InvalidArgument("--ip needs a user-defined network: create one with "
                                   "`mydocker network create --subnet ...` and use --network")
-        if self.usermode:
-            if mode != DEFAULT_NETWORK:
-                raise NotSupported(f"--network {mode}: a rootless engine has no user networks (no bridge without "
-                                   "root): use the default network, none or host")
+        if self.usermode and mode == DEFAULT_NETWORK:
             return self._attach_usermode(container_id, name, ports, hostname, files)
         path = os.path.join(self.netns_dir, container_id)
         self._record_sandbox(Sandbox(container_id, name, "bridge", path, True, hostname, files))
@@ -408,6 +420,7 @@ class NetworkService:
                         raise NotFound(f"network {mode} was removed meanwhile: create it again") from None
             owner = userns.path_for(self.runroot, container_id)
             with self.lock():
+                self._rootless_up(container_id)
                 self._join(net, ep, JoinInfo(path, create_netns=True, name=name,
                                              owner=owner if userns.is_pinned(owner) else None))
                 resolver = self._resolver_for(net) if mode != DEFAULT_NETWORK else None
@@ -431,6 +444,25 @@ class NetworkService:
         except BaseException:
             self.detach(container_id)
             raise
+
+    def _rootless_up(self, joining: str) -> None:
+        """A rootless engine's user networks: the user's rootless netns up (call with the lock held);
+        when it was just made, its table comes whole with the next change, and the records' forwards
+        (but those of `joining`, the container whose join publishes its own) are put in again (after a
+        crash or a killed slirp4netns)."""
+        if not self.usermode or not self.place.up():
+            return
+        self.firewall.forget()
+        for ep in self.endpoints():
+            if ep.ports and ep.container != joining:
+                self.place.publish(ep.ports)
+
+    def _rootless_down_if_unused(self) -> None:
+        """The last endpoint went: the rootless netns goes, with its stack, bridges and resolver's sockets
+        (call with the lock held). Networks stay recorded; their bridges come back with the next one."""
+        if self.usermode and not self.endpoints():
+            self.place.down()
+            self.firewall.forget()
 
     def _usermode_dir(self, container_id: str) -> str:
         return os.path.join(self.runroot, "usermode", container_id)
@@ -483,6 +515,8 @@ class NetworkService:
             self.sync_network(net)
             overlay_agent_control.start_agent(self.root, self.runroot)
         self.firewall.publish(ep)
+        if self.usermode and ep.ports:  # from the host into the rootless netns, where the table DNATs them
+            self.place.publish(ep.ports)
         events.network(self.runroot, "connect", net, container=ep.container)  # Docker's, at every start too
 
     def sync_network(self, net: Network, records: list[dict] | None = None) -> None:
@@ -514,13 +548,13 @@ class NetworkService:
                 self._own_network_ports(target.id, net.name, list(aliases or []))
                 return None
             mode = self._requested_network(target.id) or ""
-            if mode in SPECIAL_MODES or mode.startswith("container:"):
-                raise Conflict(f"container {target.name} uses --network {mode.split(':')[0]}: "
+            if mode in SPECIAL_MODES or mode.startswith("container:") or (self.usermode and mode == DEFAULT_NETWORK):
+                raise Conflict(f"container {target.name} uses --network {_mode_name(mode, self.usermode)}: "
                                "only containers on bridge networks can be connected to more networks")
             self._remember_connected(target.id, net.name, ip, list(aliases or []))
             return None
         if sb.mode != "bridge":
-            raise Conflict(f"container {target.name} uses --network {sb.mode.split(':')[0]}: "
+            raise Conflict(f"container {target.name} uses --network {_mode_name(sb.mode)}: "
                            "only containers on bridge networks can be connected to more networks")
         ep = self._join_more(target.id, sb, net, ip, list(aliases or []))
         if self._requested_network(target.id) != net.name:  # its own network is joined at each start anyway
@@ -530,7 +564,11 @@ class NetworkService:
     def _join_more(self, container_id: str, sb: Sandbox, net: Network, ip: str | None, aliases: list) -> Endpoint:
         """One more network in the container's namespace (the next ethN), its /etc/hosts and its peers' updated."""
         ports = self._own_network_ports(container_id, net.name, aliases)
-        ep = self._add_endpoint(container_id, net, ip, aliases, ports, network_links.next_ifname(sb.netns))
+        if self.usermode:  # the container's netns is entered from the rootless one (see network_rootless)
+            ifname = self.place.run(network_links.next_ifname, sb.netns)
+        else:
+            ifname = network_links.next_ifname(sb.netns)
+        ep = self._add_endpoint(container_id, net, ip, aliases, ports, ifname)
         try:
             with self.lock():
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
@@ -619,7 +657,10 @@ class NetworkService:
                 self.firewall.forget()  # the rebuild below takes its ports with its network's rules
             else:
                 self.firewall.unpublish(ep)  # before its record goes: the record says what to remove
+            if self.usermode and ep.ports and self.place.is_up():
+                self.place.unpublish(ep.ports)
             self.wiring.drop(ep, netns_ends)
+            self._rootless_down_if_unused()
             self._retire_default_bridge()
             self._rebuild_firewall()  # only when a network went
         if net is not None:
@@ -670,7 +711,8 @@ class NetworkService:
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
-        if self.usermode:
+        sb = self.sandbox(container_id) if self.usermode else None
+        if sb is not None and sb.mode == "usermode":
             return network_usermode.published(self._usermode_dir(container_id))
         return network_endpoints.published(self.endpoints(container=container_id))
 
@@ -802,7 +844,7 @@ class NetworkService:
             nets = self.firewall.networks()
             for net in nets:
                 self.driver(net.driver).create_network(net)
-            if nets:
+            if nets and not self.usermode:  # a rootless netns's own is turned on by the driver's join
                 network_links.enable_ip_forward()
             self._rebuild_firewall(force=True)
             self._sync_dns({n.name for n in nets if network_dns.has_embedded_dns(n)})  # a resolver killed: again
@@ -824,7 +866,16 @@ class NetworkService:
         return Flock(self.lock_path)
 
     def _host_lock(self) -> Flock:
-        return Flock(HOST_LOCK)
+        """Host-wide for root's engines (their bridges share the host's netns); a rootless engine's
+        networks are in the user's own netns: its root's lock (a user may not write /run/lock)."""
+        return Flock(os.path.join(self.root, "network", "subnets.lock") if self.usermode else HOST_LOCK)
+
+
+def _mode_name(mode: str, usermode: bool = False) -> str:
+    """A sandbox's or request's mode as the user gave it: usermode is the rootless default network."""
+    if mode == "usermode" or (usermode and mode == DEFAULT_NETWORK):
+        return "bridge (the rootless default network, a user-mode stack of its own)"
+    return mode.split(":")[0]
 
 
 def root_tag(root: str, default_root: str = "/var/lib/mydocker") -> str:

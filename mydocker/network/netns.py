@@ -123,3 +123,52 @@ class _restore_netns:
             sc.setns(self.home, sc.CLONE_NEWNET, "the original network namespace")
         finally:
             os.close(self.home)
+
+
+def run_inside(path: str, fn, *args):
+    """fn(*args) in a forked child inside the network namespace at `path`, with a sysfs of that
+    namespace on /sys; its result, or its exception raised here. For the rootless engine: root of the
+    user's namespace may enter a netns that namespace owns, but not return to the host's (owned by the
+    host's), so the body runs in a child that exits after; and sysfs shows the netns of whoever
+    mounted it, so the child mounts its own (in a mount namespace of its own, slave to ours) for the
+    /sys/class/net the link code reads. Results and exceptions travel pickled."""
+    import pickle
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                sc.setns(fd, sc.CLONE_NEWNET, path)
+                os.close(fd)
+                sc.unshare(sc.CLONE_NEWNS)
+                sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
+                sc.mount("sysfs", "/sys", "sysfs", sc.MS_NOSUID | sc.MS_NOEXEC | sc.MS_NODEV)
+                reply = (True, fn(*args))
+            except BaseException as e:  # noqa: BLE001 - every failure goes to the parent
+                reply = (False, e)
+            try:
+                data = pickle.dumps(reply)
+            except Exception:  # an unpicklable result or exception: its text
+                from mydocker.errors import RuntimeFailure
+                data = pickle.dumps((False, RuntimeFailure(str(reply[1]))))
+            with os.fdopen(write_end, "wb") as f:
+                f.write(data)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as f:
+            data = f.read()
+    finally:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # reaped by a caller's own SIGCHLD handling
+    if not data:
+        raise OSError(errno.ECHILD, f"the child that entered the network namespace {path} died", path)
+    done, value = pickle.loads(data)
+    if not done:
+        raise value
+    return value

@@ -90,18 +90,21 @@ def check_tun() -> None:
         raise RuntimeFailure(f'open("{TUN}"): {e.strerror}: rootless networking needs the tun device') from None
 
 
-def command(netns: str, userns: str | None, ready_fd: int, exit_fd: int) -> list[str]:
+def command(netns: str, userns: str | None, ready_fd: int, exit_fd: int, ifname: str = IFNAME) -> list[str]:
     argv = ["slirp4netns", "--configure", f"--mtu={MTU}", f"--ready-fd={ready_fd}", f"--exit-fd={exit_fd}",
             f"--api-socket={API}", "--enable-seccomp", "--netns-type=path"]
     if userns:
         argv.append(f"--userns-path={userns}")
-    return [*argv, netns, IFNAME]
+    return [*argv, netns, ifname]
 
 
-def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> int:
+def start(netns: str, userns: str | None, ports: list[list], state_dir: str, ifname: str = IFNAME,
+          keep_api: bool = False) -> int:
     """Connect the netns at `netns` (of the user namespace at `userns`; None: the caller is in it) to
-    the host, publish `ports` ([[proto, host_ip, host_port, container_port], ...]) and return the
-    stack's (slirp4netns's) pid once the netns is configured. Nothing of a failed start is left running."""
+    the host through its interface `ifname`, publish `ports` ([[proto, host_ip, host_port,
+    container_port], ...]) and return the stack's (slirp4netns's) pid once the netns is configured.
+    `keep_api`: its API socket stays in `state_dir` for publish/unpublish later (the user's rootless
+    netns, where containers come and go). Nothing of a failed start is left running."""
     check_tun()
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
     ready_r, ready_w = os.pipe()   # slirp4netns writes "1" once the netns is configured
@@ -114,7 +117,7 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> 
         try:
             os.setsid()
             if os.fork() == 0:
-                _keep(netns, userns, state_dir, ready_w, exit_r, exit_w, pid_w)
+                _keep(netns, userns, state_dir, ready_w, exit_r, exit_w, pid_w, ifname)
         finally:
             os._exit(0)
     for fd in (ready_w, exit_r, exit_w, pid_w):
@@ -135,19 +138,21 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str) -> 
         if os.read(ready_r, 1) != b"1":
             raise RuntimeFailure(_failure(netns, state_dir))
         for mapping in ports:
-            _publish(state_dir, *mapping)
+            publish(state_dir, *mapping)
         return pid
     except BaseException:
         if pid:
             stop(pid)
+        keep_api = False
         raise
     finally:
         os.close(ready_r)
-        _remove(os.path.join(state_dir, API))  # no more ports are added: nobody else may
+        if not keep_api:
+            _remove(os.path.join(state_dir, API))  # no more ports are added: nobody else may
 
 
 def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: int, exit_w: int,
-          pid_w: int) -> None:
+          pid_w: int, ifname: str) -> None:
     """The keeper (a forked grandchild; never returns): start slirp4netns, then hold its exit fd until
     the netns's pin goes (or its holder process, or slirp4netns itself); after EXEC_AFTER seconds as a
     fork, go on holding as the tiny program network/slirp_keeper.py, which the fork's copy of the
@@ -175,7 +180,7 @@ def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: 
         os.set_inheritable(ready_w, True)
         os.set_inheritable(exit_r, True)
         try:
-            pid = os.posix_spawnp("slirp4netns", command(netns, userns, ready_w, exit_r), os.environ)
+            pid = os.posix_spawnp("slirp4netns", command(netns, userns, ready_w, exit_r, ifname), os.environ)
         except FileNotFoundError:
             os.write(pid_w, b"slirp4netns not found: rootless networking needs it: install the `slirp4netns` "
                             b"package, or run with --network none")
@@ -227,9 +232,31 @@ def _failure(netns: str, state_dir: str) -> str:
     return f"slirp4netns failed to connect {netns}: {'; '.join(said[-2:]) or 'no message'}"
 
 
-def _publish(state_dir: str, proto: str, host_ip: str, host_port: int, container_port: int) -> None:
-    request = {"execute": "add_hostfwd", "arguments": {"proto": proto, "host_addr": host_ip or "0.0.0.0",
-                                                        "host_port": host_port, "guest_port": container_port}}
+def publish(state_dir: str, proto: str, host_ip: str, host_port: int, container_port: int,
+            guest_addr: str | None = None) -> None:
+    """host_ip:host_port on the host forwarded to guest_addr (default: the netns's own address):container_port."""
+    arguments = {"proto": proto, "host_addr": host_ip or "0.0.0.0", "host_port": host_port, "guest_port": container_port}
+    if guest_addr:
+        arguments["guest_addr"] = guest_addr
+    answer = _call(state_dir, {"execute": "add_hostfwd", "arguments": arguments})
+    if not isinstance(answer, dict) or "return" not in answer:
+        why = answer.get("error", {}).get("desc", answer) if isinstance(answer, dict) else answer
+        raise InvalidArgument(f"cannot publish {host_ip or '0.0.0.0'}:{host_port} -> {container_port}/{proto}: "
+                              f"{why}: choose another host port")
+
+
+def unpublish(state_dir: str, proto: str, host_ip: str, host_port: int) -> None:
+    """Stop forwarding host_ip:host_port (idempotent: a forward not there is fine)."""
+    answer = _call(state_dir, {"execute": "list_hostfwd"})
+    entries = answer.get("return", {}).get("entries", []) if isinstance(answer, dict) else []
+    for entry in entries:
+        if (entry.get("proto"), entry.get("host_addr"), entry.get("host_port")) == (proto, host_ip or "0.0.0.0",
+                                                                                  host_port):
+            _call(state_dir, {"execute": "remove_hostfwd", "arguments": {"id": entry["id"]}})
+
+
+def _call(state_dir: str, request: dict):
+    """One request to slirp4netns's API socket in `state_dir`; its decoded answer."""
     directory = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -242,11 +269,10 @@ def _publish(state_dir: str, proto: str, host_ip: str, host_port: int, container
                 reply += chunk
     finally:
         os.close(directory)
-    answer = jsonio.loads(reply or b"{}")
-    if not isinstance(answer, dict) or "return" not in answer:
-        why = answer.get("error", {}).get("desc", reply.decode(errors="replace")) if isinstance(answer, dict) else reply
-        raise InvalidArgument(f"cannot publish {host_ip or '0.0.0.0'}:{host_port} -> {container_port}/{proto}: "
-                              f"{why}: choose another host port")
+    try:
+        return jsonio.loads(reply or b"{}")
+    except ValueError:
+        return reply.decode(errors="replace")
 
 
 def _readable(fd: int, timeout: float) -> bool:
@@ -263,7 +289,7 @@ def _remove(path: str) -> None:
         pass
 
 
-def _is_stack(pid: int) -> bool:
+def is_stack(pid: int) -> bool:
     """True for a live slirp4netns: never signal a reused pid."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -277,7 +303,7 @@ def stop(pid: int, wait: bool = True) -> None:
     """End the stack (idempotent; its keeper follows). With `wait`, return once it is gone, so that
     its published ports are free for the next container; that takes the 30-40 ms of its exit, which
     a stack without ports need not be waited for."""
-    if not _is_stack(pid):
+    if not is_stack(pid):
         return
     try:
         handle = os.pidfd_open(pid)
