@@ -266,11 +266,6 @@ def test_without_xdg_runtime_dir_a_private_dir_in_tmp(bob):
         os.rmdir(fallback)
 
 
-def test_user_networks_are_refused_in_one_line(bob):
-    done = bob.mydocker("network", "create", "mine")
-    assert done.returncode == 1 and "rootless" in done.stderr and len(done.stderr.strip().split("\n")) == 1
-
-
 def test_single_id_mapping_without_a_range():
     """No /etc/subuid range: the user's own id alone, and one note saying what then cannot work."""
     with make_user("mdrln", ranges=False) as carol:
