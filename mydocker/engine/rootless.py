@@ -15,7 +15,7 @@ run unchanged. What differs is recorded in `Rootless`:
   in one line, before anything is made; on cgroup v2 with delegation they would apply (the seam:
   `cgroups`);
 - network: the default network is a per-container user-mode stack (network/usermode.py); none and
-  host work as for root;
+  host work as for root; user networks live in the user's rootless netns (engine/network_rootless.py);
 - storage: layers are unpacked inside the namespace (their owners land in the user's range on the
   host), overlay mounted inside it; snapshot.py falls back to copies where overlay is refused.
 

@@ -39,11 +39,9 @@ Why slirp4netns and not pasta. Both are Debian packages (slirp4netns 1.2.0 with 
     bench/rootless.py): +63 ms with pasta waited for at stop (start 18 ms + stop 43 ms), +4 ms with
     slirp4netns not waited for (start() alone: 5-10 ms, keeper's forks included).
 
-User networks between one user's containers (podman's rootless netns: a per-user netns holding a
-bridge, one user-mode stack for it, veths to the containers) are not done: it needs the engine's
-network service to run the bridge driver inside that netns instead of the host's (the driver protocol
-has no notion of "which netns is the host"), a keeper process for the per-user netns, and the -p
-forwards moved to it; that is engine work that came after this module.
+User networks between one user's containers use one stack too: the user's rootless netns
+(engine/network_rootless.py) is connected by a slirp4netns started here (interface tap0, API socket
+kept: publish/unpublish forward host ports to that netns's own address as containers come and go).
 """
 
 from __future__ import annotations
