@@ -35,6 +35,7 @@ usermode = lazy_module("mydocker.network.usermode")
 DIRECTORY = "rootless-netns"       # in the runroot: the pin, slirp4netns's pid, log and API socket
 PIN = "net"
 PID_FILE = "pid"
+FORWARDED = "forwarded"            # there once the stack forwarded a host port: stopping it is waited for
 TAP = "tap0"
 SLIRP_SUBNET = "10.0.2.0/24"       # slirp4netns's own network: no user network may take it
 
@@ -72,11 +73,12 @@ class RootlessNetns:
         return True
 
     def down(self) -> None:
-        """Stop the stack (waited for: its forwarded host ports free again), unpin the netns (its
-        bridges and veths go with it), remove the files (idempotent)."""
+        """Stop the stack (waited for if it ever forwarded a port: those host ports must be free again
+        when this returns; else its 30-40 ms exit goes on without us), unpin the netns (its bridges and
+        veths go with it), remove the files (idempotent)."""
         pid = self._stack_pid()
         if pid > 0:
-            usermode.stop(pid, wait=True)
+            usermode.stop(pid, wait=os.path.exists(os.path.join(self.directory, FORWARDED)))
         netns.remove(self.path)
         from mydocker.linux.fs import remove_tree
         remove_tree(self.directory)
@@ -88,6 +90,9 @@ class RootlessNetns:
     def publish(self, ports: list) -> None:
         """[[proto, host_ip, host_port, container_port], ...] forwarded from the host to the netns's own
         address at host_port, where the firewall's port map takes them on."""
+        if ports:
+            with open(os.path.join(self.directory, FORWARDED), "w"):
+                pass
         for proto, host_ip, host_port, _cport in ports:
             usermode.publish(self.directory, proto, host_ip, host_port, host_port, usermode.ADDRESS)
 
