@@ -58,17 +58,23 @@ class RootlessNetns:
     def up(self) -> bool:
         """Make the netns and its stack unless both live (call with the network lock held); True if
         anything was made (the caller then puts its rules and forwards in again)."""
-        if self.is_up() and usermode.is_stack(self._stack_pid()):
+        pinned = self.is_up()
+        if pinned and usermode.is_stack(self._stack_pid()):
             return False
-        self.down()  # a pin without its stack (slirp4netns killed), or the files of a crash
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        if pinned:  # its stack was killed: a new one, the netns (with the running containers' veths) kept
+            _unlink(os.path.join(self.directory, usermode.API))
+        else:
+            self.down()  # the files of a crash
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
         try:
-            netns.create(self.path, in_child=True)
+            if not pinned:
+                netns.create(self.path, in_child=True)
             pid = usermode.start(self.path, None, [], self.directory, ifname=TAP, keep_api=True)
             with open(os.path.join(self.directory, PID_FILE), "w") as f:
                 f.write(f"{pid}\n")
         except BaseException:
-            self.down()
+            if not pinned:
+                self.down()
             raise
         return True
 
@@ -128,3 +134,10 @@ class InNetnsDriver(Driver):
     def leave(self, net: Network, ep: Endpoint, last: bool, netns_ends: bool = False) -> None:
         if self.place.is_up():
             self.place.run(self.inner.leave, net, ep, last, netns_ends)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -164,3 +164,22 @@ def test_what_a_rootless_user_network_cannot_be(erin, tun):
         erin.mydocker("rm", "-f", "plain")
         ok(erin.mydocker("network", "rm", "solo"))
     assert _gone_soon(erin)
+
+
+def test_a_killed_stack_is_replaced_and_the_running_containers_keep_their_network(erin, tun, greeter):
+    ok(erin.mydocker("network", "create", "kept"))
+    try:
+        srv = ok(erin.mydocker("run", "-d", "--name", "srv", "--network", "kept", *HTTPD)).strip()
+        stack = [pid for pid in _stacks_of(erin.uid) if open(f"/proc/{pid}/comm").read().strip() == "slirp4netns"]
+        assert len(stack) == 1, stack
+        os.kill(stack[0], 9)                                          # its keeper follows
+        deadline = time.monotonic() + 10
+        while _stacks_of(erin.uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out = ok(erin.mydocker("run", "--rm", "--network", "kept", "busybox", "sh", "-c",
+                               f"{_get('srv')}; nc -w 5 10.0.2.2 {greeter.port}"))
+        assert out.split("\n")[:2] == [srv[:12], "host"], out          # the old one reached, outbound again
+    finally:
+        erin.mydocker("rm", "-f", "srv")
+    assert _gone_soon(erin)
+    ok(erin.mydocker("network", "rm", "kept"))
