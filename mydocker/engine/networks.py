@@ -564,13 +564,14 @@ class NetworkService:
     def _join_more(self, container_id: str, sb: Sandbox, net: Network, ip: str | None, aliases: list) -> Endpoint:
         """One more network in the container's namespace (the next ethN), its /etc/hosts and its peers' updated."""
         ports = self._own_network_ports(container_id, net.name, aliases)
-        if self.usermode:  # the container's netns is entered from the rootless one (see network_rootless)
-            ifname = self.place.run(network_links.next_ifname, sb.netns)
+        if self.usermode:  # we cannot return from a netns to the host's: a child looks (network_rootless)
+            ifname = network_netns.run_inside(sb.netns, network_links.next_ifname, sb.netns)
         else:
             ifname = network_links.next_ifname(sb.netns)
         ep = self._add_endpoint(container_id, net, ip, aliases, ports, ifname)
         try:
             with self.lock():
+                self._rootless_up(container_id)  # down if this container was on no network a moment ago
                 self._join(net, ep, JoinInfo(sb.netns, create_netns=False, name=sb.name))
                 self.files.write_hosts(sb)
                 self.files.refresh_peers(container_id, {net.name})

@@ -123,6 +123,12 @@ def test_connect_and_disconnect_a_running_container(erin, tun):
         assert "eth1" not in ok(erin.mydocker("exec", "app", "ip", "-o", "link"))
         ok(erin.mydocker("rm", "-f", "db"))
         assert os.path.exists(os.path.join(_rootless_netns(erin), "net"))   # app is still on front
+        ok(erin.mydocker("network", "disconnect", "front", "app"))          # on no network: the netns goes
+        assert _gone_soon(erin)
+        ok(erin.mydocker("network", "connect", "front", "app"))             # and comes back for it
+        assert "eth0" in ok(erin.mydocker("exec", "app", "ip", "-o", "link"))
+        ok(erin.mydocker("run", "-d", "--name", "db", "--network", "front", *HTTPD))
+        assert ok(erin.mydocker("exec", "app", "sh", "-c", _get("db"))).strip() != ""
     finally:
         erin.mydocker("rm", "-f", "db", "app")
     assert _gone_soon(erin)
