@@ -240,14 +240,21 @@ def _run(root: str, cid: str, opts) -> int:
     # Nothing that can fail between create and start (a console to hand over, a pid file to write):
     # the init need not wait for start (create's start_at_once).
     init = _create(root, cid, opts, start_at_once=not (opts.console_socket or opts.pid_file))
-    if opts.detach:
-        if init.console_fd is not None:
-            os.close(init.console_fd)
-        start.start(root, cid, init.start_fd)
-        return 0
     try:
+        if opts.detach:
+            if init.console_fd is not None:
+                os.close(init.console_fd)
+                init.console_fd = None
+            start.start(root, cid, init.start_fd)
+            return 0
         code = foreground.run_foreground(init.pid, init.console_fd, lambda: start.start(root, cid, init.start_fd),
                                          stdin=0, stdout=1, raw=True, eof_as_ctrl_d=False)
+    except BaseException:
+        try:  # a run that failed leaves no container behind (runc's destroys it too)
+            delete.delete(root, cid, force=True)
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            pass
+        raise
     finally:
         if init.console_fd is not None:
             os.close(init.console_fd)
