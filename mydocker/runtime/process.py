@@ -46,10 +46,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
 
     `after_fork(pid)` runs while the children set up namespaces (creating the cgroups); `pid` is
     the init's when it is known already (forked directly), else 0.
-    `before_go(pid)` runs once the init exists and before it does anything (recording its pid).
+    `before_go(pid)` runs just before "go" is sent (recording its pid): for a direct init right
+    after the fork, before `after_fork`; else once the intermediate has reported the init's pid.
     `place(pid)` (limits, joining the cgroups) runs while the init builds its
-    rootfs: the init waits for it before its cgroup namespace, hooks and the user's command. Moving a
-    task between cgroups waits for an RCU grace period (about 10 ms here): in parallel it is free.
+    rootfs: the init waits for it before its cgroup namespace, cgroupfs, hooks and the user's
+    command. Moving a task between cgroups waits for an RCU grace period (about 10 ms here): in
+    parallel it is free. `go["cgroup_binds"]`, as `after_fork` leaves it, travels with "placed".
     `stdio` replaces the inherited fds 0-2 of the container's process (ignored with a terminal).
     `on_hooks()` runs the runtime-namespace hooks (prestart, createRuntime) when the init, its
     mounts done and before pivot_root, asks for them. `go` adds fields to the init's "go" message.
