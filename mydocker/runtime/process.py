@@ -246,11 +246,13 @@ def _queued_error(ch: Channel) -> Exception | None:
     """The error the init sent before it exited, if one is waiting in the channel (never blocks)."""
     ch.sock.settimeout(0)
     try:
-        msg, _ = ch.recv()
+        msg, fds = ch.recv()
     except OSError:  # nothing waiting
         return None
     finally:
         ch.sock.settimeout(None)
+    for fd in fds:  # none before "placed" (a console comes after it), but never leak one
+        os.close(fd)
     return _to_error(msg) if msg and msg.get("type") == "error" else None
 
 
