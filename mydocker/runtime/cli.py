@@ -162,9 +162,10 @@ def rootless_mode(flag: str | None) -> bool:
     return value == "true" or (value == "auto" and state_view.unprivileged())
 
 
-def _create(root: str, cid: str, opts, detach_stdio: bool = False):
+def _create(root: str, cid: str, opts, start_at_once: bool = False):
     options = create.CreateOptions(no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
-                                   preserve_fds=opts.preserve_fds or 0, rootless=_ROOTLESS)
+                                   preserve_fds=opts.preserve_fds or 0, rootless=_ROOTLESS,
+                                   start_at_once=start_at_once)
     _state, init = create.create(root, cid, opts.bundle, options=options)
     if init.console_fd is not None and opts.console_socket:
         try:
@@ -236,15 +237,24 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
 def _run(root: str, cid: str, opts) -> int:
     if not opts.detach:
         foreground.become_subreaper()
-    init = _create(root, cid, opts)
-    if opts.detach:
-        if init.console_fd is not None:
-            os.close(init.console_fd)
-        start.start(root, cid)
-        return 0
+    # Nothing that can fail between create and start (a console to hand over, a pid file to write):
+    # the init need not wait for start (create's start_at_once).
+    init = _create(root, cid, opts, start_at_once=not (opts.console_socket or opts.pid_file))
     try:
-        code = foreground.run_foreground(init.pid, init.console_fd, lambda: start.start(root, cid), stdin=0, stdout=1,
-                                         raw=True, eof_as_ctrl_d=False)
+        if opts.detach:
+            if init.console_fd is not None:
+                os.close(init.console_fd)
+                init.console_fd = None
+            start.start(root, cid, init.start_fd)
+            return 0
+        code = foreground.run_foreground(init.pid, init.console_fd, lambda: start.start(root, cid, init.start_fd),
+                                         stdin=0, stdout=1, raw=True, eof_as_ctrl_d=False)
+    except BaseException:
+        try:  # a run that failed leaves no container behind (runc's destroys it too)
+            delete.delete(root, cid, force=True)
+        except Exception:  # noqa: BLE001 - the first error is the one to report
+            pass
+        raise
     finally:
         if init.console_fd is not None:
             os.close(init.console_fd)

@@ -36,6 +36,10 @@ class CreateOptions:
     no_new_keyring: bool = False
     preserve_fds: int = 0
     rootless: bool = False      # --rootless: cgroups only where the caller may write them (runc's)
+    # `run`, with nothing to do between create and start: the runtime holds the exec fifo's read end
+    # from before "go", so the init passes it without waiting (a round trip less) and `start` only
+    # confirms. Not with a terminal: the caller puts its own in raw mode before it starts the container.
+    start_at_once: bool = False
 
 
 def default_cgroups_path(root: str, container_id: str) -> str:
@@ -75,9 +79,10 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
 
         def after_fork(pid: int) -> None:
             # While the children make namespaces (the fork is early, so they overlap this work):
-            # check the config against the schema (from disk or the engine's, alike; the init waits
-            # for "go" before it touches anything), record the cgroup's paths (and the init's pid when it is known already),
-            # then create the cgroup before "go", as the init binds its directories.
+            # check the config against the schema (from disk or the engine's, alike; a direct init
+            # has its "go" already but waits for "placed" before a hook, cgroupfs or its command;
+            # an intermediate waits for "go"), record the cgroup's paths (and the init's pid when it
+            # is known already), then create the cgroup, whose directories the init binds.
             nonlocal cgroup
             validate.validate_config(spec.raw)
             cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
@@ -85,22 +90,26 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
             if options.rootless and not _may_create(cgroup):
                 _refuse_limits(spec)
                 cgroup = None  # none of our own: the init stays in the caller's, as runc rootless on v1
-                if pid:
-                    record_pid(pid)
-                st.save(root, record)
-                return
-            _check_unused(cgroup, container_id)
-            record.cgroup_paths = cgroup.paths
-            if pid:
+            else:
+                _check_unused(cgroup, container_id)
+                record.cgroup_paths = cgroup.paths
+            if pid and record.pid != pid:
                 record_pid(pid)  # one save for both
             st.save(root, record)
-            cgroup.create()
-            go["cgroup_binds"] = _cgroup_binds(cgroup)
+            saved.append(True)
+            if cgroup is not None:
+                cgroup.create()
+                go["cgroup_binds"] = _cgroup_binds(cgroup)
 
         def before_go(pid: int) -> None:
-            if record.pid != pid:  # made by an intermediate: known only now
+            if record.pid != pid:  # the direct init's, before after_fork; an intermediate's, after it
                 record_pid(pid)
-                st.save(root, record)
+                if saved:  # after_fork's record lacks it
+                    st.save(root, record)
+            if options.start_at_once and not spec.process.terminal:
+                # Here, after the fork: a read end the init inherited would let it pass even when
+                # this process died before it started the container.
+                start_fd.append(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
             go["state"] = st.hook_state(record, "creating")  # hooks in the init see its pid
 
         def place(pid: int) -> None:
@@ -118,14 +127,21 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
 
         go = {"options": {"no_pivot": options.no_pivot, "keyring": not options.no_new_keyring,
                           "preserve_fds": options.preserve_fds}}
+        start_fd: list[int] = []  # the fifo's read end, with start_at_once
+        saved: list[bool] = []  # after_fork has written the record
         # Opened here, as the host's root, so an init in a user namespace needs no path to it.
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         prewarm.kick()  # the caller's shell (the engine's): the container moves in a few ms
         try:
             init = spawn_init(spec, fifo_fd, before_go=before_go, stdio=stdio, on_hooks=runtime_hooks, go=go,
                               place=place, after_fork=after_fork)
+        except BaseException:
+            for fd in start_fd:
+                os.close(fd)
+            raise
         finally:
             os.close(fifo_fd)
+        init.start_fd = start_fd[0] if start_fd else None
     except BaseException:
         if cgroup is not None and record.cgroup_paths:
             try:

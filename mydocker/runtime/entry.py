@@ -11,6 +11,9 @@ with nothing left in its cgroups: containerd's shim sends both for every contain
 else (a name for the signal, a stopped or missing container, a process left, an error) goes to
 cli.main, which decides again from the start and says what is wrong.
 
+`create` and `run` start the cgroup attach lock's prewarm (runtime/prewarm.py) here, before the command
+line loads: the kernel's grace period then runs beside our imports (docs/startup.md).
+
 `delete --force ID` of a container that is not there is answered here too (exit 0, as runc): every
 task containerd's shim ends is force-deleted once more after its `delete`, while the shim cleans up.
 """
@@ -168,7 +171,16 @@ def quick_state(root: str, container_id: str) -> str | None:
         return None
 
 
+def creates(argv: list[str]) -> bool:
+    """True when argv is `[globals] create|run ...`: the container will join its cgroups."""
+    found = _after_globals(argv)
+    return found is not None and argv[found[1]:found[1] + 1] in (["create"], ["run"])
+
+
 def run_main() -> None:
+    if creates(sys.argv[1:]):  # the kernel's grace period starts before our imports, not after them
+        from mydocker.runtime.prewarm import prewarm_in_thread
+        prewarm_in_thread()
     forced = forced_delete_request(sys.argv[1:])
     if forced and gone(*forced):
         import posix

@@ -91,20 +91,22 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
 
 
 class _Placement:
-    """Wait, once, for the runtime to have put us in our cgroups (it does so while we mount)."""
+    """Wait, once, for the runtime to have put us in our cgroups (it does so while we mount).
+    Returns the cgroup binds "placed" carries ([name, host dir] per v1 hierarchy), or None."""
 
     def __init__(self, ch: Channel, new_cgroupns: bool) -> None:
-        self.ch, self.new_cgroupns, self.done = ch, new_cgroupns, False
+        self.ch, self.new_cgroupns, self.done, self.binds = ch, new_cgroupns, False, None
 
-    def __call__(self) -> None:
+    def __call__(self) -> list | None:
         if self.done:
-            return
+            return self.binds
         msg, _ = self.ch.recv()
         if msg is None or msg.get("type") != "placed":
             os._exit(1)  # the runtime failed to place us and is killing us
-        self.done = True
+        self.done, self.binds = True, msg.get("cgroup_binds")
         if self.new_cgroupns:
             sc.unshare(sc.CLONE_NEWCGROUP)  # rooted at the cgroup the runtime placed us in
+        return self.binds
 
 
 def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_namespaces: set[str],

@@ -7,7 +7,11 @@
 
 Without a user or time namespace to make, or a namespace to join (the common case), there is no
 intermediate: the runtime forks the init straight into a new PID namespace (unshare(CLONE_NEWPID)
-applies to children only) and the init unshares the rest itself. One fork fewer on every create.
+applies to children only) and the init unshares the rest itself. One fork fewer on every create,
+and no round trip before "go": the runtime knows the init's pid from the fork, so it sends "go" at
+once, then checks the config and makes and joins the cgroups while the init loads its modules and
+mounts (under load each hand-over between the two processes waits for the scheduler: 0.5-1 ms).
+The init waits for "placed" (with the cgroup binds) before it mounts cgroupfs or runs a hook.
 
 Each child does the minimum and leaves with os._exit; errors come back over the channel.
 """
@@ -33,6 +37,7 @@ _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"
 class InitProcess:
     pid: int
     console_fd: int | None = None
+    start_fd: int | None = None  # the exec fifo's read end, held from before "go" (create's start_at_once)
 
 
 def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, int] | None = None,
@@ -41,10 +46,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
 
     `after_fork(pid)` runs while the children set up namespaces (creating the cgroups); `pid` is
     the init's when it is known already (forked directly), else 0.
-    `before_go(pid)` runs once the init exists and before it does anything (recording its pid).
+    `before_go(pid)` runs just before "go" is sent (recording its pid): for a direct init right
+    after the fork, before `after_fork`; else once the intermediate has reported the init's pid.
     `place(pid)` (limits, joining the cgroups) runs while the init builds its
-    rootfs: the init waits for it before its cgroup namespace, hooks and the user's command. Moving a
-    task between cgroups waits for an RCU grace period (about 10 ms here): in parallel it is free.
+    rootfs: the init waits for it before its cgroup namespace, cgroupfs, hooks and the user's
+    command. Moving a task between cgroups waits for an RCU grace period (about 10 ms here): in
+    parallel it is free. `go["cgroup_binds"]`, as `after_fork` leaves it, travels with "placed".
     `stdio` replaces the inherited fds 0-2 of the container's process (ignored with a terminal).
     `on_hooks()` runs the runtime-namespace hooks (prestart, createRuntime) when the init, its
     mounts done and before pivot_root, asks for them. `go` adds fields to the init's "go" message.
@@ -76,28 +83,39 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     child.close()
     init_pid, reaped = (pid, True) if direct else (0, False)
     try:
+        if direct:
+            # The pid is ours from the fork: "go" leaves at once and waits in the channel while the
+            # init loads its modules and unshares; its cgroups are made meanwhile (their binds come
+            # with "placed", which the init waits for before it mounts cgroupfs or runs a hook).
+            _send_go(parent, init_pid, before_go, go)
         failure = None
         try:
             if after_fork:
                 after_fork(init_pid)
         except BaseException as exc:  # noqa: BLE001 - raised once the init's pid is known, to kill it
             failure = exc
-        try:
-            reported = _receive_pid(parent, pid, spec, "user" in new)  # the direct init's is 1, in its namespace
-        except BaseException:
-            if failure is not None:
-                raise failure from None  # ours first: a bad config.json can make the child fail too
-            raise
-        init_pid = init_pid or reported
+        if not direct:  # the intermediate reports the init's pid (and asks for its id maps first)
+            try:
+                init_pid = _receive_pid(parent, pid, spec, "user" in new)
+            except BaseException:
+                if failure is not None:
+                    raise failure from None  # ours first: a bad config.json can make the child fail too
+                raise
         if failure is not None:
             raise failure
-        if before_go:
-            before_go(init_pid)
-        parent.send({**(go or {}), "type": "go"})  # the init has spec.process: forked with it
+        if not direct:
+            _send_go(parent, init_pid, before_go, go)
         if place:
-            place(init_pid)
+            try:
+                place(init_pid)
+            except BaseException:
+                # A direct init that failed before its move (an unshare refused) says why itself.
+                queued = _queued_error(parent) if direct else None
+                if queued is not None:
+                    raise queued from None
+                raise
         try:
-            parent.send({"type": "placed"})
+            parent.send({"type": "placed", "cgroup_binds": (go or {}).get("cgroup_binds")})
         except OSError:
             pass  # the init failed already: its error is waiting in the channel
         if not direct:
@@ -152,7 +170,6 @@ def _direct_init(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], stdio: tu
     from mydocker.linux import syscalls as sc
     sc.unshare(_unshare_flags(sc, new - {"pid"}))  # the PID namespace is the one we were forked into
     from mydocker.runtime.init import run_init  # everything the init needs, before pivot_root
-    ch.send({"type": "pid", "pid": os.getpid()})
     run_init(spec, ch, fifo_fd, new, False, stdio)
 
 
@@ -213,6 +230,30 @@ def _receive_pid(ch: Channel, intermediate: int, spec: Spec, new_userns: bool) -
     if msg.get("type") == "error":
         raise _to_error(msg)
     return int(msg["pid"])
+
+
+def _send_go(ch: Channel, pid: int, before_go, go: dict | None) -> None:
+    if before_go:
+        before_go(pid)
+    try:
+        ch.send({**(go or {}), "type": "go"})  # the init has spec.process: forked with it
+    except OSError:  # the init is gone: its error, if it sent one, is waiting in the channel
+        raise _queued_error(ch) or RuntimeFailure("container setup failed: the init exited before it was set up") \
+            from None
+
+
+def _queued_error(ch: Channel) -> Exception | None:
+    """The error the init sent before it exited, if one is waiting in the channel (never blocks)."""
+    ch.sock.settimeout(0)
+    try:
+        msg, fds = ch.recv()
+    except OSError:  # nothing waiting
+        return None
+    finally:
+        ch.sock.settimeout(None)
+    for fd in fds:  # none before "placed" (a console comes after it), but never leak one
+        os.close(fd)
+    return _to_error(msg) if msg and msg.get("type") == "error" else None
 
 
 def _receive_ready(ch: Channel, pid: int, on_hooks=None) -> InitProcess:

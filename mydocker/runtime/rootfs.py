@@ -72,10 +72,11 @@ def mount_all(spec: Spec, in_userns: bool, before_cgroupfs=None, cgroup_binds: l
               calls: Syscalls = LINUX) -> None:
     """config.json's mounts in order. A cgroup mount shows the container's own cgroup directories:
     `cgroup_binds` ([name, host dir] per v1 hierarchy, from the runtime) are bound even before the
-    init joins them; without them, `before_cgroupfs()` first waits until the init has been placed."""
+    init joins them; without them, `before_cgroupfs()` first waits until the init has been placed
+    and returns the binds that came with that news (None: the init reads its own cgroups)."""
     for entry in spec.mounts:
         if entry.type in ("cgroup", "cgroup2") and not cgroup_binds and before_cgroupfs:
-            before_cgroupfs()
+            cgroup_binds = before_cgroupfs()
         mount_entry(spec.root_path, entry, in_userns, cgroup_binds, calls)
     if _owns_dev(spec):
         create_devices(spec.root_path, spec.linux.devices, in_userns, calls)

@@ -18,29 +18,45 @@ _CANNOT_START = {"running": "cannot start an already running container",
                  "stopped": "cannot start a container that has stopped"}
 
 
-def start(root: str, container_id: str) -> st.State:
+def start(root: str, container_id: str, fifo_fd: int | None = None) -> st.State:
+    """`fifo_fd`: the exec fifo's read end, opened by create (its start_at_once) and closed here."""
+    try:
+        return _start(root, container_id, fifo_fd)
+    finally:
+        if fifo_fd is not None:
+            os.close(fifo_fd)
+
+
+def _start(root: str, container_id: str, fifo_fd: int | None) -> st.State:
     record = st.load(root, container_id)
-    current = st.status(root, record)
-    if current != "created":
-        raise Conflict(f"{_CANNOT_START.get(current, 'cannot start the container')}: {container_id} is {current}; "
-                       "only a created container can be started")
+    if fifo_fd is None:
+        current = st.status(root, record)
+        if current != "created":
+            raise Conflict(f"{_CANNOT_START.get(current, 'cannot start the container')}: {container_id} is "
+                           f"{current}; only a created container can be started")
+    # else create held the fifo's read end from before "go": the init has passed it already and may
+    # have run and exited by now; what it wrote there says whether it started.
     fifo = os.path.join(st.container_dir(root, container_id), "exec.fifo")
     # The pidfd first: opening the fifo releases the init, which may exec, exit and be reaped by its
     # parent (a shim) before a later pidfd_open could find it.
     try:
         pidfd = os.pidfd_open(record.pid)
     except ProcessLookupError:
-        raise RuntimeFailure(f"container {container_id} exited before it could start") from None
+        if fifo_fd is None:
+            raise RuntimeFailure(f"container {container_id} exited before it could start") from None
+        pidfd = None  # gone already: the fifo holds its "0", or its end of file
     try:
-        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC) if fifo_fd is None else fifo_fd
         try:
-            ready, _, _ = select.select([fd, pidfd], [], [])
+            ready, _, _ = select.select([fd] if pidfd is None else [fd, pidfd], [], [])
             if fd not in ready or not os.read(fd, 1):
                 raise RuntimeFailure(f"container {container_id} exited before it could start")
         finally:
-            os.close(fd)
+            if fifo_fd is None:
+                os.close(fd)
     finally:
-        os.close(pidfd)
+        if pidfd is not None:
+            os.close(pidfd)
     os.unlink(fifo)
     record.started = True
     st.save(root, record)

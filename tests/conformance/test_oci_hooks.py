@@ -80,6 +80,20 @@ def test_failing_prestart_hook_fails_create_and_leaves_nothing(oci, bundle, tmp_
     oci("state", "bad", rc=1)
 
 
+def test_failing_startContainer_hook_fails_run_and_leaves_nothing(oci, bundle, tmp_path):
+    """`run` is create and start in one: when the start fails, nothing of the container stays (runc's
+    run destroys it too), whether or not the init waited for the start on its exec fifo."""
+    def add_hook(c):
+        c["hooks"] = {"startContainer": [{"path": hook_script(tmp_path, "bad", "exit 3")}]}
+        c["mounts"].append({"destination": str(tmp_path), "type": "bind", "source": str(tmp_path),
+                            "options": ["rbind", "rw"]})  # the hook runs inside the container
+    b = bundle(["true"], add_hook)
+    for args in ([], ["--pid-file", str(tmp_path / "pid")]):  # the init passes its fifo at once, or waits
+        ran = oci("run", *args, "--bundle", b, "badstart", rc=None)
+        assert ran.rc != 0 and "startContainer hook" in ran.err, ran
+        oci("state", "badstart", rc=1)
+
+
 def test_hook_timeout_kills_it_and_fails_create(oci, bundle, tmp_path):
     b = bundle(["true"], lambda c: c.update(hooks={"createRuntime": [
         {"path": hook_script(tmp_path, "slow", "sleep 30"), "timeout": 1}]}))

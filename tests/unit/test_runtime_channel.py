@@ -66,6 +66,24 @@ def test_a_peer_gone_with_our_message_unread_still_delivers_what_it_sent():
     a.close()
 
 
+def test_an_init_that_failed_before_go_is_heard_without_waiting():
+    """A direct init is sent "go" without a round trip first: when that send, or the move into its
+    cgroups, fails because the init is gone, its own error is what the runtime raises; while the init
+    lives and has said nothing, the look returns at once."""
+    from mydocker.errors import RuntimeFailure
+    from mydocker.runtime.process import _queued_error
+    a, b = Channel.pair()
+    try:
+        assert _queued_error(a) is None  # nothing sent yet: no wait
+        b.send({"type": "error", "kind": "runtime", "message": "unshare: Operation not permitted"})
+        b.close()
+        err = _queued_error(a)
+        assert isinstance(err, RuntimeFailure) and str(err) == "unshare: Operation not permitted"
+        assert _queued_error(a) is None  # the peer is gone and nothing more is queued
+    finally:
+        a.close()
+
+
 def test_cloexec_from_marks_every_fd_above_the_first():
     r, w = os.pipe()
     high = os.dup2(r, 1000)  # inheritable, far above the rest

@@ -118,3 +118,12 @@ def test_quick_kill_all_answers_only_a_stopped_container_with_empty_cgroups(tmp_
     _view(root, "live", os.getpid(), process_start_time(os.getpid()))
     (root / "live" / "state.json").write_text(json.dumps({"id": "live", "cgroup_paths": {}}))
     assert not quick_kill(str(root), "live", signal.SIGKILL, every=True)  # running: cli.main signals the cgroup
+
+
+@pytest.mark.parametrize("argv, wanted", [
+    (["run", "c1"], True), (["create", "--bundle", "b", "c1"], True), (["--root", "/r", "--log=/l", "run", "c1"], True),
+    (["start", "c1"], False), (["state", "c1"], False), (["--bogus", "run", "c1"], False), ([], False),
+])
+def test_create_and_run_start_the_attach_lock_prewarm_at_the_entry_point(argv, wanted):
+    from mydocker.runtime.entry import creates
+    assert creates(argv) is wanted

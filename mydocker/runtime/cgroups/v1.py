@@ -23,18 +23,23 @@ class V1Cgroup(Cgroup):
 
     def _fill_cpuset(self, leaf: str) -> None:
         # A new v1 cpuset has no CPUs and no memory nodes, and refuses tasks until it gets some:
-        # give each empty level its parent's, top-down.
-        empty = []
+        # give each empty level its parent's, top-down. Each file is read once.
+        names = ("cpuset.cpus", "cpuset.mems")
+        levels = []  # (directory, its values), from the leaf up to the first level with both set
         directory = leaf
-        while any(not self._read(directory, n) for n in ("cpuset.cpus", "cpuset.mems")):
+        while True:
+            values = {name: self._read(directory, name) for name in names}
+            levels.append((directory, values))
+            if all(values.values()):
+                break
             if directory == os.path.dirname(directory):
                 raise RuntimeFailure(f"no cpuset above {leaf} has CPUs and memory nodes; is the cpuset hierarchy mounted?")
-            empty.append(directory)
             directory = os.path.dirname(directory)
-        for directory in reversed(empty):
-            for name in ("cpuset.cpus", "cpuset.mems"):
-                if not self._read(directory, name):
-                    self._write(directory, name, self._read(os.path.dirname(directory), name), f"cgroup {name}")
+        for (directory, values), (_parent, inherited) in zip(reversed(levels[:-1]), reversed(levels[1:])):
+            for name in names:
+                if not values[name]:
+                    values[name] = inherited[name]
+                    self._write(directory, name, values[name], f"cgroup {name}")
 
     # --- resources -------------------------------------------------------------------------
     def set(self, resources: dict) -> None:
