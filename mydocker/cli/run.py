@@ -4,17 +4,42 @@ from __future__ import annotations
 
 import sys
 
-from mydocker.flags import Command
+from mydocker.flags import Command, Flag
 from mydocker.lazy import lazy_module
 
 api = lazy_module("mydocker.engine.api")
 terminal = lazy_module("mydocker.cli.terminal")
 progress = lazy_module("mydocker.cli.progress")
 
+# The resource flags `run`, `create` and `update` take; each one's dest is a field of api.ResourceOptions.
+RESOURCE_FLAGS = (
+    Flag(("-m", "--memory"), kind="str", metavar="BYTES", help="memory limit (e.g. 64m)"),
+    Flag(("--memory-swap",), kind="str", metavar="BYTES", help="memory plus swap limit; -1 for unlimited swap"),
+    Flag(("--memory-reservation",), kind="str", metavar="BYTES", help="memory soft limit"),
+    Flag(("--cpus",), kind="str", metavar="N", help="number of CPUs (e.g. 0.5)"),
+    Flag(("-c", "--cpu-shares"), kind="int", metavar="N", help="relative CPU weight"),
+    Flag(("--cpuset-cpus",), kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)"),
+    Flag(("--cpuset-mems",), kind="str", metavar="LIST", help="memory nodes the container may use"),
+    Flag(("--pids-limit",), kind="int", metavar="N", help="process limit ({default}-1 for unlimited)"),
+)
+
+
+def resource_flags(cmd: Command, pids_default: str = "") -> Command:
+    """Add RESOURCE_FLAGS to `cmd`; `pids_default`: the limit a new container gets without --pids-limit."""
+    for flag in RESOURCE_FLAGS:
+        text = flag.help.format(default=f"default {pids_default}; " if pids_default else "")
+        cmd.flag(*flag.names, kind=flag.kind, metavar=flag.metavar, help=text)
+    return cmd
+
+
+def resource_options(opts):
+    """The parsed RESOURCE_FLAGS as the engine's ResourceOptions."""
+    return api.ResourceOptions(**{flag.dest: opts[flag.dest] for flag in RESOURCE_FLAGS})
+
 
 def container_flags(cmd: Command) -> Command:
     """The flags `run` and `create` share: what the container is."""
-    return (cmd
+    (cmd
         .flag("-i", "--interactive", help="keep stdin open")
         .flag("-t", "--tty", help="allocate a pseudo-terminal")
         .flag("--rm", help="remove the container when it exits")
@@ -26,15 +51,8 @@ def container_flags(cmd: Command) -> Command:
         .flag("-w", "--workdir", kind="str", metavar="DIR", help="working directory inside the container")
         .flag("-u", "--user", kind="str", metavar="USER", help="user[:group] or uid[:gid]")
         .flag("--entrypoint", kind="str", metavar="CMD", help="override the image's entrypoint")
-        .flag("-v", "--volume", kind="list", metavar="SRC:DST[:ro]", help="bind mount a host path or a named volume")
-        .flag("-m", "--memory", kind="str", metavar="BYTES", help="memory limit (e.g. 64m)")
-        .flag("--memory-swap", kind="str", metavar="BYTES", help="memory plus swap limit; -1 for unlimited swap")
-        .flag("--memory-reservation", kind="str", metavar="BYTES", help="memory soft limit")
-        .flag("--cpus", kind="str", metavar="N", help="number of CPUs (e.g. 0.5)")
-        .flag("-c", "--cpu-shares", kind="int", metavar="N", help="relative CPU weight")
-        .flag("--cpuset-cpus", kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)")
-        .flag("--cpuset-mems", kind="str", metavar="LIST", help="memory nodes the container may use")
-        .flag("--pids-limit", kind="int", metavar="N", help="process limit (default 2048; -1 for unlimited)")
+        .flag("-v", "--volume", kind="list", metavar="SRC:DST[:ro]", help="bind mount a host path or a named volume"))
+    return (resource_flags(cmd, pids_default="2048")
         .flag("--cgroup-parent", kind="str", metavar="PATH", help="parent cgroup for the container (default /mydocker)")
         .flag("--cap-add", kind="list", metavar="CAP", help="add a Linux capability (or ALL)")
         .flag("--cap-drop", kind="list", metavar="CAP", help="drop a Linux capability (or ALL)")
@@ -83,9 +101,7 @@ def run_options(opts, args: list[str]):
     run_opts = api.RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                               interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
                               workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
-                              memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
-                              cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
-                              cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit, cgroup_parent=opts.cgroup_parent,
+                              resources=resource_options(opts), cgroup_parent=opts.cgroup_parent,
                               network=opts.network, publish=opts.publish, ip=opts.ip, userns=opts.userns,
                               security=api.SecurityOptions(cap_add=opts.cap_add, cap_drop=opts.cap_drop,
                                                        privileged=opts.privileged, security_opt=opts.security_opt,

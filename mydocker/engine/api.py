@@ -30,8 +30,8 @@ import os
 import time
 
 from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
-                                     LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
-                                     SecurityOptions, StopOptions, Streams, UpdateOptions)
+                                     LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, ResourceOptions,
+                                     RunOptions, SecurityOptions, StopOptions, Streams, UpdateOptions)
 from mydocker.engine.options import Healthcheck, Mount  # noqa: F401
 from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported

@@ -69,10 +69,7 @@ def parse_log_opts(values: list[str]) -> dict:
 
 def update_resources(opts) -> dict:
     """The `linux.resources` of the flags `update` was given, and only those (no defaults)."""
-    return engine_resources.resources_from_options(
-        memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
-        cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus, cpuset_mems=opts.cpuset_mems,
-        pids_limit=opts.pids_limit, defaults=False)
+    return engine_resources.resources_from_options(opts.resources, defaults=False)
 
 
 def _replace_json(path: str, doc: dict) -> None:

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from mydocker.engine.api import (ExecOptions, ListOptions, LogsOptions, RemoveOptions, RunOptions, StopOptions,
-                                 Streams, open_engine)
+from mydocker.engine.api import (ExecOptions, ListOptions, LogsOptions, RemoveOptions, ResourceOptions, RunOptions,
+                                 StopOptions, Streams, open_engine)
 from mydocker.errors import NotFound
 
 
@@ -52,7 +52,8 @@ def test_the_run_report_says_the_oom_killer_ended_it(api):
     try:
         report = api.containers.run(RunOptions(image="busybox", command=["dd", "if=/dev/zero", "of=/dev/null", "bs=64M",
                                                                          "count=1"],
-                                               memory="16m", memory_swap="16m", network="none", remove=True),
+                                               resources=ResourceOptions(memory="16m", memory_swap="16m"),
+                                               network="none", remove=True),
                                     Streams(None, out_w, err_w, sig_proxy=False))
     finally:
         os.close(out_w)

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from mydocker.apiserver import http
-from mydocker.apiserver.convert import image_summaries, run_options
+from mydocker.apiserver.convert import image_summaries, run_options, update_options
 from mydocker.errors import InvalidArgument, NotSupported
 
 
@@ -30,7 +30,8 @@ def test_a_docker_cli_create_body_becomes_run_options():
     assert (opts.image, opts.name, opts.entrypoint, opts.command) == ("busybox", "web", "/bin/sh", ["-c", "echo", "hi"])
     assert (opts.env, opts.tty, opts.workdir, opts.user, opts.hostname) == (["A=1"], True, "/tmp", "1:1", "h")
     assert opts.volumes == ["/a:/b:ro"] and opts.remove and opts.network is None
-    assert (opts.memory, opts.memory_swap, opts.cpus, opts.pids_limit) == (str(64 << 20), "-1", "0.5", None)
+    limits = opts.resources
+    assert (limits.memory, limits.memory_swap, limits.cpus, limits.pids_limit) == (str(64 << 20), "-1", "0.5", None)
     assert sorted(opts.publish) == ["127.0.0.1:8080:80/tcp", "53/udp"]
     assert opts.restart == "on-failure:2" and opts.log_opts == ["max-size=1m"]
     assert opts.security.cap_add == ["NET_ADMIN"] and opts.security.read_only
@@ -57,6 +58,17 @@ def test_a_docker_cli_create_body_becomes_run_options():
 def test_bad_create_bodies_are_refused_by_name(body, error):
     with pytest.raises(error):
         run_options(body, None)
+
+
+def test_an_update_body_reads_dockers_resources_as_a_create_body_does():
+    resources = {"Memory": 64 << 20, "MemorySwap": -1, "NanoCpus": 500_000_000, "CpuShares": 512,
+                 "CpusetCpus": "0", "CpusetMems": "", "PidsLimit": 50}
+    update = update_options({**resources, "RestartPolicy": {"Name": "always"}})
+    assert update.resources == run_options({"Image": "busybox", "HostConfig": resources}, None).resources
+    assert (update.resources.memory, update.resources.cpus, update.resources.pids_limit) == (str(64 << 20), "0.5", 50)
+    assert update.restart == "always"
+    with pytest.raises(InvalidArgument, match=r"^invalid UpdateConfig\.Memory: -5 is negative$"):
+        update_options({"Memory": -5})
 
 
 def test_image_rows_are_grouped_per_image():

@@ -7,10 +7,15 @@ import os
 import pytest
 
 from mydocker.engine import resources as res
-from mydocker.engine.resources import parse_list, resources_from_options
+from mydocker.engine.options import ResourceOptions
+from mydocker.engine.resources import parse_list
 from mydocker.errors import InvalidArgument
 
 MiB = 1024 * 1024
+
+
+def resources_from_options(defaults: bool = True, **flags) -> dict:
+    return res.resources_from_options(ResourceOptions(**flags), defaults)
 
 
 @pytest.fixture(autouse=True)
