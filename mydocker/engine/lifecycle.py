@@ -32,6 +32,7 @@ snapshot = lazy_module("mydocker.image.snapshot")
 names = lazy_module("mydocker.engine.names")
 subprocess = lazy_module("subprocess")
 userns = lazy_module("mydocker.engine.userns")
+fs = lazy_module("mydocker.linux.fs")
 
 LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")   # Docker's `wait --condition`
@@ -70,14 +71,6 @@ def parse_log_opts(values: list[str]) -> dict:
 def update_resources(opts) -> dict:
     """The `linux.resources` of the flags `update` was given, and only those (no defaults)."""
     return engine_resources.resources_from_options(opts.resources, defaults=False)
-
-
-def _replace_json(path: str, doc: dict) -> None:
-    """Replace a JSON file whole (a reader sees the old or the new one)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(jsonio.dumps(doc))
-    os.replace(tmp, path)
 
 
 def host_config(opts) -> dict:
@@ -505,7 +498,7 @@ class Lifecycle:
                     current[key] = {**(current.get(key) or {}), **value}
                 if rec.status in ("running", "paused"):
                     api.update(self.paths.runtime_root, rec.id, resources)
-                _replace_json(path, config)
+                fs.write_atomic(path, jsonio.dumps(config))  # a `start` reading it sees the old or the new
             if policy is not None:
                 self.records.update_container(rec.id, host_config={**rec.host_config, "RestartPolicy": policy})
         events.container(self.paths.runroot, rec, "update")
