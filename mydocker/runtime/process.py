@@ -95,7 +95,15 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
             before_go(init_pid)
         parent.send({**(go or {}), "type": "go"})  # the init has spec.process: forked with it
         if place:
-            place(init_pid)
+            try:
+                place(init_pid)
+            except BaseException:
+                # An init that failed while we placed it (and was reaped: the move says ESRCH) has
+                # said why in the channel: that is the error to report.
+                failed = _reported_error(parent)
+                if failed is not None:
+                    raise failed from None
+                raise
         try:
             parent.send({"type": "placed"})
         except OSError:
@@ -238,6 +246,25 @@ def _receive_ready(ch: Channel, pid: int, on_hooks=None) -> InitProcess:
             if result.console_fd is not None:
                 os.close(result.console_fd)
             raise _to_error(msg)
+
+
+def _reported_error(ch: Channel) -> Exception | None:
+    """The error the init sent before it exited, if one waits in the channel. Never blocks: a live
+    init waits for "placed" and has sent nothing."""
+    ch.sock.setblocking(False)
+    try:
+        while True:
+            msg, fds = ch.recv()
+            for fd in fds:
+                os.close(fd)
+            if msg is None:
+                return None
+            if msg.get("type") == "error":
+                return _to_error(msg)
+    except OSError:  # BlockingIOError: nothing was sent
+        return None
+    finally:
+        ch.sock.setblocking(True)
 
 
 def _to_error(msg: dict) -> Exception:
