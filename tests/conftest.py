@@ -171,13 +171,21 @@ def no_subreaper_after_the_test():
 
 
 @pytest.fixture
-def no_leaks(tmp_path):
+def engine_base(tmp_path):
+    """The directory a test's engine and runtime roots go under (`roots`), and so what `no_leaks`
+    looks at: the test's tmp_path, unless a test module needs them elsewhere."""
+    return tmp_path
+
+
+@pytest.fixture
+def no_leaks(engine_base):
     from tests.netkit import settled_links
-    before = _own_objects(str(tmp_path))
+    base = str(engine_base)
+    before = _own_objects(base)
     yield
-    after = _own_objects(str(tmp_path))
+    after = _own_objects(base)
     if after["link"] - before["link"]:  # veths the kernel deletes with their netns, a little later
-        after["link"] = settled_links(lambda: _own_objects(str(tmp_path))["link"], before["link"])
+        after["link"] = settled_links(lambda: _own_objects(base)["link"], before["link"])
     leaked = {kind: sorted(after[kind] - before[kind]) for kind in after if after[kind] - before[kind]}
     assert not leaked, f"left behind: {leaked}"
 
@@ -271,9 +279,9 @@ class CLI:
 
 
 @pytest.fixture
-def roots(tmp_path):
+def roots(engine_base):
     """Private engine and runtime roots; the name carries "mydocker" so leaks are findable."""
-    base = tmp_path / "mydocker-test"
+    base = engine_base / "mydocker-test"
     base.mkdir()
     return str(base / "root"), str(base / "run")
 
