@@ -87,7 +87,8 @@ def not_of_other_sessions(objects: dict[str, set[str]], own_base: str, tmp_root:
     import glob
     names = [root_names(base) for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*"))
              if not base.startswith(own)]  # each test directory of another session
-    names += [root_names("", root, os.path.join(runroot, "runtime")) for root, runroot in _roots_of_other_checkouts(own)]
+    names += [root_names("", root, os.path.join(runroot, "runtime"))
+              for root, runroot in _roots_of_other_checkouts(own)]
     names = [(link, prefixes) for link, prefixes in names if link != "md"]  # the default root is everyone's
     links = {link for link, _ in names}
     cgroups = {prefix for _, prefixes in names for prefix in prefixes}

@@ -43,7 +43,8 @@ def container_flags(cmd: Command) -> Command:
         .flag("-i", "--interactive", help="keep stdin open")
         .flag("-t", "--tty", help="allocate a pseudo-terminal")
         .flag("--rm", help="remove the container when it exits")
-        .flag("--restart", kind="str", metavar="POLICY", default="no", help="no, on-failure[:N], always, unless-stopped")
+        .flag("--restart", kind="str", metavar="POLICY", default="no",
+              help="no, on-failure[:N], always, unless-stopped")
         .flag("--log-opt", kind="list", metavar="K=V", help="json-file log options: max-size=10m, max-file=3")
         .flag("--name", kind="str", metavar="NAME", help="name the container")
         .flag("-e", "--env", kind="list", metavar="K=V", help="set an environment variable")
@@ -61,10 +62,13 @@ def container_flags(cmd: Command) -> Command:
         .flag("--read-only", help="mount the container's root filesystem read-only")
         .flag("--ulimit", kind="list", metavar="NAME=SOFT[:HARD]", help="set a resource limit (nofile=1024:2048)")
         .flag("--init", help="run a tiny init as PID 1 that reaps zombies and forwards signals")
-        .flag("--network", "--net", kind="str", metavar="NET", help="bridge (default), none, host, container:NAME or a network")
-        .flag("-p", "--publish", kind="list", metavar="[IP:][HOST:]PORT[/PROTO]", help="publish a container port on the host")
+        .flag("--network", "--net", kind="str", metavar="NET",
+              help="bridge (default), none, host, container:NAME or a network")
+        .flag("-p", "--publish", kind="list", metavar="[IP:][HOST:]PORT[/PROTO]",
+              help="publish a container port on the host")
         .flag("--ip", kind="str", metavar="IP", help="IPv4 address on a user-defined network")
-        .flag("--userns", kind="str", metavar="MODE", help="host (default), or remap[:HOST-UID:SIZE]: root in the container is an unprivileged uid on the host")
+        .flag("--userns", kind="str", metavar="MODE",
+              help="host (default), or remap[:HOST-UID:SIZE]: root in the container is an unprivileged uid on the host")
         .flag("-l", "--label", kind="list", metavar="K=V", help="set metadata on the container")
         .flag("--label-file", kind="list", metavar="PATH", help="read labels from a file of K=V lines")
         .flag("--mount", kind="list", metavar="type=T,source=S,target=D",
@@ -79,7 +83,8 @@ def container_flags(cmd: Command) -> Command:
         .flag("-P", "--publish-all", help="publish every exposed port to a free host port")
         .flag("--expose", kind="list", metavar="PORT[/PROTO]", help="expose a port or a range of ports")
         .flag("--network-alias", kind="list", metavar="NAME", help="another name for the container on its network")
-        .flag("--health-cmd", kind="str", metavar="CMD", help="command (run by sh -c) that checks the container's health")
+        .flag("--health-cmd", kind="str", metavar="CMD",
+              help="command (run by sh -c) that checks the container's health")
         .flag("--health-interval", kind="str", metavar="DURATION", help="time between checks (default 30s)")
         .flag("--health-timeout", kind="str", metavar="DURATION", help="time a check may take (default 30s)")
         .flag("--health-retries", kind="int", metavar="N", help="failures in a row that make it unhealthy (default 3)")

@@ -94,7 +94,8 @@ def userns_remap(value: str | None) -> tuple[int, int] | None:
                           "(e.g. remap:100000:65536)")
 
 
-def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str, container_id: str | None = None) -> dict:
+def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str,
+               container_id: str | None = None) -> dict:
     """config.json for a container whose merged root filesystem is mounted at `rootfs`."""
     cfg = image_config.get("config") or {}
     workdir = opts.workdir or cfg.get("WorkingDir") or "/"

@@ -111,7 +111,8 @@ class ContainerExec:
             process["user"] = {"uid": resolved.uid, "gid": resolved.gid, "additionalGids": resolved.additional_gids}
         if opts.workdir:
             if not opts.workdir.startswith("/"):
-                raise InvalidArgument(f"the working directory {opts.workdir!r} is invalid: it needs to be an absolute path")
+                raise InvalidArgument(f"the working directory {opts.workdir!r} is invalid: "
+                                      "it needs to be an absolute path")
             process["cwd"] = opts.workdir
         return process
 

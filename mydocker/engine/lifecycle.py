@@ -106,7 +106,8 @@ def _mount_doc(m) -> dict:
 def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
     """Config.ExposedPorts: the image's EXPOSE and `--expose`, as {"80/tcp": {}}."""
     ports = {}
-    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}), *(getattr(opts, "expose", None) or [])]:
+    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}),
+                 *(getattr(opts, "expose", None) or [])]:
         for port, proto in network_ports.parse_exposed(spec):
             ports[f"{port}/{proto}"] = {}
     return ports
@@ -119,8 +120,10 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     out = {"Hostname": spec.get("hostname", ""), "Domainname": "", "User": opts.user or cfg.get("User") or "",
            "AttachStdin": opts.interactive and not opts.detach, "AttachStdout": not opts.detach,
            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
-           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once), "Env": _config_env(cfg, opts), "Cmd": cmd,
-           "Image": opts.image, "Volumes": cfg.get("Volumes"), "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
+           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once),
+           "Env": _config_env(cfg, opts), "Cmd": cmd,
+           "Image": opts.image, "Volumes": cfg.get("Volumes"),
+           "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
            "Entrypoint": entrypoint,
            "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
     if cfg.get("StopSignal"):
@@ -260,7 +263,8 @@ class Lifecycle:
         try:
             lowers = jsonio.load_file(os.path.join(directory, LOWERS))
         except FileNotFoundError:
-            raise Conflict(f"container {container_id} has no record of its image layers: remove it and run a new one") from None
+            raise Conflict(f"container {container_id} has no record of its image layers: "
+                           "remove it and run a new one") from None
         snapshot.prepare(lowers, directory)
 
     def exited(self, container_id: str, code: int) -> bool:
@@ -293,7 +297,8 @@ class Lifecycle:
             raise
         finally:  # recorded after the teardown: whoever sees "exited" finds it torn down
             self.records.update_container(container_id, unless_status=("removing",),
-                                          status="restarting" if restart else "exited", exit_code=code, finished_at=now(), pid=0, oom_killed=oom, error=error,
+                                          status="restarting" if restart else "exited", exit_code=code,
+                                          finished_at=now(), pid=0, oom_killed=oom, error=error,
                                           restart_count=rec.restart_count + (1 if restart else 0))
             if not remove:
                 self._told_exit(rec, code, mounts)
@@ -405,7 +410,8 @@ class Lifecycle:
             rec = self.records.get_container(rec.id) or rec  # as it is now (gone: torn down already)
             if rec.status in ("running", "restarting", "paused") and not force:
                 raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
-            self.records.update_container(rec.id, status="removing")  # its monitor or run neither records nor restarts it now
+            # its monitor or run neither records nor restarts it now
+            self.records.update_container(rec.id, status="removing")
         if rec.status in ("running", "paused"):
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, 10)

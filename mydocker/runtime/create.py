@@ -76,8 +76,8 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
         def after_fork(pid: int) -> None:
             # While the children make namespaces (the fork is early, so they overlap this work):
             # check the config against the schema (from disk or the engine's, alike; the init waits
-            # for "go" before it touches anything), record the cgroup's paths (and the init's pid when it is known already),
-            # then create the cgroup before "go", as the init binds its directories.
+            # for "go" before it touches anything), record the cgroup's paths (and the init's pid when it
+            # is known already), then create the cgroup before "go", as the init binds its directories.
             nonlocal cgroup
             validate.validate_config(spec.raw)
             cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),

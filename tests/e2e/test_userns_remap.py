@@ -127,7 +127,8 @@ def _ancestors(path: str) -> list[str]:
     return out
 
 
-SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
+SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; "
+            "awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
             "awk '$5 ~ \"^/sys/fs/cgroup\" && $6 !~ /^ro(,|$)/ {print \"rw:\" $5}' /proc/self/mountinfo")
 
 
@@ -140,7 +141,8 @@ def test_remapped_container_on_a_network_has_its_own_sysfs(mydocker, reachable_t
     try:
         out = mydocker("run", "--rm", "--userns", "remap", "--network", "remapnet", "busybox", "sh", "-c", SYS_VIEW).out
         assert out.splitlines() == ["eth0 lo ", "sysfs"], out
-        mydocker("run", "-d", "--name", "remapped", "--userns", "remap", "--network", "remapnet", "busybox", "sleep", "60")
+        mydocker("run", "-d", "--name", "remapped", "--userns", "remap", "--network", "remapnet", "busybox", "sleep",
+                 "60")
         mydocker("stop", "-t", "0", "remapped")
         mydocker("start", "remapped")
         assert mydocker("exec", "remapped", "sh", "-c", SYS_VIEW).out.splitlines() == ["eth0 lo ", "sysfs"]

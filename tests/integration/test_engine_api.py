@@ -59,7 +59,8 @@ def test_the_run_report_says_the_oom_killer_ended_it(api):
         os.close(out_w)
         os.close(err_w)
     _drain(out_r), _drain(err_r)
-    assert (report.exit_code, report.oom_killed, report.ended_by_oom, report.memory_limit) == (137, True, True, 16 << 20)
+    assert ((report.exit_code, report.oom_killed, report.ended_by_oom, report.memory_limit)
+            == (137, True, True, 16 << 20))
 
 
 def test_exec_logs_list_and_stop_through_the_interface(api):

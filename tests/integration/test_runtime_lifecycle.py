@@ -218,7 +218,8 @@ def test_an_init_that_fails_before_it_is_placed_reports_its_own_error(runtime_ro
     def edit(config: dict) -> None:
         config["mounts"].insert(0, {"destination": "/missing", "type": "bind", "source": "/nonexistent-bind-source",
                                     "options": ["bind"]})
-        config["linux"]["namespaces"] = [ns if ns["type"] != "network" else {"type": "network", "path": "/proc/self/ns/net"}
+        joined = {"type": "network", "path": "/proc/self/ns/net"}
+        config["linux"]["namespaces"] = [joined if ns["type"] == "network" else ns
                                          for ns in config["linux"]["namespaces"]]
 
     move = base.Cgroup.apply

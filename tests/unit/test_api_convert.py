@@ -93,7 +93,8 @@ def test_requests_with_length_chunked_and_keep_alive():
     req = _parse(b"POST /v1.44/containers/create?name=a%20b&all=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
     assert (req.method, req.path, req.arg("name"), req.flag("all"), req.body, req.keep_alive) == \
         ("POST", "/v1.44/containers/create", "a b", True, b"{}", True)
-    req = _parse(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n")
+    req = _parse(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                 b"3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n")
     assert req.body == b"abcd" and not req.keep_alive
     assert _parse(b"") is None
 

@@ -121,7 +121,8 @@ def test_parse_list() -> None:
     assert parse_list("7") == {7}
 
 
-@pytest.mark.parametrize(("limit", "expected"), [(None, {}), (0, {"pids": {"limit": -1}}), (-1, {"pids": {"limit": -1}}),
+@pytest.mark.parametrize(("limit", "expected"),
+                         [(None, {}), (0, {"pids": {"limit": -1}}), (-1, {"pids": {"limit": -1}}),
                                                  (100, {"pids": {"limit": 100}})])
 def test_without_defaults_only_the_flags_given_and_unlimited_spelled_out(
         monkeypatch: pytest.MonkeyPatch, limit: int | None, expected: dict) -> None:
