@@ -20,15 +20,18 @@ RESOURCE_FLAGS = (
     Flag(("-c", "--cpu-shares"), kind="int", metavar="N", help="relative CPU weight"),
     Flag(("--cpuset-cpus",), kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)"),
     Flag(("--cpuset-mems",), kind="str", metavar="LIST", help="memory nodes the container may use"),
-    Flag(("--pids-limit",), kind="int", metavar="N", help="process limit ({default}-1 for unlimited)"),
+    Flag(("--pids-limit",), kind="int", metavar="N", help="process limit (-1 for unlimited)"),
 )
 
 
 def resource_flags(cmd: Command, pids_default: str = "") -> Command:
-    """Add RESOURCE_FLAGS to `cmd`; `pids_default`: the limit a new container gets without --pids-limit."""
+    """Add RESOURCE_FLAGS to `cmd` (the same records: nothing to build again on `run`'s start-up);
+    `pids_default`: the limit a new container gets without --pids-limit, for its help."""
     for flag in RESOURCE_FLAGS:
-        text = flag.help.format(default=f"default {pids_default}; " if pids_default else "")
-        cmd.flag(*flag.names, kind=flag.kind, metavar=flag.metavar, help=text)
+        if pids_default and flag.names == ("--pids-limit",):
+            flag = Flag(flag.names, kind=flag.kind, metavar=flag.metavar,
+                        help=f"process limit (default {pids_default}; -1 for unlimited)")
+        cmd.flags.append(flag)
     return cmd
 
 
