@@ -71,7 +71,9 @@ HOST_DIRS = ("/run/runc",)
 
 def docker_cli() -> str:
     """The docker CLI 28 (/usr/local/bin); Debian's 20.10 client is /usr/bin/docker."""
-    return "/usr/local/bin/docker" if os.access("/usr/local/bin/docker", os.X_OK) else shutil.which("docker") or "docker"
+    if os.access("/usr/local/bin/docker", os.X_OK):
+        return "/usr/local/bin/docker"
+    return shutil.which("docker") or "docker"
 
 
 @dataclass
@@ -133,7 +135,8 @@ def find_mydocker(explicit: str | None, tmp: Path) -> str:
         return explicit
     python = "/opt/mydocker/bin/python" if os.access("/opt/mydocker/bin/python", os.X_OK) else sys.executable
     check_run([python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from mydocker import launcher; "
-                             "launcher.install(sys.argv[2])", str(Path(__file__).resolve().parent.parent), str(tmp / "bin")])
+                             "launcher.install(sys.argv[2])", str(Path(__file__).resolve().parent.parent),
+                             str(tmp / "bin")])
     return str(tmp / "bin" / "mydocker")
 
 
@@ -396,9 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of the list requests (default 5)")
     parser.add_argument("--containers", type=int, default=50, help="containers to list (default 50)")
     parser.add_argument("--engines", default=",".join(ENGINES),
-                        help="services to compare (default mydocker,podman,dockerd; the mydocker CLI row is always run)")
-    parser.add_argument("--quick", action="store_true", help="a short run: 5 runs, 1 warm-up, 5 containers, 20 requests")
-    parser.add_argument("--mydocker", metavar="PATH", help="mydocker executable (default: this checkout's, through its launcher)")
+                        help="services to compare (default mydocker,podman,dockerd; "
+                             "the mydocker CLI row is always run)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run: 5 runs, 1 warm-up, 5 containers, 20 requests")
+    parser.add_argument("--mydocker", metavar="PATH",
+                        help="mydocker executable (default: this checkout's, through its launcher)")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     args = parser.parse_args(argv)
     if args.quick:

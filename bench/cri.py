@@ -75,10 +75,12 @@ class Bench:
             linux=pb.LinuxPodSandboxConfig(cgroup_parent=CGROUP_PARENT,
                                            security_context=pb.LinuxSandboxSecurityContext(namespace_options=ns)))
         from tests.crikit import BUSYBOX_IMAGE
-        container = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="main"), image=pb.ImageSpec(image=BUSYBOX_IMAGE),
+        container = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="main"),
+                                       image=pb.ImageSpec(image=BUSYBOX_IMAGE),
                                        command=["sleep", "3600"], log_path="main.log")
         t0 = time.perf_counter()
-        pod = self.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=config, runtime_handler=handler), timeout=60).pod_sandbox_id
+        pod = self.rt.RunPodSandbox(pb.RunPodSandboxRequest(config=config, runtime_handler=handler),
+                                    timeout=60).pod_sandbox_id
         cid = self.rt.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod, config=container,
                                                                 sandbox_config=config), timeout=60).container_id
         self.rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=60)

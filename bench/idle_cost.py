@@ -57,7 +57,8 @@ def processes_named(comm: str) -> list[int]:
 def find_mydocker(explicit: str | None) -> str:
     if explicit:
         return explicit
-    # this checkout (an installed /usr/local/bin/mydocker may be older: pass --mydocker for it), through the product's own launcher
+    # this checkout (an installed /usr/local/bin/mydocker may be older: pass --mydocker for it), through the
+    # product's own launcher
     bindir = tempfile.mkdtemp(prefix="mdbench-bin-")
     subprocess.run([sys.executable, "-m", "mydocker.launcher", bindir], check=True, capture_output=True,
                    cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -71,7 +72,8 @@ def measure_mydocker(tmp: Path, exe: str, n: int) -> dict:
     ids = []
     try:
         for _ in range(n):
-            ids.append(check_run([*base, "run", "-d", "--network", "none", "busybox", "sleep", "100000"], env, timeout=300).strip())
+            ids.append(check_run([*base, "run", "-d", "--network", "none", "busybox", "sleep", "100000"], env,
+                                 timeout=300).strip())
         took = time.monotonic() - started
         time.sleep(2)  # idle
         with open(tmp / "md-run" / "monitor.lock") as f:

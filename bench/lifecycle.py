@@ -6,7 +6,8 @@ alternate between the tools so background load hits both alike; the per-step med
 
 podman: every path under a temp dir (as bench/run_latency.py sets it up), `--cgroup-manager cgroupfs
 --network none --ulimit nofile=20000:20000 --ulimit nproc=20000:20000`, runtime runc, the image
-`podman import`ed from the same busybox rootfs. mydocker: private --root/--runroot, its busybox image, `--network none` as podman.
+`podman import`ed from the same busybox rootfs. mydocker: private --root/--runroot, its busybox image,
+`--network none` as podman.
 
 `--network bridge`: mydocker on its default bridge, podman on a network of the bench's own (its
 default one's bridge, podman0, is the host's); each kept up by one idle container for the bench's

@@ -141,7 +141,8 @@ def bench_throughput(seconds: float, repeats: int) -> dict:
         cases = {
             "container->host (bridge)": lambda: throughput(None, gateway, att.netns, gateway, PORT, seconds),
             "baseline netns->host (veth)": lambda: throughput(None, "10.252.0.1", base_ns, "10.252.0.1", PORT, seconds),
-            "host->container (-p, DNAT)": lambda: throughput(att.netns, "0.0.0.0", None, "127.0.0.1", PORT + 1, seconds),
+            "host->container (-p, DNAT)": lambda: throughput(att.netns, "0.0.0.0", None, "127.0.0.1", PORT + 1,
+                                                             seconds),
             "baseline host->netns (veth)": lambda: throughput(base_ns, "10.252.0.2", None, "10.252.0.2", PORT, seconds),
         }
         samples: dict[str, list[float]] = {name: [] for name in cases}

@@ -130,7 +130,8 @@ def podman_network_side(none: Contender) -> NetworkSide:
     flags = none.cmd[none.cmd.index("none") + 1:-2]  # --cgroup-parent, --ulimit...
     net = ["--network", BENCH_NET]
     return NetworkSide("podman", none.env,
-                       before=[[*base, "network", "create", BENCH_NET],  # podman picks a bridge name and subnet free on the host
+                       # podman picks a bridge name and subnet free on the host
+                       before=[[*base, "network", "create", BENCH_NET],
                                [*base, "run", "-d", "--name", KEEPER, *net, *flags, IMAGE, "sleep", "100000"]],
                        after=[[*base, "rm", "-f", "-t", "0", KEEPER], [*base, "network", "rm", "-f", BENCH_NET]],
                        bridge=[*base, "run", "--rm", *net, *flags, IMAGE, "true"],

@@ -94,7 +94,8 @@ def in_blocks(commands: dict[str, list[str]], cwd: Path, runs: int, block: int =
 
 
 def run_commands(tools: dict[str, str], roots: Path) -> dict[str, list[str]]:
-    return {name: [exe, "--root", str(roots / f"r{i}"), "run", f"bench-{i}"] for i, (name, exe) in enumerate(tools.items())}
+    return {name: [exe, "--root", str(roots / f"r{i}"), "run", f"bench-{i}"]
+            for i, (name, exe) in enumerate(tools.items())}
 
 
 def inner_crun(bundle: Path, roots: Path, runs: int) -> None:

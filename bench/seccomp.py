@@ -129,7 +129,8 @@ def cold_path_ms(runs: int = 15) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--mydocker", default=None, help="the mydocker executable (default: a launcher for this checkout)")
+    parser.add_argument("--mydocker", default=None,
+                        help="the mydocker executable (default: a launcher for this checkout)")
     args = parser.parse_args(argv)
 
     from mydocker.engine import security
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with_filter, without, paired = result
         print(f"run --rm busybox true: default profile {with_filter:.1f} ms, seccomp=unconfined {without:.1f} ms "
-              f"(medians of {args.runs}); paired difference {paired:+.1f} ms = {paired / with_filter * 100:+.1f}% of run")
+              f"(medians of {args.runs}); paired difference {paired:+.1f} ms "
+              f"= {paired / with_filter * 100:+.1f}% of run")
         print(f"  of which engine+compiler+load measured above: {profile_ms + ours_ms + load_time(ours):.2f} ms")
     return 0
 

@@ -87,7 +87,8 @@ def not_of_other_sessions(objects: dict[str, set[str]], own_base: str, tmp_root:
     import glob
     names = [root_names(base) for base in glob.glob(os.path.join(glob.escape(tmp_root), "*", "*"))
              if not base.startswith(own)]  # each test directory of another session
-    names += [root_names("", root, os.path.join(runroot, "runtime")) for root, runroot in _roots_of_other_checkouts(own)]
+    names += [root_names("", root, os.path.join(runroot, "runtime"))
+              for root, runroot in _roots_of_other_checkouts(own)]
     names = [(link, prefixes) for link, prefixes in names if link != "md"]  # the default root is everyone's
     links = {link for link, _ in names}
     cgroups = {prefix for _, prefixes in names for prefix in prefixes}
@@ -171,13 +172,21 @@ def no_subreaper_after_the_test():
 
 
 @pytest.fixture
-def no_leaks(tmp_path):
+def engine_base(tmp_path):
+    """The directory a test's engine and runtime roots go under (`roots`), and so what `no_leaks`
+    looks at: the test's tmp_path, unless a test module needs them elsewhere."""
+    return tmp_path
+
+
+@pytest.fixture
+def no_leaks(engine_base):
     from tests.netkit import settled_links
-    before = _own_objects(str(tmp_path))
+    base = str(engine_base)
+    before = _own_objects(base)
     yield
-    after = _own_objects(str(tmp_path))
+    after = _own_objects(base)
     if after["link"] - before["link"]:  # veths the kernel deletes with their netns, a little later
-        after["link"] = settled_links(lambda: _own_objects(str(tmp_path))["link"], before["link"])
+        after["link"] = settled_links(lambda: _own_objects(base)["link"], before["link"])
     leaked = {kind: sorted(after[kind] - before[kind]) for kind in after if after[kind] - before[kind]}
     assert not leaked, f"left behind: {leaked}"
 
@@ -271,9 +280,9 @@ class CLI:
 
 
 @pytest.fixture
-def roots(tmp_path):
+def roots(engine_base):
     """Private engine and runtime roots; the name carries "mydocker" so leaks are findable."""
-    base = tmp_path / "mydocker-test"
+    base = engine_base / "mydocker-test"
     base.mkdir()
     return str(base / "root"), str(base / "run")
 

@@ -30,7 +30,8 @@ class User:
         self.name, self.uid, self.gid, self.home, self.sub_base, self.bindir = name, uid, gid, home, sub_base, bindir
         self.xdg = os.path.join(home, "run")
 
-    def run(self, *argv: str, xdg: bool = True, cwd: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    def run(self, *argv: str, xdg: bool = True, cwd: str | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
         """argv as the user, with a clean environment (and its XDG_RUNTIME_DIR unless xdg=False)."""
         env = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"HOME={self.home}", "LANG=C.UTF-8"]
         if xdg:
@@ -170,7 +171,8 @@ def make_user(prefix: str = "mdrl", leftovers=(), ranges: bool = True):
         found = subprocess.run(["find", "/tmp", "/run", "/var/tmp", "/dev/shm", "-xdev", "(", "-user", str(u.uid), "-o",
                                 "(", "-uid", f"+{base - 1}", "-uid", f"-{base + RANGE}", ")", ")",
                                 "-not", "-path", f"{top}/*"], capture_output=True, text=True).stdout.split()
-        assert set(found) <= {fallback, *(p.format(uid=u.uid) for p in leftovers)}, f"the user's files outside its own dirs: {found}"
+        allowed = {fallback, *(p.format(uid=u.uid) for p in leftovers)}
+        assert set(found) <= allowed, f"the user's files outside its own dirs: {found}"
         shutil.rmtree(fallback, ignore_errors=True)
         with open("/proc/self/mountinfo") as f:
             mounts = [line.split()[4] for line in f if line.split()[4].startswith(top)]

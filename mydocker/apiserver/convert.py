@@ -5,7 +5,7 @@ Fields the engine cannot honour yet are refused by name (501) rather than droppe
 
 from __future__ import annotations
 
-from mydocker.engine.api import Healthcheck, Mount, RunOptions, SecurityOptions, UpdateOptions
+from mydocker.engine.api import Healthcheck, Mount, ResourceOptions, RunOptions, SecurityOptions, UpdateOptions
 from mydocker.errors import InvalidArgument, NotSupported
 from mydocker.lazy import lazy_module
 
@@ -88,13 +88,7 @@ def run_options(body, name: str | None) -> RunOptions:
         healthcheck=_healthcheck(_typed(body, "Healthcheck", dict, "Config", None)),
         restart=_restart(_typed(host, "RestartPolicy", dict, "HostConfig", {})),
         log_opts=_log_opts(_typed(host, "LogConfig", dict, "HostConfig", {})),
-        memory=_size(host, "Memory"), memory_swap=_size(host, "MemorySwap", allow_unlimited=True),
-        memory_reservation=_size(host, "MemoryReservation"),
-        cpus=str(n / 1e9) if (n := _typed(host, "NanoCpus", int, "HostConfig", 0)) else None,
-        cpu_shares=_typed(host, "CpuShares", int, "HostConfig", 0) or None,
-        cpuset_cpus=_typed(host, "CpusetCpus", str, "HostConfig", "") or None,
-        cpuset_mems=_typed(host, "CpusetMems", str, "HostConfig", "") or None,
-        pids_limit=_typed(host, "PidsLimit", int, "HostConfig", 0) or None,
+        resources=_resources(host, "HostConfig"),
         cgroup_parent=_typed(host, "CgroupParent", str, "HostConfig", "") or None,
         userns=_userns(_typed(host, "UsernsMode", str, "HostConfig", "")),
         security=SecurityOptions(
@@ -109,12 +103,24 @@ def run_options(body, name: str | None) -> RunOptions:
     return opts
 
 
-def _size(host: dict, key: str, allow_unlimited: bool = False) -> str | None:
-    value = _typed(host, key, int, "HostConfig", 0)
+def _resources(doc: dict, where: str) -> ResourceOptions:
+    """Docker's Resources (in HostConfig, or an update's body) as the resource flags of `run` and `update`."""
+    return ResourceOptions(
+        memory=_size(doc, "Memory", where), memory_swap=_size(doc, "MemorySwap", where, allow_unlimited=True),
+        memory_reservation=_size(doc, "MemoryReservation", where),
+        cpus=str(n / 1e9) if (n := _typed(doc, "NanoCpus", int, where, 0)) else None,
+        cpu_shares=_typed(doc, "CpuShares", int, where, 0) or None,
+        cpuset_cpus=_typed(doc, "CpusetCpus", str, where, "") or None,
+        cpuset_mems=_typed(doc, "CpusetMems", str, where, "") or None,
+        pids_limit=_typed(doc, "PidsLimit", int, where, 0) or None)
+
+
+def _size(doc: dict, key: str, where: str, allow_unlimited: bool = False) -> str | None:
+    value = _typed(doc, key, int, where, 0)
     if value == -1 and allow_unlimited:
         return "-1"
     if value < 0:
-        raise InvalidArgument(f"invalid HostConfig.{key}: {value} is negative")
+        raise InvalidArgument(f"invalid {where}.{key}: {value} is negative")
     return str(value) if value else None
 
 
@@ -209,15 +215,7 @@ def update_options(body: dict):
     """POST /containers/{id}/update's body (Docker's resources and RestartPolicy) -> UpdateOptions;
     a field absent or zero is left as it is, as dockerd does."""
     policy = _typed(body, "RestartPolicy", dict, "UpdateConfig", None)
-    return UpdateOptions(
-        memory=_size(body, "Memory"), memory_swap=_size(body, "MemorySwap", allow_unlimited=True),
-        memory_reservation=_size(body, "MemoryReservation"),
-        cpus=str(n / 1e9) if (n := _typed(body, "NanoCpus", int, "UpdateConfig", 0)) else None,
-        cpu_shares=_typed(body, "CpuShares", int, "UpdateConfig", 0) or None,
-        cpuset_cpus=_typed(body, "CpusetCpus", str, "UpdateConfig", "") or None,
-        cpuset_mems=_typed(body, "CpusetMems", str, "UpdateConfig", "") or None,
-        pids_limit=_typed(body, "PidsLimit", int, "UpdateConfig", 0) or None,
-        restart=_restart(policy) if policy else None)
+    return UpdateOptions(resources=_resources(body, "UpdateConfig"), restart=_restart(policy) if policy else None)
 
 
 def _restart(policy: dict) -> str:

@@ -335,7 +335,8 @@ def image_inspect(ctx: Context) -> None:
         raise HTTPError(404, f"No such image: {name}") from None
     # Docker left ContainerConfig out at API 1.45; docker-compose 1.29 reads it when it recreates a
     # container (KeyError against Docker 25+ too), whatever version it negotiated
-    if (ctx.req.api_version or (99, 0)) < (1, 45) or ctx.req.headers.get("user-agent", "").startswith("docker-compose/1."):
+    compose_v1 = ctx.req.headers.get("user-agent", "").startswith("docker-compose/1.")
+    if (ctx.req.api_version or (99, 0)) < (1, 45) or compose_v1:
         doc = {**doc, "Container": "", "ContainerConfig": doc.get("Config") or {}}
     ctx.json(200, doc)
 

@@ -16,9 +16,11 @@ MAX_LINE = 8 * 1024          # the request line, and each header line
 MAX_HEADERS = 100
 MAX_BODY = 16 * 1024 * 1024  # JSON bodies (create, ...), held in memory
 MAX_UPLOAD = 64 * 1024 ** 3  # tar uploads (build context, load, import), spooled to a temp file
-UPLOAD_PATH = re.compile(r"^(/v[0-9.]+)?/(build|images/load|images/create|containers/[^/]+/archive)$")  # the endpoints that take a tar
+# the endpoints that take a tar
+UPLOAD_PATH = re.compile(r"^(/v[0-9.]+)?/(build|images/load|images/create|containers/[^/]+/archive)$")
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 101: "UPGRADED", 304: "Not Modified",
-           400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+           400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+           409: "Conflict",
            413: "Request Entity Too Large", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
            501: "Not Implemented"}
 

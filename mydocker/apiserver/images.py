@@ -125,7 +125,8 @@ def build(ctx: Context) -> None:
 
 
 def create(ctx: Context) -> None:
-    """POST /images/create: an import (fromSrc), else a pull: JSON progress lines; an error after the head is said as Docker says it, in the stream."""
+    """POST /images/create: an import (fromSrc), else a pull: JSON progress lines; an error after the
+    head is said as Docker says it, in the stream."""
     req = ctx.req
     if req.arg("fromSrc") is not None:
         return import_(ctx)
@@ -303,7 +304,8 @@ def import_(ctx: Context) -> None:
     """POST /images/create?fromSrc=-: an image of one layer from the body's rootfs tar."""
     req = ctx.req
     if req.arg("fromSrc") != "-":
-        raise NotSupported("importing from a URL is not supported by mydocker yet: download it and import with fromSrc=-")
+        raise NotSupported("importing from a URL is not supported by mydocker yet: "
+                           "download it and import with fromSrc=-")
     repo, tag_ = req.arg("repo") or "", req.arg("tag") or ""
     name = (f"{repo}:{tag_}" if tag_ else repo) or None
     if name:

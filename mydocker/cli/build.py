@@ -25,7 +25,8 @@ def handle(engine, opts, args: list[str]) -> int:
     stdin = sys.stdin.buffer.read() if "-" in (args[0], opts.file) else None  # build -, -f -
     image_id = engine.images.build(api.BuildOptions(context=args[0], dockerfile=opts.file, tags=opts.tag,
                                                     build_args=opts.build_arg, no_cache=opts.no_cache, quiet=opts.quiet,
-                                                    network=opts.network, stdin=stdin, labels=api.parse_labels(opts.label)),
+                                                    network=opts.network, stdin=stdin,
+                                                    labels=api.parse_labels(opts.label)),
                                    sys.stdout, api.Streams(None, 1, 2))
     if opts.quiet:
         print(image_id)

@@ -44,7 +44,8 @@ def line(doc: dict) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
     attrs = (doc.get("Actor") or {}).get("Attributes") or {}
     text = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
-    return f"{stamp} {doc.get('Type')} {doc.get('Action')} {(doc.get('Actor') or {}).get('ID', '')}" + (f" ({text})" if text else "")
+    actor = (doc.get("Actor") or {}).get("ID", "")
+    return f"{stamp} {doc.get('Type')} {doc.get('Action')} {actor}" + (f" ({text})" if text else "")
 
 
 def handle(engine, opts, args: list[str]) -> int:

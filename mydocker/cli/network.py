@@ -22,14 +22,16 @@ SUBCOMMANDS = {
     "prune": ("mydocker.cli.network", "Remove all unused networks"),
     "connect": ("mydocker.cli.network", "Connect a container to a network"),
     "disconnect": ("mydocker.cli.network", "Disconnect a container from a network"),
-    "reconcile": ("mydocker.cli.network", "Recreate bridges and firewall rules from the records (after a reboot or flush)"),
+    "reconcile": ("mydocker.cli.network",
+                  "Recreate bridges and firewall rules from the records (after a reboot or flush)"),
 }
 
 command = group("network", SUBCOMMANDS)
 
 create_command = (
     Command("network create", "Create a network", usage="network create [OPTIONS] NETWORK", min_args=1, max_args=1)
-    .flag("-d", "--driver", kind="str", metavar="DRIVER", default="bridge", help="driver: bridge, or overlay (needs --cluster-store)")
+    .flag("-d", "--driver", kind="str", metavar="DRIVER", default="bridge",
+          help="driver: bridge, or overlay (needs --cluster-store)")
     .flag("--subnet", kind="str", metavar="CIDR", help="subnet, e.g. 10.77.0.0/24 (default: a free private one)")
     .flag("--gateway", kind="str", metavar="IP", help="gateway address (default: the subnet's first)")
     .flag("--internal", help="no traffic to or from outside the network")

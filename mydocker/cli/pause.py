@@ -7,7 +7,8 @@ from mydocker.lazy import lazy_module
 
 stop = lazy_module("mydocker.cli.stop")
 
-command = Command("pause", "Pause all processes within one or more containers", usage="pause CONTAINER [CONTAINER...]", min_args=1)
+command = Command("pause", "Pause all processes within one or more containers", usage="pause CONTAINER [CONTAINER...]",
+                  min_args=1)
 
 
 def handle(engine, opts, args: list[str]) -> int:

@@ -4,21 +4,50 @@ from __future__ import annotations
 
 import sys
 
-from mydocker.flags import Command
+from mydocker.flags import Command, Flag
 from mydocker.lazy import lazy_module
 
 api = lazy_module("mydocker.engine.api")
 terminal = lazy_module("mydocker.cli.terminal")
 progress = lazy_module("mydocker.cli.progress")
 
+# The resource flags `run`, `create` and `update` take; each one's dest is a field of api.ResourceOptions.
+RESOURCE_FLAGS = (
+    Flag(("-m", "--memory"), kind="str", metavar="BYTES", help="memory limit (e.g. 64m)"),
+    Flag(("--memory-swap",), kind="str", metavar="BYTES", help="memory plus swap limit; -1 for unlimited swap"),
+    Flag(("--memory-reservation",), kind="str", metavar="BYTES", help="memory soft limit"),
+    Flag(("--cpus",), kind="str", metavar="N", help="number of CPUs (e.g. 0.5)"),
+    Flag(("-c", "--cpu-shares"), kind="int", metavar="N", help="relative CPU weight"),
+    Flag(("--cpuset-cpus",), kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)"),
+    Flag(("--cpuset-mems",), kind="str", metavar="LIST", help="memory nodes the container may use"),
+    Flag(("--pids-limit",), kind="int", metavar="N", help="process limit (-1 for unlimited)"),
+)
+
+
+def resource_flags(cmd: Command, pids_default: str = "") -> Command:
+    """Add RESOURCE_FLAGS to `cmd` (the same records: nothing to build again on `run`'s start-up);
+    `pids_default`: the limit a new container gets without --pids-limit, for its help."""
+    for flag in RESOURCE_FLAGS:
+        if pids_default and flag.names == ("--pids-limit",):
+            flag = Flag(flag.names, kind=flag.kind, metavar=flag.metavar,
+                        help=f"process limit (default {pids_default}; -1 for unlimited)")
+        cmd.flags.append(flag)
+    return cmd
+
+
+def resource_options(opts):
+    """The parsed RESOURCE_FLAGS as the engine's ResourceOptions."""
+    return api.ResourceOptions(**{flag.dest: opts[flag.dest] for flag in RESOURCE_FLAGS})
+
 
 def container_flags(cmd: Command) -> Command:
     """The flags `run` and `create` share: what the container is."""
-    return (cmd
+    (cmd
         .flag("-i", "--interactive", help="keep stdin open")
         .flag("-t", "--tty", help="allocate a pseudo-terminal")
         .flag("--rm", help="remove the container when it exits")
-        .flag("--restart", kind="str", metavar="POLICY", default="no", help="no, on-failure[:N], always, unless-stopped")
+        .flag("--restart", kind="str", metavar="POLICY", default="no",
+              help="no, on-failure[:N], always, unless-stopped")
         .flag("--log-opt", kind="list", metavar="K=V", help="json-file log options: max-size=10m, max-file=3")
         .flag("--name", kind="str", metavar="NAME", help="name the container")
         .flag("-e", "--env", kind="list", metavar="K=V", help="set an environment variable")
@@ -26,15 +55,8 @@ def container_flags(cmd: Command) -> Command:
         .flag("-w", "--workdir", kind="str", metavar="DIR", help="working directory inside the container")
         .flag("-u", "--user", kind="str", metavar="USER", help="user[:group] or uid[:gid]")
         .flag("--entrypoint", kind="str", metavar="CMD", help="override the image's entrypoint")
-        .flag("-v", "--volume", kind="list", metavar="SRC:DST[:ro]", help="bind mount a host path or a named volume")
-        .flag("-m", "--memory", kind="str", metavar="BYTES", help="memory limit (e.g. 64m)")
-        .flag("--memory-swap", kind="str", metavar="BYTES", help="memory plus swap limit; -1 for unlimited swap")
-        .flag("--memory-reservation", kind="str", metavar="BYTES", help="memory soft limit")
-        .flag("--cpus", kind="str", metavar="N", help="number of CPUs (e.g. 0.5)")
-        .flag("-c", "--cpu-shares", kind="int", metavar="N", help="relative CPU weight")
-        .flag("--cpuset-cpus", kind="str", metavar="LIST", help="CPUs the container may use (0-2,4)")
-        .flag("--cpuset-mems", kind="str", metavar="LIST", help="memory nodes the container may use")
-        .flag("--pids-limit", kind="int", metavar="N", help="process limit (default 2048; -1 for unlimited)")
+        .flag("-v", "--volume", kind="list", metavar="SRC:DST[:ro]", help="bind mount a host path or a named volume"))
+    return (resource_flags(cmd, pids_default="2048")
         .flag("--cgroup-parent", kind="str", metavar="PATH", help="parent cgroup for the container (default /mydocker)")
         .flag("--cap-add", kind="list", metavar="CAP", help="add a Linux capability (or ALL)")
         .flag("--cap-drop", kind="list", metavar="CAP", help="drop a Linux capability (or ALL)")
@@ -43,10 +65,13 @@ def container_flags(cmd: Command) -> Command:
         .flag("--read-only", help="mount the container's root filesystem read-only")
         .flag("--ulimit", kind="list", metavar="NAME=SOFT[:HARD]", help="set a resource limit (nofile=1024:2048)")
         .flag("--init", help="run a tiny init as PID 1 that reaps zombies and forwards signals")
-        .flag("--network", "--net", kind="str", metavar="NET", help="bridge (default), none, host, container:NAME or a network")
-        .flag("-p", "--publish", kind="list", metavar="[IP:][HOST:]PORT[/PROTO]", help="publish a container port on the host")
+        .flag("--network", "--net", kind="str", metavar="NET",
+              help="bridge (default), none, host, container:NAME or a network")
+        .flag("-p", "--publish", kind="list", metavar="[IP:][HOST:]PORT[/PROTO]",
+              help="publish a container port on the host")
         .flag("--ip", kind="str", metavar="IP", help="IPv4 address on a user-defined network")
-        .flag("--userns", kind="str", metavar="MODE", help="host (default), or remap[:HOST-UID:SIZE]: root in the container is an unprivileged uid on the host")
+        .flag("--userns", kind="str", metavar="MODE",
+              help="host (default), or remap[:HOST-UID:SIZE]: root in the container is an unprivileged uid on the host")
         .flag("-l", "--label", kind="list", metavar="K=V", help="set metadata on the container")
         .flag("--label-file", kind="list", metavar="PATH", help="read labels from a file of K=V lines")
         .flag("--mount", kind="list", metavar="type=T,source=S,target=D",
@@ -61,7 +86,8 @@ def container_flags(cmd: Command) -> Command:
         .flag("-P", "--publish-all", help="publish every exposed port to a free host port")
         .flag("--expose", kind="list", metavar="PORT[/PROTO]", help="expose a port or a range of ports")
         .flag("--network-alias", kind="list", metavar="NAME", help="another name for the container on its network")
-        .flag("--health-cmd", kind="str", metavar="CMD", help="command (run by sh -c) that checks the container's health")
+        .flag("--health-cmd", kind="str", metavar="CMD",
+              help="command (run by sh -c) that checks the container's health")
         .flag("--health-interval", kind="str", metavar="DURATION", help="time between checks (default 30s)")
         .flag("--health-timeout", kind="str", metavar="DURATION", help="time a check may take (default 30s)")
         .flag("--health-retries", kind="int", metavar="N", help="failures in a row that make it unhealthy (default 3)")
@@ -83,9 +109,7 @@ def run_options(opts, args: list[str]):
     run_opts = api.RunOptions(image=args[0], command=args[1:], name=opts.name, env=opts.env, tty=opts.tty,
                               interactive=opts.interactive, remove=opts.rm, hostname=opts.hostname,
                               workdir=opts.workdir, user=opts.user, entrypoint=opts.entrypoint, volumes=opts.volume,
-                              memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
-                              cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
-                              cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit, cgroup_parent=opts.cgroup_parent,
+                              resources=resource_options(opts), cgroup_parent=opts.cgroup_parent,
                               network=opts.network, publish=opts.publish, ip=opts.ip, userns=opts.userns,
                               security=api.SecurityOptions(cap_add=opts.cap_add, cap_drop=opts.cap_drop,
                                                        privileged=opts.privileged, security_opt=opts.security_opt,

@@ -21,7 +21,8 @@ records, calls the same verbs on `open_engine(...)`, passes the hijacked connect
 `Streams` (sig_proxy=False) and a callback writing JSON lines as `progress`, and maps the errors:
 InvalidArgument 400, Forbidden 403, NotFound 404, Conflict 409, NotSupported 501, anything else 500.
 
-Records in engine/options.py and engine/reports.py. Cheap to import (records only): every service behind it is loaded by the first verb that needs it.
+Records in engine/options.py and engine/reports.py. Cheap to import (records only): every service behind
+it is loaded by the first verb that needs it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from __future__ import annotations
 import os
 import time
 
-from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions, ListOptions,  # noqa: F401 - the interface's
-                                     LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions, RunOptions,
-                                     SecurityOptions, StopOptions, Streams, UpdateOptions)
+from mydocker.engine.options import (BuildOptions, CommitOptions, ExecOptions,  # noqa: F401 - the interface's
+                                     ListOptions, LogsOptions, NetworkCreateOptions, PullOptions, RemoveOptions,
+                                     ResourceOptions, RunOptions, SecurityOptions, StopOptions, Streams, UpdateOptions)
 from mydocker.engine.options import Healthcheck, Mount  # noqa: F401
 from mydocker.engine.reports import NetworkListReport, PruneReport, PullReport, RunReport
 from mydocker.errors import InvalidArgument, NotSupported
@@ -350,7 +351,8 @@ class ImageEngine:
         rows = self._service.list(all_images=all_images)
         if reference:
             ref = image_reference.parse(reference, default_tag="")
-            rows = [r for r in rows if r["Repository"] == ref.familiar_repository and (not ref.tag or r["Tag"] == ref.tag)]
+            rows = [r for r in rows
+                    if r["Repository"] == ref.familiar_repository and (not ref.tag or r["Tag"] == ref.tag)]
         if (filters or {}).get("label"):
             rows = [r for r in rows if engine_labels.labels_match(self._service.labels_of(r["ID"]), filters["label"])]
         return rows
@@ -411,7 +413,8 @@ class ImageEngine:
 
     def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
         opts = opts or PullOptions()
-        pulled = distribution.Distribution.of(self._engine).pull(name, platform=opts.platform, tls_verify=opts.tls_verify,
+        pulled = distribution.Distribution.of(self._engine).pull(name, platform=opts.platform,
+                                                                 tls_verify=opts.tls_verify,
                                                     progress=progress)
         return PullReport(self.canonical(name), getattr(pulled, "manifest_digest", ""))
 
@@ -427,7 +430,8 @@ class ImageEngine:
 
     def login(self, server: str, user: str, password: str, tls_verify: bool | None = None, store: bool = True) -> str:
         """Check the credentials; keep them for push and pull unless not `store`."""
-        return distribution.Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify, store=store)
+        return distribution.Distribution.of(self._engine).login(server, user, password, tls_verify=tls_verify,
+                                                                store=store)
 
     def logout(self, server: str) -> tuple[str, bool]:
         """(the registry's name, whether credentials were removed)."""
@@ -467,7 +471,8 @@ class NetworkEngine:
         cluster store cannot be reached); `filters`: Docker's label, name, driver, id."""
         report = NetworkListReport(*self._engine.list_networks())
         if filters:
-            report.networks = [n for n in report.networks if engine_labels.labels_match(n.labels, filters.get("label", []))
+            report.networks = [n for n in report.networks if engine_labels.labels_match(n.labels,
+                                                                                        filters.get("label", []))
                                and _any_in(n.name, filters.get("name")) and _any_in(n.id, filters.get("id"))
                                and (not filters.get("driver") or n.driver in filters["driver"])]
         return report

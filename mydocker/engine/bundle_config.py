@@ -94,7 +94,8 @@ def userns_remap(value: str | None) -> tuple[int, int] | None:
                           "(e.g. remap:100000:65536)")
 
 
-def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str, container_id: str | None = None) -> dict:
+def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str,
+               container_id: str | None = None) -> dict:
     """config.json for a container whose merged root filesystem is mounted at `rootfs`."""
     cfg = image_config.get("config") or {}
     workdir = opts.workdir or cfg.get("WorkingDir") or "/"
@@ -123,10 +124,7 @@ def build_spec(image_config: dict, opts: RunOptions, rootfs: str, hostname: str,
             "namespaces": [{"type": t} for t in [*NAMESPACES, *(["user"] if userns_remap(opts.userns) else [])]],
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
-            "resources": resources_from_options(
-                memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
-                cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus,
-                cpuset_mems=opts.cpuset_mems, pids_limit=opts.pids_limit),
+            "resources": resources_from_options(opts.resources),
             **({"cgroupsPath": cgroups_path(opts.cgroup_parent, container_id)} if container_id else {}),
             **_userns(userns_remap(opts.userns)),
         },

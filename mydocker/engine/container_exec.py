@@ -21,6 +21,7 @@ bundle_config = lazy_module("mydocker.engine.bundle_config")
 secrets = lazy_module("secrets")
 options = lazy_module("mydocker.engine.options")
 tty = lazy_module("mydocker.linux.tty")
+fs = lazy_module("mydocker.linux.fs")
 users = lazy_module("mydocker.engine.users")
 container_input = lazy_module("mydocker.engine.container_input")
 
@@ -110,7 +111,8 @@ class ContainerExec:
             process["user"] = {"uid": resolved.uid, "gid": resolved.gid, "additionalGids": resolved.additional_gids}
         if opts.workdir:
             if not opts.workdir.startswith("/"):
-                raise InvalidArgument(f"the working directory {opts.workdir!r} is invalid: it needs to be an absolute path")
+                raise InvalidArgument(f"the working directory {opts.workdir!r} is invalid: "
+                                      "it needs to be an absolute path")
             process["cwd"] = opts.workdir
         return process
 
@@ -124,10 +126,7 @@ class ContainerExec:
     def _save(self, doc: dict) -> None:
         path = self._record_path(doc["ID"])
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            f.write(jsonio.dumps(doc))
-        os.replace(tmp, path)  # readers see the old record or the new one, never half of one
+        fs.write_atomic(path, jsonio.dumps(doc))  # readers see the old record or the new one, never half of one
 
     def _load(self, exec_id: str) -> dict:
         try:

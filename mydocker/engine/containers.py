@@ -180,7 +180,8 @@ class ContainerService:
             self.rootless.check_options(opts)
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
         host = engine_lifecycle.host_config(opts)
-        record = ContainerRecord(id=os.urandom(32).hex(), name=names.check_name(opts.name) if opts.name else names.generate_name(),
+        record = ContainerRecord(id=os.urandom(32).hex(),
+                                 name=names.check_name(opts.name) if opts.name else names.generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
                                  host_config=host)
         lock = self.paths.container_lock(record.id)
@@ -213,7 +214,8 @@ class ContainerService:
                 userns.pin(config, userns.path_for(self.paths.runroot, record.id))
             config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config,
                                                       rootfs, self.paths.runroot)
-            self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
+            # netns joined by path (as CNI), /etc files, -p
+            self.networks.configure(record.id, record.name, opts, config,
                                     engine_lifecycle.exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
@@ -297,7 +299,8 @@ class ContainerService:
         paths = {c["Path"] for c in kept}
         return sorted((c for c in kept if c["Kind"] != 0 or not os.path.isdir(os.path.join(upper, c["Path"][1:]))
                        or any(p.startswith(c["Path"] + "/") for p in paths)
-                       or not any(_init_path(f"{c['Path']}/{n}") for n in os.listdir(os.path.join(upper, c["Path"][1:])))),
+                       or not any(_init_path(f"{c['Path']}/{n}")
+                                  for n in os.listdir(os.path.join(upper, c["Path"][1:])))),
                       key=lambda c: c["Path"])
 
     def archive_stat(self, ref: str, path: str):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import time
-from mydocker.sqlite import sqlite3  # the C module, without functools: the sqlite3 package adds only datetime adapters (1.5 ms)
+# the C module, without functools: the sqlite3 package adds only datetime adapters (1.5 ms)
+from mydocker.sqlite import sqlite3
 from mydocker.recordclass import asdict, factory, fields, record
 
 from mydocker.errors import Conflict, InvalidArgument, NotFound

@@ -78,7 +78,8 @@ class Distribution:
         """Check the credentials against the registry, then store them (unless not `store`: the API's
         clients keep their own); return the credentials file."""
         domain = registry_domain(server)
-        client = registry_client.RegistryClient(domain, "", tls_verify=tls_verify, insecure_registries=self.insecure_registries(),
+        client = registry_client.RegistryClient(domain, "", tls_verify=tls_verify,
+                                                insecure_registries=self.insecure_registries(),
                                                 credentials=(user, password))
         client.login()
         return auth.store(domain, user, password) if store else ""

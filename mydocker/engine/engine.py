@@ -56,8 +56,8 @@ class Engine:
 
     @lazy
     def networks(self):
-        return engine_networks.NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT,
-                                              usermode=self.rootless is not None and self.rootless.network == "usermode")
+        usermode = self.rootless is not None and self.rootless.network == "usermode"
+        return engine_networks.NetworkService(self.records, self.root, self.runroot, DEFAULT_ROOT, usermode=usermode)
 
     @lazy
     def volumes(self):
@@ -66,7 +66,8 @@ class Engine:
     @lazy
     def containers(self):
         return engine_containers.ContainerService(self.records, lambda: self.images, lambda: self.networks,
-                                                  os.path.join(self.root, "containers"), os.path.join(self.runroot, "runtime"),
+                                                  os.path.join(self.root, "containers"),
+                                                  os.path.join(self.runroot, "runtime"),
                                                   rootless=self.rootless)
 
     def info(self) -> dict:

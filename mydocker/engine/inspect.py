@@ -162,12 +162,14 @@ def network_settings(mode: str, sandbox, endpoints: list, networks: dict, contai
     joined = {}
     for ep in endpoints:
         net = networks.get(ep.network)
-        names = None if ep.network == network_schema.DEFAULT_NETWORK else [sandbox.name if sandbox else "", container_id[:12],
+        names = None if ep.network == network_schema.DEFAULT_NETWORK else [sandbox.name if sandbox else "",
+                                                                           container_id[:12],
                                                             *ep.aliases]  # what the network's DNS answers to
         joined[ep.network] = _endpoint(net.id if net else "", ep.ip, int(net.subnet.split("/")[1]) if net else 0,
                                        net.gateway if net else "", ep.mac, ep.veth, ep.aliases, names)
         for proto, host_ip, host_port, cport in ep.ports:
-            ports.setdefault(f"{cport}/{proto}", []).append({"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)})
+            binding = {"HostIp": host_ip or "0.0.0.0", "HostPort": str(host_port)}
+            ports.setdefault(f"{cport}/{proto}", []).append(binding)
     if not joined and not mode.startswith("container:"):  # stopped, or none/host: the network it belongs to
         joined[mode] = _endpoint(networks[mode].id if mode in networks else "")
         for name, _ip, aliases in settings.connected if settings is not None else ():
@@ -301,7 +303,8 @@ def status_text(rec: ContainerRecord, now: float | None = None) -> str:
     if rec.status == "restarting":
         return f"Restarting ({rec.exit_code or 0}) {human_duration(_ago(rec.finished_at, now))} ago"
     if rec.status == "exited":
-        return f"Exited ({rec.exit_code if rec.exit_code is not None else 0}) {human_duration(_ago(rec.finished_at, now))} ago"
+        code = rec.exit_code if rec.exit_code is not None else 0
+        return f"Exited ({code}) {human_duration(_ago(rec.finished_at, now))} ago"
     if rec.status == "removing":
         return "Removal In Progress"
     return "Created"

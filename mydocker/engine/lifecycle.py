@@ -32,6 +32,7 @@ snapshot = lazy_module("mydocker.image.snapshot")
 names = lazy_module("mydocker.engine.names")
 subprocess = lazy_module("subprocess")
 userns = lazy_module("mydocker.engine.userns")
+fs = lazy_module("mydocker.linux.fs")
 
 LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")   # Docker's `wait --condition`
@@ -69,23 +70,7 @@ def parse_log_opts(values: list[str]) -> dict:
 
 def update_resources(opts) -> dict:
     """The `linux.resources` of the flags `update` was given, and only those (no defaults)."""
-    resources = engine_resources.resources_from_options(
-        memory=opts.memory, memory_swap=opts.memory_swap, memory_reservation=opts.memory_reservation,
-        cpus=opts.cpus, cpu_shares=opts.cpu_shares, cpuset_cpus=opts.cpuset_cpus, cpuset_mems=opts.cpuset_mems,
-        pids_limit=opts.pids_limit if opts.pids_limit is not None else -1)
-    if opts.pids_limit is None:
-        resources.pop("pids", None)
-    elif "pids" not in resources:  # 0 or -1: unlimited
-        resources["pids"] = {"limit": -1}
-    return resources
-
-
-def _replace_json(path: str, doc: dict) -> None:
-    """Replace a JSON file whole (a reader sees the old or the new one)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(jsonio.dumps(doc))
-    os.replace(tmp, path)
+    return engine_resources.resources_from_options(opts.resources, defaults=False)
 
 
 def host_config(opts) -> dict:
@@ -121,7 +106,8 @@ def _mount_doc(m) -> dict:
 def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
     """Config.ExposedPorts: the image's EXPOSE and `--expose`, as {"80/tcp": {}}."""
     ports = {}
-    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}), *(getattr(opts, "expose", None) or [])]:
+    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}),
+                 *(getattr(opts, "expose", None) or [])]:
         for port, proto in network_ports.parse_exposed(spec):
             ports[f"{port}/{proto}"] = {}
     return ports
@@ -134,8 +120,10 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     out = {"Hostname": spec.get("hostname", ""), "Domainname": "", "User": opts.user or cfg.get("User") or "",
            "AttachStdin": opts.interactive and not opts.detach, "AttachStdout": not opts.detach,
            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
-           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once), "Env": _config_env(cfg, opts), "Cmd": cmd,
-           "Image": opts.image, "Volumes": cfg.get("Volumes"), "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
+           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once),
+           "Env": _config_env(cfg, opts), "Cmd": cmd,
+           "Image": opts.image, "Volumes": cfg.get("Volumes"),
+           "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
            "Entrypoint": entrypoint,
            "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
     if cfg.get("StopSignal"):
@@ -275,7 +263,8 @@ class Lifecycle:
         try:
             lowers = jsonio.load_file(os.path.join(directory, LOWERS))
         except FileNotFoundError:
-            raise Conflict(f"container {container_id} has no record of its image layers: remove it and run a new one") from None
+            raise Conflict(f"container {container_id} has no record of its image layers: "
+                           "remove it and run a new one") from None
         snapshot.prepare(lowers, directory)
 
     def exited(self, container_id: str, code: int) -> bool:
@@ -308,7 +297,8 @@ class Lifecycle:
             raise
         finally:  # recorded after the teardown: whoever sees "exited" finds it torn down
             self.records.update_container(container_id, unless_status=("removing",),
-                                          status="restarting" if restart else "exited", exit_code=code, finished_at=now(), pid=0, oom_killed=oom, error=error,
+                                          status="restarting" if restart else "exited", exit_code=code,
+                                          finished_at=now(), pid=0, oom_killed=oom, error=error,
                                           restart_count=rec.restart_count + (1 if restart else 0))
             if not remove:
                 self._told_exit(rec, code, mounts)
@@ -420,7 +410,8 @@ class Lifecycle:
             rec = self.records.get_container(rec.id) or rec  # as it is now (gone: torn down already)
             if rec.status in ("running", "restarting", "paused") and not force:
                 raise Conflict(f"cannot remove container {rec.name}: it is {rec.status}; stop it first or use rm -f")
-            self.records.update_container(rec.id, status="removing")  # its monitor or run neither records nor restarts it now
+            # its monitor or run neither records nor restarts it now
+            self.records.update_container(rec.id, status="removing")
         if rec.status in ("running", "paused"):
             self._signal(rec, signal.SIGKILL)
             self.observation.wait_gone(rec, 10)
@@ -513,7 +504,7 @@ class Lifecycle:
                     current[key] = {**(current.get(key) or {}), **value}
                 if rec.status in ("running", "paused"):
                     api.update(self.paths.runtime_root, rec.id, resources)
-                _replace_json(path, config)
+                fs.write_atomic(path, jsonio.dumps(config))  # a `start` reading it sees the old or the new
             if policy is not None:
                 self.records.update_container(rec.id, host_config={**rec.host_config, "RestartPolicy": policy})
         events.container(self.paths.runroot, rec, "update")

@@ -81,7 +81,8 @@ class Monitor:
         self.lock_fd = lock_fd
         self.root = root
         self.runroot = runroot
-        self.me = observation.identity(os.getpid())  # recorded with each container: `ps` knows whether we still watch it
+        # recorded with each container: `ps` knows whether we still watch it
+        self.me = observation.identity(os.getpid())
         self.ep = select.epoll()
         self.handlers: dict[int, object] = {}
         self.containers: dict[str, _Container] = {}
@@ -190,7 +191,8 @@ class Monitor:
         fd = -1 if c is None or not c.pid else (c.console if c.params.get("tty") else c.stdin_w)
         try:
             if fd < 0:
-                conn.send(json.dumps({"error": "notrunning", "message": f"container {cid} has no input to attach"}).encode())
+                conn.send(json.dumps({"error": "notrunning",
+                                      "message": f"container {cid} has no input to attach"}).encode())
                 return
             socket.send_fds(conn, [b'{"input": true}'], [fd])
             if c.params.get("stdin_once") and fd == c.stdin_w:
@@ -252,7 +254,8 @@ class Monitor:
         c.launching = True
         c.status = None
         fds = [fd for fd in stdio if fd >= 0] + [child.fileno()] + ([conn.fileno()] if conn is not None else [])
-        pid = self._hand({"op": "launch", "id": c.id, "stdio": [fd >= 0 for fd in stdio], "conn": conn is not None}, fds)
+        pid = self._hand({"op": "launch", "id": c.id, "stdio": [fd >= 0 for fd in stdio], "conn": conn is not None},
+                         fds)
         if pid is None:
             pid = os.fork()
             if pid == 0:

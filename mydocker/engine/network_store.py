@@ -11,7 +11,8 @@ from _collections_abc import Callable  # not collections.abc: it imports all of 
 
 from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
 from mydocker.engine.network_schema import (EP_COLS, NET_COLS, SB_COLS, SCHEMA, LAST_TABLE, Endpoint, Network,
-                                             Sandbox, SandboxSettings, endpoint_from_row, network_from_row, sandbox_from_row)
+                                             Sandbox, SandboxSettings, endpoint_from_row, network_from_row,
+                                             sandbox_from_row)
 from mydocker.engine.database import Records
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker.lazy import lazy_module
@@ -111,7 +112,8 @@ class NetworkStore:
 
     def set_mac(self, ep: Endpoint, mac: str) -> None:
         with self.records.transaction():
-            self.db.execute("UPDATE endpoints SET mac=? WHERE container=? AND network=?", (mac, ep.container, ep.network))
+            self.db.execute("UPDATE endpoints SET mac=? WHERE container=? AND network=?",
+                            (mac, ep.container, ep.network))
 
     def remove_endpoint(self, ep: Endpoint) -> None:
         """Forget the endpoint and give its address back to the network's bitmap."""

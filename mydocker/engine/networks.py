@@ -318,7 +318,8 @@ class NetworkService:
         containers = {}
         for ep in self.endpoints(network=net.name):
             sb = self.sandbox(ep.container)
-            containers[ep.container] = {"Name": sb.name if sb else "", "IPv4Address": f"{ep.ip}/{net.subnet.split('/')[1]}",
+            containers[ep.container] = {"Name": sb.name if sb else "",
+                                        "IPv4Address": f"{ep.ip}/{net.subnet.split('/')[1]}",
                                         "MacAddress": ep.mac, "EndpointID": ep.veth, "IPv6Address": ""}
         if net.name in SPECIAL_MODES:  # the containers running with --network host|none
             for sb in self.store.sandboxes():
@@ -437,7 +438,8 @@ class NetworkService:
         self._record_sandbox(Sandbox(container_id, name, "usermode", path, True, hostname, files))
         try:
             network_netns.create(path, in_child=True)
-            network_usermode.start(path, [[m.proto, m.host_ip, m.host_port or network_ports.free_port(m.proto, m.host_ip),
+            network_usermode.start(path,
+                                   [[m.proto, m.host_ip, m.host_port or network_ports.free_port(m.proto, m.host_ip),
                                            m.container_port] for m in ports], self._usermode_dir(container_id))
             mounts = self.files.prepare(self.sandbox(container_id), nameservers=[network_usermode.nameserver()])
             return Attachment(mode="usermode", netns=path, host_netns=False, hostname=hostname, mounts=mounts)

@@ -151,4 +151,5 @@ class Observation:
         """Docker's inspect document; `networks` (the NetworkService) fills its network side."""
         rec = self.find(ref)
         network = networks.container_view(rec.id) if networks is not None else None
-        return engine_inspect.container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id), network)
+        return engine_inspect.container_json(rec, self.paths.container_dir(rec.id), self.paths.log_path(rec.id),
+                                             network)

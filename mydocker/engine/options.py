@@ -44,6 +44,20 @@ class Healthcheck:
 
 
 @record
+class ResourceOptions:
+    """The resource flags of `run`/`create` and `update` (Docker's Resources), as typed (None: absent);
+    engine/resources.py turns them into linux.resources."""
+    memory: str | None = None
+    memory_swap: str | None = None
+    memory_reservation: str | None = None
+    cpus: str | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
+    pids_limit: int | None = None
+
+
+@record
 class RunOptions:
     image: str
     command: list[str] = factory(list)
@@ -62,15 +76,7 @@ class RunOptions:
     restart: str = "no"                   # --restart no|on-failure[:N]|always|unless-stopped
     log_opts: list[str] = factory(list)   # --log-opt max-size=10m, max-file=3
     volumes: list[str] = factory(list)   # -v arguments as typed; engine/volumes.py parses them
-    # resource flags as typed (None: absent); engine/resources.py turns them into linux.resources
-    memory: str | None = None
-    memory_swap: str | None = None
-    memory_reservation: str | None = None
-    cpus: str | None = None
-    cpu_shares: int | None = None
-    cpuset_cpus: str | None = None
-    cpuset_mems: str | None = None
-    pids_limit: int | None = None
+    resources: ResourceOptions = factory(ResourceOptions)  # -m, --cpus, --pids-limit...
     cgroup_parent: str | None = None   # the container's cgroups go under <parent>/<id> (default /mydocker)
     security: SecurityOptions | None = None  # engine/security.py: caps, seccomp, --privileged, --init...
     network: str | None = None       # engine/networks.py: bridge (default) | none | host | container:<ref> | <network>
@@ -192,12 +198,5 @@ class NetworkCreateOptions:
 @record
 class UpdateOptions:
     """`update`: new limits (None: unchanged; the flags and units of `run`) and a new --restart."""
-    memory: str | None = None
-    memory_swap: str | None = None
-    memory_reservation: str | None = None
-    cpus: str | None = None
-    cpu_shares: int | None = None
-    cpuset_cpus: str | None = None
-    cpuset_mems: str | None = None
-    pids_limit: int | None = None
+    resources: ResourceOptions = factory(ResourceOptions)
     restart: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from mydocker.engine.options import ResourceOptions
 from mydocker.engine.units import NANO, parse_cpus, ram_in_bytes
 from mydocker.errors import InvalidArgument
 
@@ -17,30 +18,33 @@ _CPU_ONLINE = "/sys/devices/system/cpu/online"
 _NODE_ONLINE = "/sys/devices/system/node/online"
 
 
-def resources_from_options(memory: str | None = None, memory_swap: str | None = None,
-                           memory_reservation: str | None = None, cpus: str | None = None,
-                           cpu_shares: int | None = None, cpuset_cpus: str | None = None,
-                           cpuset_mems: str | None = None, pids_limit: int | None = None) -> dict:
-    """Flag values as typed (None: flag absent) -> the `linux.resources` dict of config.json."""
+def resources_from_options(flags: ResourceOptions, defaults: bool = True) -> dict:
+    """The resource flags as typed (None: flag absent) -> the `linux.resources` dict of config.json.
+
+    `defaults=False` (`update`): the flags given and nothing else, as changes to a container's limits:
+    no default pids limit, and an unlimited one (0 or -1) spelled out as -1, since absent means unchanged."""
     resources: dict = {}
-    mem = _memory(memory, memory_swap, memory_reservation)
+    mem = _memory(flags.memory, flags.memory_swap, flags.memory_reservation)
     if mem:
         resources["memory"] = mem
-    cpu = _cpu(cpus, cpu_shares, cpuset_cpus, cpuset_mems)
+    cpu = _cpu(flags.cpus, flags.cpu_shares, flags.cpuset_cpus, flags.cpuset_mems)
     if cpu:
         resources["cpu"] = cpu
-    pids = _pids(pids_limit)
+    pids = _pids(flags.pids_limit, defaults)
     if pids:
         resources["pids"] = {"limit": pids}
     return resources
 
 
-def _pids(limit: int | None) -> int | None:
+def _pids(limit: int | None, defaults: bool) -> int | None:
     """The pids limit to set: the flag's (0 and -1 mean unlimited, as in Docker), else the default
-    where the host has a pids controller (as podman: without one there is nothing to set)."""
-    if limit is not None:
-        return limit if limit > 0 else None
-    return DEFAULT_PIDS_LIMIT if _has_pids_controller() else None
+    where the host has a pids controller (as podman: without one there is nothing to set).
+    Without `defaults`: no default, and unlimited as -1 (lifts a limit that is set)."""
+    if limit is None:
+        return DEFAULT_PIDS_LIMIT if defaults and _has_pids_controller() else None
+    if limit > 0:
+        return limit
+    return None if defaults else -1
 
 
 def _has_pids_controller() -> bool:

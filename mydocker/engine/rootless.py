@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 
 from mydocker.errors import InvalidArgument
-from mydocker.recordclass import factory, record
+from mydocker.recordclass import factory, fields, record
 
 ENV = "_MYDOCKER_ROOTLESS"          # set once joined: the host uid:gid, for the processes we start
 PAUSE_PID = "pause.pid"
@@ -66,10 +66,12 @@ class Rootless:
                                   "which maps its ids into your /etc/subuid range already: leave --userns out")
         if self.cgroups != "none":
             return
-        for field, flag in RESOURCE_FLAGS.items():
-            value = getattr(opts, field, None)
+        asked = {field: getattr(opts.resources, field) for field in fields(opts.resources)}
+        asked["cgroup_parent"] = getattr(opts, "cgroup_parent", None)  # run's alone, not update's
+        for field, value in asked.items():
             if value is None or (field == "pids_limit" and value <= 0):
                 continue
+            flag = "--" + field.replace("_", "-")  # as the user typed it
             raise InvalidArgument(
                 f"{flag} needs a cgroup, and a rootless container has none on this host (cgroup {_layout()} without "
                 f"a subtree delegated to uid {self.uid}): run without {flag}, or on cgroup v2 with a delegated "
@@ -147,12 +149,6 @@ def default_runroot(uid: int) -> str:
     if runtime_dir.startswith("/"):
         return os.path.join(runtime_dir, "mydocker")
     return f"/tmp/mydocker-{uid}"
-
-
-# run's resource flags (RunOptions fields) and how the user typed them
-RESOURCE_FLAGS = {"memory": "--memory", "memory_swap": "--memory-swap", "memory_reservation": "--memory-reservation",
-                  "cpus": "--cpus", "cpu_shares": "--cpu-shares", "cpuset_cpus": "--cpuset-cpus",
-                  "cpuset_mems": "--cpuset-mems", "pids_limit": "--pids-limit", "cgroup_parent": "--cgroup-parent"}
 
 
 def _layout() -> str:

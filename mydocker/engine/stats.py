@@ -80,7 +80,8 @@ def docker_reading(engine, ref: str, previous: dict | None = None) -> dict:
                         "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
     doc["memory_stats"] = {"usage": reading.memory_usage, "limit": reading.memory_limit or _host_memory(),
                            "stats": _memory_stat(group)}
-    doc["pids_stats"] = {"current": reading.pids_current, **({"limit": reading.pids_limit} if reading.pids_limit else {})}
+    doc["pids_stats"] = {"current": reading.pids_current,
+                         **({"limit": reading.pids_limit} if reading.pids_limit else {})}
     if rec.pid:
         doc["networks"] = _networks(rec.pid)
     return doc

@@ -178,7 +178,8 @@ class VolumeService:
     # the container hooks
 
     def mounts_for(self, container_id: str, specs: list[str], rootfs: str,
-                   image_volumes: dict | None = None, more: list[VolumeSpec] = (), taken_by_tmpfs: set = frozenset()) -> list[dict]:
+                   image_volumes: dict | None = None, more: list[VolumeSpec] = (),
+                   taken_by_tmpfs: set = frozenset()) -> list[dict]:
         """OCI mounts for a new container's `-v` arguments, its bind and volume `--mount`s (`more`,
         parsed) and its image's VOLUMEs (not where a tmpfs goes).
 

@@ -15,7 +15,8 @@ _GRAMMAR = {  # Docker's reference grammar
     "path": rf"^{_COMPONENT}(?:/{_COMPONENT})*$",
     "tag": r"^[\w][\w.-]{0,127}$",
     "digest": r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$",
-    "domain": r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$",
+    "domain": (r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$"
+               r"|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$"),
 }
 _TAG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _HEX = frozenset("0123456789abcdefABCDEF")

@@ -18,6 +18,7 @@ from mydocker.lazy import lazy_module
 hashlib = lazy_module("hashlib")
 json = lazy_module("json")
 shutil = lazy_module("shutil")
+fs = lazy_module("mydocker.linux.fs")
 tempfile = lazy_module("tempfile")
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -42,9 +43,9 @@ class ImageStore:
         os.makedirs(self.root, mode=0o700, exist_ok=True)  # layers hold setuid files and device nodes
         os.makedirs(self.blobs, exist_ok=True)
         os.makedirs(self.layers, exist_ok=True)
-        _write_atomic(os.path.join(self.root, "oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
+        fs.write_atomic(os.path.join(self.root, "oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
         if not os.path.exists(os.path.join(self.root, "index.json")):
-            _write_atomic(os.path.join(self.root, "index.json"), b'{"schemaVersion": 2, "manifests": []}')
+            fs.write_atomic(os.path.join(self.root, "index.json"), b'{"schemaVersion": 2, "manifests": []}')
 
     def blob_path(self, digest: str) -> str:
         algo, _, hexpart = digest.partition(":")
@@ -59,7 +60,7 @@ class ImageStore:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         path = self.blob_path(digest)
         if not os.path.exists(path):
-            _write_atomic(path, data)
+            fs.write_atomic(path, data)
         return digest
 
     def put_json(self, obj: dict) -> tuple[str, int]:
@@ -160,7 +161,7 @@ class ImageStore:
             if name:
                 desc["annotations"] = {"org.opencontainers.image.ref.name": name}
             manifests.append(desc)
-        _write_atomic(os.path.join(self.root, "index.json"),
+        fs.write_atomic(os.path.join(self.root, "index.json"),
                       jsonio.pretty({"schemaVersion": 2, "manifests": manifests}, 1).encode())
 
     def add_to_index(self, manifest_digest: str, size: int, ref_name: str) -> None:
@@ -170,16 +171,9 @@ class ImageStore:
                               if m.get("annotations", {}).get("org.opencontainers.image.ref.name") != ref_name]
         index["manifests"].append({"mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": size,
                                    "annotations": {"org.opencontainers.image.ref.name": ref_name}})
-        _write_atomic(path, jsonio.pretty(index, 1).encode())
+        fs.write_atomic(path, jsonio.pretty(index, 1).encode())
 
 
 def encode_json(obj: dict) -> bytes:
     """A document as the store writes it (its digest depends on these bytes)."""
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.rename(tmp, path)

@@ -1,4 +1,5 @@
-"""Files: removing a tree as shutil.rmtree(path, ignore_errors=True) does, lighter; a flock.
+"""Files: removing a tree as shutil.rmtree(path, ignore_errors=True) does, lighter; replacing a
+file whole; a flock.
 
 `import shutil` loads bz2, lzma and fnmatch, and through it re and enum (docs/startup.md). Like
 shutil's safe variant, this walks by directory fd and never follows a symlink, so a link planted in
@@ -110,6 +111,24 @@ class _Threads:
     def join(self) -> None:
         with self._done:  # free once every started function has returned
             pass
+
+
+def write_atomic(path: str, data: str | bytes, mode: int = 0o666) -> None:
+    """Replace the file at `path` whole: written under a temporary name beside it, then renamed over
+    it, so a reader, or a crash of this process midway, sees the old content or the new, never a part.
+    Not fsynced: after a power cut the file may be empty. `mode`: the new file's, before the umask."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        with open(fd, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a bad value: the old file stays, and no temporary beside it
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 class Flock:

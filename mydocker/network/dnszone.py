@@ -18,6 +18,7 @@ from mydocker import jsonio
 from mydocker.lazy import lazy_module
 from mydocker.recordclass import factory, record
 
+fs = lazy_module("mydocker.linux.fs")
 ipaddress = lazy_module("ipaddress")  # the resolver's; the engine only writes (and finds gateways)
 
 SUFFIX = ".json"
@@ -41,11 +42,7 @@ def path(directory: str, network: str) -> str:
 def write(directory: str, network: str, doc: dict) -> None:
     """Replace the network's file atomically (the resolver may be reading it)."""
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    target = path(directory, network)
-    tmp = f"{target}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        f.write(jsonio.dumps(doc))
-    os.rename(tmp, target)
+    fs.write_atomic(path(directory, network), jsonio.dumps(doc))
 
 
 def remove(directory: str, network: str) -> None:

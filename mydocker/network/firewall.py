@@ -108,7 +108,8 @@ def port_batch(table: str, add: list[Port] | None = None, remove: list[Port] | N
     whether or not it is there (after a crash it may never have been added)."""
     out = []
     for p in add or []:
-        out.append(f"add element ip {table} {_map(p)} {{ {_key(p)} comment \"{p.container[:12]}\" : {p.ip} . {p.port} }}")
+        out.append(f"add element ip {table} {_map(p)} "
+                   f"{{ {_key(p)} comment \"{p.container[:12]}\" : {p.ip} . {p.port} }}")
     for p in remove or []:
         out.append(f"add element ip {table} {_map(p)} {{ {_key(p)} : {p.ip} . {p.port} }}")
         out.append(f"delete element ip {table} {_map(p)} {{ {_key(p)} }}")

@@ -58,7 +58,8 @@ def _create_in_child(path: str, owner: str | None) -> None:
     os.close(done_r)
     try:
         if os.read(ready_r, 1) != b"1":
-            raise OSError(errno.EPERM, f"cannot create a network namespace in the user namespace {owner or 'we are in'}",
+            raise OSError(errno.EPERM,
+                          f"cannot create a network namespace in the user namespace {owner or 'we are in'}",
                           owner)
         sc.mount(f"/proc/{pid}/ns/net", path, None, sc.MS_BIND)
     finally:

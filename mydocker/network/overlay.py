@@ -125,12 +125,15 @@ def program(vxlan: str, remote: list[dict]) -> None:
             # ENOENT / EEXIST: a concurrent sync got there first
             steps = [nl.del_fdb(vx, mac, dst, name=vxlan).tolerating(errno.ENOENT)
                      for mac, dst in sorted(have_fdb - want_fdb)]
-            steps += [nl.append_fdb(vx, mac, dst, vxlan).tolerating(errno.EEXIST) for mac, dst in sorted(want_fdb - have_fdb)]
-            steps += [nl.del_neighbour(vx, ip, vxlan).tolerating(errno.ENOENT) for ip, _ in sorted(have_neigh - want_neigh)]
+            steps += [nl.append_fdb(vx, mac, dst, vxlan).tolerating(errno.EEXIST)
+                      for mac, dst in sorted(want_fdb - have_fdb)]
+            steps += [nl.del_neighbour(vx, ip, vxlan).tolerating(errno.ENOENT)
+                      for ip, _ in sorted(have_neigh - want_neigh)]
             steps += [nl.set_neighbour(vx, ip, mac, vxlan) for ip, mac in sorted(want_neigh - have_neigh)]
             sock.run(*steps)
         except OSError as e:
-            raise RuntimeFailure(f"{e.strerror}; check `bridge fdb show dev {vxlan}` and `ip neigh show dev {vxlan}`") from None
+            raise RuntimeFailure(f"{e.strerror}; check `bridge fdb show dev {vxlan}` "
+                                 f"and `ip neigh show dev {vxlan}`") from None
 
 
 def fdb_entries(vxlan: str) -> list[tuple[str, str]]:

@@ -28,8 +28,9 @@ Why slirp4netns and not pasta. Both are Debian packages (slirp4netns 1.2.0 with 
     slirp4netns quits when its --exit-fd hangs up. So the stack here is two processes: slirp4netns
     and a keeper (md-slirp-keeper: a fork of the caller that spawns slirp4netns and, if the netns
     still lives after EXEC_AFTER seconds, execs the builtins-only network/slirp_keeper.py: 3.6 MB
-    PSS where the fork kept 8-13 MB of the caller's) that holds the exit fd's other end and exits when the netns's pin is deleted (inotify
-    on its directory: netns.remove()), or, for a /proc/<pid>/ns/net path, when that process exits
+    PSS where the fork kept 8-13 MB of the caller's) that holds the exit fd's other end and exits when
+    the netns's pin is deleted (inotify on its directory: netns.remove()), or, for a /proc/<pid>/ns/net
+    path, when that process exits
     (its pidfd), or when slirp4netns exits. Nothing else holds that end, so slirp4netns cannot
     outlive the keeper, whatever kills it. The keeper's parent exits at once: it is reaped by the
     caller's nearest child subreaper (the monitor, a foreground `run`) or by init.

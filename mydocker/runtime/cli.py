@@ -141,8 +141,10 @@ def _other_commands() -> dict[str, Command]:
 
 
 def root_command() -> Command:
-    cmd = Command("", "An OCI runtime in Python, runc-compatible.", usage="[GLOBAL OPTIONS] COMMAND", interspersed=False)
-    cmd.flag("--root", kind="str", metavar="DIR", default=DEFAULT_ROOT, help=f"state directory (default {DEFAULT_ROOT})")
+    cmd = Command("", "An OCI runtime in Python, runc-compatible.", usage="[GLOBAL OPTIONS] COMMAND",
+                  interspersed=False)
+    cmd.flag("--root", kind="str", metavar="DIR", default=DEFAULT_ROOT,
+             help=f"state directory (default {DEFAULT_ROOT})")
     cmd.flag("--log", kind="str", metavar="FILE", help="also write errors to this file")
     cmd.flag("--log-format", kind="str", default="text", metavar="text|json")
     cmd.flag("--debug", help="more logging")

@@ -166,7 +166,8 @@ def quick_state(root: str, container_id: str) -> str | None:
     if not root or not state_view.valid_id(container_id):
         return None
     try:
-        return state_view.render_view(root, container_id, state_view.read_small(f"{root}/{container_id}/{state_view.VIEW}").decode())
+        return state_view.render_view(root, container_id,
+                                      state_view.read_small(f"{root}/{container_id}/{state_view.VIEW}").decode())
     except (OSError, ValueError):
         return None
 

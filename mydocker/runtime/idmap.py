@@ -42,7 +42,8 @@ def write_id_maps(pid: int, uid_maps: list[IDMapping], gid_maps: list[IDMapping]
                 ranges = ", ".join(f"{start}-{start + size - 1}" for start, size in allowed)
                 raise InvalidArgument(
                     f"config.json: linux.{kind}Mappings maps {m.container_id}-{m.container_id + m.size - 1} to host "
-                    f"{kind}s {m.host_id}-{m.host_id + m.size - 1}, outside what {kind} {own['uid'] if kind == 'uid' else own['gid']} "
+                    f"{kind}s {m.host_id}-{m.host_id + m.size - 1}, outside what {kind} "
+                    f"{own['uid'] if kind == 'uid' else own['gid']} "
                     f"may use ({ranges}; ranges come from {SUBID_FILES[kind]}): map into those")
         _run_helper(pid, kind, maps[kind])
 

@@ -116,8 +116,8 @@ def check_options(options: list[str], kind: str | None, where: str) -> None:
     for opt in options:
         if opt in _UNSUPPORTED:
             raise InvalidArgument(f"config.json: {where}: {opt!r} asks for {_UNSUPPORTED[opt]}, which "
-                                  "mydocker-runtime does not support; give the source the owner the container's ids map to, "
-                                  "or use runc 1.2+ or crun")
+                                  "mydocker-runtime does not support; give the source the owner the container's "
+                                  "ids map to, or use runc 1.2+ or crun")
         if opt == TMPCOPYUP and (is_bind or kind != "tmpfs"):
             raise InvalidArgument(f"config.json: {where}: 'tmpcopyup' applies to tmpfs mounts only, "
                                   f"not to a {'bind' if is_bind else kind} mount")

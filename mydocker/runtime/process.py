@@ -109,8 +109,9 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
             try:
                 place(init_pid)
             except BaseException:
-                # A direct init that failed before its move (an unshare refused) says why itself.
-                queued = _queued_error(parent) if direct else None
+                # An init that failed before or while we placed it (an unshare refused; reaped, so the
+                # move says ESRCH) has said why in the channel: that is the error to report.
+                queued = _queued_error(parent)
                 if queued is not None:
                     raise queued from None
                 raise
@@ -243,17 +244,22 @@ def _send_go(ch: Channel, pid: int, before_go, go: dict | None) -> None:
 
 
 def _queued_error(ch: Channel) -> Exception | None:
-    """The error the init sent before it exited, if one is waiting in the channel (never blocks)."""
-    ch.sock.settimeout(0)
+    """The error the init sent before it exited, if one waits in the channel. Never blocks: a live
+    init waits for "placed" and has sent nothing."""
+    ch.sock.setblocking(False)
     try:
-        msg, fds = ch.recv()
-    except OSError:  # nothing waiting
+        while True:
+            msg, fds = ch.recv()
+            for fd in fds:  # none before "placed" (a console comes after it), but never leak one
+                os.close(fd)
+            if msg is None:
+                return None
+            if msg.get("type") == "error":
+                return _to_error(msg)
+    except OSError:  # BlockingIOError: nothing was sent
         return None
     finally:
-        ch.sock.settimeout(None)
-    for fd in fds:  # none before "placed" (a console comes after it), but never leak one
-        os.close(fd)
-    return _to_error(msg) if msg and msg.get("type") == "error" else None
+        ch.sock.setblocking(True)
 
 
 def _receive_ready(ch: Channel, pid: int, on_hooks=None) -> InitProcess:

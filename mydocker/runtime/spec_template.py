@@ -13,7 +13,8 @@ _NOSUID_NOEXEC_NODEV = ["nosuid", "noexec", "nodev"]
 
 def example(rootless: bool = False) -> dict:
     devpts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] + ([] if rootless else ["gid=5"])
-    sysfs = ({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", *_NOSUID_NOEXEC_NODEV, "ro"]}
+    sysfs = ({"destination": "/sys", "type": "none", "source": "/sys",
+              "options": ["rbind", *_NOSUID_NOEXEC_NODEV, "ro"]}
              if rootless else
              {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": [*_NOSUID_NOEXEC_NODEV, "ro"]})
     linux: dict = {

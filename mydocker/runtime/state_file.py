@@ -72,7 +72,8 @@ def _own_root(root: str) -> None:
     info = os.lstat(root)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o022:
         what = "is not a directory" if not stat.S_ISDIR(info.st_mode) else (
-            f"belongs to uid {info.st_uid}" if info.st_uid != uid else f"is writable by others ({info.st_mode & 0o7777:o})")
+            f"belongs to uid {info.st_uid}" if info.st_uid != uid
+            else f"is writable by others ({info.st_mode & 0o7777:o})")
         raise InvalidArgument(f"state directory {root} {what}, not to you (uid {uid}) alone: remove it, "
                               "or pass --root with a directory of your own")
 

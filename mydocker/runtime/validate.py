@@ -25,7 +25,8 @@ class _Invalid(Exception):
 def validate_config(config: object) -> None:
     """Raise InvalidArgument naming the first field that breaks the schema."""
     try:
-        _Validator(runtime_schema.SCHEMAS).check(config, runtime_schema.SCHEMAS["config-schema.json"], "config-schema.json", "")
+        _Validator(runtime_schema.SCHEMAS).check(config, runtime_schema.SCHEMAS["config-schema.json"],
+                                                 "config-schema.json", "")
     except _Invalid as e:
         raise InvalidArgument(f"config.json: {e.where or '(top level)'} {e.problem}") from None
 
@@ -144,7 +145,8 @@ def _is_type(value: object, kind: str | list) -> bool:
     if isinstance(kind, list):
         return any(_is_type(value, k) for k in kind)
     if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, float) and value.is_integer())
+        return (isinstance(value, int) and not isinstance(value, bool)
+                or (isinstance(value, float) and value.is_integer()))
     if kind == "number":
         return _is_number(value)
     expected = _TYPES.get(kind)

@@ -20,7 +20,8 @@ def test_tmpfs_mount_with_options_and_bind_mount_read_only(oci, bundle, tmp_path
 
     def mounts(c):
         c["mounts"] += [
-            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=700", "noexec"]},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+             "options": ["size=1m", "mode=700", "noexec"]},
             {"destination": "/data", "type": "bind", "source": str(tmp_path / "shared"), "options": ["rbind", "ro"]},
         ]
     code, out = oci.output(bundle(["sh", "-c", "grep -E ' /(scratch|data) ' /proc/self/mountinfo; "
@@ -42,7 +43,8 @@ def test_mount_propagation_option(oci, bundle, tmp_path, propagation, tag):
     subprocess.run(["mount", "--make-shared", str(tmp_path / "src")], check=True)
     try:
         b = bundle(["grep", " /prop ", "/proc/self/mountinfo"], lambda c: c["mounts"].append(
-            {"destination": "/prop", "type": "bind", "source": str(tmp_path / "src"), "options": ["rbind", propagation]}))
+            {"destination": "/prop", "type": "bind", "source": str(tmp_path / "src"),
+             "options": ["rbind", propagation]}))
         code, out = oci.output(b, f"p{propagation}")
     finally:
         subprocess.run(["umount", "-l", str(tmp_path / "src")], check=True)
@@ -131,7 +133,8 @@ def test_capabilities_all_five_sets(oci, bundle, tmp_path):
 
 def test_root_gets_the_bounding_set_and_no_new_privileges(oci, bundle, tmp_path):
     def set_caps(c):
-        c["process"]["capabilities"] = {k: ["CAP_CHOWN", "CAP_SYS_ADMIN"] for k in ("bounding", "effective", "permitted")}
+        c["process"]["capabilities"] = {k: ["CAP_CHOWN", "CAP_SYS_ADMIN"]
+                                        for k in ("bounding", "effective", "permitted")}
         c["process"]["noNewPrivileges"] = True
     code, out = oci.output(bundle(["grep", "-E", "^(CapEff|CapBnd|NoNewPrivs)", "/proc/self/status"], set_caps),
                            "rootcaps")
@@ -185,7 +188,8 @@ def test_hostname_env_cwd_and_user(oci, bundle, tmp_path):
 
 
 @pytest.mark.parametrize("edit,field", [
-    (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_NOFILE", "soft": -1, "hard": 1}]), "process.rlimits[0].soft"),
+    (lambda c: c["process"].update(rlimits=[{"type": "RLIMIT_NOFILE", "soft": -1, "hard": 1}]),
+     "process.rlimits[0].soft"),
     (lambda c: c["linux"].update(resources={"memory": {"limit": "64m"}}), "linux.resources.memory.limit"),
     (lambda c: c["linux"]["namespaces"].append({"type": "bogus"}), "linux.namespaces"),
     (lambda c: c.pop("ociVersion"), "ociVersion"),

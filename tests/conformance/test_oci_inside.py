@@ -16,7 +16,8 @@ import pytest
 from tests.conformance.conftest import base_config
 
 MQUEUE = {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}
-SMALL_TMP = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=1k"]}
+SMALL_TMP = {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=1k"]}
 
 
 def _own_caps(field: str) -> int:

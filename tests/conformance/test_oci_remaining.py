@@ -59,7 +59,8 @@ def _limits_table(out: str) -> dict[str, tuple[str, str]]:
 
 
 def _one_line_error(ran, *words: str) -> None:
-    assert ran.rc == (255 if "exec" in ran.argv else 1) and "Traceback" not in ran.err and len(ran.err.strip().splitlines()) == 1, ran
+    assert ran.rc == (255 if "exec" in ran.argv else 1), ran
+    assert "Traceback" not in ran.err and len(ran.err.strip().splitlines()) == 1, ran
     for word in words:
         assert word in ran.err, ran
 

@@ -139,7 +139,8 @@ def test_error_reaches_the_log_when_stderr_cannot_be_written(rt, tmp_path):
     import subprocess
     log = tmp_path / "log.json"
     with open(os.devnull) as read_only:
-        proc = subprocess.run([rt.exe, "--root", rt.root, "--log", str(log), "--log-format", "json", "kill", "nosuch", "9"],
+        proc = subprocess.run([rt.exe, "--root", rt.root, "--log", str(log), "--log-format", "json",
+                               "kill", "nosuch", "9"],
                               stdin=subprocess.DEVNULL, stdout=read_only, stderr=read_only, timeout=30)
     assert proc.returncode == 1
     errors = [json.loads(line) for line in log.read_text().splitlines() if '"error"' in line]

@@ -169,7 +169,8 @@ def test_a_symlink_swapped_in_during_copies_leads_nowhere(service, mydocker, tmp
 
 def test_mydocker_cp_has_dockers_syntax(mydocker, tmp_path, monkeypatch):
     host = _host_dir(tmp_path)
-    cid = mydocker("run", "-d", "--name", "box", "busybox", "sh", "-c", f"ln -s {host} /abs; exec sleep 300").out.strip()
+    cid = mydocker("run", "-d", "--name", "box", "busybox", "sh", "-c",
+                   f"ln -s {host} /abs; exec sleep 300").out.strip()
     monkeypatch.chdir(tmp_path)
     try:
         mydocker("cp", "box:/etc/hostname", ".")

@@ -70,7 +70,8 @@ def test_docker_py_events(service):
 def test_a_client_that_leaves_a_quiet_stream_frees_its_worker(service):
     """Nothing happens, so nothing is written: the worker notices the closed connection by itself."""
     def children() -> set[str]:
-        return set(subprocess.run(["pgrep", "-P", str(service.proc.pid)], capture_output=True, text=True).stdout.split())
+        found = subprocess.run(["pgrep", "-P", str(service.proc.pid)], capture_output=True, text=True)
+        return set(found.stdout.split())
 
     deadline = time.monotonic() + 5
     while not (spare := children()) and time.monotonic() < deadline:  # the worker forked ahead of a connection

@@ -57,7 +57,8 @@ def test_docker_py_exec_run_exit_codes_and_demux(web):
         container = client.containers.get("web")
         result = container.exec_run(["sh", "-c", "echo out; echo err >&2; exit 4"], demux=True)
         assert (result.exit_code, result.output) == (4, (b"out\n", b"err\n"))
-        assert container.exec_run("env", environment={"GREETING": "hello"}, workdir="/tmp").output.count(b"GREETING=hello") == 1
+        assert container.exec_run("env", environment={"GREETING": "hello"},
+                                  workdir="/tmp").output.count(b"GREETING=hello") == 1
         assert container.exec_run("pwd", workdir="/tmp").output == b"/tmp\n"
         assert container.exec_run("id -u", user="nobody").output.strip() == b"65534"
         # an exec instance outlives its connections: created, started and inspected on three

@@ -29,7 +29,8 @@ def _context(base: str, dockerfile: str, files: dict[str, str] | None = None) ->
     return ctx
 
 
-APP = "FROM busybox\nCOPY hello.txt /hello.txt\nRUN echo built-by-run && cat /hello.txt > /copy.txt\nCMD [\"cat\", \"/copy.txt\"]\n"
+APP = ("FROM busybox\nCOPY hello.txt /hello.txt\nRUN echo built-by-run && cat /hello.txt > /copy.txt\n"
+       "CMD [\"cat\", \"/copy.txt\"]\n")
 
 
 @each_cli
@@ -192,7 +193,8 @@ def test_docker_build_dockerfile_option_and_stdin(service):
         f.write("FROM busybox\nCOPY data.txt /d\nCMD [\"cat\", \"/d\"]\n")
     service.docker("build", "-f", os.path.join(ctx, "sub", "Dockerfile.dev"), "-t", "dev", ctx, timeout=180)
     assert service.docker("run", "--rm", "dev").stdout == "from -f\n"
-    proc = subprocess.run(["docker", "build", "-t", "fromstdin", "-"], input="FROM busybox\nCMD [\"echo\", \"stdin\"]\n",
+    proc = subprocess.run(["docker", "build", "-t", "fromstdin", "-"],
+                          input="FROM busybox\nCMD [\"echo\", \"stdin\"]\n",
                           capture_output=True, text=True, env=service.env, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert service.docker("run", "--rm", "fromstdin").stdout == "stdin\n"

@@ -62,7 +62,8 @@ def test_docker_diff_and_export(service, tmp_path):
                    "echo x > /new; rm /bin/ls; mkdir /tmp/d; exec sleep 300")
     wanted = {"A /new", "D /bin/ls", "C /bin", "C /tmp", "A /tmp/d"}
     deadline = time.monotonic() + 10
-    while not wanted <= set((diff := service.docker("diff", "box").stdout).splitlines()) and time.monotonic() < deadline:
+    while (not wanted <= set((diff := service.docker("diff", "box").stdout).splitlines())
+           and time.monotonic() < deadline):
         time.sleep(0.1)
     assert set(diff.splitlines()) == wanted, diff  # the runtime's /etc/hostname and friends are left out
     service.docker("export", "-o", str(tmp_path / "box.tar"), "box")

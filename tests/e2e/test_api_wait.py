@@ -40,7 +40,8 @@ def read_status_code(s: socket.socket) -> int:
 @pytest.mark.parametrize("condition", ["removed", "next-exit"])
 def test_wait_asked_before_the_start_of_an_auto_removed_container_gets_its_exit_code(service, condition):  # noqa: F811
     for attempt in range(8):  # the container's whole life fits between two of a polling wait's looks
-        cid = service.docker("create", "--rm", "--network", "none", "busybox", "sh", "-c", f"exit {attempt + 1}").stdout.strip()
+        cid = service.docker("create", "--rm", "--network", "none", "busybox", "sh", "-c",
+                             f"exit {attempt + 1}").stdout.strip()
         waiting = send_wait(service.sock, cid, condition)
         try:
             status, _ = service.request("POST", f"/v1.50/containers/{cid}/start")

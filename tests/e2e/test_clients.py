@@ -99,7 +99,8 @@ class Daemon:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 with open(self.log) as f:
                     tail = f.read()[-2000:]
-                pytest.skip(f"{what} did not start here: {tail.strip().splitlines()[-1] if tail.strip() else 'no output'}")
+                last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
+                pytest.skip(f"{what} did not start here: {last}")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -126,7 +127,8 @@ def test_podman(bindir, tmp_path, busybox_tar, short_dir, scoped_leaks):
         assert sh(*p, "run", "--rm", *opts, "busybox", "echo", "hi").stdout == "hi\n"
         status = sh(*p, "run", "--rm", *opts, "busybox", "grep", "^Seccomp:", "/proc/self/status").stdout
         assert status.split() == ["Seccomp:", "2"]  # filtered
-        cid = sh(*p, "run", "-d", "--name", "web", *opts, "busybox", "sh", "-c", "echo started; sleep 100").stdout.strip()
+        cid = sh(*p, "run", "-d", "--name", "web", *opts, "busybox", "sh", "-c",
+                 "echo started; sleep 100").stdout.strip()
         assert cid
         time.sleep(0.5)
         assert "started" in sh(*p, "logs", "web").stdout

@@ -27,7 +27,8 @@ def containerd(bindir, tmp_path_factory):
             pytest.skip(f"{binary} is not installed (apt-get install {binary})")
     if not os.path.exists("/usr/lib/cni/bridge"):
         pytest.skip("the CNI plugins are not installed (apt-get install containernetworking-plugins)")
-    pytest.importorskip("cri_api", reason="the CRI client is not installed (pip install container-runtime-interface-api)")
+    pytest.importorskip("cri_api",
+                        reason="the CRI client is not installed (pip install container-runtime-interface-api)")
     base = tmp_path_factory.mktemp("mydocker-cri")
     netns_before = host_netns()
     daemon = crikit.Containerd(base, {"mydocker": os.path.join(bindir, "mydocker-runtime"),
@@ -101,7 +102,8 @@ class Pods:
             linux=pb.LinuxContainerConfig(resources=resources, security_context=pb.LinuxContainerSecurityContext(
                 namespace_options=pod_config.linux.security_context.namespace_options)))
         cid = self.rt.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=pod, config=config,
-                                                                sandbox_config=pod_config), timeout=TIMEOUT).container_id
+                                                                sandbox_config=pod_config),
+                                                                timeout=TIMEOUT).container_id
         self.rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=TIMEOUT)
         return cid
 
@@ -138,7 +140,8 @@ def pods(request, containerd, tmp_path):
     while containerd.shims() and time.monotonic() < deadline:  # a shim exits just after its task's delete
         time.sleep(0.05)
     left = {"shims": containerd.shims(), "netns": sorted(host_netns() - netns),
-            "cni results": sorted(cni_results(containerd.network) - results), "ip leases": sorted(ipam_leases(containerd)),
+            "cni results": sorted(cni_results(containerd.network) - results),
+            "ip leases": sorted(ipam_leases(containerd)),
             "bridge ports": sorted(bridge_ports(containerd.bridge)),
             "cgroups": [d.name for d in os.scandir(f"/sys/fs/cgroup/memory{CGROUP_PARENT}") if d.is_dir()]
             if os.path.isdir(f"/sys/fs/cgroup/memory{CGROUP_PARENT}") else [],

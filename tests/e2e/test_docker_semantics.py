@@ -116,7 +116,8 @@ def test_commit_keeps_the_containers_config(mydocker):
 
 def test_build_from_stdin(mydocker, tmp_path):
     """`build -`: a Dockerfile on stdin and no context, or a tar of the context; `-f -` with a context."""
-    mydocker("build", "-t", "fromstdin:1", "-", input="FROM busybox\nRUN echo built > /made\nCMD [\"cat\", \"/made\"]\n")
+    mydocker("build", "-t", "fromstdin:1", "-",
+             input="FROM busybox\nRUN echo built > /made\nCMD [\"cat\", \"/made\"]\n")
     assert mydocker("run", "--rm", "fromstdin:1").out == "built\n"
     refused = mydocker("build", "-", input="FROM busybox\nCOPY x /x\n", rc=None)
     assert refused.rc == 1 and "x" in refused.err
@@ -143,7 +144,8 @@ def test_build_from_stdin(mydocker, tmp_path):
 def test_images_shows_dangling_and_prune_keeps_the_build_cache(mydocker):
     """Docker: `images` shows dangling images (<none>, no child), -a adds the build steps'; `image
     prune` removes dangling images only: the steps under a tagged image stay, as the build cache."""
-    first = mydocker("build", "-q", "-t", "app:1", "-", input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\"]\n").out.strip()
+    first = mydocker("build", "-q", "-t", "app:1", "-",
+                     input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\"]\n").out.strip()
     mydocker("build", "-q", "-t", "app:1", "-", input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\", \"/a\"]\n")
     rows = [line.split()[:3] for line in mydocker("images").out.splitlines()[1:]]
     assert ["<none>", "<none>", first[7:19]] in rows  # the first app:1: dangling
@@ -152,5 +154,6 @@ def test_images_shows_dangling_and_prune_keeps_the_build_cache(mydocker):
     pruned = mydocker("image", "prune", "-f").out
     assert f"deleted: {first}" in pruned
     assert len(mydocker("images", "-a").out.splitlines()) == 4  # the RUN step under app:1 stays
-    again = mydocker("build", "-t", "app:1", "-", input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\", \"/a\"]\n").out
+    again = mydocker("build", "-t", "app:1", "-",
+                     input="FROM busybox\nRUN echo 1 > /a\nCMD [\"cat\", \"/a\", \"/a\"]\n").out
     assert again.count("Using cache") == 2

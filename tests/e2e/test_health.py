@@ -74,7 +74,8 @@ def _probe_running(init: int) -> bool:
     ns = os.stat(f"/proc/{init}/ns/pid").st_ino
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if os.stat(f"/proc/{pid}/ns/pid").st_ino == ns and open(f"/proc/{pid}/cmdline", "rb").read() == b"sleep\x005\x00":
+            if (os.stat(f"/proc/{pid}/ns/pid").st_ino == ns
+                    and open(f"/proc/{pid}/cmdline", "rb").read() == b"sleep\x005\x00"):
                 return True
         except OSError:
             continue

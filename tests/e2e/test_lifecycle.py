@@ -332,7 +332,8 @@ def test_monitor_killed_ps_tells_the_truth_and_rm_cleans(mydocker):
     assert "Up " in mydocker("ps").out  # still running, and ps says so
     init = inspect(mydocker, "orphan")["State"]["Pid"]
     os.kill(init, signal.SIGKILL)
-    until(lambda: not os.path.exists(f"/proc/{init}/stat") or open(f"/proc/{init}/stat").read().split(") ")[1][0] == "Z",
+    until(lambda: not os.path.exists(f"/proc/{init}/stat")
+          or open(f"/proc/{init}/stat").read().split(") ")[1][0] == "Z",
           what="the init to die")
     line = mydocker("ps", "-a").out.splitlines()[1]
     assert "Exited (255)" in line

@@ -80,7 +80,8 @@ def test_mount_tmpfs_size_and_mode(mydocker):
 def test_tmpfs_flag_defaults_and_options(mydocker):
     out = mydocker("run", "--rm", "--tmpfs", "/run", "--tmpfs", "/x:exec,size=2m,mode=700", "busybox",
                    "sh", "-c", "grep -E ' /(run|x) ' /proc/self/mounts; stat -c %a /x; "
-                   "for d in /x /run; do printf '#!/bin/sh\\necho exec-ok\\n' > $d/t; chmod +x $d/t; $d/t || echo noexec; done").out
+                   "for d in /x /run; do printf '#!/bin/sh\\necho exec-ok\\n' > $d/t; chmod +x $d/t; "
+                   "$d/t || echo noexec; done").out
     lines = out.splitlines()
     run_line = next(line for line in lines if " /run " in line)
     x_line = next(line for line in lines if " /x " in line)

@@ -163,7 +163,8 @@ def test_none_host_and_container_modes(net):
     none = net("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").out
     assert [line.split()[1] for line in none.splitlines()] == ["lo:"]
     host = net("run", "--rm", "--network", "host", "busybox", "ip", "-o", "link").out
-    assert {line.split()[1].split("@")[0].rstrip(":") for line in host.splitlines()} >= set(os.listdir("/sys/class/net")) & {"lo", "eth0"}
+    seen = {line.split()[1].split("@")[0].rstrip(":") for line in host.splitlines()}
+    assert seen >= set(os.listdir("/sys/class/net")) & {"lo", "eth0"}
     net("run", "-d", "--name", "web", "busybox", "sh", "-c", HTTPD)
     web_ip = net("exec", "web", "ip", "-o", "-4", "addr", "show", "eth0").out.split()[3]
     joined = net("run", "--rm", "--network", "container:web", "busybox", "sh", "-c",
@@ -274,7 +275,8 @@ def test_a_default_bridge_run_loads_no_heavy_module(mydocker):
     with open(mydocker.exe) as f:
         interpreter = f.readline()[2:].split()[0]  # the launcher's own `#!python -IS`
     argv = [interpreter, "-X", "importtime", "-IS",
-            *mydocker.argv("run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0; ip link show eth0; ip route")]
+            *mydocker.argv("run", "--rm", "busybox", "sh", "-c",
+                           "ip -o -4 addr show eth0; ip link show eth0; ip route")]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}

@@ -27,7 +27,8 @@ def _nothing_left(mydocker) -> None:
     assert mydocker("ps", "-aq").out == ""
     for directory in (os.path.join(mydocker.root, "containers"), os.path.join(mydocker.runroot, "runtime"),
                       os.path.join(mydocker.runroot, "locks"), os.path.join(mydocker.runroot, "netns")):
-        assert not os.path.isdir(directory) or not [n for n in os.listdir(directory) if not n.startswith(".")], directory
+        assert not os.path.isdir(directory) or not [n for n in os.listdir(directory)
+                                                    if not n.startswith(".")], directory
 
 
 @pytest.mark.parametrize("network", ["default", "none"])

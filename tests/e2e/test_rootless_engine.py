@@ -239,7 +239,8 @@ def test_two_users_are_isolated(alice, bob):
         assert bob.run("ls", data_root(alice)).returncode != 0
         assert _pause_pid(runroot(alice)) != _pause_pid(runroot(bob))
         # bob's container sees none of alice's processes
-        mine = ok(bob.mydocker("run", "--rm", "--network", "host", "busybox", "sh", "-c", "ls /proc | grep -c '^[0-9]'"))
+        mine = ok(bob.mydocker("run", "--rm", "--network", "host", "busybox", "sh", "-c",
+                               "ls /proc | grep -c '^[0-9]'"))
         assert int(mine) <= 3
     finally:
         ok(alice.mydocker("rm", "-f", "secret"))
@@ -249,7 +250,8 @@ def test_without_xdg_runtime_dir_a_private_dir_in_tmp(bob):
     fallback = f"/tmp/mydocker-{bob.uid}"
     assert not os.path.exists(fallback)
     try:
-        assert ok(bob.run(os.path.join(bob.bindir, "mydocker"), "run", "--rm", *NONE, "busybox", "true", xdg=False)) == ""
+        assert ok(bob.run(os.path.join(bob.bindir, "mydocker"), "run", "--rm", *NONE, "busybox", "true",
+                          xdg=False)) == ""
         info = os.stat(fallback)
         assert (info.st_uid, info.st_mode & 0o777) == (bob.uid, 0o700)
     finally:

@@ -121,8 +121,10 @@ def test_subordinate_range_through_newuidmap(user, bundle):
     owned = os.path.join(bundle, "rootfs", "owned")
     open(owned, "w").close()
     os.chown(owned, user.sub_base + 999, user.sub_base + 999)
-    wide = [{"containerID": 0, "hostID": user.uid, "size": 1}, {"containerID": 1, "hostID": user.sub_base, "size": RANGE}]
-    wide_g = [{"containerID": 0, "hostID": user.gid, "size": 1}, {"containerID": 1, "hostID": user.sub_base, "size": RANGE}]
+    wide = [{"containerID": 0, "hostID": user.uid, "size": 1},
+            {"containerID": 1, "hostID": user.sub_base, "size": RANGE}]
+    wide_g = [{"containerID": 0, "hostID": user.gid, "size": 1},
+              {"containerID": 1, "hostID": user.sub_base, "size": RANGE}]
 
     def change(config: dict) -> None:
         command("sh", "-c", "stat -c '%u %g' /owned; cat /proc/self/uid_map; su -s /bin/sh -c 'id -u' nobody 2>&1 || "
@@ -147,7 +149,8 @@ def test_mapping_outside_the_users_ranges_is_refused_in_one_line(user, bundle):
     edit(bundle, change)
     done = user.runtime("run", "outside", cwd=bundle)
     assert done.returncode == 1
-    assert len(done.stderr.strip().split("\n")) == 1 and "uidMappings" in done.stderr and "/etc/subuid" in done.stderr, done
+    assert len(done.stderr.strip().split("\n")) == 1, done
+    assert "uidMappings" in done.stderr and "/etc/subuid" in done.stderr, done
     assert f"{user.sub_base}-{user.sub_base + RANGE - 1}" in done.stderr
     assert _state_dir(user) == [] and _mounts_under(bundle) == []
 

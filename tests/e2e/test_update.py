@@ -44,6 +44,18 @@ def test_update_reaches_the_running_cgroups_and_the_next_start(mydocker):
         mydocker("rm", "-f", "up", rc=None)
 
 
+def test_update_leaves_an_absent_limit_alone_and_lifts_the_pids_limit_with_minus_one(mydocker):
+    mydocker("run", "-d", "--name", "pids", "--network", "none", "--pids-limit", "50", "busybox", "sleep", "300")
+    try:
+        pid = int(mydocker("inspect", "-f", "{{.State.Pid}}", "pids").out)
+        mydocker("update", "-m", "64m", "pids")  # no --pids-limit: not the run default (2048), the one it has
+        assert _cgroup_file(pid, "pids", "pids.max") == "50"
+        mydocker("update", "--pids-limit", "-1", "pids")
+        assert _cgroup_file(pid, "pids", "pids.max") == "max"
+    finally:
+        mydocker("rm", "-f", "pids", rc=None)
+
+
 def test_update_of_a_missing_container_and_an_auto_removed_one(mydocker):
     done = mydocker("update", "-m", "32m", "missing", rc=1)
     assert len(done.err.strip().splitlines()) == 1 and "missing" in done.err

@@ -4,7 +4,10 @@ shifted so they still belong to root inside."""
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
 import stat
+import tempfile
 import time
 
 import pytest
@@ -13,20 +16,27 @@ HOST_BASE = 100000
 
 
 @pytest.fixture
-def reachable_tmp(tmp_path):
-    """The remapped root must walk down to the engine root (Docker requires o+x on its ancestors too):
-    open pytest's 0700 dirs above the test's engine root for the test, then close them again."""
-    changed = []
-    path = tmp_path
-    while str(path) not in ("/", "/tmp"):
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-        if not mode & stat.S_IXOTH:
-            os.chmod(path, mode | stat.S_IXOTH)
-            changed.append((path, mode))
-        path = path.parent
-    yield tmp_path
-    for path, mode in changed:
-        os.chmod(path, mode)
+def engine_base(request, tmp_path):
+    """A test that asks for `reachable_tmp` gets its engine roots there, else under pytest's tmp_path."""
+    if "reachable_tmp" in request.fixturenames:
+        return request.getfixturevalue("reachable_tmp")
+    return tmp_path
+
+
+@pytest.fixture
+def reachable_tmp():
+    """A directory the remapped root can walk down to (Docker requires o+x on the engine root's
+    ancestors too), for the engine roots and host files: right under /tmp. Not pytest's tmp_path:
+    its /tmp/pytest-of-root is 0700, and every pytest session that starts on the host makes it 0700
+    again (and restoring the mode after a test did the same), so opening it for a test raced with
+    the other sessions of a shared host: the remapped init could not reach its rootfs any more."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix="mydocker-remap-"))
+    os.chmod(base, 0o711)
+    yield base
+    with open("/proc/self/mountinfo") as f:
+        mounted = any(line.split()[4].startswith(f"{base}/") for line in f)
+    if not mounted:  # a leaked mount is no_leaks' to report, not ours to delete through
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -117,7 +127,8 @@ def _ancestors(path: str) -> list[str]:
     return out
 
 
-SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
+SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; "
+            "awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
             "awk '$5 ~ \"^/sys/fs/cgroup\" && $6 !~ /^ro(,|$)/ {print \"rw:\" $5}' /proc/self/mountinfo")
 
 
@@ -130,7 +141,8 @@ def test_remapped_container_on_a_network_has_its_own_sysfs(mydocker, reachable_t
     try:
         out = mydocker("run", "--rm", "--userns", "remap", "--network", "remapnet", "busybox", "sh", "-c", SYS_VIEW).out
         assert out.splitlines() == ["eth0 lo ", "sysfs"], out
-        mydocker("run", "-d", "--name", "remapped", "--userns", "remap", "--network", "remapnet", "busybox", "sleep", "60")
+        mydocker("run", "-d", "--name", "remapped", "--userns", "remap", "--network", "remapnet", "busybox", "sleep",
+                 "60")
         mydocker("stop", "-t", "0", "remapped")
         mydocker("start", "remapped")
         assert mydocker("exec", "remapped", "sh", "-c", SYS_VIEW).out.splitlines() == ["eth0 lo ", "sysfs"]

@@ -27,7 +27,8 @@ def _proc(name: str) -> str:
         return f.read()
 
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or detect_mode() == "v2", reason="needs root and cgroup v1 controllers")
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or detect_mode() == "v2",
+                                reason="needs root and cgroup v1 controllers")
 
 
 class Child:
@@ -143,7 +144,8 @@ def test_cpuset_pins_the_child(parent: str, spawn) -> None:
     cg.create()
     try:
         cg.set({"cpu": {"cpus": cpu, "mems": "0"}})
-        child = spawn("print([l.split()[1] for l in open('/proc/self/status') if l.startswith('Cpus_allowed_list')][0])")
+        child = spawn("print([l.split()[1] for l in open('/proc/self/status') "
+                      "if l.startswith('Cpus_allowed_list')][0])")
         cg.apply(child.pid)
         child.go()
         assert child.line() == cpu

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from mydocker.engine.api import (ExecOptions, ListOptions, LogsOptions, RemoveOptions, RunOptions, StopOptions,
-                                 Streams, open_engine)
+from mydocker.engine.api import (ExecOptions, ListOptions, LogsOptions, RemoveOptions, ResourceOptions, RunOptions,
+                                 StopOptions, Streams, open_engine)
 from mydocker.errors import NotFound
 
 
@@ -52,13 +52,15 @@ def test_the_run_report_says_the_oom_killer_ended_it(api):
     try:
         report = api.containers.run(RunOptions(image="busybox", command=["dd", "if=/dev/zero", "of=/dev/null", "bs=64M",
                                                                          "count=1"],
-                                               memory="16m", memory_swap="16m", network="none", remove=True),
+                                               resources=ResourceOptions(memory="16m", memory_swap="16m"),
+                                               network="none", remove=True),
                                     Streams(None, out_w, err_w, sig_proxy=False))
     finally:
         os.close(out_w)
         os.close(err_w)
     _drain(out_r), _drain(err_r)
-    assert (report.exit_code, report.oom_killed, report.ended_by_oom, report.memory_limit) == (137, True, True, 16 << 20)
+    assert ((report.exit_code, report.oom_killed, report.ended_by_oom, report.memory_limit)
+            == (137, True, True, 16 << 20))
 
 
 def test_exec_logs_list_and_stop_through_the_interface(api):

@@ -70,7 +70,8 @@ def test_exec_sees_the_containers_pid1_hostname_rootfs_env(running, runtime_root
 
 def test_exec_is_in_the_containers_cgroups_and_namespaces(running, runtime_root):
     code, out = run_exec(runtime_root, ["sh", "-c", "cat /proc/self/cgroup; echo --; cat /proc/1/cgroup; echo --;"
-                                                    "for n in ipc mnt net pid uts; do readlink /proc/self/ns/$n; readlink /proc/1/ns/$n; done"])
+                                                    "for n in ipc mnt net pid uts; do "
+                                                    "readlink /proc/self/ns/$n; readlink /proc/1/ns/$n; done"])
     mine, init, links = out.split("--\n")
     assert code == 0 and mine == init, out
     pairs = links.split()

@@ -15,7 +15,8 @@ import pytest
 
 # Modules whose import cost matters: pinned on every path, loaded or not.
 NOTABLE = {
-    "argparse", "asyncio", "contextlib", "ctypes", "dataclasses", "datetime", "email", "enum", "functools", "gettext", "hashlib", "http",
+    "argparse", "asyncio", "contextlib", "ctypes", "dataclasses", "datetime", "email", "enum", "functools", "gettext",
+    "hashlib", "http",
     "inspect", "json", "locale", "logging", "multiprocessing", "pathlib", "pyroute2", "random", "re", "selectors",
     "shutil", "signal", "socket", "sqlite3", "_sqlite3", "ssl", "subprocess", "tarfile", "tempfile", "threading",
     "typing", "urllib", "uuid", "zlib",
@@ -38,14 +39,16 @@ BUDGET = {
         "zlib",
         "mydocker", "mydocker.collector", "mydocker.errors", "mydocker.exit", "mydocker.flags", "mydocker.jsonio",
         "mydocker.lazy", "mydocker.linux", "mydocker.linux.fs", "mydocker.linux.libc", "mydocker.linux.net",
-        "mydocker.linux.syscalls", "mydocker.linux.tty", "mydocker.recordclass", "mydocker.runtime", "mydocker.runtime.caps",
+        "mydocker.linux.syscalls", "mydocker.linux.tty", "mydocker.recordclass", "mydocker.runtime",
+        "mydocker.runtime.caps",
         "mydocker.runtime.cgroups",
         "mydocker.runtime.cgroups.base", "mydocker.runtime.cgroups.convert", "mydocker.runtime.cgroups.detect",
         "mydocker.runtime.cgroups.v1", "mydocker.runtime.channel", "mydocker.runtime.cli", "mydocker.runtime.command",
         "mydocker.runtime.create", "mydocker.runtime.delete", "mydocker.runtime.entry", "mydocker.runtime.foreground",
         "mydocker.runtime.hooks", "mydocker.runtime.init", "mydocker.runtime.mountopts", "mydocker.runtime.paths",
         "mydocker.runtime.prewarm", "mydocker.runtime.process", "mydocker.runtime.rootfs", "mydocker.runtime.schema",
-        "mydocker.runtime.oci_config", "mydocker.runtime.start", "mydocker.runtime.state_file", "mydocker.runtime.state_view",
+        "mydocker.runtime.oci_config", "mydocker.runtime.start", "mydocker.runtime.state_file",
+        "mydocker.runtime.state_view",
         "mydocker.runtime.validate",
     },
     "mydocker ps": {
@@ -63,7 +66,8 @@ BUDGET = {
         "mydocker", "mydocker.cli", "mydocker.cli.main", "mydocker.cli.run", "mydocker.cli.terminal",
         "mydocker.collector", "mydocker.engine", "mydocker.engine.api", "mydocker.engine.container_paths",
         "mydocker.engine.containers", "mydocker.engine.engine", "mydocker.engine.events", "mydocker.engine.images",
-        "mydocker.engine.lifecycle", "mydocker.engine.names", "mydocker.engine.network_files", "mydocker.engine.network_schema",
+        "mydocker.engine.lifecycle", "mydocker.engine.names", "mydocker.engine.network_files",
+        "mydocker.engine.network_schema",
         "mydocker.engine.network_store", "mydocker.engine.networks", "mydocker.engine.observation",
         "mydocker.engine.options", "mydocker.engine.database", "mydocker.engine.reports", "mydocker.engine.resources",
         "mydocker.engine.security", "mydocker.engine.bundle_config", "mydocker.engine.units", "mydocker.engine.userns",
@@ -79,7 +83,8 @@ BUDGET = {
         "mydocker.runtime.foreground", "mydocker.runtime.hooks", "mydocker.runtime.init",
         "mydocker.runtime.mountopts", "mydocker.runtime.paths", "mydocker.runtime.prewarm",
         "mydocker.runtime.process", "mydocker.runtime.rootfs", "mydocker.runtime.schema", "mydocker.runtime.seccomp",
-        "mydocker.runtime.oci_config", "mydocker.runtime.start", "mydocker.runtime.state_file", "mydocker.runtime.stats",
+        "mydocker.runtime.oci_config", "mydocker.runtime.start", "mydocker.runtime.state_file",
+        "mydocker.runtime.stats",
         "mydocker.runtime.state_view", "mydocker.runtime.validate", "mydocker.sqlite",
     },
 }
@@ -127,7 +132,8 @@ def test_runtime_kill_budgets(bindir, make_bundle, runtime_root):
     subprocess.run([runtime, "--root", runtime_root, "create", "--bundle", make_bundle(["true"]), "budget-kill"],
                    check=True, stdin=subprocess.DEVNULL, timeout=60)
     try:
-        check_budget("mydocker-runtime kill", loaded_modules(runtime, "--root", runtime_root, "kill", "budget-kill", "9"))
+        check_budget("mydocker-runtime kill",
+                     loaded_modules(runtime, "--root", runtime_root, "kill", "budget-kill", "9"))
         for _ in range(500):  # the init's parent (we, through `create`'s exit) is init: it reaps it
             state = subprocess.run([runtime, "--root", runtime_root, "state", "budget-kill"], capture_output=True,
                                    text=True, timeout=60).stdout

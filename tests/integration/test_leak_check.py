@@ -51,7 +51,8 @@ def _session(tmp_path, leave: bool) -> subprocess.Popen:
     (child / "test_meanwhile.py").write_text(_TEST)
     env = {**os.environ, "READY": str(tmp_path / "ready"), "GO": str(tmp_path / "go"), "LEFT": str(tmp_path / "left"),
            "LEAVE": "1" if leave else ""}
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(child)], cwd=str(child),
+    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(child)],
+                            cwd=str(child),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -65,7 +66,8 @@ def _wait_ready(tmp_path, proc: subprocess.Popen) -> None:
 @pytest.fixture
 def shared_tmp(tmp_path):
     if not str(tmp_path).startswith(os.path.join(sessions_tmp_root(), "")):
-        pytest.skip("run with pytest's own base directory (no --basetemp): the other session tells sessions apart by it")
+        pytest.skip("run with pytest's own base directory (no --basetemp): "
+                    "the other session tells sessions apart by it")
     return tmp_path
 
 

@@ -66,7 +66,8 @@ def test_bridge_veth_into_a_namespace_addresses_route(spaces):
         assert not [x for x in ip(host, "ip", "-j", "link") if x["ifname"] == "eth0"]  # the peer is only inside
         addrs = ip(box, "ip", "-j", "-4", "addr", "show", "dev", "eth0")[0]["addr_info"]
         assert [(a["local"], a["prefixlen"], a.get("broadcast")) for a in addrs] == [("10.77.0.2", 24, "10.77.0.255")]
-        assert [(r["gateway"], r["dev"]) for r in ip(box, "ip", "-j", "route", "show", "default")] == [("10.77.0.1", "eth0")]
+        routes = ip(box, "ip", "-j", "route", "show", "default")
+        assert [(r["gateway"], r["dev"]) for r in routes] == [("10.77.0.1", "eth0")]
 
         # the reads agree with iproute2
         mine = {link.name: link for link in c.links()}
@@ -125,7 +126,8 @@ def test_vxlan_fdb_and_neighbours(spaces):
         assert sorted((n.lladdr, n.dst) for n in h.neighbours(nl.AF_BRIDGE, vx) if n.dst) == fdb()
         neigh = ip(host, "ip", "-j", "-4", "neigh", "show", "dev", "mdt-vx")
         assert [(n["dst"], n["lladdr"], n["state"]) for n in neigh] == [("10.0.0.9", mac, ["PERMANENT"])]
-        assert [(n.dst, n.lladdr, n.state) for n in h.neighbours(nl.AF_INET, vx)] == [("10.0.0.9", mac, nl.NUD_PERMANENT)]
+        neighbours = h.neighbours(nl.AF_INET, vx)
+        assert [(n.dst, n.lladdr, n.state) for n in neighbours] == [("10.0.0.9", mac, nl.NUD_PERMANENT)]
 
         h.run(nl.append_fdb(vx, zero, "192.0.2.7", "mdt-vx"))  # `bridge fdb append` of an entry there: no change
         assert len(fdb()) == 3
@@ -173,7 +175,8 @@ def test_a_route_without_a_gateway_and_ipv6(spaces):
         index = c.index("mdt-6")
         c.run(nl.set_link(index, up=True), nl.add_address(index, "fd00:77::1", 64, "mdt-6"),
               nl.add_address(index, "10.5.0.1", 24, "mdt-6"), nl.add_route("10.6.0.0/16", oif=index))
-        got = {(a["local"], a["prefixlen"]) for a in ip(box, "ip", "-j", "addr", "show", "dev", "mdt-6")[0]["addr_info"]}
+        got = {(a["local"], a["prefixlen"])
+               for a in ip(box, "ip", "-j", "addr", "show", "dev", "mdt-6")[0]["addr_info"]}
         assert {("fd00:77::1", 64), ("10.5.0.1", 24)} <= got
         assert [r["dev"] for r in ip(box, "ip", "-j", "route", "show", "10.6.0.0/16")] == ["mdt-6"]
         assert ("fd00:77::1", 64) in {(a.address, a.prefixlen) for a in c.addresses(nl.AF_INET6, index)}

@@ -120,8 +120,8 @@ def host_state(scope: str, names: set[str], table: str, before: dict | None = No
     if before is not None:
         links = settled_links(lambda: own_links(names, table), before["links"])
     ruleset = subprocess.run(["nft", "list", "table", "ip", table], capture_output=True, text=True).stdout
-    netns = {line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                                       text=True).stdout.splitlines() if line.startswith(f"md{table[9:]}")}
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.splitlines()
+    netns = {line.split()[0] for line in listed if line.startswith(f"md{table[9:]}")}
     with open("/proc/self/mountinfo") as f:
         mounts = {line.split()[4] for line in f if line.split()[4].startswith(scope)}
     return {"links": links, "nft": ruleset, "netns": netns, "mounts": mounts}
@@ -358,7 +358,8 @@ def test_fifty_concurrent_attaches_get_fifty_distinct_addresses(service):
     service.create("many", subnet=free_subnet())
     code = ("import sys; sys.path.insert(0, %r)\n"
             "from mydocker.engine.database import Records\nfrom mydocker.engine.networks import NetworkService\n"
-            "s = NetworkService(Records(%r), %r, %r)\nprint(s.attach(sys.argv[1], 'c' + sys.argv[1][:6], 'many').addresses[0])")
+            "s = NetworkService(Records(%r), %r, %r)\n"
+            "print(s.attach(sys.argv[1], 'c' + sys.argv[1][:6], 'many').addresses[0])")
     code = code % (REPO, os.path.join(service.root, "mydocker.db"), service.root, service.runroot)
     procs = [subprocess.Popen([sys.executable, "-c", code, cid(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for n in range(50)]
@@ -482,7 +483,8 @@ def test_published_ports_are_the_map_elements_nft_reports_and_no_rule_changes(se
     ports = {p[0]: p[2] for p in service.published(cid(1)) + service.published(cid(3))}
     now = nft_table(service.table)
     assert now["maps"] == {
-        "MYDOCKER-PORTS": {("tcp", ports["81/tcp"]): (a.addresses[0], 81), ("udp", ports["83/udp"]): (c.addresses[0], 83)},
+        "MYDOCKER-PORTS": {("tcp", ports["81/tcp"]): (a.addresses[0], 81),
+                           ("udp", ports["83/udp"]): (c.addresses[0], 83)},
         "MYDOCKER-HOSTPORTS": {("127.0.0.1", "udp", ports["82/udp"]): (a.addresses[0], 82)}}
     assert b.addresses[0] not in repr(now)
     assert now["rules"] == made["rules"]  # the same rules, handles too: no rebuild for a container

@@ -313,6 +313,7 @@ def test_reconcile_leaves_overlay_bridges_without_an_address(sim):
         [net] = json.loads(h.cli("network", "inspect", "ovl").stdout)
         bridges[h] = net["Options"]["com.docker.network.bridge.name"]
         h.cli("network", "reconcile")
-    assert "alpha" in {e["Name"] for e in json.loads(h0.cli("network", "inspect", "ovl").stdout)[0]["Containers"].values()}
+    inspected = json.loads(h0.cli("network", "inspect", "ovl").stdout)[0]
+    assert "alpha" in {e["Name"] for e in inspected["Containers"].values()}
     assert "inet " not in h0.inside("ip", "-4", "addr", "show", "dev", bridges[h0])
     assert h1.inside("ip", "link", "show", bridges[h1]) == ""  # no endpoint of ovl on host 1

@@ -205,3 +205,40 @@ def test_an_intermediate_still_makes_user_namespaces(runtime_root, make_bundle, 
         assert _pid_namespace("self", "pid_for_children") == _pid_namespace("self")
     finally:
         delete(runtime_root, "userns", force=True)
+
+
+def test_an_init_that_fails_before_it_is_placed_reports_its_own_error(runtime_root, make_bundle, monkeypatch):
+    """The init mounts while the runtime moves it into its cgroups. An init made by an intermediate
+    (here: a namespace joined by path) is reparented to a subreaper (the engine's monitor) once the
+    intermediate exits; one that failed and was reaped before the move made the move fail with ESRCH,
+    and `start` said "cannot move process ... No such process" instead of the init's own error
+    (seen under load: a remapped root that could not reach its rootfs any more)."""
+    from mydocker.runtime.cgroups import base
+
+    def edit(config: dict) -> None:
+        config["mounts"].insert(0, {"destination": "/missing", "type": "bind", "source": "/nonexistent-bind-source",
+                                    "options": ["bind"]})
+        joined = {"type": "network", "path": "/proc/self/ns/net"}
+        config["linux"]["namespaces"] = [joined if ns["type"] == "network" else ns
+                                         for ns in config["linux"]["namespaces"]]
+
+    move = base.Cgroup.apply
+
+    def move_once_reaped(self, pid: int) -> None:
+        deadline = time.monotonic() + 10
+        while True:  # as the monitor does: it reaps the init the moment it exits
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:
+                pass  # not ours yet: its intermediate is still exiting
+            assert time.monotonic() < deadline, "the init did not fail"
+            time.sleep(0.005)
+        move(self, pid)
+
+    monkeypatch.setattr(base.Cgroup, "apply", move_once_reaped)
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the init's error, whichever kind it is
+        create(runtime_root, "early", make_bundle(["true"], edit))
+    assert "/nonexistent-bind-source" in str(caught.value) and "No such process" not in str(caught.value)
+    with pytest.raises(NotFound):
+        st.load(runtime_root, "early")

@@ -122,7 +122,8 @@ def test_user_namespace_root_is_unprivileged_on_the_host(runtime_root, make_bund
     assert os.stat(os.path.join(remapped_rootfs, "made-by-root")).st_uid == 100000
 
 
-SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
+SYS_VIEW = ("ls /sys/class/net | tr '\\n' ' '; echo; "
+            "awk '$5 == \"/sys\"' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; "
             "awk '$5 ~ \"^/sys(/|$)\" && $6 !~ /^ro(,|$)/ {print \"rw:\" $5}' /proc/self/mountinfo")
 REMAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 
@@ -140,7 +141,8 @@ def _remapped_bundle(make_bundle, rootfs: str, user: dict, network: dict, args: 
 
 
 def test_new_user_and_network_namespaces_get_their_own_sysfs(runtime_root, make_bundle, tmp_path, remapped_rootfs):
-    bundle = _remapped_bundle(make_bundle, remapped_rootfs, {"type": "user"}, {"type": "network"}, ["sh", "-c", SYS_VIEW])
+    bundle = _remapped_bundle(make_bundle, remapped_rootfs, {"type": "user"}, {"type": "network"},
+                              ["sh", "-c", SYS_VIEW])
     code, out = run_bundle(runtime_root, bundle, tmp_path)
     assert code == 0 and out.splitlines() == ["lo ", "sysfs"], out
 

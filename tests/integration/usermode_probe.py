@@ -168,7 +168,8 @@ def tun(directory: str) -> dict:
 def main() -> None:
     verb, directory, *numbers = sys.argv[1:]
     args = [int(n) for n in numbers]
-    report = {"inside": inside, "outside": outside, "stopped": stopped, "busy": failure, "tun": tun}[verb](directory, *args)
+    verbs = {"inside": inside, "outside": outside, "stopped": stopped, "busy": failure, "tun": tun}
+    report = verbs[verb](directory, *args)
     print(json.dumps(report))
 
 

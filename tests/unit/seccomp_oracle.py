@@ -47,7 +47,8 @@ class LibSeccomp:
         self.lib.seccomp_init.restype = ctypes.c_void_p
         self.lib.seccomp_init.argtypes = [ctypes.c_uint32]
         for fn in ("seccomp_arch_add", "seccomp_arch_remove", "seccomp_export_bpf", "seccomp_attr_set"):
-            getattr(self.lib, fn).argtypes = [ctypes.c_void_p, ctypes.c_uint32] + ([ctypes.c_uint32] if fn == "seccomp_attr_set" else [])
+            getattr(self.lib, fn).argtypes = [ctypes.c_void_p,
+                                              ctypes.c_uint32] + ([ctypes.c_uint32] if fn == "seccomp_attr_set" else [])
         self.lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
         self.lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
         self.lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,

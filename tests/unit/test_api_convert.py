@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from mydocker.apiserver import http
-from mydocker.apiserver.convert import image_summaries, run_options
+from mydocker.apiserver.convert import image_summaries, run_options, update_options
 from mydocker.errors import InvalidArgument, NotSupported
 
 
@@ -30,7 +30,8 @@ def test_a_docker_cli_create_body_becomes_run_options():
     assert (opts.image, opts.name, opts.entrypoint, opts.command) == ("busybox", "web", "/bin/sh", ["-c", "echo", "hi"])
     assert (opts.env, opts.tty, opts.workdir, opts.user, opts.hostname) == (["A=1"], True, "/tmp", "1:1", "h")
     assert opts.volumes == ["/a:/b:ro"] and opts.remove and opts.network is None
-    assert (opts.memory, opts.memory_swap, opts.cpus, opts.pids_limit) == (str(64 << 20), "-1", "0.5", None)
+    limits = opts.resources
+    assert (limits.memory, limits.memory_swap, limits.cpus, limits.pids_limit) == (str(64 << 20), "-1", "0.5", None)
     assert sorted(opts.publish) == ["127.0.0.1:8080:80/tcp", "53/udp"]
     assert opts.restart == "on-failure:2" and opts.log_opts == ["max-size=1m"]
     assert opts.security.cap_add == ["NET_ADMIN"] and opts.security.read_only
@@ -59,6 +60,17 @@ def test_bad_create_bodies_are_refused_by_name(body, error):
         run_options(body, None)
 
 
+def test_an_update_body_reads_dockers_resources_as_a_create_body_does():
+    resources = {"Memory": 64 << 20, "MemorySwap": -1, "NanoCpus": 500_000_000, "CpuShares": 512,
+                 "CpusetCpus": "0", "CpusetMems": "", "PidsLimit": 50}
+    update = update_options({**resources, "RestartPolicy": {"Name": "always"}})
+    assert update.resources == run_options({"Image": "busybox", "HostConfig": resources}, None).resources
+    assert (update.resources.memory, update.resources.cpus, update.resources.pids_limit) == (str(64 << 20), "0.5", 50)
+    assert update.restart == "always"
+    with pytest.raises(InvalidArgument, match=r"^invalid UpdateConfig\.Memory: -5 is negative$"):
+        update_options({"Memory": -5})
+
+
 def test_image_rows_are_grouped_per_image():
     rows = [{"ID": "sha256:a", "Repository": "x", "Tag": "1", "Created": "2024-01-01T00:00:00Z", "Size": 5},
             {"ID": "sha256:a", "Repository": "y", "Tag": "latest", "Created": "2024-01-01T00:00:00Z", "Size": 5},
@@ -81,7 +93,8 @@ def test_requests_with_length_chunked_and_keep_alive():
     req = _parse(b"POST /v1.44/containers/create?name=a%20b&all=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
     assert (req.method, req.path, req.arg("name"), req.flag("all"), req.body, req.keep_alive) == \
         ("POST", "/v1.44/containers/create", "a b", True, b"{}", True)
-    req = _parse(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n")
+    req = _parse(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                 b"3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n")
     assert req.body == b"abcd" and not req.keep_alive
     assert _parse(b"") is None
 

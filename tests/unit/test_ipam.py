@@ -132,7 +132,8 @@ def test_port_spec_round_trip(host, ctr, proto):
 
 
 def test_resolv_conf_drops_loopback_resolvers_only():
-    host = "# generated\nsearch example.org\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nnameserver ::1\noptions edns0\n"
+    host = ("# generated\nsearch example.org\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nnameserver ::1\n"
+            "options edns0\n")
     out = etcfiles.resolv_conf(host)
     assert "127.0.0.53" not in out and "::1" not in out
     assert "nameserver 192.0.2.53" in out and "search example.org" in out and "options edns0" in out
@@ -169,7 +170,8 @@ def test_firewall_batch_names_its_own_table_and_chains():
     made = [line.split()[1:5] for line in lines if line.split()[1] in ("chain", "map", "rule", "element")]
     assert all(words[1:3] == ["ip", "mydocker"] and words[3].startswith("MYDOCKER-") for words in made)
     # published ports are map elements, not rules: a container changes no rule
-    assert 'add element ip mydocker MYDOCKER-HOSTPORTS { 127.0.0.1 . udp . 5353 comment "cccccccccccc" : 10.77.0.2 . 53 }' in lines
+    assert ('add element ip mydocker MYDOCKER-HOSTPORTS '
+            '{ 127.0.0.1 . udp . 5353 comment "cccccccccccc" : 10.77.0.2 . 53 }') in lines
     assert 'add element ip mydocker MYDOCKER-PORTS { tcp . 8080 comment "dddddddddddd" : 10.78.0.3 . 80 }' in lines
     assert not [line for line in lines if line.startswith("add rule") and ("10.77.0.2" in line or "10.78.0.3" in line)]
     drops = [line.split()[6] for line in lines if line.startswith("add rule") and line.endswith(" drop")]

@@ -77,7 +77,8 @@ def test_volume_specs(text, kind, source, dest, ro):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("vol:data", "must be absolute"), ("/host:data", "invalid mode"), ("vol:/", "cannot be /"), ("/h:/c:rx", "invalid mode"),
+    ("vol:data", "must be absolute"), ("/host:data", "invalid mode"), ("vol:/", "cannot be /"),
+    ("/h:/c:rx", "invalid mode"),
     ("a:b:c:d", "invalid volume specification"), ("v$l:/c", "invalid volume name"),
 ])
 def test_volume_specs_refused(text, message):

@@ -238,10 +238,13 @@ def _relpath_for(planted_path: str, name: str, real):
     ("mydocker.runtime.planted", "from mydocker.cli import table\n",
      "mydocker/runtime/planted.py:1 imports mydocker.cli.table (upward: runtime may not import cli)"),
     ("mydocker.cli.planted", "from ..image.store import Store\n",
-     "mydocker/cli/planted.py:1 imports mydocker.image.store (the CLI imports only the engine's interface and base modules)"),
+     "mydocker/cli/planted.py:1 imports mydocker.image.store "
+     "(the CLI imports only the engine's interface and base modules)"),
     ("mydocker.engine.planted", "def f():\n    from mydocker.runtime.create import create\n",
-     "mydocker/engine/planted.py:2 imports mydocker.runtime.create (the engine imports the runtime only through mydocker.runtime.api)"),
-    ("mydocker.image.planted", "from mydocker.lazy import lazy_module\nengine = lazy_module('mydocker.engine.engine')\n",
+     "mydocker/engine/planted.py:2 imports mydocker.runtime.create "
+     "(the engine imports the runtime only through mydocker.runtime.api)"),
+    ("mydocker.image.planted",
+     "from mydocker.lazy import lazy_module\nengine = lazy_module('mydocker.engine.engine')\n",
      "mydocker/image/planted.py:2 imports mydocker.engine.engine (upward: image may not import engine)"),
     ("mydocker.errors2", "from mydocker.linux import libc\n",
      "mydocker/errors2.py:1 imports mydocker.linux.libc (upward: base may not import linux)"),

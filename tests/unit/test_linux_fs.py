@@ -1,11 +1,12 @@
-"""remove_tree: shutil.rmtree(ignore_errors=True) without shutil, and never through a symlink."""
+"""remove_tree: shutil.rmtree(ignore_errors=True) without shutil, and never through a symlink;
+write_atomic: a file replaced whole or not at all."""
 
 import _thread
 import os
 
 import pytest
 
-from mydocker.linux.fs import remove_tree
+from mydocker.linux.fs import remove_tree, write_atomic
 
 
 @pytest.mark.parametrize("parallel", [False, True])
@@ -59,3 +60,20 @@ def test_a_symlink_given_as_the_tree_is_removed_alone(tmp_path):
 
 def test_a_missing_path_is_fine(tmp_path):
     remove_tree(str(tmp_path / "nothing-here"))
+
+
+def test_write_atomic_replaces_text_or_bytes_whole_with_the_mode_asked(tmp_path):
+    path = tmp_path / "doc.json"
+    write_atomic(str(path), "old")
+    write_atomic(str(path), b"new")
+    assert path.read_bytes() == b"new" and os.listdir(tmp_path) == ["doc.json"]
+    write_atomic(str(tmp_path / "secret"), "x", mode=0o600)
+    assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_write_atomic_that_fails_midway_leaves_the_old_content(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("old")
+    with pytest.raises(TypeError):
+        write_atomic(str(path), ["not", "text"])  # fails after the new file was opened
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["config.json"]

@@ -92,7 +92,8 @@ def test_a_link_reads_back(name, index, mtu, mac):
     payload = (nl.IFINFOMSG.pack(0, 1, index, nl.IFF_UP, 0) + nl.string(nl.IFLA_IFNAME, name) + nl.u32(nl.IFLA_MTU, mtu)
                + nl.attr(nl.IFLA_ADDRESS, mac) + nl.nested(nl.IFLA_LINKINFO, nl.string(nl.IFLA_INFO_KIND, "veth")))
     link = nl.parse_link(payload)
-    assert (link.index, link.name, link.mtu, link.mac, link.kind, link.up) == (index, name, mtu, nl.mac_text(mac), "veth", True)
+    assert ((link.index, link.name, link.mtu, link.mac, link.kind, link.up)
+            == (index, name, mtu, nl.mac_text(mac), "veth", True))
 
 
 def test_requests_carry_what_the_kernel_needs():

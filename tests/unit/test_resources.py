@@ -7,10 +7,15 @@ import os
 import pytest
 
 from mydocker.engine import resources as res
-from mydocker.engine.resources import parse_list, resources_from_options
+from mydocker.engine.options import ResourceOptions
+from mydocker.engine.resources import parse_list
 from mydocker.errors import InvalidArgument
 
 MiB = 1024 * 1024
+
+
+def resources_from_options(defaults: bool = True, **flags) -> dict:
+    return res.resources_from_options(ResourceOptions(**flags), defaults)
 
 
 @pytest.fixture(autouse=True)
@@ -114,3 +119,14 @@ def test_pids_limit_default_is_podmans_where_there_is_a_pids_controller(
 def test_parse_list() -> None:
     assert parse_list("0-2,4") == {0, 1, 2, 4}
     assert parse_list("7") == {7}
+
+
+@pytest.mark.parametrize(("limit", "expected"),
+                         [(None, {}), (0, {"pids": {"limit": -1}}), (-1, {"pids": {"limit": -1}}),
+                                                 (100, {"pids": {"limit": 100}})])
+def test_without_defaults_only_the_flags_given_and_unlimited_spelled_out(
+        monkeypatch: pytest.MonkeyPatch, limit: int | None, expected: dict) -> None:
+    """`update`: an absent flag leaves the limit as it is (no default), and 0/-1 must lift a set one."""
+    monkeypatch.setattr(res, "_has_pids_controller", lambda: True)
+    assert resources_from_options(pids_limit=limit, defaults=False) == expected
+    assert resources_from_options(memory="64m", defaults=False) == {"memory": {"limit": 64 * MiB, "swap": 128 * MiB}}

@@ -1,4 +1,5 @@
-"""Signal names and numbers: the runtime's `kill ID 0` (runc's "is it there") and the engine's refusal of 0 (Docker's)."""
+"""Signal names and numbers: the runtime's `kill ID 0` (runc's "is it there") and the engine's refusal
+of 0 (Docker's)."""
 
 import pytest
 

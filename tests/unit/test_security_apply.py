@@ -21,7 +21,8 @@ def _config(uid: int = 0) -> dict:
             "root": {"path": "rootfs", "readonly": False},
             "mounts": copy.deepcopy(bundle_config.DEFAULT_MOUNTS),
             "linux": {"namespaces": [{"type": t} for t in bundle_config.NAMESPACES],
-                      "maskedPaths": list(bundle_config.MASKED_PATHS), "readonlyPaths": list(bundle_config.READONLY_PATHS),
+                      "maskedPaths": list(bundle_config.MASKED_PATHS),
+                      "readonlyPaths": list(bundle_config.READONLY_PATHS),
                       "resources": {}}}
 
 

@@ -14,6 +14,7 @@ import os
 import re
 
 from mydocker.errors import InvalidArgument
+from mydocker.linux import fs
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
@@ -99,9 +100,4 @@ def erase(registry: str) -> bool:
 
 def _write_private(path: str, data: dict) -> None:
     os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent="\t")
-        f.write("\n")
-    os.rename(tmp, path)
+    fs.write_atomic(path, json.dumps(data, indent="\t") + "\n", mode=0o600)

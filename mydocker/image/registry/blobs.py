@@ -157,7 +157,8 @@ def fetch_layer(client, store, digest: str, size: int, diff_id: str, emit) -> st
         if not store.has_blob(digest):
             os.rename(partial, store.blob_path(digest))
         emit("Extracting", 0, 0)   # tar extraction reports no byte count
-        store.unpack_layer(digest, diff_id, lambda blob, target: image_layer.apply_layer(tar or blob, target, name=hexpart[:12]))
+        store.unpack_layer(digest, diff_id,
+                           lambda blob, target: image_layer.apply_layer(tar or blob, target, name=hexpart[:12]))
         return "Pull complete"
     finally:
         for path in (partial + ".tar",):

@@ -57,7 +57,8 @@ def push(store, reference, manifest_digest: str, *, tls_verify: bool | None = No
         finally:
             if made:  # the local image keeps its uncompressed blob; the gzip one was for the registry
                 store.remove_blob(gz[0])
-    _push_blob(store, client, reference, manifest["config"], lambda *a, **k: None, chunk_size)  # Docker shows layers only
+    # Docker shows layers only
+    _push_blob(store, client, reference, manifest["config"], lambda *a, **k: None, chunk_size)
     if layers != (manifest.get("layers") or []):
         import hashlib
         data = json.dumps({**manifest, "layers": layers}, separators=(",", ":")).encode()

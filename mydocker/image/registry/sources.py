@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 
+from mydocker.linux import fs
+
 _FILE = "registry-sources.json"
 _KEEP = 5   # names per blob
 
@@ -31,10 +33,7 @@ def remember(store, digests: list[str], repository: str) -> None:
     for digest in digests:
         names = [n for n in data.get(digest, []) if n != repository]
         data[digest] = ([repository] + names)[:_KEEP]
-    tmp = f"{_path(store)}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.rename(tmp, _path(store))
+    fs.write_atomic(_path(store), json.dumps(data))
 
 
 def mount_source(store, digest: str, domain: str, repository: str) -> str | None:

@@ -128,7 +128,8 @@ class Cgroup:
                         time.sleep(0.03)
                         continue
                     raise RuntimeFailure(f"cannot move process {pid} into cgroup {directory}: "
-                                         f"{e.strerror}; run `create` before `apply`, and only on a live process") from None
+                                         f"{e.strerror}; run `create` before `apply`, and only on a live "
+                                         "process") from None
 
     def pids(self) -> list[int]:
         """Every process in the cgroup or its sub-cgroups, in any hierarchy."""

@@ -33,7 +33,8 @@ class V1Cgroup(Cgroup):
             if all(values.values()):
                 break
             if directory == os.path.dirname(directory):
-                raise RuntimeFailure(f"no cpuset above {leaf} has CPUs and memory nodes; is the cpuset hierarchy mounted?")
+                raise RuntimeFailure(f"no cpuset above {leaf} has CPUs and memory nodes; "
+                                     "is the cpuset hierarchy mounted?")
             directory = os.path.dirname(directory)
         for (directory, values), (_parent, inherited) in zip(reversed(levels[:-1]), reversed(levels[1:])):
             for name in names:
@@ -59,13 +60,14 @@ class V1Cgroup(Cgroup):
             self._set("net_prio", "net_prio.ifpriomap", f"{prio.get('name')} {prio.get('priority', 0)}",
                       f"network.priorities[{i}]")
         for rule in resources.get("devices") or []:
-            self._set("devices", "devices.allow" if rule.get("allow") else "devices.deny", _device_rule(rule), "devices")
+            self._set("devices", "devices.allow" if rule.get("allow") else "devices.deny", _device_rule(rule),
+                      "devices")
 
     def _set(self, hierarchy: str, name: str, value: object, field: str) -> None:
         directory = self.paths.get(hierarchy)
         if directory is None:
-            raise RuntimeFailure(f"linux.resources.{field}: the {hierarchy} cgroup hierarchy is not mounted on this host; "
-                                 "leave the setting out")
+            raise RuntimeFailure(f"linux.resources.{field}: the {hierarchy} cgroup hierarchy is not mounted on "
+                                 "this host; leave the setting out")
         self._write(directory, name, value, f"linux.resources.{field}")
 
     def _set_memory(self, memory: dict) -> None:
