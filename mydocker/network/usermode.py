@@ -234,7 +234,8 @@ def _failure(netns: str, state_dir: str) -> str:
 def publish(state_dir: str, proto: str, host_ip: str, host_port: int, container_port: int,
             guest_addr: str | None = None) -> None:
     """host_ip:host_port on the host forwarded to guest_addr (default: the netns's own address):container_port."""
-    arguments = {"proto": proto, "host_addr": host_ip or "0.0.0.0", "host_port": host_port, "guest_port": container_port}
+    arguments = {"proto": proto, "host_addr": host_ip or "0.0.0.0", "host_port": host_port,
+                 "guest_port": container_port}
     if guest_addr:
         arguments["guest_addr"] = guest_addr
     answer = _call(state_dir, {"execute": "add_hostfwd", "arguments": arguments})
