@@ -127,8 +127,8 @@ class ContainerService:
             runtime.become_subreaper()
             self.records.update_container(record.id, monitor=_identity(os.getpid()))
             try:
-                _state, init = runtime.create(self.runtime_root, record.id, directory, config,
-                                              stdio=(devnull if stdin is None else stdin, stdout, stderr))
+                _state, init = runtime.create(self.runtime_root, record.id, directory, config,  # built by _create
+                                              stdio=(devnull if stdin is None else stdin, stdout, stderr), checked=True)
             finally:
                 for fd in (stdout, stderr) if pipes else ():
                     os.close(fd)  # the container holds the write ends: EOF when it is gone

@@ -226,7 +226,8 @@ class Lifecycle:
             config = jsonio.load_file(os.path.join(directory, "config.json"))
             userns.restore(config, self.paths.runroot, container_id)
             self.networks.ensure_attached(container_id)  # attached again after a stop (config.json paths stay)
-            _state, init = api.create(self.paths.runtime_root, container_id, directory, config, stdio=tuple(stdio))
+            _state, init = api.create(self.paths.runtime_root, container_id, directory, config, stdio=tuple(stdio),
+                                      checked=True)  # the engine's own config.json
             fds = [init.console_fd] if init.console_fd is not None else None
             channel.send({"type": "started", "pid": init.pid}, fds)
             try:

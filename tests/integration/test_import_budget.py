@@ -78,9 +78,9 @@ BUDGET = {
         "mydocker.runtime.channel", "mydocker.runtime.command", "mydocker.runtime.create", "mydocker.runtime.delete",
         "mydocker.runtime.foreground", "mydocker.runtime.hooks", "mydocker.runtime.init",
         "mydocker.runtime.mountopts", "mydocker.runtime.paths", "mydocker.runtime.prewarm",
-        "mydocker.runtime.process", "mydocker.runtime.rootfs", "mydocker.runtime.schema", "mydocker.runtime.seccomp",
+        "mydocker.runtime.process", "mydocker.runtime.rootfs", "mydocker.runtime.seccomp",
         "mydocker.runtime.oci_config", "mydocker.runtime.start", "mydocker.runtime.state_file", "mydocker.runtime.stats",
-        "mydocker.runtime.state_view", "mydocker.runtime.validate", "mydocker.sqlite",
+        "mydocker.runtime.state_view", "mydocker.sqlite",
     },
 }
 
