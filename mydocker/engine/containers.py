@@ -18,8 +18,7 @@ import stat
 from mydocker.lazy import lazy_module
 
 events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
-from mydocker.engine.container_paths import ContainerPaths
-from mydocker.engine.lifecycle import LOWERS, Lifecycle
+from mydocker.engine.container_paths import LOWERS, ContainerPaths
 from mydocker.engine.observation import Observation, identity as _identity
 from mydocker.engine.options import RunOptions, Streams
 from mydocker.engine.reports import RunReport
@@ -31,7 +30,8 @@ from mydocker import jsonio
 # ps, stop, rm... do not need what only `run` uses: these load on first use (start-up time is a feature).
 container_exec = lazy_module("mydocker.engine.container_exec")
 runtime = lazy_module("mydocker.runtime.api")
-engine_lifecycle = lazy_module("mydocker.engine.lifecycle")
+engine_lifecycle = lazy_module("mydocker.engine.lifecycle")  # not on `run`'s path (docker_config is)
+docker_config = lazy_module("mydocker.engine.docker_config")
 names = lazy_module("mydocker.engine.names")
 bundle_config = lazy_module("mydocker.engine.bundle_config")
 snapshot = lazy_module("mydocker.image.snapshot")
@@ -76,8 +76,8 @@ class ContainerService:
         self.observation = Observation(records, self.paths)
 
     @lazy
-    def lifecycle(self) -> Lifecycle:
-        return Lifecycle(self.records, self.paths, self.observation, lambda: self.networks, self.teardown)
+    def lifecycle(self):
+        return engine_lifecycle.Lifecycle(self.records, self.paths, self.observation, lambda: self.networks, self.teardown)
 
     @lazy
     def execs(self):
@@ -179,7 +179,7 @@ class ContainerService:
         if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
             self.rootless.check_options(opts)
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
-        host = engine_lifecycle.host_config(opts)
+        host = docker_config.host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(), name=names.check_name(opts.name) if opts.name else names.generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
                                  host_config=host)
@@ -214,14 +214,14 @@ class ContainerService:
             config["mounts"] += volumes.for_container(self.records, self.containers_dir, record.id, opts, image.config,
                                                       rootfs, self.paths.runroot)
             self.networks.configure(record.id, record.name, opts, config,  # netns joined by path (as CNI), /etc files, -p
-                                    engine_lifecycle.exposed_ports(image.config, opts))
+                                    docker_config.exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
                                       and m["source"].startswith(self.paths.root + os.sep))]:
                     shift.reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
-            record.config = engine_lifecycle.docker_config(image.config, opts, config)
+            record.config = docker_config.docker_config(image.config, opts, config)
             self.records.update_container(record.id, config=record.config)
         except BaseException:
             try:
