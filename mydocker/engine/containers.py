@@ -101,8 +101,9 @@ class ContainerService:
     def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
         """Run a container attached to the caller's `streams` until it exits."""
 
-        # holding the container's lock: `rm -f` waits until it runs; with --rm its rootfs is volatile
-        record, config = self._create(opts, progress, volatile=opts.remove)
+        # holding the container's lock: `rm -f` waits until it runs; with --rm its rootfs is volatile.
+        # This process reaps it (recorded with its config: one transaction fewer, each one waits on the disk)
+        record, config = self._create(opts, progress, volatile=opts.remove, monitor=_identity(os.getpid()))
         directory = self.container_dir(record.id)
         console = devnull = log = None
         pipes: list[tuple[int, int, str]] = []  # (our read end, the caller's fd, stream)
@@ -125,7 +126,6 @@ class ContainerService:
                     (r1, stdout), (r2, stderr) = os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)
                     pipes = [(r1, streams.stdout, "stdout"), (r2, streams.stderr, "stderr")]
             runtime.become_subreaper()
-            self.records.update_container(record.id, monitor=_identity(os.getpid()))
             try:
                 _state, init = runtime.create(self.runtime_root, record.id, directory, config,  # built by _create
                                               stdio=(devnull if stdin is None else stdin, stdout, stderr), checked=True)
@@ -170,10 +170,11 @@ class ContainerService:
         self.paths.container_lock(record.id).release()
         return record.id
 
-    def _create(self, opts: RunOptions, progress=None, volatile: bool = False) -> tuple[ContainerRecord, dict]:
+    def _create(self, opts: RunOptions, progress=None, volatile: bool = False,
+                monitor: str = "") -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create).
         `volatile`: its writable layer is never synced (snapshot.prepare): a foreground `run --rm`,
-        whose own process removes it when it exits."""
+        whose own process removes it when it exits. `monitor`: the process that will reap it, recorded."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
         if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
@@ -201,8 +202,9 @@ class ContainerService:
                 for path in (directory, *(os.path.join(directory, d) for d in ("upper", "work", "rootfs"))):
                     os.makedirs(path, exist_ok=True)
                     os.chown(path, remap[0], remap[0])
-            with open(os.path.join(directory, LOWERS), "w") as f:
-                f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
+            if not volatile:  # a volatile layer is never mounted again (snapshot.prepare): no file to write and remove
+                with open(os.path.join(directory, LOWERS), "w") as f:
+                    f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
             rootfs = snapshot.prepare(lowers, directory, volatile=volatile)
             config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12],
                                               container_id=record.id)
@@ -222,7 +224,7 @@ class ContainerService:
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
             record.config = docker_config.docker_config(image.config, opts, config)
-            self.records.update_container(record.id, config=record.config)
+            self.records.update_container(record.id, config=record.config, **({"monitor": monitor} if monitor else {}))
         except BaseException:
             try:
                 self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker
