@@ -157,39 +157,31 @@ def _entries(data: bytes) -> list[dict]:
 
 def read_logs(path: str, write, since: int | None = None, until: int | None = None, tail: int | None = None,
               timestamps: bool = False, follow=None, poll: float = 0.1) -> None:
-    """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited."""
-    entries = []
-    for name in _files(path):
-        try:
-            with open(name, "rb") as f:
-                entries += _entries(f.read())
-        except FileNotFoundError:
-            pass
-    offset = _size(path)
-    inode = _inode(path)
-    if tail is not None and tail >= 0:
-        entries = entries[-tail:] if tail else []
-    _emit(entries, write, since, until, timestamps)
-    if follow is None:
+    """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited.
+    The current file is held open from the first read: a container removed while it is followed
+    (`docker run --rm` removes as the client reads) is still read to its end."""
+    fd = _open(path)
+    following = False
+    try:
+        entries = []
+        for name in _files(path)[:-1]:  # the rotated ones, oldest first
+            try:
+                with open(name, "rb") as f:
+                    entries += _entries(f.read())
+            except FileNotFoundError:
+                pass
+        complete, _, rest = (_read_to_end(fd) if fd is not None else b"").rpartition(b"\n")
+        entries += _entries(complete)
+        if tail is not None and tail >= 0:
+            entries = entries[-tail:] if tail else []
+        following = not _emit(entries, write, since, until, timestamps) and follow is not None
+    finally:
+        if fd is not None and not following:
+            os.close(fd)
+    if not following:
         return
-    rest = b""
-    while True:
-        running = follow()
-        if _inode(path) != inode:  # rotated: the old file is complete, start the new one
-            inode, offset, rest = _inode(path), 0, b""
-        size = _size(path)
-        if size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = rest + f.read(size - offset)
-            offset = size
-            complete, _, rest = data.rpartition(b"\n")
-            if _emit(_entries(complete), write, since, until, timestamps):
-                return
-        elif not running:
-            return
-        else:
-            time.sleep(poll)
+    _follow(fd, path, lambda got: _emit(got, write, since, until, timestamps), follow, rest,
+            lambda: time.sleep(poll))
 
 
 def follow_file(path: str, write, running, poll: float = 0.02, ready=None, pause=time.sleep) -> None:
@@ -204,7 +196,12 @@ def follow_file(path: str, write, running, poll: float = 0.02, ready=None, pause
         os.lseek(fd, 0, os.SEEK_END)  # what is there is an earlier run's
     if ready is not None:
         ready()
-    rest = b""
+    _follow(fd, path, lambda got: _emit(got, write, None, None, False), running, b"", lambda: pause(poll))
+
+
+def _follow(fd: int | None, path: str, emit, running, rest: bytes, pause) -> None:
+    """Entries appended after the position of `fd` (None: the file is not there yet), to
+    `emit(entries)` (True: stop), until `running()` is False. Takes `fd` over and closes it."""
     try:
         while True:
             alive = running()
@@ -212,22 +209,31 @@ def follow_file(path: str, write, running, poll: float = 0.02, ready=None, pause
                 fd = _open(path)
             data, rotated = b"", False
             if fd is not None:
-                while chunk := os.read(fd, 1 << 16):
-                    data += chunk
+                if os.fstat(fd).st_size < os.lseek(fd, 0, os.SEEK_CUR):  # truncated: max-file 1's rotation
+                    os.lseek(fd, 0, os.SEEK_SET)
+                data = _read_to_end(fd)
                 if _inode(path) not in (0, os.fstat(fd).st_ino):  # rotated: this file is complete
                     os.close(fd)
                     fd, rotated = None, True
             complete, _, rest = (rest + data).rpartition(b"\n")
-            _emit(_entries(complete), write, None, None, False)
+            if emit(_entries(complete)):
+                return
             if rotated:
                 continue
             if not alive:
                 return
             if not data:
-                pause(poll)
+                pause()
     finally:
         if fd is not None:
             os.close(fd)
+
+
+def _read_to_end(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 1 << 16):
+        data += chunk
+    return data
 
 
 def _open(path: str) -> int | None:
@@ -259,13 +265,6 @@ def _emit(entries: list[dict], write, since, until, timestamps: bool) -> bool:
             data = t.encode() + b" " + data
         write(entry.get("stream", "stdout"), data)
     return False
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _inode(path: str) -> int:
