@@ -10,7 +10,7 @@ the file can go stale without anything going wrong but the time.
 
 The file sits in the package's __pycache__, named with the interpreter's cache tag (marshal's format
 is the interpreter's): an 8-byte length, the marshalled index {module: (source, is package, source
-mtime_ns, source size, offset, length)}, then each module's marshalled code object.
+mtime_ns, source size, offset, length, .pyc path)}, then each module's marshalled code object.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def build(package_dir: str) -> str:
             st = os.stat(source)
             data = marshal.dumps(code)
             index[module[:-9] if is_package else module] = (source, is_package, st.st_mtime_ns, st.st_size,
-                                                            offset, len(data))
+                                                            offset, len(data), _cache_from_source(source))
             blobs.append(data)
             offset += len(data)
     head = marshal.dumps(index)
@@ -74,6 +74,7 @@ class CodeCacheFinder:
             return None
         spec = _ModuleSpec(name, self, origin=source, is_package=is_package)
         spec.has_location = True  # __file__ is the source, as the path finder sets it
+        spec.cached = entry[6]  # __cached__ too (worked out at each import, it costs 5 us a module)
         if is_package:
             spec.submodule_search_locations = [os.path.dirname(source)]
         spec.loader_state = entry
@@ -89,6 +90,7 @@ class CodeCacheFinder:
 
 
 _ModuleSpec = sys.modules["_frozen_importlib"].ModuleSpec  # importlib.machinery's, without importing it
+_cache_from_source = sys.modules["_frozen_importlib_external"].cache_from_source  # importlib.util's
 
 
 def enable(package_dir: str) -> bool:
@@ -102,6 +104,9 @@ def enable(package_dir: str) -> bool:
         size = int.from_bytes(os.pread(fd, _HEADER, 0), "little")
         index = marshal.loads(os.pread(fd, size, _HEADER))
     except (OSError, ValueError, EOFError, TypeError):
+        os.close(fd)
+        return False
+    if not isinstance(index, dict) or any(len(entry) != 7 for entry in index.values()):  # an older layout
         os.close(fd)
         return False
     finder = CodeCacheFinder(fd, index, _HEADER + size)
