@@ -271,7 +271,7 @@ class ContainerEngine:
 
     def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True, sizes: bool = False) -> list[dict]:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list` (`mounts`: fill
-        {{.Mounts}} and {{.LocalVolumes}}, which read each container's config.json; `sizes`: {{.Size}},
+        {{.Mounts}} and {{.LocalVolumes}}, from the records; `sizes`: {{.Size}},
         which walks each container's writable layer)."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
@@ -293,7 +293,7 @@ class ContainerEngine:
         container list shows of each (a stopped container: the network it was created on, no address)."""
         joined = engine_inspect.joined_networks(self._engine.records.db)
         service = self._service
-        return {r.id: (engine_inspect.container_mounts(service.container_dir(r.id)) if mounts else [],
+        return {r.id: (engine_inspect.mounts_of(r, service.container_dir(r.id)) if mounts else [],
                        joined.get(r.id) or dict.fromkeys(engine_inspect.network_names(r, None), ""))
                 for r in records}
 
