@@ -307,7 +307,7 @@ def _spare(listener: socket.socket, channel: socket.socket, open_engine) -> None
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         try:
-            open_engine().open_records()
+            open_engine().prepare()
             _warm_up(open_engine)
         except Exception:  # noqa: BLE001 - the request that needs it will meet (and answer) the error
             pass

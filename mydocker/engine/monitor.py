@@ -234,7 +234,7 @@ class Monitor:
         # started now makes a no-op move, so the wait runs while the worker sets up (the CLI's `run`
         # does the same, engine/api.py; docs/startup.md). Measured on docker run through the service:
         # the container's cgroup join 7-12 ms without it.
-        warm = api.prewarm_once()
+        warm = api.prewarm_attach_lock(kept=False)
         if warm is not None:
             self.prewarms.add(warm)
         tty, interactive = c.params.get("tty"), c.params.get("interactive")

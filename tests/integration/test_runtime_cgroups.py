@@ -111,6 +111,46 @@ def test_prewarm_child_moves_itself_within_our_cgroup_and_exits_cleanly():
         assert f.read() == before
 
 
+def test_prewarm_not_kept_moves_once_and_exits_and_any_number_may_run():
+    """The same shell not kept (the monitor's launches, an API create): its stdin ends at once, so it
+    moves once and exits 0 by itself; each call spawns one, and a kept one can still be had after."""
+    from mydocker.runtime import prewarm
+    pids = [prewarm.prewarm_attach_lock(kept=False) for _ in range(2)]
+    assert all(pids) and len(set(pids)) == 2
+    for pid in pids:
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    kept = prewarm.prewarm_attach_lock()
+    assert kept
+    prewarm.finish()
+    assert os.waitstatus_to_exitcode(os.waitpid(kept, 0)[1]) == 0
+
+
+def test_prewarm_parked_waits_for_its_first_kick():
+    """Kept without a move (an API worker's, spawned while it waits for a request): it moves at the
+    first kick, not before; kick() says whether a kept shell took it."""
+    from mydocker.runtime import prewarm
+    assert prewarm.kick() is False
+    pid = prewarm.prewarm_attach_lock(move=False)
+    assert pid
+    try:
+        time.sleep(0.2)
+        assert _voluntary_switches(pid) == (before := _voluntary_switches(pid))  # asleep in read(2)
+        assert prewarm.kick() is True
+        deadline = time.monotonic() + 5
+        while _voluntary_switches(pid) == before:
+            assert time.monotonic() < deadline, "the parked shell did not wake at its kick"
+            time.sleep(0.01)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)
+    finally:
+        prewarm.finish()
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def _voluntary_switches(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("voluntary_ctxt_switches")).split()[1])
+
+
 def test_a_process_killed_for_memory_while_the_main_one_survives_is_reported_as_such(mydocker):
     """The OOM killer ends `tail` (it keeps 200 MiB without a newline); the shell goes on and exits 0.
     run says what happened; inspect's OOMKilled is Docker's: the OOM killer killed a process of the
