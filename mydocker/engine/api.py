@@ -630,27 +630,14 @@ def _dangling_filter(values: list[str] | None) -> bool | None:
     return values[0] in ("true", "1")
 
 
-_prewarm_shells: list[int] = []   # this process's one-shot attach-lock prewarm shells not reaped yet
-
-
 def _prewarm_move() -> None:
     """One attach-lock prewarm move now (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
     for an RCU grace period, 10-15 ms here, holds up the next cgroup operation on the host, the
-    container's, unless it started that much earlier): by this process's parked shell (an API
-    worker's, see EngineAPI.prepare), else by a one-shot shell. The one-shot shells of earlier calls
-    that have exited are reaped here: a worker on a kept-alive connection creates many containers."""
-    if api.prewarm_kick():
-        return
-    for pid in list(_prewarm_shells):
-        try:
-            done = os.waitpid(pid, os.WNOHANG)[0]
-        except ChildProcessError:  # reaped by someone else (a subreaper's loop)
-            done = pid
-        if done:
-            _prewarm_shells.remove(pid)
-    pid = api.prewarm_attach_lock(kept=False)
-    if pid is not None:
-        _prewarm_shells.append(pid)
+    container's, unless it started that much earlier): a kick of this process's shell (an API
+    worker's was parked while it waited for its request, see EngineAPI.prepare), or one spawned now,
+    kicked by this process's later creates (a kept-alive API connection makes many)."""
+    if not api.prewarm_kick():
+        api.prewarm_attach_lock()
 
 
 def _required(streams: Streams | None, verb: str) -> Streams:

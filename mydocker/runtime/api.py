@@ -133,17 +133,17 @@ def run_foreground(pid: int, console: int | None, start=None, stdin: int | None 
 DETACHED = -1  # = runtime/foreground.DETACHED (not imported here: foreground loads lazily)
 
 
-def prewarm_attach_lock(kept: bool = True, move: bool = True) -> int | None:
-    """Start the kernel's wait for the cgroup attach lock now, in parallel with our own start-up: a
-    shell's no-op move (its pid, to reap), again at each prewarm_kick while `kept` (one per process,
-    finished by `create`); not kept, it moves once and exits (a container moves elsewhere soon).
-    Without `move`, a kept shell is parked until the first kick (runtime/prewarm.py)."""
-    return _prewarm.prewarm_attach_lock(kept, move)
+def prewarm_attach_lock(move: bool = True) -> int | None:
+    """Start the kernel's wait for the cgroup attach lock now, in parallel with our own start-up: this
+    process's prewarm shell (its pid, to reap; None if there is one already), which makes a no-op
+    move now (without `move`: parked until the first kick) and again at each prewarm_kick, until
+    `create` has moved the container (runtime/prewarm.py)."""
+    return _prewarm.prewarm_attach_lock(move)
 
 
 def prewarm_kick() -> bool:
     """A container is about to move into its cgroups (here or elsewhere: the monitor's worker):
-    this process's kept shell moves again now. False without one (`create` kicks by itself)."""
+    this process's prewarm shell moves now. False without one (`create` kicks by itself)."""
     return _prewarm.kick()
 
 

@@ -25,29 +25,29 @@ def own_procs_file() -> str | None:
     return f"{base}{own.rstrip('/')}/cgroup.procs"
 
 
-_kick = None  # the write end of the kept shell's stdin (prewarm_attach_lock): each line moves it again
+_kick = None  # the write end of this process's shell's stdin (prewarm_attach_lock): each line moves it
 
 # one move per line read, exit 0 at the end of its stdin (1 if the kernel refused a move); the path
 # is the script's $0: never parsed by the shell
 _MOVER = 'while read -r _; do echo 0 > "$0" || exit 1; done'
 
 
-def prewarm_attach_lock(kept: bool = True, move: bool = True) -> int | None:
-    """Spawn a shell that moves itself into its own cgroup (a no-op move) at each line on its stdin:
-    one now with `move`, and, while `kept`, one at each kick() until finish(). Returns its pid, to
-    reap. Kept: one per process (None if this process keeps one already); spawned without `move`
-    it waits, parked, for the first kick (an API worker forked ahead of its request spawns it while
-    it waits, so its `create` pays a write instead of a spawn). Not kept (a process that does not
-    move the container itself but knows another will soon: the monitor's launch): its stdin ends
-    after the one move, and it exits; any number of them.
+def prewarm_attach_lock(move: bool = True) -> int | None:
+    """Spawn this process's prewarm shell, which moves itself into its own cgroup (a no-op move) at
+    each line on its stdin: one now with `move`, then one at each kick(), until finish() (or our
+    exit) ends its stdin. Returns its pid, to reap; None if this process has one already (kick it).
+    Without `move` it waits, parked, for the first kick: a long-lived process spawns it ahead (the
+    monitor, an API worker forked ahead of its request), so that a launch or a `create` pays a
+    write instead of a spawn (1.2-2 ms here).
 
     The child is /bin/sh, spawned (vfork + exec), not a fork of this interpreter: after a fork every
     page either process writes faults to be copied, ours included, until the child is gone. For a
     process that may unshare its mount namespace itself (the engine); the runtime uses a thread.
-    The shell waits in read(2) between moves: it costs no CPU, and a kick is one write of ours."""
+    The shell waits in read(2) between moves: it costs no CPU, and a kick is one write of ours. A
+    process forked from ours shares the shell: its kicks move it too."""
     global _kick
     procs = own_procs_file()
-    if procs is None or (kept and _kick is not None):
+    if procs is None or _kick is not None:
         return None
     read_end, write_end = os.pipe2(os.O_CLOEXEC)  # the write end stays ours: EOF when we close it
     actions = [(os.POSIX_SPAWN_DUP2, read_end, 0),
@@ -59,17 +59,14 @@ def prewarm_attach_lock(kept: bool = True, move: bool = True) -> int | None:
         return None  # no /bin/sh: the container's first move waits the whole grace period
     finally:
         os.close(read_end)
+    _kick = write_end
     if move:
-        os.write(write_end, b"\n")  # a pipe's buffer: the shell reads it once it runs
-    if kept:
-        _kick = write_end
-    else:
-        os.close(write_end)
+        kick()
     return pid
 
 
 def kick() -> bool:
-    """Have the kept shell move again now; False without one. When our start-up took longer than
+    """Have this process's shell move now; False without one. When our start-up took longer than
     the lock stays warm after its last move (about one grace period), this starts the wait again,
     in parallel with what is left before the container's move."""
     global _kick

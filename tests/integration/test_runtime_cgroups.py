@@ -111,18 +111,21 @@ def test_prewarm_child_moves_itself_within_our_cgroup_and_exits_cleanly():
         assert f.read() == before
 
 
-def test_prewarm_not_kept_moves_once_and_exits_and_any_number_may_run():
-    """The same shell not kept (the monitor's launches, an API create): its stdin ends at once, so it
-    moves once and exits 0 by itself; each call spawns one, and a kept one can still be had after."""
+def test_prewarm_is_one_shell_per_process_until_finished_then_another():
+    """One shell per process (the monitor's and an API worker's live as long as they do): a second
+    call while it lives spawns none; after finish() (it exits 0) the next call spawns a new one."""
     from mydocker.runtime import prewarm
-    pids = [prewarm.prewarm_attach_lock(kept=False) for _ in range(2)]
-    assert all(pids) and len(set(pids)) == 2
-    for pid in pids:
-        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-    kept = prewarm.prewarm_attach_lock()
-    assert kept
+    first = prewarm.prewarm_attach_lock()
+    assert first
+    try:
+        assert prewarm.prewarm_attach_lock() is None
+    finally:
+        prewarm.finish()
+    assert os.waitstatus_to_exitcode(os.waitpid(first, 0)[1]) == 0
+    second = prewarm.prewarm_attach_lock()
+    assert second and second != first
     prewarm.finish()
-    assert os.waitstatus_to_exitcode(os.waitpid(kept, 0)[1]) == 0
+    assert os.waitstatus_to_exitcode(os.waitpid(second, 0)[1]) == 0
 
 
 def test_prewarm_parked_waits_for_its_first_kick():
