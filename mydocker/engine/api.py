@@ -237,9 +237,11 @@ class ContainerEngine:
     def exec_resize(self, exec_id: str, height: int, width: int) -> None:
         self._service.execs.resize(exec_id, height, width)
 
-    def logs(self, ref: str, opts: LogsOptions, write) -> None:
-        """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container stops."""
-        self._service.observation.logs(ref, opts, write)
+    def logs(self, ref: str, opts: LogsOptions, write, ready=None) -> None:
+        """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container
+        stops. `ready()` once the log has been read, before the first write: a front end answers then
+        (a client that removes the container once it has the answer's head still gets every line)."""
+        self._service.observation.logs(ref, opts, write, ready)
 
     def top(self, ref: str, ps_args: list[str]) -> tuple[str, list[str]]:
         return self._service.lifecycle.top(ref, ps_args)

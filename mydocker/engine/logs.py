@@ -156,40 +156,32 @@ def _entries(data: bytes) -> list[dict]:
 
 
 def read_logs(path: str, write, since: int | None = None, until: int | None = None, tail: int | None = None,
-              timestamps: bool = False, follow=None, poll: float = 0.1) -> None:
-    """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited."""
+              timestamps: bool = False, follow=None, poll: float = 0.1, ready=None) -> None:
+    """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited:
+    the current file stays open from the first read on, so a line written meanwhile comes next and
+    one written just before the container goes still comes (--rm; docker-py's run removes it before
+    it reads the answer). `ready()`, if given, once the log has been read, before the first write."""
     entries = []
-    for name in _files(path):
+    for name in _files(path)[:-1]:
         try:
             with open(name, "rb") as f:
                 entries += _entries(f.read())
         except FileNotFoundError:
             pass
-    offset = _size(path)
-    inode = _inode(path)
-    if tail is not None and tail >= 0:
-        entries = entries[-tail:] if tail else []
-    _emit(entries, write, since, until, timestamps)
-    if follow is None:
-        return
-    rest = b""
-    while True:
-        running = follow()
-        if _inode(path) != inode:  # rotated: the old file is complete, start the new one
-            inode, offset, rest = _inode(path), 0, b""
-        size = _size(path)
-        if size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = rest + f.read(size - offset)
-            offset = size
-            complete, _, rest = data.rpartition(b"\n")
-            if _emit(_entries(complete), write, since, until, timestamps):
-                return
-        elif not running:
-            return
-        else:
-            time.sleep(poll)
+    fd = _open(path)
+    complete, _, rest = _read_all(fd).rpartition(b"\n") if fd is not None else (b"", b"", b"")
+    entries += _entries(complete)
+    try:
+        if ready is not None:
+            ready()
+        if tail is not None and tail >= 0:
+            entries = entries[-tail:] if tail else []
+        _emit(entries, write, since, until, timestamps)
+        if follow is not None:
+            fd = _follow(fd, path, write, follow, poll, time.sleep, rest, (since, until, timestamps))
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def follow_file(path: str, write, running, poll: float = 0.02, ready=None, pause=time.sleep) -> None:
@@ -202,32 +194,46 @@ def follow_file(path: str, write, running, poll: float = 0.02, ready=None, pause
     fd = _open(path)
     if fd is not None:
         os.lseek(fd, 0, os.SEEK_END)  # what is there is an earlier run's
-    if ready is not None:
-        ready()
-    rest = b""
     try:
-        while True:
-            alive = running()
-            if fd is None:
-                fd = _open(path)
-            data, rotated = b"", False
-            if fd is not None:
-                while chunk := os.read(fd, 1 << 16):
-                    data += chunk
-                if _inode(path) not in (0, os.fstat(fd).st_ino):  # rotated: this file is complete
-                    os.close(fd)
-                    fd, rotated = None, True
-            complete, _, rest = (rest + data).rpartition(b"\n")
-            _emit(_entries(complete), write, None, None, False)
-            if rotated:
-                continue
-            if not alive:
-                return
-            if not data:
-                pause(poll)
+        if ready is not None:
+            ready()
+        fd = _follow(fd, path, write, running, poll, pause, b"", (None, None, False))
     finally:
         if fd is not None:
             os.close(fd)
+
+
+def _follow(fd: int | None, path: str, write, running, poll: float, pause, rest: bytes, window: tuple) -> int | None:
+    """Entries from `fd`'s position on (after the partial line `rest`), then from the file that
+    replaces it at `path` when the log rotates, until `running()` says False or an entry is past the
+    window's until. Returns the fd open at the end, for the caller to close."""
+    while True:
+        alive = running()
+        if fd is None:
+            fd = _open(path)
+        data, rotated = b"", False
+        if fd is not None:
+            data = _read_all(fd)
+            if _inode(path) not in (0, os.fstat(fd).st_ino):  # rotated: this file is complete
+                os.close(fd)
+                fd, rotated = None, True
+        complete, _, rest = (rest + data).rpartition(b"\n")
+        if _emit(_entries(complete), write, *window):
+            return fd
+        if rotated:
+            rest = b""
+            continue
+        if not alive:
+            return fd
+        if not data:
+            pause(poll)
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 1 << 16):
+        data += chunk
+    return data
 
 
 def _open(path: str) -> int | None:
@@ -259,13 +265,6 @@ def _emit(entries: list[dict], write, since, until, timestamps: bool) -> bool:
             data = t.encode() + b" " + data
         write(entry.get("stream", "stdout"), data)
     return False
-
-
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _inode(path: str) -> int:
