@@ -157,31 +157,34 @@ def _entries(data: bytes) -> list[dict]:
 
 def read_logs(path: str, write, since: int | None = None, until: int | None = None, tail: int | None = None,
               timestamps: bool = False, follow=None, poll: float = 0.1, ready=None) -> None:
-    """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited:
-    the current file stays open from the first read on, so a line written meanwhile comes next and
-    one written just before the container goes still comes (--rm; docker-py's run removes it before
-    it reads the answer). `ready()`, if given, once the log has been read, before the first write."""
-    entries = []
-    for name in _files(path)[:-1]:
-        try:
-            with open(name, "rb") as f:
-                entries += _entries(f.read())
-        except FileNotFoundError:
-            pass
+    """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited.
+    The current file is held open from the first read: a container removed while it is followed
+    (`docker run --rm` removes as the client reads) is still read to its end. `ready()`, if given,
+    once the log has been read, before the first write (the API answers then, as dockerd)."""
     fd = _open(path)
-    complete, _, rest = _read_all(fd).rpartition(b"\n") if fd is not None else (b"", b"", b"")
-    entries += _entries(complete)
+    following = False
     try:
+        entries = []
+        for name in _files(path)[:-1]:  # the rotated ones, oldest first
+            try:
+                with open(name, "rb") as f:
+                    entries += _entries(f.read())
+            except FileNotFoundError:
+                pass
+        complete, _, rest = (_read_to_end(fd) if fd is not None else b"").rpartition(b"\n")
+        entries += _entries(complete)
         if ready is not None:
             ready()
         if tail is not None and tail >= 0:
             entries = entries[-tail:] if tail else []
-        _emit(entries, write, since, until, timestamps)
-        if follow is not None:
-            fd = _follow(fd, path, write, follow, poll, time.sleep, rest, (since, until, timestamps))
+        following = not _emit(entries, write, since, until, timestamps) and follow is not None
     finally:
-        if fd is not None:
+        if fd is not None and not following:
             os.close(fd)
+    if not following:
+        return
+    _follow(fd, path, lambda got: _emit(got, write, since, until, timestamps), follow, rest,
+            lambda: time.sleep(poll))
 
 
 def follow_file(path: str, write, running, poll: float = 0.02, ready=None, pause=time.sleep) -> None:
@@ -194,42 +197,42 @@ def follow_file(path: str, write, running, poll: float = 0.02, ready=None, pause
     fd = _open(path)
     if fd is not None:
         os.lseek(fd, 0, os.SEEK_END)  # what is there is an earlier run's
+    if ready is not None:
+        ready()
+    _follow(fd, path, lambda got: _emit(got, write, None, None, False), running, b"", lambda: pause(poll))
+
+
+def _follow(fd: int | None, path: str, emit, running, rest: bytes, pause) -> None:
+    """Entries appended after the position of `fd` (None: the file is not there yet), to
+    `emit(entries)` (True: stop), until `running()` is False. Takes `fd` over and closes it."""
     try:
-        if ready is not None:
-            ready()
-        fd = _follow(fd, path, write, running, poll, pause, b"", (None, None, False))
+        while True:
+            alive = running()
+            if fd is None:
+                fd = _open(path)
+            data, rotated = b"", False
+            if fd is not None:
+                if os.fstat(fd).st_size < os.lseek(fd, 0, os.SEEK_CUR):  # truncated: max-file 1's rotation
+                    os.lseek(fd, 0, os.SEEK_SET)
+                data = _read_to_end(fd)
+                if _inode(path) not in (0, os.fstat(fd).st_ino):  # rotated: this file is complete
+                    os.close(fd)
+                    fd, rotated = None, True
+            complete, _, rest = (rest + data).rpartition(b"\n")
+            if emit(_entries(complete)):
+                return
+            if rotated:
+                continue
+            if not alive:
+                return
+            if not data:
+                pause()
     finally:
         if fd is not None:
             os.close(fd)
 
 
-def _follow(fd: int | None, path: str, write, running, poll: float, pause, rest: bytes, window: tuple) -> int | None:
-    """Entries from `fd`'s position on (after the partial line `rest`), then from the file that
-    replaces it at `path` when the log rotates, until `running()` says False or an entry is past the
-    window's until. Returns the fd open at the end, for the caller to close."""
-    while True:
-        alive = running()
-        if fd is None:
-            fd = _open(path)
-        data, rotated = b"", False
-        if fd is not None:
-            data = _read_all(fd)
-            if _inode(path) not in (0, os.fstat(fd).st_ino):  # rotated: this file is complete
-                os.close(fd)
-                fd, rotated = None, True
-        complete, _, rest = (rest + data).rpartition(b"\n")
-        if _emit(_entries(complete), write, *window):
-            return fd
-        if rotated:
-            rest = b""
-            continue
-        if not alive:
-            return fd
-        if not data:
-            pause(poll)
-
-
-def _read_all(fd: int) -> bytes:
+def _read_to_end(fd: int) -> bytes:
     data = b""
     while chunk := os.read(fd, 1 << 16):
         data += chunk

@@ -88,6 +88,44 @@ def test_follow_reads_what_comes_and_stops(tmp_path):
     assert out == [b"first\n", b"second\n"]
 
 
+def test_follow_reads_a_log_removed_after_its_last_write(tmp_path):
+    """docker-py's run(remove=True) follows the log, waits, removes, then reads the stream: what the
+    container wrote between the follow's first read and the removal must still arrive."""
+    path = tmp_path / "c-json.log"
+    w = LogWriter(str(path))
+    calls = []
+
+    def follow():
+        calls.append(1)
+        if len(calls) == 1:  # the container writes, exits and is removed before the next read
+            w.feed("stdout", b"ok\n")
+            w.close()
+            os.unlink(path)
+        return False
+
+    out = []
+    read_logs(str(path), lambda s, d: out.append(d), follow=follow, poll=0.01)
+    assert out == [b"ok\n"]
+
+
+def test_follow_starts_again_after_a_truncating_rotation(tmp_path):
+    path = tmp_path / "c-json.log"
+    w = LogWriter(str(path), max_size=200, max_file=1)
+    w.feed("stdout", b"x" * 100 + b"\n")
+    calls = []
+
+    def follow():
+        calls.append(1)
+        if len(calls) == 1:
+            w.feed("stdout", b"after\n")  # past max-size: the file is truncated, then written
+        return len(calls) < 3
+
+    out = []
+    read_logs(str(path), lambda s, d: out.append(d), follow=follow, poll=0.01)
+    w.close()
+    assert out == [b"x" * 100 + b"\n", b"after\n"]
+
+
 def test_time_formats():
     ns = parse_time("2024-05-01T10:00:00.123Z")
     assert rfc3339nano(ns) == "2024-05-01T10:00:00.123Z"
