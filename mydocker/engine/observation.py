@@ -112,8 +112,9 @@ class Observation:
 
         def running() -> bool:
             fresh = self.records.get_container(rec.id)
-            return fresh is not None and fresh.status in ("running", "restarting", "created") and (
-                fresh.status != "running" or self.process_alive(fresh))
+            # an init that has exited is not the end: its monitor writes its last output to the log,
+            # then records the exit (observe waits for that, or records it itself if the monitor is gone)
+            return fresh is not None and self.observe(fresh).status in ("running", "restarting", "created")
 
         engine_logs.read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
                               timestamps=opts.timestamps, follow=running if opts.follow else None, ready=ready)
