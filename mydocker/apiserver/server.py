@@ -141,12 +141,13 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
 
 
 def _preload() -> None:
-    """What every worker needs, imported once here (imports start no threads): a worker forked from
-    this process starts answering at once."""
+    """What every worker needs, imported once here (imports start no threads), and the prewarm shell
+    they share (a process, spawned): a worker forked from this process starts answering at once."""
     # kept function-level (docs/startup.md): these must be loaded now, before the workers fork
     import mydocker.apiserver.convert  # noqa: F401
     import mydocker.apiserver.routes  # noqa: F401 - every handler module
     api.preload()
+    api.park_prewarm()  # one shell, which every worker's create kicks
 
 
 # docker run opens three connections within ~10 ms (create and wait, attach, start): each finds a

@@ -594,11 +594,11 @@ class EngineAPI:
 
     def prepare(self) -> None:
         """What a front end's worker forked ahead of its request does while it waits: open the
-        records database (a forked worker's first statement took 2-3 ms here) and park the
-        attach-lock prewarm shell that a `create` kicks (spawning it there took 1.2 ms of the 2.6 ms
-        a warm create takes; it ends with the worker). The container, image and network services
-        are built and the containers table read once, too: 0.3-0.7 ms of a freshly forked worker's
-        first create otherwise."""
+        records database (a forked worker's first statement took 2-3 ms here) and have an
+        attach-lock prewarm shell for a `create` to kick (spawning one there took 1.2 ms of the 2.6 ms
+        a warm create takes): the front end's (park_prewarm), or else one of its own, parked. The
+        container, image and network services are built and the containers table read once, too:
+        0.3-0.7 ms of a freshly forked worker's first create otherwise."""
         engine = self._engine
         engine.records.get_container("")  # opened on first access; the table's pages read
         for service in ("containers", "images", "networks"):
@@ -677,6 +677,14 @@ def preload() -> None:
     import importlib
     for name in _PRELOAD:
         importlib.import_module(name)
+
+
+def park_prewarm() -> None:
+    """Spawn this process's attach-lock prewarm shell, parked (runtime/prewarm.py): a front end that
+    forks its workers (the API service) does it once, and every worker's `create` kicks the same
+    shell (a spawn per worker cost 1-2 ms of CPU per connection). It ends once this process and its
+    workers have gone."""
+    api.prewarm_attach_lock(move=False)
 
 
 def open_engine(root: str | None = None, runroot: str | None = None, cluster_store: str = "") -> EngineAPI:
