@@ -23,6 +23,7 @@ import socket
 import stat
 import sys
 import time
+from mydocker import collector
 from mydocker.errors import Conflict, InvalidArgument
 from mydocker.lazy import lazy_module
 
@@ -148,6 +149,9 @@ def _preload() -> None:
     import mydocker.apiserver.routes  # noqa: F401 - every handler module
     api.preload()
     api.park_prewarm()  # one shell, which every worker's create kicks
+    # what is loaded now into the collector's permanent generation: a worker's collections then
+    # leave these objects (and their pages, shared with us copy-on-write) alone
+    collector.resume()
 
 
 # docker run opens three connections within ~10 ms (create and wait, attach, start): each finds a
