@@ -5,7 +5,8 @@ system service`) and dockerd's (+ runc), each driven by the docker CLI 28, in on
     python3 bench/api.py [--runs 30] [--warmups 3] [--requests 200] [--containers 50] [--quick]
                          [--engines mydocker,podman,dockerd] [--mydocker PATH] [--json]
 
-Rows, timed round-robin (one of each in turn, so background load hits all alike), medians:
+Rows, timed round-robin (one of each in turn, so background load hits all alike; the mydocker CLI
+row first, so no service's after-run work lands on it), medians:
 - `docker run --rm --network none busybox true` against each service's socket, and `mydocker run
   --rm --network none busybox true` (the CLI, no service) for the API's overhead: the docker CLI +
   the service against mydocker's own CLI, both on the same engine root.
@@ -323,9 +324,11 @@ def measure(tmp: Path, tag: str, args) -> tuple[list[Result], dict, dict[str, st
         by_name = {s.name: s for s in services}
         if "mydocker" not in args.engines:
             by_name.pop("mydocker")
-        contenders = [Contender(f"{s.name} API", s.run_cmd(), s.env, s.note) for s in by_name.values()]
-        contenders.append(Contender("mydocker CLI", [*mydocker_base(tmp, exe), *RUN, IMAGE, "true"],
-                                    note="no service: the engine in the CLI's process"))
+        # the CLI row first: what a service does after a run (its workers' exits, spares forked
+        # again) lands on the row after it, which must not be the CLI row the API's overhead divides by
+        contenders = [Contender("mydocker CLI", [*mydocker_base(tmp, exe), *RUN, IMAGE, "true"],
+                                note="no service: the engine in the CLI's process")]
+        contenders += [Contender(f"{s.name} API", s.run_cmd(), s.env, s.note) for s in by_name.values()]
         contenders.append(Contender("docker --version", [docker_cli(), "--version"],
                                     note="the docker CLI's own start, no request: part of every API row"))
         timings = time_interleaved(contenders, args.runs, args.warmups)

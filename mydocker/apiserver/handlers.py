@@ -269,10 +269,18 @@ def container_logs(ctx: Context) -> None:
                                   tail=None if tail in ("all", "") or int(tail) < 0 else int(tail),
                                   timestamps=req.flag("timestamps"))
     tty = bool(doc["Config"].get("Tty"))
-    out = ctx.chunked(RAW if tty else MULTIPLEXED)
-    write = _writer(out.write, tty)
-    ctx.api.containers.logs(doc["Id"], opts, lambda stream, data: stream in streams and write(stream, data))
-    out.close()
+    answer = []  # the head goes out once the log has been read, as dockerd's: docker-py's run follows
+    # the logs, then waits and removes the container, and only then reads the answer
+
+    def open_answer() -> None:
+        out = ctx.chunked(RAW if tty else MULTIPLEXED)
+        answer[:] = [out, _writer(out.write, tty)]
+
+    ctx.api.containers.logs(doc["Id"], opts, lambda stream, data: stream in streams and answer[1](stream, data),
+                            ready=open_answer)
+    if not answer:  # the log was never read (a container removed meanwhile): an empty answer
+        open_answer()
+    answer[0].close()
 
 
 def _seconds(value: str | None) -> int | None:

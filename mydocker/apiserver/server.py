@@ -7,11 +7,11 @@ connection's requests one after another (keep-alive) with the engine opened in i
 stream (logs -f, attach, wait) holds up no other client, a client that goes away just ends its worker,
 and killing the service loses nothing: the state is the engine's (records, monitors), not the service's.
 
-The worker is forked ahead of its connection: one spare waits, its engine's database open already
-(a forked worker's first SQLite statement took 2-3 ms here), for the next connection, which the
-service passes to it over a socket pair (SCM_RIGHTS); then the service forks the next spare.
-The docker CLI's `run` opens three connections (create and wait, attach, start), one after another.
-A spare whose parent is gone reads end-of-file and exits.
+The worker is forked ahead of its connection: spares wait, their engine's database open already
+(a forked worker's first SQLite statement took 2-3 ms here), for the next connections, which the
+service passes to them over socket pairs (SCM_RIGHTS). The docker CLI's `run` opens three
+connections (create and wait, attach, start), one after another: three spares wait, and they are
+forked again after the run (see SPARES). A spare whose parent is gone reads end-of-file and exits.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import socket
 import stat
 import sys
 import time
+from mydocker import collector
 from mydocker.errors import Conflict, InvalidArgument
 from mydocker.lazy import lazy_module
 
@@ -99,9 +100,8 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
     listener = listen(uri)
     _preload()
     kind, address = parse_uri(uri)
-    workers: set[int] = set()
-    spare: Spare | None = None
-    last_active = time.monotonic()
+    children = Children(listener, open_engine)
+    last_active = last_accept = time.monotonic()
 
     def stop(_signum, _frame):
         raise SystemExit(0)
@@ -111,38 +111,29 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
     print(f"mydocker: serving the Docker Engine API on {uri}", file=sys.stderr, flush=True)
     try:
         while True:
-            if _reap(workers, spare):  # the spare died waiting: a new one below
-                spare.channel.close()
-                spare = None
-            if workers:
-                last_active = time.monotonic()
-            elif idle > 0 and time.monotonic() - last_active >= idle:
+            children.reap()
+            now = time.monotonic()
+            if children.workers:
+                last_active = now
+            elif idle > 0 and now - last_active >= idle:
                 return 0
-            if spare is None:
-                spare = Spare.fork(listener, open_engine)
-            ready, _, _ = select.select([listener], [], [], 0.5)
-            if not ready:
+            refill = children.wants_spare(now - last_accept)
+            if refill is not None and refill <= 0:
+                children.fork_spare()  # one at a time: a connection waiting is taken first
+                refill = 0
+            wait = 0.5 if refill is None else min(0.5, refill)
+            if listener.fileno() not in children.poll(wait):
                 continue
             try:
                 conn, _ = listener.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 continue
-            last_active = time.monotonic()
-            if spare.hand(conn):
-                workers.add(spare.pid)
-                spare = None
-            else:  # the spare is gone: a worker of its own, as before spares
-                spare.close()
-                spare = None
-                pid = os.fork()
-                if pid == 0:
-                    _worker(listener, conn, open_engine)
-                workers.add(pid)
+            last_active = last_accept = time.monotonic()
+            children.hand(conn)
             conn.close()
     finally:
         listener.close()
-        if spare is not None:
-            spare.close(wait=True)
+        children.close_spares()
         if kind == "unix":
             try:
                 os.unlink(address)
@@ -151,27 +142,122 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
 
 
 def _preload() -> None:
-    """What every worker needs, imported once here (imports start no threads): a worker forked from
-    this process starts answering at once."""
+    """What every worker needs, imported once here (imports start no threads), and the prewarm shell
+    they share (a process, spawned): a worker forked from this process starts answering at once."""
     # kept function-level (docs/startup.md): these must be loaded now, before the workers fork
     import mydocker.apiserver.convert  # noqa: F401
     import mydocker.apiserver.routes  # noqa: F401 - every handler module
     api.preload()
+    api.park_prewarm()  # one shell, which every worker's create kicks
+    # what is loaded now into the collector's permanent generation: a worker's collections then
+    # leave these objects (and their pages, shared with us copy-on-write) alone
+    collector.resume()
 
 
-def _reap(workers: set[int], spare: Spare | None) -> bool:
-    """Reap the workers that ended; True if the spare was among them."""
-    spare_gone = False
-    while True:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            workers.clear()
-            return spare_gone
+# docker run opens three connections within ~10 ms (create and wait, attach, start): each finds a
+# spare ready. Spares are forked again once those workers have ended (the run is over) or, while
+# others stay connected (a kept-alive client, logs -f), after REFILL_IDLE without a new connection:
+# never in the middle of a run, whose forks and spares' warm-up took a core from it (a spare forked
+# at the attach was not ready for the start, 1-4.5 ms later; measured in docs/startup.md).
+SPARES = 3
+REFILL_IDLE = 0.1
+
+
+class Children:
+    """The service's children: the spares waiting for a connection and the workers serving one, each
+    with a pidfd the accept loop polls (its exit wakes the loop, which reaps it and forks spares)."""
+
+    def __init__(self, listener: socket.socket, open_engine) -> None:
+        self.listener, self.open_engine = listener, open_engine
+        self.spares: list[Spare] = []
+        self.workers: dict[int, int | None] = {}     # pid -> pidfd
+        self._poller = select.poll()
+        self._poller.register(listener, select.POLLIN)
+
+    def wants_spare(self, since_accept: float) -> float | None:
+        """Seconds until a spare should be forked (<= 0: now), None while there are enough."""
+        if len(self.spares) >= SPARES:
+            return None
+        if not self.spares or not self.workers:
+            return 0
+        return REFILL_IDLE - since_accept
+
+    def poll(self, timeout: float) -> set[int]:
+        """The fds ready within `timeout` seconds: the listener's and exited children's pidfds."""
+        return {fd for fd, _ in self._poller.poll(timeout * 1000)}
+
+    def fork_spare(self) -> None:
+        spare = Spare.fork(self.listener, self.open_engine, self._ours())
+        if spare.pidfd is not None:
+            self._poller.register(spare.pidfd, select.POLLIN)
+        self.spares.append(spare)
+
+    def hand(self, conn: socket.socket) -> None:
+        """`conn` to a spare (the oldest, warm for longest), or to a worker forked for it."""
+        while self.spares:
+            spare = self.spares.pop(0)
+            if spare.hand(conn):
+                self.workers[spare.pid] = spare.pidfd
+                return
+            self._forget(spare.pidfd)
+            spare.close()  # gone: reaped by `reap`
+        inherited = self._ours()
+        pid = os.fork()
         if pid == 0:
-            return spare_gone
-        workers.discard(pid)
-        spare_gone = spare_gone or (spare is not None and pid == spare.pid)
+            _close(inherited)
+            _worker(self.listener, conn, self.open_engine)
+        pidfd = _pidfd(pid)
+        if pidfd is not None:
+            self._poller.register(pidfd, select.POLLIN)
+        self.workers[pid] = pidfd
+
+    def reap(self) -> None:
+        """Reap the children that ended: workers, and spares that died waiting."""
+        while True:
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.workers:
+                self._forget(self.workers.pop(pid))
+            for spare in [s for s in self.spares if s.pid == pid]:
+                self.spares.remove(spare)
+                self._forget(spare.pidfd)
+                spare.channel.close()
+
+    def _ours(self) -> list[int]:
+        """The fds a child must close first: the other spares' channels (a copy held open would keep
+        a spare from reading end-of-file when the service goes) and the pidfds."""
+        return [s.channel.fileno() for s in self.spares] + [fd for fd in (*self.workers.values(),
+                                                                           *(s.pidfd for s in self.spares)) if fd is not None]
+
+    def _forget(self, pidfd: int | None) -> None:
+        if pidfd is not None:
+            self._poller.unregister(pidfd)
+            os.close(pidfd)
+
+    def close_spares(self) -> None:
+        for spare in self.spares:
+            spare.close(wait=True)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A pollable fd that turns readable when `pid` exits; None on a kernel without pidfds (the loop
+    then reaps on its 0.5 s timeout)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 class Spare:
@@ -179,12 +265,14 @@ class Spare:
 
     def __init__(self, pid: int, channel: socket.socket) -> None:
         self.pid, self.channel = pid, channel
+        self.pidfd = _pidfd(pid)
 
     @classmethod
-    def fork(cls, listener: socket.socket, open_engine) -> Spare:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    def fork(cls, listener: socket.socket, open_engine, inherited: list[int]) -> Spare:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         pid = os.fork()
         if pid == 0:
+            _close(inherited)
             ours.close()
             _spare(listener, theirs, open_engine)
         theirs.close()
@@ -224,7 +312,7 @@ def _spare(listener: socket.socket, channel: socket.socket, open_engine) -> None
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         try:
-            open_engine().open_records()
+            open_engine().prepare()
             _warm_up(open_engine)
         except Exception:  # noqa: BLE001 - the request that needs it will meet (and answer) the error
             pass

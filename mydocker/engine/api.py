@@ -128,7 +128,7 @@ class ContainerEngine:
         """A container made and recorded but not started; its id."""
         # a start follows at once (docker run: create, attach, wait, start) and moves the container
         # into its cgroups through the monitor some 15 ms from now: that move's wait starts here
-        _prewarm_once()
+        _prewarm_move()
         return self._service.create(opts, progress=progress)
 
     def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
@@ -238,9 +238,11 @@ class ContainerEngine:
     def exec_resize(self, exec_id: str, height: int, width: int) -> None:
         self._service.execs.resize(exec_id, height, width)
 
-    def logs(self, ref: str, opts: LogsOptions, write) -> None:
-        """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container stops."""
-        self._service.observation.logs(ref, opts, write)
+    def logs(self, ref: str, opts: LogsOptions, write, ready=None) -> None:
+        """`write(stream, data)` gets each entry ("stdout"/"stderr"); with follow, until the container
+        stops. `ready()` once the log has been read, before the first write: a front end answers then
+        (a client that removes the container once it has the answer's head still gets every line)."""
+        self._service.observation.logs(ref, opts, write, ready)
 
     def top(self, ref: str, ps_args: list[str]) -> tuple[str, list[str]]:
         return self._service.lifecycle.top(ref, ps_args)
@@ -272,7 +274,7 @@ class ContainerEngine:
 
     def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True, sizes: bool = False) -> list[dict]:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list` (`mounts`: fill
-        {{.Mounts}} and {{.LocalVolumes}}, which read each container's config.json; `sizes`: {{.Size}},
+        {{.Mounts}} and {{.LocalVolumes}}, from the records; `sizes`: {{.Size}},
         which walks each container's writable layer)."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
@@ -294,7 +296,7 @@ class ContainerEngine:
         container list shows of each (a stopped container: the network it was created on, no address)."""
         joined = engine_inspect.joined_networks(self._engine.records.db)
         service = self._service
-        return {r.id: (engine_inspect.container_mounts(service.container_dir(r.id)) if mounts else [],
+        return {r.id: (engine_inspect.mounts_of(r, service.container_dir(r.id)) if mounts else [],
                        joined.get(r.id) or dict.fromkeys(engine_inspect.network_names(r, None), ""))
                 for r in records}
 
@@ -595,10 +597,18 @@ class EngineAPI:
         self.volumes = VolumeEngine(engine)
         self.system = SystemEngine(engine)
 
-    def open_records(self) -> None:
-        """Open the records database now (a forked worker's first statement took 2-3 ms here): what
-        a front end's worker forked ahead of its request does while it waits."""
-        self._engine.records  # noqa: B018 - opened on first access
+    def prepare(self) -> None:
+        """What a front end's worker forked ahead of its request does while it waits: open the
+        records database (a forked worker's first statement took 2-3 ms here) and have an
+        attach-lock prewarm shell for a `create` to kick (spawning one there took 1.2 ms of the 2.6 ms
+        a warm create takes): the front end's (park_prewarm), or else one of its own, parked. The
+        container, image and network services are built and the containers table read once, too:
+        0.3-0.7 ms of a freshly forked worker's first create otherwise."""
+        engine = self._engine
+        engine.records.get_container("")  # opened on first access; the table's pages read
+        for service in ("containers", "images", "networks"):
+            getattr(engine, service)  # built on first access
+        api.prewarm_attach_lock(move=False)
 
 
 IMAGE_FILTERS = ("reference", "dangling", "label", "before", "since")
@@ -627,24 +637,14 @@ def _dangling_filter(values: list[str] | None) -> bool | None:
     return values[0] in ("true", "1")
 
 
-_prewarm_shells: list[int] = []   # this process's attach-lock prewarm shells not reaped yet
-
-
-def _prewarm_once() -> None:
-    """One attach-lock prewarm move (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
+def _prewarm_move() -> None:
+    """One attach-lock prewarm move now (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
     for an RCU grace period, 10-15 ms here, holds up the next cgroup operation on the host, the
-    container's, unless it started that much earlier). The shells of earlier calls that have exited
-    are reaped here: an API worker on a kept-alive connection creates many containers."""
-    for pid in list(_prewarm_shells):
-        try:
-            done = os.waitpid(pid, os.WNOHANG)[0]
-        except ChildProcessError:  # reaped by someone else (a subreaper's loop)
-            done = pid
-        if done:
-            _prewarm_shells.remove(pid)
-    pid = api.prewarm_once()
-    if pid is not None:
-        _prewarm_shells.append(pid)
+    container's, unless it started that much earlier): a kick of this process's shell (an API
+    worker's was parked while it waited for its request, see EngineAPI.prepare), or one spawned now,
+    kicked by this process's later creates (a kept-alive API connection makes many)."""
+    if not api.prewarm_kick():
+        api.prewarm_attach_lock()
 
 
 def _required(streams: Streams | None, verb: str) -> Streams:
@@ -683,6 +683,14 @@ def preload() -> None:
     import importlib
     for name in _PRELOAD:
         importlib.import_module(name)
+
+
+def park_prewarm() -> None:
+    """Spawn this process's attach-lock prewarm shell, parked (runtime/prewarm.py): a front end that
+    forks its workers (the API service) does it once, and every worker's `create` kicks the same
+    shell (a spawn per worker cost 1-2 ms of CPU per connection). It ends once this process and its
+    workers have gone."""
+    api.prewarm_attach_lock(move=False)
 
 
 def open_engine(root: str | None = None, runroot: str | None = None, cluster_store: str = "") -> EngineAPI:

@@ -14,7 +14,7 @@ from mydocker.recordclass import asdict, factory, fields, record
 from mydocker.errors import Conflict, InvalidArgument, NotFound
 from mydocker import jsonio  # the C codec alone: `import json` brings re and enum
 
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
     id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, image TEXT NOT NULL, image_id TEXT NOT NULL,
@@ -32,6 +32,7 @@ _ADDED_COLUMNS = {
     "host_config": "TEXT NOT NULL DEFAULT '{}'",
     "manually_stopped": "INTEGER NOT NULL DEFAULT 0",   # `stop`: no restart policy brings it back
     "health": "TEXT NOT NULL DEFAULT '{}'",          # State.Health (engine/health.py), {} without a healthcheck
+    "mounts": "TEXT NOT NULL DEFAULT ''",            # Docker's Mounts, '' for a record made before the column
 }
 _JSON_COLUMNS = ("config", "host_config", "health")
 
@@ -56,6 +57,9 @@ class ContainerRecord:
     host_config: dict = factory(dict)   # Docker's HostConfig: RestartPolicy, LogConfig, AutoRemove, ...
     manually_stopped: bool = False
     health: dict = factory(dict)        # Docker's State.Health: Status, FailingStreak, Log (engine/health.py)
+    # Docker's Mounts (volumes.docker_mounts), fixed at create: the container list shows them without
+    # reading each config.json. None: a record older than the column (its config.json has them)
+    mounts: list | None = None
 
 
 _COLUMNS = list(fields(ContainerRecord))
@@ -103,6 +107,7 @@ class Records:
         row = asdict(record)
         for column in _JSON_COLUMNS:
             row[column] = jsonio.dumps(row[column])
+        row["mounts"] = _mounts_text(row["mounts"])
         try:
             with self.transaction():
                 self.db.execute(f"INSERT INTO containers ({','.join(_COLUMNS)}) VALUES "
@@ -116,6 +121,8 @@ class Records:
         for column in _JSON_COLUMNS:
             if column in values:
                 values[column] = jsonio.dumps(values[column])
+        if "mounts" in values:
+            values["mounts"] = _mounts_text(values["mounts"])
         assignments = ",".join(f"{k}=?" for k in values)
         condition = f" AND status NOT IN ({','.join('?' * len(unless_status))})" if unless_status else ""
         with self.transaction():
@@ -176,9 +183,14 @@ def _container(row: tuple) -> ContainerRecord:
     values = dict(zip(_COLUMNS, row))
     for column in _JSON_COLUMNS:
         values[column] = jsonio.loads(values[column])
+    values["mounts"] = jsonio.loads(values["mounts"]) if values["mounts"] else None
     values["oom_killed"] = bool(values["oom_killed"])
     values["manually_stopped"] = bool(values["manually_stopped"])
     return ContainerRecord(**values)
+
+
+def _mounts_text(mounts: list | None) -> str:
+    return "" if mounts is None else jsonio.dumps(mounts)
 
 
 class _Transaction:

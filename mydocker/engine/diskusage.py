@@ -72,7 +72,7 @@ def usage(engine) -> dict:
     for rec in records:
         directory = engine.containers.paths.container_dir(rec.id)
         containers.append((rec, tree_size(snapshot.writable_dir(directory))))
-        mounts[rec.id] = engine_inspect.container_mounts(directory)
+        mounts[rec.id] = engine_inspect.mounts_of(rec, directory)
     volumes = []
     for doc in engine.volumes.list():
         volumes.append(dict(doc, Size=tree_size(doc["Mountpoint"]), RefCount=len(doc.get("UsedBy") or [])))

@@ -15,6 +15,7 @@ jsonio = lazy_module("mydocker.jsonio")
 snapshot = lazy_module("mydocker.image.snapshot")
 logs = lazy_module("mydocker.engine.logs")
 engine_health = lazy_module("mydocker.engine.health")
+volumes = lazy_module("mydocker.engine.volumes")
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -46,7 +47,7 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
     """`network`: NetworkService.container_view's NetworkMode, PortBindings and NetworkSettings."""
     args = command_line(rec)
     spec = _spec(container_dir)
-    mounts = _mounts(spec.get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
+    mounts = volumes.docker_mounts(spec.get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
     host = {"Binds": None, "LogConfig": {"Type": "json-file", "Config": {}}, "NetworkMode": "none",
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": False}
     host.update(rec.host_config)
@@ -107,32 +108,15 @@ def container_json(rec: ContainerRecord, container_dir: str, log_path: str, netw
     }
 
 
-# internal bind mounts the engine makes (the network's /etc files): Docker's Mounts leaves them out
-_ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
-
-
 def container_mounts(container_dir: str) -> list[dict]:
     """Docker's Mounts of the container in `container_dir` (<root>/containers/<id>), from its config.json."""
-    return _mounts(_spec(container_dir).get("mounts", []), root=os.path.dirname(os.path.dirname(container_dir)))
+    return volumes.docker_mounts(_spec(container_dir).get("mounts", []),
+                                 root=os.path.dirname(os.path.dirname(container_dir)))
 
 
-def _mounts(spec_mounts: list[dict], root: str) -> list[dict]:
-    """Docker's Mounts: the user's binds and volumes (named and anonymous), not the engine's own files."""
-    volumes = os.path.join(root, "volumes") + os.sep
-    out = []
-    for m in spec_mounts:
-        options, source, dest = m.get("options") or [], m.get("source", ""), m.get("destination", "")
-        if m.get("type") != "bind" and "bind" not in options and "rbind" not in options:
-            continue
-        rw = "ro" not in options
-        if source.startswith(volumes) and source.endswith(os.sep + "_data"):
-            out.append({"Type": "volume", "Name": source[len(volumes):-len("/_data")], "Source": source,
-                        "Destination": dest, "Driver": "local", "Mode": "z", "RW": rw, "Propagation": ""})
-        elif not (dest in _ENGINE_FILES and source.startswith(root + os.sep)):
-            propagation = next((o for o in options if o.endswith(("private", "shared", "slave"))), "rprivate")
-            out.append({"Type": "bind", "Source": source, "Destination": dest, "Mode": "ro" if not rw else "",
-                        "RW": rw, "Propagation": propagation})
-    return out
+def mounts_of(rec: ContainerRecord, container_dir: str) -> list[dict]:
+    """Docker's Mounts of `rec`: as recorded at create, or (a record older than that) from its config.json."""
+    return rec.mounts if rec.mounts is not None else container_mounts(container_dir)
 
 
 def port_bindings(ports: list) -> dict:

@@ -156,10 +156,11 @@ def _entries(data: bytes) -> list[dict]:
 
 
 def read_logs(path: str, write, since: int | None = None, until: int | None = None, tail: int | None = None,
-              timestamps: bool = False, follow=None, poll: float = 0.1) -> None:
+              timestamps: bool = False, follow=None, poll: float = 0.1, ready=None) -> None:
     """Call write(stream, bytes) for each entry. `follow()` -> False once the container has exited.
     The current file is held open from the first read: a container removed while it is followed
-    (`docker run --rm` removes as the client reads) is still read to its end."""
+    (`docker run --rm` removes as the client reads) is still read to its end. `ready()`, if given,
+    once the log has been read, before the first write (the API answers then, as dockerd)."""
     fd = _open(path)
     following = False
     try:
@@ -172,6 +173,8 @@ def read_logs(path: str, write, since: int | None = None, until: int | None = No
                 pass
         complete, _, rest = (_read_to_end(fd) if fd is not None else b"").rpartition(b"\n")
         entries += _entries(complete)
+        if ready is not None:
+            ready()
         if tail is not None and tail >= 0:
             entries = entries[-tail:] if tail else []
         following = not _emit(entries, write, since, until, timestamps) and follow is not None

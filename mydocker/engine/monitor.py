@@ -89,7 +89,7 @@ class Monitor:
         self.inits: dict[int, str] = {}
         self.workers: dict[int, tuple[str, str]] = {}
         self.unknown: dict[int, int] = {}
-        self.prewarms: set[int] = set()   # the attach-lock prewarm shells (_launch), reaped as they exit
+        self.prewarms: set[int] = set()   # our attach-lock prewarm shell (_prewarm), reaped if it exits
         self.spares: list[tuple[int, socket.socket]] = []   # (pid, channel): workers forked ahead of their jobs
         self.last_job = 0.0               # monotonic time of the last launch or exit handed to a worker
         self.idle_since = time.monotonic()
@@ -115,6 +115,7 @@ class Monitor:
         self.handlers[listener.fileno()] = self._accept
         self.ep.register(listener.fileno(), select.EPOLLIN)
         self.watch(wake_r, self._reap)
+        self._prewarm(parked=True)
         while True:
             self._reap(None)
             now = time.monotonic()
@@ -232,13 +233,12 @@ class Monitor:
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
         """Fork a worker that creates and starts the container with pipes we read."""
         # The worker's runtime moves the container into its cgroups some 10 ms from now, and the first
-        # such move waits an RCU grace period for the kernel's attach lock (10-15 ms here): a shell
-        # started now makes a no-op move, so the wait runs while the worker sets up (the CLI's `run`
-        # does the same, engine/api.py; docs/startup.md). Measured on docker run through the service:
-        # the container's cgroup join 7-12 ms without it.
-        warm = api.prewarm_once()
-        if warm is not None:
-            self.prewarms.add(warm)
+        # such move waits an RCU grace period for the kernel's attach lock (10-15 ms here): our
+        # parked prewarm shell makes a no-op move now, so the wait runs while the worker sets up (the
+        # CLI's `run` does the same, engine/api.py; docs/startup.md). Measured on docker run through
+        # the service: the container's cgroup join 7-12 ms without it. A kick is a write: spawning a
+        # shell per launch held the worker's start back 1.8-2.0 ms (0.65 ms with the kick).
+        self._prewarm()
         tty, interactive = c.params.get("tty"), c.params.get("interactive")
         stdio = [-1, -1, -1]
         ours = []
@@ -279,6 +279,14 @@ class Monitor:
             c.streams.add(fd)
             self.watch(fd, self._reader(c, stream))
         self.watch(parent.sock.detach(), self._channel(c))
+
+    def _prewarm(self, parked: bool = False) -> None:
+        """Our prewarm shell (runtime/prewarm.py) moves now; `parked`: spawned to wait for the
+        first launch's kick. Spawned, moving at once, when there is none (it died)."""
+        if parked or not api.prewarm_kick():
+            warm = api.prewarm_attach_lock(move=not parked)
+            if warm is not None:
+                self.prewarms.add(warm)
 
     def _in_child(self) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, _NOFILE)  # containers get the limit a `run` would give

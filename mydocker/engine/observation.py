@@ -105,17 +105,19 @@ class Observation:
                 return self.record_lost(fresh, fallback, LOST)
             time.sleep(0.001)  # a read of the record costs microseconds; the exit is ms away
 
-    def logs(self, ref: str, opts, write) -> None:
-        """Its log entries (api.LogsOptions) to `write(stream, data)`; with follow, until it stops."""
+    def logs(self, ref: str, opts, write, ready=None) -> None:
+        """Its log entries (api.LogsOptions) to `write(stream, data)`; with follow, until it stops.
+        `ready()` once the log has been read (before the first write)."""
         rec = self.find(ref)
 
         def running() -> bool:
             fresh = self.records.get_container(rec.id)
-            return fresh is not None and fresh.status in ("running", "restarting", "created") and (
-                fresh.status != "running" or self.process_alive(fresh))
+            # an init that has exited is not the end: its monitor writes its last output to the log,
+            # then records the exit (observe waits for that, or records it itself if the monitor is gone)
+            return fresh is not None and self.observe(fresh).status in ("running", "restarting", "created")
 
         engine_logs.read_logs(self.paths.log_path(rec.id), write, since=opts.since, until=opts.until, tail=opts.tail,
-                              timestamps=opts.timestamps, follow=running if opts.follow else None)
+                              timestamps=opts.timestamps, follow=running if opts.follow else None, ready=ready)
 
     def changes(self, *paths: str):
         """This process's inotify Watch on the run root, whose events log is appended at every change

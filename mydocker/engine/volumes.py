@@ -247,6 +247,30 @@ def for_container(records: Records, containers_dir: str, container_id: str, opts
                               {m["destination"] for m in tmpfs}) + tmpfs
 
 
+# internal bind mounts the engine makes (the network's /etc files): Docker's Mounts leaves them out
+_ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+
+
+def docker_mounts(spec_mounts: list[dict], root: str) -> list[dict]:
+    """Docker's Mounts of a container from its config.json `mounts` (engine root `root`): the user's
+    binds and volumes (named and anonymous), not the engine's own files."""
+    volumes = os.path.join(root, "volumes") + os.sep
+    out = []
+    for m in spec_mounts:
+        options, source, dest = m.get("options") or [], m.get("source", ""), m.get("destination", "")
+        if m.get("type") != "bind" and "bind" not in options and "rbind" not in options:
+            continue
+        rw = "ro" not in options
+        if source.startswith(volumes) and source.endswith(os.sep + "_data"):
+            out.append({"Type": "volume", "Name": source[len(volumes):-len("/_data")], "Source": source,
+                        "Destination": dest, "Driver": "local", "Mode": "z", "RW": rw, "Propagation": ""})
+        elif not (dest in _ENGINE_FILES and source.startswith(root + os.sep)):
+            propagation = next((o for o in options if o.endswith(("private", "shared", "slave"))), "rprivate")
+            out.append({"Type": "bind", "Source": source, "Destination": dest, "Mode": "ro" if not rw else "",
+                        "RW": rw, "Propagation": propagation})
+    return out
+
+
 def release_container(records: Records, containers_dir: str, container_id: str, remove_anonymous: bool,
                       runroot: str = "") -> None:
     """The hook for container removal (`rm`, `rm -v`, `run --rm`)."""

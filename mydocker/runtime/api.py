@@ -134,21 +134,18 @@ def run_foreground(pid: int, console: int | None, start=None, stdin: int | None 
 DETACHED = -1  # = runtime/foreground.DETACHED (not imported here: foreground loads lazily)
 
 
-def prewarm_attach_lock() -> int | None:
-    """Start the kernel's wait for the cgroup attach lock now, in parallel with our own start-up."""
-    return _prewarm.prewarm_attach_lock()
+def prewarm_attach_lock(move: bool = True) -> int | None:
+    """Start the kernel's wait for the cgroup attach lock now, in parallel with our own start-up: this
+    process's prewarm shell (its pid, to reap; None if there is one already), which makes a no-op
+    move now (without `move`: parked until the first kick) and again at each prewarm_kick, until
+    `create` has moved the container (runtime/prewarm.py)."""
+    return _prewarm.prewarm_attach_lock(move)
 
 
-def prewarm_once() -> int | None:
-    """One no-op move now, by a shell that exits after it (its pid, to reap): for a process that
-    knows a container will move into its cgroups elsewhere soon."""
-    return _prewarm.move_once()
-
-
-def prewarm_kick() -> None:
-    """A container is about to move into its cgroups elsewhere (the monitor's worker): start that
-    wait again now (no-op without prewarm_attach_lock; `create` kicks by itself)."""
-    _prewarm.kick()
+def prewarm_kick() -> bool:
+    """A container is about to move into its cgroups (here or elsewhere: the monitor's worker):
+    this process's prewarm shell moves now. False without one (`create` kicks by itself)."""
+    return _prewarm.kick()
 
 
 # helpers shared with the runtime

@@ -25,21 +25,26 @@ def own_procs_file() -> str | None:
     return f"{base}{own.rstrip('/')}/cgroup.procs"
 
 
-_kick = None  # the write end of the shell's stdin (prewarm_attach_lock): each line moves it again
+_kick = None  # the write end of this process's shell's stdin (prewarm_attach_lock): each line moves it
 
-# the path is the script's $0: never parsed by the shell
-# (exit 0 only if every move was taken)
-_MOVER = 'echo 0 > "$0" && while read -r _; do echo 0 > "$0" || exit 1; done'
+# one move per line read, exit 0 at the end of its stdin (1 if the kernel refused a move); the path
+# is the script's $0: never parsed by the shell
+_MOVER = 'while read -r _; do echo 0 > "$0" || exit 1; done'
 
 
-def prewarm_attach_lock() -> int | None:
-    """Start a child that moves itself into its own cgroup (a no-op move), and again at each kick()
-    until finish(). Returns its pid, to reap.
+def prewarm_attach_lock(move: bool = True) -> int | None:
+    """Spawn this process's prewarm shell, which moves itself into its own cgroup (a no-op move) at
+    each line on its stdin: one now with `move`, then one at each kick(), until finish() (or our
+    exit) ends its stdin. Returns its pid, to reap; None if this process has one already (kick it).
+    Without `move` it waits, parked, for the first kick: a long-lived process spawns it ahead (the
+    monitor, an API worker forked ahead of its request), so that a launch or a `create` pays a
+    write instead of a spawn (1.2-2 ms here).
 
     The child is /bin/sh, spawned (vfork + exec), not a fork of this interpreter: after a fork every
     page either process writes faults to be copied, ours included, until the child is gone. For a
     process that may unshare its mount namespace itself (the engine); the runtime uses a thread.
-    The shell waits in read(2) between moves: it costs no CPU, and a kick is one write of ours."""
+    The shell waits in read(2) between moves: it costs no CPU, and a kick is one write of ours. A
+    process forked from ours shares the shell: its kicks move it too."""
     global _kick
     procs = own_procs_file()
     if procs is None or _kick is not None:
@@ -55,34 +60,25 @@ def prewarm_attach_lock() -> int | None:
     finally:
         os.close(read_end)
     _kick = write_end
+    if move:
+        kick()
     return pid
 
 
-def move_once() -> int | None:
-    """One no-op move by a shell that then exits (no kick, no finish): for a process that does not
-    move the container itself but knows another will soon (the monitor's launch, an API `create`).
-    Returns its pid, to reap."""
-    procs = own_procs_file()
-    if procs is None:
-        return None
-    quiet = [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_RDWR, 0) for fd in (0, 1, 2)]
-    try:  # the path is the script's $0: never parsed by the shell
-        return os.posix_spawn("/bin/sh", ["sh", "-c", 'echo 0 > "$0"', procs], {}, file_actions=quiet)
-    except OSError:
-        return None
-
-
-def kick() -> None:
-    """Have the shell move again now (no-op without one): when our start-up took longer than the
-    lock stays warm after its last move (about one grace period), this starts the wait again, in
-    parallel with what is left before the container's move."""
+def kick() -> bool:
+    """Have this process's shell move now; False without one. When our start-up took longer than
+    the lock stays warm after its last move (about one grace period), this starts the wait again,
+    in parallel with what is left before the container's move."""
     global _kick
-    if _kick is not None:
-        try:
-            os.write(_kick, b"\n")
-        except OSError:  # the shell is gone: only a head start is lost
-            os.close(_kick)
-            _kick = None
+    if _kick is None:
+        return False
+    try:
+        os.write(_kick, b"\n")
+    except OSError:  # the shell is gone: only a head start is lost
+        os.close(_kick)
+        _kick = None
+        return False
+    return True
 
 
 # How often the thread moves again, and for how long at most (a created container is placed well

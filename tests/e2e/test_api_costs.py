@@ -187,3 +187,52 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_the_container_list_shows_mounts_from_the_record_and_an_older_records_from_its_config_json(mydocker, tmp_path):
+    """GET /containers/json (and `ps --format {{.Mounts}}`) shows each container's Mounts, as Docker
+    does, without reading each config.json (1.7 of 3.5 ms per list of 50): create records them. A
+    record made before that (an empty mounts column) still gets them, from its config.json."""
+    import json
+    import sqlite3
+    base = tempfile.mkdtemp(prefix="mdlist-")
+    sock = os.path.join(base, "d.sock")
+    host_dir = tmp_path / "shared"
+    host_dir.mkdir()
+    cid = mydocker("create", "--network", "none", "-v", f"{host_dir}:/shared:ro", "-v", "listvol:/data",
+                   "busybox", "true").out.strip()
+    config = os.path.join(mydocker.root, "containers", cid, "config.json")
+    with open(config) as f:
+        kept = f.read()
+    want = [("bind", str(host_dir), "/shared", False), ("volume", "listvol", "/data", True)]
+    service = subprocess.Popen(mydocker.argv("system", "service", "--time", "0", f"unix://{sock}"),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock):
+            assert service.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+
+        def listed() -> list:
+            status, body = _get(sock, "/v1.41/containers/json?all=1")
+            assert status == 200, body
+            [entry] = json.loads(body)
+            return [(m["Type"], m.get("Name") or m["Source"], m["Destination"], m["RW"]) for m in entry["Mounts"]]
+
+        with open(config, "w") as f:
+            f.write("{}")  # the list must not need it
+        assert listed() == want
+        assert mydocker("ps", "-a", "--no-trunc", "--format", "{{.Mounts}}").out.strip() == f"{host_dir},listvol"
+        with open(config, "w") as f:
+            f.write(kept)
+        db = sqlite3.connect(os.path.join(mydocker.root, "mydocker.db"))
+        with db:
+            db.execute("UPDATE containers SET mounts='' WHERE id=?", (cid,))  # as an older mydocker made it
+        db.close()
+        assert listed() == want
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=20)
+        shutil.rmtree(base, ignore_errors=True)
+        mydocker("rm", "-f", "-v", cid, rc=None)
+        mydocker("volume", "rm", "listvol", rc=None)

@@ -98,13 +98,24 @@ def _monitor_pid(mydocker) -> int:
 
 def _children(pid: int) -> list[str]:
     """The live processes whose parent is `pid` (its health, launch and exit workers, the inits), not
-    its spare workers (engine/monitor.py: forked ahead of a job, no container's)."""
+    its spare workers (engine/monitor.py: forked ahead of a job, no container's) nor its attach-lock
+    prewarm shell (runtime/prewarm.py: the monitor's, for every launch)."""
     import glob
     try:
         tids = glob.glob(f"/proc/{pid}/task/*/children")
-        return [c for t in tids for c in open(t).read().split() if _name(c) != "mydocker-spare"]
+        return [c for t in tids for c in open(t).read().split()
+                if _name(c) != "mydocker-spare" and not _is_prewarm_shell(c)]
     except FileNotFoundError:
         return []  # it exited: nothing to watch
+
+
+def _is_prewarm_shell(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return argv[:1] == [b"sh"] and any(a.endswith(b"/cgroup.procs") for a in argv)
 
 
 def _name(pid: str) -> str:

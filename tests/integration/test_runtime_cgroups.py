@@ -111,6 +111,49 @@ def test_prewarm_child_moves_itself_within_our_cgroup_and_exits_cleanly():
         assert f.read() == before
 
 
+def test_prewarm_is_one_shell_per_process_until_finished_then_another():
+    """One shell per process (the monitor's and an API worker's live as long as they do): a second
+    call while it lives spawns none; after finish() (it exits 0) the next call spawns a new one."""
+    from mydocker.runtime import prewarm
+    first = prewarm.prewarm_attach_lock()
+    assert first
+    try:
+        assert prewarm.prewarm_attach_lock() is None
+    finally:
+        prewarm.finish()
+    assert os.waitstatus_to_exitcode(os.waitpid(first, 0)[1]) == 0
+    second = prewarm.prewarm_attach_lock()
+    assert second and second != first
+    prewarm.finish()
+    assert os.waitstatus_to_exitcode(os.waitpid(second, 0)[1]) == 0
+
+
+def test_prewarm_parked_waits_for_its_first_kick():
+    """Kept without a move (an API worker's, spawned while it waits for a request): it moves at the
+    first kick, not before; kick() says whether a kept shell took it."""
+    from mydocker.runtime import prewarm
+    assert prewarm.kick() is False
+    pid = prewarm.prewarm_attach_lock(move=False)
+    assert pid
+    try:
+        time.sleep(0.2)
+        assert _voluntary_switches(pid) == (before := _voluntary_switches(pid))  # asleep in read(2)
+        assert prewarm.kick() is True
+        deadline = time.monotonic() + 5
+        while _voluntary_switches(pid) == before:
+            assert time.monotonic() < deadline, "the parked shell did not wake at its kick"
+            time.sleep(0.01)
+        assert os.waitpid(pid, os.WNOHANG) == (0, 0)
+    finally:
+        prewarm.finish()
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def _voluntary_switches(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("voluntary_ctxt_switches")).split()[1])
+
+
 def test_a_process_killed_for_memory_while_the_main_one_survives_is_reported_as_such(mydocker):
     """The OOM killer ends `tail` (it keeps 200 MiB without a newline); the shell goes on and exits 0.
     run says what happened; inspect's OOMKilled is Docker's: the OOM killer killed a process of the
