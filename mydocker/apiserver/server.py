@@ -230,8 +230,8 @@ class Children:
     def _ours(self) -> list[int]:
         """The fds a child must close first: the other spares' channels (a copy held open would keep
         a spare from reading end-of-file when the service goes) and the pidfds."""
-        return [s.channel.fileno() for s in self.spares] + [fd for fd in (*self.workers.values(),
-                                                                           *(s.pidfd for s in self.spares)) if fd is not None]
+        fds = (*self.workers.values(), *(s.pidfd for s in self.spares))
+        return [s.channel.fileno() for s in self.spares] + [fd for fd in fds if fd is not None]
 
     def _forget(self, pidfd: int | None) -> None:
         if pidfd is not None:

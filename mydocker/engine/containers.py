@@ -227,7 +227,8 @@ class ContainerService:
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
             record.config = docker_config.docker_config(image.config, opts, config)
-            record.mounts = volumes.docker_mounts(config["mounts"], self.paths.root)  # for the list: no config.json read
+            # for the list: no config.json read
+            record.mounts = volumes.docker_mounts(config["mounts"], self.paths.root)
             self.records.update_container(record.id, config=record.config, mounts=record.mounts,
                                           **({"monitor": monitor} if monitor else {}))
         except BaseException:

@@ -14,10 +14,12 @@ def test_a_version_3_database_gets_the_mounts_column_and_its_records_have_none_r
         CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, image TEXT NOT NULL,
             image_id TEXT NOT NULL, created TEXT NOT NULL, status TEXT NOT NULL, pid INTEGER NOT NULL DEFAULT 0,
             exit_code INTEGER, started_at TEXT, finished_at TEXT, config TEXT NOT NULL DEFAULT '{}',
-            oom_killed INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '', restart_count INTEGER NOT NULL DEFAULT 0,
+            oom_killed INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+            restart_count INTEGER NOT NULL DEFAULT 0,
             monitor TEXT NOT NULL DEFAULT '', host_config TEXT NOT NULL DEFAULT '{}',
             manually_stopped INTEGER NOT NULL DEFAULT 0, health TEXT NOT NULL DEFAULT '{}');
-        INSERT INTO containers (id, name, image, image_id, created, status) VALUES ('a1', 'old', 'busybox', 'sha256:x', 't', 'exited');
+        INSERT INTO containers (id, name, image, image_id, created, status)
+            VALUES ('a1', 'old', 'busybox', 'sha256:x', 't', 'exited');
         PRAGMA user_version=3;
     """)
     old.close()
