@@ -58,12 +58,34 @@ def build(package_dir: str) -> str:
 class CodeCacheFinder:
     """A meta path finder (and loader) for the modules in one cache file."""
 
-    def __init__(self, fd: int, index: dict, base: int) -> None:
-        self.fd, self.index, self.base = fd, index, base
+    def __init__(self, path: str, fd: int, index: dict, base: int) -> None:
+        self.path, self.fd, self.index, self.base = path, fd, index, base
+        st = os.fstat(fd)
+        self.identity = (st.st_dev, st.st_ino)
+
+    def _held(self) -> bool:
+        """Is our descriptor still the cache file? A forked child that closed its descriptors (and
+        maybe opened others under the same number) before an import gets the file opened again."""
+        try:
+            st = os.fstat(self.fd)
+            if (st.st_dev, st.st_ino) == self.identity:
+                return True
+        except OSError:
+            pass
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != self.identity:  # rewritten since: its offsets are not ours
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
 
     def find_spec(self, name: str, path=None, target=None):
         entry = self.index.get(name)
-        if entry is None:
+        if entry is None or not self._held():
             return None
         source, is_package, mtime_ns, size = entry[:4]
         try:
@@ -96,8 +118,9 @@ _cache_from_source = sys.modules["_frozen_importlib_external"].cache_from_source
 def enable(package_dir: str) -> bool:
     """Answer the package's imports from its cache file, ahead of the path finder; False (and
     nothing changed) when there is no readable cache."""
+    path = path_for(package_dir)
     try:
-        fd = os.open(path_for(package_dir), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -109,7 +132,7 @@ def enable(package_dir: str) -> bool:
     if not isinstance(index, dict) or any(len(entry) != 7 for entry in index.values()):  # an older layout
         os.close(fd)
         return False
-    finder = CodeCacheFinder(fd, index, _HEADER + size)
+    finder = CodeCacheFinder(path, fd, index, _HEADER + size)
     at = next((i for i, f in enumerate(sys.meta_path) if getattr(f, "__name__", "") == "PathFinder"),
               len(sys.meta_path))
     sys.meta_path.insert(at, finder)

@@ -72,3 +72,28 @@ def test_without_a_cache_file_nothing_changes(tmp_path):
     lines = probe(package)
     assert lines[0] == "False"
     assert all(" SourceFileLoader " in line for line in lines[1:-1])
+
+
+CLOSED = """
+import os, sys
+sys.path[:0] = [{parent!r}, {checkout!r}]
+from mydocker import codecache
+print(codecache.enable({package!r}))
+finder = next(f for f in sys.meta_path if type(f).__name__ == "CodeCacheFinder")
+os.close(finder.fd)  # a forked child closing what it does not keep (slirp4netns's keeper does)
+other = os.open({other!r}, os.O_RDONLY)  # and the number taken by another file
+print(other == finder.fd)
+import pkg.plain
+print(type(pkg.plain.__spec__.loader).__name__, pkg.plain.VALUE)
+"""
+
+
+def test_a_closed_or_reused_descriptor_is_opened_again(tmp_path):
+    package = make_package(tmp_path)
+    codecache.build(package)
+    other = tmp_path / "other"
+    other.write_bytes(b"\0" * 4096)
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(codecache.__file__)))
+    code = CLOSED.format(parent=os.path.dirname(package), checkout=checkout, package=package, other=str(other))
+    out = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["True", "True", "CodeCacheFinder compiled!"]
