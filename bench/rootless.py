@@ -106,6 +106,15 @@ def keep_network_up(user, tool: list[str]) -> str | None:
     return None
 
 
+def podman_resolves_names(user, podman: list[str]) -> bool:
+    """Whether podman's user network has its DNS (CNI needs the dnsname plugin, not packaged here)."""
+    try:
+        return check_run(user(*podman, "network", "inspect", "--format", "{{.DNSEnabled}}", USER_NETWORK),
+                         timeout=60).strip() == "true"
+    except BenchError:
+        return False
+
+
 def drop_network(user, tool: list[str]) -> None:
     for argv in (("rm", "-f", "keeper"), ("network", "rm", USER_NETWORK)):
         subprocess.run(user(*tool, *argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
@@ -133,6 +142,8 @@ def measure(user, home: str, runs: int, warmups: int) -> list[Result]:
         for row, tool in tools.items():
             if (why := keep_network_up(user, tool)) is not None:
                 cannot[row] = f"its user network: {why}"
+        if "podman usernet" not in cannot and not podman_resolves_names(user, podman):
+            contenders[-1].note += ": names not resolved (no dnsname CNI plugin)"
         samples = time_interleaved([c for c in contenders if c.name not in cannot], runs, warmups)
     finally:
         for tool in tools.values():
