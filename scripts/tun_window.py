@@ -23,10 +23,10 @@ TUN = "/dev/net/tun"
 TUN_USERS = "/run/mydocker-tests-tun-users"  # the record; its path and format are what older sessions use too
 
 
-def _tun_users(change) -> None:
+def _tun_users(change, record: str) -> None:
     """Read, `change` and write the record under its lock; the record goes with its last user."""
     while True:
-        fd = os.open(TUN_USERS, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(record, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         if os.fstat(fd).st_nlink:  # not unlinked by the last user while we waited for the lock
             break
@@ -41,36 +41,37 @@ def _tun_users(change) -> None:
             os.ftruncate(fd, 0)
             os.write(fd, json.dumps(users).encode())
         else:
-            os.unlink(TUN_USERS)
+            os.unlink(record)
     finally:
         os.close(fd)
 
 
 @contextlib.contextmanager
-def tun_for_users():
+def tun_for_users(device: str = TUN, record: str = TUN_USERS):
     """/dev/net/tun readable and writable by users for the body, its own mode restored after the last
-    process in the window leaves, also when the body fails."""
+    process in the window leaves, also when the body fails. (`device` and `record` are other paths
+    for the window's own tests only.)"""
     pid = os.getpid()
 
     def enter(users: dict) -> None:
         if users["mode"] is None:  # else kept from a process killed before it could restore it
-            users["mode"] = os.stat(TUN).st_mode & 0o7777
-        os.chmod(TUN, 0o666)
+            users["mode"] = os.stat(device).st_mode & 0o7777
+        os.chmod(device, 0o666)
         users["pids"].append(pid)
 
     def leave(users: dict) -> None:
         if pid in users["pids"]:
             users["pids"].remove(pid)
         if not users["pids"] and users["mode"] is not None:
-            os.chmod(TUN, users["mode"])
+            os.chmod(device, users["mode"])
 
     try:
         with _signals_held():
-            _tun_users(enter)
+            _tun_users(enter, record)
         yield
     finally:
         with _signals_held():  # a signal's handler cannot cut the restore short
-            _tun_users(leave)
+            _tun_users(leave, record)
 
 
 @contextlib.contextmanager
