@@ -77,7 +77,8 @@ class ContainerService:
 
     @lazy
     def lifecycle(self):
-        return engine_lifecycle.Lifecycle(self.records, self.paths, self.observation, lambda: self.networks, self.teardown)
+        return engine_lifecycle.Lifecycle(self.records, self.paths, self.observation, lambda: self.networks,
+                                          self.teardown)
 
     @lazy
     def execs(self):

@@ -71,7 +71,8 @@ def _mount_doc(m) -> dict:
 def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
     """Config.ExposedPorts: the image's EXPOSE and `--expose`, as {"80/tcp": {}}."""
     ports = {}
-    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}), *(getattr(opts, "expose", None) or [])]:
+    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}),
+                 *(getattr(opts, "expose", None) or [])]:
         for port, proto in network_ports.parse_exposed(spec):
             ports[f"{port}/{proto}"] = {}
     return ports
@@ -84,8 +85,10 @@ def docker_config(image_config: dict, opts, spec: dict) -> dict:
     out = {"Hostname": spec.get("hostname", ""), "Domainname": "", "User": opts.user or cfg.get("User") or "",
            "AttachStdin": opts.interactive and not opts.detach, "AttachStdout": not opts.detach,
            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
-           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once), "Env": _config_env(cfg, opts), "Cmd": cmd,
-           "Image": opts.image, "Volumes": cfg.get("Volumes"), "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
+           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once),
+           "Env": _config_env(cfg, opts), "Cmd": cmd,
+           "Image": opts.image, "Volumes": cfg.get("Volumes"),
+           "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
            "Entrypoint": entrypoint,
            "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
     if cfg.get("StopSignal"):
