@@ -39,14 +39,14 @@ def mode(path: str) -> int:
 def holder(paths) -> subprocess.Popen:
     """A process in the window (it has entered when this returns)."""
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, os.path.join(REPO, "scripts"), *paths],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline() == "in\n"
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "in\n", proc.stderr.read()
     return proc
 
 
 def leave(proc: subprocess.Popen) -> int:
     proc.stdin.close()
-    return proc.wait(10)
+    return proc.wait(30)
 
 
 def test_the_last_one_out_restores_the_mode(paths):
@@ -65,7 +65,8 @@ def test_a_signal_ends_the_window_with_the_restore(paths, sig):
     device, record = paths
     a = holder(paths)
     a.send_signal(sig)
-    assert a.wait(10) != 0
+    code = a.wait(30)
+    assert code == (128 + sig if sig != signal.SIGINT else -sig), (code, a.stderr.read())  # SIGINT: as Python dies of it
     assert mode(device) == 0o600 and not os.path.exists(record)
 
 
