@@ -3,7 +3,8 @@ range far from the ranges other tests use, launchers it can run, and a fresh 070
 
 `make_user()` is a context manager: on exit it checks that nothing of the user is left (no process,
 no file outside its own dirs; `leftovers` names paths (with {uid}) a test accounts for itself) and then
-removes the user, its group, home and ranges.
+removes the user, its group, home and ranges. `tun_for_users()` (scripts/tun_window.py) opens
+/dev/net/tun to users for its body, in a window shared with other test sessions and the benches.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 import uuid
 
 import pytest
+
+from scripts.tun_window import tun_for_users  # noqa: F401 (the window is shared with the benches)
 
 RANGE = 65536
 PYTHON = "/opt/mydocker/bin/python"
@@ -189,59 +192,3 @@ def make_user(prefix: str = "mdrl", leftovers=(), ranges: bool = True):
         shutil.rmtree(top, ignore_errors=True)
     assert not _mentions("/etc/passwd", name) and not _mentions("/etc/group", name)
     assert not _mentions("/etc/subuid", name) and not _mentions("/etc/subgid", name)
-
-
-
-
-TUN = "/dev/net/tun"
-TUN_USERS = "/run/mydocker-tests-tun-users"  # {"mode": <the device's own mode>, "pids": [test sessions using it]}
-
-
-def _tun_users(change) -> None:
-    """Read, `change` and write the tun users' record under its lock; the record goes with its last user."""
-    import fcntl
-    import json
-    while True:
-        fd = os.open(TUN_USERS, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if os.fstat(fd).st_nlink:  # not unlinked by the last user while we waited for the lock
-            break
-        os.close(fd)
-    try:
-        text = os.read(fd, 1 << 16).decode()
-        users = json.loads(text) if text else {"mode": None, "pids": []}
-        users["pids"] = [pid for pid in users["pids"] if os.path.exists(f"/proc/{pid}")]  # a killed session's
-        change(users)
-        if users["pids"]:
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, json.dumps(users).encode())
-        else:
-            os.unlink(TUN_USERS)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def tun_for_users():
-    """/dev/net/tun readable and writable by users (every user-mode network stack opens it; this host
-    makes it 0600) for the body, its own mode restored after, also on failure. Test sessions that run
-    at once share it: the mode is changed by the first and restored by the last (a record in /run under
-    a lock; a session killed meanwhile is dropped from it)."""
-    def enter(users: dict) -> None:
-        if users["mode"] is None:  # else kept from a session killed before it could restore it
-            users["mode"] = os.stat(TUN).st_mode & 0o7777
-        os.chmod(TUN, 0o666)
-        users["pids"].append(os.getpid())
-
-    def leave(users: dict) -> None:
-        if os.getpid() in users["pids"]:
-            users["pids"].remove(os.getpid())
-        if not users["pids"] and users["mode"] is not None:
-            os.chmod(TUN, users["mode"])
-
-    _tun_users(enter)
-    try:
-        yield
-    finally:
-        _tun_users(leave)

@@ -130,7 +130,12 @@ class NetworkService:
             if network_dns.has_embedded_dns(net) and self.dns.served(net.name):
                 resolver = net.gateway
                 break
-        self.files.write_resolv(sb, resolver=resolver)
+        self.files.write_resolv(sb, resolver=resolver, nameservers=self._forwards_to(resolver))
+
+    def _forwards_to(self, resolver: str | None) -> list[str] | None:
+        """The servers the embedded resolver at `resolver` forwards to, for resolv.conf's ExtServers
+        comment: rootless, slirp4netns's forwarder, not the host's resolvers; None: the host's."""
+        return self.dns.upstreams if resolver and self.usermode else None
 
     def _resolver_for(self, net: Network) -> str | None:
         """The address a new container on `net` names in its resolv.conf: the network's gateway when
@@ -530,7 +535,8 @@ class NetworkService:
 
     def _prepare_files(self, container_id: str, mode: str, hostname: str, addresses: list | None = None,
                        netns: str | None = None, host: bool = False, resolver: str | None = None) -> Attachment:
-        mounts = self.files.prepare(self.sandbox(container_id), host=host, resolver=resolver)
+        mounts = self.files.prepare(self.sandbox(container_id), host=host, resolver=resolver,
+                                    nameservers=self._forwards_to(resolver))
         return Attachment(mode=mode, netns=netns, host_netns=host, hostname=hostname, mounts=mounts,
                           addresses=list(addresses or []))
 

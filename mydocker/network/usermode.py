@@ -159,8 +159,11 @@ def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: 
     try:
         with open("/proc/self/comm", "w") as f:
             f.write(keeper.KEEPER)
+        # Before the caller's descriptors are closed: the launcher's code cache (mydocker/codecache.py)
+        # answers imports through one of them, so no module of ours may be first imported after.
+        gone, pin = _watch(netns)
         # Nothing of the caller's is kept open (its stdout may be a pipe someone reads to the end).
-        keep = sorted((ready_w, exit_r, exit_w, pid_w))
+        keep = sorted((ready_w, exit_r, exit_w, pid_w, gone))
         low = 3
         for fd in keep:
             os.closerange(low, fd)
@@ -175,7 +178,6 @@ def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: 
             if fd > 2:
                 os.close(fd)
         os.chdir(state_dir)   # the API socket's path is relative: a state dir's path may pass 108 bytes
-        gone, pin = _watch(netns)
         os.set_inheritable(ready_w, True)
         os.set_inheritable(exit_r, True)
         try:

@@ -10,9 +10,11 @@ file of theirs (or of their subordinate ids) outside their own dirs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -367,47 +369,84 @@ def test_default_network_reaches_a_server_on_the_hosts_loopback(alice, tun_for_u
     assert os.listdir(os.path.join(runroot(alice), "netns")) == []
 
 
+DOCKER = "/usr/local/bin/docker"   # the docker CLI 28
+
+
+@contextlib.contextmanager
+def api_service(user: User, log_path: str):
+    """`mydocker system service` run by the user on its default socket, $XDG_RUNTIME_DIR/mydocker/docker.sock;
+    yields the command line prefix that runs the docker CLI against it (DOCKER_HOST, a DOCKER_CONFIG of
+    the user's own). On exit the service is stopped by SIGTERM and must exit 0 and remove its socket;
+    containers left running are removed and the user's pause process stopped."""
+    if not os.path.exists(DOCKER):
+        pytest.skip(f"needs the docker CLI 28 at {DOCKER}")
+    sock = os.path.join(runroot(user), "docker.sock")
+    config = os.path.join(user.home, "docker-config")
+    os.makedirs(config, 0o700, exist_ok=True)
+    os.chown(config, user.uid, user.gid)
+    log = open(log_path, "w+")
+    service = subprocess.Popen(["setpriv", "--reuid", str(user.uid), "--regid", str(user.gid), "--init-groups",
+                                "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"HOME={user.home}",
+                                f"XDG_RUNTIME_DIR={user.xdg}", os.path.join(user.bindir, "mydocker"),
+                                "system", "service", "--time", "0"],
+                               cwd=user.home, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(sock):
+            assert service.poll() is None and time.monotonic() < deadline, open(log_path).read()
+            time.sleep(0.05)
+        assert os.stat(sock).st_uid == user.uid and os.stat(sock).st_mode & 0o777 == 0o660
+        yield ("env", f"DOCKER_HOST=unix://{sock}", f"DOCKER_CONFIG={config}", DOCKER)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            code = service.wait(30)
+        finally:
+            user.mydocker("rm", "-f", *user.mydocker("ps", "-aq").stdout.split())
+            stop_pause(runroot(user))
+            log.close()
+    assert code == 0, open(log_path).read()
+    assert not os.path.exists(sock)
+
+
 def test_the_api_service_of_an_ordinary_user(tmp_path):
     """`mydocker system service` run by a user listens on $XDG_RUNTIME_DIR/mydocker/docker.sock (podman's
     rootless default is under XDG_RUNTIME_DIR too) and serves the engine the user's CLI sees; the
     docker CLI 28 drives it; once stopped it leaves nothing behind (make_user checks the rest)."""
-    import subprocess
-    docker = "/usr/local/bin/docker"
-    if not os.path.exists(docker):
-        pytest.skip("needs the docker CLI 28 at /usr/local/bin/docker")
-    with make_user("mdrls") as user:
-        sock = os.path.join(runroot(user), "docker.sock")
-        config = os.path.join(user.home, "docker-config")
-        os.mkdir(config, 0o700)
-        os.chown(config, user.uid, user.gid)
-        log = open(tmp_path / "service.log", "w+")
-        service = subprocess.Popen(["setpriv", "--reuid", str(user.uid), "--regid", str(user.gid), "--init-groups",
-                                    "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", f"HOME={user.home}",
-                                    f"XDG_RUNTIME_DIR={user.xdg}", os.path.join(user.bindir, "mydocker"),
-                                    "system", "service", "--time", "0"],
-                                   cwd=user.home, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        try:
-            deadline = time.monotonic() + 60
-            while not os.path.exists(sock):
-                assert service.poll() is None and time.monotonic() < deadline, open(log.name).read()
-                time.sleep(0.05)
-            assert os.stat(sock).st_uid == user.uid and os.stat(sock).st_mode & 0o777 == 0o660
-            env = ("env", f"DOCKER_HOST=unix://{sock}", f"DOCKER_CONFIG={config}", docker)
-            out = ok(user.run(*env, "run", "--rm", "--network", "none", "busybox", "id", timeout=120))
-            assert out.startswith("uid=0(root) gid=0(root)"), out
-            ok(user.run(*env, "run", "-d", "--name", "seen", "--network", "none", "busybox", "sleep", "300"))
-            names = ok(user.run(*env, "ps", "--format", "{{.Names}}")).split()
-            assert names == ["seen"], names
-            assert ok(user.mydocker("ps", "--format", "{{.Names}}")).split() == ["seen"]  # the CLI's engine
-            ok(user.run(*env, "rm", "-f", "seen"))
-            assert ok(user.run(*env, "ps", "-aq")) == ""
-        finally:
-            service.send_signal(signal.SIGTERM)
+    with make_user("mdrls") as user, api_service(user, str(tmp_path / "service.log")) as docker:
+        out = ok(user.run(*docker, "run", "--rm", "--network", "none", "busybox", "id", timeout=120))
+        assert out.startswith("uid=0(root) gid=0(root)"), out
+        ok(user.run(*docker, "run", "-d", "--name", "seen", "--network", "none", "busybox", "sleep", "300"))
+        names = ok(user.run(*docker, "ps", "--format", "{{.Names}}")).split()
+        assert names == ["seen"], names
+        assert ok(user.mydocker("ps", "--format", "{{.Names}}")).split() == ["seen"]  # the CLI's engine
+        ok(user.run(*docker, "rm", "-f", "seen"))
+        assert ok(user.run(*docker, "ps", "-aq")) == ""
+
+
+def test_a_user_network_through_the_api_service_of_an_ordinary_user(tmp_path, tun_for_users):
+    """The docker CLI against a user's service: a user network made, two containers on it, one reaching
+    the other by name (the embedded resolver in the user's rootless netns), the network removed; then
+    nothing is left: no network, no rootless netns, no process or file of the user's (make_user)."""
+    with make_user("mdrlw") as user:
+        with api_service(user, str(tmp_path / "service.log")) as docker:
+            assert ok(user.run(*docker, "network", "create", "apinet")).strip()
             try:
-                code = service.wait(30)
+                web = ok(user.run(*docker, "run", "-d", "--name", "web", "--network", "apinet", "busybox",
+                                  "httpd", "-f", "-p", "80", "-h", "/etc", timeout=120)).strip()
+                fetch = "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 5 web 80 | tail -n 1"
+                out = ok(user.run(*docker, "run", "--rm", "--network", "apinet", "busybox", "sh", "-c", fetch,
+                                  timeout=120))
+                assert out.strip() == web[:12], out   # web's /etc/hostname, reached by its name
+                ok(user.run(*docker, "rm", "-f", "web"))
             finally:
-                user.mydocker("rm", "-f", *user.mydocker("ps", "-aq").stdout.split())
-                stop_pause(runroot(user))
-                log.close()
-        assert code == 0, open(tmp_path / "service.log").read()
-        assert not os.path.exists(sock)
+                user.run(*docker, "rm", "-f", "web")
+            assert ok(user.run(*docker, "network", "rm", "apinet")).strip() == "apinet"
+            names = ok(user.run(*docker, "network", "ls", "--format", "{{.Name}}")).split()
+            assert "apinet" not in names, names
+            assert ok(user.run(*docker, "ps", "-aq")) == ""
+        netns = os.path.join(runroot(user), "rootless-netns")
+        deadline = time.monotonic() + 10   # its stack is signalled, not waited for (no port was published)
+        while os.path.exists(netns) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(netns), os.listdir(netns)

@@ -86,12 +86,13 @@ def test_containers_of_a_user_network_reach_each_other_by_ip_and_name(erin, tun,
         assert len(_stacks_of(erin.uid)) == 2, _stacks_of(erin.uid)   # one slirp4netns (and keeper) for the user
         out = ok(erin.mydocker("run", "--rm", "--network", "apps", "busybox", "sh", "-c",
                                f"{_get(ip)}; {_get('web')}; nc -w 5 10.0.2.2 {greeter.port}; "
-                               "grep nameserver /etc/resolv.conf"))
+                               "grep -e nameserver -e ExtServers /etc/resolv.conf"))
         lines = out.split("\n")
         assert lines[:3] == [web[:12], web[:12], "host"], out        # by address, by name (embedded DNS), outbound
         gateway = ok(erin.mydocker("network", "inspect", "apps", "--format",
                                    "{{range .IPAM.Config}}{{.Gateway}}{{end}}")).strip()
         assert lines[3] == f"nameserver {gateway}", out
+        assert lines[4] == "# ExtServers: [10.0.2.3]", out    # where its resolver forwards: slirp4netns's DNS
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/hostname", timeout=10) as reply:   # -p from the host
             assert reply.read().decode().strip() == web[:12]
         assert ok(erin.mydocker("port", "web")).strip() == f"80/tcp -> 127.0.0.1:{port}"
