@@ -3,8 +3,9 @@
 Site processing (.pth files) is slow on some machines (docs/startup.md). The launchers run Python
 with -IS (isolated from PYTHON* variables, no site) and put the package's own directory and its
 site-packages on sys.path themselves. `mydocker` also imports the package's modules from one file
-of compiled code (mydocker/codecache.py), written here; `mydocker-runtime` does not: its `state`,
-called after nearly every operation, loads four modules and would pay more for the file than it saves.
+of compiled code (mydocker/codecache.py), written here; `mydocker-runtime` opens that file itself
+(runtime/entry.py) once none of its fast paths answers: its `state`, called after nearly every
+operation, loads four modules and would pay more for the file than it saves.
 
     python3 -m mydocker.launcher /usr/local/bin
 """

@@ -16,6 +16,10 @@ line loads: the kernel's grace period then runs beside our imports (docs/startup
 
 `delete --force ID` of a container that is not there is answered here too (exit 0, as runc): every
 task containerd's shim ends is force-deleted once more after its `delete`, while the shim cleans up.
+
+Every other command (create, run, exec, ...) loads its ~40 modules from the package's one file of
+compiled code (mydocker/codecache.py), opened only once no fast path answers: `state` and the quick
+`kill` load four modules and would pay more to open it than it saves.
 """
 
 import sys
@@ -178,8 +182,16 @@ def creates(argv: list[str]) -> bool:
     return found is not None and argv[found[1]:found[1] + 1] in (["create"], ["run"])
 
 
+def use_code_cache() -> bool:
+    """Answer the rest of the package's imports from its code cache file; False when there is none."""
+    from mydocker import codecache
+    return codecache.enable(sys.modules["mydocker"].__path__[0])
+
+
 def run_main() -> None:
-    if creates(sys.argv[1:]):  # the kernel's grace period starts before our imports, not after them
+    slow = creates(sys.argv[1:])
+    if slow:  # the kernel's grace period starts before our imports, not after them
+        use_code_cache()
         from mydocker.runtime.prewarm import prewarm_in_thread
         prewarm_in_thread()
     forced = forced_delete_request(sys.argv[1:])
@@ -201,6 +213,8 @@ def run_main() -> None:
         except OSError:  # the reader went away
             posix._exit(1)
         posix._exit(0)
+    if not slow:
+        use_code_cache()
     from mydocker import collector
     collector.pause()
     from mydocker.runtime.cli import run_main as full

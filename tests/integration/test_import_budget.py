@@ -41,6 +41,7 @@ BUDGET = {
         "mydocker.lazy", "mydocker.linux", "mydocker.linux.fs", "mydocker.linux.libc", "mydocker.linux.net",
         "mydocker.linux.syscalls", "mydocker.linux.tty", "mydocker.recordclass", "mydocker.runtime",
         "mydocker.runtime.caps",
+        "mydocker.codecache",  # entry's, once no fast path answers: the rest come from its one file
         "mydocker.runtime.cgroups",
         "mydocker.runtime.cgroups.base", "mydocker.runtime.cgroups.convert", "mydocker.runtime.cgroups.detect",
         "mydocker.runtime.cgroups.v1", "mydocker.runtime.channel", "mydocker.runtime.cli", "mydocker.runtime.command",
@@ -151,6 +152,42 @@ def test_runtime_run_budget(bindir, make_bundle, runtime_root):
     runtime = os.path.join(bindir, "mydocker-runtime")
     loaded = loaded_modules(runtime, "--root", runtime_root, "run", "--bundle", make_bundle(["true"]), "budget-run")
     check_budget("mydocker-runtime run", loaded)
+
+
+def loaders(launcher: str, *args: str) -> dict[str, str]:
+    """{module: its loader's class} for each mydocker module `launcher args` imports (forked children's too),
+    from the interpreter's own -v report."""
+    with open(launcher) as f:
+        interpreter = f.readline()[2:].split()
+    proc = subprocess.run([*interpreter, "-v", launcher, *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0, f"{launcher} {' '.join(args)}: rc={proc.returncode}\n{proc.stderr[-2000:]}"
+    found = {}
+    for line in proc.stderr.splitlines():  # import 'mydocker.x' # <mydocker.codecache.CodeCacheFinder object at 0x..>
+        if line.startswith("import 'mydocker"):
+            name, _, loader = line[len("import '"):].partition("' # <")
+            found[name] = loader.split(" object")[0]
+    return found
+
+
+# What `mydocker-runtime` imports before it knows a fast path will not answer: the path finder's.
+RUNTIME_BEFORE_CACHE = {"mydocker", "mydocker.runtime", "mydocker.runtime.entry", "mydocker.runtime.state_view",
+                        "mydocker.codecache"}
+
+
+def test_runtime_run_imports_from_the_code_cache_and_state_never_opens_it(bindir, make_bundle, runtime_root):
+    runtime = os.path.join(bindir, "mydocker-runtime")
+    run = loaders(runtime, "--root", runtime_root, "run", "--bundle", make_bundle(["true"]), "cache-run")
+    from_path = {name for name, loader in run.items() if loader != "mydocker.codecache.CodeCacheFinder"}
+    assert from_path == RUNTIME_BEFORE_CACHE, f"run: loaded by the path finder: {sorted(from_path)}"
+    assert "mydocker.runtime.init" in run  # the forked init's imports are reported (and cached) too
+    subprocess.run([runtime, "--root", runtime_root, "create", "--bundle", make_bundle(["true"]), "cache-state"],
+                   check=True, stdin=subprocess.DEVNULL, timeout=60)
+    try:
+        state = loaders(runtime, "--root", runtime_root, "state", "cache-state")
+    finally:
+        subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "cache-state"], check=True, timeout=60)
+    assert set(state) == RUNTIME_BEFORE_CACHE - {"mydocker.codecache"}, f"state: {state}"
 
 
 @pytest.fixture
