@@ -354,10 +354,11 @@ class NetworkService:
                                       False, "", "")).name for e in self.endpoints(network=net.name)}))
             raise Conflict(f"network {net.name} has active endpoints ({names}): stop or disconnect them first")
         with self.lock():
-            if not self.store.remove_network_if_unused(net.name):  # no container joined since the check above
-                raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
             driver = self.driver(net.driver)
-            driver.delete_network(net)
+            with self._host_lock():  # a `network create` of the same name makes its bridge after, not between
+                if not self.store.remove_network_if_unused(net.name):  # no container joined since the check above
+                    raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
+                driver.delete_network(net)
             if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
                 overlay_agent_control.stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
@@ -709,8 +710,11 @@ class NetworkService:
         net = self.store.find(DEFAULT_NETWORK)
         if net is None or not self.tag:
             return
-        if self.store.remove_network_if_unused(DEFAULT_NETWORK):
-            self.driver(net.driver).delete_network(net)
+        # under the host lock, as _add_network: else a `run` that finds no record makes the network
+        # again and finds this bridge still there, which this delete (by name) then takes from it
+        with self._host_lock():
+            if self.store.remove_network_if_unused(DEFAULT_NETWORK):
+                self.driver(net.driver).delete_network(net)
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""
