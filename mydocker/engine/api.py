@@ -657,7 +657,8 @@ def _required(streams: Streams | None, verb: str) -> Streams:
 # `docker ps`, exec, stop, rm and version through the API service load them in every worker otherwise
 # (each connection is a new fork: ~30 modules for create, ~14 for start, ~13 for attach, ~25 for exec).
 _PRELOAD = (
-    "mydocker.engine.containers", "mydocker.engine.filters", "mydocker.engine.inspect", "mydocker.engine.logs",
+    "mydocker.engine.containers", "mydocker.engine.docker_config", "mydocker.engine.lifecycle",
+    "mydocker.engine.filters", "mydocker.engine.inspect", "mydocker.engine.logs",
     "mydocker.engine.bundle_config", "mydocker.engine.events", "mydocker.engine.images", "mydocker.engine.names",
     "mydocker.engine.network_files", "mydocker.engine.network_schema", "mydocker.engine.network_store",
     "mydocker.engine.networks", "mydocker.engine.resources", "mydocker.engine.security", "mydocker.engine.units",

@@ -12,6 +12,7 @@ logs = lazy_module("mydocker.engine.logs")
 fs = lazy_module("mydocker.linux.fs")
 
 LOCKS = "locks"             # under the run root: one lock file per container (container_lock)
+LOWERS = "lowers.json"      # in its directory: the image layers of the container, to mount its rootfs again on `start`
 
 
 class ContainerPaths:

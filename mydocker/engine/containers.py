@@ -18,8 +18,7 @@ import stat
 from mydocker.lazy import lazy_module
 
 events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
-from mydocker.engine.container_paths import ContainerPaths
-from mydocker.engine.lifecycle import LOWERS, Lifecycle
+from mydocker.engine.container_paths import LOWERS, ContainerPaths
 from mydocker.engine.observation import Observation, identity as _identity
 from mydocker.engine.options import RunOptions, Streams
 from mydocker.engine.reports import RunReport
@@ -31,7 +30,8 @@ from mydocker import jsonio
 # ps, stop, rm... do not need what only `run` uses: these load on first use (start-up time is a feature).
 container_exec = lazy_module("mydocker.engine.container_exec")
 runtime = lazy_module("mydocker.runtime.api")
-engine_lifecycle = lazy_module("mydocker.engine.lifecycle")
+engine_lifecycle = lazy_module("mydocker.engine.lifecycle")  # not on `run`'s path (docker_config is)
+docker_config = lazy_module("mydocker.engine.docker_config")
 names = lazy_module("mydocker.engine.names")
 bundle_config = lazy_module("mydocker.engine.bundle_config")
 snapshot = lazy_module("mydocker.image.snapshot")
@@ -76,8 +76,9 @@ class ContainerService:
         self.observation = Observation(records, self.paths)
 
     @lazy
-    def lifecycle(self) -> Lifecycle:
-        return Lifecycle(self.records, self.paths, self.observation, lambda: self.networks, self.teardown)
+    def lifecycle(self):
+        return engine_lifecycle.Lifecycle(self.records, self.paths, self.observation, lambda: self.networks,
+                                          self.teardown)
 
     @lazy
     def execs(self):
@@ -101,8 +102,9 @@ class ContainerService:
     def run(self, opts: RunOptions, streams: Streams, progress=None) -> RunReport:
         """Run a container attached to the caller's `streams` until it exits."""
 
-        # holding the container's lock: `rm -f` waits until it runs; with --rm its rootfs is volatile
-        record, config = self._create(opts, progress, volatile=opts.remove)
+        # holding the container's lock: `rm -f` waits until it runs; with --rm its rootfs is volatile.
+        # This process reaps it (recorded with its config: one transaction fewer, each one waits on the disk)
+        record, config = self._create(opts, progress, volatile=opts.remove, monitor=_identity(os.getpid()))
         directory = self.container_dir(record.id)
         console = devnull = log = None
         pipes: list[tuple[int, int, str]] = []  # (our read end, the caller's fd, stream)
@@ -125,10 +127,9 @@ class ContainerService:
                     (r1, stdout), (r2, stderr) = os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)
                     pipes = [(r1, streams.stdout, "stdout"), (r2, streams.stderr, "stderr")]
             runtime.become_subreaper()
-            self.records.update_container(record.id, monitor=_identity(os.getpid()))
             try:
-                _state, init = runtime.create(self.runtime_root, record.id, directory, config,
-                                              stdio=(devnull if stdin is None else stdin, stdout, stderr))
+                _state, init = runtime.create(self.runtime_root, record.id, directory, config,  # built by _create
+                                              stdio=(devnull if stdin is None else stdin, stdout, stderr), checked=True)
             finally:
                 for fd in (stdout, stderr) if pipes else ():
                     os.close(fd)  # the container holds the write ends: EOF when it is gone
@@ -170,16 +171,17 @@ class ContainerService:
         self.paths.container_lock(record.id).release()
         return record.id
 
-    def _create(self, opts: RunOptions, progress=None, volatile: bool = False) -> tuple[ContainerRecord, dict]:
+    def _create(self, opts: RunOptions, progress=None, volatile: bool = False,
+                monitor: str = "") -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create).
         `volatile`: its writable layer is never synced (snapshot.prepare): a foreground `run --rm`,
-        whose own process removes it when it exits."""
+        whose own process removes it when it exits. `monitor`: the process that will reap it, recorded."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
         if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
             self.rootless.check_options(opts)
         image = self.images.get(opts.image, progress=progress, pull=opts.pull == "missing")
-        host = engine_lifecycle.host_config(opts)
+        host = docker_config.host_config(opts)
         record = ContainerRecord(id=os.urandom(32).hex(),
                                  name=names.check_name(opts.name) if opts.name else names.generate_name(),
                                  image=opts.image, image_id=image.manifest_digest, created=now(), status="created",
@@ -202,8 +204,9 @@ class ContainerService:
                 for path in (directory, *(os.path.join(directory, d) for d in ("upper", "work", "rootfs"))):
                     os.makedirs(path, exist_ok=True)
                     os.chown(path, remap[0], remap[0])
-            with open(os.path.join(directory, LOWERS), "w") as f:
-                f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
+            if not volatile:  # a volatile layer is never mounted again (snapshot.prepare): no file to write and remove
+                with open(os.path.join(directory, LOWERS), "w") as f:
+                    f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
             rootfs = snapshot.prepare(lowers, directory, volatile=volatile)
             config = bundle_config.build_spec(image.config, opts, rootfs, hostname=opts.hostname or record.id[:12],
                                               container_id=record.id)
@@ -216,15 +219,15 @@ class ContainerService:
                                                       rootfs, self.paths.runroot)
             # netns joined by path (as CNI), /etc files, -p
             self.networks.configure(record.id, record.name, opts, config,
-                                    engine_lifecycle.exposed_ports(image.config, opts))
+                                    docker_config.exposed_ports(image.config, opts))
             if remap:  # the mapped root must walk to its rootfs and the engine's bind sources (/etc files)
                 for path in [rootfs, *(m["source"] for m in config["mounts"] if m.get("type") == "bind"
                                       and m["source"].startswith(self.paths.root + os.sep))]:
                     shift.reachable(path, remap[0], self.paths.root)
             with open(os.path.join(directory, "config.json"), "w") as f:
                 f.write(jsonio.dumps(config))  # compact, as Docker writes it: pretty-printing in Python costs 1 ms
-            record.config = engine_lifecycle.docker_config(image.config, opts, config)
-            self.records.update_container(record.id, config=record.config)
+            record.config = docker_config.docker_config(image.config, opts, config)
+            self.records.update_container(record.id, config=record.config, **({"monitor": monitor} if monitor else {}))
         except BaseException:
             try:
                 self.teardown(record.id, remove=True)  # an invalid config makes no container, as in Docker

@@ -14,15 +14,14 @@ import time
 from mydocker.lazy import lazy_module
 
 events = lazy_module("mydocker.engine.events")  # loaded by the first verb that tells an event (not by ps)
-from mydocker.engine.container_paths import ContainerPaths
+from mydocker.engine.container_paths import LOWERS, ContainerPaths
 from mydocker.engine.observation import UNKNOWN_EXIT, Observation
 from mydocker.engine.database import ContainerRecord, Records, now
 from mydocker import jsonio
 from mydocker.errors import (CommandNotExecutable, CommandNotFound, Conflict, InvalidArgument, MyDockerError,
                              NotFound, RuntimeFailure)
 
-network_ports = lazy_module("mydocker.network.ports")
-bundle_config = lazy_module("mydocker.engine.bundle_config")
+docker_config = lazy_module("mydocker.engine.docker_config")
 engine_resources = lazy_module("mydocker.engine.resources")
 monitor = lazy_module("mydocker.engine.monitor_client")  # only the commands that talk to it load it
 health = lazy_module("mydocker.engine.health")
@@ -34,7 +33,6 @@ subprocess = lazy_module("subprocess")
 userns = lazy_module("mydocker.engine.userns")
 fs = lazy_module("mydocker.linux.fs")
 
-LOWERS = "lowers.json"      # the image layers of the container, to mount its rootfs again on `start`
 WAIT_CONDITIONS = ("not-running", "next-exit", "removed")   # Docker's `wait --condition`
 
 
@@ -43,108 +41,11 @@ _ERRORS = {"notfound": CommandNotFound, "notexec": CommandNotExecutable, "invali
            "conflict": Conflict}
 
 
-# --- Docker's Config and HostConfig, recorded at create -----------------------------------------
-
-def parse_restart(value: str | None) -> dict:
-    name, _, count = (value or "no").partition(":")
-    if name not in ("no", "always", "on-failure", "unless-stopped"):
-        raise InvalidArgument(f"invalid restart policy {value!r}: use no, always, unless-stopped or on-failure[:N]")
-    if count and (name != "on-failure" or not count.isdigit()):
-        raise InvalidArgument(f"invalid restart policy {value!r}: only on-failure takes a count, e.g. on-failure:3")
-    return {"Name": name, "MaximumRetryCount": int(count or 0)}
-
-
-def parse_log_opts(values: list[str]) -> dict:
-    out = {}
-    for item in values:
-        key, eq, value = item.partition("=")
-        if not eq or key not in ("max-size", "max-file"):
-            raise InvalidArgument(f"invalid --log-opt {item!r}: json-file takes max-size=SIZE and max-file=N")
-        if key == "max-file" and (not value.isdigit() or int(value) < 1):
-            raise InvalidArgument(f"invalid --log-opt {item!r}: max-file needs a whole number of at least 1")
-        if key == "max-size":
-            logs.parse_size(value)
-        out[key] = value
-    return out
-
+# --- `update`'s limits -------------------------------------------------------------------
 
 def update_resources(opts) -> dict:
     """The `linux.resources` of the flags `update` was given, and only those (no defaults)."""
     return engine_resources.resources_from_options(opts.resources, defaults=False)
-
-
-def host_config(opts) -> dict:
-    policy = parse_restart(opts.restart)
-    if opts.remove and policy["Name"] != "no":
-        raise InvalidArgument("conflicting options: --restart and --rm; choose one")
-    out = {"AutoRemove": opts.remove, "RestartPolicy": policy, "Binds": list(opts.volumes),
-           "LogConfig": {"Type": "json-file", "Config": parse_log_opts(opts.log_opts)},
-           "NetworkMode": getattr(opts, "network", None) or "bridge"}
-    out["PublishAllPorts"] = bool(getattr(opts, "publish_all", False))
-    for key, field in (("ExtraHosts", "extra_hosts"), ("Dns", "dns"), ("DnsSearch", "dns_search"),
-                       ("DnsOptions", "dns_options")):
-        out[key] = list(getattr(opts, field, None) or [])
-    if getattr(opts, "mounts", None):  # omitted when empty, as Docker's omitempty
-        out["Mounts"] = [_mount_doc(m) for m in opts.mounts]
-    if getattr(opts, "tmpfs", None):
-        out["Tmpfs"] = dict(opts.tmpfs)
-    return out
-
-
-def _mount_doc(m) -> dict:
-    """An options.Mount as Docker's HostConfig.Mounts entry."""
-    doc = {"Type": m.type, "Source": m.source, "Target": m.target, "ReadOnly": m.readonly}
-    if m.type == "bind" and m.bind_propagation:
-        doc["BindOptions"] = {"Propagation": m.bind_propagation}
-    if m.type == "volume" and (m.volume_nocopy or m.volume_labels):
-        doc["VolumeOptions"] = {"NoCopy": m.volume_nocopy, "Labels": dict(m.volume_labels) or None}
-    if m.type == "tmpfs" and (m.tmpfs_size is not None or m.tmpfs_mode is not None):
-        doc["TmpfsOptions"] = {k: v for k, v in (("SizeBytes", m.tmpfs_size), ("Mode", m.tmpfs_mode)) if v is not None}
-    return doc
-
-
-def exposed_ports(image_config: dict, opts) -> dict[str, dict]:
-    """Config.ExposedPorts: the image's EXPOSE and `--expose`, as {"80/tcp": {}}."""
-    ports = {}
-    for spec in [*((image_config.get("config") or {}).get("ExposedPorts") or {}),
-                 *(getattr(opts, "expose", None) or [])]:
-        for port, proto in network_ports.parse_exposed(spec):
-            ports[f"{port}/{proto}"] = {}
-    return ports
-
-
-def docker_config(image_config: dict, opts, spec: dict) -> dict:
-    cfg = image_config.get("config") or {}
-    entrypoint = [opts.entrypoint] if opts.entrypoint else (cfg.get("Entrypoint") or None)
-    cmd = opts.command or (None if opts.entrypoint else cfg.get("Cmd"))
-    out = {"Hostname": spec.get("hostname", ""), "Domainname": "", "User": opts.user or cfg.get("User") or "",
-           "AttachStdin": opts.interactive and not opts.detach, "AttachStdout": not opts.detach,
-           "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
-           "StdinOnce": opts.interactive and (not opts.detach if opts.stdin_once is None else opts.stdin_once),
-           "Env": _config_env(cfg, opts), "Cmd": cmd,
-           "Image": opts.image, "Volumes": cfg.get("Volumes"),
-           "WorkingDir": opts.workdir or cfg.get("WorkingDir") or "",
-           "Entrypoint": entrypoint,
-           "Labels": {**(cfg.get("Labels") or {}), **(getattr(opts, "labels", None) or {})}}
-    if cfg.get("StopSignal"):
-        out["StopSignal"] = cfg["StopSignal"]
-    exposed = exposed_ports(image_config, opts)
-    if exposed:
-        out["ExposedPorts"] = exposed
-    if getattr(opts, "healthcheck", None) or cfg.get("Healthcheck"):
-        healthcheck = health.config_healthcheck(image_config, opts.healthcheck)
-        if healthcheck:
-            out["Healthcheck"] = healthcheck
-    return out
-
-
-def _config_env(image_cfg: dict, opts) -> list[str]:
-    """Docker's Config.Env: the image's and -e's, not what the engine adds when it runs (HOSTNAME,
-    HOME, TERM): `commit` makes an image of it."""
-    env = list(image_cfg.get("Env") or [])
-    if not any(e.startswith("PATH=") for e in env):
-        env.insert(0, bundle_config.DEFAULT_PATH)
-    return bundle_config.merge_env(env, bundle_config.validate_env(opts.env))
 
 
 # --- the lifecycle --------------------------------------------------------------------------
@@ -214,7 +115,8 @@ class Lifecycle:
             config = jsonio.load_file(os.path.join(directory, "config.json"))
             userns.restore(config, self.paths.runroot, container_id)
             self.networks.ensure_attached(container_id)  # attached again after a stop (config.json paths stay)
-            _state, init = api.create(self.paths.runtime_root, container_id, directory, config, stdio=tuple(stdio))
+            _state, init = api.create(self.paths.runtime_root, container_id, directory, config, stdio=tuple(stdio),
+                                      checked=True)  # the engine's own config.json
             fds = [init.console_fd] if init.console_fd is not None else None
             channel.send({"type": "started", "pid": init.pid}, fds)
             try:
@@ -485,7 +387,7 @@ class Lifecycle:
         has them) and, while it runs, into its cgroups through the runtime; a new restart policy into
         its record. Refused as a whole before anything changes."""
         resources = update_resources(opts)
-        policy = parse_restart(opts.restart) if opts.restart is not None else None
+        policy = docker_config.parse_restart(opts.restart) if opts.restart is not None else None
         rec = self.observation.find(ref)
         if rootless is not None and resources:
             rootless.check_options(opts)

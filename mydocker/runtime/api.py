@@ -41,12 +41,13 @@ _update = lazy_module("mydocker.runtime.update")
 # verbs
 
 def create(root: str, container_id: str, bundle: str, config: dict,
-           stdio: tuple[int, int, int] | None = None) -> tuple[State, InitProcess]:
+           stdio: tuple[int, int, int] | None = None, checked: bool = False) -> tuple[State, InitProcess]:
     """`create` from a config.json already read (`config`), checked against the runtime-spec schema
-    as a config.json on disk is; the init is left blocked before the user's command. Rootless as
-    `mydocker-runtime --rootless auto` is: not the host's root (the rootless engine runs as root of
-    the user's namespace), so no cgroup of its own where it may not make one."""
-    options = _create.CreateOptions(rootless=True) if _status.unprivileged() else None
+    as a config.json on disk is, unless `checked`: the caller built it and its tests hold that
+    builder to the schema (the engine's configs); the init is left blocked before the user's
+    command. Rootless as `mydocker-runtime --rootless auto` is: not the host's root (the rootless
+    engine runs as root of the user's namespace), so no cgroup of its own where it may not make one."""
+    options = _create.CreateOptions(rootless=_status.unprivileged(), checked=checked)
     return _create.create(root, container_id, bundle, spec=_spec.Spec.from_dict(config, bundle), stdio=stdio,
                           options=options)
 

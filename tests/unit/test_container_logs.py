@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mydocker.engine.inspect import human_duration, status_text
-from mydocker.engine.lifecycle import parse_log_opts, parse_restart
+from mydocker.engine.docker_config import parse_log_opts, parse_restart
 from mydocker.engine.logs import LogWriter, parse_time, read_logs, rfc3339nano
 from mydocker.engine.database import ContainerRecord
 from mydocker.errors import InvalidArgument
