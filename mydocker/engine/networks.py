@@ -500,10 +500,14 @@ class NetworkService:
             if mode != DEFAULT_NETWORK:
                 raise NotFound(f"network {mode} not found: create it with `mydocker network create {mode}` "
                                "or use --network bridge|host|none") from None
-        try:
-            return self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
-        except Conflict:
-            return self.get(DEFAULT_NETWORK)  # a concurrent run created it first
+        for attempt in range(5):
+            try:
+                return self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
+            except Conflict:
+                found = self.store.find(DEFAULT_NETWORK)  # a concurrent run created it first
+                if found is not None or attempt == 4:
+                    return found or self.get(DEFAULT_NETWORK)
+                # and its last container retired it meanwhile (a private root's): make it again
 
     def _add_endpoint(self, container_id: str, net: Network, ip: str | None, aliases: list, ports: list,
                       ifname: str) -> Endpoint:

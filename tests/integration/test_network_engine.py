@@ -386,7 +386,7 @@ def test_attaches_and_detaches_racing_on_the_default_network_all_succeed(service
     procs = [subprocess.Popen([sys.executable, "-c", code, cid(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for n in range(4)]
     results = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), [err.strip().splitlines()[-1] for _out, err in results if err]
+    assert all(p.returncode == 0 for p in procs), "\n".join(err for _out, err in results if err)
 
 
 def test_full_subnet_fixed_ip_and_port_conflicts_are_clear(service):
