@@ -17,6 +17,12 @@ import subprocess
 import time
 from pathlib import Path
 
+# Set before grpc loads (it reads it then): grpc's fork handlers restart its threads in the parent
+# right after a fork, and the runtime forks its init from inside unshare(CLONE_NEWPID), where no
+# thread can be made, so grpc aborts the process. The suite runs in one process: once the CRI tests
+# have loaded grpc, every later in-process create would die (tests/integration/test_grpc_fork.py).
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
+
 NAMESPACE = "k8s.io"  # the CRI plugin's containerd namespace
 PAUSE_IMAGE = "localhost/mydocker-pause:1"
 BUSYBOX_IMAGE = "localhost/mydocker-busybox:1"

@@ -85,7 +85,7 @@ class Records:
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
         if self.db.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self._use_wal()
             with self.transaction():
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self.db.execute(statement)
@@ -96,6 +96,19 @@ class Records:
                 self.db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+
+    def _use_wal(self) -> None:
+        """The switch to WAL waits on no busy handler: a new database opened by parallel commands
+        (`run`s on a new root) got "database is locked" at once; retried here as the timeout would."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.002)
 
     def transaction(self) -> "_Transaction":
         """`with records.transaction() as db:` BEGIN IMMEDIATE, then COMMIT, or ROLLBACK on any exception."""

@@ -66,6 +66,7 @@ class _Container:
         self.stdin_w = -1
         self.console = -1                # the pty master (-t): output read here, input written by attachers
         self.launching = True
+        self.launch_began = 0.0          # monotonic time of the last launch: its init exits after it
         self.started_at = 0.0
         self.backoff = 0.1
         self.restart_at = 0.0
@@ -88,7 +89,9 @@ class Monitor:
         self.containers: dict[str, _Container] = {}
         self.inits: dict[int, str] = {}
         self.workers: dict[int, tuple[str, str]] = {}
-        self.unknown: dict[int, int] = {}
+        # pid -> (wait status, monotonic time reaped) of children no container claimed yet: an init
+        # that exited before its worker said "started", or an orphan re-parented to us
+        self.unknown: dict[int, tuple[int, float]] = {}
         self.prewarms: set[int] = set()   # our attach-lock prewarm shell (_prewarm), reaped if it exits
         self.spares: list[tuple[int, socket.socket]] = []   # (pid, channel): workers forked ahead of their jobs
         self.last_job = 0.0               # monotonic time of the last launch or exit handed to a worker
@@ -252,6 +255,7 @@ class Monitor:
                 ours.append((r, "stdout" if i == 1 else "stderr"))
         parent, child = api.channel_pair()
         c.launching = True
+        c.launch_began = time.monotonic()
         c.status = None
         fds = [fd for fd in stdio if fd >= 0] + [child.fileno()] + ([conn.fileno()] if conn is not None else [])
         pid = self._hand({"op": "launch", "id": c.id, "stdio": [fd >= 0 for fd in stdio], "conn": conn is not None},
@@ -390,8 +394,9 @@ class Monitor:
                     c.console = console
                     c.streams.add(console)
                     self.watch(console, self._reader(c, "stdout"))
-                if c.pid in self.unknown:
-                    self._exited(c, self.unknown.pop(c.pid))
+                status = self._claim(c.pid, c.launch_began)
+                if status is not None:
+                    self._exited(c, status)
         return receive
 
     def _reap(self, fd: int | None) -> None:
@@ -419,9 +424,16 @@ class Monitor:
             elif pid in self.inits:
                 self._exited(self.containers[self.inits.pop(pid)], status)
             else:
-                self.unknown[pid] = status
+                self.unknown.pop(pid, None)   # re-inserted last: the oldest stays first
+                self.unknown[pid] = (status, time.monotonic())
                 if len(self.unknown) > 1000:
                     self.unknown.pop(next(iter(self.unknown)))
+
+    def _claim(self, pid: int, since: float) -> int | None:
+        """The wait status of `pid` if it was reaped at or after `since` (its launch began): pids are
+        reused, and an orphan reaped before is another process that had this pid."""
+        status, reaped_at = self.unknown.pop(pid, (None, 0.0))
+        return status if status is not None and reaped_at >= since else None
 
     def _exited(self, c: _Container, status: int) -> None:
         self.inits.pop(c.pid, None)

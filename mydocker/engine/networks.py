@@ -359,10 +359,11 @@ class NetworkService:
                                       False, "", "")).name for e in self.endpoints(network=net.name)}))
             raise Conflict(f"network {net.name} has active endpoints ({names}): stop or disconnect them first")
         with self.lock():
-            if not self.store.remove_network_if_unused(net.name):  # no container joined since the check above
-                raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
             driver = self.driver(net.driver)
-            driver.delete_network(net)
+            with self._host_lock():  # a `network create` of the same name makes its bridge after, not between
+                if not self.store.remove_network_if_unused(net.name):  # no container joined since the check above
+                    raise Conflict(f"network {net.name} has active endpoints: stop or disconnect them first")
+                driver.delete_network(net)
             if driver.scope == "global" and not any(n.driver == net.driver for n in self.networks()):
                 overlay_agent_control.stop_agent(self.runroot)  # nothing left for it to watch
             self._rebuild_firewall()
@@ -504,10 +505,14 @@ class NetworkService:
             if mode != DEFAULT_NETWORK:
                 raise NotFound(f"network {mode} not found: create it with `mydocker network create {mode}` "
                                "or use --network bridge|host|none") from None
-        try:
-            return self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
-        except Conflict:
-            return self.get(DEFAULT_NETWORK)  # a concurrent run created it first
+        for attempt in range(5):
+            try:
+                return self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
+            except Conflict:
+                found = self.store.find(DEFAULT_NETWORK)  # a concurrent run created it first
+                if found is not None or attempt == 4:
+                    return found or self.get(DEFAULT_NETWORK)
+                # and its last container retired it meanwhile (a private root's): make it again
 
     def _add_endpoint(self, container_id: str, net: Network, ip: str | None, aliases: list, ports: list,
                       ifname: str) -> Endpoint:
@@ -715,8 +720,11 @@ class NetworkService:
         net = self.store.find(DEFAULT_NETWORK)
         if net is None or not self.tag:
             return
-        if self.store.remove_network_if_unused(DEFAULT_NETWORK):
-            self.driver(net.driver).delete_network(net)
+        # under the host lock, as _add_network: else a `run` that finds no record makes the network
+        # again and finds this bridge still there, which this delete (by name) then takes from it
+        with self._host_lock():
+            if self.store.remove_network_if_unused(DEFAULT_NETWORK):
+                self.driver(net.driver).delete_network(net)
 
     def published(self, container_id: str) -> list[tuple[str, str, int]]:
         """`mydocker port`: ("80/tcp", host_ip, host_port) for each published port."""

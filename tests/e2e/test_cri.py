@@ -46,13 +46,16 @@ def containerd(bindir, tmp_path_factory):
             os.kill(pid, 9)
         daemon.unmount_all()
         crikit.remove_cgroup_tree(CGROUP_PARENT)
-        crikit.remove_netns({n for n in host_netns() - netns_before if n.startswith("cni-")})
+        crikit.remove_netns(host_netns() - netns_before)
         daemon.remove_bridge()
         assert not leftover, f"shims left running after the tests: {leftover}"
 
 
 def host_netns() -> set[str]:
-    return set(os.listdir("/var/run/netns")) if os.path.isdir("/var/run/netns") else set()
+    """The named netns containerd's CRI makes (cni-<uuid>); others' (podman's netns-<uuid>, on this
+    shared host or from another test) are not this daemon's doing."""
+    names = os.listdir("/var/run/netns") if os.path.isdir("/var/run/netns") else []
+    return {n for n in names if n.startswith("cni-")}
 
 
 def bridge_ports(bridge: str) -> set[str]:

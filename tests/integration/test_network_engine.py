@@ -370,6 +370,25 @@ def test_fifty_concurrent_attaches_get_fifty_distinct_addresses(service):
     assert {e.ip for e in service.endpoints(network="many")} == set(addresses)
 
 
+def test_attaches_and_detaches_racing_on_the_default_network_all_succeed(service):
+    """A private root's default network goes with its last endpoint and the next attach makes it
+    again: one process's retire (delete the bridge by name) raced another's re-creation, which found
+    the bridge still there and lost it before bringing it up ("cannot bring bridge md<tag>-0 up: No
+    such device", tests/e2e/test_lifecycle.py under load)."""
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from mydocker.engine.database import Records\nfrom mydocker.engine.networks import NetworkService\n"
+            "s = NetworkService(Records(%r), %r, %r)\n"
+            "for i in range(12):\n"
+            "    c = sys.argv[1][:62] + '%%02x' %% i\n"
+            "    s.attach(c, 'c' + c[:6] + str(i))\n"
+            "    s.detach(c)\n")
+    code = code % (REPO, os.path.join(service.root, "mydocker.db"), service.root, service.runroot)
+    procs = [subprocess.Popen([sys.executable, "-c", code, cid(n)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for n in range(4)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(err for _out, err in results if err)
+
+
 def test_full_subnet_fixed_ip_and_port_conflicts_are_clear(service):
     tiny = free_subnet(30)
     service.create("tiny", subnet=tiny)
