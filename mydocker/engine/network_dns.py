@@ -25,6 +25,7 @@ from mydocker.lazy import lazy_module
 dnszone = lazy_module("mydocker.network.dnszone")
 dnsserver = lazy_module("mydocker.network.dnsserver")
 etcfiles = lazy_module("mydocker.network.etcfiles")
+fs = lazy_module("mydocker.linux.fs")
 jsonio = lazy_module("mydocker.jsonio")
 signal = lazy_module("signal")
 
@@ -68,7 +69,7 @@ class EmbeddedDns:
                 dnszone.write(self.directory, net.name, doc)
             else:
                 dnszone.remove(self.directory, net.name)
-                _unlink(path + UNSERVED)
+                fs.remove_file(path + UNSERVED)
         if not changed:
             return {}
         status = self._tell(wait)
@@ -77,7 +78,7 @@ class EmbeddedDns:
                 with open(dnszone.path(self.directory, name) + UNSERVED, "w") as f:
                     f.write(problem + "\n")
             else:
-                _unlink(dnszone.path(self.directory, name) + UNSERVED)
+                fs.remove_file(dnszone.path(self.directory, name) + UNSERVED)
         return status
 
     def served(self, network: str) -> bool:
@@ -133,7 +134,7 @@ class EmbeddedDns:
         """No resolver runs: bind what the files ask for and start one with it."""
         gateways = dnszone.gateways(self.directory)
         if not gateways:  # nothing to serve (the last container left after the resolver did)
-            _unlink(os.path.join(self.directory, PIDFILE))  # ours while we hold its lock and the network's
+            fs.remove_file(os.path.join(self.directory, PIDFILE))  # ours while we hold its lock and the network's
             return {}
         if self.place is not None:  # bound and spawned inside the rootless netns, where the gateways are
             return self.place.run(self._serve, pid_fd, gateways)
@@ -195,13 +196,6 @@ class EmbeddedDns:
         finally:
             for fd in high:
                 os.close(fd)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def host_nameservers() -> list[str]:

@@ -29,6 +29,7 @@ import os
 from mydocker.network.driver import Driver, Endpoint, JoinInfo, Network
 from mydocker.lazy import lazy_module
 
+fs = lazy_module("mydocker.linux.fs")
 netns = lazy_module("mydocker.network.netns")
 usermode = lazy_module("mydocker.network.usermode")
 
@@ -62,7 +63,7 @@ class RootlessNetns:
         if pinned and usermode.is_stack(self._stack_pid()):
             return False
         if pinned:  # its stack was killed: a new one, the netns (with the running containers' veths) kept
-            _unlink(os.path.join(self.directory, usermode.API))
+            fs.remove_file(os.path.join(self.directory, usermode.API))
         else:
             self.down()  # the files of a crash
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
@@ -86,8 +87,7 @@ class RootlessNetns:
         if pid > 0:
             usermode.stop(pid, wait=os.path.exists(os.path.join(self.directory, FORWARDED)))
         netns.remove(self.path)
-        from mydocker.linux.fs import remove_tree
-        remove_tree(self.directory)
+        fs.remove_tree(self.directory)
 
     def run(self, fn, *args):
         """fn(*args) inside the netns (a forked child); its result or its exception."""
@@ -134,10 +134,3 @@ class InNetnsDriver(Driver):
     def leave(self, net: Network, ep: Endpoint, last: bool, netns_ends: bool = False) -> None:
         if self.place.is_up():
             self.place.run(self.inner.leave, net, ep, last, netns_ends)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -113,6 +113,14 @@ class _Threads:
             pass
 
 
+def remove_file(path: str) -> None:
+    """Unlink `path`; one already gone is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def write_atomic(path: str, data: str | bytes, mode: int = 0o666) -> None:
     """Replace the file at `path` whole: written under a temporary name beside it, then renamed over
     it, so a reader, or a crash of this process midway, sees the old content or the new, never a part.
