@@ -416,8 +416,7 @@ class ImageEngine:
     def pull(self, name: str, opts: PullOptions | None = None, progress=None) -> PullReport:
         opts = opts or PullOptions()
         pulled = distribution.Distribution.of(self._engine).pull(name, platform=opts.platform,
-                                                                 tls_verify=opts.tls_verify,
-                                                    progress=progress)
+                                                                 tls_verify=opts.tls_verify, progress=progress)
         return PullReport(self.canonical(name), getattr(pulled, "manifest_digest", ""))
 
     def canonical(self, name: str) -> str:
