@@ -12,6 +12,7 @@ logs = lazy_module("mydocker.engine.logs")
 fs = lazy_module("mydocker.linux.fs")
 
 LOCKS = "locks"             # under the run root: one lock file per container (container_lock)
+TRASH = "trash"             # under the root: directories of removed containers, emptied by a detached child
 LOWERS = "lowers.json"      # in its directory: the image layers of the container, to mount its rootfs again on `start`
 
 
@@ -31,6 +32,10 @@ class ContainerPaths:
     @property
     def volumes_dir(self) -> str:
         return os.path.join(self.root, "volumes")
+
+    @property
+    def trash_dir(self) -> str:
+        return os.path.join(self.root, TRASH)
 
     def container_dir(self, container_id: str) -> str:
         return os.path.join(self.containers_dir, container_id)

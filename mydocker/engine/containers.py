@@ -163,7 +163,8 @@ class ContainerService:
                 log.close()
             if lock.held:  # it never started
                 lock.release()
-            self.teardown(record.id, remove=opts.remove)
+            # with --rm its files go in a detached child: this process exits the moment the record is gone
+            self.teardown(record.id, remove=opts.remove, files_later=opts.remove)
 
     def create(self, opts: RunOptions, progress=None) -> str:
         """`create`: the container recorded, its rootfs and config.json made; not started."""
@@ -252,24 +253,33 @@ class ContainerService:
         return record.id
 
     @one_at_a_time  # `rm -f` and the container's own `run` or monitor may both get here
-    def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True) -> None:
+    def teardown(self, container_id: str, remove: bool, remove_volumes: bool = True, files_later: bool = False) -> None:
         """Undo whatever exists of the container: its process, runtime state, rootfs mount, files.
 
         `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
+        `files_later` (with `remove`): its directory, once unmounted, is moved into the root's trash (one
+        rename) and emptied by a detached child (fs.clear_detached), for a process that exits next (a
+        foreground `run --rm`): as containerd's garbage collector removes a snapshot after its record
+        (docs/startup.md).
         """
         runtime.delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
-        self.networks.release(container_id, forget=remove)  # veth, netns, address, rules; forgotten on rm
         directory = self.container_dir(container_id)
         snapshot.release(directory)
+        # unmounted, its directory can go aside at once: nothing below finds it (its /etc files are gone with it)
+        moved = fs.move_into(directory, self.paths.trash_dir) if remove and files_later else None
+        self.networks.release(container_id, forget=remove)  # veth, netns, address, rules; forgotten on rm
         if remove:
             volumes.release_container(self.records, self.containers_dir, container_id, remove_anonymous=remove_volumes,
                                       runroot=self.paths.runroot)
             userns.remove(userns.path_for(self.paths.runroot, container_id))  # after the netns that belongs to it
-            fs.remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
+            if moved is None:
+                fs.remove_tree(directory, parallel=True)  # its subdirectories side by side: rmdirs wait on the disk
             gone = self.records.get_container(container_id)
             self.records.remove_container(container_id)
             if gone is not None:
                 events.container(self.paths.runroot, gone, "destroy")
+            if moved is not None:  # last: after a fork, each page this process writes is copied first
+                fs.clear_detached(self.paths.trash_dir)
 
     # the container's filesystem
 

@@ -1,5 +1,5 @@
-"""Files: removing a tree as shutil.rmtree(path, ignore_errors=True) does, lighter; replacing a
-file whole; a flock.
+"""Files: removing a tree as shutil.rmtree(path, ignore_errors=True) does, lighter, or later, in a
+detached process; replacing a file whole; a flock.
 
 `import shutil` loads bz2, lzma and fnmatch, and through it re and enum (docs/startup.md). Like
 shutil's safe variant, this walks by directory fd and never follows a symlink, so a link planted in
@@ -41,6 +41,63 @@ def remove_tree(path: str, parallel: bool = False) -> None:
         os.rmdir(path)
     except OSError:
         pass
+
+
+def move_into(path: str, directory: str) -> str | None:
+    """Move `path` into `directory` (made with mode 0700 if missing) under its own name: one rename,
+    where removing a tree waits on the disk for each rmdir (docs/startup.md). The new path, or None
+    where `path` is gone or cannot be moved (another filesystem, a name taken there)."""
+    moved = os.path.join(directory, os.path.basename(path))
+    try:
+        try:
+            os.rename(path, moved)
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                return None
+            os.mkdir(directory, 0o700)
+            os.rename(path, moved)
+    except OSError:
+        return None
+    return moved
+
+
+# `rm` for clear_detached (coreutils' or busybox's: every host that runs containers has one)
+_RM = ("/usr/bin/rm", "/bin/rm")
+_TO_DEVNULL = ((os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0), (os.POSIX_SPAWN_DUP2, 0, 1),
+               (os.POSIX_SPAWN_DUP2, 0, 2))
+_spawned: list[int] = []  # clear_detached's `rm`s not reaped yet: a caller that goes on (a test) reaps them later
+
+
+def clear_detached(directory: str) -> None:
+    """Remove what `directory` holds with an `rm -rf` that the caller does not wait for, whatever put
+    it there: an entry an earlier removal did not finish (cut short by a crash or a reboot) goes too.
+    Without an `rm` to run, here and now (remove_tree).
+
+    `rm` is spawned (vfork and exec: a fork of this process would make each page it writes afterwards
+    a copy, 0.5 ms of its exit) in a session of its own, stdio on /dev/null, no other fd (ours are
+    close-on-exec), and is reaped by init or the nearest subreaper once the caller has exited: call it
+    from a process that is about to exit; one that goes on reaps them at its next call. Like
+    remove_tree, it does not stop at a mount point: nothing may be mounted in `directory`."""
+    for pid in list(_spawned):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        except ChildProcessError:  # reaped by someone else (a subreaper's loop)
+            pass
+        _spawned.remove(pid)
+    try:
+        entries = [os.path.join(directory, name) for name in os.listdir(directory)]
+    except OSError:
+        return
+    for rm in _RM if entries else ():
+        try:
+            _spawned.append(os.posix_spawn(rm, ["rm", "-rf", "--", *entries], {}, file_actions=_TO_DEVNULL,
+                                           setsid=True, setsigmask=()))
+            return
+        except OSError:
+            continue
+    for path in entries:
+        remove_tree(path, parallel=True)
 
 
 def _clear(dir_fd: int, threads: "_Threads | None" = None) -> None:

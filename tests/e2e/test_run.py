@@ -164,9 +164,31 @@ def test_a_container_run_with_rm_has_a_volatile_rootfs_and_a_kept_one_does_not(m
 def test_rm_leaves_nothing(mydocker):
     mydocker("run", "--rm", "busybox", "true")
     assert os.listdir(os.path.join(mydocker.root, "containers")) == []
+    assert _emptied(os.path.join(mydocker.root, "trash"))  # its directory, moved there, goes a moment later
     # Only the runtime's cache of compiled seccomp programs (one per profile) stays, by design.
     assert os.listdir(os.path.join(mydocker.runroot, "runtime")) == [".seccomp-cache"]
 
 
 def test_image_default_command_is_sh(mydocker):
     assert mydocker("run", "--rm", "-i", "busybox", input="echo from-sh\n").out == "from-sh\n"
+
+
+def _emptied(directory: str, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while os.listdir(directory) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.listdir(directory) == []
+
+
+def test_a_removal_cut_short_is_finished_by_the_next_run_rm(mydocker):
+    """Issue 20: a foreground `run --rm` moves its container's directory into the root's trash and
+    leaves it to an `rm` it does not wait for; whatever an earlier one left there (a crash, a
+    reboot) goes with it."""
+    leftover = os.path.join(mydocker.root, "trash", "f" * 64)
+    os.makedirs(os.path.join(leftover, "upper", "etc"), mode=0o700)
+    with open(os.path.join(leftover, "config.json"), "w") as f:
+        f.write("{}")
+    mydocker("run", "--rm", "--network", "none", "busybox", "true")
+    assert _emptied(os.path.join(mydocker.root, "trash"))
+    assert os.listdir(os.path.join(mydocker.root, "containers")) == []
+    assert mydocker("ps", "-a", "-q").out == ""
