@@ -112,6 +112,10 @@ class ContainerService:
 
         def start_it() -> None:
             runtime.start(self.runtime_root, record.id)
+            # recorded while its process runs already (the writes overlap its start), before `rm -f` may look
+            self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
+            events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, record.id, config["mounts"], "mount")
+            events.container(self.paths.runroot, record, "start")
             lock.release()
             if record.config.get("Healthcheck"):  # probed by the monitor while this process relays
                 self.lifecycle.watch_health(record.id, init.pid, record.config)
@@ -134,9 +138,6 @@ class ContainerService:
                 for fd in (stdout, stderr) if pipes else ():
                     os.close(fd)  # the container holds the write ends: EOF when it is gone
             console = init.console_fd
-            self.records.update_container(record.id, status="running", pid=init.pid, started_at=now())
-            events.volume_mounts(self.paths.runroot, self.paths.volumes_dir, record.id, config["mounts"], "mount")
-            events.container(self.paths.runroot, record, "start")
             # -it: the caller may detach (Docker's detach keys), leaving it running (streams.on_detach)
             scanner = container_input.DetachScanner(container_input.parse_detach_keys(opts.detach_keys)) \
                 if console is not None and stdin is not None and streams.on_detach is not None else None
