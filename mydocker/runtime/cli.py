@@ -168,7 +168,7 @@ def _create(root: str, cid: str, opts, start_at_once: bool = False):
     options = create.CreateOptions(no_pivot=opts.no_pivot, no_new_keyring=opts.no_new_keyring,
                                    preserve_fds=opts.preserve_fds or 0, rootless=_ROOTLESS,
                                    start_at_once=start_at_once)
-    _state, init = create.create(root, cid, opts.bundle, options=options)
+    record, init = create.create(root, cid, opts.bundle, options=options)
     if init.console_fd is not None and opts.console_socket:
         try:
             send_console(opts.console_socket, init.console_fd)
@@ -177,7 +177,7 @@ def _create(root: str, cid: str, opts, start_at_once: bool = False):
             init.console_fd = None
     if opts.pid_file:
         write_pid_file(opts.pid_file, init.pid)
-    return init
+    return record, init
 
 
 def write_pid_file(path: str, pid: int) -> None:
@@ -201,7 +201,7 @@ def dispatch(verb: str, root: str, opts, args: list[str]) -> int:
     if verb == "state":
         print(jsonio.pretty(st.oci_state(root, st.load(root, args[0]))))
     elif verb == "create":
-        init = _create(root, args[0], opts)
+        _record, init = _create(root, args[0], opts)
         if init.console_fd is not None:
             os.close(init.console_fd)
     elif verb == "start":
@@ -241,15 +241,16 @@ def _run(root: str, cid: str, opts) -> int:
         foreground.become_subreaper()
     # Nothing that can fail between create and start (a console to hand over, a pid file to write):
     # the init need not wait for start (create's start_at_once).
-    init = _create(root, cid, opts, start_at_once=not (opts.console_socket or opts.pid_file))
+    record, init = _create(root, cid, opts, start_at_once=not (opts.console_socket or opts.pid_file))
     try:
         if opts.detach:
             if init.console_fd is not None:
                 os.close(init.console_fd)
                 init.console_fd = None
-            start.start(root, cid, init.start_fd)
+            start.start(root, cid, init.start_fd, record)
             return 0
-        code = foreground.run_foreground(init.pid, init.console_fd, lambda: start.start(root, cid, init.start_fd),
+        code = foreground.run_foreground(init.pid, init.console_fd,
+                                         lambda: start.start(root, cid, init.start_fd, record),
                                          stdin=0, stdout=1, raw=True, eof_as_ctrl_d=False)
     except BaseException:
         try:  # a run that failed leaves no container behind (runc's destroys it too)
@@ -260,8 +261,8 @@ def _run(root: str, cid: str, opts) -> int:
     finally:
         if init.console_fd is not None:
             os.close(init.console_fd)
-    if not opts.keep:
-        delete.delete(root, cid, force=True)
+    if not opts.keep:  # create's record: nothing has changed it since
+        delete.delete(root, cid, force=True, record=record)
     return code
 
 

@@ -15,13 +15,15 @@ cgroups = lazy_module("mydocker.runtime.cgroups")
 hooks = lazy_module("mydocker.runtime.hooks")
 
 
-def delete(root: str, container_id: str, force: bool = False) -> None:
-    try:
-        record = st.load(root, container_id)
-    except NotFound:
-        if force:
-            return  # as runc: shims and test harnesses force-delete blindly while cleaning up
-        raise
+def delete(root: str, container_id: str, force: bool = False, record: st.State | None = None) -> None:
+    """`record`: the container's state as its own `run` holds it (create's), instead of reading it again."""
+    if record is None:
+        try:
+            record = st.load(root, container_id)
+        except NotFound:
+            if force:
+                return  # as runc: shims and test harnesses force-delete blindly while cleaning up
+            raise
     current = st.status(root, record)
     if current in ("running", "paused") and not force:
         raise Conflict(f"cannot delete container {container_id} that is not stopped: {current}; "  # runc's words

@@ -91,22 +91,36 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
 
 
 class _Placement:
-    """Wait, once, for the runtime to have put us in our cgroups (it does so while we mount).
-    Returns the cgroup binds "placed" carries ([name, host dir] per v1 hierarchy), or None."""
+    """The runtime's news about our cgroups, in order: "cgroups" (they exist: the binds for cgroupfs;
+    a direct init, whose "go" left before they did, gets it while the runtime sets their limits and
+    moves us) and "placed" (we are in them). Each call waits once, for what it needs."""
 
     def __init__(self, ch: Channel, new_cgroupns: bool) -> None:
         self.ch, self.new_cgroupns, self.done, self.binds = ch, new_cgroupns, False, None
 
-    def __call__(self) -> list | None:
-        if self.done:
-            return self.binds
-        msg, _ = self.ch.recv()
-        if msg is None or msg.get("type") != "placed":
-            os._exit(1)  # the runtime failed to place us and is killing us
-        self.done, self.binds = True, msg.get("cgroup_binds")
-        if self.new_cgroupns:
-            sc.unshare(sc.CLONE_NEWCGROUP)  # rooted at the cgroup the runtime placed us in
+    def cgroupfs_binds(self) -> list | None:
+        """[name, host dir] per v1 hierarchy as soon as the cgroups exist; None (cgroup2, or no
+        cgroup of our own: cgroupfs shows our own) only once we are placed."""
+        while self.binds is None and not self.done:
+            self._next()
         return self.binds
+
+    def __call__(self) -> list | None:
+        """Wait until we are placed; the cgroup binds, or None."""
+        while not self.done:
+            self._next()
+        return self.binds
+
+    def _next(self) -> None:
+        msg, _ = self.ch.recv()
+        kind = msg.get("type") if msg else None
+        if kind not in ("cgroups", "placed"):
+            os._exit(1)  # the runtime failed to place us and is killing us
+        self.binds = msg.get("cgroup_binds") or self.binds
+        if kind == "placed":
+            self.done = True
+            if self.new_cgroupns:
+                sc.unshare(sc.CLONE_NEWCGROUP)  # rooted at the cgroup the runtime placed us in
 
 
 def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_namespaces: set[str],
@@ -114,8 +128,8 @@ def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_names
     """`calls`: the kernel, or a recording double in tests/unit/test_rootfs_sequence.py."""
     if spec.linux.namespace("mount") is not None:  # a new one, or one joined by path (as runc)
         rootfs.prepare_root(spec, calls)
-        rootfs.mount_all(spec, in_userns, before_cgroupfs=placed, cgroup_binds=options.get("cgroup_binds"),
-                         calls=calls)
+        rootfs.mount_all(spec, in_userns, before_cgroupfs=placed.cgroupfs_binds,
+                         cgroup_binds=options.get("cgroup_binds"), calls=calls)
         _container_hooks(spec, ch, state, placed)
         if options.get("no_pivot"):
             rootfs.move_to(spec.root_path, calls)

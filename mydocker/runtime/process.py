@@ -11,7 +11,8 @@ applies to children only) and the init unshares the rest itself. One fork fewer 
 and no round trip before "go": the runtime knows the init's pid from the fork, so it sends "go" at
 once, then checks the config and makes and joins the cgroups while the init loads its modules and
 mounts (under load each hand-over between the two processes waits for the scheduler: 0.5-1 ms).
-The init waits for "placed" (with the cgroup binds) before it mounts cgroupfs or runs a hook.
+The init learns the cgroup binds ("cgroups") once the directories exist, before their limits are
+set and it is moved, and waits for "placed" before its cgroup namespace, a hook or its command.
 
 Each child does the minimum and leaves with os._exit; errors come back over the channel.
 """
@@ -49,9 +50,11 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     `before_go(pid)` runs just before "go" is sent (recording its pid): for a direct init right
     after the fork, before `after_fork`; else once the intermediate has reported the init's pid.
     `place(pid)` (limits, joining the cgroups) runs while the init builds its
-    rootfs: the init waits for it before its cgroup namespace, cgroupfs, hooks and the user's
-    command. Moving a task between cgroups waits for an RCU grace period (about 10 ms here): in
-    parallel it is free. `go["cgroup_binds"]`, as `after_fork` leaves it, travels with "placed".
+    rootfs: the init waits for it before its cgroup namespace, hooks and the user's command. Moving
+    a task between cgroups waits for an RCU grace period (about 10 ms here): in parallel it is free.
+    `go["cgroup_binds"]`, as `after_fork` leaves it, travels with "go" (intermediate), else in a
+    "cgroups" message sent before `place` (the init binds them over its cgroupfs meanwhile), and
+    with "placed".
     `stdio` replaces the inherited fds 0-2 of the container's process (ignored with a terminal).
     `on_hooks()` runs the runtime-namespace hooks (prestart, createRuntime) when the init, its
     mounts done and before pivot_root, asks for them. `go` adds fields to the init's "go" message.
@@ -105,6 +108,13 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
             raise failure
         if not direct:
             _send_go(parent, init_pid, before_go, go)
+        elif (go or {}).get("cgroup_binds"):
+            # The cgroups exist: the init binds them over its cgroupfs (and goes on to pivot_root)
+            # while we set the limits and move it, instead of waiting for "placed" to learn them.
+            try:
+                parent.send({"type": "cgroups", "cgroup_binds": go["cgroup_binds"]})
+            except OSError:
+                pass  # the init failed already: its error is waiting in the channel
         if place:
             try:
                 place(init_pid)

@@ -72,8 +72,8 @@ def mount_all(spec: Spec, in_userns: bool, before_cgroupfs=None, cgroup_binds: l
               calls: Syscalls = LINUX) -> None:
     """config.json's mounts in order. A cgroup mount shows the container's own cgroup directories:
     `cgroup_binds` ([name, host dir] per v1 hierarchy, from the runtime) are bound even before the
-    init joins them; without them, `before_cgroupfs()` first waits until the init has been placed
-    and returns the binds that came with that news (None: the init reads its own cgroups)."""
+    init joins them; without them, `before_cgroupfs()` first waits for them (until the cgroups exist,
+    or, on cgroup2, until the init has been placed) and returns them (None: the init reads its own)."""
     for entry in spec.mounts:
         if entry.type in ("cgroup", "cgroup2") and not cgroup_binds and before_cgroupfs:
             cgroup_binds = before_cgroupfs()

@@ -18,17 +18,23 @@ _CANNOT_START = {"running": "cannot start an already running container",
                  "stopped": "cannot start a container that has stopped"}
 
 
-def start(root: str, container_id: str, fifo_fd: int | None = None) -> st.State:
-    """`fifo_fd`: the exec fifo's read end, opened by create (its start_at_once) and closed here."""
+def start(root: str, container_id: str, fifo_fd: int | None = None, record: st.State | None = None) -> st.State:
+    """`fifo_fd`: the exec fifo's read end, opened by create (its start_at_once) and closed here.
+    `record`: the container's state as create returned it (`run`), instead of reading it again.
+
+    Nothing is written but the fifo's removal: a container's status comes from its init and its fifo
+    (state_view.status), not from the record, which stays as create wrote it (runc, too, writes its
+    state.json at create, not at start)."""
     try:
-        return _start(root, container_id, fifo_fd)
+        return _start(root, container_id, fifo_fd, record)
     finally:
         if fifo_fd is not None:
             os.close(fifo_fd)
 
 
-def _start(root: str, container_id: str, fifo_fd: int | None) -> st.State:
-    record = st.load(root, container_id)
+def _start(root: str, container_id: str, fifo_fd: int | None, record: st.State | None) -> st.State:
+    if record is None:
+        record = st.load(root, container_id)
     if fifo_fd is None:
         current = st.status(root, record)
         if current != "created":
@@ -57,9 +63,7 @@ def _start(root: str, container_id: str, fifo_fd: int | None) -> st.State:
     finally:
         if pidfd is not None:
             os.close(pidfd)
-    os.unlink(fifo)
-    record.started = True
-    st.save(root, record)
+    os.unlink(fifo)  # from now on the status reads "running" (or "stopped")
     if record.hooks.get("poststart"):
         hooks.run_hooks_warning(record.hooks, "poststart", st.hook_state(record, "running"))
     return record

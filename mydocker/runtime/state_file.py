@@ -29,7 +29,6 @@ class State:
     annotations: dict = factory(dict)
     cgroup_paths: dict = factory(dict)
     rootfs: str = ""
-    started: bool = False
     paused: bool = False
     hooks: dict = factory(dict)  # poststart and poststop run from `start` and `delete`, after create has gone
 
@@ -116,6 +115,7 @@ def load(root: str, container_id: str) -> State:
         if os.path.isdir(container_dir(root, container_id)):
             return State(id=container_id, bundle="")  # create died before its first record
         raise NotFound(f"container {container_id} does not exist") from None
+    data.pop("started", None)  # written by `start` before it stopped saving (the fifo tells: status())
     return State(**data)
 
 

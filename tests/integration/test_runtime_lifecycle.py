@@ -40,6 +40,28 @@ def wait_status(root: str, cid: str, wanted: str, pid: int | None = None) -> Non
         time.sleep(0.01)
 
 
+def test_start_writes_no_state_and_the_status_still_follows(runtime_root, make_bundle):
+    """start removes the exec fifo and writes nothing else (as runc): the status comes from the init
+    and its fifo; a state.json written by an older start (with "started") still loads."""
+    record, init = create(runtime_root, "quiet", make_bundle(["sleep", "5"]))
+    directory = os.path.join(runtime_root, "quiet")
+    written = {name: os.stat(os.path.join(directory, name)).st_mtime_ns for name in ("state.json", st.VIEW)}
+    try:
+        start(runtime_root, "quiet", record=record)
+        assert {name: os.stat(os.path.join(directory, name)).st_mtime_ns for name in written} == written
+        assert not os.path.exists(os.path.join(directory, "exec.fifo"))
+        assert status(runtime_root, "quiet") == "running"
+        with open(os.path.join(directory, "state.json")) as f:
+            old = dict(json.load(f), started=True)
+        with open(os.path.join(directory, "state.json"), "w") as f:
+            json.dump(old, f)
+        assert st.load(runtime_root, "quiet").pid == init.pid
+    finally:
+        delete(runtime_root, "quiet", force=True)
+    with pytest.raises(NotFound):
+        st.load(runtime_root, "quiet")
+
+
 def test_create_start_stopped(runtime_root, make_bundle, tmp_path):
     out = tmp_path / "out"
     fd = os.open(out, os.O_WRONLY | os.O_CREAT, 0o644)

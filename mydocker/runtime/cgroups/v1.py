@@ -59,9 +59,7 @@ class V1Cgroup(Cgroup):
         for i, prio in enumerate(network.get("priorities") or []):
             self._set("net_prio", "net_prio.ifpriomap", f"{prio.get('name')} {prio.get('priority', 0)}",
                       f"network.priorities[{i}]")
-        for rule in resources.get("devices") or []:
-            self._set("devices", "devices.allow" if rule.get("allow") else "devices.deny", _device_rule(rule),
-                      "devices")
+        self._set_devices(resources.get("devices") or [])
 
     def _set(self, hierarchy: str, name: str, value: object, field: str) -> None:
         directory = self.paths.get(hierarchy)
@@ -69,6 +67,22 @@ class V1Cgroup(Cgroup):
             raise RuntimeFailure(f"linux.resources.{field}: the {hierarchy} cgroup hierarchy is not mounted on "
                                  "this host; leave the setting out")
         self._write(directory, name, value, f"linux.resources.{field}")
+
+    def _set_devices(self, rules: list[dict]) -> None:
+        """The rules in order, each run of allow (or deny) rules through one open of its file."""
+        if not rules:
+            return
+        directory = self.paths.get("devices")
+        if directory is None:
+            raise RuntimeFailure("linux.resources.devices: the devices cgroup hierarchy is not mounted on "
+                                 "this host; leave the setting out")
+        run: list[str] = []
+        for i, rule in enumerate(rules):
+            run.append(_device_rule(rule))
+            name = "devices.allow" if rule.get("allow") else "devices.deny"
+            if i + 1 == len(rules) or bool(rules[i + 1].get("allow")) != bool(rule.get("allow")):
+                self._write_each(directory, name, run, "linux.resources.devices")
+                run = []
 
     def _set_memory(self, memory: dict) -> None:
         limit, swap = memory.get("limit"), memory.get("swap")
