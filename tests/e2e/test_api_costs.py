@@ -5,6 +5,7 @@ worker imports is paid again on every connection (engine.api.preload imports the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -74,6 +75,9 @@ def test_the_api_bench_quick_mode_runs_its_mydocker_part():
     assert "mydocker API" in rows and "mydocker CLI" in rows, proc.stdout
     assert "skipped" not in proc.stdout and "leak:" not in proc.stdout, proc.stdout
     assert "API overhead" in proc.stdout and "/s" in proc.stdout, proc.stdout  # the ratio and the list's rate
+    # the ratio with its spread: a 95% interval over the rounds, the per-round quartiles, a verdict from both
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("  API overhead "))
+    assert re.search(r"\d\.\d\dx  \[\d\.\d\d-\d\.\d\d\]  rounds [\d./]+  <= 1\.25x (met|missed|unsure)$", line), line
 
 
 def _children(pid: int) -> list[int]:
