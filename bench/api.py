@@ -19,7 +19,10 @@ row first, so no service's after-run work lands on it), medians:
   podman 4.3 serve.
 
 Targets (issue 17): mydocker's `docker run` <= 0.5x dockerd's and <= 0.5x podman's; the API's
-overhead over `mydocker run` <= 25%.
+overhead over `mydocker run` <= 25%. Each ratio of medians comes with its spread: a 95% bootstrap
+interval (the rounds resampled, each round's pair of runs kept together: timed within a second of each
+other, under the same load) and the quartiles of the per-round ratios. A target is "met" when the
+whole interval is at or below it, "missed" when the whole interval is above, "unsure" otherwise.
 
 Every service has private state under one temp dir and is stopped by its pid at the end (Ctrl-C or a
 failure included); then the bench checks that no process, mount or cgroup of its own is left.
@@ -44,6 +47,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -307,7 +311,7 @@ def measure_lists(services: list[Service], requests: int, rounds: int) -> dict[s
 
 # --- the run ----------------------------------------------------------------------------------
 
-def measure(tmp: Path, tag: str, args) -> tuple[list[Result], dict, dict[str, str]]:
+def measure(tmp: Path, tag: str, args) -> tuple[list[Result], dict, dict[str, list[float]]]:
     services: list[Service] = []
     skipped: dict[str, str] = {}
     exe = find_mydocker(args.mydocker, tmp)
@@ -334,6 +338,7 @@ def measure(tmp: Path, tag: str, args) -> tuple[list[Result], dict, dict[str, st
         timings = time_interleaved(contenders, args.runs, args.warmups)
         results = [Result(c.name, Stats.of(t), note=c.note) if isinstance(t := timings[c.name], list)
                    else Result(c.name, skipped=t) for c in contenders]
+        samples = {name: t for name, t in timings.items() if isinstance(t, list)}
         results += [Result(f"{name} API", skipped=why) for name, why in skipped.items()]
 
         lists: dict = {}
@@ -343,7 +348,7 @@ def measure(tmp: Path, tag: str, args) -> tuple[list[Result], dict, dict[str, st
             except BenchError as e:
                 lists[svc.name] = {"skipped": str(e)}
         lists.update(measure_lists([s for s in by_name.values() if s.name not in lists], args.requests, args.rounds))
-        return results, lists, skipped
+        return results, lists, samples
     finally:
         for svc in reversed(services):
             if svc.proc.poll() is None:
@@ -356,28 +361,73 @@ def stop_and_forget(svc: Service) -> bool:
     return False
 
 
-def ratio(results: list[Result], a: str, b: str) -> float | None:
-    stats = {r.name: r.stats for r in results if r.stats}
-    if a in stats and b in stats:
-        return stats[a].median_ms / stats[b].median_ms
-    return None
+RATIOS = {"mydocker/dockerd": ("mydocker API", "dockerd API"), "mydocker/podman": ("mydocker API", "podman API"),
+          "API overhead": ("mydocker API", "mydocker CLI")}
+RESAMPLES = 2000
 
 
-def summary(results: list[Result]) -> dict[str, float | None]:
-    return {"mydocker/dockerd": ratio(results, "mydocker API", "dockerd API"),
-            "mydocker/podman": ratio(results, "mydocker API", "podman API"),
-            "API overhead": ratio(results, "mydocker API", "mydocker CLI")}
+@dataclass
+class Ratio:
+    """A ratio of medians and its spread over the rounds (the i-th sample of each row: one round)."""
+    median: float         # median(a) / median(b)
+    low: float            # its 95% bootstrap interval
+    high: float
+    rounds_q1: float      # quartiles of the per-round ratios a[i] / b[i]
+    rounds_median: float
+    rounds_q3: float
+
+    def verdict(self, target: float) -> str:
+        return "met" if self.high <= target else "missed" if self.low > target else "unsure"
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.__dict__.items()}
 
 
-def print_report(results: list[Result], lists: dict, args, load: tuple) -> None:
+def ratio_spread(a: list[float], b: list[float], resamples: int = RESAMPLES, seed: int = 17) -> Ratio:
+    """median(a) / median(b) with a 95% percentile-bootstrap interval: rounds drawn with replacement,
+    each round's pair kept together (both timed within a second, under the same load)."""
+    pairs = list(zip(a, b))
+    draw = random.Random(seed)  # the same samples give the same interval
+    boot = sorted(statistics.median(x for x, _ in s) / statistics.median(y for _, y in s)
+                  for s in ([draw.choice(pairs) for _ in pairs] for _ in range(resamples)))
+    per_round = [x / y for x, y in pairs]
+    q1, q2, q3 = statistics.quantiles(per_round, n=4) if len(pairs) > 1 else (per_round[0],) * 3
+    return Ratio(statistics.median(a) / statistics.median(b), boot[int(0.025 * resamples)],
+                 boot[min(resamples - 1, int(0.975 * resamples))], q1, q2, q3)
+
+
+def summary(samples: dict[str, list[float]]) -> dict[str, Ratio | None]:
+    out: dict[str, Ratio | None] = {}
+    for name, (a, b) in RATIOS.items():
+        n = min(len(samples.get(a, [])), len(samples.get(b, [])))  # a row that failed mid-way: its rounds
+        out[name] = ratio_spread(samples[a][:n], samples[b][:n]) if n else None
+    return out
+
+
+def service_part(samples: dict[str, list[float]]) -> float | None:
+    """(mydocker API - docker --version) / mydocker CLI, medians: the overhead without the docker CLI's own start."""
+    rows = [samples.get(name) for name in ("mydocker API", "docker --version", "mydocker CLI")]
+    if not all(rows):
+        return None
+    api, docker, cli = (statistics.median(r) for r in rows)
+    return (api - docker) / cli
+
+
+def print_report(results: list[Result], samples: dict[str, list[float]], lists: dict, args, load: tuple) -> None:
     print_table(TITLE, results, "dockerd API" if any(r.name == "dockerd API" and r.stats for r in results)
                 else "mydocker CLI")
-    print("\nratios (median)            target")
-    for name, value in summary(results).items():
-        shown = f"{value:5.2f}x" if value is not None else "    -"
-        verdict = "" if value is None else ("met" if value <= TARGETS[name] else "missed")
-        what = " (docker CLI + service / mydocker CLI)" if name == "API overhead" else ""
-        print(f"  {name:24}  {shown}   <= {TARGETS[name]:.2f}x {verdict}{what}")
+    print("\nratios of medians, 95% interval (bootstrap over the rounds), per-round ratios' quartiles, target")
+    for name, value in summary(samples).items():
+        if value is None:
+            print(f"  {name:18}      -   <= {TARGETS[name]:.2f}x")
+            continue
+        print(f"  {name:18} {value.median:5.2f}x  [{value.low:.2f}-{value.high:.2f}]  "
+              f"rounds {value.rounds_q1:.2f}/{value.rounds_median:.2f}/{value.rounds_q3:.2f}  "
+              f"<= {TARGETS[name]:.2f}x {value.verdict(TARGETS[name])}")
+    part = service_part(samples)
+    if part is not None:
+        print(f"  API overhead = docker CLI + service / mydocker CLI; without the docker CLI's own start "
+              f"(docker --version): {part:.2f}x")
     print(f"\nGET {LIST_PATH} with {args.containers} containers, requests per second "
           f"({args.requests} per mode, {args.rounds} alternating rounds)")
     print(f"  {'':10} {'keep-alive':>11} {'fresh conn':>11}")
@@ -426,21 +476,22 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # cleanup runs on SIGTERM as on Ctrl-C
     try:
-        results, lists, _ = measure(tmp, tag, args)
+        results, lists, samples = measure(tmp, tag, args)
     finally:
         leaks = cleanup(tmp, tag, host_dirs_missing)
     load = (load_start, os.getloadavg())
 
     if args.json:
         out = results_json(TITLE, results, "dockerd API")
-        out.update(ratios={k: round(v, 3) if v is not None else None for k, v in summary(results).items()},
+        out.update(ratios={k: v.as_dict() if v is not None else None for k, v in summary(samples).items()},
+                   service_part=None if (part := service_part(samples)) is None else round(part, 3),
                    targets=TARGETS, lists={k: {m: round(v, 1) if isinstance(v, float) else v for m, v in row.items()}
                                            for k, row in lists.items()},
                    runs=args.runs, warmups=args.warmups, containers=args.containers, requests=args.requests,
                    load_average=[round(load[0][0], 2), round(load[1][0], 2)], leaks=leaks)
         print(json.dumps(out, indent=2))
     else:
-        print_report(results, lists, args, load)
+        print_report(results, samples, lists, args, load)
         for leak in leaks:
             print(f"  leak: {leak}")
     return 0

@@ -124,8 +124,8 @@ def container_list(ctx: Context) -> None:
                                   last=limit if limit and limit > 0 else -1)
     containers = ctx.api.containers
     records = containers.list(opts)
-    fields = containers.summaries(records, no_trunc=True, mounts=False)
-    attached = containers.attachments(records)
+    attached = containers.attachments(records)  # the endpoints read once, for the fields and the entries
+    fields = containers.summaries(records, no_trunc=True, attached=attached)
     entries = [convert.container_summary(r, f, _ports(containers, r), attached[r.id]) for r, f in zip(records, fields)]
     if ctx.req.flag("size"):
         sizes = containers.sizes(records)

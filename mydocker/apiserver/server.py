@@ -8,10 +8,14 @@ stream (logs -f, attach, wait) holds up no other client, a client that goes away
 and killing the service loses nothing: the state is the engine's (records, monitors), not the service's.
 
 The worker is forked ahead of its connection: spares wait, their engine's database open already
-(a forked worker's first SQLite statement took 2-3 ms here), for the next connections, which the
-service passes to them over socket pairs (SCM_RIGHTS). The docker CLI's `run` opens three
-connections (create and wait, attach, start), one after another: three spares wait, and they are
-forked again after the run (see SPARES). A spare whose parent is gone reads end-of-file and exits.
+(a forked worker's first SQLite statement took 2-3 ms here), for the next connections, which they
+accept from the listener themselves (an epoll with EPOLLEXCLUSIVE: a connection wakes one spare, not
+all): the service's own wake-up, accept and hand-over of the connection (SCM_RIGHTS) are not on the
+request's path. A spare that took a connection says so on its socket pair, and the service counts
+it a worker; the service accepts only while it has no spare (and forks a worker for the
+connection). The docker CLI's `run` opens three connections (create and wait, attach, start), one
+after another: four spares wait, and they are forked again after the run (see SPARES). A spare whose
+parent is gone reads end-of-file on its socket pair and exits.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ def listen(uri: str) -> socket.socket:
             os.umask(old)
         os.chmod(path, 0o660)  # root's (and group root's), as dockerd's socket
     sock.listen(128)
+    sock.setblocking(False)  # the spares and the service accept after a wake-up that another may have taken
     return sock
 
 
@@ -122,14 +127,17 @@ def serve(uri: str, open_engine, idle: float = 0) -> int:
                 children.fork_spare()  # one at a time: a connection waiting is taken first
                 refill = 0
             wait = 0.5 if refill is None else min(0.5, refill)
-            if listener.fileno() not in children.poll(wait):
+            ready = children.poll(wait)
+            if children.note_taken(ready):
+                last_active = last_accept = time.monotonic()
+            if listener.fileno() not in ready:
                 continue
             try:
-                conn, _ = listener.accept()
+                conn, _ = listener.accept()  # no spare was there: a worker is forked for it
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 continue
             last_active = last_accept = time.monotonic()
-            children.hand(conn)
+            children.fork_worker(conn)
             conn.close()
     finally:
         listener.close()
@@ -155,24 +163,29 @@ def _preload() -> None:
 
 
 # docker run opens three connections within ~10 ms (create and wait, attach, start): each finds a
-# spare ready. Spares are forked again once those workers have ended (the run is over) or, while
-# others stay connected (a kept-alive client, logs -f), after REFILL_IDLE without a new connection:
-# never in the middle of a run, whose forks and spares' warm-up took a core from it (a spare forked
-# at the attach was not ready for the start, 1-4.5 ms later; measured in docs/startup.md).
-SPARES = 3
+# spare ready, and one is left, so that no spare is forked in the middle of the run (a service left
+# without spares forks one at once). Spares are forked again once those workers have ended (the run
+# is over) or, while others stay connected (a kept-alive client, logs -f), after REFILL_IDLE without
+# a new connection: never in the middle of a run, whose forks and spares' warm-up took a core from it
+# (a spare forked at the attach was not ready for the start, 1-4.5 ms later; with three spares, the
+# fourth forked at the start's hand-off held the start's launch back; docs/startup.md).
+SPARES = 4
 REFILL_IDLE = 0.1
 
 
 class Children:
     """The service's children: the spares waiting for a connection and the workers serving one, each
-    with a pidfd the accept loop polls (its exit wakes the loop, which reaps it and forks spares)."""
+    with a pidfd the accept loop polls (its exit wakes the loop, which reaps it and forks spares), and
+    each spare's socket pair (it says there that it took a connection). The listener is polled only
+    while there is no spare: the spares accept, and a connection would wake the service for nothing."""
 
     def __init__(self, listener: socket.socket, open_engine) -> None:
         self.listener, self.open_engine = listener, open_engine
         self.spares: list[Spare] = []
         self.workers: dict[int, int | None] = {}     # pid -> pidfd
         self._poller = select.poll()
-        self._poller.register(listener, select.POLLIN)
+        self._polls_listener = False
+        self._watch_listener()
 
     def wants_spare(self, since_accept: float) -> float | None:
         """Seconds until a spare should be forked (<= 0: now), None while there are enough."""
@@ -183,24 +196,36 @@ class Children:
         return REFILL_IDLE - since_accept
 
     def poll(self, timeout: float) -> set[int]:
-        """The fds ready within `timeout` seconds: the listener's and exited children's pidfds."""
+        """The fds ready within `timeout` seconds: the listener's, spares' socket pairs and exited
+        children's pidfds."""
         return {fd for fd, _ in self._poller.poll(timeout * 1000)}
 
     def fork_spare(self) -> None:
         spare = Spare.fork(self.listener, self.open_engine, self._ours())
         if spare.pidfd is not None:
             self._poller.register(spare.pidfd, select.POLLIN)
+        self._poller.register(spare.channel, select.POLLIN)
         self.spares.append(spare)
+        self._watch_listener()
 
-    def hand(self, conn: socket.socket) -> None:
-        """`conn` to a spare (the oldest, warm for longest), or to a worker forked for it."""
-        while self.spares:
-            spare = self.spares.pop(0)
-            if spare.hand(conn):
+    def note_taken(self, ready: set[int]) -> bool:
+        """The spares whose socket pair is in `ready` took a connection (or died: reaped by `reap`):
+        workers now. True if any took one."""
+        took = False
+        for spare in [s for s in self.spares if s.channel.fileno() in ready]:
+            self.spares.remove(spare)
+            self._poller.unregister(spare.channel)
+            if spare.took_connection():
                 self.workers[spare.pid] = spare.pidfd
-                return
-            self._forget(spare.pidfd)
-            spare.close()  # gone: reaped by `reap`
+                took = True
+            else:
+                self._forget(spare.pidfd)
+            spare.channel.close()
+        self._watch_listener()
+        return took
+
+    def fork_worker(self, conn: socket.socket) -> None:
+        """A worker forked for `conn`, accepted while no spare was there."""
         inherited = self._ours()
         pid = os.fork()
         if pid == 0:
@@ -217,15 +242,26 @@ class Children:
             try:
                 pid, _status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
             if pid in self.workers:
                 self._forget(self.workers.pop(pid))
             for spare in [s for s in self.spares if s.pid == pid]:
                 self.spares.remove(spare)
                 self._forget(spare.pidfd)
+                self._poller.unregister(spare.channel)
                 spare.channel.close()
+        self._watch_listener()
+
+    def _watch_listener(self) -> None:
+        """The listener polled while there is no spare, and only then."""
+        if self._polls_listener != (not self.spares):
+            if self.spares:
+                self._poller.unregister(self.listener)
+            else:
+                self._poller.register(self.listener, select.POLLIN)
+            self._polls_listener = not self.spares
 
     def _ours(self) -> list[int]:
         """The fds a child must close first: the other spares' channels (a copy held open would keep
@@ -261,7 +297,10 @@ def _close(fds: list[int]) -> None:
 
 
 class Spare:
-    """A worker forked before its connection, waiting on its end of a socket pair."""
+    """A worker forked before its connection, which it accepts from the listener itself; its socket
+    pair to the service: one byte when it took a connection, end-of-file both ways when either goes."""
+
+    TOOK = b"t"
 
     def __init__(self, pid: int, channel: socket.socket) -> None:
         self.pid, self.channel = pid, channel
@@ -278,14 +317,12 @@ class Spare:
         theirs.close()
         return cls(pid, ours)
 
-    def hand(self, conn: socket.socket) -> bool:
-        """Pass `conn` to the spare; False if it is gone (the caller serves the connection otherwise)."""
+    def took_connection(self) -> bool:
+        """Read once its socket pair is readable: True if it took a connection, False if it is gone."""
         try:
-            socket.send_fds(self.channel, [b"c"], [conn.fileno()])
+            return self.channel.recv(1) == self.TOOK
         except OSError:
             return False
-        self.channel.close()
-        return True
 
     def close(self, wait: bool = False) -> None:
         """End-of-file to the spare, which exits; with `wait`, reaped (SIGKILL after 5 s)."""
@@ -305,10 +342,9 @@ class Spare:
 
 
 def _spare(listener: socket.socket, channel: socket.socket, open_engine) -> None:
-    """In a spare: open the engine's database, wait for a connection, serve it as a worker; at
-    end-of-file (the service is stopping or gone), exit."""
+    """In a spare: open the engine's database, wait for a connection and accept it, say so to the
+    service, serve it as a worker; at end-of-file (the service is stopping or gone), exit."""
     try:
-        listener.close()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         try:
@@ -316,14 +352,39 @@ def _spare(listener: socket.socket, channel: socket.socket, open_engine) -> None
             _warm_up(open_engine)
         except Exception:  # noqa: BLE001 - the request that needs it will meet (and answer) the error
             pass
-        _msg, fds, _flags, _addr = socket.recv_fds(channel, 1, 1)
-        channel.close()
-        if not fds:
+        conn = _accept(listener, channel)
+        listener.close()
+        if conn is None:
             os._exit(0)
-        conn = socket.socket(fileno=fds[0])
+        try:
+            channel.send(Spare.TOOK)
+        except OSError:
+            pass  # the service is gone: the connection is served all the same
+        channel.close()
     except BaseException:  # noqa: BLE001 - a spare's failure costs the service a fork, nothing else
         os._exit(1)
     _worker(None, conn, open_engine)
+
+
+def _accept(listener: socket.socket, channel: socket.socket) -> socket.socket | None:
+    """The next connection, or None once the service's end of `channel` is closed. EPOLLEXCLUSIVE:
+    a connection wakes one of the waiting spares (rarely more: the others find nothing to accept)."""
+    poller = select.epoll(2)
+    poller.register(listener, select.EPOLLIN | select.EPOLLEXCLUSIVE)
+    poller.register(channel, select.EPOLLIN)
+    try:
+        while True:
+            ready = {fd for fd, _ in poller.poll()}
+            if channel.fileno() in ready:
+                return None
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                continue
+            conn.setblocking(True)
+            return conn
+    finally:
+        poller.close()
 
 
 def _warm_up(open_engine) -> None:

@@ -272,13 +272,15 @@ class ContainerEngine:
         """Container records, newest first, as `ps` selects them."""
         return engine_filters.select(self._service.observation, opts or ListOptions())
 
-    def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True, sizes: bool = False) -> list[dict]:
+    def summaries(self, records: list, no_trunc: bool = False, mounts: bool = True, sizes: bool = False,
+                  attached: dict | None = None) -> list[dict]:
         """`ps --format`'s fields ({{.ID}}, {{.Names}}...) for records from `list` (`mounts`: fill
         {{.Mounts}} and {{.LocalVolumes}}, from the records; `sizes`: {{.Size}},
-        which walks each container's writable layer)."""
+        which walks each container's writable layer). `attached`: what `attachments` gave for these
+        records, when the caller has it already (it is not read twice)."""
         now = time.time()
         ports = engine_inspect.published_ports(self._engine.records.db)
-        attached = self.attachments(records, mounts=mounts)
+        attached = self.attachments(records, mounts=mounts) if attached is None else attached
         measured = self.sizes(records) if sizes else {}
         return [engine_inspect.ps_fields(r, no_trunc=no_trunc, now=now,
                                          ports=engine_inspect.ports_text(ports.get(r.id, [])),

@@ -223,7 +223,8 @@ class Lifecycle:
             raise Conflict(f"container {rec.name} is being removed: it cannot be started")
         if rec.status != "created" or rec.started_at:  # a created one is set up as launch needs it: keep it
             self.teardown(rec.id, remove=False)
-        self.records.update_container(rec.id, manually_stopped=False)
+        if rec.manually_stopped:  # a write only after a `stop`: docker run's start (of a created one) has none
+            self.records.update_container(rec.id, manually_stopped=False)
         try:
             self.launch_via_monitor(rec.id)
         except BaseException:
