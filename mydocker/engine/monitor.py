@@ -36,6 +36,7 @@ engine = lazy_module("mydocker.engine.engine")
 health = lazy_module("mydocker.engine.health")
 importlib = lazy_module("importlib")
 gc = lazy_module("gc")
+fs = lazy_module("mydocker.linux.fs")
 resource = lazy_module("resource")
 sc = lazy_module("mydocker.linux.syscalls")
 libc = lazy_module("mydocker.linux.libc")
@@ -643,7 +644,7 @@ def main() -> None:
     os.write(lock, f"{os.getpid()}\n".encode())  # for `ps`, tests and humans: who monitors this root
     path = os.path.join(runroot, SOCKET)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
-    try:
+    try:  # inline, not linux/fs.remove_file: that module loads with _preload, after the client is told we are up
         os.unlink(path)
     except FileNotFoundError:
         pass
@@ -656,10 +657,7 @@ def main() -> None:
     try:
         Monitor(root, runroot, lock).serve(listener)
     finally:
-        try:
-            os.unlink(path)  # new clients start a new monitor; it takes the lock once we are gone
-        except FileNotFoundError:
-            pass
+        fs.remove_file(path)  # new clients start a new monitor; it takes the lock once we are gone
         listener.close()
     os._exit(0)
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import errno
 import os
+
+from mydocker.lazy import lazy_module
 from mydocker.linux import syscalls as sc
+
+fs = lazy_module("mydocker.linux.fs")
 
 
 def create(path: str, owner: str | None = None, in_child: bool = False) -> None:
@@ -75,10 +79,7 @@ def remove(path: str) -> None:
     except OSError as e:
         if e.errno not in (errno.EINVAL, errno.ENOENT):
             raise
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    fs.remove_file(path)
 
 
 def is_pinned(path: str) -> bool:
