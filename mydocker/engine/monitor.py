@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import time
+from _collections_abc import Callable  # not collections.abc: it imports all of collections
 
 from mydocker.engine.monitor_client import LOCK, LOG, SOCKET, idle_timeout
 from mydocker.lazy import lazy_module
@@ -36,6 +37,7 @@ engine = lazy_module("mydocker.engine.engine")
 health = lazy_module("mydocker.engine.health")
 importlib = lazy_module("importlib")
 gc = lazy_module("gc")
+fs = lazy_module("mydocker.linux.fs")
 resource = lazy_module("resource")
 sc = lazy_module("mydocker.linux.syscalls")
 libc = lazy_module("mydocker.linux.libc")
@@ -261,17 +263,10 @@ class Monitor:
         pid = self._hand({"op": "launch", "id": c.id, "stdio": [fd >= 0 for fd in stdio], "conn": conn is not None},
                          fds)
         if pid is None:
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    self._in_child()
-                    parent.close()
-                    code = _launch_worker(_service(self.root, self.runroot), c.id, stdio, child, conn, self.me)
-                except BaseException:  # noqa: BLE001 - to monitor.log
-                    _log_exception(f"launching {c.id}")
-                finally:
-                    os._exit(code)
+            def launch() -> int:
+                parent.close()
+                return _launch_worker(_service(self.root, self.runroot), c.id, stdio, child, conn, self.me)
+            pid = self._fork_worker(launch, f"launching {c.id}")
         self.workers[pid] = ("launch", c.id)
         child.close()
         if conn is not None:
@@ -291,6 +286,21 @@ class Monitor:
             warm = api.prewarm_attach_lock(move=not parked)
             if warm is not None:
                 self.prewarms.add(warm)
+
+    def _fork_worker(self, work: Callable[[], int], what: str) -> int:
+        """Fork a worker that runs `work` and exits with its code (1 if it raised: the error `what`
+        goes to monitor.log); its pid."""
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                self._in_child()
+                code = work()
+            except BaseException:  # noqa: BLE001 - to monitor.log
+                _log_exception(what)
+            finally:
+                os._exit(code)
+        return pid
 
     def _in_child(self) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, _NOFILE)  # containers get the limit a `run` would give
@@ -317,17 +327,10 @@ class Monitor:
         wanted = now - self.last_job < _SPARE_KEEP
         while wanted and len(self.spares) < _SPARES and not self.workers:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    self._in_child()
-                    ours.close()
-                    code = _spare_worker(self.root, self.runroot, theirs, self.me)
-                except BaseException:  # noqa: BLE001 - to monitor.log
-                    _log_exception("in a spare worker")
-                finally:
-                    os._exit(code)
+            def spare() -> int:
+                ours.close()
+                return _spare_worker(self.root, self.runroot, theirs, self.me)
+            pid = self._fork_worker(spare, "in a spare worker")
             theirs.close()
             self.spares.append((pid, ours))
         if not wanted:
@@ -480,16 +483,8 @@ class Monitor:
     def _probe(self, c: _Container) -> None:
         """Fork a worker that runs the container's healthcheck once (engine/health.py) and records it."""
         c.probing = True
-        pid = os.fork()
-        if pid == 0:
-            rc = 1
-            try:
-                self._in_child()
-                rc = _health_worker(self.root, self.runroot, c.id)
-            except BaseException:  # noqa: BLE001 - to monitor.log
-                _log_exception(f"probing the health of {c.id}")
-            finally:
-                os._exit(rc)
+        pid = self._fork_worker(lambda: _health_worker(self.root, self.runroot, c.id),
+                                f"probing the health of {c.id}")
         self.workers[pid] = ("health", c.id)
 
     def _finish(self, c: _Container) -> None:
@@ -505,16 +500,8 @@ class Monitor:
         code = 128 - code if code < 0 else code
         pid = self._hand({"op": "exit", "id": c.id, "code": code}, [])
         if pid is None:
-            pid = os.fork()
-            if pid == 0:
-                rc = 1
-                try:
-                    self._in_child()
-                    rc = _exit_worker(_service(self.root, self.runroot), c.id, code)
-                except BaseException:  # noqa: BLE001 - to monitor.log
-                    _log_exception(f"recording the exit of {c.id}")
-                finally:
-                    os._exit(rc)
+            pid = self._fork_worker(lambda: _exit_worker(_service(self.root, self.runroot), c.id, code),
+                                    f"recording the exit of {c.id}")
         self.workers[pid] = ("exit", c.id)
         c.exiting = True
 
@@ -643,7 +630,7 @@ def main() -> None:
     os.write(lock, f"{os.getpid()}\n".encode())  # for `ps`, tests and humans: who monitors this root
     path = os.path.join(runroot, SOCKET)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
-    try:
+    try:  # inline, not linux/fs.remove_file: that module loads with _preload, after the client is told we are up
         os.unlink(path)
     except FileNotFoundError:
         pass
@@ -656,10 +643,7 @@ def main() -> None:
     try:
         Monitor(root, runroot, lock).serve(listener)
     finally:
-        try:
-            os.unlink(path)  # new clients start a new monitor; it takes the lock once we are gone
-        except FileNotFoundError:
-            pass
+        fs.remove_file(path)  # new clients start a new monitor; it takes the lock once we are gone
         listener.close()
     os._exit(0)
 

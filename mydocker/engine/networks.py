@@ -63,6 +63,7 @@ hashlib = lazy_module("hashlib")
 SPECIAL_MODES = ("none", "host")
 DRIVERS = ("bridge", "overlay")
 HOST_LOCK = "/run/lock/mydocker-network.lock"   # host-wide: choosing subnets, creating bridges
+_DEFAULT_NETWORK_TRIES = 5  # attach's tries to record an endpoint on a default network other runs retire
 
 class NetworkService:
     def __init__(self, records: Records, root: str, runroot: str, default_root: str = "/var/lib/mydocker",
@@ -417,14 +418,7 @@ class NetworkService:
         path = os.path.join(self.netns_dir, container_id)
         self._record_sandbox(Sandbox(container_id, name, "bridge", path, True, hostname, files))
         try:
-            for attempt in range(5):
-                net = self._network_for_use(mode)
-                try:
-                    ep = self._add_endpoint(container_id, net, ip, aliases, ports, "eth0")
-                    break
-                except NetworkGone:
-                    if attempt == 4 or mode != DEFAULT_NETWORK:
-                        raise NotFound(f"network {mode} was removed meanwhile: create it again") from None
+            net, ep = self._first_endpoint(container_id, mode, ip, aliases, ports)
             owner = userns.path_for(self.runroot, container_id)
             with self.lock():
                 self._rootless_up(container_id)
@@ -495,24 +489,45 @@ class NetworkService:
                           mounts=etcfiles.mounts(other.files),
                           addresses=[e.ip for e in self.endpoints(container=target.id)])
 
+    def _first_endpoint(self, container_id: str, mode: str, ip: str | None, aliases: list,
+                        ports: list) -> tuple[Network, Endpoint]:
+        """The container's eth0 on network `mode`, recorded (its host objects come with _join).
+
+        A private root's default network is made on first use and retired with its last endpoint
+        (_retire_default_bridge), by whichever process drops it: between our finding it and recording
+        our endpoint on it, another run's container may retire it (NetworkGone). Then we make it again;
+        a few tries outlast any real interleaving. A user network that goes is the user's doing: no retry.
+        """
+        for _ in range(_DEFAULT_NETWORK_TRIES):
+            net = self._network_for_use(mode)
+            try:
+                return net, self._add_endpoint(container_id, net, ip, aliases, ports, "eth0")
+            except NetworkGone:
+                if mode != DEFAULT_NETWORK:
+                    break
+        raise NotFound(f"network {mode} was removed meanwhile: create it again")
+
     def _network_for_use(self, mode: str) -> Network:
+        """The network `mode` names: recorded here, defined by another host (overlay), or the default
+        network, made on first use."""
         try:
             return self.get(mode)
         except NotFound:
-            found = self._lookup_global(mode) if mode != DEFAULT_NETWORK else None
-            if found:
-                return self._adopt(found)  # a network another host defined (overlay)
             if mode != DEFAULT_NETWORK:
+                found = self._lookup_global(mode)
+                if found:
+                    return self._adopt(found)  # a network another host defined (overlay)
                 raise NotFound(f"network {mode} not found: create it with `mydocker network create {mode}` "
                                "or use --network bridge|host|none") from None
-        for attempt in range(5):
-            try:
-                return self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
-            except Conflict:
-                found = self.store.find(DEFAULT_NETWORK)  # a concurrent run created it first
-                if found is not None or attempt == 4:
-                    return found or self.get(DEFAULT_NETWORK)
-                # and its last container retired it meanwhile (a private root's): make it again
+        return self._default_network()
+
+    def _default_network(self) -> Network:
+        """The default network's record, made now if there is none. Looked for again under the host
+        lock, which its making (_add_network) and its retiring (_retire_default_bridge) hold too: a
+        concurrent run's making or retiring of it is then seen whole, or not yet begun."""
+        with self._host_lock():
+            return self.store.find(DEFAULT_NETWORK) or \
+                self._add_network(self.driver("bridge"), DEFAULT_NETWORK, None, None, False, {})
 
     def _add_endpoint(self, container_id: str, net: Network, ip: str | None, aliases: list, ports: list,
                       ifname: str) -> Endpoint:

@@ -335,10 +335,8 @@ def _start_pause(runroot: str, uid: int, gid: int) -> int:
 
 
 def _write_pid(runroot: str, pid: int) -> None:
-    path = os.path.join(runroot, PAUSE_PID)
-    with open(path + ".tmp", "w") as f:
-        f.write(f"{pid}\n")
-    os.rename(path + ".tmp", path)
+    from mydocker.linux.fs import write_atomic  # at a pause process's start alone
+    write_atomic(os.path.join(runroot, PAUSE_PID), f"{pid}\n")
 
 
 def _pause_child(ready_w: int, go_r: int, parents: tuple[int, int]) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 
-from mydocker.network.netns import is_pinned, remove  # an nsfs pin is unpinned the same way, whatever its kind
+# an nsfs pin is made (by a child) and unpinned the same way, whatever its kind
+from mydocker.network.netns import is_pinned, pin_from_child, remove
 from mydocker.lazy import lazy_module
 
 sc = lazy_module("mydocker.linux.syscalls")
@@ -49,37 +50,15 @@ def _create(path: str, uid_maps: list[dict], gid_maps: list[dict]) -> None:
     """A child unshares a user namespace; we write its maps (privileged, from outside) and pin it."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
-    ready_r, ready_w = os.pipe()
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.close(ready_r)
-            os.close(done_w)
-            sc.unshare(sc.CLONE_NEWUSER)
-            os.write(ready_w, b"1")
-            os.read(done_r, 1)  # until the parent has written the maps and pinned us
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(ready_w)
-    os.close(done_r)
-    try:
-        if os.read(ready_r, 1) != b"1":
-            raise OSError("cannot create a user namespace for --userns remap (unshare(CLONE_NEWUSER) failed)")
+
+    def write_maps(pid: int) -> None:
         for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
             with open(f"/proc/{pid}/{name}", "w") as f:
                 f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps))
-        sc.mount(f"/proc/{pid}/ns/user", path, None, sc.MS_BIND)
+
+    try:
+        pin_from_child(path, "user", lambda: sc.unshare(sc.CLONE_NEWUSER), OSError(
+            "cannot create a user namespace for --userns remap (unshare(CLONE_NEWUSER) failed)"), write_maps)
     except BaseException:
-        os.close(done_w)
-        done_w = -1
-        os.waitpid(pid, 0)
         remove(path)
         raise
-    finally:
-        os.close(ready_r)
-        if done_w >= 0:
-            os.close(done_w)
-            os.waitpid(pid, 0)

@@ -38,6 +38,7 @@ from mydocker.network import dnswire, dnszone
 # lazy: the engine imports this module for `bind` and `control_listener` alone (with `_socket`: `socket`
 # and its enums cost ~3 ms) when it starts the resolver
 fcntl = lazy_module("fcntl")
+fs = lazy_module("mydocker.linux.fs")
 selectors = lazy_module("selectors")
 signal = lazy_module("signal")
 socket = lazy_module("socket")
@@ -305,10 +306,7 @@ class Server:
             os.close(fd)
             return
         for name in (CONTROL, PIDFILE):  # under the lock: no engine looks at them now
-            try:
-                os.unlink(os.path.join(self.directory, name))
-            except FileNotFoundError:
-                pass
+            fs.remove_file(os.path.join(self.directory, name))
         self.running = False  # the lock goes with the process
 
     def serve(self) -> None:
@@ -349,10 +347,7 @@ def control_listener(path: str) -> _socket.socket:
     """The control socket, listening: requests wait in its backlog while the resolver starts."""
     control = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
-        try:
-            os.unlink(path)  # a resolver killed before it could remove it
-        except FileNotFoundError:
-            pass
+        fs.remove_file(path)  # a resolver killed before it could remove it
         control.bind(path)
         control.listen(16)
     except OSError:

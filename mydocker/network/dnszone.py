@@ -46,10 +46,7 @@ def write(directory: str, network: str, doc: dict) -> None:
 
 
 def remove(directory: str, network: str) -> None:
-    try:
-        os.unlink(path(directory, network))
-    except FileNotFoundError:
-        pass
+    fs.remove_file(path(directory, network))
 
 
 def documents(directory: str) -> dict[str, dict]:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
+from _collections_abc import Callable  # not collections.abc: it imports all of collections
+
+from mydocker.lazy import lazy_module
 from mydocker.linux import syscalls as sc
+
+fs = lazy_module("mydocker.linux.fs")
 
 
 def create(path: str, owner: str | None = None, in_child: bool = False) -> None:
@@ -36,6 +41,26 @@ def _create_in_child(path: str, owner: str | None) -> None:
     """A child (joining the user namespace `owner` first, if given) makes the netns; we pin it and
     let the child go (a process cannot leave a user namespace it joined)."""
     userns = os.open(owner, os.O_RDONLY | os.O_CLOEXEC) if owner else -1
+
+    def make() -> None:
+        if owner:
+            sc.setns(userns, sc.CLONE_NEWUSER, owner)
+        sc.unshare(sc.CLONE_NEWNET)
+
+    try:
+        pin_from_child(path, "net", make, OSError(
+            errno.EPERM, f"cannot create a network namespace in the user namespace {owner or 'we are in'}", owner))
+    finally:
+        if owner:
+            os.close(userns)
+
+
+def pin_from_child(path: str, kind: str, make: Callable[[], None], failure: OSError,
+                   prepare: Callable[[int], None] | None = None) -> None:
+    """Pin at `path` (an empty file) a namespace of `kind` ("net", "user") that a forked child makes
+    with `make` (an unshare): we run `prepare(pid)` on it from outside (a user namespace's id maps),
+    bind-mount its /proc/<pid>/ns/<kind> at `path`, then let the child go. Raises `failure` when the
+    child could not make it. For a namespace this process must not, or cannot, enter itself."""
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
     pid = os.fork()
@@ -44,24 +69,20 @@ def _create_in_child(path: str, owner: str | None) -> None:
         try:
             os.close(ready_r)
             os.close(done_w)
-            if owner:
-                sc.setns(userns, sc.CLONE_NEWUSER, owner)
-            sc.unshare(sc.CLONE_NEWNET)
+            make()
             os.write(ready_w, b"1")
-            os.read(done_r, 1)  # until we are pinned (or the engine went away)
+            os.read(done_r, 1)  # until we have pinned it (or the engine went away)
             code = 0
         finally:
             os._exit(code)
-    if owner:
-        os.close(userns)
     os.close(ready_w)
     os.close(done_r)
     try:
         if os.read(ready_r, 1) != b"1":
-            raise OSError(errno.EPERM,
-                          f"cannot create a network namespace in the user namespace {owner or 'we are in'}",
-                          owner)
-        sc.mount(f"/proc/{pid}/ns/net", path, None, sc.MS_BIND)
+            raise failure
+        if prepare is not None:
+            prepare(pid)
+        sc.mount(f"/proc/{pid}/ns/{kind}", path, None, sc.MS_BIND)
     finally:
         os.close(ready_r)
         os.close(done_w)
@@ -75,10 +96,7 @@ def remove(path: str) -> None:
     except OSError as e:
         if e.errno not in (errno.EINVAL, errno.ENOENT):
             raise
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    fs.remove_file(path)
 
 
 def is_pinned(path: str) -> bool:

@@ -36,6 +36,7 @@ from mydocker.lazy import lazy_module
 
 socket = lazy_module("socket")
 cluster = lazy_module("mydocker.network.cluster")
+fs = lazy_module("mydocker.linux.fs")
 ipam = lazy_module("mydocker.network.ipam")
 netns = lazy_module("mydocker.network.netns")
 
@@ -275,10 +276,7 @@ class OverlayDriver(Driver):
     def _remember(self, network: str, found: list[dict]) -> None:
         cache = os.path.join(self.state_dir, "overlay", f"{network}.json")
         os.makedirs(os.path.dirname(cache), exist_ok=True)
-        tmp = f"{cache}.{os.getpid()}.{os.urandom(4).hex()}"
-        with open(tmp, "w") as f:
-            json.dump(found, f)
-        os.replace(tmp, cache)
+        fs.write_atomic(cache, json.dumps(found))
 
     def peers(self, net: Network) -> list[tuple[str, list]]:
         """/etc/hosts lines (ip, names) of the other hosts' containers on the network."""

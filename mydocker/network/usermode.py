@@ -55,6 +55,7 @@ import sys
 from mydocker.errors import InvalidArgument, RuntimeFailure
 from mydocker.lazy import lazy_module
 
+fs = lazy_module("mydocker.linux.fs")
 select = lazy_module("select")
 socket = lazy_module("socket")
 jsonio = lazy_module("mydocker.jsonio")
@@ -147,7 +148,7 @@ def start(netns: str, userns: str | None, ports: list[list], state_dir: str, ifn
     finally:
         os.close(ready_r)
         if not keep_api:
-            _remove(os.path.join(state_dir, API))  # no more ports are added: nobody else may
+            fs.remove_file(os.path.join(state_dir, API))  # no more ports are added: nobody else may
 
 
 def _keep(netns: str, userns: str | None, state_dir: str, ready_w: int, exit_r: int, exit_w: int,
@@ -282,13 +283,6 @@ def _readable(fd: int, timeout: float) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     return bool(poller.poll(timeout * 1000))
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def is_stack(pid: int) -> bool:

@@ -155,3 +155,12 @@ def test_the_default_roots_bridge_keeps_its_rules_and_only_ports_touch_the_firew
         'add element ip mydocker MYDOCKER-PORTS { tcp . 8080 comment "ffffffffffff" : 172.18.0.2 . 80 }\n',
         "add element ip mydocker MYDOCKER-PORTS { tcp . 8080 : 172.18.0.2 . 80 }\n"
         "delete element ip mydocker MYDOCKER-PORTS { tcp . 8080 }\n"]
+
+
+def test_a_default_network_with_no_subnet_left_says_so(svc, monkeypatch):
+    """No private /16 free for the default network on its first use: the subnet's Conflict reaches the
+    user (it was caught as a concurrent run's making of it, and came out as "network bridge not found")."""
+    monkeypatch.setattr(links, "host_routes", lambda: [(0, 0x80000000), (0x80000000, 0x80000000)])  # all of IPv4
+    with pytest.raises(Conflict, match="no free private subnet left"):
+        svc._network_for_use("bridge")
+    assert svc.networks() == []
