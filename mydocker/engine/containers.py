@@ -169,15 +169,15 @@ class ContainerService:
 
     def create(self, opts: RunOptions, progress=None) -> str:
         """`create`: the container recorded, its rootfs and config.json made; not started."""
-        record, _config = self._create(opts, progress)
+        # with --rm its writable layer is volatile, as podman makes it: removed at exit, never synced
+        record, _config = self._create(opts, progress, volatile=opts.remove)
         self.paths.container_lock(record.id).release()
         return record.id
 
     def _create(self, opts: RunOptions, progress=None, volatile: bool = False,
                 monitor: str = "") -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create).
-        `volatile`: its writable layer is never synced (snapshot.prepare): a foreground `run --rm`,
-        whose own process removes it when it exits. `monitor`: the process that will reap it, recorded."""
+        `volatile`: its writable layer is never synced (snapshot.prepare): a container removed when it exits. `monitor`: the process that will reap it, recorded."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
         if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap
@@ -206,7 +206,9 @@ class ContainerService:
                 for path in (directory, *(os.path.join(directory, d) for d in ("upper", "work", "rootfs"))):
                     os.makedirs(path, exist_ok=True)
                     os.chown(path, remap[0], remap[0])
-            if not volatile:  # a volatile layer is never mounted again (snapshot.prepare): no file to write and remove
+            # a foreground `run --rm` mounts its layer once and removes it: no file to write and remove.
+            # Others keep it, so that a volatile layer found unmounted (a reboot) says why it cannot start.
+            if not (volatile and monitor):
                 with open(os.path.join(directory, LOWERS), "w") as f:
                     f.write(jsonio.dumps(lowers))  # `start` mounts the same layers again
             rootfs = snapshot.prepare(lowers, directory, volatile=volatile)
@@ -243,7 +245,7 @@ class ContainerService:
 
     def run_detached(self, opts: RunOptions, progress=None) -> str:
         """`run -d`: create the container and hand it to the monitor; return its id once it runs."""
-        record, _config = self._create(opts, progress)
+        record, _config = self._create(opts, progress, volatile=opts.remove)
         self.paths.container_lock(record.id).release()  # an `rm` from here on is seen by the monitor's launch worker
         try:
             self.lifecycle.launch_via_monitor(record.id)

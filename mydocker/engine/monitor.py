@@ -590,7 +590,7 @@ _PRELOAD = ("mydocker.engine.engine", "mydocker.engine.containers", "mydocker.en
             "mydocker.runtime.api", "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete",
             "mydocker.runtime.kill", "mydocker.runtime.stats", "mydocker.runtime.validate", "mydocker.runtime.schema",
             "mydocker.runtime.cgroups.v1", "mydocker.runtime.cgroups.v2", "mydocker.engine.networks",
-            "mydocker.engine.volumes", "mydocker.engine.health",
+            "mydocker.engine.volumes", "mydocker.engine.health", "mydocker.engine.lifecycle",
             # a bridge endpoint's teardown at each exit: 3 ms of imports per `stop` otherwise
             "mydocker.engine.network_endpoints", "mydocker.engine.network_firewall", "mydocker.network.bridge",
             "mydocker.network.etcfiles", "mydocker.network.firewall", "mydocker.network.ipam",

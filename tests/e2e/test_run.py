@@ -159,6 +159,12 @@ def test_a_container_run_with_rm_has_a_volatile_rootfs_and_a_kept_one_does_not(m
     assert "volatile" in root_options("--rm")
     assert "volatile" not in root_options("--name", "kept")
     mydocker("rm", "kept")
+    # `create --rm` (the API's AutoRemove) too: the layer is mounted at create, volatile
+    cid = mydocker("create", "--rm", "busybox", "true").out.strip()
+    rootfs = os.path.join(mydocker.root, "containers", cid, "rootfs")
+    with open("/proc/self/mountinfo") as f:
+        assert [line for line in f if line.split()[4] == rootfs and "volatile" in line.split(" - ")[1]]
+    mydocker("rm", cid)
 
 
 def test_rm_leaves_nothing(mydocker):
