@@ -177,7 +177,8 @@ class ContainerService:
     def _create(self, opts: RunOptions, progress=None, volatile: bool = False,
                 monitor: str = "") -> tuple[ContainerRecord, dict]:
         """Record the container, then make its rootfs and config.json (record before create).
-        `volatile`: its writable layer is never synced (snapshot.prepare): a container removed when it exits. `monitor`: the process that will reap it, recorded."""
+        `volatile`: its writable layer is never synced (snapshot.prepare): a container removed when it exits.
+        `monitor`: the process that will reap it, recorded."""
         if opts.pull not in ("missing", "never"):
             raise InvalidArgument(f"invalid pull policy {opts.pull!r}: use missing or never")
         if self.rootless is not None:  # before anything is made: limits without a cgroup, --userns remap

@@ -34,6 +34,13 @@ def _set_paused(root: str, container_id: str, paused: bool) -> None:
         st.save(root, record)
         cgroup.freeze()
     else:
-        cgroup.thaw()
+        # recorded first too: a thaw lets a pending SIGKILL end the container (`kill` of a paused one), and
+        # its delete, in the monitor, would race a save made after it (a lost rename, or a directory left)
         record.paused = False
         st.save(root, record)
+        try:
+            cgroup.thaw()
+        except BaseException:
+            record.paused = True
+            st.save(root, record)
+            raise
