@@ -263,8 +263,8 @@ class ContainerService:
         `remove_volumes`: also delete its anonymous volumes (Docker: `run --rm` does, `rm` only with -v).
         `files_later` (with `remove`): its directory, once unmounted, is moved into the root's trash (one
         rename) and emptied by a detached child (fs.clear_detached), for a process that exits next (a
-        foreground `run --rm`): as containerd's garbage collector removes a snapshot after its record
-        (docs/startup.md).
+        foreground `run --rm`, the monitor's exit worker of an AutoRemove one): as containerd's garbage
+        collector removes a snapshot after its record (docs/startup.md).
         """
         runtime.delete(self.runtime_root, container_id, force=True)  # nothing to delete is fine when forced
         directory = self.container_dir(container_id)

@@ -52,8 +52,8 @@ def update_resources(opts) -> dict:
 
 class Lifecycle:
     def __init__(self, records: Records, paths: ContainerPaths, observation: Observation, networks, teardown) -> None:
-        """networks: the NetworkService, or a function making it; teardown(container_id, remove): the
-        container service's undoing of whatever exists of a container."""
+        """networks: the NetworkService, or a function making it; teardown(container_id, remove,
+        files_later=False): the container service's undoing of whatever exists of a container."""
         self.records = records
         self.paths = paths
         self.observation = observation
@@ -193,7 +193,9 @@ class Lifecycle:
             # finds the record gone reads the exit code from this event
             self._told_exit(rec, code, mounts)
         try:
-            self.teardown(container_id, remove=remove)
+            # removed: its files go after the record, in a detached `rm`, as a foreground `run --rm`'s do
+            # (this runs in a monitor's worker, which exits next; the monitor reaps the orphaned `rm`)
+            self.teardown(container_id, remove=remove, files_later=remove)
         except BaseException as exc:
             error, restart = f"teardown after the exit failed: {exc}", False
             raise

@@ -175,6 +175,18 @@ def test_rm_leaves_nothing(mydocker):
     assert os.listdir(os.path.join(mydocker.runroot, "runtime")) == [".seccomp-cache"]
 
 
+def test_a_detached_rm_container_leaves_nothing_after_its_exit(mydocker):
+    """The monitor's exit worker removes an AutoRemove container as a foreground `run --rm` does: its
+    directory through the trash, emptied by a detached `rm` that the monitor reaps."""
+    cid = mydocker("run", "-d", "--rm", "--network", "none", "busybox", "sh", "-c", "echo x > /f; exit 3").out.strip()
+    deadline = time.monotonic() + 10
+    while cid[:12] in mydocker("ps", "-aq").out and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mydocker("ps", "-aq").out == ""
+    assert os.listdir(os.path.join(mydocker.root, "containers")) == []
+    assert _emptied(os.path.join(mydocker.root, "trash"))
+
+
 def test_image_default_command_is_sh(mydocker):
     assert mydocker("run", "--rm", "-i", "busybox", input="echo from-sh\n").out == "from-sh\n"
 
