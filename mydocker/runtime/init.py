@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import _signal
 import os
-import resource
 import sys
 
 from mydocker.errors import MyDockerError
@@ -25,8 +24,7 @@ from mydocker.runtime.oci_config import Process, Spec
 
 seccomp = lazy_module("mydocker.runtime.seccomp")  # only with linux.seccomp: loaded before pivot_root
 
-RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
-RLIMITS.setdefault("RLIMIT_LOCKS", 10)  # a Linux rlimit Python's resource module does not name
+RLIMITS = sc.RLIMITS  # through libc, not the resource module: its dlopen cost 0.3 ms here (docs/startup.md)
 _PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
@@ -224,9 +222,10 @@ def _apply_process_limits(spec: Spec, process: Process) -> None:
                                 "use the RLIMIT_* names of getrlimit(2)")
         soft, hard = limit.get("soft", 0), limit.get("hard", 0)
         try:
-            resource.setrlimit(RLIMITS[name], (rlimit_value(soft), rlimit_value(hard)))
-        except (ValueError, OSError) as e:  # soft above hard, or a hard limit above ours without CAP_SYS_RESOURCE
-            raise MyDockerError(f"config.json: process.rlimits {name} soft {soft} hard {hard} cannot be set: {e}; "
+            sc.setrlimit(RLIMITS[name], rlimit_value(soft), rlimit_value(hard))
+        except OSError as e:  # soft above hard, or a hard limit above ours without CAP_SYS_RESOURCE
+            raise MyDockerError(f"config.json: process.rlimits {name} soft {soft} hard {hard} cannot be set: "
+                                f"{e.strerror}; "
                                 "keep soft <= hard and hard within the runtime's own limit") from None
     if process.oom_score_adj is not None:
         try:
@@ -274,8 +273,8 @@ def _drop_privileges(process: Process, masks: dict | None) -> None:
 
 
 def rlimit_value(value: int) -> int:
-    """OCI writes "unlimited" as 2^64-1, which setrlimit takes as RLIM_INFINITY."""
-    return resource.RLIM_INFINITY if value >= 2**63 - 1 else value
+    """OCI writes "unlimited" as 2^64-1; anything from 2^63-1 up is taken as RLIM_INFINITY, as Go's runc does."""
+    return sc.RLIM_INFINITY if value >= 2**63 - 1 else value
 
 
 def _seal_fds(preserve_fds: int, fd_dir: int) -> None:
