@@ -250,6 +250,11 @@ def personality(persona: int) -> int:
     return _check(_libc.personality(ctypes.c_ulong(persona)), f"personality({persona:#x})")
 
 
+def current_cpu() -> int:
+    """The CPU this thread runs on now (sched_getcpu(3): rseq or the vDSO, no syscall)."""
+    return _check(_libc.sched_getcpu(), "sched_getcpu")
+
+
 # --- rlimits: prlimit(2) through libc, not Python's resource module, a C extension whose load (a
 # dlopen) cost the container's init 0.3 ms on its way to "ready" (docs/startup.md) --------------------
 
