@@ -70,7 +70,8 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     # a user namespace the way back into our own PID namespace, the host's, is closed.)
     direct = not in_userns and "time" not in new and not any(ns.path for ns in spec.linux.namespaces)
     parent, child = Channel.pair()
-    pid = _fork_into_new_pid_namespace() if direct and "pid" in new else os.fork()
+    spread = _other_cpus() if direct else None
+    pid = _fork_into_new_pid_namespace(spread) if direct and "pid" in new else _fork(spread)
     if pid == 0:  # the init (direct) or the intermediate
         parent.close()
         try:
@@ -85,8 +86,6 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
         os._exit(0)
     child.close()
     init_pid, reaped = (pid, True) if direct else (0, False)
-    if direct:
-        _start_elsewhere(pid)
     try:
         if direct:
             # The pid is ours from the fork: "go" leaves at once and waits in the channel while the
@@ -145,25 +144,39 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
             _reap(pid)
 
 
-def _start_elsewhere(pid: int) -> None:
+def _other_cpus() -> tuple[set[int], set[int]] | None:
+    """(our affinity, it without the CPU we run on), or None with a single CPU to run on."""
+    from mydocker.linux import syscalls as sc
+    try:
+        mask = os.sched_getaffinity(0)
+        here = sc.current_cpu()
+    except OSError:
+        return None
+    return (mask, mask - {here}) if len(mask) > 1 and here in mask else None
+
+
+def _start_elsewhere(pid: int, spread: tuple[set[int], set[int]] | None) -> None:
     """Queue the new child on another CPU than ours. The kernel often leaves a fork child queued
     behind its parent while the other CPU idles (perf sched on this 2-CPU VM: the init waited 0.6 ms
     to start, then the two took turns on one CPU for ~2 ms), which serializes the init's set-up with
     our cgroup work. Narrowing its affinity moves the queued child; the mask is put back at once (a
     queued or running task stays where it is), so the container has the affinity it inherited."""
-    from mydocker.linux import syscalls as sc
+    if spread is None or pid <= 0:
+        return
     try:
-        mask = os.sched_getaffinity(0)
-        here = sc.current_cpu()
-        if len(mask) < 2 or here not in mask:
-            return
-        os.sched_setaffinity(pid, mask - {here})
-        os.sched_setaffinity(pid, mask)
+        os.sched_setaffinity(pid, spread[1])
+        os.sched_setaffinity(pid, spread[0])
     except OSError:
         pass  # the init is gone (its error waits in the channel): nothing to move
 
 
-def _fork_into_new_pid_namespace() -> int:
+def _fork(spread: tuple[set[int], set[int]] | None) -> int:
+    pid = os.fork()
+    _start_elsewhere(pid, spread)
+    return pid
+
+
+def _fork_into_new_pid_namespace(spread: tuple[set[int], set[int]] | None = None) -> int:
     """fork() into a new PID namespace (the child is its PID 1); ours stays as it was for later forks."""
     from mydocker.linux import syscalls as sc
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
@@ -172,6 +185,7 @@ def _fork_into_new_pid_namespace() -> int:
         pid = -1
         try:
             pid = os.fork()
+            _start_elsewhere(pid, spread)  # first: the child waits in a queue until it is moved
         finally:
             if pid != 0:
                 sc.setns(own, sc.CLONE_NEWPID, "/proc/self/ns/pid")  # hooks and the rest fork into ours
