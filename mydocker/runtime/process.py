@@ -42,7 +42,7 @@ class InitProcess:
 
 
 def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, int] | None = None,
-               on_hooks=None, go: dict | None = None, place=None, after_fork=None) -> InitProcess:
+               on_hooks=None, go: dict | None = None, place=None, after_fork=None, check=None) -> InitProcess:
     """Fork the container's init and wait until it is ready and blocked on the exec fifo.
 
     `after_fork(pid)` runs while the children set up namespaces (creating the cgroups); `pid` is
@@ -55,6 +55,10 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     `go["cgroup_binds"]`, as `after_fork` leaves it, travels with "go" (intermediate), else in a
     "cgroups" message sent before `place` (the init binds them over its cgroupfs meanwhile), and
     with "placed".
+    `check()` (the config's schema check) runs for a direct init once the "cgroups" message is
+    sent, before `place`, while the init mounts (since the init starts on another CPU, our cgroup
+    work is the longer branch: docs/startup.md); else before `after_fork`. Its error is the one
+    reported, and the init is killed.
     `stdio` replaces the inherited fds 0-2 of the container's process (ignored with a terminal).
     `on_hooks()` runs the runtime-namespace hooks (prestart, createRuntime) when the init, its
     mounts done and before pivot_root, asks for them. `go` adds fields to the init's "go" message.
@@ -94,6 +98,8 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
             _send_go(parent, init_pid, before_go, go)
         failure = None
         try:
+            if check and not direct:
+                check()
             if after_fork:
                 after_fork(init_pid)
         except BaseException as exc:  # noqa: BLE001 - raised once the init's pid is known, to kill it
@@ -116,6 +122,8 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
                 parent.send({"type": "cgroups", "cgroup_binds": go["cgroup_binds"]})
             except OSError:
                 pass  # the init failed already: its error is waiting in the channel
+        if check and direct:
+            check()  # ours first: raised before anything the init said is read
         if place:
             try:
                 place(init_pid)
