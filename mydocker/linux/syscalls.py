@@ -251,7 +251,7 @@ def personality(persona: int) -> int:
 
 
 def current_cpu() -> int:
-    """The CPU this thread runs on now (sched_getcpu(3): rseq or the vDSO, no syscall)."""
+    """The CPU this thread runs on now (sched_getcpu(3))."""
     return _check(_libc.sched_getcpu(), "sched_getcpu")
 
 

@@ -316,7 +316,7 @@ def _drop_privileges(process: Process, masks: dict | None) -> None:
 
 
 def rlimit_value(value: int) -> int:
-    """OCI writes "unlimited" as 2^64-1; anything from 2^63-1 up is taken as RLIM_INFINITY, as Go's runc does."""
+    """OCI writes "unlimited" as 2^64-1: anything from 2^63-1 up is RLIM_INFINITY, as before (resource's -1)."""
     return sc.RLIM_INFINITY if value >= 2**63 - 1 else value
 
 
