@@ -250,6 +250,38 @@ def personality(persona: int) -> int:
     return _check(_libc.personality(ctypes.c_ulong(persona)), f"personality({persona:#x})")
 
 
+def current_cpu() -> int:
+    """The CPU this thread runs on now (sched_getcpu(3))."""
+    return _check(_libc.sched_getcpu(), "sched_getcpu")
+
+
+# --- rlimits: prlimit(2) through libc, not Python's resource module, a C extension whose load (a
+# dlopen) cost the container's init 0.3 ms on its way to "ready" (docs/startup.md) --------------------
+
+# Every rlimit getrlimit(2) names: the asm-generic numbers (x86_64, arm64; Python's resource lacks LOCKS).
+RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+           "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+           "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+           "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
+RLIM_INFINITY = 2**64 - 1  # rlim_t is unsigned: (resource's RLIM_INFINITY is -1)
+
+
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_ulong), ("max", ctypes.c_ulong)]
+
+
+def getrlimit(which: int) -> tuple[int, int]:
+    """(soft, hard) of this process; unlimited is RLIM_INFINITY."""
+    old = _Rlimit()
+    _check(_libc.prlimit(0, which, None, ctypes.byref(old)), f"getrlimit({which})")
+    return old.cur, old.max
+
+
+def setrlimit(which: int, soft: int, hard: int) -> None:
+    """OSError EINVAL: soft above hard; EPERM: hard above ours without CAP_SYS_RESOURCE."""
+    _check(_libc.prlimit(0, which, ctypes.byref(_Rlimit(soft, hard)), None), f"setrlimit({which})")
+
+
 # --- openat2(2): path resolution the kernel confines (Linux 5.6) ----------------------------------
 
 _SYS_OPENAT2 = 437  # every arch (added after the syscall tables were unified)

@@ -50,6 +50,16 @@ class Channel:
                     raise
                 part //= 2
 
+    def pending(self) -> bool:
+        """Whether a message (or the other side's close) waits to be read; never blocks."""
+        try:
+            self.sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True  # an error for recv() to report
+        return True
+
     def recv(self) -> tuple[dict | None, list[int]]:
         """Next message and any fds it carried; (None, []) when the other side is gone."""
         fds: list[int] = []

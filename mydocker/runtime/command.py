@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import stat
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, InvalidArgument
+from mydocker.linux import syscalls as sc
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -70,8 +70,8 @@ def check_exec_size(path: str, args: list[str], env: dict[str, str]) -> None:
             raise InvalidArgument(f"environment variable {key} is {size} bytes: the kernel takes at most "
                                   f"{_MAX_ARG_STRLEN} per variable (MAX_ARG_STRLEN); pass it in a file")
         total += size
-    stack = resource.getrlimit(resource.RLIMIT_STACK)[0]
-    limit = max(min(_STACK_SHARE_CAP, stack // 4 if stack != resource.RLIM_INFINITY else _STACK_SHARE_CAP),
+    stack = sc.getrlimit(sc.RLIMITS["RLIMIT_STACK"])[0]
+    limit = max(min(_STACK_SHARE_CAP, stack // 4 if stack != sc.RLIM_INFINITY else _STACK_SHARE_CAP),
                 _ARG_MAX)
     if total > limit:
         raise InvalidArgument(f"the command's arguments and environment take {total} bytes, over the kernel's "

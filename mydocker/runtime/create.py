@@ -82,13 +82,9 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
 
         def after_fork(pid: int) -> None:
             # While the children make namespaces (the fork is early, so they overlap this work):
-            # check the config against the schema (unless the caller's is `checked`; a direct init
-            # has its "go" already but waits for "placed" before a hook, cgroupfs or its command;
-            # an intermediate waits for "go"), record the cgroup's paths (and the init's pid when it
-            # is known already), then create the cgroup, whose directories the init binds.
+            # record the cgroup's paths (and the init's pid when it is known already), then create
+            # the cgroup, whose directories the init binds. The schema check comes later (`check`).
             nonlocal cgroup
-            if not options.checked:
-                validate.validate_config(spec.raw)
             cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
                                          container_id=container_id)
             if options.rootless and not _may_create(cgroup):
@@ -138,7 +134,8 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
         prewarm.kick()  # the caller's shell (the engine's): the container moves in a few ms
         try:
             init = spawn_init(spec, fifo_fd, before_go=before_go, stdio=stdio, on_hooks=runtime_hooks, go=go,
-                              place=place, after_fork=after_fork)
+                              place=place, after_fork=after_fork,
+                              check=None if options.checked else lambda: validate.validate_config(spec.raw))
         except BaseException:
             for fd in start_fd:
                 os.close(fd)

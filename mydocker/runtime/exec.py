@@ -13,7 +13,6 @@ imported here, at the top (the host's files are out of reach, and must stay so, 
 from __future__ import annotations
 
 import os
-import resource
 import signal
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, Conflict, InvalidArgument, RuntimeFailure
@@ -181,9 +180,9 @@ def _child(process: dict, ch: Channel, stdio: tuple[int, int, int] | None, confi
             raise InvalidArgument(f"process.rlimits type {name!r} is not a Linux rlimit; "
                                   "use the RLIMIT_* names of getrlimit(2)")
         try:
-            resource.setrlimit(RLIMITS[name], (rlimit_value(soft), rlimit_value(hard)))
-        except (ValueError, OSError) as e:
-            raise InvalidArgument(f"process.rlimits {name} soft {soft} hard {hard} cannot be set: {e}; "
+            sc.setrlimit(RLIMITS[name], rlimit_value(soft), rlimit_value(hard))
+        except OSError as e:
+            raise InvalidArgument(f"process.rlimits {name} soft {soft} hard {hard} cannot be set: {e.strerror}; "
                                   "keep soft <= hard and hard within the container's limit") from None
     cwd = process.get("cwd") or "/"
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import _signal
 import os
-import resource
 import sys
 
 from mydocker.errors import MyDockerError
@@ -25,8 +24,7 @@ from mydocker.runtime.oci_config import Process, Spec
 
 seccomp = lazy_module("mydocker.runtime.seccomp")  # only with linux.seccomp: loaded before pivot_root
 
-RLIMITS = {name: getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")}
-RLIMITS.setdefault("RLIMIT_LOCKS", 10)  # a Linux rlimit Python's resource module does not name
+RLIMITS = sc.RLIMITS  # through libc, not the resource module: its dlopen cost 0.3 ms here (docs/startup.md)
 _PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
@@ -46,21 +44,20 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
         # Readable, not O_PATH: it is also listed if close_range is missing (see _seal_fds).
         fd_dir = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         os.setsid()
-        placed = _Placement(ch, "cgroup" in new_namespaces)
-        _setup_system(spec, ch, state, dict(options, cgroup_binds=msg.get("cgroup_binds")), new_namespaces,
-                      in_userns, placed)
+        early = _Early(spec, options, state, new_namespaces)
+        placed = _Placement(ch, "cgroup" in new_namespaces, early)
+        _setup_system(spec, ch, state, dict(options, cgroup_binds=msg.get("cgroup_binds"), early=early),
+                      new_namespaces, in_userns, placed)
         if process.terminal:
             _attach_console(ch, process)
         elif stdio:
             for target, fd in enumerate(stdio):
                 if fd != target:
                     os.dup2(fd, target)
-        if options.get("keyring", True):
-            _join_keyring(state.get("id"))
+        if not early.done:
+            early.keyring()
         _apply_process_limits(spec, process)
-        masks = caps.to_masks(process.capabilities, caps.last_cap()) if process.capabilities is not None else None
-        if masks is not None:
-            caps.check_held(masks, caps.last_cap())
+        masks = early.masks if early.done else _capability_masks(process)
         path = command.resolve(process.args[0], process.env_value("PATH"))
         env = _env(process.env)
         command.check_exec_size(path, process.args, env)  # after the rlimits: RLIMIT_STACK sets the limit
@@ -90,13 +87,46 @@ def run_init(spec: Spec, ch: Channel, fifo: int, new_namespaces: set[str], in_us
     _exec(process, path, env)
 
 
+class _Early:
+    """Set-up that needs neither our mounts nor our cgroups (the session keyring, host and domain
+    names, lo up, the capability masks and their check), done at most once, when the runtime's news
+    has not come yet: the init would only wait there (for the cgroups, usually, since the runtime's
+    cgroup work became the longer branch: docs/startup.md). Left undone, it runs in its usual place."""
+
+    def __init__(self, spec: Spec, options: dict, state: dict, new_namespaces: set[str]) -> None:
+        self.spec, self.options, self.state, self.new_namespaces = spec, options, state, new_namespaces
+        self.done, self.named, self.masks = False, False, None
+
+    def __call__(self) -> None:
+        self.keyring()
+        if not self.spec.linux.sysctl:  # a kernel.hostname sysctl, written later, must not win over it
+            _set_names(self.spec, self.new_namespaces, sc.LINUX)
+            self.named = True
+        self.masks = _capability_masks(self.spec.process)
+        self.done = True
+
+    def keyring(self) -> None:
+        if self.options.get("keyring", True):
+            _join_keyring(self.state.get("id"))
+
+
+def _capability_masks(process: Process) -> dict | None:
+    """process.capabilities as masks, checked against what we hold ourselves; None without the field."""
+    if process.capabilities is None:
+        return None
+    masks = caps.to_masks(process.capabilities, caps.last_cap())
+    caps.check_held(masks, caps.last_cap())
+    return masks
+
+
 class _Placement:
     """The runtime's news about our cgroups, in order: "cgroups" (they exist: the binds for cgroupfs;
     a direct init, whose "go" left before they did, gets it while the runtime sets their limits and
-    moves us) and "placed" (we are in them). Each call waits once, for what it needs."""
+    moves us) and "placed" (we are in them). Each call waits once, for what it needs; before the
+    first wait, `early` runs if nothing has come yet."""
 
-    def __init__(self, ch: Channel, new_cgroupns: bool) -> None:
-        self.ch, self.new_cgroupns, self.done, self.binds = ch, new_cgroupns, False, None
+    def __init__(self, ch: Channel, new_cgroupns: bool, early: _Early | None = None) -> None:
+        self.ch, self.new_cgroupns, self.done, self.binds, self.early = ch, new_cgroupns, False, None, early
 
     def cgroupfs_binds(self) -> list | None:
         """[name, host dir] per v1 hierarchy as soon as the cgroups exist; None (cgroup2, or no
@@ -112,6 +142,10 @@ class _Placement:
         return self.binds
 
     def _next(self) -> None:
+        if self.early is not None:
+            early, self.early = self.early, None
+            if not self.ch.pending():
+                early()
         msg, _ = self.ch.recv()
         kind = msg.get("type") if msg else None
         if kind not in ("cgroups", "placed"):
@@ -146,13 +180,20 @@ def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_names
         calls.chroot(spec.root_path)
         calls.chdir("/")
         _write_sysctl(spec)
+    early = options.get("early")
+    if early is None or not early.named:
+        _set_names(spec, new_namespaces, calls)
+    placed()  # in our cgroups (and cgroup namespace) before anything else runs
+
+
+def _set_names(spec: Spec, new_namespaces: set[str], calls: sc.Syscalls) -> None:
+    """Host and domain names, and lo up in a new network namespace."""
     if spec.hostname:
         calls.sethostname(spec.hostname)
     if spec.domainname:
         calls.setdomainname(spec.domainname)
     if "network" in new_namespaces:
         set_link_up("lo")
-    placed()  # in our cgroups (and cgroup namespace) before anything else runs
 
 
 def _write_sysctl(spec: Spec) -> None:
@@ -224,9 +265,10 @@ def _apply_process_limits(spec: Spec, process: Process) -> None:
                                 "use the RLIMIT_* names of getrlimit(2)")
         soft, hard = limit.get("soft", 0), limit.get("hard", 0)
         try:
-            resource.setrlimit(RLIMITS[name], (rlimit_value(soft), rlimit_value(hard)))
-        except (ValueError, OSError) as e:  # soft above hard, or a hard limit above ours without CAP_SYS_RESOURCE
-            raise MyDockerError(f"config.json: process.rlimits {name} soft {soft} hard {hard} cannot be set: {e}; "
+            sc.setrlimit(RLIMITS[name], rlimit_value(soft), rlimit_value(hard))
+        except OSError as e:  # soft above hard, or a hard limit above ours without CAP_SYS_RESOURCE
+            raise MyDockerError(f"config.json: process.rlimits {name} soft {soft} hard {hard} cannot be set: "
+                                f"{e.strerror}; "
                                 "keep soft <= hard and hard within the runtime's own limit") from None
     if process.oom_score_adj is not None:
         try:
@@ -274,8 +316,8 @@ def _drop_privileges(process: Process, masks: dict | None) -> None:
 
 
 def rlimit_value(value: int) -> int:
-    """OCI writes "unlimited" as 2^64-1, which setrlimit takes as RLIM_INFINITY."""
-    return resource.RLIM_INFINITY if value >= 2**63 - 1 else value
+    """OCI writes "unlimited" as 2^64-1: anything from 2^63-1 up is RLIM_INFINITY, as before (resource's -1)."""
+    return sc.RLIM_INFINITY if value >= 2**63 - 1 else value
 
 
 def _seal_fds(preserve_fds: int, fd_dir: int) -> None:
