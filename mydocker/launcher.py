@@ -27,7 +27,9 @@ sys.path.extend({paths!r})
 {cache}from {module} import run_main
 run_main()
 """
-_CACHE = """from mydocker import codecache
+_CACHE = """from mydocker import forkserver_client
+forkserver_client.serve({package_dir!r})
+from mydocker import codecache
 codecache.enable({package_dir!r})
 """
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -135,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_main() -> None:
     collector.pause()  # until main knows the command
-    mydocker_exit.exit_now(main())
+    code = main()
+    client = sys.modules.get("mydocker.forkserver_client")  # the launcher's
+    if client is not None:
+        client.start_server()  # if it found none
+    mydocker_exit.exit_now(code)
 
 
 if __name__ == "__main__":

@@ -678,11 +678,26 @@ _PRELOAD = (
 )
 
 
-def preload() -> None:
+# What a front end's own process runs on top (the CLI's fork server, mydocker/cli/forkserver.py): the
+# runtime in-process for a foreground run, the default bridge and -p, a monitor's start for -d.
+_PRELOAD_IN_PROCESS = (
+    "mydocker.engine.engine", "mydocker.engine.database", "mydocker.engine.labels", "mydocker.engine.userns",
+    "mydocker.engine.health", "mydocker.engine.network_endpoints", "mydocker.engine.network_firewall",
+    "mydocker.runtime.create", "mydocker.runtime.start", "mydocker.runtime.delete", "mydocker.runtime.kill",
+    "mydocker.runtime.stats", "mydocker.runtime.validate", "mydocker.runtime.schema", "mydocker.runtime.cgroups.v1",
+    "mydocker.runtime.cgroups.v2", "mydocker.runtime.foreground", "mydocker.runtime.init", "mydocker.runtime.hooks",
+    "mydocker.runtime.mountopts", "mydocker.runtime.seccomp",
+    "mydocker.network.bridge", "mydocker.network.firewall", "mydocker.network.ipam", "mydocker.network.links",
+    "mydocker.network.netlink", "mydocker.network.netns", "mydocker.network.ports",
+    "ipaddress", "shutil", "subprocess")
+
+
+def preload(in_process: bool = False) -> None:
     """Import the container services' modules (no file, database or thread is opened): a front end
-    that forks a worker per request (the API service) pays for them once, before its forks."""
+    that forks a worker per request (the API service) pays for them once, before its forks;
+    `in_process`: also what the engine runs in the front end's own process (a foreground run)."""
     import importlib
-    for name in _PRELOAD:
+    for name in (*_PRELOAD, *(_PRELOAD_IN_PROCESS if in_process else ())):
         importlib.import_module(name)
 
 

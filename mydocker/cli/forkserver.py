@@ -1,0 +1,310 @@
+"""A warm `mydocker`: the CLI's modules imported once, a forked child per command (the client's side,
+and why: mydocker/forkserver_client.py).
+
+One server per user and installed package, started by a command that found none, listening on a
+socket in a directory only its user can reach. For each connection it forks; the child checks that
+the client runs in the server's namespaces, root directory, credentials, capabilities, no_new_privs,
+seccomp mode and locale (else it declines and the client runs the command itself), then takes on what
+a fresh process would have inherited from the client (streams, working directory, environment, umask,
+rlimits, CPU affinity, nice value, ignored and blocked signals) and runs the command as
+cli/main.run_main does. The server reports each child's wait status to its client. What differs from
+an in-process command: the child's cgroup, session and parent are the server's (a container's own
+cgroups are made for it either way). The server exits IDLE seconds after its last command, or at
+once when its code changed on disk, so that a command never runs stale code.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+import select
+import signal
+import socket
+import sys
+
+from mydocker import forkserver_client as client
+
+# What must match between a client and the server, from /proc/<pid>/status.
+_STATUS_SAME = (b"Uid:", b"Gid:", b"Groups:", b"CapInh:", b"CapPrm:", b"CapEff:", b"CapBnd:", b"CapAmb:",
+                b"NoNewPrivs:", b"Seccomp:")
+_NAMESPACES = ("mnt", "net", "pid", "pid_for_children", "user", "uts", "ipc", "cgroup", "time")
+_LOCALE = (b"LC_ALL", b"LC_CTYPE", b"LANG")
+
+
+def preload() -> None:
+    """The modules of the commands served, and of the engine's work for them (a served command
+    imports no module of ours: tests/integration/test_forkserver.py)."""
+    import importlib
+    import resource  # noqa: F401 - _adopt's
+    from mydocker.cli import main as cli_main
+    import mydocker.engine.api
+    mydocker.engine.api.preload(in_process=True)
+    for name in sorted({cli_main.COMMANDS[name][0] for name in client.COMMANDS if name in cli_main.COMMANDS}):
+        importlib.import_module(name)
+    for name in ("mydocker.exit", "mydocker.cli.terminal", "mydocker.cli.table", "mydocker.cli.gotemplate"):
+        importlib.import_module(name)
+
+
+def _sources() -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of the source of every module of ours loaded: an edit makes the server stale."""
+    found = {}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if path and getattr(module, "__name__", "").startswith("mydocker"):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            found[path] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _stale(sources: dict[str, tuple[int, int]]) -> bool:
+    for path, seen in sources.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            return True
+        if (st.st_mtime_ns, st.st_size) != seen:
+            return True
+    return False
+
+
+def main(package_dir: str) -> None:
+    os.chdir("/")
+    path = client.socket_path(package_dir)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    if os.stat(os.path.dirname(path)).st_uid != os.geteuid():
+        return  # someone else's directory: never listen where another user could stand in
+    lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return  # another server is starting or serving
+    os.ftruncate(lock, 0)
+    os.write(lock, str(os.getpid()).encode())  # for stop_server
+    preload()
+    gc.disable()
+    gc.freeze()  # children's collections (if any) leave the preloaded objects' pages shared
+    sources = _sources()
+    _unlink(path)  # a dead server's
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    listener.bind(path)
+    listener.listen(64)
+    try:
+        _serve(listener, path, sources, lock)
+    finally:
+        _unlink(path)  # before the lock goes: a new server may bind it then
+        listener.close()
+        os.close(lock)
+
+
+def _serve(listener: socket.socket, path: str, sources: dict[str, tuple[int, int]], lock: int) -> None:
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup fd hears of exits
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))  # stop_server: finish, then leave
+    idle = float(os.environ.get("MYDOCKER_FORKSERVER_IDLE", client.IDLE))
+    poller = select.poll()
+    poller.register(listener.fileno(), select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    clients: dict[int, socket.socket] = {}  # child pid -> the connection its status goes to
+    accepting = True
+    while accepting or clients:
+        events = poller.poll(None if clients or not accepting else idle * 1000)
+        if not events and not clients:
+            break  # idle
+        for fd, _ in events:
+            if fd == wake_r:
+                _drain(wake_r)
+            elif accepting:
+                conn, _ = listener.accept()
+                if _stale(sources):  # our code changed on disk: its command runs in-process, with the new
+                    _decline(conn)
+                    stop.append(True)
+                    continue
+                pid = _fork_child(conn, [listener.fileno(), lock, wake_r, wake_w,
+                                         *(c.fileno() for c in clients.values())])
+                if pid:
+                    clients[pid] = conn
+        _report_exits(clients)
+        if stop and accepting:  # no client may queue where nobody accepts: it would wait for ever
+            accepting = False
+            poller.unregister(listener.fileno())
+            _unlink(path)
+            listener.close()
+    signal.set_wakeup_fd(-1)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 256):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _report_exits(clients: dict[int, socket.socket]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        conn = clients.pop(pid, None)
+        if conn is not None:
+            try:
+                conn.sendall(client.EXITED + status.to_bytes(4, sys.byteorder))
+            except OSError:  # the client has gone (killed): nobody waits for the status
+                pass
+            conn.close()
+
+
+def _decline(conn: socket.socket) -> None:
+    try:
+        conn.sendall(client.FALLBACK)
+    except OSError:
+        pass
+    conn.close()
+
+
+def _fork_child(conn: socket.socket, servers: list[int]) -> int | None:
+    """Receive a command and fork its child, which closes `servers` (the server's own descriptors);
+    the child's pid (None if the request was unusable)."""
+    try:
+        message, ancillary, _flags, _addr = conn.recvmsg(1 << 20, socket.CMSG_SPACE(4 * 4))
+    except OSError:
+        conn.close()
+        return None
+    fds = []
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - len(data) % 4, 4))
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    peer = int.from_bytes(creds[:4], sys.byteorder)
+    if len(fds) != 4 or not message.startswith(client.PROTOCOL + b"\0"):
+        for fd in fds:
+            os.close(fd)
+        _decline(conn)
+        return None
+    pid = os.fork()
+    if pid == 0:
+        code = 125
+        try:
+            signal.set_wakeup_fd(-1)
+            for fd in servers:
+                os.close(fd)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if not _same_context(peer, message):
+                _decline(conn)
+                os._exit(0)
+            _adopt(peer, message, fds)
+            conn.sendall(client.SERVED + os.getpid().to_bytes(4, sys.byteorder))
+            from mydocker.cli import main as cli_main
+            cli_main.run_main()  # leaves through exit_now: flushes, then _exit
+        except BaseException as e:  # noqa: BLE001 - nothing of the server's may run on in a child
+            try:
+                os.write(2, f"mydocker: {e}\n".encode(errors="replace"))
+            finally:
+                os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    return pid
+
+
+def _status_lines(pid: int | str) -> dict[bytes, bytes]:
+    with open(f"/proc/{pid}/status", "rb") as f:
+        return {line.split(b"\t", 1)[0]: line for line in f}
+
+
+def _same_context(peer: int, message: bytes) -> bool:
+    """Does the client run where and as this process does? Anything else is not ours to stand in for."""
+    try:
+        theirs, ours = _status_lines(peer), _status_lines("self")
+        if any(theirs.get(key) != ours.get(key) for key in _STATUS_SAME):
+            return False
+        for ns in _NAMESPACES:
+            try:
+                if os.readlink(f"/proc/{peer}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"):
+                    return False
+            except FileNotFoundError:  # a kernel without this namespace type
+                continue
+        root, own_root = os.stat(f"/proc/{peer}/root"), os.stat("/")
+        if (root.st_dev, root.st_ino) != (own_root.st_dev, own_root.st_ino):
+            return False
+    except OSError:
+        return False
+    env = dict(item.split(b"=", 1) for item in _fields(message)[1] if b"=" in item)
+    return all(env.get(name) == os.environb.get(name) for name in _LOCALE)
+
+
+def _fields(message: bytes) -> tuple[list[bytes], list[bytes], int]:
+    """(argv, environment, umask) of a request."""
+    parts = message.split(b"\0")
+    umask, argc = int(parts[1]), int(parts[2])
+    return parts[3:3 + argc], parts[3 + argc:], umask
+
+
+def _adopt(peer: int, message: bytes, fds: list[int]) -> None:
+    """Become what a fresh process started by the client would be."""
+    import resource
+    argv, env, umask = _fields(message)
+    status = _status_lines(peer)
+    for name in dir(resource):
+        if name.startswith("RLIMIT_"):
+            which = getattr(resource, name)
+            theirs = resource.prlimit(peer, which)
+            if theirs != resource.getrlimit(which):
+                resource.setrlimit(which, theirs)
+    os.sched_setaffinity(0, os.sched_getaffinity(peer))
+    nice = os.getpriority(os.PRIO_PROCESS, peer)
+    if nice != os.getpriority(os.PRIO_PROCESS, 0):
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    ignored = int(status[b"SigIgn:"].split()[1], 16)
+    for signo in range(1, signal.NSIG):
+        if ignored & (1 << (signo - 1)) and signo not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(signo, signal.SIG_IGN)
+            except (OSError, ValueError):  # the C library's own (32, 33)
+                pass
+    blocked = int(status[b"SigBlk:"].split()[1], 16)
+    signal.pthread_sigmask(signal.SIG_SETMASK, {s for s in range(1, signal.NSIG) if blocked & (1 << (s - 1))})
+    os.umask(umask)
+    os.fchdir(fds[3])
+    for target, fd in enumerate(fds[:3]):
+        os.dup2(fd, target)
+    for fd in fds:
+        if fd > 2:
+            os.close(fd)
+    os.environ.clear()
+    for item in env:
+        name, sep, value = item.partition(b"=")
+        if sep and name:
+            os.environb[name] = value
+    sys.argv = [arg.decode(errors="surrogateescape") for arg in argv]
+    _new_stdio()
+
+
+def _new_stdio() -> None:
+    """sys.stdin/stdout/stderr over the adopted descriptors, buffered as Python buffers a fresh
+    process's (line-buffered to a terminal, and stderr always)."""
+    import io
+    for fd, name, mode in ((0, "stdin", "rb"), (1, "stdout", "wb"), (2, "stderr", "wb")):
+        old = getattr(sys, name)
+        raw = io.open(fd, mode, buffering=-1, closefd=False)
+        tty = os.isatty(fd)
+        stream = io.TextIOWrapper(raw, encoding=old.encoding, errors=old.errors, newline=None if fd == 0 else "\n",
+                                  line_buffering=tty or fd == 2)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
