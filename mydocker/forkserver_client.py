@@ -14,7 +14,6 @@ This module runs before anything else of the launcher's: it loads nothing but bu
 """
 
 import _signal
-import _socket
 import posix
 import sys
 
@@ -66,9 +65,16 @@ def serve(package_dir: str) -> None:
     if (posix.environ.get(b"MYDOCKER_FORKSERVER") == b"0" or posix.geteuid() != 0
             or command_word(sys.argv[1:]) not in COMMANDS):
         return
+    path = socket_path(package_dir)
+    try:
+        posix.stat(path)
+    except OSError:  # no server (a server removes its socket when it leaves): not even _socket to load
+        start_wanted = package_dir
+        return
+    import _socket  # noqa: PLC0415 - only once a server may be there (0.25 ms otherwise)
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
-        sock.connect(socket_path(package_dir))
+        sock.connect(path)
     except OSError:
         sock.close()
         start_wanted = package_dir
@@ -95,6 +101,7 @@ def serve(package_dir: str) -> None:
 
 def _hand_over(sock) -> int | None:
     """Send the command and our streams; the pid of the server's child that runs it, None if declined."""
+    import _socket  # serve's, loaded by now
     for fd in (0, 1, 2):
         posix.fstat(fd)  # a closed stream cannot be passed: OSError, and this process runs it
     cwd = posix.open(".", posix.O_PATH | posix.O_DIRECTORY | posix.O_CLOEXEC)
@@ -172,7 +179,9 @@ def stop_server(package_dir: str) -> None:
     try:
         with open(socket_path(package_dir) + ".lock", "rb") as f:
             pid = int(f.read() or b"0")
-        if pid:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:  # a dead server's pid may be another's now
+            ours = b"mydocker.cli.forkserver" in f.read() and pid
+        if ours:
             posix.kill(pid, _signal.SIGTERM)
     except (OSError, ValueError):
         pass

@@ -42,6 +42,15 @@ def host_settings() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def no_fork_server_after_the_run():
+    """The CLI's fork server that this run's commands started (mydocker/forkserver_client.py) leaves
+    with the run, not IDLE seconds later."""
+    yield
+    from mydocker import forkserver_client
+    forkserver_client.stop_server(os.path.join(REPO, "mydocker"))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def nothing_left_after_the_run(tmp_path_factory):
     """After the whole run, no host object with mydocker's names may be left that was not there before,
     and the host's own settings are as they were. What other pytest sessions on this host (the machine

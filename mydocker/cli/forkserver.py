@@ -96,6 +96,7 @@ def main(package_dir: str) -> None:
         _serve(listener, path, sources, lock)
     finally:
         _unlink(path)  # before the lock goes: a new server may bind it then
+        _unlink(f"{path}.lock")  # held: a server starting now makes its own
         listener.close()
         os.close(lock)
 

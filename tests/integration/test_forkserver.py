@@ -1,0 +1,161 @@
+"""The CLI's fork server (mydocker/cli/forkserver.py, mydocker/forkserver_client.py): a served command
+is the command a fresh process runs, what it sees and what it prints, and only the fork server's own
+work (no import of ours) is left out; where a client's process differs from the server's, or the
+server's code is stale, the command runs in-process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mydocker import forkserver_client as client
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OURS_IN_A_CLIENT = {"mydocker", "mydocker.forkserver_client"}
+
+
+def wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def server_listens(package_dir: str) -> bool:
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(client.socket_path(package_dir))
+        except OSError:
+            return False
+    return True
+
+
+def package_of(bindir: str) -> str:
+    with open(os.path.join(bindir, "mydocker")) as f:
+        text = f.read()
+    return text.split("forkserver_client.serve(")[1].split(")")[0].strip("'\"")
+
+
+@pytest.fixture
+def served(mydocker, bindir):
+    """The CLI of the `mydocker` fixture, with its package's server listening."""
+    package = package_of(bindir)
+    if not server_listens(package):
+        mydocker("ps")  # finds none: starts one on its way out
+        wait_for(lambda: server_listens(package))
+    return mydocker
+
+
+def imports(launcher: str, *args: str, env: dict | None = None, prefix: tuple[str, ...] = (),
+            stdin=subprocess.DEVNULL) -> tuple[set[str], subprocess.CompletedProcess]:
+    """Our modules `launcher args` imports in its own process (-X importtime), and its result."""
+    with open(launcher) as f:
+        interpreter = f.readline()[2:].split()
+    proc = subprocess.run([*prefix, *interpreter, "-X", "importtime", launcher, *args], capture_output=True,
+                          text=True, stdin=stdin, timeout=60, env=env)
+    loaded = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+              if line.startswith("import time:")}
+    return {m for m in loaded if m.startswith("mydocker")}, proc
+
+
+def test_a_command_that_found_no_server_starts_one_and_the_next_is_served(mydocker, bindir):
+    package = package_of(bindir)
+    client.stop_server(package)
+    wait_for(lambda: not server_listens(package))
+    ours, proc = imports(mydocker.exe, *mydocker.argv("ps")[1:])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "mydocker.engine.api" in ours  # it ran here
+    wait_for(lambda: server_listens(package))
+    ours, proc = imports(mydocker.exe, *mydocker.argv("run", "--rm", "--network", "none", "busybox", "echo", "hi")[1:])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "hi\n"
+    assert ours == OURS_IN_A_CLIENT, f"a served command imported {sorted(ours - OURS_IN_A_CLIENT)} here"
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("import time:") and "mydocker" in line
+                and line.rsplit("|", 1)[1].strip() not in OURS_IN_A_CLIENT], "the server's child imported these"
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"],
+    ["run", "--rm", "--network", "none", "-e", "FROM_CLIENT", "busybox", "sh", "-c", "echo $FROM_CLIENT; pwd"],
+    ["run", "--rm", "--network", "none", "--env-file", "./vars", "busybox", "sh", "-c", "echo $FROM_FILE"],
+    ["run", "--rm", "-i", "--network", "none", "busybox", "sh", "-c", "ulimit -n; umask; cat"],
+    ["run", "--rm", "--network", "none", "busybox", "no-such-command"],
+    ["run", "--no-such-flag", "busybox"],
+    ["inspect", "no-such-container"],
+    ["ps", "-a", "--format", "{{.Names}}"],
+], ids=["exit-code-and-streams", "environment", "working-directory", "rlimits-umask-stdin", "127", "125",
+        "error", "ps"])
+def test_a_served_command_does_what_the_same_command_does_in_process(served, bindir, tmp_path, args):
+    (tmp_path / "vars").write_text("FROM_FILE=from the file\n")
+    env = {**os.environ, "FROM_CLIENT": "from the client's environment"}
+    results = []
+    for forkserver in ("1", "0"):
+        proc = subprocess.run(["prlimit", "--nofile=777:777", "sh", "-c", 'umask 027; exec "$@"', "sh",
+                               *served.argv(*args)], capture_output=True, text=True, input="from stdin\n",
+                              cwd=tmp_path, env={**env, "MYDOCKER_FORKSERVER": forkserver}, timeout=60)
+        results.append((proc.returncode, proc.stdout, proc.stderr))
+    assert results[0] == results[1], f"served, then in-process: {results}"
+    if args[-1].endswith("cat"):
+        assert results[0][1] == "777\n0027\nfrom stdin\n"
+
+
+def test_signals_to_the_client_reach_the_command(served, bindir):
+    proc = subprocess.Popen(served.argv("run", "--rm", "--network", "none", "--name", "sigs", "busybox", "sh", "-c",
+                                        "trap 'echo got TERM; exit 7' TERM; echo up; while :; do sleep 0.1; done"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline() == "up\n"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            served("rm", "-f", "sigs", rc=None)
+    assert (proc.returncode, out) == (7, "got TERM\n"), err
+
+
+def test_a_client_in_other_namespaces_runs_the_command_itself(served):
+    ours, proc = imports(served.exe, *served.argv("run", "--rm", "--network", "none", "busybox", "echo", "hi")[1:],
+                         prefix=("unshare", "--mount", "--uts"))
+    assert (proc.returncode, proc.stdout) == (0, "hi\n"), proc.stderr[-2000:]
+    assert "mydocker.engine.api" in ours  # declined: the engine ran in the client's own namespaces
+
+
+def test_no_server_with_mydocker_forkserver_0(served):
+    env = {**os.environ, "MYDOCKER_FORKSERVER": "0"}
+    ours, proc = imports(served.exe, *served.argv("ps")[1:], env=env)
+    assert proc.returncode == 0 and "mydocker.engine.api" in ours
+
+
+def test_a_server_whose_code_changed_on_disk_lets_the_client_run_it_and_leaves(tmp_path, no_leaks):
+    """Its own copy of the package (sources and code cache): an edit there must reach the next command."""
+    package = tmp_path / "pkg" / "mydocker"
+    shutil.copytree(os.path.join(REPO, "mydocker"), package, ignore=shutil.ignore_patterns("__pycache__"))
+    bindir = tmp_path / "bin"
+    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from mydocker import launcher; "
+                    "launcher.install(sys.argv[2])", str(package.parent), str(bindir)], check=True, timeout=120)
+    exe = str(bindir / "mydocker")
+    root, runroot = str(tmp_path / "mydocker-test" / "root"), str(tmp_path / "mydocker-test" / "run")
+    try:
+        subprocess.run([exe, "--root", root, "--runroot", runroot, "ps"], check=True, timeout=60,
+                       stdin=subprocess.DEVNULL, capture_output=True)
+        wait_for(lambda: server_listens(str(package)))
+        ours, _ = imports(exe, "--root", root, "--runroot", runroot, "ps")
+        assert ours == OURS_IN_A_CLIENT
+        source = package / "cli" / "ps.py"
+        source.write_text(source.read_text().replace('"CONTAINER ID"', '"CONTAINER-ID"'))
+        ours, proc = imports(exe, "--root", root, "--runroot", runroot, "ps")
+        assert proc.returncode == 0 and proc.stdout.startswith("CONTAINER-ID"), proc.stdout
+        assert "mydocker.engine.api" in ours
+        wait_for(lambda: not server_listens(str(package)))
+    finally:
+        client.stop_server(str(package))
+        wait_for(lambda: not os.path.exists(client.socket_path(str(package))))
