@@ -9,7 +9,10 @@ The network stays up while the bench runs, as a user's default root keeps it: wi
 mydocker makes its default network on first use and removes it with its last container, so one
 idle container (`sleep`) stays on it for the bench's duration (podman: on the bench's own network,
 which stands in for its default one, whose bridge name, podman0, is shared by the host).
-The bridge rows' notes give their ratio to the `--network none` row of the same tool.
+The bridge rows' notes give their ratio to the `--network none` row of the same tool. mydocker's
+rows run through its CLI's fork server (mydocker/forkserver_client.py), as a user's second command
+within 30 s does; `mydocker in-proc` is the same `--network none` run in a process of its own, as a
+first command (or one the server declines) runs.
 
 Everything it creates lives in one temp dir and in cgroups named after a random tag; both are
 removed at the end and checked for leaks. A tool that fails is reported as skipped; the exit code
@@ -43,6 +46,7 @@ IMAGE = "localhost/benchbox"
 # Paths the tools create on the host when missing; removed again if we caused them and they are empty.
 HOST_DIRS = ("/run/runc",)
 CRUN_NS, NS_ONLY = "crun+ns", "ns only"
+IN_PROCESS = "in-proc"  # mydocker's row without its CLI's fork server
 BENCH_NET = "benchnet"  # mydocker's user network (private root), and podman's (private config dir)
 KEEPER = "benchkeeper"
 
@@ -183,7 +187,7 @@ def mydocker_contender(tmp: Path, mydocker: str | None) -> Contender | Result:
         check_run(cmd, timeout=300)  # provisions the busybox image on first use
     except BenchError as e:
         return Result("mydocker", skipped=str(e))
-    return Contender("mydocker", cmd, note="--network none; target <= 1.50x runc")
+    return Contender("mydocker", cmd, note="--network none (fork server); target <= 1.50x runc")
 
 
 def measure(tmp: Path, tag: str, mydocker: str | None, runs: int, warmups: int, networks: bool) -> list[Result]:
@@ -195,6 +199,9 @@ def measure(tmp: Path, tag: str, mydocker: str | None, runs: int, warmups: int, 
     mine = mydocker_contender(tmp, mydocker)
     entries: list[Contender | Result] = [runc_contender(tmp, bundle, runc_id),
                                          *crun_contenders(tmp, bundle, crun_id), podman, mine]
+    if isinstance(mine, Contender):  # a first command, or one the fork server declines: all in its own process
+        entries.append(Contender(f"{mine.name} {IN_PROCESS}", mine.cmd, {**os.environ, "MYDOCKER_FORKSERVER": "0"},
+                                 note="--network none, no fork server (MYDOCKER_FORKSERVER=0)"))
     sides = []
     if networks:
         sides = [side(c) for side, c in ((podman_network_side, podman), (mydocker_network_side, mine))
