@@ -272,15 +272,18 @@ def _adopt(peer: int, message: bytes, fds: list[int]) -> None:
     nice = os.getpriority(os.PRIO_PROCESS, peer)
     if nice != os.getpriority(os.PRIO_PROCESS, 0):
         os.setpriority(os.PRIO_PROCESS, 0, nice)
-    ignored = int(status[b"SigIgn:"].split()[1], 16)
+    ours = _status_lines("self")
+    ignored, own_ignored = (int(lines[b"SigIgn:"].split()[1], 16) for lines in (status, ours))
     for signo in range(1, signal.NSIG):
-        if ignored & (1 << (signo - 1)) and signo not in (signal.SIGKILL, signal.SIGSTOP):
+        bit = 1 << (signo - 1)
+        if (ignored ^ own_ignored) & bit and signo not in (signal.SIGKILL, signal.SIGSTOP):
             try:
-                signal.signal(signo, signal.SIG_IGN)
+                signal.signal(signo, signal.SIG_IGN if ignored & bit else signal.SIG_DFL)
             except (OSError, ValueError):  # the C library's own (32, 33)
                 pass
     blocked = int(status[b"SigBlk:"].split()[1], 16)
-    signal.pthread_sigmask(signal.SIG_SETMASK, {s for s in range(1, signal.NSIG) if blocked & (1 << (s - 1))})
+    if blocked != int(ours[b"SigBlk:"].split()[1], 16):
+        signal.pthread_sigmask(signal.SIG_SETMASK, {s for s in range(1, signal.NSIG) if blocked & (1 << (s - 1))})
     os.umask(umask)
     os.fchdir(fds[3])
     for target, fd in enumerate(fds[:3]):
@@ -288,11 +291,15 @@ def _adopt(peer: int, message: bytes, fds: list[int]) -> None:
     for fd in fds:
         if fd > 2:
             os.close(fd)
+    zone = os.environb.get(b"TZ")
     os.environ.clear()
     for item in env:
         name, sep, value = item.partition(b"=")
         if sep and name:
             os.environb[name] = value
+    if os.environb.get(b"TZ") != zone:
+        import time
+        time.tzset()  # local time as the client's TZ says, as a fresh process reads it
     sys.argv = [arg.decode(errors="surrogateescape") for arg in argv]
     _new_stdio()
 
