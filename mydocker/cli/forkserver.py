@@ -112,6 +112,7 @@ def _serve(listener: socket.socket, path: str, sources: dict[str, tuple[int, int
     poller.register(listener.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
     clients: dict[int, socket.socket] = {}  # child pid -> the connection its status goes to
+    by_fd: dict[int, int] = {}  # a connection's fd -> its child's pid
     accepting = True
     while accepting or clients:
         events = poller.poll(None if clients or not accepting else idle * 1000)
@@ -120,6 +121,12 @@ def _serve(listener: socket.socket, path: str, sources: dict[str, tuple[int, int
         for fd, _ in events:
             if fd == wake_r:
                 _drain(wake_r)
+            elif fd in by_fd:  # the client has gone (killed): its command goes too, as in its own process
+                poller.unregister(fd)
+                try:
+                    os.kill(by_fd.pop(fd), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             elif accepting:
                 conn, _ = listener.accept()
                 if _stale(sources):  # our code changed on disk: its command runs in-process, with the new
@@ -130,7 +137,11 @@ def _serve(listener: socket.socket, path: str, sources: dict[str, tuple[int, int
                                          *(c.fileno() for c in clients.values())])
                 if pid:
                     clients[pid] = conn
-        _report_exits(clients)
+                    by_fd[conn.fileno()] = pid
+                    poller.register(conn.fileno(), select.POLLIN | select.POLLRDHUP)  # it sends nothing more
+        for fd in _report_exits(clients):
+            if by_fd.pop(fd, None) is not None:
+                poller.unregister(fd)
         if stop and accepting:  # no client may queue where nobody accepts: it would wait for ever
             accepting = False
             poller.unregister(listener.fileno())
@@ -154,20 +165,23 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _report_exits(clients: dict[int, socket.socket]) -> None:
+def _report_exits(clients: dict[int, socket.socket]) -> list[int]:
+    """Send each exited child's status to its client; the fds of the connections closed."""
+    closed = []
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return closed
         if not pid:
-            return
+            return closed
         conn = clients.pop(pid, None)
         if conn is not None:
             try:
                 conn.sendall(client.EXITED + status.to_bytes(4, sys.byteorder))
             except OSError:  # the client has gone (killed): nobody waits for the status
                 pass
+            closed.append(conn.fileno())
             conn.close()
 
 

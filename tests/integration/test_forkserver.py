@@ -159,3 +159,38 @@ def test_a_server_whose_code_changed_on_disk_lets_the_client_run_it_and_leaves(t
     finally:
         client.stop_server(str(package))
         wait_for(lambda: not os.path.exists(client.socket_path(str(package))))
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def test_a_served_command_dies_with_its_client(served, bindir):
+    """SIGKILL to the CLI's process ends the command there (as it would in-process), not a child elsewhere."""
+    with open(client.socket_path(package_of(bindir)) + ".lock") as f:
+        server = int(f.read())
+    proc = subprocess.Popen(served.argv("run", "--rm", "--network", "none", "--name", "orphaned", "busybox", "sh",
+                                        "-c", "echo up; sleep 60"),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline() == "up\n"
+        pipe = f"pipe:[{os.fstat(proc.stdout.fileno()).st_ino}]"
+
+        def writing_to_us(pid: int) -> bool:  # the server's child that runs it (other sessions may share the server)
+            try:
+                return os.readlink(f"/proc/{pid}/fd/1") == pipe
+            except OSError:
+                return False
+        [child] = [pid for pid in children_of(server) if writing_to_us(pid)]
+        proc.kill()
+        proc.wait()
+        wait_for(lambda: child not in children_of(server))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        served("rm", "-f", "orphaned", rc=None)
