@@ -92,62 +92,148 @@ def main(package_dir: str) -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     listener.bind(path)
     listener.listen(64)
+    server = _Server(listener, path, sources, lock)
     try:
-        _serve(listener, path, sources, lock)
+        server.run()
     finally:
-        _unlink(path)  # before the lock goes: a new server may bind it then
-        _unlink(f"{path}.lock")  # held: a server starting now makes its own
-        listener.close()
-        os.close(lock)
+        server.stop()
 
 
-def _serve(listener: socket.socket, path: str, sources: dict[str, tuple[int, int]], lock: int) -> None:
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup fd hears of exits
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))  # stop_server: finish, then leave
-    idle = float(os.environ.get("MYDOCKER_FORKSERVER_IDLE", client.IDLE))
-    poller = select.poll()
-    poller.register(listener.fileno(), select.POLLIN)
-    poller.register(wake_r, select.POLLIN)
-    clients: dict[int, socket.socket] = {}  # child pid -> the connection its status goes to
-    by_fd: dict[int, int] = {}  # a connection's fd -> its child's pid
-    accepting = True
-    while accepting or clients:
-        events = poller.poll(None if clients or not accepting else idle * 1000)
-        if not events and not clients:
-            break  # idle
-        for fd, _ in events:
-            if fd == wake_r:
-                _drain(wake_r)
-            elif fd in by_fd:  # the client has gone (killed): its command goes too, as in its own process
-                poller.unregister(fd)
-                try:
-                    os.kill(by_fd.pop(fd), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            elif accepting:
-                conn, _ = listener.accept()
-                if _stale(sources):  # our code changed on disk: its command runs in-process, with the new
-                    _decline(conn)
-                    stop.append(True)
-                    continue
-                pid = _fork_child(conn, [listener.fileno(), lock, wake_r, wake_w,
-                                         *(c.fileno() for c in clients.values())])
-                if pid:
-                    clients[pid] = conn
-                    by_fd[conn.fileno()] = pid
-                    poller.register(conn.fileno(), select.POLLIN | select.POLLRDHUP)  # it sends nothing more
-        for fd in _report_exits(clients):
-            if by_fd.pop(fd, None) is not None:
-                poller.unregister(fd)
-        if stop and accepting:  # no client may queue where nobody accepts: it would wait for ever
-            accepting = False
-            poller.unregister(listener.fileno())
-            _unlink(path)
-            listener.close()
-    signal.set_wakeup_fd(-1)
+class _Server:
+    """The serving loop. A spare child, forked ahead, blocks in accept(2) on the listener; once it has
+    a client it sends the server its pid and the connection (SCM_RIGHTS) and goes on to run the
+    command, while the server forks the next spare, reports the child's exit status to its client,
+    and kills the child if the client goes first."""
+
+    def __init__(self, listener: socket.socket, path: str, sources: dict[str, tuple[int, int]], lock: int) -> None:
+        self.listener, self.path, self.sources, self.lock = listener, path, sources, lock
+        self.idle = float(os.environ.get("MYDOCKER_FORKSERVER_IDLE", client.IDLE))
+        self.reports, self.report_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.clients: dict[int, socket.socket] = {}  # a served child's pid -> the connection its status goes to
+        self.by_fd: dict[int, int] = {}  # a connection's fd -> its child's pid
+        self.spare: int | None = None
+        self.stopping = False
+        self.poller = select.poll()
+
+    def run(self) -> None:
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup fd hears of exits
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())  # stop_server: finish, then leave
+        self.poller.register(self.wake_r, select.POLLIN)
+        self.poller.register(self.reports.fileno(), select.POLLIN)
+        self.spare = self._fork_spare()
+        while self.clients or not self.stopping:
+            events = self.poller.poll(None if self.clients or self.stopping else self.idle * 1000)
+            if not events and not self.clients:
+                self.stop()  # idle
+            for fd, _ in events:
+                if fd == self.wake_r:
+                    _drain(fd)
+                elif fd == self.reports.fileno():
+                    self._take_reports()
+                elif fd in self.by_fd:  # the client has gone (killed): its command goes too, as in-process
+                    self.poller.unregister(fd)
+                    _kill(self.by_fd.pop(fd))
+            self._report_exits()
+        if self.spare is not None:  # one forked as a stop came
+            _kill(self.spare)
+        signal.set_wakeup_fd(-1)
+
+    def stop(self) -> None:
+        """Take no more clients (none may queue where nobody accepts: it would wait for ever), and let
+        a new server start while this one waits for the commands it runs."""
+        if self.stopping:
+            return
+        self.stopping = True
+        _unlink(self.path)
+        self.listener.close()
+        _unlink(f"{self.path}.lock")  # while held: a server starting now makes its own
+        os.close(self.lock)
+        if self.spare is not None:
+            _kill(self.spare)  # blocked in accept: a client it took just now runs its command itself
+
+    def _take_reports(self) -> None:
+        while True:
+            try:
+                message, ancillary, _flags, _addr = self.reports.recvmsg(16, socket.CMSG_SPACE(4), socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            self._take_report(message, _received_fds(ancillary))
+
+    def _take_report(self, message: bytes, fds: list[int]) -> None:
+        pid = int.from_bytes(message[1:5], sys.byteorder)
+        if pid == self.spare:
+            self.spare = None
+        if message[:1] == b"S":  # the spare found our code stale: it declined its client
+            self.stop()
+        elif fds:
+            conn = socket.socket(fileno=fds[0])
+            self.clients[pid] = conn
+            self.by_fd[conn.fileno()] = pid
+            self.poller.register(conn.fileno(), select.POLLIN | select.POLLRDHUP)  # it sends nothing more
+        if self.spare is None and not self.stopping:
+            self.spare = self._fork_spare()
+
+    def _report_exits(self) -> None:
+        self._take_reports()  # a child reports its client before it can exit: no status may find no client
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if not pid:
+                return
+            if pid == self.spare:  # killed, or died before it had a client
+                self.spare = None
+                if not self.stopping:
+                    self.spare = self._fork_spare()
+            conn = self.clients.pop(pid, None)
+            if conn is None:
+                continue
+            try:
+                conn.sendall(client.EXITED + status.to_bytes(4, sys.byteorder))
+            except OSError:  # the client has gone (killed): nobody waits for the status
+                pass
+            if self.by_fd.pop(conn.fileno(), None) is not None:
+                self.poller.unregister(conn.fileno())
+            conn.close()
+
+    def _fork_spare(self) -> int:
+        server = os.getpid()
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 125
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for fd in (self.lock, self.wake_r, self.wake_w, self.reports.fileno(), *self.by_fd):
+                os.close(fd)
+            conn, _ = self.listener.accept()
+            self.listener.close()
+            if _stale(self.sources) or os.getppid() != server:  # new code, or the server is gone
+                self.report_w.send(b"S" + os.getpid().to_bytes(4, sys.byteorder))
+                _decline(conn)
+                os._exit(0)
+            self.report_w.sendmsg([b"T" + os.getpid().to_bytes(4, sys.byteorder)],
+                                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, conn.fileno().to_bytes(4, sys.byteorder))])
+            self.report_w.close()
+            _serve_client(conn)
+        except BaseException as e:  # noqa: BLE001 - nothing of the server's may run on in a child
+            try:
+                os.write(2, f"mydocker: {e}\n".encode(errors="replace"))
+            finally:
+                os._exit(code)
+        os._exit(code)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)  # our own child
+    except ProcessLookupError:
+        pass
 
 
 def _unlink(path: str) -> None:
@@ -165,26 +251,6 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _report_exits(clients: dict[int, socket.socket]) -> list[int]:
-    """Send each exited child's status to its client; the fds of the connections closed."""
-    closed = []
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return closed
-        if not pid:
-            return closed
-        conn = clients.pop(pid, None)
-        if conn is not None:
-            try:
-                conn.sendall(client.EXITED + status.to_bytes(4, sys.byteorder))
-            except OSError:  # the client has gone (killed): nobody waits for the status
-                pass
-            closed.append(conn.fileno())
-            conn.close()
-
-
 def _decline(conn: socket.socket) -> None:
     try:
         conn.sendall(client.FALLBACK)
@@ -193,49 +259,27 @@ def _decline(conn: socket.socket) -> None:
     conn.close()
 
 
-def _fork_child(conn: socket.socket, servers: list[int]) -> int | None:
-    """Receive a command and fork its child, which closes `servers` (the server's own descriptors);
-    the child's pid (None if the request was unusable)."""
-    try:
-        message, ancillary, _flags, _addr = conn.recvmsg(1 << 20, socket.CMSG_SPACE(4 * 4))
-    except OSError:
-        conn.close()
-        return None
+def _received_fds(ancillary) -> list[int]:
     fds = []
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.extend(int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - len(data) % 4, 4))
+    return fds
+
+
+def _serve_client(conn: socket.socket) -> None:
+    """In the spare that took `conn`: read the command, check and adopt the client's process, run it."""
+    message, ancillary, _flags, _addr = conn.recvmsg(1 << 20, socket.CMSG_SPACE(4 * 4))
+    fds = _received_fds(ancillary)
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
     peer = int.from_bytes(creds[:4], sys.byteorder)
-    if len(fds) != 4 or not message.startswith(client.PROTOCOL + b"\0"):
-        for fd in fds:
-            os.close(fd)
+    if len(fds) != 4 or not message.startswith(client.PROTOCOL + b"\0") or not _same_context(peer, message):
         _decline(conn)
-        return None
-    pid = os.fork()
-    if pid == 0:
-        code = 125
-        try:
-            signal.set_wakeup_fd(-1)
-            for fd in servers:
-                os.close(fd)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            if not _same_context(peer, message):
-                _decline(conn)
-                os._exit(0)
-            _adopt(peer, message, fds)
-            conn.sendall(client.SERVED + os.getpid().to_bytes(4, sys.byteorder))
-            from mydocker.cli import main as cli_main
-            cli_main.run_main()  # leaves through exit_now: flushes, then _exit
-        except BaseException as e:  # noqa: BLE001 - nothing of the server's may run on in a child
-            try:
-                os.write(2, f"mydocker: {e}\n".encode(errors="replace"))
-            finally:
-                os._exit(code)
-    for fd in fds:
-        os.close(fd)
-    return pid
+        os._exit(0)
+    _adopt(peer, message, fds)
+    conn.sendall(client.SERVED + os.getpid().to_bytes(4, sys.byteorder))
+    from mydocker.cli import main as cli_main
+    cli_main.run_main()  # leaves through exit_now: flushes, then _exit
 
 
 def _status_lines(pid: int | str) -> dict[bytes, bytes]:
