@@ -38,18 +38,18 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int) -> None:
 
 def _bridge_up(sock: nl.Netlink, name: str, gateway: str, prefixlen: int, then=None) -> None:
     """ensure_bridge's messages on `sock`; `then(index)`: more requests sent in the same write."""
-    found = sock.link(name)
-    if found is None:  # EEXIST: a concurrent run made it first
+    index = sock.link_index(name)
+    if index is None:  # EEXIST: a concurrent run made it first
         sock.run(nl.new_bridge(name).tolerating(errno.EEXIST))
-        found = sock.link(name)
-        if found is None:
+        index = sock.link_index(name)
+        if index is None:
             raise OSError(errno.ENODEV, f"bridge {name} vanished as it was made")
     # a MAC of its own (ip_mac of the gateway): without one the bridge takes the lowest of its
     # ports' and changes it when that port leaves, and its containers' neighbour caches then
     # send to a MAC nobody has (the gateway unreachable for seconds after a peer goes)
-    sock.run(nl.add_address(found.index, gateway, prefixlen, name).tolerating(errno.EEXIST),
-             nl.set_link(found.index, up=True, mac=ip_mac(gateway), what=f"bring bridge {name} up"),
-             *(then(found.index) if then else ()))
+    sock.run(nl.add_address(index, gateway, prefixlen, name).tolerating(errno.EEXIST),
+             nl.set_link(index, up=True, mac=ip_mac(gateway), what=f"bring bridge {name} up"),
+             *(then(index) if then else ()))
 
 
 def _route_localnet(bridge: str) -> None:
@@ -112,10 +112,10 @@ def plug(netns_path: str, host_name: str, bridge: str, address: str, prefixlen: 
                 if bridge_address:
                     _bridge_up(host, bridge, *bridge_address, then=veth)
                 else:
-                    bridge_link = host.link(bridge)
-                    if bridge_link is None:
+                    master = host.link_index(bridge)
+                    if master is None:
                         raise OSError(errno.ENODEV, f"bridge {bridge} is missing")  # reconcile makes it again
-                    host.run(*veth(bridge_link.index))
+                    host.run(*veth(master))
             finally:
                 os.close(ns)
         if bridge_address:
