@@ -253,10 +253,11 @@ def test_an_intermediate_still_makes_user_namespaces(runtime_root, make_bundle, 
 
 def test_an_init_that_fails_before_it_is_placed_reports_its_own_error(runtime_root, make_bundle, monkeypatch):
     """The init mounts while the runtime moves it into its cgroups. An init made by an intermediate
-    (here: a PID namespace joined by path; a network, IPC or UTS one the init joins itself) is reparented to a subreaper (the engine's monitor) once the
-    intermediate exits; one that failed and was reaped before the move made the move fail with ESRCH,
-    and `start` said "cannot move process ... No such process" instead of the init's own error
-    (seen under load: a remapped root that could not reach its rootfs any more)."""
+    (here: a PID namespace joined by path; a network, IPC or UTS one the init joins itself) is
+    reparented to a subreaper (the engine's monitor) once the intermediate exits; one that failed
+    and was reaped before the move made the move fail with ESRCH, and `start` said "cannot move
+    process ... No such process" instead of the init's own error (seen under load: a remapped root
+    that could not reach its rootfs any more)."""
     from mydocker.runtime.cgroups import base
 
     def edit(config: dict) -> None:
