@@ -20,12 +20,13 @@ class BridgeDriver(Driver):
         links.delete(net.bridge)
 
     def join(self, net: Network, ep: Endpoint, info: JoinInfo) -> str:
-        links.ensure_bridge(net.bridge, net.gateway, _prefixlen(net))  # gone after a reboot or an admin's delete
         links.enable_ip_forward()
         if info.create_netns:
             netns.create(info.netns, info.owner)
         gateway = None if net.internal else net.gateway
-        return links.plug(info.netns, ep.veth, net.bridge, ep.ip, _prefixlen(net), gateway, ep.ifname)
+        # the bridge ensured (gone after a reboot or an admin's delete) with the veth, in one write
+        return links.plug(info.netns, ep.veth, net.bridge, ep.ip, _prefixlen(net), gateway, ep.ifname,
+                          bridge_address=(net.gateway, _prefixlen(net)))
 
     def leave(self, net: Network, ep: Endpoint, last: bool, netns_ends: bool = False) -> None:
         if netns_ends:

@@ -30,21 +30,31 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int) -> None:
     """The bridge `name` with the gateway address, up; created if missing (idempotent)."""
     try:
         with nl.Netlink() as sock:
-            found = sock.link(name)
-            if found is None:  # EEXIST: a concurrent run made it first
-                sock.run(nl.new_bridge(name).tolerating(errno.EEXIST))
-                found = sock.link(name)
-                if found is None:
-                    raise OSError(errno.ENODEV, f"bridge {name} vanished as it was made")
-            # a MAC of its own (ip_mac of the gateway): without one the bridge takes the lowest of its
-            # ports' and changes it when that port leaves, and its containers' neighbour caches then
-            # send to a MAC nobody has (the gateway unreachable for seconds after a peer goes)
-            sock.run(nl.add_address(found.index, gateway, prefixlen, name).tolerating(errno.EEXIST),
-                     nl.set_link(found.index, up=True, mac=ip_mac(gateway), what=f"bring bridge {name} up"))
+            _bridge_up(sock, name, gateway, prefixlen)
     except OSError as e:
         raise _fail(f"cannot set up bridge {name}", e) from None
+    _route_localnet(name)
+
+
+def _bridge_up(sock: nl.Netlink, name: str, gateway: str, prefixlen: int, then=None) -> None:
+    """ensure_bridge's messages on `sock`; `then(index)`: more requests sent in the same write."""
+    index = sock.link_index(name)
+    if index is None:  # EEXIST: a concurrent run made it first
+        sock.run(nl.new_bridge(name).tolerating(errno.EEXIST))
+        index = sock.link_index(name)
+        if index is None:
+            raise OSError(errno.ENODEV, f"bridge {name} vanished as it was made")
+    # a MAC of its own (ip_mac of the gateway): without one the bridge takes the lowest of its
+    # ports' and changes it when that port leaves, and its containers' neighbour caches then
+    # send to a MAC nobody has (the gateway unreachable for seconds after a peer goes)
+    sock.run(nl.add_address(index, gateway, prefixlen, name).tolerating(errno.EEXIST),
+             nl.set_link(index, up=True, mac=ip_mac(gateway), what=f"bring bridge {name} up"),
+             *(then(index) if then else ()))
+
+
+def _route_localnet(bridge: str) -> None:
     # DNAT of 127.0.0.1:port to a container routes a loopback source out of the bridge
-    _sysctl(f"net/ipv4/conf/{name}/route_localnet", "1")
+    _sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1")
 
 
 def delete(name: str) -> None:
@@ -85,21 +95,31 @@ def ip_mac(ip: str) -> str:
 
 
 def plug(netns_path: str, host_name: str, bridge: str, address: str, prefixlen: int,
-         gateway: str | None, ifname: str = "eth0", mtu: int | None = None) -> str:
+         gateway: str | None, ifname: str = "eth0", mtu: int | None = None,
+         bridge_address: tuple[str, int] | None = None) -> str:
     """A veth pair: `host_name` on `bridge`, its peer `ifname` in the namespace with the address
     and the MAC derived from it (ip_mac), up, and (with `gateway`) the default route; both ends
-    with `mtu` if given. Returns that MAC."""
+    with `mtu` if given. With `bridge_address` (gateway, prefix length), ensure_bridge first, on
+    the same socket and in the same write as the veth (one lookup and round trip fewer a run).
+    Returns that MAC."""
     mac = ip_mac(address)
     try:
         with nl.Netlink() as host:
-            bridge_link = host.link(bridge)
-            if bridge_link is None:
-                raise OSError(errno.ENODEV, f"bridge {bridge} is missing")  # reconcile makes it again
             ns = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                host.run(nl.new_veth(host_name, ifname, ns, mtu, master=bridge_link.index, up=True))
+                def veth(master: int) -> tuple[nl.Request]:
+                    return (nl.new_veth(host_name, ifname, ns, mtu, master=master, up=True),)
+                if bridge_address:
+                    _bridge_up(host, bridge, *bridge_address, then=veth)
+                else:
+                    master = host.link_index(bridge)
+                    if master is None:
+                        raise OSError(errno.ENODEV, f"bridge {bridge} is missing")  # reconcile makes it again
+                    host.run(*veth(master))
             finally:
                 os.close(ns)
+        if bridge_address:
+            _route_localnet(bridge)
         # hairpin: with br_netfilter, a container's packet DNATed back to itself (its own
         # published port through a host address) leaves by the port it came in on
         _sysctl_path(f"/sys/class/net/{host_name}/brport/hairpin_mode", "1")

@@ -499,6 +499,21 @@ class Netlink:
 
     def link(self, link: int | str) -> Link | None:
         """One link by name or index; None if there is no such link."""
+        payload = self._get_link(link)
+        return None if payload is None else parse_link(payload)
+
+    def link_index(self, link: int | str) -> int | None:
+        """A link's index, None if there is no such link: its header only, where `link` parses the
+        ~40 attributes (1.9 KB) of the answer too."""
+        payload = self._get_link(link)
+        if payload is None:
+            return None
+        if len(payload) < IFINFOMSG.size:
+            raise ValueError("netlink link message shorter than its ifinfomsg")
+        return IFINFOMSG.unpack_from(payload)[2]
+
+    def _get_link(self, link: int | str) -> bytes | None:
+        """The RTM_NEWLINK payload answering a lookup of `link`; None if there is no such link."""
         index, attrs = _ref(link)
         seq, frame = self._frame(RTM_GETLINK, 0, IFINFOMSG.pack(AF_UNSPEC, 0, index, 0, 0) + attrs)
         self.sock.send(frame)
@@ -507,7 +522,7 @@ class Netlink:
                 if mseq != seq:
                     continue
                 if kind == RTM_NEWLINK:
-                    return parse_link(payload)
+                    return payload
                 if kind == NLMSG_ERROR:
                     code, detail = self._error(payload, flags)
                     if code in (_ENODEV, _ENOENT):
@@ -516,10 +531,10 @@ class Netlink:
 
     def index(self, name: str) -> int:
         """The index of link `name`; OSError(ENODEV) naming it if there is none."""
-        found = self.link(name)
+        found = self.link_index(name)
         if found is None:
             raise NetlinkError(_ENODEV, f"cannot find link {name}{self.where}: {os.strerror(_ENODEV)}")
-        return found.index
+        return found
 
     def links(self) -> list[Link]:
         return [parse_link(p) for p in self.dump(RTM_GETLINK, IFINFOMSG.pack(AF_UNSPEC, 0, 0, 0, 0), what="list links")]

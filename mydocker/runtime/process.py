@@ -5,9 +5,10 @@
        └──────── channel: "go" ───────────────────────────────────────────────────────────┘
                  ◄─────── "console" (+pty fd) · "ready" | "error"
 
-Without a user or time namespace to make, or a namespace to join (the common case), there is no
-intermediate: the runtime forks the init straight into a new PID namespace (unshare(CLONE_NEWPID)
-applies to children only) and the init unshares the rest itself. One fork fewer on every create,
+Without a user or time namespace to make, or a namespace to join but a network, IPC or UTS one (the
+common case, and the engine's bridge netns), there is no intermediate: the runtime forks the init
+straight into a new PID namespace (unshare(CLONE_NEWPID) applies to children only) and the init
+joins and unshares the rest itself. One fork fewer on every create,
 and no round trip before "go": the runtime knows the init's pid from the fork, so it sends "go" at
 once, then checks the config and makes and joins the cgroups while the init loads its modules and
 mounts (under load each hand-over between the two processes waits for the scheduler: 0.5-1 ms).
@@ -32,6 +33,9 @@ from mydocker.runtime.state_view import in_user_namespace
 # there they load while the runtime creates the cgroups, instead of before, on the critical path.
 # Join order: the user namespace first (it owns the others), the mount namespace last (it moves /).
 _JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+# Joined by a direct init itself: setns(2) of these applies to the caller at once (a PID namespace to
+# its children only; a mount namespace would hide the host's python from the init's imports).
+_DIRECT_JOINS = frozenset({"ipc", "uts", "network"})
 
 
 @record
@@ -69,10 +73,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     # In a user namespace, the config's or one we run in already (podman rootless runs us in its own):
     # no mknod, locked mount flags, sysfs perhaps refused.
     in_userns = spec.linux.namespace("user") is not None or in_user_namespace()
-    # Without a user or time namespace to make first, or namespaces to join, the init is forked
-    # straight into its new PID namespace: no intermediate process, one fork instead of two. (Inside
-    # a user namespace the way back into our own PID namespace, the host's, is closed.)
-    direct = not in_userns and "time" not in new and not any(ns.path for ns in spec.linux.namespaces)
+    # Without a user or time namespace to make first, or namespaces to join but those the init can
+    # join itself (the engine's bridge netns), the init is forked straight into its new PID namespace:
+    # no intermediate process, one fork instead of two, and "go" without a round trip. (Inside a user
+    # namespace the way back into our own PID namespace, the host's, is closed.)
+    direct = not in_userns and "time" not in new and \
+        all(ns.type in _DIRECT_JOINS for ns in spec.linux.namespaces if ns.path)
     parent, child = Channel.pair()
     spread = _other_cpus() if direct else None
     pid = _fork_into_new_pid_namespace(spread) if direct and "pid" in new else _fork(spread)
@@ -219,19 +225,16 @@ def _unshare_flags(sc, kinds: set[str]) -> int:
 
 
 def _direct_init(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], stdio: tuple[int, int, int] | None) -> None:
-    """The init forked by the runtime itself: make the other namespaces, report, become the init."""
+    """The init forked by the runtime itself: join and make the other namespaces, become the init."""
     from mydocker.linux import syscalls as sc
+    _join_namespaces(spec, sc)
     sc.unshare(_unshare_flags(sc, new - {"pid"}))  # the PID namespace is the one we were forked into
     from mydocker.runtime.init import run_init  # everything the init needs, before pivot_root
     run_init(spec, ch, fifo_fd, new, False, stdio)
 
 
-def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_userns: bool,
-                  stdio: tuple[int, int, int] | None) -> None:
-    from mydocker.linux import syscalls as sc
-    if in_userns:
-        # As root of a user namespace we can no longer read the host's python (e.g. under /root).
-        from mydocker.runtime.init import run_init  # noqa: F401
+def _join_namespaces(spec: Spec, sc) -> None:
+    """setns(2) into each namespace the config names by path, in _JOIN_ORDER."""
     for kind in _JOIN_ORDER:
         ns = spec.linux.namespace(kind)
         if ns and ns.path:
@@ -244,6 +247,15 @@ def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_usern
                                        f"the path must name a {kind} namespace") from None
             finally:
                 os.close(fd)
+
+
+def _intermediate(spec: Spec, ch: Channel, fifo_fd: int, new: set[str], in_userns: bool,
+                  stdio: tuple[int, int, int] | None) -> None:
+    from mydocker.linux import syscalls as sc
+    if in_userns:
+        # As root of a user namespace we can no longer read the host's python (e.g. under /root).
+        from mydocker.runtime.init import run_init  # noqa: F401
+    _join_namespaces(spec, sc)
     if spec.linux.namespace("user") and "user" not in new:
         # Joined by path: our host ids are unmapped there (files we made would fail with EOVERFLOW);
         # become its root, as runc does.

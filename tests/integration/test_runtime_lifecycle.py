@@ -214,6 +214,28 @@ def test_the_init_is_forked_into_its_namespace_and_ours_stays_for_later_forks(ru
         delete(runtime_root, "direct", force=True)
 
 
+def test_a_direct_init_joins_a_network_namespace_by_path(runtime_root, make_bundle, not_subreaper):
+    """The engine's bridge netns (and any network, IPC or UTS namespace given by path) is joined by
+    the init itself: no intermediate; a path to another kind of namespace is refused, naming it."""
+    def join(paths: dict):
+        def edit(config):
+            config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"] if ns["type"] not in paths]
+            config["linux"]["namespaces"] += [{"type": kind, "path": path} for kind, path in paths.items()]
+        return edit
+    # (not our UTS namespace: the init would set the host's name)
+    record, init = create(runtime_root, "joined", make_bundle(["true"], join({"network": "/proc/self/ns/net"})))
+    try:
+        assert _parent_of(init.pid) == os.getpid()  # no intermediate in between
+        assert _pid_namespace(init.pid, "net") == _pid_namespace("self", "net")
+        assert _pid_namespace(init.pid) != _pid_namespace("self")
+    finally:
+        delete(runtime_root, "joined", force=True)
+    with pytest.raises(Exception, match="cannot join the network namespace at /proc/self/ns/uts"):  # noqa: PT011
+        create(runtime_root, "wrongkind", make_bundle(["true"], join({"network": "/proc/self/ns/uts"})))
+    with pytest.raises(NotFound):
+        st.load(runtime_root, "wrongkind")
+
+
 def test_an_intermediate_still_makes_user_namespaces(runtime_root, make_bundle, not_subreaper):
     """With a user namespace to make first, the init comes from an intermediate that has exited."""
     def userns(config):
@@ -231,17 +253,18 @@ def test_an_intermediate_still_makes_user_namespaces(runtime_root, make_bundle, 
 
 def test_an_init_that_fails_before_it_is_placed_reports_its_own_error(runtime_root, make_bundle, monkeypatch):
     """The init mounts while the runtime moves it into its cgroups. An init made by an intermediate
-    (here: a namespace joined by path) is reparented to a subreaper (the engine's monitor) once the
-    intermediate exits; one that failed and was reaped before the move made the move fail with ESRCH,
-    and `start` said "cannot move process ... No such process" instead of the init's own error
-    (seen under load: a remapped root that could not reach its rootfs any more)."""
+    (here: a PID namespace joined by path; a network, IPC or UTS one the init joins itself) is
+    reparented to a subreaper (the engine's monitor) once the intermediate exits; one that failed
+    and was reaped before the move made the move fail with ESRCH, and `start` said "cannot move
+    process ... No such process" instead of the init's own error (seen under load: a remapped root
+    that could not reach its rootfs any more)."""
     from mydocker.runtime.cgroups import base
 
     def edit(config: dict) -> None:
         config["mounts"].insert(0, {"destination": "/missing", "type": "bind", "source": "/nonexistent-bind-source",
                                     "options": ["bind"]})
-        joined = {"type": "network", "path": "/proc/self/ns/net"}
-        config["linux"]["namespaces"] = [joined if ns["type"] == "network" else ns
+        joined = {"type": "pid", "path": "/proc/self/ns/pid"}
+        config["linux"]["namespaces"] = [joined if ns["type"] == "pid" else ns
                                          for ns in config["linux"]["namespaces"]]
 
     move = base.Cgroup.apply
