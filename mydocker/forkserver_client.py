@@ -26,6 +26,9 @@ _GLOBAL_WITH_VALUE = ("--root", "--runroot", "--cluster-store")
 # Signals a user sends to the command (a terminal's ^C and ^\, a resize, a hangup, kill's default).
 FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
              _signal.SIGUSR2, _signal.SIGWINCH)
+# Those a terminal sends to its whole foreground process group: they go to the command's group (the
+# served child leads one), which a command that forks (`run -it`'s supervisor) shares, as in-process.
+TO_THE_GROUP = (_signal.SIGINT, _signal.SIGQUIT, _signal.SIGWINCH)
 FALLBACK, SERVED, EXITED = b"F", b"P", b"X"  # the server's replies: run it yourself; child's pid; its status
 
 start_wanted: str | None = None  # no server answered: the package dir the in-process command starts one for
@@ -124,7 +127,10 @@ def _hand_over(sock) -> int | None:
 def _forward_signals(pid: int) -> None:
     def forward(signo, _frame):
         try:
-            posix.kill(pid, signo)
+            if signo in TO_THE_GROUP:
+                posix.killpg(pid, signo)
+            else:
+                posix.kill(pid, signo)
         except OSError:  # it has exited: its status is on its way
             pass
     for signo in FORWARDED:

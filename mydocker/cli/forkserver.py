@@ -171,7 +171,7 @@ class _Server:
             conn = socket.socket(fileno=fds[0])
             self.clients[pid] = conn
             self.by_fd[conn.fileno()] = pid
-            self.poller.register(conn.fileno(), select.POLLIN | select.POLLRDHUP)  # it sends nothing more
+            self.poller.register(conn.fileno(), select.POLLRDHUP)  # not POLLIN: the request may be unread yet
         if self.spare is None and not self.stopping:
             self.spare = self._fork_spare()
 
@@ -277,6 +277,7 @@ def _serve_client(conn: socket.socket) -> None:
         _decline(conn)
         os._exit(0)
     _adopt(peer, message, fds)
+    os.setpgid(0, 0)  # a group of its own: the client's terminal signals reach it and what it forks
     conn.sendall(client.SERVED + os.getpid().to_bytes(4, sys.byteorder))
     from mydocker.cli import main as cli_main
     cli_main.run_main()  # leaves through exit_now: flushes, then _exit

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from mydocker.errors import InvalidArgument
+from mydocker.errors import RuntimeFailure, InvalidArgument
 from mydocker.runtime.cgroups import cgroup_from_paths, detect_mode, open_cgroup
 from mydocker.runtime.cgroups.detect import hierarchies
 from mydocker.runtime.cgroups.v1 import V1Cgroup
@@ -249,16 +249,21 @@ for dev in ('/dev/null', '/dev/zero'):
 
 
 def test_blkio_weight_and_reservation(parent: str) -> None:
+    """A weight where blkio has a weight file (CFQ's or BFQ's); where not (the none and mq-deadline
+    schedulers), refused naming the field, and the reservation beside it is still set."""
+    name = next((n for n in ("blkio.weight", "blkio.bfq.weight") if os.path.exists(f"/sys/fs/cgroup/blkio/{n}")), None)
     cg = open_cgroup(f"/{parent}/blkio")
     cg.create()
     try:
-        cg.set({"blockIO": {"weight": 500}, "memory": {"reservation": 16 * MiB}})
+        if name is None:
+            with pytest.raises(RuntimeFailure, match=r"linux.resources.blockIO.weight: .* leave the setting out"):
+                cg.set({"blockIO": {"weight": 500}})
+        cg.set({**({"blockIO": {"weight": 500}} if name else {}), "memory": {"reservation": 16 * MiB}})
         with open(os.path.join(cg.paths["memory"], "memory.soft_limit_in_bytes")) as f:
             assert int(f.read()) == 16 * MiB
-        blkio = cg.paths["blkio"]
-        name = "blkio.weight" if os.path.exists(os.path.join(blkio, "blkio.weight")) else "blkio.bfq.weight"
-        with open(os.path.join(blkio, name)) as f:
-            assert "500" in f.read().split()
+        if name is not None:
+            with open(os.path.join(cg.paths["blkio"], name)) as f:
+                assert "500" in f.read().split()
     finally:
         cg.destroy()
 

@@ -185,7 +185,9 @@ def test_a_served_command_dies_with_its_client(served, bindir):
                 return os.readlink(f"/proc/{pid}/fd/1") == pipe
             except OSError:
                 return False
-        [child] = [pid for pid in children_of(server) if writing_to_us(pid)]
+        found = [pid for pid in children_of(server) if writing_to_us(pid)]
+        assert len(found) == 1, (server, pipe, {pid: os.readlink(f"/proc/{pid}/fd/1") for pid in children_of(server)})
+        child = found[0]
         proc.kill()
         proc.wait()
         wait_for(lambda: child not in children_of(server))
