@@ -43,7 +43,7 @@ def handle(engine, opts, args: list[str]) -> int:
     saved = termios.tcgetattr(0) if raw else None
     try:
         if raw:
-            tty.setraw(0)
+            tty.setraw(0, termios.TCSANOW)  # not setraw's TCSAFLUSH: what was typed ahead reaches the container
         detached = containers.attach(doc["Id"], write, stdin=stdin, detach_keys=opts.detach_keys)
     finally:
         if saved is not None:
