@@ -157,7 +157,7 @@ class _Server:
         while True:
             try:
                 message, ancillary, _flags, _addr = self.reports.recvmsg(16, socket.CMSG_SPACE(4), socket.MSG_DONTWAIT)
-            except BlockingIOError:
+            except BlockingIOError:  # not socket.recv_fds: it drops its flags (3.11), and would block here
                 return
             self._take_report(message, _received_fds(ancillary))
 
@@ -204,7 +204,6 @@ class _Server:
         pid = os.fork()
         if pid:
             return pid
-        code = 125
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -217,16 +216,15 @@ class _Server:
                 self.report_w.send(b"S" + os.getpid().to_bytes(4, sys.byteorder))
                 _decline(conn)
                 os._exit(0)
-            self.report_w.sendmsg([b"T" + os.getpid().to_bytes(4, sys.byteorder)],
-                                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, conn.fileno().to_bytes(4, sys.byteorder))])
+            socket.send_fds(self.report_w, [b"T" + os.getpid().to_bytes(4, sys.byteorder)], [conn.fileno()])
             self.report_w.close()
             _serve_client(conn)
         except BaseException as e:  # noqa: BLE001 - nothing of the server's may run on in a child
             try:
                 os.write(2, f"mydocker: {e}\n".encode(errors="replace"))
             finally:
-                os._exit(code)
-        os._exit(code)
+                os._exit(125)
+        os._exit(125)
 
 
 def _kill(pid: int) -> None:
@@ -273,10 +271,19 @@ def _serve_client(conn: socket.socket) -> None:
     fds = _received_fds(ancillary)
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
     peer = int.from_bytes(creds[:4], sys.byteorder)
-    if len(fds) != 4 or not message.startswith(client.PROTOCOL + b"\0") or not _same_context(peer, message):
+    if len(fds) != 4 or not message.startswith(client.PROTOCOL + b"\0"):
         _decline(conn)
         os._exit(0)
-    _adopt(peer, message, fds)
+    argv, env, umask = _fields(message)
+    try:
+        theirs, ours = _status_lines(peer), _status_lines("self")
+        same = _same_context(peer, theirs, ours, env)
+    except OSError:  # the client has gone
+        same = False
+    if not same:
+        _decline(conn)
+        os._exit(0)
+    _adopt(peer, theirs, ours, argv, env, umask, fds)
     os.setpgid(0, 0)  # a group of its own: the client's terminal signals reach it and what it forks
     conn.sendall(client.SERVED + os.getpid().to_bytes(4, sys.byteorder))
     from mydocker.cli import main as cli_main
@@ -288,12 +295,12 @@ def _status_lines(pid: int | str) -> dict[bytes, bytes]:
         return {line.split(b"\t", 1)[0]: line for line in f}
 
 
-def _same_context(peer: int, message: bytes) -> bool:
-    """Does the client run where and as this process does? Anything else is not ours to stand in for."""
+def _same_context(peer: int, theirs: dict[bytes, bytes], ours: dict[bytes, bytes], env: list[bytes]) -> bool:
+    """Does the client (its /proc status `theirs`, its environment `env`) run where and as this process
+    does? Anything else is not ours to stand in for."""
+    if any(theirs.get(key) != ours.get(key) for key in _STATUS_SAME):
+        return False
     try:
-        theirs, ours = _status_lines(peer), _status_lines("self")
-        if any(theirs.get(key) != ours.get(key) for key in _STATUS_SAME):
-            return False
         for ns in _NAMESPACES:
             try:
                 if os.readlink(f"/proc/{peer}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"):
@@ -305,8 +312,8 @@ def _same_context(peer: int, message: bytes) -> bool:
             return False
     except OSError:
         return False
-    env = dict(item.split(b"=", 1) for item in _fields(message)[1] if b"=" in item)
-    return all(env.get(name) == os.environb.get(name) for name in _LOCALE)
+    variables = dict(item.split(b"=", 1) for item in env if b"=" in item)
+    return all(variables.get(name) == os.environb.get(name) for name in _LOCALE)
 
 
 def _fields(message: bytes) -> tuple[list[bytes], list[bytes], int]:
@@ -316,11 +323,10 @@ def _fields(message: bytes) -> tuple[list[bytes], list[bytes], int]:
     return parts[3:3 + argc], parts[3 + argc:], umask
 
 
-def _adopt(peer: int, message: bytes, fds: list[int]) -> None:
-    """Become what a fresh process started by the client would be."""
+def _adopt(peer: int, status: dict[bytes, bytes], ours: dict[bytes, bytes], argv: list[bytes], env: list[bytes],
+           umask: int, fds: list[int]) -> None:
+    """Become what a fresh process started by the client (its /proc status `status`) would be."""
     import resource
-    argv, env, umask = _fields(message)
-    status = _status_lines(peer)
     for name in dir(resource):
         if name.startswith("RLIMIT_"):
             which = getattr(resource, name)
@@ -331,7 +337,6 @@ def _adopt(peer: int, message: bytes, fds: list[int]) -> None:
     nice = os.getpriority(os.PRIO_PROCESS, peer)
     if nice != os.getpriority(os.PRIO_PROCESS, 0):
         os.setpriority(os.PRIO_PROCESS, 0, nice)
-    ours = _status_lines("self")
     ignored, own_ignored = (int(lines[b"SigIgn:"].split()[1], 16) for lines in (status, ours))
     for signo in range(1, signal.NSIG):
         bit = 1 << (signo - 1)
