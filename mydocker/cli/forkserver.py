@@ -208,7 +208,8 @@ class _Server:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            for fd in (self.lock, self.wake_r, self.wake_w, self.reports.fileno(), *self.by_fd):
+            for fd in (self.lock, self.wake_r, self.wake_w, self.reports.fileno(),
+                       *(conn.fileno() for conn in self.clients.values())):  # watched or not
                 os.close(fd)
             conn, _ = self.listener.accept()
             self.listener.close()
