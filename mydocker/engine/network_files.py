@@ -123,7 +123,10 @@ class SandboxFiles:
                 done.add(ep.container)
                 sb = self.store.sandbox(ep.container)
                 if sb and sb.mode == "bridge" and os.path.isdir(sb.files):
-                    self.write_hosts(sb)
+                    try:
+                        self.write_hosts(sb)
+                    except FileNotFoundError:  # the peer's directory went to the trash after the check:
+                        pass  # it is being removed, and its hosts file with it
 
     def remove(self, sb: Sandbox) -> None:
         """Delete the sandbox's files (and a directory of their own, as sandboxes recorded before the
