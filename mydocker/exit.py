@@ -7,6 +7,10 @@ CLI that has already written its answer has nothing left to free: flush stdio an
 import posix
 import sys
 
+# Set by a fork server's child (mydocker/forkserver.py): tells its client the exit code, which can
+# then leave while this process is still being torn down.
+last_words = None
+
 
 def exit_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
@@ -14,4 +18,6 @@ def exit_now(code: int) -> None:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach the reader
             code = code or 1
+    if last_words is not None:
+        last_words(code)
     posix._exit(code)

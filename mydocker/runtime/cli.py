@@ -424,4 +424,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_main() -> None:
-    mydocker_exit.exit_now(main())
+    code = main()
+    client = sys.modules.get("mydocker.forkserver_client")  # runtime/entry.py's, for a foreground run
+    if client is not None:
+        client.start_server()  # if it found none
+    mydocker_exit.exit_now(code)

@@ -176,6 +176,39 @@ def quick_state(root: str, container_id: str) -> str | None:
         return None
 
 
+# `run`'s flags, and whether each takes a value (runtime/cli.py): anything else, and a detached run or
+# fds to pass (--preserve-fds: the caller's own, which a fork server has not got), runs in this process.
+_RUN_FLAGS = {"-b": True, "--bundle": True, "--pid-file": True, "--console-socket": True, "--no-pivot": False,
+              "--no-new-keyring": False, "--keep": False}
+
+
+def foreground_run(argv: list[str]) -> bool:
+    """True when argv is `[globals] run [flags] ID` with flags a fork server can run it with: one that
+    waits for its container (the init is then the served child's, for as long as anyone can see)."""
+    found = _after_globals(argv)
+    if found is None or argv[found[1]:found[1] + 1] != ["run"]:
+        return False
+    i, ids = found[1] + 1, 0
+    while i < len(argv):
+        name, eq, _value = argv[i].partition("=")
+        if name == "--preserve-fds" and eq:
+            if _value != "0":
+                return False
+        elif name == "--preserve-fds":
+            i += 1
+            if argv[i:i + 1] != ["0"]:
+                return False
+        elif name.startswith("-") and name != "-":
+            takes_value = _RUN_FLAGS.get(name)
+            if takes_value is None or (eq and not takes_value):
+                return False
+            i += takes_value and not eq
+        else:
+            ids += 1
+        i += 1
+    return ids == 1
+
+
 def creates(argv: list[str]) -> bool:
     """True when argv is `[globals] create|run ...`: the container will join its cgroups."""
     found = _after_globals(argv)
@@ -190,6 +223,9 @@ def use_code_cache() -> bool:
 
 def run_main() -> None:
     slow = creates(sys.argv[1:])
+    if slow and foreground_run(sys.argv[1:]):  # a warm process runs it, if one is there: we exit with its status
+        from mydocker import forkserver_client
+        forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME)
     if slow:  # the kernel's grace period starts before our imports, not after them
         from mydocker.runtime.prewarm import prewarm_in_thread
         prewarm_in_thread()  # first: opening the code cache takes 1.1-1.3 ms (docs/startup.md)
@@ -215,6 +251,16 @@ def run_main() -> None:
         posix._exit(0)
     if not slow:
         use_code_cache()
+    from mydocker import collector
+    collector.pause()
+    from mydocker.runtime.cli import run_main as full
+    full()
+
+
+def run_served() -> None:
+    """A fork server's child runs a client's `run` (mydocker/runtime/forkserver.py): the modules are loaded."""
+    from mydocker.runtime.prewarm import prewarm_in_thread
+    prewarm_in_thread()
     from mydocker import collector
     collector.pause()
     from mydocker.runtime.cli import run_main as full

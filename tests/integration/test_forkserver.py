@@ -1,7 +1,7 @@
-"""The CLI's fork server (mydocker/cli/forkserver.py, mydocker/forkserver_client.py): a served command
-is the command a fresh process runs, what it sees and what it prints, and only the fork server's own
-work (no import of ours) is left out; where a client's process differs from the server's, or the
-server's code is stale, the command runs in-process."""
+"""The fork servers of the CLI and of `mydocker-runtime run` (mydocker/forkserver.py,
+mydocker/forkserver_client.py): a served command is the command a fresh process runs, what it sees and
+what it prints, and only the fork server's own work (no import of ours) is left out; where a client's
+process differs from the server's, or the server's code is stale, the command runs in-process."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def server_listens(package_dir: str) -> bool:
+def server_listens(package_dir: str, front: bytes = client.CLI) -> bool:
     import socket
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         try:
-            s.connect(client.socket_path(package_dir))
+            s.connect(client.socket_path(package_dir, front))
         except OSError:
             return False
     return True
@@ -196,3 +196,95 @@ def test_a_served_command_dies_with_its_client(served, bindir):
             proc.kill()
             proc.wait()
         served("rm", "-f", "orphaned", rc=None)
+
+
+# `mydocker-runtime run` in the foreground (runtime/entry.py): the client loads the entry point's modules
+# and the client module, nothing of the runtime itself.
+OURS_IN_A_RUNTIME_CLIENT = {"mydocker", "mydocker.runtime", "mydocker.runtime.entry", "mydocker.runtime.state_view",
+                            "mydocker.forkserver_client"}
+
+
+@pytest.fixture
+def runtime(bindir, make_bundle, runtime_root):
+    """The checkout's `mydocker-runtime`, with its package's server listening."""
+    exe = os.path.join(bindir, "mydocker-runtime")
+    package = package_of(bindir)
+    if not server_listens(package, client.RUNTIME):
+        subprocess.run([exe, "--root", runtime_root, "run", "--bundle", make_bundle(["true"]), "starts-one"],
+                       check=True, stdin=subprocess.DEVNULL, timeout=60)  # finds none: starts one on its way out
+        wait_for(lambda: server_listens(package, client.RUNTIME))
+    return exe
+
+
+def test_a_served_runtime_run_loads_only_its_entry_point(runtime, make_bundle, runtime_root):
+    ours, proc = imports(runtime, "--root", runtime_root, "run", "--bundle", make_bundle(["echo", "hi"]), "entry-only")
+    assert (proc.returncode, proc.stdout) == (0, "hi\n"), proc.stderr[-2000:]
+    assert ours == OURS_IN_A_RUNTIME_CLIENT, f"a served run imported {sorted(ours - OURS_IN_A_RUNTIME_CLIENT)} here"
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("import time:") and "mydocker" in line
+                and line.rsplit("|", 1)[1].strip() not in OURS_IN_A_RUNTIME_CLIENT], "the server's child imported these"
+
+
+@pytest.mark.parametrize("args", [
+    ["sh", "-c", "echo out; echo err >&2; exit 3"],
+    ["sh", "-c", "ulimit -n; cat /proc/self/oom_score_adj; cat"],
+    ["no-such-command"],
+], ids=["exit-code-and-streams", "rlimits-oom-score-stdin", "not-found"])
+def test_a_served_runtime_run_does_what_it_does_in_process(runtime, make_bundle, runtime_root, args):
+    """The client's rlimits and OOM score reach the container (its config sets neither), as its stdin and
+    streams do; relative paths are the client's."""
+    bundle = make_bundle(args)
+    results = []
+    for forkserver in ("1", "0"):
+        pid_file = os.path.join(os.path.dirname(bundle), f"pid-{forkserver}")
+        proc = subprocess.run(["prlimit", "--nofile=777:777", "sh", "-c",
+                               'echo 123 > /proc/self/oom_score_adj; exec "$@"', "sh",
+                               runtime, "--root", runtime_root, "run", "--bundle", os.path.basename(bundle),
+                               "--pid-file", os.path.basename(pid_file), f"same-{forkserver}"],
+                              capture_output=True, text=True, input="from stdin\n", cwd=os.path.dirname(bundle),
+                              env={**os.environ, "MYDOCKER_FORKSERVER": forkserver}, timeout=60)
+        results.append((proc.returncode, proc.stdout, proc.stderr.replace(f"same-{forkserver}", "ID")))
+        assert proc.returncode == 1 or os.path.exists(pid_file)  # 1: runc's code for a command not found
+    assert results[0] == results[1], f"served, then in-process: {results}"
+    if args[-1] == "cat":
+        assert results[0][:2] == (0, "777\n123\nfrom stdin\n")
+
+
+def test_signals_to_a_runtime_client_reach_the_container(runtime, make_bundle, runtime_root):
+    bundle = make_bundle(["sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo up; while :; do sleep 0.1; done"])
+    proc = subprocess.Popen([runtime, "--root", runtime_root, "run", "--bundle", bundle, "signalled"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout.readline() == "up\n"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "signalled"], timeout=60)
+    assert (proc.returncode, out) == (7, "got TERM\n"), err
+
+
+def test_a_detached_runtime_run_is_not_served(runtime, make_bundle, runtime_root):
+    """The caller of `run -d` (a shim) must stay the container's ancestor: it runs in the caller's process."""
+    ours, proc = imports(runtime, "--root", runtime_root, "run", "-d", "--bundle", make_bundle(["true"]), "detached")
+    try:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "mydocker.runtime.cli" in ours
+    finally:
+        subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "detached"], check=True, timeout=60)
+
+
+def test_a_runtime_client_in_another_cgroup_runs_it_itself(runtime, make_bundle, runtime_root):
+    """A relative cgroupsPath hangs under the caller's cgroup, which a served child does not share."""
+    base = "/sys/fs/cgroup/pids" if os.path.isdir("/sys/fs/cgroup/pids") else "/sys/fs/cgroup"
+    group = os.path.join(base, f"mydocker-test-client-{os.getpid()}")
+    os.mkdir(group)
+    try:
+        ours, proc = imports(runtime, "--root", runtime_root, "run", "--bundle", make_bundle(["echo", "hi"]), "moved",
+                             prefix=("sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh"))
+        assert (proc.returncode, proc.stdout) == (0, "hi\n"), proc.stderr[-2000:]
+        assert "mydocker.runtime.cli" in ours  # declined: run in the client's own cgroup
+    finally:
+        wait_for(lambda: not open(f"{group}/cgroup.procs").read())
+        os.rmdir(group)

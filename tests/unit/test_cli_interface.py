@@ -11,7 +11,7 @@ import mydocker
 CLI = pathlib.Path(mydocker.__file__).parent / "cli"
 APISERVER = CLI.parent / "apiserver"
 BASE = ("mydocker.engine.api", "mydocker.errors", "mydocker.recordclass", "mydocker.jsonio", "mydocker.collector",
-        "mydocker.exit", "mydocker.flags", "mydocker.lazy", "mydocker.forkserver_client")
+        "mydocker.exit", "mydocker.flags", "mydocker.lazy", "mydocker.forkserver_client", "mydocker.forkserver")
 ALLOWED = ("mydocker.cli", "mydocker.apiserver", *BASE)  # `system service` starts the API server, a front end too
 
 

@@ -142,3 +142,26 @@ def test_the_prewarm_thread_starts_before_os_loads():
             "import mydocker.runtime.prewarm; print(' '.join(sorted(set(sys.modules) - before)))" % repo)
     loaded = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.split() == ["mydocker.runtime.prewarm"]
+
+
+@pytest.mark.parametrize("argv, wanted", [
+    (["run", "c1"], True),
+    (["--root", "/r", "--systemd-cgroup", "run", "--bundle", "/b", "--pid-file=p", "--keep", "c1"], True),
+    (["run", "-b", ".", "--console-socket", "/s", "--no-pivot", "--no-new-keyring", "c1"], True),
+    (["run", "--preserve-fds", "0", "c1"], True),
+    (["run", "--preserve-fds=0", "c1"], True),
+    (["run", "c1", "--bundle", "/b"], True),  # flags after the id, as the full parser takes them
+    # what a fork server cannot do for the caller, or that the full parser should judge:
+    (["run", "-d", "c1"], False),  # detached: the caller (a shim) must be the init's ancestor
+    (["run", "--detach", "c1"], False),
+    (["run", "--preserve-fds", "1", "c1"], False),  # the caller's own fds
+    (["run", "--preserve-fds=2", "c1"], False),
+    (["run", "--preserve-fds"], False),
+    (["run"], False), (["run", "a", "b"], False), (["run", "--bundle"], False),
+    (["run", "--keep=1", "c1"], False), (["run", "--bogus", "c1"], False), (["run", "--", "c1"], False),
+    (["run", "--help"], False), (["create", "c1"], False), (["--bogus", "run", "c1"], False),
+    (["state", "c1"], False),
+])
+def test_foreground_runs_are_the_ones_a_fork_server_may_run(argv, wanted):
+    from mydocker.runtime.entry import foreground_run
+    assert foreground_run(argv) is wanted
