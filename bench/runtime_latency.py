@@ -12,6 +12,11 @@
 - in blocks of BLOCK runs per tool, the first of each block dropped: each tool follows itself and
   pays for its own clean-up, as on a host that runs only one of them; blocks alternate for drift.
 
+`mydocker-runtime` hands a foreground `run` to its fork server (mydocker/forkserver_client.py), which a
+first run starts and which lingers 30 s after its last command: the `mydocker-runtime` rows are a run
+that finds it, as every run but a user's first does; `mydocker-runtime in-proc` is the same run in a
+process of its own (MYDOCKER_FORKSERVER=0), as a first run, or one the server cannot take.
+
 crun cannot create cgroups on this hybrid host while /sys/fs/cgroup/unified holds only hugetlb, so
 crun runs in a private mount namespace with a tmpfs over that directory (`unshare -m`); runc is
 timed there again, and crun's ratio is to that runc. Every tool runs the same config.json (from
@@ -58,9 +63,13 @@ def our_runtime(base: Path) -> str:
     return str(bindir / "mydocker-runtime")
 
 
-def once(argv: list[str], cwd: Path) -> float:
+IN_PROCESS = "mydocker-runtime in-proc"
+ENVIRONMENTS = {IN_PROCESS: {**os.environ, "MYDOCKER_FORKSERVER": "0"}}
+
+
+def once(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter_ns()
-    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     elapsed = (time.perf_counter_ns() - start) / 1e6
     if proc.returncode != 0:
         raise BenchError(f"{' '.join(argv[:4])}...: exit {proc.returncode}: {proc.stderr.decode().strip()[:200]}")
@@ -71,7 +80,7 @@ def interleaved(commands: dict[str, list[str]], cwd: Path, runs: int, warmups: i
     samples: dict[str, list[float]] = {name: [] for name in commands}
     for i in range(warmups + runs):
         for name, argv in commands.items():
-            elapsed = once(argv, cwd)
+            elapsed = once(argv, cwd, ENVIRONMENTS.get(name))
             if i >= warmups:
                 samples[name].append(elapsed)
     return samples
@@ -87,7 +96,7 @@ def in_blocks(commands: dict[str, list[str]], cwd: Path, runs: int, block: int =
     while any(len(kept) < runs for kept in samples.values()):
         for name, argv in commands.items():
             for i in range(block + 1):
-                elapsed = once(argv, cwd)
+                elapsed = once(argv, cwd, ENVIRONMENTS.get(name))
                 if i and len(samples[name]) < runs:
                     samples[name].append(elapsed)
     return samples
@@ -152,9 +161,11 @@ def main() -> int:
         roots = Path(tempfile.mkdtemp(prefix="mydocker-bench-", dir="/run"))
         try:
             bundle = make_bundle(base)
-            tools = {"runc": "runc", "mydocker-runtime": our_runtime(base)}
+            ours = our_runtime(base)
+            tools = {"runc": "runc", "mydocker-runtime": ours, IN_PROCESS: ours}
             run = interleaved(run_commands(tools, roots), bundle, args.runs)
             blocks = in_blocks(run_commands(tools, roots), bundle, args.runs)
+            del tools[IN_PROCESS]
             crun_note = ""
             if shutil.which("crun") and shutil.which("unshare"):
                 proc = subprocess.run(["unshare", "--mount", sys.executable, __file__, "--runs", str(args.runs),
@@ -166,10 +177,10 @@ def main() -> int:
             state = state_samples(tools, bundle, roots, args.runs)
         finally:
             shutil.rmtree(roots, ignore_errors=True)
-    run_results = [result(n, run) for n in ("runc", "mydocker-runtime")]
+    run_results = [result(n, run) for n in ("runc", "mydocker-runtime", IN_PROCESS)]
     print_table("run /bin/true, alternating run by run", run_results, "runc")
     print()
-    block_results = [result(n, blocks) for n in ("runc", "mydocker-runtime")]
+    block_results = [result(n, blocks) for n in ("runc", "mydocker-runtime", IN_PROCESS)]
     print_table(f"run /bin/true, in blocks of {BLOCK} runs per tool", block_results, "runc")
     if "crun" in run:
         print()

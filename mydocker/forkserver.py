@@ -212,6 +212,7 @@ class _Server:
             for fd in (self.lock, self.wake_r, self.wake_w, self.reports.fileno(),
                        *(conn.fileno() for conn in self.clients.values())):  # watched or not
                 os.close(fd)
+            own = _Own()  # before a client waits: what it will be compared with
             conn, _ = self.listener.accept()
             self.listener.close()
             if _stale(self.sources) or os.getppid() != server:  # new code, or the server is gone
@@ -220,7 +221,7 @@ class _Server:
                 os._exit(0)
             socket.send_fds(self.report_w, [b"T" + os.getpid().to_bytes(4, sys.byteorder)], [conn.fileno()])
             self.report_w.close()
-            _serve_client(conn, self.front)
+            _serve_client(conn, self.front, own)
         except BaseException as e:  # noqa: BLE001 - nothing of the server's may run on in a child
             try:
                 os.write(2, f"mydocker: {e}\n".encode(errors="replace"))
@@ -267,7 +268,7 @@ def _received_fds(ancillary) -> list[int]:
     return fds
 
 
-def _serve_client(conn: socket.socket, front: FrontEnd) -> None:
+def _serve_client(conn: socket.socket, front: FrontEnd, own: _Own) -> None:
     """In the spare that took `conn`: read the command, check and adopt the client's process, run it."""
     message, ancillary, _flags, _addr = conn.recvmsg(1 << 20, socket.CMSG_SPACE(4 * 4))
     fds = _received_fds(ancillary)
@@ -278,14 +279,14 @@ def _serve_client(conn: socket.socket, front: FrontEnd) -> None:
         os._exit(0)
     name, argv, env, umask = _fields(message)
     try:
-        theirs, ours = _status_lines(peer), _status_lines("self")
-        same = name == front.name and _same_context(peer, theirs, ours, env) and front.same(peer)
+        theirs = _status_lines(peer)
+        same = name == front.name and _same_context(peer, theirs, own, env) and front.same(peer)
     except OSError:  # the client has gone
         same = False
     if not same:
         _decline(conn)
         os._exit(0)
-    _adopt(peer, theirs, ours, argv, env, umask, fds)
+    _adopt(peer, theirs, own, argv, env, umask, fds)
     os.setpgid(0, 0)  # a group of its own: the client's terminal signals reach it and what it forks
     conn.sendall(client.SERVED + os.getpid().to_bytes(4, sys.byteorder))
     from mydocker import exit as mydocker_exit
@@ -314,20 +315,35 @@ def _status_lines(pid: int | str) -> dict[bytes, bytes]:
     return {line.split(b"\t", 1)[0]: line for line in read(f"/proc/{pid}/status").splitlines(keepends=True)}
 
 
-def _same_context(peer: int, theirs: dict[bytes, bytes], ours: dict[bytes, bytes], env: list[bytes]) -> bool:
-    """Does the client (its /proc status `theirs`, its environment `env`) run where and as this process
-    does? Anything else is not ours to stand in for."""
-    if any(theirs.get(key) != ours.get(key) for key in _STATUS_SAME):
-        return False
-    try:
+class _Own:
+    """What a spare compares a client with and adopts from it, read from its own process before it
+    accepts one (after, only the client's side is read)."""
+
+    def __init__(self) -> None:
+        self.status = _status_lines("self")
+        self.namespaces = {}
         for ns in _NAMESPACES:
             try:
-                if os.readlink(f"/proc/{peer}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"):
-                    return False
+                self.namespaces[ns] = os.readlink(f"/proc/self/ns/{ns}")
             except FileNotFoundError:  # a kernel without this namespace type
                 continue
-        root, own_root = os.stat(f"/proc/{peer}/root"), os.stat("/")
-        if (root.st_dev, root.st_ino) != (own_root.st_dev, own_root.st_ino):
+        root = os.stat("/")
+        self.root = (root.st_dev, root.st_ino)
+        self.limits = read("/proc/self/limits")
+        self.oom_score_adj = read("/proc/self/oom_score_adj")
+
+
+def _same_context(peer: int, theirs: dict[bytes, bytes], own: _Own, env: list[bytes]) -> bool:
+    """Does the client (its /proc status `theirs`, its environment `env`) run where and as this process
+    does? Anything else is not ours to stand in for."""
+    if any(theirs.get(key) != own.status.get(key) for key in _STATUS_SAME):
+        return False
+    try:
+        for ns, link in own.namespaces.items():
+            if os.readlink(f"/proc/{peer}/ns/{ns}") != link:
+                return False
+        root = os.stat(f"/proc/{peer}/root")
+        if (root.st_dev, root.st_ino) != own.root:
             return False
     except OSError:
         return False
@@ -342,10 +358,10 @@ def _fields(message: bytes) -> tuple[bytes, list[bytes], list[bytes], int]:
     return parts[1], parts[4:4 + argc], parts[4 + argc:], umask
 
 
-def _adopt(peer: int, status: dict[bytes, bytes], ours: dict[bytes, bytes], argv: list[bytes], env: list[bytes],
+def _adopt(peer: int, status: dict[bytes, bytes], own: _Own, argv: list[bytes], env: list[bytes],
            umask: int, fds: list[int]) -> None:
     """Become what a fresh process started by the client (its /proc status `status`) would be."""
-    if read(f"/proc/{peer}/limits") != read("/proc/self/limits"):  # usually the same: two reads, not 32 calls
+    if read(f"/proc/{peer}/limits") != own.limits:  # usually the same: one read, not 32 calls
         import resource
         for name in dir(resource):
             if name.startswith("RLIMIT_"):
@@ -355,13 +371,13 @@ def _adopt(peer: int, status: dict[bytes, bytes], ours: dict[bytes, bytes], argv
                     resource.setrlimit(which, theirs)
     os.sched_setaffinity(0, os.sched_getaffinity(peer))
     score = read(f"/proc/{peer}/oom_score_adj")  # a container's init inherits it unless its config sets one
-    if score != read("/proc/self/oom_score_adj"):
+    if score != own.oom_score_adj:
         with open("/proc/self/oom_score_adj", "wb") as f:
             f.write(score)
     nice = os.getpriority(os.PRIO_PROCESS, peer)
     if nice != os.getpriority(os.PRIO_PROCESS, 0):
         os.setpriority(os.PRIO_PROCESS, 0, nice)
-    ignored, own_ignored = (int(lines[b"SigIgn:"].split()[1], 16) for lines in (status, ours))
+    ignored, own_ignored = (int(lines[b"SigIgn:"].split()[1], 16) for lines in (status, own.status))
     for signo in range(1, signal.NSIG):
         bit = 1 << (signo - 1)
         if (ignored ^ own_ignored) & bit and signo not in (signal.SIGKILL, signal.SIGSTOP):
@@ -370,7 +386,7 @@ def _adopt(peer: int, status: dict[bytes, bytes], ours: dict[bytes, bytes], argv
             except (OSError, ValueError):  # the C library's own (32, 33)
                 pass
     blocked = int(status[b"SigBlk:"].split()[1], 16)
-    if blocked != int(ours[b"SigBlk:"].split()[1], 16):
+    if blocked != int(own.status[b"SigBlk:"].split()[1], 16):
         signal.pthread_sigmask(signal.SIG_SETMASK, {s for s in range(1, signal.NSIG) if blocked & (1 << (s - 1))})
     os.umask(umask)
     os.fchdir(fds[3])
@@ -380,10 +396,15 @@ def _adopt(peer: int, status: dict[bytes, bytes], ours: dict[bytes, bytes], argv
         if fd > 2:
             os.close(fd)
     zone = os.environb.get(b"TZ")
-    os.environ.clear()
+    wanted = {}
     for item in env:
         name, sep, value = item.partition(b"=")
         if sep and name:
+            wanted[name] = value
+    for name in [name for name in os.environb if name not in wanted]:  # the difference only: usually none
+        del os.environb[name]
+    for name, value in wanted.items():
+        if os.environb.get(name) != value:
             os.environb[name] = value
     if os.environb.get(b"TZ") != zone:
         import time

@@ -223,12 +223,13 @@ def use_code_cache() -> bool:
 
 def run_main() -> None:
     slow = creates(sys.argv[1:])
-    if slow and foreground_run(sys.argv[1:]):  # a warm process runs it, if one is there: we exit with its status
-        from mydocker import forkserver_client
-        forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME)
-    if slow:  # the kernel's grace period starts before our imports, not after them
-        from mydocker.runtime.prewarm import prewarm_in_thread
-        prewarm_in_thread()  # first: opening the code cache takes 1.1-1.3 ms (docs/startup.md)
+    if slow:  # the kernel's grace period starts before our imports (or a fork server's work), not after them
+        from mydocker.runtime import prewarm
+        prewarm.prewarm_in_thread()  # first: opening the code cache takes 1.1-1.3 ms (docs/startup.md)
+        if foreground_run(sys.argv[1:]):  # a warm process runs it, if one is there: we exit with its status
+            from mydocker import forkserver_client
+            forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME,
+                                    served=prewarm.finish)  # the served child keeps it warm from there
         use_code_cache()
     forced = forced_delete_request(sys.argv[1:])
     if forced and gone(*forced):
