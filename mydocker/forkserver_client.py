@@ -67,10 +67,10 @@ def command_word(argv: list[str]) -> str | None:
     return None
 
 
-def serve(package_dir: str, front: bytes = CLI, served=None) -> None:
+def serve(package_dir: str, front: bytes = CLI) -> None:
     """Run this command in a fork server and exit with its status; return if this process must run it.
     `front` RUNTIME: `mydocker-runtime`'s entry point has checked that the command is one to serve (a
-    foreground `run`, runtime/entry.py). `served()` runs once a server's child has taken the command."""
+    foreground `run`, runtime/entry.py)."""
     global start_wanted
     if (posix.environ.get(b"MYDOCKER_FORKSERVER") == b"0" or posix.geteuid() != 0
             or (front == CLI and command_word(sys.argv[1:]) not in COMMANDS)):
@@ -96,8 +96,6 @@ def serve(package_dir: str, front: bytes = CLI, served=None) -> None:
     if pid is None:  # the server declined (or went away before taking it): nothing has run yet
         sock.close()
         return
-    if served is not None:
-        served()
     _forward_signals(pid)
     status = _read_status(sock)
     if status is None:

@@ -228,8 +228,8 @@ def run_main() -> None:
         prewarm.prewarm_in_thread()  # first: opening the code cache takes 1.1-1.3 ms (docs/startup.md)
         if foreground_run(sys.argv[1:]):  # a warm process runs it, if one is there: we exit with its status
             from mydocker import forkserver_client
-            forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME,
-                                    served=prewarm.finish)  # the served child keeps it warm from there
+            # our thread keeps the lock warm while a served child works (it lives as long as we wait)
+            forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME)
         use_code_cache()
     forced = forced_delete_request(sys.argv[1:])
     if forced and gone(*forced):
@@ -259,9 +259,10 @@ def run_main() -> None:
 
 
 def run_served() -> None:
-    """A fork server's child runs a client's `run` (mydocker/runtime/forkserver.py): the modules are loaded."""
-    from mydocker.runtime.prewarm import prewarm_in_thread
-    prewarm_in_thread()
+    """A fork server's child runs a client's `run` (mydocker/runtime/forkserver.py): the modules are
+    loaded, and the client's prewarm thread keeps the attach lock warm (its GIL is not ours to share)."""
+    from mydocker.runtime import prewarm
+    prewarm.warm_elsewhere()
     from mydocker import collector
     collector.pause()
     from mydocker.runtime.cli import run_main as full

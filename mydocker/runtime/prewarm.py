@@ -151,6 +151,15 @@ def prewarm_in_thread() -> bool:
     return True
 
 
+def warm_elsewhere() -> None:
+    """Another process keeps the lock warm for this one (a fork server's client, whose thread started
+    before it handed the command over): start no thread here."""
+    global _stop
+    if _stop is None:
+        import _thread
+        _stop = _thread.allocate_lock()  # not held: finish() has nothing to release
+
+
 def finish() -> None:
     """The container has joined its cgroups: the thread stops moving, the shell leaves (no-op when
     neither runs)."""
