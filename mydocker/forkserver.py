@@ -102,8 +102,9 @@ def main(package_dir: str, front: FrontEnd) -> None:
 class _Server:
     """The serving loop. A spare child, forked ahead, blocks in accept(2) on the listener; once it has
     a client it sends the server its pid and the connection (SCM_RIGHTS) and goes on to run the
-    command, while the server forks the next spare, reports the child's exit status to its client,
-    and kills the child if the client goes first."""
+    command, while the server reports the child's exit status to its client, and kills the child if
+    the client goes first. The next spare is forked once that command has ended, or at once when
+    another client is waiting: not while the command runs, whose CPU (two here) it would share."""
 
     def __init__(self, listener: socket.socket, path: str, sources: dict[str, tuple[int, int]], lock: int,
                  front: FrontEnd) -> None:
@@ -116,6 +117,8 @@ class _Server:
         self.spare: int | None = None
         self.stopping = False
         self.poller = select.poll()
+        self.listening = listener.fileno()
+        self.watched = False  # the listener is polled: no spare, and a client that comes forks one
 
     def run(self) -> None:
         signal.set_wakeup_fd(self.wake_w)
@@ -133,6 +136,8 @@ class _Server:
                     _drain(fd)
                 elif fd == self.reports.fileno():
                     self._take_reports()
+                elif fd == self.listening:  # a client waits, and no spare: fork it now
+                    self._fork_next()
                 elif fd in self.by_fd:  # the client has gone (killed): its command goes too, as in-process
                     self.poller.unregister(fd)
                     _kill(self.by_fd.pop(fd))
@@ -147,6 +152,7 @@ class _Server:
         if self.stopping:
             return
         self.stopping = True
+        self._watch_listener(False)
         _unlink(self.path)
         self.listener.close()
         _unlink(f"{self.path}.lock")  # while held: a server starting now makes its own
@@ -174,7 +180,7 @@ class _Server:
             self.by_fd[conn.fileno()] = pid
             self.poller.register(conn.fileno(), select.POLLRDHUP)  # not POLLIN: the request may be unread yet
         if self.spare is None and not self.stopping:
-            self.spare = self._fork_spare()
+            self._watch_listener(True)  # the next spare comes when this command ends, or a client does
 
     def _report_exits(self) -> None:
         self._take_reports()  # a child reports its client before it can exit: no status may find no client
@@ -187,8 +193,8 @@ class _Server:
                 return
             if pid == self.spare:  # killed, or died before it had a client
                 self.spare = None
-                if not self.stopping:
-                    self.spare = self._fork_spare()
+            if self.spare is None and not self.stopping:
+                self._fork_next()
             conn = self.clients.pop(pid, None)
             if conn is None:
                 continue
@@ -199,6 +205,18 @@ class _Server:
             if self.by_fd.pop(conn.fileno(), None) is not None:
                 self.poller.unregister(conn.fileno())
             conn.close()
+
+    def _watch_listener(self, on: bool) -> None:
+        if on and not self.watched:
+            self.poller.register(self.listening, select.POLLIN)
+        elif self.watched and not on:
+            self.poller.unregister(self.listening)
+        self.watched = on
+
+    def _fork_next(self) -> None:
+        self._watch_listener(False)
+        if self.spare is None and not self.stopping:
+            self.spare = self._fork_spare()
 
     def _fork_spare(self) -> int:
         server = os.getpid()

@@ -85,8 +85,6 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
             # record the cgroup's paths (and the init's pid when it is known already), then create
             # the cgroup, whose directories the init binds. The schema check comes later (`check`).
             nonlocal cgroup
-            cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
-                                         container_id=container_id)
             if options.rootless and not _may_create(cgroup):
                 _refuse_limits(spec)
                 cgroup = None  # none of our own: the init stays in the caller's, as runc rootless on v1
@@ -129,6 +127,10 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
                           "preserve_fds": options.preserve_fds}}
         start_fd: list[int] = []  # the fifo's read end, with start_at_once
         saved: list[bool] = []  # after_fork has written the record
+        # Before the fork: its mountinfo read would wait for the init's unshare and mounts (the
+        # namespace lock), and the init waits for the cgroups this opens (measured: 2.6 -> 0.3 ms).
+        cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
+                                     container_id=container_id)
         # Opened here, as the host's root, so an init in a user namespace needs no path to it.
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         prewarm.kick()  # the caller's shell (the engine's): the container moves in a few ms
