@@ -16,7 +16,8 @@ def preload() -> None:
     from mydocker.cli import main as cli_main
     import mydocker.engine.api
     mydocker.engine.api.preload(in_process=True)
-    for name in sorted({cli_main.COMMANDS[name][0] for name in forkserver_client.COMMANDS if name in cli_main.COMMANDS}):
+    served = forkserver_client.COMMANDS & set(cli_main.COMMANDS)
+    for name in sorted({cli_main.COMMANDS[name][0] for name in served}):
         importlib.import_module(name)
     for name in ("mydocker.exit", "mydocker.cli.terminal", "mydocker.cli.table", "mydocker.cli.gotemplate"):
         importlib.import_module(name)
