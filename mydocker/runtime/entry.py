@@ -221,15 +221,21 @@ def use_code_cache() -> bool:
     return codecache.enable(sys.modules["mydocker"].__path__[0])
 
 
+def _prewarm() -> None:
+    from mydocker.runtime.prewarm import prewarm_in_thread
+    prewarm_in_thread()  # once per process: a second call does nothing
+
+
 def run_main() -> None:
     slow = creates(sys.argv[1:])
     if slow:  # the kernel's grace period starts before our imports (or a fork server's work), not after them
-        from mydocker.runtime import prewarm
-        prewarm.prewarm_in_thread()  # first: opening the code cache takes 1.1-1.3 ms (docs/startup.md)
         if foreground_run(sys.argv[1:]):  # a warm process runs it, if one is there: we exit with its status
             from mydocker import forkserver_client
-            # our thread keeps the lock warm while a served child works (it lives as long as we wait)
-            forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME)
+            # the request first (the server's child wakes meanwhile), then our thread, which keeps the
+            # lock warm while a served child works (it lives as long as we wait)
+            forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME,
+                                    sent=_prewarm)
+        _prewarm()  # first: opening the code cache takes 1.1-1.3 ms (docs/startup.md)
         use_code_cache()
     forced = forced_delete_request(sys.argv[1:])
     if forced and gone(*forced):
