@@ -14,6 +14,9 @@ cli.main, which decides again from the start and says what is wrong.
 `create` and `run` start the cgroup attach lock's prewarm (runtime/prewarm.py) here, before the command
 line loads: the kernel's grace period then runs beside our imports (docs/startup.md).
 
+A foreground `run` (not `-d`, not `--preserve-fds`) is handed to the runtime's fork server when one
+is listening (mydocker/runtime/forkserver.py): this process then only waits for its status.
+
 `delete --force ID` of a container that is not there is answered here too (exit 0, as runc): every
 task containerd's shim ends is force-deleted once more after its `delete`, while the shim cleans up.
 
