@@ -71,6 +71,9 @@ def _stale(sources: dict[str, tuple[int, int]]) -> bool:
 
 
 def main(package_dir: str, front: FrontEnd) -> None:
+    # What the command that started us had open and did not mark close-on-exec (a caller's pipe
+    # passed down to it): a server lingering IDLE seconds must not keep it open.
+    os.closerange(3, 1 << 30)
     os.chdir("/")
     path = client.socket_path(package_dir, front.name)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
@@ -191,6 +194,11 @@ class _Server:
                 return
             if not pid:
                 return
+            if pid not in self.clients:
+                # A child sends its report before it can exit: one reaped before we read its report
+                # (it declined, or died, at once) has it queued now. Registered after the reap, its
+                # client would wait for ever for a status, and so would this server.
+                self._take_reports()
             if pid == self.spare:  # killed, or died before it had a client
                 self.spare = None
             if self.spare is None and not self.stopping:
