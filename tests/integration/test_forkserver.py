@@ -106,10 +106,14 @@ def test_a_served_command_does_what_the_same_command_does_in_process(served, bin
         assert results[0][1] == "777\n0027\nfrom stdin\n"
 
 
-def test_signals_to_the_client_reach_the_command(served, bindir):
-    proc = subprocess.Popen(served.argv("run", "--rm", "--network", "none", "--name", "sigs", "busybox", "sh", "-c",
-                                        "trap 'echo got TERM; exit 7' TERM; echo up; while :; do sleep 0.1; done"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+# A container that says "up", then leaves with 7 at SIGTERM.
+TRAPS_TERM = ["sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo up; while :; do sleep 0.1; done"]
+
+
+def terminated(argv: list[str], clean_up) -> tuple[int, str, str]:
+    """Start `argv` (a client whose container runs TRAPS_TERM), SIGTERM it once the container is up:
+    (exit code, stdout, stderr). `clean_up()` removes the container if the client had to be killed."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout.readline() == "up\n"
         proc.send_signal(signal.SIGTERM)
@@ -118,8 +122,14 @@ def test_signals_to_the_client_reach_the_command(served, bindir):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-            served("rm", "-f", "sigs", rc=None)
-    assert (proc.returncode, out) == (7, "got TERM\n"), err
+            clean_up()
+    return proc.returncode, out, err
+
+
+def test_signals_to_the_client_reach_the_command(served, bindir):
+    code, out, err = terminated(served.argv("run", "--rm", "--network", "none", "--name", "sigs", "busybox",
+                                            *TRAPS_TERM), lambda: served("rm", "-f", "sigs", rc=None))
+    assert (code, out) == (7, "got TERM\n"), err
 
 
 def test_a_client_in_other_namespaces_runs_the_command_itself(served):
@@ -251,19 +261,10 @@ def test_a_served_runtime_run_does_what_it_does_in_process(runtime, make_bundle,
 
 
 def test_signals_to_a_runtime_client_reach_the_container(runtime, make_bundle, runtime_root):
-    bundle = make_bundle(["sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo up; while :; do sleep 0.1; done"])
-    proc = subprocess.Popen([runtime, "--root", runtime_root, "run", "--bundle", bundle, "signalled"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout.readline() == "up\n"
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-            subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "signalled"], timeout=60)
-    assert (proc.returncode, out) == (7, "got TERM\n"), err
+    code, out, err = terminated(
+        [runtime, "--root", runtime_root, "run", "--bundle", make_bundle(TRAPS_TERM), "signalled"],
+        lambda: subprocess.run([runtime, "--root", runtime_root, "delete", "--force", "signalled"], timeout=60))
+    assert (code, out) == (7, "got TERM\n"), err
 
 
 def test_a_detached_runtime_run_is_not_served(runtime, make_bundle, runtime_root):
