@@ -67,11 +67,10 @@ def command_word(argv: list[str]) -> str | None:
     return None
 
 
-def serve(package_dir: str, front: bytes = CLI, sent=None) -> None:
+def serve(package_dir: str, front: bytes = CLI) -> None:
     """Run this command in a fork server and exit with its status; return if this process must run it.
     `front` RUNTIME: `mydocker-runtime`'s entry point has checked that the command is one to serve (a
-    foreground `run`, runtime/entry.py). `sent()`, if given, runs once the request is on its way,
-    while the server's child wakes up to it (whether or not it then takes it)."""
+    foreground `run`, runtime/entry.py)."""
     global start_wanted
     if (posix.environ.get(b"MYDOCKER_FORKSERVER") == b"0" or posix.geteuid() != 0
             or (front == CLI and command_word(sys.argv[1:]) not in COMMANDS)):
@@ -91,7 +90,7 @@ def serve(package_dir: str, front: bytes = CLI, sent=None) -> None:
         start_wanted = (package_dir, front)
         return
     try:
-        pid = _hand_over(sock, front, sent)
+        pid = _hand_over(sock, front)
     except OSError:
         pid = None
     if pid is None:  # the server declined (or went away before taking it): nothing has run yet
@@ -110,7 +109,7 @@ def serve(package_dir: str, front: bytes = CLI, sent=None) -> None:
     posix._exit(posix.WEXITSTATUS(status))
 
 
-def _hand_over(sock, front: bytes, sent=None) -> int | None:
+def _hand_over(sock, front: bytes) -> int | None:
     """Send the command and our streams; the pid of the server's child that runs it, None if declined."""
     import _socket  # serve's, loaded by now
     for fd in (0, 1, 2):
@@ -126,8 +125,6 @@ def _hand_over(sock, front: bytes, sent=None) -> int | None:
         sock.sendmsg([b"\0".join(fields)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
     finally:
         posix.close(cwd)
-    if sent is not None:
-        sent()
     reply = _read_exactly(sock, 5)
     if reply is None or reply[:1] != SERVED:
         return None

@@ -42,6 +42,23 @@ class CDLL:
         return function
 
 
+class _PythonAPIFunction(_Function):
+    """A function called with the GIL held (ctypes' PyDLL): the interpreter's own, and a system call
+    that must not let another thread run Python around it (clone3: no thread may be mid-import)."""
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_PYTHONAPI | _ctypes.FUNCFLAG_USE_ERRNO
+
+
+class PythonAPI(CDLL):
+    """The process's own symbols, each called with the GIL held."""
+
+    def __getattr__(self, name: str) -> _PythonAPIFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        function = _PythonAPIFunction((name, self))
+        setattr(self, name, function)
+        return function
+
+
 def buffer(data: bytes):
     """A C array holding a copy of `data` (ctypes.create_string_buffer without the trailing NUL)."""
     return (c_char * len(data)).from_buffer_copy(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _socket
 import errno
+import os
 import struct  # not array: array registers with collections.abc, which imports all of collections
 
 from mydocker.errors import CommandNotExecutable, CommandNotFound, MyDockerError
@@ -21,6 +22,7 @@ _MAX = 1 << 20
 # datagram, as before.
 _PART = 32 << 10
 _MORE = b"\0"
+_MAX_FDS = 64  # a message's descriptors: a console, or a `tasks` file per v1 hierarchy (about a dozen)
 
 
 class Channel:
@@ -66,14 +68,18 @@ class Channel:
         parts: list[bytes] = []
         while True:
             try:
-                data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
+                data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * _MAX_FDS))
             except ConnectionResetError:
                 # The peer closed with a message of ours unread (an init that failed before reading
                 # "placed"): Linux reports that once, ahead of what the peer sent, still queued.
-                data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 4))
+                data, ancdata, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * _MAX_FDS))
             for level, kind, payload in ancdata:
                 if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                     fds.extend(struct.unpack(f"{len(payload) // 4}i", payload[: len(payload) - len(payload) % 4]))
+            if _flags & _socket.MSG_CTRUNC:  # descriptors dropped: never act on part of a message
+                for fd in fds:
+                    os.close(fd)
+                raise OSError(errno.EMSGSIZE, f"a message carried more than {_MAX_FDS} descriptors")
             if not data.startswith(_MORE):
                 break
             parts.append(data[1:])

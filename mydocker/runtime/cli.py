@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         if verb in ("create", "run"):
             if glob.systemd_cgroup:
                 cgroups.SYSTEMD = True  # cgroupsPath read as "slice:prefix:name"
-            prewarm.prewarm_in_thread()  # outside cgroups/: that loads after the fork
+            prewarm.defer()  # a thread only if create moves the init by pid (runtime/process.py)
         return dispatch(verb, glob.root, opts, positionals)
     except KeyboardInterrupt:
         return 130

@@ -1,13 +1,15 @@
 """`create`: set up the container and leave its init blocked before the user's command.
 
 Order (each thing is recorded in state.json before it is created, so `delete` after a crash at any
-step removes it): claim the id → record (bundle, cgroup paths, hooks) → exec fifo → fork the init →
-record its pid → cgroups created, limited, joined → init builds the rootfs (prestart, createRuntime,
-createContainer hooks on the way) → "ready", blocked on the fifo.
+step removes it): claim the id → record (bundle, cgroup paths, hooks) → exec fifo → (the cgroup2
+directory, for an init cloned into it) → fork the init → record its pid → cgroups created, limited,
+joined → init builds the rootfs (prestart, createRuntime, createContainer hooks on the way) →
+"ready", blocked on the fifo.
 """
 
 from __future__ import annotations
 
+import _thread
 import os
 import time
 
@@ -15,7 +17,7 @@ from mydocker.errors import Conflict, InvalidArgument
 from mydocker.lazy import lazy_module
 from mydocker.recordclass import record as _record
 from mydocker.runtime import state_file as st
-from mydocker.runtime.process import InitProcess, spawn_init
+from mydocker.runtime.process import InitProcess, forks_directly, spawn_init
 from mydocker.runtime.oci_config import Spec, load_spec
 
 cgroups = lazy_module("mydocker.runtime.cgroups")
@@ -84,13 +86,6 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
             # While the children make namespaces (the fork is early, so they overlap this work):
             # record the cgroup's paths (and the init's pid when it is known already), then create
             # the cgroup, whose directories the init binds. The schema check comes later (`check`).
-            nonlocal cgroup
-            if options.rootless and not _may_create(cgroup):
-                _refuse_limits(spec)
-                cgroup = None  # none of our own: the init stays in the caller's, as runc rootless on v1
-            else:
-                _check_unused(cgroup, container_id)
-                record.cgroup_paths = cgroup.paths
             if pid and record.pid != pid:
                 record_pid(pid)  # one save for both
             st.save(root, record)
@@ -110,13 +105,29 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
                 start_fd.append(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
             go["state"] = st.hook_state(record, "creating")  # hooks in the init see its pid
 
-        def place(pid: int) -> None:
+        def place(pid: int, itself: bool, born: bool) -> list[int]:
+            """Limits, then the moves: with `itself`, the init joins the v1 hierarchies through the
+            descriptors returned (after the device rules are in: it mounts /dev meanwhile); `born`,
+            it is in the cgroup2 directory already; the rest moves it by pid."""
             if cgroup is None:
                 prewarm.finish()
-                return
+                return []
             cgroup.set(_with_device_rules(spec))
-            cgroup.apply(pid)
-            prewarm.finish()  # joined: no more moves to keep the attach lock warm for
+            joins = cgroup.tasks_files() if itself else []
+            fds: list[int] = []
+            try:
+                for path in joins:
+                    fds.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
+                skip = {os.path.dirname(path) for path in joins}
+                if born:
+                    skip.add(cgroup.paths[cgroups.UNIFIED])
+                cgroup.apply(pid, frozenset(skip))
+            except BaseException:
+                for fd in fds:
+                    os.close(fd)
+                raise
+            prewarm.finish()  # joined, or joining: no more moves to keep the attach lock warm for
+            return fds
 
         def runtime_hooks() -> None:
             state = st.hook_state(record, "creating")
@@ -131,12 +142,23 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
         # namespace lock), and the init waits for the cgroups this opens (measured: 2.6 -> 0.3 ms).
         cgroup = cgroups.open_cgroup(spec.linux.cgroups_path, default=default_cgroups_path(root, container_id),
                                      container_id=container_id)
+        if options.rootless and not _may_create(cgroup):
+            _refuse_limits(spec)
+            cgroup = None  # none of our own: the init stays in the caller's, as runc rootless on v1
+        else:
+            _check_unused(cgroup, container_id)
+            record.cgroup_paths = cgroup.paths
+        birth = None  # the cgroup2 directory a direct init is cloned into (runtime/process.py)
+        if cgroup is not None and not _thread._count() and forks_directly(spec):
+            st.save(root, record)  # its paths, before anything is made there
+            birth = cgroup.create_unified()
         # Opened here, as the host's root, so an init in a user namespace needs no path to it.
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        prewarm.kick()  # the caller's shell (the engine's): the container moves in a few ms
+        if birth is None:
+            prewarm.kick()  # the caller's shell (the engine's): the container moves in a few ms
         try:
             init = spawn_init(spec, fifo_fd, before_go=before_go, stdio=stdio, on_hooks=runtime_hooks, go=go,
-                              place=place, after_fork=after_fork,
+                              place=place, after_fork=after_fork, cgroup_fd=birth,
                               check=None if options.checked else lambda: validate.validate_config(spec.raw))
         except BaseException:
             for fd in start_fd:
@@ -144,6 +166,8 @@ def create(root: str, container_id: str, bundle: str, spec: Spec | None = None,
             raise
         finally:
             os.close(fifo_fd)
+            if birth is not None:
+                os.close(birth)
         init.start_fd = start_fd[0] if start_fd else None
     except BaseException:
         if cgroup is not None and record.cgroup_paths:

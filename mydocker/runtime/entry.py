@@ -11,9 +11,6 @@ with nothing left in its cgroups: containerd's shim sends both for every contain
 else (a name for the signal, a stopped or missing container, a process left, an error) goes to
 cli.main, which decides again from the start and says what is wrong.
 
-`create` and `run` start the cgroup attach lock's prewarm (runtime/prewarm.py) here, before the command
-line loads: the kernel's grace period then runs beside our imports (docs/startup.md).
-
 A foreground `run` (not `-d`, not `--preserve-fds`) is handed to the runtime's fork server when one
 is listening (mydocker/runtime/forkserver.py): this process then only waits for its status.
 
@@ -213,7 +210,8 @@ def foreground_run(argv: list[str]) -> bool:
 
 
 def creates(argv: list[str]) -> bool:
-    """True when argv is `[globals] create|run ...`: the container will join its cgroups."""
+    """True when argv is `[globals] create|run ...`: no fast path answers it (and a foreground run may
+    go to the fork server), so the code cache opens first."""
     found = _after_globals(argv)
     return found is not None and argv[found[1]:found[1] + 1] in (["create"], ["run"])
 
@@ -224,21 +222,12 @@ def use_code_cache() -> bool:
     return codecache.enable(sys.modules["mydocker"].__path__[0])
 
 
-def _prewarm() -> None:
-    from mydocker.runtime.prewarm import prewarm_in_thread
-    prewarm_in_thread()  # once per process: a second call does nothing
-
-
 def run_main() -> None:
     slow = creates(sys.argv[1:])
-    if slow:  # the kernel's grace period starts before our imports (or a fork server's work), not after them
+    if slow:
         if foreground_run(sys.argv[1:]):  # a warm process runs it, if one is there: we exit with its status
             from mydocker import forkserver_client
-            # the request first (the server's child wakes meanwhile), then our thread, which keeps the
-            # lock warm while a served child works (it lives as long as we wait)
-            forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME,
-                                    sent=_prewarm)
-        _prewarm()  # first: opening the code cache takes 1.1-1.3 ms (docs/startup.md)
+            forkserver_client.serve(sys.modules["mydocker"].__path__[0], forkserver_client.RUNTIME)
         use_code_cache()
     forced = forced_delete_request(sys.argv[1:])
     if forced and gone(*forced):
@@ -268,10 +257,7 @@ def run_main() -> None:
 
 
 def run_served() -> None:
-    """A fork server's child runs a client's `run` (mydocker/runtime/forkserver.py): the modules are
-    loaded, and the client's prewarm thread keeps the attach lock warm (its GIL is not ours to share)."""
-    from mydocker.runtime import prewarm
-    prewarm.warm_elsewhere()
+    """A fork server's child runs a client's `run` (mydocker/runtime/forkserver.py): the modules are loaded."""
     from mydocker import collector
     collector.pause()
     from mydocker.runtime.cli import run_main as full

@@ -122,8 +122,9 @@ def _capability_masks(process: Process) -> dict | None:
 class _Placement:
     """The runtime's news about our cgroups, in order: "cgroups" (they exist: the binds for cgroupfs;
     a direct init, whose "go" left before they did, gets it while the runtime sets their limits and
-    moves us) and "placed" (we are in them). Each call waits once, for what it needs; before the
-    first wait, `early` runs if nothing has come yet."""
+    moves us) and "placed" (we are in them, or in the cgroup2 one and joining the v1 hierarchies
+    through the `tasks` files whose descriptors it carries). Each call waits once, for what it
+    needs; before the first wait, `early` runs if nothing has come yet."""
 
     def __init__(self, ch: Channel, new_cgroupns: bool, early: _Early | None = None) -> None:
         self.ch, self.new_cgroupns, self.done, self.binds, self.early = ch, new_cgroupns, False, None, early
@@ -146,15 +147,31 @@ class _Placement:
             early, self.early = self.early, None
             if not self.ch.pending():
                 early()
-        msg, _ = self.ch.recv()
+        msg, fds = self.ch.recv()
         kind = msg.get("type") if msg else None
         if kind not in ("cgroups", "placed"):
             os._exit(1)  # the runtime failed to place us and is killing us
         self.binds = msg.get("cgroup_binds") or self.binds
         if kind == "placed":
+            _join_cgroups(fds)
             self.done = True
             if self.new_cgroupns:
                 sc.unshare(sc.CLONE_NEWCGROUP)  # rooted at the cgroup the runtime placed us in
+
+
+def _join_cgroups(tasks_files: list[int]) -> None:
+    """Move ourselves (one thread) into the cgroup of each v1 hierarchy whose `tasks` file we hold:
+    "0" is the writer, and a thread moving itself takes no global lock (runtime/process.py)."""
+    try:
+        for fd in tasks_files:
+            try:
+                os.write(fd, b"0")
+            except OSError as e:
+                raise OSError(e.errno, f"cannot join the container's cgroup ({e.strerror}): "
+                                       "check the cgroup hierarchies it is made in") from None
+    finally:
+        for fd in tasks_files:
+            os.close(fd)
 
 
 def _setup_system(spec: Spec, ch: Channel, state: dict, options: dict, new_namespaces: set[str],

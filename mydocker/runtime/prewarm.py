@@ -73,10 +73,14 @@ def prewarm_attach_lock(move: bool = True) -> int | None:
 
 
 def kick() -> bool:
-    """Have this process's shell move now; False without one. When our start-up took longer than
-    the lock stays warm after its last move (about one grace period), this starts the wait again,
-    in parallel with what is left before the container's move."""
-    global _kick
+    """Have this process's shell move now (or start the thread `defer` held back); False without
+    either. When our start-up took longer than the lock stays warm after its last move (about one
+    grace period), this starts the wait again, in parallel with what is left before the container's
+    move."""
+    global _kick, _deferred, _stop
+    if _deferred:
+        _deferred, _stop = False, None
+        return prewarm_in_thread()
     if _kick is None:
         return False
     try:
@@ -96,6 +100,7 @@ _EVERY = 0.004
 _MOVES = 60
 
 _stop = None  # a lock the thread waits on between moves; released by finish()
+_deferred = False  # defer(): the thread starts at kick(), if `create` moves the container by pid at all
 
 
 def _keep_warm(fd: int, stop, switch_interval: float) -> None:
@@ -151,13 +156,15 @@ def prewarm_in_thread() -> bool:
     return True
 
 
-def warm_elsewhere() -> None:
-    """Another process keeps the lock warm for this one (a fork server's client, whose thread started
-    before it handed the command over): start no thread here."""
-    global _stop
+def defer() -> None:
+    """Start no thread until `kick()` (a fork server's child, whose modules are loaded: `create` kicks
+    only when it will move the container by pid; a direct init, cloned into its cgroup2 directory and
+    joining the rest itself, takes no global lock, and the thread would only stand in its way)."""
+    global _stop, _deferred
     if _stop is None:
         import _thread
-        _stop = _thread.allocate_lock()  # not held: finish() has nothing to release
+        _stop = _thread.allocate_lock()  # not held: prewarm_in_thread does nothing, finish() neither
+        _deferred = True
 
 
 def finish() -> None:

@@ -15,6 +15,13 @@ mounts (under load each hand-over between the two processes waits for the schedu
 The init learns the cgroup binds ("cgroups") once the directories exist, before their limits are
 set and it is moved, and waits for "placed" before its cgroup namespace, a hook or its command.
 
+A direct init is placed without the kernel's global threadgroup lock, whose first writer after a
+quiet spell waits for an RCU grace period (7-20 ms here) holding the cgroup mutex, which every
+cgroup mkdir needs too: it starts in its cgroup2 directory (clone3's CLONE_INTO_CGROUP, when the
+runtime has no other thread) and joins its v1 hierarchies itself, writing "0" to each one's `tasks`
+file (a thread moving itself takes no global lock) through descriptors "placed" carries. The
+runtime moves by pid only what is left (an intermediate's init, a runtime with threads).
+
 Each child does the minimum and leaves with os._exit; errors come back over the channel.
 """
 
@@ -45,17 +52,32 @@ class InitProcess:
     start_fd: int | None = None  # the exec fifo's read end, held from before "go" (create's start_at_once)
 
 
+def forks_directly(spec: Spec, in_userns: bool | None = None) -> bool:
+    """Whether the init is forked by the runtime itself (no intermediate): no user or time namespace
+    to make first, and no namespace to join by path but those the init can join itself (the
+    engine's bridge netns). (Inside a user namespace the way back into our own PID namespace, the
+    host's, is closed.)"""
+    new = {ns.type for ns in spec.linux.namespaces if not ns.path}
+    if in_userns is None:
+        in_userns = spec.linux.namespace("user") is not None or in_user_namespace()
+    return not in_userns and "time" not in new and \
+        all(ns.type in _DIRECT_JOINS for ns in spec.linux.namespaces if ns.path)
+
+
 def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, int] | None = None,
-               on_hooks=None, go: dict | None = None, place=None, after_fork=None, check=None) -> InitProcess:
+               on_hooks=None, go: dict | None = None, place=None, after_fork=None, check=None,
+               cgroup_fd: int | None = None) -> InitProcess:
     """Fork the container's init and wait until it is ready and blocked on the exec fifo.
 
     `after_fork(pid)` runs while the children set up namespaces (creating the cgroups); `pid` is
     the init's when it is known already (forked directly), else 0.
     `before_go(pid)` runs just before "go" is sent (recording its pid): for a direct init right
     after the fork, before `after_fork`; else once the intermediate has reported the init's pid.
-    `place(pid)` (limits, joining the cgroups) runs while the init builds its
-    rootfs: the init waits for it before its cgroup namespace, hooks and the user's command. Moving
-    a task between cgroups waits for an RCU grace period (about 10 ms here): in parallel it is free.
+    `place(pid, itself, born)` (limits, joining the cgroups) runs while the init builds its
+    rootfs: the init waits for it before its cgroup namespace, hooks and the user's command. With
+    `itself` (a direct init) it returns descriptors of the v1 hierarchies' `tasks` files, which the
+    init writes "0" to once "placed" brings them; `born`: the init started in the cgroup2 directory
+    `cgroup_fd` (given for a direct init: clone3 tried, os.fork if the kernel refuses it).
     `go["cgroup_binds"]`, as `after_fork` leaves it, travels with "go" (intermediate), else in a
     "cgroups" message sent before `place` (the init binds them over its cgroupfs meanwhile), and
     with "placed".
@@ -73,15 +95,18 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
     # In a user namespace, the config's or one we run in already (podman rootless runs us in its own):
     # no mknod, locked mount flags, sysfs perhaps refused.
     in_userns = spec.linux.namespace("user") is not None or in_user_namespace()
-    # Without a user or time namespace to make first, or namespaces to join but those the init can
-    # join itself (the engine's bridge netns), the init is forked straight into its new PID namespace:
-    # no intermediate process, one fork instead of two, and "go" without a round trip. (Inside a user
-    # namespace the way back into our own PID namespace, the host's, is closed.)
-    direct = not in_userns and "time" not in new and \
-        all(ns.type in _DIRECT_JOINS for ns in spec.linux.namespaces if ns.path)
+    # Forked straight into its new PID namespace (forks_directly): no intermediate process, one fork
+    # instead of two, and "go" without a round trip.
+    direct = forks_directly(spec, in_userns)
     parent, child = Channel.pair()
     spread = _other_cpus() if direct else None
-    pid = _fork_into_new_pid_namespace(spread) if direct and "pid" in new else _fork(spread)
+    born = False
+    if direct and cgroup_fd is not None:
+        pid, born = _clone_into(cgroup_fd, "pid" in new, spread)
+    elif direct and "pid" in new:
+        pid = _fork_into_new_pid_namespace(spread)
+    else:
+        pid = _fork(spread)
     if pid == 0:  # the init (direct) or the intermediate
         parent.close()
         try:
@@ -130,9 +155,10 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
                 pass  # the init failed already: its error is waiting in the channel
         if check and direct:
             check()  # ours first: raised before anything the init said is read
+        joins: list[int] = []
         if place:
             try:
-                place(init_pid)
+                joins = place(init_pid, direct, born) or []
             except BaseException:
                 # An init that failed before or while we placed it (an unshare refused; reaped, so the
                 # move says ESRCH) has said why in the channel: that is the error to report.
@@ -141,9 +167,12 @@ def spawn_init(spec: Spec, fifo_fd: int, before_go=None, stdio: tuple[int, int, 
                     raise queued from None
                 raise
         try:
-            parent.send({"type": "placed", "cgroup_binds": (go or {}).get("cgroup_binds")})
+            parent.send({"type": "placed", "cgroup_binds": (go or {}).get("cgroup_binds")}, joins)
         except OSError:
             pass  # the init failed already: its error is waiting in the channel
+        finally:
+            for fd in joins:
+                os.close(fd)
         if not direct:
             _reap(pid)  # the intermediate, gone since it sent the pid: reaped here, not on the way to "go"
             reaped = True
@@ -188,6 +217,20 @@ def _fork(spread: tuple[set[int], set[int]] | None) -> int:
     pid = os.fork()
     _start_elsewhere(pid, spread)
     return pid
+
+
+def _clone_into(cgroup_fd: int, new_pid_namespace: bool,
+                spread: tuple[set[int], set[int]] | None) -> tuple[int, bool]:
+    """(pid, True) of a child forked into cgroup2 directory `cgroup_fd` (and a new PID namespace), or
+    (pid, False) of one forked as usual where clone3 is refused (an older kernel, a seccomp filter, a
+    thread of ours): it is moved by pid then."""
+    from mydocker.linux import syscalls as sc
+    try:
+        pid = sc.clone_fork(sc.CLONE_NEWPID if new_pid_namespace else 0, cgroup_fd)
+    except OSError:
+        return (_fork_into_new_pid_namespace(spread) if new_pid_namespace else _fork(spread)), False
+    _start_elsewhere(pid, spread)
+    return pid, True
 
 
 def _fork_into_new_pid_namespace(spread: tuple[set[int], set[int]] | None = None) -> int:

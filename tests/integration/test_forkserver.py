@@ -211,7 +211,6 @@ def test_a_served_command_dies_with_its_client(served, bindir):
 # `mydocker-runtime run` in the foreground (runtime/entry.py): the client loads the entry point's modules
 # and the client module, nothing of the runtime itself.
 OURS_IN_A_RUNTIME_CLIENT = {"mydocker", "mydocker.runtime", "mydocker.runtime.entry", "mydocker.runtime.state_view",
-                            "mydocker.runtime.prewarm",  # the attach lock warms while the server works
                             "mydocker.forkserver_client"}
 
 
@@ -258,6 +257,22 @@ def test_a_served_runtime_run_does_what_it_does_in_process(runtime, make_bundle,
     assert results[0] == results[1], f"served, then in-process: {results}"
     if args[-1] == "cat":
         assert results[0][:2] == (0, "777\n123\nfrom stdin\n")
+
+
+def test_a_runtime_run_puts_the_container_in_its_cgroup_in_every_hierarchy(runtime, make_bundle, runtime_root):
+    """Served, the init is cloned into its cgroup2 directory and joins the v1 hierarchies itself; in
+    process too (no thread of the runtime's stands in clone3's way): the same place either way."""
+    from mydocker.runtime.create import default_cgroups_path
+    bundle = make_bundle(["cat", "/proc/self/cgroup"])
+    for forkserver in ("1", "0"):
+        name = f"every-{forkserver}"
+        proc = subprocess.run([runtime, "--root", runtime_root, "run", "--bundle", bundle, name],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+                              env={**os.environ, "MYDOCKER_FORKSERVER": forkserver})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        lines = proc.stdout.splitlines()
+        wanted = default_cgroups_path(runtime_root, name)
+        assert len(lines) > 1 and {line.split(":", 2)[2] for line in lines} == {wanted}
 
 
 def test_signals_to_a_runtime_client_reach_the_container(runtime, make_bundle, runtime_root):

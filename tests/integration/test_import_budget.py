@@ -187,9 +187,8 @@ def test_runtime_run_imports_from_the_code_cache_and_state_never_opens_it(bindir
     runtime = os.path.join(bindir, "mydocker-runtime")
     run = loaders(runtime, "--root", runtime_root, "run", "--bundle", make_bundle(["true"]), "cache-run")
     from_path = {name for name, loader in run.items() if loader != "mydocker.codecache.CodeCacheFinder"}
-    # prewarm too: its thread starts the kernel's grace period before the cache is opened (1.1-1.3 ms)
     # and the fork server's client (built-in modules only): a foreground run is a warm server's if one runs
-    assert from_path == RUNTIME_BEFORE_CACHE | {"mydocker.runtime.prewarm", "mydocker.forkserver_client"}, \
+    assert from_path == RUNTIME_BEFORE_CACHE | {"mydocker.forkserver_client"}, \
         f"run: loaded by the path finder: {sorted(from_path)}"
     assert "mydocker.runtime.init" in run  # the forked init's imports are reported (and cached) too
     subprocess.run([runtime, "--root", runtime_root, "create", "--bundle", make_bundle(["true"]), "cache-state"],

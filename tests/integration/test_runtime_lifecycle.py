@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -269,7 +270,7 @@ def test_an_init_that_fails_before_it_is_placed_reports_its_own_error(runtime_ro
 
     move = base.Cgroup.apply
 
-    def move_once_reaped(self, pid: int) -> None:
+    def move_once_reaped(self, pid: int, skip: frozenset[str] = frozenset()) -> None:
         deadline = time.monotonic() + 10
         while True:  # as the monitor does: it reaps the init the moment it exits
             try:
@@ -279,7 +280,7 @@ def test_an_init_that_fails_before_it_is_placed_reports_its_own_error(runtime_ro
                 pass  # not ours yet: its intermediate is still exiting
             assert time.monotonic() < deadline, "the init did not fail"
             time.sleep(0.005)
-        move(self, pid)
+        move(self, pid, skip)
 
     monkeypatch.setattr(base.Cgroup, "apply", move_once_reaped)
     with pytest.raises(Exception) as caught:  # noqa: PT011 - the init's error, whichever kind it is
@@ -287,3 +288,28 @@ def test_an_init_that_fails_before_it_is_placed_reports_its_own_error(runtime_ro
     assert "/nonexistent-bind-source" in str(caught.value) and "No such process" not in str(caught.value)
     with pytest.raises(NotFound):
         st.load(runtime_root, "early")
+
+
+@pytest.mark.parametrize("clone3", [True, False], ids=["cloned-into-its-cgroup2", "clone3-refused"])
+def test_a_direct_init_is_in_its_cgroup_in_every_hierarchy(runtime_root, make_bundle, monkeypatch, clone3):
+    """A direct init starts in its cgroup2 directory (clone3) and joins the v1 hierarchies itself through
+    the `tasks` files "placed" brings; where clone3 is refused (an older kernel, a seccomp filter) the
+    runtime moves it into cgroup2 by pid. Either way it is in its cgroup in every hierarchy."""
+    from mydocker.runtime.create import default_cgroups_path
+    real, calls = sc.clone_fork, []
+
+    def clone_fork(flags: int, cgroup_fd: int | None = None) -> int:
+        calls.append(cgroup_fd)
+        if not clone3:
+            raise OSError(errno.ENOSYS, "clone3: Function not implemented")
+        return real(flags, cgroup_fd)
+
+    monkeypatch.setattr(sc, "clone_fork", clone_fork)
+    _record, init = create(runtime_root, "placed", make_bundle(["true"]))
+    try:
+        with open(f"/proc/{init.pid}/cgroup") as f:
+            paths = {line.rstrip("\n").split(":", 2)[2] for line in f}
+        assert paths == {default_cgroups_path(runtime_root, "placed")}
+        assert len(calls) == 1 and calls[0] is not None  # cloned into the cgroup2 directory, or tried to
+    finally:
+        delete(runtime_root, "placed", force=True)

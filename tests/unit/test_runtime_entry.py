@@ -126,22 +126,9 @@ def test_quick_kill_all_answers_only_a_stopped_container_with_empty_cgroups(tmp_
     (["run", "c1"], True), (["create", "--bundle", "b", "c1"], True), (["--root", "/r", "--log=/l", "run", "c1"], True),
     (["start", "c1"], False), (["state", "c1"], False), (["--bogus", "run", "c1"], False), ([], False),
 ])
-def test_create_and_run_start_the_attach_lock_prewarm_at_the_entry_point(argv, wanted):
+def test_create_and_run_open_the_code_cache_before_the_fast_paths(argv, wanted):
     from mydocker.runtime.entry import creates
     assert creates(argv) is wanted
-
-
-def test_the_prewarm_thread_starts_before_os_loads():
-    """The entry point starts the prewarm before anything else: prewarm.py itself loads no module
-    (not os: 0.9 ms with -S), so the kernel's grace period starts that much sooner."""
-    import subprocess
-    import sys
-    from pathlib import Path
-    repo = str(Path(__file__).resolve().parents[2])
-    code = ("import sys; sys.path.insert(0, %r); import mydocker.runtime; before = set(sys.modules); "
-            "import mydocker.runtime.prewarm; print(' '.join(sorted(set(sys.modules) - before)))" % repo)
-    loaded = subprocess.run([sys.executable, "-IS", "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.split() == ["mydocker.runtime.prewarm"]
 
 
 @pytest.mark.parametrize("argv, wanted", [

@@ -11,6 +11,7 @@ from _collections_abc import Callable
 from mydocker.recordclass import record
 
 from mydocker.errors import InvalidArgument, RuntimeFailure
+from mydocker.runtime.cgroups.detect import UNIFIED
 
 
 class CgroupFS:
@@ -141,9 +142,28 @@ class Cgroup:
     def thaw(self) -> None:
         raise NotImplementedError
 
+    def create_unified(self) -> int | None:
+        """Create the cgroup's cgroup2 directory (before the rest: a child is cloned into it) and
+        return it opened (O_PATH), or None without one."""
+        directory = self.paths.get(UNIFIED)
+        if directory is None:
+            return None
+        self._mkdir_p(directory)
+        return os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
     # --- shared ----------------------------------------------------------------------------
-    def apply(self, pid: int) -> None:
+    def tasks_files(self) -> list[str]:
+        """Each v1 hierarchy's `tasks` file: a process with one thread joins the cgroup there by
+        writing "0" itself, which takes no global lock (a pid written to cgroup.procs does:
+        runtime/process.py)."""
+        return [os.path.join(directory, "tasks")
+                for directory in dict.fromkeys(d for key, d in self.paths.items() if key != UNIFIED)]
+
+    def apply(self, pid: int, skip: frozenset[str] = frozenset()) -> None:
+        """Move process `pid` into every hierarchy's directory but those in `skip` (joined already)."""
         for directory in self._dirs():
+            if directory in skip:
+                continue
             path = os.path.join(directory, "cgroup.procs")
             for attempt in range(5):
                 try:

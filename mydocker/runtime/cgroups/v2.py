@@ -32,6 +32,10 @@ class V2Cgroup(Cgroup):
         for directory in reversed(ancestors):
             self._enable_controllers(directory)
 
+    def create_unified(self) -> int | None:
+        self.create()
+        return os.open(self._dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
     def _mount_root(self) -> str:
         """The topmost directory that is a cgroup: the hierarchy's mount point."""
         parts = self._dir.split("/")
