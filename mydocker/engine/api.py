@@ -126,18 +126,11 @@ class ContainerEngine:
 
     def create(self, opts: RunOptions, progress=None) -> str:
         """A container made and recorded but not started; its id."""
-        # a start follows at once (docker run: create, attach, wait, start) and moves the container
-        # into its cgroups through the monitor some 15 ms from now: that move's wait starts here
-        _prewarm_move()
         return self._service.create(opts, progress=progress)
 
     def run(self, opts: RunOptions, streams: Streams | None = None, progress=None) -> RunReport:
         """Create and start; attached to `streams` until it exits, or handed to the monitor with
         `opts.detach`. `progress(id, status, current, total)` hears about a pull of a missing image."""
-        # start the kernel's wait for the cgroup attach lock now, in parallel with loading the
-        # services: this process creates the container (the child is reaped with its orphans), or the
-        # monitor does, a kick later (the lock is the whole host's)
-        api.prewarm_attach_lock()
         if opts.detach:
             return RunReport(self._service.run_detached(opts, progress=progress))
         return self._service.run(opts, _required(streams, "run"), progress=progress)
@@ -636,16 +629,6 @@ def _dangling_filter(values: list[str] | None) -> bool | None:
     if any(v not in ("true", "false", "1", "0") for v in values) or len(set(v in ("true", "1") for v in values)) > 1:
         raise InvalidArgument(f"invalid filter 'dangling={values[0]}': use dangling=true or dangling=false")
     return values[0] in ("true", "1")
-
-
-def _prewarm_move() -> None:
-    """One attach-lock prewarm move now (runtime/prewarm.py: a shell's no-op cgroup move, whose wait
-    for an RCU grace period, 10-15 ms here, holds up the next cgroup operation on the host, the
-    container's, unless it started that much earlier): a kick of this process's shell (an API
-    worker's was parked while it waited for its request, see EngineAPI.prepare), or one spawned now,
-    kicked by this process's later creates (a kept-alive API connection makes many)."""
-    if not api.prewarm_kick():
-        api.prewarm_attach_lock()
 
 
 def _required(streams: Streams | None, verb: str) -> Streams:

@@ -94,7 +94,7 @@ class Monitor:
         # pid -> (wait status, monotonic time reaped) of children no container claimed yet: an init
         # that exited before its worker said "started", or an orphan re-parented to us
         self.unknown: dict[int, tuple[int, float]] = {}
-        self.prewarms: set[int] = set()   # our attach-lock prewarm shell (_prewarm), reaped if it exits
+        self.prewarms: set[int] = set()   # our attach-lock prewarm shell (_park_prewarm), reaped if it exits
         self.spares: list[tuple[int, socket.socket]] = []   # (pid, channel): workers forked ahead of their jobs
         self.last_job = 0.0               # monotonic time of the last launch or exit handed to a worker
         self.idle_since = time.monotonic()
@@ -120,7 +120,7 @@ class Monitor:
         self.handlers[listener.fileno()] = self._accept
         self.ep.register(listener.fileno(), select.EPOLLIN)
         self.watch(wake_r, self._reap)
-        self._prewarm(parked=True)
+        self._park_prewarm()
         while True:
             self._reap(None)
             now = time.monotonic()
@@ -236,14 +236,9 @@ class Monitor:
         conn.close()
 
     def _launch(self, c: _Container, conn: socket.socket | None) -> None:
-        """Fork a worker that creates and starts the container with pipes we read."""
-        # The worker's runtime moves the container into its cgroups some 10 ms from now, and the first
-        # such move waits an RCU grace period for the kernel's attach lock (10-15 ms here): our
-        # parked prewarm shell makes a no-op move now, so the wait runs while the worker sets up (the
-        # CLI's `run` does the same, engine/api.py; docs/startup.md). Measured on docker run through
-        # the service: the container's cgroup join 7-12 ms without it. A kick is a write: spawning a
-        # shell per launch held the worker's start back 1.8-2.0 ms (0.65 ms with the kick).
-        self._prewarm()
+        """Fork a worker that creates and starts the container with pipes we read. (Its init is placed
+        without the kernel's attach lock, runtime/process.py; one moved by pid, a user namespace's,
+        kicks our parked prewarm shell from the worker's `create`.)"""
         tty, interactive = c.params.get("tty"), c.params.get("interactive")
         stdio = [-1, -1, -1]
         ours = []
@@ -279,13 +274,12 @@ class Monitor:
             self.watch(fd, self._reader(c, stream))
         self.watch(parent.sock.detach(), self._channel(c))
 
-    def _prewarm(self, parked: bool = False) -> None:
-        """Our prewarm shell (runtime/prewarm.py) moves now; `parked`: spawned to wait for the
-        first launch's kick. Spawned, moving at once, when there is none (it died)."""
-        if parked or not api.prewarm_kick():
-            warm = api.prewarm_attach_lock(move=not parked)
-            if warm is not None:
-                self.prewarms.add(warm)
+    def _park_prewarm(self) -> None:
+        """Our prewarm shell (runtime/prewarm.py), parked: a worker's `create` that moves its init by
+        pid (a user namespace's) kicks it."""
+        warm = api.prewarm_attach_lock(move=False)
+        if warm is not None:
+            self.prewarms.add(warm)
 
     def _fork_worker(self, work: Callable[[], int], what: str) -> int:
         """Fork a worker that runs `work` and exits with its code (1 if it raised: the error `what`
