@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable
 
 from mydocker import forkserver_client as client
+from mydocker import forkserver_pages
 
 # What must match between a client and the server, from /proc/<pid>/status.
 _STATUS_SAME = (b"Uid:", b"Gid:", b"Groups:", b"CapInh:", b"CapPrm:", b"CapEff:", b"CapBnd:", b"CapAmb:",
@@ -122,6 +123,8 @@ class _Server:
         self.poller = select.poll()
         self.listening = listener.fileno()
         self.watched = False  # the listener is polled: no spare, and a client that comes forks one
+        self.written = b""  # the pages the last command's child wrote (forkserver_pages): the next spare's
+        self.leaving: set[int] = set()  # children that have told their client its status
 
     def run(self) -> None:
         signal.set_wakeup_fd(self.wake_w)
@@ -141,9 +144,8 @@ class _Server:
                     self._take_reports()
                 elif fd == self.listening:  # a client waits, and no spare: fork it now
                     self._fork_next()
-                elif fd in self.by_fd:  # the client has gone (killed): its command goes too, as in-process
-                    self.poller.unregister(fd)
-                    _kill(self.by_fd.pop(fd))
+                elif fd in self.by_fd:
+                    self._client_gone(fd)
             self._report_exits()
         if self.spare is not None:  # one forked as a stop came
             _kill(self.spare)
@@ -163,16 +165,32 @@ class _Server:
         if self.spare is not None:
             _kill(self.spare)  # blocked in accept: a client it took just now runs its command itself
 
+    def _client_gone(self, fd: int) -> None:
+        """The client on connection `fd` hung up: killed (its command goes too, as in-process), or it had
+        its status from the child, which is leaving (let it: it tells us what pages it wrote)."""
+        self.poller.unregister(fd)
+        self._take_reports()  # the child says it is leaving before it tells its client
+        pid = self.by_fd.pop(fd)
+        if pid not in self.leaving:
+            _kill(pid)
+
     def _take_reports(self) -> None:
         while True:
             try:
-                message, ancillary, _flags, _addr = self.reports.recvmsg(16, socket.CMSG_SPACE(4), socket.MSG_DONTWAIT)
+                message, ancillary, _flags, _addr = self.reports.recvmsg(1 << 16, socket.CMSG_SPACE(4),
+                                                                         socket.MSG_DONTWAIT)
             except BlockingIOError:  # not socket.recv_fds: it drops its flags (3.11), and would block here
                 return
             self._take_report(message, _received_fds(ancillary))
 
     def _take_report(self, message: bytes, fds: list[int]) -> None:
         pid = int.from_bytes(message[1:5], sys.byteorder)
+        if message[:1] == b"X":  # a child about to tell its client the status: its client may go now
+            self.leaving.add(pid)
+            return
+        if message[:1] == b"W":  # a child leaving: the pages it wrote
+            self.written = message[5:]
+            return
         if pid == self.spare:
             self.spare = None
         if message[:1] == b"S":  # the spare found our code stale: it declined its client
@@ -203,6 +221,7 @@ class _Server:
                 self.spare = None
             if self.spare is None and not self.stopping:
                 self._fork_next()
+            self.leaving.discard(pid)
             conn = self.clients.pop(pid, None)
             if conn is None:
                 continue
@@ -238,6 +257,10 @@ class _Server:
             for fd in (self.lock, self.wake_r, self.wake_w, self.reports.fileno(),
                        *(conn.fileno() for conn in self.clients.values())):  # watched or not
                 os.close(fd)
+            waiting = select.poll()
+            waiting.register(self.listener.fileno(), select.POLLIN)
+            # what the last child wrote, copied while nobody waits
+            forkserver_pages.populate(self.written, lambda: bool(waiting.poll(0)))
             own = _Own()  # before a client waits: what it will be compared with
             conn, _ = self.listener.accept()
             self.listener.close()
@@ -246,8 +269,7 @@ class _Server:
                 _decline(conn)
                 os._exit(0)
             socket.send_fds(self.report_w, [b"T" + os.getpid().to_bytes(4, sys.byteorder)], [conn.fileno()])
-            self.report_w.close()
-            _serve_client(conn, self.front, own)
+            _serve_client(conn, self.front, own, self.report_w)
         except BaseException as e:  # noqa: BLE001 - nothing of the server's may run on in a child
             try:
                 os.write(2, f"mydocker: {e}\n".encode(errors="replace"))
@@ -294,7 +316,7 @@ def _received_fds(ancillary) -> list[int]:
     return fds
 
 
-def _serve_client(conn: socket.socket, front: FrontEnd, own: _Own) -> None:
+def _serve_client(conn: socket.socket, front: FrontEnd, own: _Own, report: socket.socket) -> None:
     """In the spare that took `conn`: read the command, check and adopt the client's process, run it."""
     message, ancillary, _flags, _addr = conn.recvmsg(1 << 20, socket.CMSG_SPACE(4 * 4))
     fds = _received_fds(ancillary)
@@ -316,20 +338,29 @@ def _serve_client(conn: socket.socket, front: FrontEnd, own: _Own) -> None:
     os.setpgid(0, 0)  # a group of its own: the client's terminal signals reach it and what it forks
     conn.sendall(client.SERVED + os.getpid().to_bytes(4, sys.byteorder))
     from mydocker import exit as mydocker_exit
-    mydocker_exit.last_words = lambda code, served=os.getpid(): _report_exit(conn, code, served)
+    mydocker_exit.last_words = lambda code, served=os.getpid(): _report_exit(conn, code, served, report)
     front.run()  # leaves through exit_now: flushes, reports, then _exit
 
 
-def _report_exit(conn: socket.socket, code: int, served: int) -> None:
+def _report_exit(conn: socket.socket, code: int, served: int, report: socket.socket) -> None:
     """The status the server would report once this process has gone (an exit, not a signal), sent now:
     the client leaves without waiting for our teardown and the server's wake-up. Not from a process the
-    command forked (a supervisor leaving through exit_now): its exit is not the command's."""
+    command forked (a supervisor leaving through exit_now): its exit is not the command's. Then, the
+    client gone, the pages we wrote go to the server for its next spare (forkserver_pages)."""
     if os.getpid() != served:
         return
+    try:
+        report.send(b"X" + served.to_bytes(4, sys.byteorder))  # first: once told, the client leaves
+    except OSError:
+        pass  # the server has gone
     try:
         conn.sendall(client.EXITED + ((code & 0xFF) << 8).to_bytes(4, sys.byteorder))
     except OSError:
         pass  # the client has gone; the server's report finds nobody either
+    try:
+        report.send(b"W" + served.to_bytes(4, sys.byteorder) + forkserver_pages.written())
+    except OSError:
+        pass  # only the next spare's head start is lost
 
 
 def read(path: str) -> bytes:

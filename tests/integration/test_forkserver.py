@@ -275,6 +275,48 @@ def test_a_runtime_run_puts_the_container_in_its_cgroup_in_every_hierarchy(runti
         assert len(lines) > 1 and {line.split(":", 2)[2] for line in lines} == {wanted}
 
 
+def _spare_in_accept(package: str) -> int:
+    """The pid of the runtime server's spare, once it waits in accept(2) (its warm-up done)."""
+    with open(client.socket_path(package, client.RUNTIME) + ".lock") as f:
+        server = int(f.read())
+    found = []
+
+    def accepting() -> bool:
+        for pid in children_of(server):
+            try:
+                with open(f"/proc/{pid}/syscall") as f:
+                    if f.read().split()[0] in ("43", "288"):  # accept, accept4 (x86_64)
+                        found[:] = [pid]
+                        return True
+            except (FileNotFoundError, IndexError):
+                continue
+        return False
+    wait_for(accepting)
+    return found[0]
+
+
+def _private_dirty_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
+
+
+def test_the_next_spare_copies_the_pages_the_last_command_wrote(runtime, bindir, make_bundle, runtime_root):
+    """mydocker/forkserver_pages.py: a served child's pages reach the server as it leaves, and the next
+    spare copies them before it accepts, off the next command's path."""
+    package = package_of(bindir)
+    client.stop_server(package)
+    wait_for(lambda: not server_listens(package, client.RUNTIME))
+    bundle = make_bundle(["true"])
+    for name in ("fresh-server", "learned-pages"):  # the first starts a server, whose spare has learned nothing
+        subprocess.run([runtime, "--root", runtime_root, "run", "--bundle", bundle, name], check=True,
+                       stdin=subprocess.DEVNULL, timeout=60)
+        wait_for(lambda: server_listens(package, client.RUNTIME))
+        spare = _spare_in_accept(package)
+        if name == "fresh-server":
+            first = _private_dirty_kb(spare)
+    assert _private_dirty_kb(spare) > first + 1024, "the spare after a command copied no more than the first"
+
+
 def test_signals_to_a_runtime_client_reach_the_container(runtime, make_bundle, runtime_root):
     code, out, err = terminated(
         [runtime, "--root", runtime_root, "run", "--bundle", make_bundle(TRAPS_TERM), "signalled"],

@@ -41,3 +41,31 @@ def test_a_child_reaped_before_its_report_is_read_still_gets_its_client_a_status
     assert status[:1] == forkserver_client.EXITED
     assert os.WEXITSTATUS(int.from_bytes(status[1:], sys.byteorder)) == 3
     assert not server.clients and not server.by_fd, "a client would wait for ever, and the server with it"
+
+
+def test_a_child_whose_client_left_with_its_status_is_not_killed_and_its_pages_reach_the_server(tmp_path):
+    """A served child tells its client the exit code, then the server which pages it wrote
+    (forkserver_pages, for the next spare). The client leaves at once: the server must not take that
+    hang-up for a killed client and kill the child before it has said so."""
+    server = _server(tmp_path)
+    ours, theirs = socket.socketpair()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        socket.send_fds(server.report_w, [b"T" + os.getpid().to_bytes(4, sys.byteorder)], [theirs.fileno()])
+        forkserver._report_exit(theirs, 0, os.getpid(), server.report_w)  # X, the status, then W
+        os.write(ready_w, b".")
+        os._exit(0)
+    os.close(ready_w)
+    theirs.close()
+    ours.settimeout(5)
+    assert ours.recv(5)[:1] == forkserver_client.EXITED
+    server._take_reports()  # the child's connection, registered
+    ours.close()  # the client leaves
+    server._client_gone(next(iter(server.by_fd)))
+    assert os.read(ready_r, 1) == b".", "the server killed a child whose client had its status"
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    server._report_exits()
+    assert server.written and len(server.written) % 16 == 0
+    assert not server.leaving and not server.clients
