@@ -1,14 +1,16 @@
-"""Start the kernel's wait for the cgroup attach lock early, in parallel with our own start-up."""
+"""Start the kernel's wait for the cgroup attach lock early, in parallel with our own work, for an
+init that `create` moves into its cgroups by pid."""
 
-# posix, not os: the runtime's entry point starts the thread before anything else loads (os takes
-# 0.9 ms to import with -S, __future__ 0.1 ms: docs/startup.md), so the grace period starts that much sooner.
+# posix, not os (0.9 ms to import with -S, __future__ 0.1 ms: docs/startup.md): a cheap module to load.
 import posix
 import sys
 
-# The container's first move into its cgroups takes the kernel's global threadgroup lock, whose
-# first writer waits for an RCU grace period (10-15 ms here), but writers arriving while that period
-# runs or just after it share it. Started early, in parallel with our imports, the wait is mostly
-# over by the time `create` moves the container. Measured: docs/startup.md.
+# Moving a process into a cgroup by pid takes the kernel's global threadgroup lock, whose first
+# writer waits for an RCU grace period (10-15 ms here), but writers arriving while that period runs
+# or just after it share it. Started early, the wait is mostly over by the time `create` moves the
+# container. A direct init needs no such move (runtime/process.py: cloned into its cgroup2 directory,
+# joining v1 itself), so `create` kicks the prewarm only for an init it moves by pid (one in a user
+# namespace, or a runtime with a thread). Measured: docs/startup.md.
 
 
 def own_procs_file() -> str | None:
@@ -126,8 +128,8 @@ def prewarm_in_thread() -> bool:
 
     Only for a process that unshares neither its mount nor its user namespace while the thread may
     live (the kernel refuses both to a multi-threaded process): the runtime's children do that, after
-    their fork. Once per process (the entry point starts it before the command line loads, the
-    command line when the entry point could not tell the verb). True when a thread was started."""
+    their fork. Once per process (the command line defers it to `create`'s kick: `defer`). True when
+    a thread was started."""
     global _stop
     if _stop is not None:
         return False
