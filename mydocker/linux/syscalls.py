@@ -108,8 +108,8 @@ def _check(result: int, what: str, path: str | None = None) -> int:
 
 def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
           data: str | None = None) -> None:
-    _check(_libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data)),
-           f"mount {source or fstype or ''} on {target}", target)
+    if _libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data)) < 0:  # the message only then
+        _check(-1, f"mount {source or fstype or ''} on {target}", target)
 
 
 class _MountAttr(ctypes.Structure):

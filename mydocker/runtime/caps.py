@@ -67,7 +67,9 @@ def check_held(masks: dict[str, int | None], last: int) -> None:
     wanted = 0
     for kind in ("effective", "permitted", "inheritable"):
         wanted |= masks.get(kind) or 0
-    held = sc.capget()[1] & sum(1 << n for n in range(last + 1) if sc.prctl(sc.PR_CAPBSET_READ, n) == 1)
+    # the bounding set read for the capabilities asked for only (a prctl each: ~14 of ~41 for Docker's default)
+    bounding = sum(1 << n for n in range(last + 1) if wanted & (1 << n) and sc.prctl(sc.PR_CAPBSET_READ, n) == 1)
+    held = sc.capget()[1] & bounding
     missing = [f"CAP_{NAMES[n]}" for n in range(last + 1) if wanted & ~held & (1 << n)]
     if missing:
         raise InvalidArgument(f"config.json: process.capabilities asks for {', '.join(missing)}, which the runtime "
