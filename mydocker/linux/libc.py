@@ -31,13 +31,15 @@ class _Function(_ctypes.CFuncPtr):
 class CDLL:
     """The process's own symbols (libc), each function looked up once, on first use."""
 
+    _function = _Function  # how each is called
+
     def __init__(self) -> None:
         self._handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)
 
     def __getattr__(self, name: str) -> _Function:
         if name.startswith("_"):
             raise AttributeError(name)
-        function = _Function((name, self))
+        function = self._function((name, self))
         setattr(self, name, function)
         return function
 
@@ -51,12 +53,7 @@ class _PythonAPIFunction(_Function):
 class PythonAPI(CDLL):
     """The process's own symbols, each called with the GIL held."""
 
-    def __getattr__(self, name: str) -> _PythonAPIFunction:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        function = _PythonAPIFunction((name, self))
-        setattr(self, name, function)
-        return function
+    _function = _PythonAPIFunction
 
 
 def buffer(data: bytes):

@@ -79,9 +79,9 @@ def kick() -> bool:
     either. When our start-up took longer than the lock stays warm after its last move (about one
     grace period), this starts the wait again, in parallel with what is left before the container's
     move."""
-    global _kick, _deferred, _stop
+    global _kick, _deferred
     if _deferred:
-        _deferred, _stop = False, None
+        _deferred = False
         return prewarm_in_thread()
     if _kick is None:
         return False
@@ -159,13 +159,11 @@ def prewarm_in_thread() -> bool:
 
 
 def defer() -> None:
-    """Start no thread until `kick()` (a fork server's child, whose modules are loaded: `create` kicks
-    only when it will move the container by pid; a direct init, cloned into its cgroup2 directory and
-    joining the rest itself, takes no global lock, and the thread would only stand in its way)."""
-    global _stop, _deferred
-    if _stop is None:
-        import _thread
-        _stop = _thread.allocate_lock()  # not held: prewarm_in_thread does nothing, finish() neither
+    """The runtime's `create` and `run`: the thread starts at `kick()`, which `create` sends only when
+    it will move the container by pid; a direct init, cloned into its cgroup2 directory and joining
+    the rest itself, takes no global lock, and a thread would only keep clone3 from being used."""
+    global _deferred
+    if _stop is None:  # no thread yet
         _deferred = True
 
 
